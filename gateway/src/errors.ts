@@ -1,0 +1,27 @@
+/**
+ * Every `extensions.code` the gateway itself answers with, and its HTTP
+ * status. Codes from subgraphs pass through; anything else is masked as
+ * INTERNAL. docs/errors.md lists the same codes (a test keeps them in step).
+ */
+export const gatewayErrorCodes = {
+  PERSISTED_QUERY_REQUIRED: 400,
+  PERSISTED_QUERY_NOT_FOUND: 400,
+  MALFORMED_REQUEST: 400,
+  MALFORMED_JSON: 400,
+  EMPTY_BODY: 400,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  BAD_USER_INPUT: 400,
+  INTERNAL: 500,
+} as const;
+export type GatewayErrorCode = keyof typeof gatewayErrorCodes;
+
+export interface GraphQLErrorBody {
+  errors: { message: string; extensions: { code: string } & Record<string, unknown> }[];
+}
+
+export function graphqlErrorBody(code: string, message: string): GraphQLErrorBody {
+  return { errors: [{ message, extensions: { code } }] };
+}

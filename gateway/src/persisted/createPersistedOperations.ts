@@ -1,0 +1,27 @@
+import { manifestSchema, sha256Hex, type PersistedOperation } from '@coherence/persisted-queries';
+import { parse, validate, type GraphQLSchema } from 'graphql';
+
+/**
+ * The operations the gateway will run, by id. Loading fails (and the gateway
+ * does not start) if the manifest is malformed, an id is not the sha256 of
+ * its body, or an operation does not validate against the API schema: a
+ * broken manifest must never reach traffic.
+ */
+export function createPersistedOperations(manifestJson: unknown, apiSchema: GraphQLSchema) {
+  const manifest = manifestSchema.parse(manifestJson);
+  const byId = new Map<string, PersistedOperation>();
+  const problems: string[] = [];
+  for (const operation of manifest.operations) {
+    if (sha256Hex(operation.body) !== operation.id) problems.push(`${operation.name}: id is not the sha256 of its body`);
+    const errors = validate(apiSchema, parse(operation.body));
+    for (const error of errors) problems.push(`${operation.name}: ${error.message}`);
+    byId.set(operation.id, operation);
+  }
+  if (problems.length > 0) throw new Error(`persisted query manifest refused:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return {
+    get: (id: string): PersistedOperation | undefined => byId.get(id),
+    size: byId.size,
+  };
+}
+
+export type PersistedOperations = ReturnType<typeof createPersistedOperations>;

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { coherenceScoreSchema, coherenceStatusSchema } from './coherenceScore';
+import { eventEnvelopeSchema } from './messageEnvelope';
+import { isoDateTimeSchema, tenantIdSchema, unitIntervalSchema } from './scalars';
+
+/** Event type of {@link coherenceChangedSchema}, as it appears in a message envelope's `type`. */
+export const COHERENCE_CHANGED = 'CoherenceChanged';
+
+/** The part of a score that defines a "change": what subscribers compare against. */
+export const coherenceSnapshotSchema = z.strictObject({
+  score: unitIntervalSchema.nullable(),
+  status: coherenceStatusSchema,
+});
+
+/** See {@link coherenceSnapshotSchema}. */
+export type CoherenceSnapshot = z.output<typeof coherenceSnapshotSchema>;
+
+/**
+ * Published after a recompute changed a tenant's score: invalidates the
+ * gateway cache, feeds `coherenceEvents` subscriptions and comms.
+ * `previous` is null for a tenant's first score. `current.tenantId` must equal
+ * `tenantId` (rule `tenant_mismatch` at `current.tenantId`).
+ */
+export const coherenceChangedSchema = z
+  .strictObject({
+    tenantId: tenantIdSchema,
+    previous: coherenceSnapshotSchema.nullable(),
+    current: coherenceScoreSchema,
+    changedAt: isoDateTimeSchema,
+  })
+  .superRefine((value, ctx) => {
+    if (value.current.tenantId !== value.tenantId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['current', 'tenantId'],
+        message: 'Must equal the event tenantId',
+        params: { rule: 'tenant_mismatch' },
+      });
+    }
+  });
+
+/** See {@link coherenceChangedSchema}. */
+export type CoherenceChanged = z.output<typeof coherenceChangedSchema>;
+
+/**
+ * {@link coherenceChangedSchema} in a message envelope (type `CoherenceChanged`),
+ * for transports that must carry trace context and correlation, e.g. Redis
+ * pub/sub to comms. The envelope's `tenantId` must equal the payload's.
+ */
+export const coherenceChangedMessageSchema = eventEnvelopeSchema(COHERENCE_CHANGED, coherenceChangedSchema).superRefine(
+  (message, ctx) => {
+    if (message.payload.tenantId !== message.tenantId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['payload', 'tenantId'],
+        message: 'Must equal the envelope tenantId',
+        params: { rule: 'tenant_mismatch' },
+      });
+    }
+  },
+);
+
+/** See {@link coherenceChangedMessageSchema}. */
+export type CoherenceChangedMessage = z.output<typeof coherenceChangedMessageSchema>;

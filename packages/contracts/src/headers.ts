@@ -1,0 +1,20 @@
+// Lowercase on purpose: Node's IncomingMessage lowercases header names, so
+// these can index `req.headers` directly.
+
+/** W3C Trace Context: the caller's trace id, span id and flags. */
+export const TRACEPARENT_HEADER = 'traceparent';
+
+/** W3C Trace Context: vendor-specific trace state that travels with `traceparent`. */
+export const TRACESTATE_HEADER = 'tracestate';
+
+/** Legacy request id, kept as an alias of the trace (see `extractTraceContext`). */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Client-chosen key that makes a mutation safe to retry. */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+/** Carries `Bearer <jwt>`; tokens are never accepted from the query string. */
+export const AUTHORIZATION_HEADER = 'authorization';
+
+/** Seconds a rate-limited (429) client should wait. */
+export const RETRY_AFTER_HEADER = 'retry-after';

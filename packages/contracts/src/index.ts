@@ -1,0 +1,126 @@
+export {
+  formatIssuePath,
+  formatValidationIssues,
+  toValidationIssues,
+  validate,
+  validationIssueSchema,
+  VALIDATION_RULES,
+} from './validationIssue';
+export type {
+  ToValidationIssuesOptions,
+  ValidationIssue,
+  ValidationResult,
+  ValidationRule,
+} from './validationIssue';
+
+export {
+  boundedString,
+  correlationIdSchema,
+  CORRELATION_ID_MAX_LENGTH,
+  idempotencyKeySchema,
+  isCorrelationId,
+  isoDateTimeSchema,
+  isoDurationSchema,
+  sha256HexSchema,
+  tenantIdSchema,
+  TENANT_ID_MAX_LENGTH,
+  unitIntervalSchema,
+  uuidSchema,
+} from './scalars';
+
+export {
+  acceptedSignalSchema,
+  createSignalSchema,
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  provenanceSchema,
+  signalSchema,
+} from './signal';
+export type { AcceptedSignal, Provenance, Signal, SignalClockOptions, SignalInput } from './signal';
+
+export { createSignalBatchSchema, DEFAULT_MAX_SIGNALS_PER_BATCH, signalBatchSchema } from './signalBatch';
+export type { SignalBatch, SignalBatchInput, SignalBatchSchemaOptions } from './signalBatch';
+
+export {
+  COHERENCE_STATUSES,
+  coherenceScoreSchema,
+  coherenceStatusSchema,
+  DEFAULT_COHERENCE_WINDOW,
+  sourceScoreSchema,
+} from './coherenceScore';
+export type { CoherenceScore, CoherenceStatus, SourceScore } from './coherenceScore';
+
+export {
+  COHERENCE_CHANGED,
+  coherenceChangedMessageSchema,
+  coherenceChangedSchema,
+  coherenceSnapshotSchema,
+} from './coherenceChanged';
+export type { CoherenceChanged, CoherenceChangedMessage, CoherenceSnapshot } from './coherenceChanged';
+
+export { envelopeHeaderSchema, eventEnvelopeSchema, messageEnvelopeSchema } from './messageEnvelope';
+export type { EnvelopeHeader, MessageEnvelope } from './messageEnvelope';
+
+export {
+  outboxEventSchema,
+  SIGNALS_ACCEPTED,
+  signalsAcceptedEventSchema,
+  signalsAcceptedPayloadSchema,
+  TENANT_AGGREGATE,
+} from './outboxEvent';
+export type { OutboxEvent, OutboxEventType, SignalsAcceptedEvent, SignalsAcceptedPayload } from './outboxEvent';
+
+export {
+  POLICY_REASON_CODES,
+  policyDecisionSchema,
+  policyOperationTypeSchema,
+  policyReasonCodeSchema,
+} from './policyDecision';
+export type { PolicyDecision, PolicyOperationType, PolicyReasonCode } from './policyDecision';
+
+export { commsChannelSchema, commsDirectionSchema, commsEnvelopeSchema, providerPayloadSchema } from './commsEnvelope';
+export type { CommsChannel, CommsDirection, CommsEnvelope, ProviderPayload } from './commsEnvelope';
+
+export { commandPayloadSchema, dispatchCommandSchema, MAX_DISPATCH_ATTEMPTS } from './dispatchCommand';
+export type { CommandPayload, DispatchCommand } from './dispatchCommand';
+
+export { evidenceActorSchema, evidenceRecordSchema } from './evidenceRecord';
+export type { EvidenceActor, EvidenceRecord } from './evidenceRecord';
+
+export { errorResponseSchema, ingestAcceptedSchema } from './ingestResponse';
+export type { ErrorResponse, IngestAccepted } from './ingestResponse';
+
+export {
+  childTraceparent,
+  createTraceparent,
+  extractTraceContext,
+  formatTraceparent,
+  formatTracestate,
+  injectTraceContext,
+  isSampled,
+  isTracestateKey,
+  isTracestateValue,
+  parseTraceparent,
+  parseTracestate,
+  TRACE_FLAG_SAMPLED,
+  TRACEPARENT_VERSION,
+  TRACESTATE_DEFAULT_MAX_LENGTH,
+  TRACESTATE_MAX_MEMBERS,
+} from './traceContext';
+export type {
+  CreateTraceparentOptions,
+  IncomingHeaders,
+  TraceContext,
+  TraceParent,
+  TraceStateMember,
+} from './traceContext';
+
+export {
+  AUTHORIZATION_HEADER,
+  IDEMPOTENCY_KEY_HEADER,
+  REQUEST_ID_HEADER,
+  RETRY_AFTER_HEADER,
+  TRACEPARENT_HEADER,
+  TRACESTATE_HEADER,
+} from './headers';
+
+export { COHERENCE_CHANGED_CHANNEL, SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from './topics';

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { validationIssueSchema } from './validationIssue';
+
+/** 202 body of `POST /v1/signals`, sent after commit. */
+export const ingestAcceptedSchema = z.strictObject({
+  /** Signals newly stored. */
+  accepted: z.int().min(0),
+  /** Signals whose key was already stored (not counted in `accepted`). */
+  deduped: z.int().min(0),
+});
+
+/** See {@link ingestAcceptedSchema}. */
+export type IngestAccepted = z.output<typeof ingestAcceptedSchema>;
+
+/**
+ * Error body of the HTTP APIs: `{ error: { code, message?, issues?, fields? } }`.
+ * `issues` lists every validation problem (400 `INVALID_SIGNAL`); `fields`
+ * names the fields that differ on an idempotency replay (409 `IDEMPOTENCY_MISMATCH`).
+ */
+export const errorResponseSchema = z.strictObject({
+  error: z.strictObject({
+    /** UPPER_SNAKE code from the emitting package's error registry. */
+    code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+    message: z.string().optional(),
+    issues: z.array(validationIssueSchema).optional(),
+    fields: z.array(z.string()).optional(),
+  }),
+});
+
+/** See {@link errorResponseSchema}. */
+export type ErrorResponse = z.output<typeof errorResponseSchema>;

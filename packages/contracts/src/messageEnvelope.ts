@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { parseTraceparent } from './traceContext';
+import { boundedString, correlationIdSchema, isoDateTimeSchema, tenantIdSchema, uuidSchema } from './scalars';
+
+/** W3C recommends propagating at least 512 characters of `tracestate`; longer is not carried. */
+const TRACESTATE_MAX_LENGTH = 512;
+
+/**
+ * The header every asynchronous message carries (outbox rows, pub/sub
+ * messages, queued commands). Strict.
+ */
+export const envelopeHeaderSchema = z.strictObject({
+  /** Unique per message; consumers dedupe on it (delivery is at-least-once). */
+  messageId: uuidSchema,
+  tenantId: tenantIdSchema,
+  /** What the message is about, e.g. `Tenant`; with aggregateId, the ordering key. */
+  aggregateType: boundedString(128),
+  aggregateId: boundedString(256),
+  /** Event or command name, e.g. `SignalsAccepted`. */
+  type: boundedString(128),
+  /** When the message was created (producer clock). */
+  timestamp: isoDateTimeSchema,
+  /** The request id of the request that started the chain (see `extractTraceContext`). */
+  correlationId: correlationIdSchema,
+  /** `messageId` (or request id) of the message that caused this one; null at the start of a chain. */
+  causationId: correlationIdSchema.nullable(),
+  /** Version of the payload shape for this `type`; starts at 1. */
+  schemaVersion: z.int().positive(),
+  /** W3C `traceparent` of the producing span, so consumers continue the trace. */
+  traceparent: z
+    .string()
+    .refine((value) => parseTraceparent(value) !== null, {
+      error: 'Must be a W3C traceparent',
+      params: { rule: 'format' },
+    })
+    .optional(),
+  /** W3C `tracestate` that accompanied `traceparent`. */
+  tracestate: z.string().max(TRACESTATE_MAX_LENGTH).optional(),
+});
+
+/** See {@link envelopeHeaderSchema}. */
+export type EnvelopeHeader = z.output<typeof envelopeHeaderSchema>;
+
+/**
+ * Envelope = {@link envelopeHeaderSchema} + `payload` validated by `payloadSchema`.
+ * `type` stays any string; use {@link eventEnvelopeSchema} to pin it.
+ */
+export function messageEnvelopeSchema<P extends z.ZodType>(payloadSchema: P) {
+  return envelopeHeaderSchema.extend({ payload: payloadSchema });
+}
+
+/** A message envelope around a payload of type `P`. */
+export type MessageEnvelope<P> = EnvelopeHeader & { payload: P };
+
+/**
+ * Envelope whose `type` must be exactly `type` — one event kind, one payload
+ * shape. Usable as a member of `z.discriminatedUnion('type', …)`.
+ */
+export function eventEnvelopeSchema<const T extends string, P extends z.ZodType>(type: T, payloadSchema: P) {
+  return envelopeHeaderSchema.extend({ type: z.literal(type), payload: payloadSchema });
+}

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createServiceApp, type ReadinessCheck } from './createServiceApp';
+import { mountSubgraph, type MountSubgraphOptions, type SubgraphContext } from './mountSubgraph';
+import { createPgPool, type PgPool } from './postgres';
+
+export interface SubgraphServiceOptions<TContext extends SubgraphContext> {
+  logger: Logger;
+  /** The role it connects as must be one row-level security applies to. */
+  databaseUrl: string;
+  bodyLimitBytes?: number;
+  typeDefs: MountSubgraphOptions<TContext>['typeDefs'];
+  resolvers: MountSubgraphOptions<TContext>['resolvers'];
+  /** Adds the service's own per-request context to the common one. */
+  context: (base: SubgraphContext & { pool: PgPool }) => TContext;
+  readinessChecks?: readonly ReadinessCheck[];
+}
+
+export interface SubgraphService {
+  app: FastifyInstance;
+  pool: PgPool;
+  /** Stop taking traffic, let in-flight requests finish, then close the pool. */
+  close(): Promise<void>;
+}
+
+/** A subgraph process: Postgres pool, `/graphql`, `/healthz`, `/readyz`. */
+export async function createSubgraphService<TContext extends SubgraphContext>(
+  options: SubgraphServiceOptions<TContext>,
+): Promise<SubgraphService> {
+  const { logger } = options;
+  const pool = createPgPool(options.databaseUrl, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
+  const { app, markDraining } = createServiceApp({
+    logger,
+    ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
+    readinessChecks: [{ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) }, ...(options.readinessChecks ?? [])],
+  });
+  await mountSubgraph<TContext>(app, {
+    typeDefs: options.typeDefs,
+    resolvers: options.resolvers,
+    context: async (request) => options.context({ log: request.log, requestId: request.trace.requestId, pool }),
+  });
+  return {
+    app,
+    pool,
+    async close() {
+      markDraining();
+      await app.close();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from './freePort';
+import { startKafka, type RunningKafka } from './services/kafka';
+import { startNeo4j, type RunningNeo4j } from './services/neo4j';
+import { startPostgres, startPostgresReplica, type RunningPostgres } from './services/postgres';
+import { startRedis, type RunningRedis } from './services/redis';
+
+/** Where the servers listen; plain data so it can cross from Vitest's global setup to test files. */
+export interface ServiceEndpoints {
+  postgres: { host: string; port: number; replicaPort: number; replicaRegion: string };
+  redisUrl: string;
+  neo4jBoltUrl: string;
+  kafkaBrokers: string[];
+}
+
+export interface ServicePorts {
+  postgres: number;
+  postgresReplica: number;
+  redis: number;
+  neo4jBolt: number;
+  kafka: number;
+  kafkaController: number;
+}
+
+/** The dev stack's documented ports (README, "Ports"). */
+export const devStackPorts: ServicePorts = {
+  postgres: 5432,
+  postgresReplica: 5433,
+  redis: 6379,
+  neo4jBolt: 7687,
+  kafka: 9092,
+  kafkaController: 9093,
+};
+
+export interface StartServicesOptions {
+  /** Data dirs and logs go under here. */
+  rootDir: string;
+  /** Fixed ports (dev stack) or free ones picked now (tests, the default). */
+  ports?: ServicePorts;
+  /** Throw-away durability settings (tests); see startPostgres. Default true. */
+  fast?: boolean;
+  /** Region tag of the read replica (ARCHITECTURE.md, "Read path"). Default 'eu'. */
+  replicaRegion?: string;
+}
+
+export interface RunningServices {
+  endpoints: ServiceEndpoints;
+  logDir: string;
+  /** Stops everything that was started, in reverse order; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+async function pickFreePorts(): Promise<ServicePorts> {
+  const [postgres, postgresReplica, redis, neo4jBolt, kafka, kafkaController] = await Promise.all(
+    Array.from({ length: 6 }, () => freePort()),
+  );
+  return { postgres: postgres!, postgresReplica: postgresReplica!, redis: redis!, neo4jBolt: neo4jBolt!, kafka: kafka!, kafkaController: kafkaController! };
+}
+
+/**
+ * Starts PostgreSQL (primary + streaming replica), Redis, Neo4j and Kafka on
+ * loopback. The JVMs start alongside the native servers since they take the
+ * longest. If any fails, the ones already up are stopped before rethrowing.
+ */
+export async function startServices(options: StartServicesOptions): Promise<RunningServices> {
+  const ports = options.ports ?? (await pickFreePorts());
+  const fast = options.fast ?? true;
+  const logDir = join(options.rootDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const started: { stop(): Promise<void> }[] = [];
+  const track = <T extends { stop(): Promise<void> }>(service: T): T => {
+    started.push(service);
+    return service;
+  };
+  const stop = async () => {
+    const toStop = started.splice(0).reverse();
+    await Promise.allSettled(toStop.map((s) => s.stop()));
+  };
+
+  try {
+    const postgresChain = (async () => {
+      const primary = track(
+        await startPostgres({ port: ports.postgres, dataDir: join(options.rootDir, 'postgres'), logFile: join(logDir, 'postgres.log'), fast }),
+      );
+      const replica = track(
+        await startPostgresReplica(primary, {
+          port: ports.postgresReplica,
+          dataDir: join(options.rootDir, 'postgres-replica'),
+          logFile: join(logDir, 'postgres-replica.log'),
+          fast,
+        }),
+      );
+      return { primary, replica };
+    })();
+    // allSettled, not all: a failure must not leave a slower server to finish
+    // starting after we have already stopped the others.
+    const results = await Promise.allSettled([
+      postgresChain,
+      startRedis({ port: ports.redis, logFile: join(logDir, 'redis.log') }).then(track<RunningRedis>),
+      startNeo4j({ boltPort: ports.neo4jBolt, dataDir: join(options.rootDir, 'neo4j'), logFile: join(logDir, 'neo4j.log') }).then(
+        track<RunningNeo4j>,
+      ),
+      startKafka({
+        port: ports.kafka,
+        controllerPort: ports.kafkaController,
+        dataDir: join(options.rootDir, 'kafka'),
+        logFile: join(logDir, 'kafka.log'),
+      }).then(track<RunningKafka>),
+    ] as const);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [postgres, redis, neo4j, kafka] = results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+      { primary: RunningPostgres },
+      RunningRedis,
+      RunningNeo4j,
+      RunningKafka,
+    ];
+    const { primary } = postgres;
+    return {
+      endpoints: {
+        postgres: { host: primary.host, port: primary.port, replicaPort: ports.postgresReplica, replicaRegion: options.replicaRegion ?? 'eu' },
+        redisUrl: redis.url,
+        neo4jBoltUrl: neo4j.boltUrl,
+        kafkaBrokers: kafka.brokers,
+      },
+      logDir,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export type { RunningPostgres };

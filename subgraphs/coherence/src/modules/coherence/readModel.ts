@@ -1,0 +1,64 @@
+import type { CoherenceScore } from '@coherence/contracts';
+import { inTransaction, setTenant, type PgClient, type PgPool } from '@coherence/platform';
+import type { Coherence } from './computeCoherence';
+
+interface ScoreRow {
+  tenant_id: string;
+  score: number | null;
+  status: CoherenceScore['status'];
+  agreement: number | null;
+  window_iso: string;
+  sources: CoherenceScore['sources'];
+  updated_at: string;
+}
+
+/** The score as clients see it; a tenant never computed is UNKNOWN. */
+export async function readCoherenceScore(pool: PgPool, tenantId: string, windowIso: string): Promise<CoherenceScore> {
+  const row = await inTransaction(pool, async (client) => {
+    await setTenant(client, tenantId);
+    const { rows } = await client.query<ScoreRow>(
+      `SELECT tenant_id, score, status, agreement, window_iso, sources, to_json(updated_at) #>> '{}' AS updated_at
+         FROM coherence_scores WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    return rows[0];
+  });
+  if (!row) {
+    return { tenantId, score: null, status: 'UNKNOWN', agreement: null, window: windowIso, updatedAt: new Date().toISOString(), sources: [] };
+  }
+  return {
+    tenantId: row.tenant_id,
+    score: row.score,
+    status: row.status,
+    agreement: row.agreement,
+    window: row.window_iso,
+    updatedAt: row.updated_at,
+    sources: row.sources,
+  };
+}
+
+/**
+ * Upserts a tenant's score inside the caller's transaction and returns the
+ * previous score and status, so the caller can tell whether anything changed.
+ */
+export async function upsertCoherenceScore(
+  client: PgClient,
+  tenantId: string,
+  coherence: Coherence,
+  windowIso: string,
+  asOf: Date,
+): Promise<{ previous: Pick<CoherenceScore, 'score' | 'status'> | null }> {
+  await setTenant(client, tenantId);
+  const { rows } = await client.query<{ score: number | null; status: CoherenceScore['status'] }>(
+    'SELECT score, status FROM coherence_scores WHERE tenant_id = $1 FOR UPDATE',
+    [tenantId],
+  );
+  await client.query(
+    `INSERT INTO coherence_scores (tenant_id, score, status, agreement, window_iso, sources, as_of, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+     ON CONFLICT (tenant_id) DO UPDATE SET score = EXCLUDED.score, status = EXCLUDED.status, agreement = EXCLUDED.agreement,
+       window_iso = EXCLUDED.window_iso, sources = EXCLUDED.sources, as_of = EXCLUDED.as_of, updated_at = now()`,
+    [tenantId, coherence.score, coherence.status, coherence.agreement, windowIso, JSON.stringify(coherence.sources), asOf],
+  );
+  return { previous: rows[0] ?? null };
+}

@@ -1,0 +1,38 @@
+import gql from 'graphql-tag';
+
+export const coherenceTypeDefs = gql(/* GraphQL */ `
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
+
+  "ISO-8601 date-time with zone."
+  scalar DateTime
+
+  enum CoherenceStatus {
+    HEALTHY
+    WARN
+    CRITICAL
+    UNKNOWN
+  }
+
+  type CoherenceScore @key(fields: "tenantId") {
+    tenantId: ID!
+    "Weighted mean of the signals in the window, 4 decimals; null when there are none."
+    score: Float
+    status: CoherenceStatus!
+    "1 − (max − min) of the per-source means; null when there is no signal."
+    agreement: Float
+    "ISO-8601 duration of the window, e.g. PT24H."
+    window: String!
+    updatedAt: DateTime!
+    sources: [SourceScore!]!
+  }
+
+  type SourceScore {
+    source: String!
+    score: Float!
+    count: Int!
+  }
+
+  type Query {
+    tenantCoherence(tenantId: ID!): CoherenceScore!
+  }
+`);

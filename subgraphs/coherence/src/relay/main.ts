@@ -1,0 +1,17 @@
+import { runService } from '@coherence/platform';
+import { readRelayConfig } from '../config';
+import { createRelayService } from './createRelayService';
+
+let startLoop: () => void = () => undefined;
+await runService({
+  name: 'relay',
+  readConfig: readRelayConfig,
+  logLevel: (config) => config.LOG_LEVEL,
+  listen: (config) => ({ port: config.RELAY_PORT, host: config.RELAY_HOST }),
+  create: async (config, logger) => {
+    const service = await createRelayService(config, logger);
+    startLoop = () => service.relay.start();
+    return service;
+  },
+  afterListen: () => startLoop(),
+});
