@@ -24,7 +24,10 @@ export default tseslint.config(
     // The core never imports the process shell (CONVENTIONS.md #1).
     files: ['subgraphs/*/src/modules/**', 'gateway/src/persisted/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/main', '**/config'], message: 'Domain code must not import the process shell or config.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/main', '**/config'], message: 'Domain code must not import the process shell or config.' }] },
+      ],
     },
   },
   {

@@ -8,15 +8,22 @@ const exclude = ['**/node_modules/**', '**/.cache/**', '**/.data/**'];
  * of servers started by the global setup, each file in its own namespace.
  */
 export default defineConfig({
+  resolve: {
+    // graphql 16 ships ESM and CJS copies; Vite would load the ESM one for our
+    // imports while Apollo's CommonJS loads the other, and graphql refuses to
+    // mix objects from two copies. Node itself always picks the CJS one.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     // Two cores also run the JVMs; more workers would only add contention.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     projects: [
-      { test: { name: 'unit', include: ['**/src/**/*.test.ts', 'scripts/**/*.test.ts'], exclude } },
+      { extends: true, test: { name: 'unit', include: ['**/src/**/*.test.ts', 'scripts/**/*.test.ts'], exclude } },
       {
+        extends: true,
         test: {
           name: 'integration',
-          include: ['**/src/**/*.int.ts', '**/src/**/*.e2e.ts', 'scripts/**/*.int.ts'],
+          include: ['**/src/**/*.int.ts', '**/src/**/*.e2e.ts', 'e2e/**/*.e2e.ts'],
           exclude,
           globalSetup: ['./packages/testkit/src/vitestGlobalSetup.ts'],
           testTimeout: 60_000,

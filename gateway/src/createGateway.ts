@@ -74,7 +74,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     // Apollo sees a plain POST of the manifest's text: the only text it ever runs.
     const headers = new HeaderMap([['content-type', 'application/json']]);
     const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: 'POST', headers, search: '', body: { query: operation.body, operationName: operation.name, variables } },
+      httpGraphQLRequest: {
+        method: 'POST',
+        headers,
+        search: '',
+        body: { query: operation.body, operationName: operation.name, variables },
+      },
       context: async () => ({ log, trace: request.trace, operationId: operation.id }),
     });
     for (const [name, value] of response.headers) void reply.header(name, value);

@@ -3,13 +3,11 @@ import type { GatewayErrorCode } from '../errors';
 import type { PersistedOperations } from './createPersistedOperations';
 
 export type ResolvedRequest =
-  | { ok: true; operation: PersistedOperation; variables: Record<string, unknown> }
-  | { ok: false; code: GatewayErrorCode; message: string };
+  { ok: true; operation: PersistedOperation; variables: Record<string, unknown> } | { ok: false; code: GatewayErrorCode; message: string };
 
 const refuse = (code: GatewayErrorCode, message: string): ResolvedRequest => ({ ok: false, code, message });
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** GET carries `extensions` and `variables` as JSON strings in the query string. */
 function decodeGetParams(params: Record<string, unknown>): Record<string, unknown> | string {
@@ -43,23 +41,24 @@ function requestedId(request: Record<string, unknown>): string | undefined {
  * automatic persisted queries register new operations, which must never be
  * possible here), and mutations are refused over GET.
  */
-export function resolvePersistedRequest(
-  method: 'GET' | 'POST',
-  payload: unknown,
-  operations: PersistedOperations,
-): ResolvedRequest {
+export function resolvePersistedRequest(method: 'GET' | 'POST', payload: unknown, operations: PersistedOperations): ResolvedRequest {
   if (!isRecord(payload)) return refuse('MALFORMED_REQUEST', 'the request must be one JSON object (batches are not supported)');
   const request = method === 'GET' ? decodeGetParams(payload) : payload;
   if (typeof request === 'string') return refuse('MALFORMED_REQUEST', request);
 
   if (request['query'] !== undefined) {
-    return refuse('PERSISTED_QUERY_REQUIRED', 'only persisted operations are accepted: send extensions.persistedQuery.sha256Hash, not query text');
+    return refuse(
+      'PERSISTED_QUERY_REQUIRED',
+      'only persisted operations are accepted: send extensions.persistedQuery.sha256Hash, not query text',
+    );
   }
   const id = requestedId(request);
-  if (id === undefined) return refuse('PERSISTED_QUERY_REQUIRED', 'send the persisted operation id as extensions.persistedQuery.sha256Hash or documentId');
+  if (id === undefined)
+    return refuse('PERSISTED_QUERY_REQUIRED', 'send the persisted operation id as extensions.persistedQuery.sha256Hash or documentId');
   const operation = operations.get(id);
   if (!operation) return refuse('PERSISTED_QUERY_NOT_FOUND', `no persisted operation has id ${id.slice(0, 80)}`);
-  if (method === 'GET' && operation.type !== 'query') return refuse('METHOD_NOT_ALLOWED', `${operation.type} operations must be sent with POST`);
+  if (method === 'GET' && operation.type !== 'query')
+    return refuse('METHOD_NOT_ALLOWED', `${operation.type} operations must be sent with POST`);
 
   const variables = request['variables'] ?? {};
   if (!isRecord(variables)) return refuse('MALFORMED_REQUEST', 'variables must be a JSON object');

@@ -47,18 +47,16 @@ export type CoherenceChanged = z.output<typeof coherenceChangedSchema>;
  * for transports that must carry trace context and correlation, e.g. Redis
  * pub/sub to comms. The envelope's `tenantId` must equal the payload's.
  */
-export const coherenceChangedMessageSchema = eventEnvelopeSchema(COHERENCE_CHANGED, coherenceChangedSchema).superRefine(
-  (message, ctx) => {
-    if (message.payload.tenantId !== message.tenantId) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['payload', 'tenantId'],
-        message: 'Must equal the envelope tenantId',
-        params: { rule: 'tenant_mismatch' },
-      });
-    }
-  },
-);
+export const coherenceChangedMessageSchema = eventEnvelopeSchema(COHERENCE_CHANGED, coherenceChangedSchema).superRefine((message, ctx) => {
+  if (message.payload.tenantId !== message.tenantId) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['payload', 'tenantId'],
+      message: 'Must equal the envelope tenantId',
+      params: { rule: 'tenant_mismatch' },
+    });
+  }
+});
 
 /** See {@link coherenceChangedMessageSchema}. */
 export type CoherenceChangedMessage = z.output<typeof coherenceChangedMessageSchema>;

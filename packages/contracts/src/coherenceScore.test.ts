@@ -49,7 +49,10 @@ describe('coherenceScoreSchema', () => {
       score: 1.5,
       agreement: -0.1,
       window: '24h',
-      sources: [{ source: 'a', score: 0.5, count: 0 }, { source: 'b', score: 0.5, count: 1.5 }],
+      sources: [
+        { source: 'a', score: 0.5, count: 0 },
+        { source: 'b', score: 0.5, count: 1.5 },
+      ],
       cached: true,
     };
     expect(issuesOf(validate(coherenceScoreSchema, input)).map((i) => `${i.path}:${i.rule}`)).toEqual([

@@ -6,12 +6,7 @@ export {
   validationIssueSchema,
   VALIDATION_RULES,
 } from './validationIssue';
-export type {
-  ToValidationIssuesOptions,
-  ValidationIssue,
-  ValidationResult,
-  ValidationRule,
-} from './validationIssue';
+export type { ToValidationIssuesOptions, ValidationIssue, ValidationResult, ValidationRule } from './validationIssue';
 
 export {
   boundedString,
@@ -28,13 +23,7 @@ export {
   uuidSchema,
 } from './scalars';
 
-export {
-  acceptedSignalSchema,
-  createSignalSchema,
-  DEFAULT_MAX_FUTURE_SKEW_MS,
-  provenanceSchema,
-  signalSchema,
-} from './signal';
+export { acceptedSignalSchema, createSignalSchema, DEFAULT_MAX_FUTURE_SKEW_MS, provenanceSchema, signalSchema } from './signal';
 export type { AcceptedSignal, Provenance, Signal, SignalClockOptions, SignalInput } from './signal';
 
 export { createSignalBatchSchema, DEFAULT_MAX_SIGNALS_PER_BATCH, signalBatchSchema } from './signalBatch';
@@ -49,12 +38,7 @@ export {
 } from './coherenceScore';
 export type { CoherenceScore, CoherenceStatus, SourceScore } from './coherenceScore';
 
-export {
-  COHERENCE_CHANGED,
-  coherenceChangedMessageSchema,
-  coherenceChangedSchema,
-  coherenceSnapshotSchema,
-} from './coherenceChanged';
+export { COHERENCE_CHANGED, coherenceChangedMessageSchema, coherenceChangedSchema, coherenceSnapshotSchema } from './coherenceChanged';
 export type { CoherenceChanged, CoherenceChangedMessage, CoherenceSnapshot } from './coherenceChanged';
 
 export { envelopeHeaderSchema, eventEnvelopeSchema, messageEnvelopeSchema } from './messageEnvelope';
@@ -69,12 +53,7 @@ export {
 } from './outboxEvent';
 export type { OutboxEvent, OutboxEventType, SignalsAcceptedEvent, SignalsAcceptedPayload } from './outboxEvent';
 
-export {
-  POLICY_REASON_CODES,
-  policyDecisionSchema,
-  policyOperationTypeSchema,
-  policyReasonCodeSchema,
-} from './policyDecision';
+export { POLICY_REASON_CODES, policyDecisionSchema, policyOperationTypeSchema, policyReasonCodeSchema } from './policyDecision';
 export type { PolicyDecision, PolicyOperationType, PolicyReasonCode } from './policyDecision';
 
 export { commsChannelSchema, commsDirectionSchema, commsEnvelopeSchema, providerPayloadSchema } from './commsEnvelope';
@@ -106,13 +85,7 @@ export {
   TRACESTATE_DEFAULT_MAX_LENGTH,
   TRACESTATE_MAX_MEMBERS,
 } from './traceContext';
-export type {
-  CreateTraceparentOptions,
-  IncomingHeaders,
-  TraceContext,
-  TraceParent,
-  TraceStateMember,
-} from './traceContext';
+export type { CreateTraceparentOptions, IncomingHeaders, TraceContext, TraceParent, TraceStateMember } from './traceContext';
 
 export {
   AUTHORIZATION_HEADER,

@@ -45,27 +45,19 @@ describe('signalSchema', () => {
   });
 
   it('rejects value 1.0001 with max at value', () => {
-    expect(issuesOf(validate(signalSchema, signal({ value: 1.0001 })))).toEqual([
-      expect.objectContaining({ path: 'value', rule: 'max' }),
-    ]);
+    expect(issuesOf(validate(signalSchema, signal({ value: 1.0001 })))).toEqual([expect.objectContaining({ path: 'value', rule: 'max' })]);
   });
 
   it('rejects a negative value with min', () => {
-    expect(issuesOf(validate(signalSchema, signal({ value: -0.01 })))).toEqual([
-      expect.objectContaining({ path: 'value', rule: 'min' }),
-    ]);
+    expect(issuesOf(validate(signalSchema, signal({ value: -0.01 })))).toEqual([expect.objectContaining({ path: 'value', rule: 'min' })]);
   });
 
   it.each([Number.NaN, Number.POSITIVE_INFINITY, '0.5', null])('rejects non-finite or non-number value %s as type', (value) => {
-    expect(issuesOf(validate(signalSchema, signal({ value })))).toEqual([
-      expect.objectContaining({ path: 'value', rule: 'type' }),
-    ]);
+    expect(issuesOf(validate(signalSchema, signal({ value })))).toEqual([expect.objectContaining({ path: 'value', rule: 'type' })]);
   });
 
   it.each([0, -1])('rejects weight %s as not positive', (weight) => {
-    expect(issuesOf(validate(signalSchema, signal({ weight })))).toEqual([
-      expect.objectContaining({ path: 'weight', rule: 'positive' }),
-    ]);
+    expect(issuesOf(validate(signalSchema, signal({ weight })))).toEqual([expect.objectContaining({ path: 'weight', rule: 'positive' })]);
   });
 
   it.each([
@@ -77,9 +69,7 @@ describe('signalSchema', () => {
     'yesterday',
     '',
   ])('rejects ts %j as format', (ts) => {
-    expect(issuesOf(validate(signalSchema, signal({ ts })))).toEqual([
-      expect.objectContaining({ path: 'ts', rule: 'format' }),
-    ]);
+    expect(issuesOf(validate(signalSchema, signal({ ts })))).toEqual([expect.objectContaining({ path: 'ts', rule: 'format' })]);
   });
 
   it('rejects unknown fields with one unknown_field issue each', () => {
@@ -126,9 +116,7 @@ describe('signalSchema', () => {
 
   it('bounds source, signalId and type', () => {
     expect(validate(signalSchema, signal({ signalId: 's'.repeat(256) })).ok).toBe(true);
-    const issues = issuesOf(
-      validate(signalSchema, signal({ source: 's'.repeat(129), signalId: 's'.repeat(257), type: '' })),
-    );
+    const issues = issuesOf(validate(signalSchema, signal({ source: 's'.repeat(129), signalId: 's'.repeat(257), type: '' })));
     expect(issues.map((i) => `${i.path}:${i.rule}`)).toEqual(['source:max', 'signalId:max', 'type:min']);
   });
 
@@ -202,11 +190,7 @@ describe('acceptedSignalSchema', () => {
 
   it('requires provenance, weight and receivedAt', () => {
     const issues = issuesOf(validate(acceptedSignalSchema, signal()));
-    expect(issues.map((i) => `${i.path}:${i.rule}`)).toEqual([
-      'weight:required',
-      'provenance:required',
-      'receivedAt:required',
-    ]);
+    expect(issues.map((i) => `${i.path}:${i.rule}`)).toEqual(['weight:required', 'provenance:required', 'receivedAt:required']);
   });
 
   it('accepts a complete stored signal and stays strict', () => {

@@ -32,22 +32,16 @@ describe('signalBatchSchema', () => {
   });
 
   it('rejects 1001 signals with too_many at signals', () => {
-    expect(issuesOf(validate(signalBatchSchema, batch(1001)))).toEqual([
-      expect.objectContaining({ path: 'signals', rule: 'too_many' }),
-    ]);
+    expect(issuesOf(validate(signalBatchSchema, batch(1001)))).toEqual([expect.objectContaining({ path: 'signals', rule: 'too_many' })]);
   });
 
   it('rejects an empty batch with too_few', () => {
-    expect(issuesOf(validate(signalBatchSchema, batch(0)))).toEqual([
-      expect.objectContaining({ path: 'signals', rule: 'too_few' }),
-    ]);
+    expect(issuesOf(validate(signalBatchSchema, batch(0)))).toEqual([expect.objectContaining({ path: 'signals', rule: 'too_few' })]);
   });
 
   it('rejects a missing or non-array signals field', () => {
     expect(issuesOf(validate(signalBatchSchema, {}))).toEqual([expect.objectContaining({ path: 'signals', rule: 'required' })]);
-    expect(issuesOf(validate(signalBatchSchema, { signals: {} }))).toEqual([
-      expect.objectContaining({ path: 'signals', rule: 'type' }),
-    ]);
+    expect(issuesOf(validate(signalBatchSchema, { signals: {} }))).toEqual([expect.objectContaining({ path: 'signals', rule: 'type' })]);
   });
 
   it('locates problems in elements by index and lists them all', () => {
@@ -70,9 +64,7 @@ describe('createSignalBatchSchema', () => {
   it('applies the clock check to every signal', () => {
     const schema = createSignalBatchSchema({ now: () => NOW });
     const input = { signals: [signal(0), signal(1, { ts: '2024-05-01T12:06:00Z' })] };
-    expect(issuesOf(validate(schema, input))).toEqual([
-      expect.objectContaining({ path: 'signals[1].ts', rule: 'not_future' }),
-    ]);
+    expect(issuesOf(validate(schema, input))).toEqual([expect.objectContaining({ path: 'signals[1].ts', rule: 'not_future' })]);
   });
 
   it('defaults to 1000 signals at most', () => {

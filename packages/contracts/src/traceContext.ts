@@ -172,10 +172,7 @@ export function parseTracestate(header: string | readonly string[]): TraceStateM
  * truncates as the spec suggests: first drop members longer than 128
  * characters, rightmost first, then drop from the right until it fits.
  */
-export function formatTracestate(
-  members: readonly TraceStateMember[],
-  maxLength: number = TRACESTATE_DEFAULT_MAX_LENGTH,
-): string {
+export function formatTracestate(members: readonly TraceStateMember[], maxLength: number = TRACESTATE_DEFAULT_MAX_LENGTH): string {
   const seen = new Set<string>();
   let entries: string[] = [];
   for (const { key, value } of members) {
@@ -212,8 +209,7 @@ export function extractTraceContext(headers: IncomingHeaders): TraceContext {
   if (incoming !== null) {
     const traceparent = childTraceparent(incoming);
     const tracestateHeader = headerValue(headers, TRACESTATE_HEADER);
-    const tracestate =
-      tracestateHeader === undefined ? '' : formatTracestate(parseTracestate(tracestateHeader));
+    const tracestate = tracestateHeader === undefined ? '' : formatTracestate(parseTracestate(tracestateHeader));
     return {
       traceparent,
       ...(tracestate === '' ? {} : { tracestate }),
@@ -223,8 +219,7 @@ export function extractTraceContext(headers: IncomingHeaders): TraceContext {
   }
   const traceparent = createTraceparent();
   const legacyRequestId = singleHeader(headers, REQUEST_ID_HEADER);
-  const requestId =
-    legacyRequestId !== undefined && isCorrelationId(legacyRequestId) ? legacyRequestId : traceparent.traceId;
+  const requestId = legacyRequestId !== undefined && isCorrelationId(legacyRequestId) ? legacyRequestId : traceparent.traceId;
   return { traceparent, requestId };
 }
 

@@ -112,10 +112,7 @@ export interface ToValidationIssuesOptions {
  * Converts zod issues into {@link ValidationIssue}s with stable rule words.
  * `unrecognized_keys` fans out into one `unknown_field` issue per key.
  */
-export function toValidationIssues(
-  issues: readonly z.core.$ZodIssue[],
-  options: ToValidationIssuesOptions = {},
-): ValidationIssue[] {
+export function toValidationIssues(issues: readonly z.core.$ZodIssue[], options: ToValidationIssuesOptions = {}): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   for (const issue of issues) {
     if (issue.code === 'unrecognized_keys') {

@@ -1,5 +1,6 @@
 import { extractTraceContext, type TraceContext } from '@coherence/contracts';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { useHttpErrors, type ErrorBodyFormat } from './httpErrors';
 
@@ -38,18 +39,29 @@ export interface ServiceApp {
  */
 export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   let draining = false;
+  // Fastify asks for the request id before any hook runs; the trace context
+  // made then is kept for the request (making it twice would mint two spans).
+  const traces = new WeakMap<IncomingMessage, TraceContext>();
   const app = Fastify({
     // Typed as Fastify's logger interface so the app is a plain FastifyInstance.
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimitBytes ?? 1_048_576,
-    requestIdLogLabel: 'request_id',
-    genReqId: (req) => extractTraceContext(req.headers).requestId,
-    disableRequestLogging: true,
+    // Fastify's own per-request lines are off: the onResponse hook below
+    // writes one line per request, with the fields our logs always carry.
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    genReqId: (req) => {
+      const trace = extractTraceContext(req.headers);
+      traces.set(req, trace);
+      return trace.requestId;
+    },
   });
   useHttpErrors(app, options.errorBody);
+  // Every body we take is JSON; without this, text/plain would be parsed as a
+  // string and reach the handlers instead of getting a clean 415.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('trace');
   app.addHook('onRequest', async (request) => {
-    request.trace = extractTraceContext(request.headers);
+    request.trace = traces.get(request.raw) ?? extractTraceContext(request.headers);
     request.log = request.log.child({ trace_id: request.trace.traceparent.traceId });
   });
   app.addHook('onResponse', async (request, reply) => {

@@ -1,4 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
@@ -41,7 +42,8 @@ export async function mountSubgraph<TContext extends SubgraphContext>(
       // The resolver map type is not generic in its context; ours are checked against TContext above.
       resolvers: options.resolvers as GraphQLResolverMap<unknown>,
     }),
-    plugins: [fastifyApolloDrainPlugin(app), ...(options.plugins ?? [])],
+    // No Apollo Studio here, so no inline trace data in responses.
+    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginInlineTraceDisabled(), ...(options.plugins ?? [])],
     formatError: maskUnexpectedErrors,
     introspection: true,
   });

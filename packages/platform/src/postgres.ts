@@ -48,17 +48,17 @@ export async function runMigrations(pool: pg.Pool, service: string, dir: string)
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       service text NOT NULL, name text NOT NULL, sha256 text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (service, name))`);
-    const done = await client.query<{ name: string; sha256: string }>(
-      'SELECT name, sha256 FROM schema_migrations WHERE service = $1',
-      [service],
-    );
+    const done = await client.query<{ name: string; sha256: string }>('SELECT name, sha256 FROM schema_migrations WHERE service = $1', [
+      service,
+    ]);
     const doneByName = new Map(done.rows.map((r) => [r.name, r.sha256]));
     for (const file of files) {
       const sql = await readFile(join(dir, file), 'utf8');
       const sha256 = createHash('sha256').update(sql).digest('hex');
       const previous = doneByName.get(file);
       if (previous !== undefined) {
-        if (previous !== sha256) throw new Error(`migration ${service}/${file} was edited after it was applied; add a new migration instead`);
+        if (previous !== sha256)
+          throw new Error(`migration ${service}/${file} was edited after it was applied; add a new migration instead`);
         continue;
       }
       await client.query(sql);

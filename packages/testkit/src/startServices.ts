@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './freePort';
 import { startKafka, type RunningKafka } from './services/kafka';
@@ -55,7 +55,14 @@ async function pickFreePorts(): Promise<ServicePorts> {
   const [postgres, postgresReplica, redis, neo4jBolt, kafka, kafkaController] = await Promise.all(
     Array.from({ length: 6 }, () => freePort()),
   );
-  return { postgres: postgres!, postgresReplica: postgresReplica!, redis: redis!, neo4jBolt: neo4jBolt!, kafka: kafka!, kafkaController: kafkaController! };
+  return {
+    postgres: postgres!,
+    postgresReplica: postgresReplica!,
+    redis: redis!,
+    neo4jBolt: neo4jBolt!,
+    kafka: kafka!,
+    kafkaController: kafkaController!,
+  };
 }
 
 /**
@@ -68,6 +75,9 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   const fast = options.fast ?? true;
   const logDir = join(options.rootDir, 'logs');
   mkdirSync(logDir, { recursive: true });
+  // PostgreSQL runs as the `postgres` OS user, which must be able to enter
+  // the root (mkdtemp makes it 0700).
+  chmodSync(options.rootDir, 0o755);
   const started: { stop(): Promise<void> }[] = [];
   const track = <T extends { stop(): Promise<void> }>(service: T): T => {
     started.push(service);
@@ -81,7 +91,12 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   try {
     const postgresChain = (async () => {
       const primary = track(
-        await startPostgres({ port: ports.postgres, dataDir: join(options.rootDir, 'postgres'), logFile: join(logDir, 'postgres.log'), fast }),
+        await startPostgres({
+          port: ports.postgres,
+          dataDir: join(options.rootDir, 'postgres'),
+          logFile: join(logDir, 'postgres.log'),
+          fast,
+        }),
       );
       const replica = track(
         await startPostgresReplica(primary, {
@@ -119,7 +134,12 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
     const { primary } = postgres;
     return {
       endpoints: {
-        postgres: { host: primary.host, port: primary.port, replicaPort: ports.postgresReplica, replicaRegion: options.replicaRegion ?? 'eu' },
+        postgres: {
+          host: primary.host,
+          port: primary.port,
+          replicaPort: ports.postgresReplica,
+          replicaRegion: options.replicaRegion ?? 'eu',
+        },
         redisUrl: redis.url,
         neo4jBoltUrl: neo4j.boltUrl,
         kafkaBrokers: kafka.brokers,

@@ -1,7 +1,12 @@
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
 
-const windowHours = z.coerce.number().int().positive().max(24 * 31).default(24);
+const windowHours = z.coerce
+  .number()
+  .int()
+  .positive()
+  .max(24 * 31)
+  .default(24);
 
 const subgraphSchema = z.object({
   COHERENCE_PORT: configFields.port(4002),
@@ -17,7 +22,10 @@ const relaySchema = z.object({
   RELAY_HOST: configFields.host(),
   /** Connects as coherence_relay: the one role that reads every tenant's outbox. */
   RELAY_DATABASE_URL: configFields.url(),
-  NEO4J_URL: z.string().regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'must be a bolt:// or neo4j:// URL').default('bolt://127.0.0.1:7687'),
+  NEO4J_URL: z
+    .string()
+    .regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'must be a bolt:// or neo4j:// URL')
+    .default('bolt://127.0.0.1:7687'),
   NEO4J_USER: z.string().optional(),
   NEO4J_PASSWORD: z.string().optional(),
   RELAY_BATCH_SIZE: configFields.positiveInt(200),

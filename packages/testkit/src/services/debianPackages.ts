@@ -104,20 +104,14 @@ function binaryExists(binary: string): boolean {
  * pipe, and also when this process dies without cleaning up.
  */
 async function withAptMutex(fn: () => Promise<void>): Promise<void> {
-  const holder = spawn(
-    'flock',
-    ['-w', String(aptTimeoutMs / 1000), aptMutexFile, '-c', 'echo locked && exec cat >/dev/null'],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
+  const holder = spawn('flock', ['-w', String(aptTimeoutMs / 1000), aptMutexFile, '-c', 'echo locked && exec cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const released = new Promise<void>((resolve) => holder.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     holder.stdout.once('data', () => resolve());
     holder.once('error', reject);
-    holder.once('exit', (code) =>
-      reject(new Error(`could not take ${aptMutexFile} within ${aptTimeoutMs} ms (flock exit ${code})`)),
-    );
+    holder.once('exit', (code) => reject(new Error(`could not take ${aptMutexFile} within ${aptTimeoutMs} ms (flock exit ${code})`)));
   });
   try {
     await fn();
@@ -134,9 +128,7 @@ async function runApt(args: readonly string[]): Promise<void> {
     if (exitCode === 0) return;
     // Lock contention with an apt run outside our mutex is worth waiting for; anything else is not.
     if (!/Could not get lock|Unable to lock|cannot access archive/.test(output) || Date.now() > giveUpAt) {
-      throw new Error(
-        `apt-get ${args.join(' ')} failed (exit ${exitCode}):\n${output.split('\n').slice(-30).join('\n')}`,
-      );
+      throw new Error(`apt-get ${args.join(' ')} failed (exit ${exitCode}):\n${output.split('\n').slice(-30).join('\n')}`);
     }
     await sleep(1_000);
   }

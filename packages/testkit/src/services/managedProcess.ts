@@ -10,6 +10,8 @@ export interface ManagedProcess {
   readonly logFile: string;
   /** False once the process has exited (a crash during start-up, say). */
   isRunning(): boolean;
+  /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
+  readonly exited: Promise<number | null>;
   /** SIGTERM, then SIGKILL after `graceMs` (default 15_000). */
   stop(graceMs?: number): Promise<void>;
 }
@@ -66,10 +68,10 @@ export function spawnManaged(options: SpawnManagedOptions): ManagedProcess {
   if (child.pid === undefined) throw new ServiceStartError(options.name, options.logFile, 'spawn failed');
   const pid = child.pid;
   let exited = false;
-  const exitedPromise = new Promise<void>((resolve) => {
-    child.once('exit', () => {
+  const exitedPromise = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
       exited = true;
-      resolve();
+      resolve(code);
     });
   });
   child.unref();
@@ -78,10 +80,11 @@ export function spawnManaged(options: SpawnManagedOptions): ManagedProcess {
     pid,
     logFile: options.logFile,
     isRunning: () => !exited,
+    exited: exitedPromise,
     async stop(graceMs = 15_000) {
       if (exited) return;
       signalGroup(pid, 'SIGTERM');
-      const timedOut = await Promise.race([exitedPromise.then(() => false), sleep(graceMs).then(() => true)]);
+      const timedOut = await Promise.race([exitedPromise.then(() => false), sleep(graceMs, undefined, { ref: false }).then(() => true)]);
       if (timedOut) {
         signalGroup(pid, 'SIGKILL');
         await exitedPromise;

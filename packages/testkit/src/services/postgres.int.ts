@@ -42,9 +42,7 @@ describe('PostgreSQL primary and streaming replica (Debian packages)', () => {
       await db.query("INSERT INTO regions VALUES (1, 'eu-west')");
       const { rows } = await db.query('SELECT name FROM regions WHERE id = 1');
       expect(rows).toEqual([{ name: 'eu-west' }]);
-      const settings = await db.query(
-        "SELECT current_setting('max_connections') AS max, current_setting('wal_level') AS wal",
-      );
+      const settings = await db.query("SELECT current_setting('max_connections') AS max, current_setting('wal_level') AS wal");
       expect(settings.rows[0]).toEqual({ max: '200', wal: 'replica' });
     } finally {
       await db.end();
@@ -81,10 +79,7 @@ describe('PostgreSQL primary and streaming replica (Debian packages)', () => {
 
         // Written after the replica started, so it can only arrive by streaming.
         await onPrimary.query("INSERT INTO regions VALUES (2, 'us-east')");
-        const seenAt = await pollUntil(
-          async () => (await onReplica.query('SELECT name FROM regions WHERE id = 2')).rowCount === 1,
-          5_000,
-        );
+        const seenAt = await pollUntil(async () => (await onReplica.query('SELECT name FROM regions WHERE id = 2')).rowCount === 1, 5_000);
         expect(seenAt).toBeLessThan(5_000);
 
         const senders = await onPrimary.query('SELECT application_name, state FROM pg_stat_replication');

@@ -77,10 +77,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
  * started on its own port. Healthy once it is in recovery and its WAL receiver
  * is streaming from the primary (not merely replaying the backup).
  */
-export async function startPostgresReplica(
-  primary: RunningPostgres,
-  options: PostgresOptions,
-): Promise<RunningPostgres> {
+export async function startPostgresReplica(primary: RunningPostgres, options: PostgresOptions): Promise<RunningPostgres> {
   const server = await prepare('postgres-replica', options);
   const { bin, dataDir, logFile } = server;
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
@@ -93,9 +90,7 @@ export async function startPostgresReplica(
     await runAsPostgres(server, join(bin, 'pg_basebackup'), args);
     appendLog(logFile, `pg_basebackup took ${Date.now() - startedAt} ms`);
   } else if (!existsSync(join(dataDir, 'standby.signal'))) {
-    throw new Error(
-      `${dataDir} holds a cluster that is not a standby (no standby.signal); not starting it as a replica`,
-    );
+    throw new Error(`${dataDir} holds a cluster that is not a standby (no standby.signal); not starting it as a replica`);
   }
   const applicationName = conninfoValue(basename(dataDir));
   // Given on every start rather than trusting what -R wrote, so a dev-stack
@@ -336,11 +331,7 @@ async function runAsPostgres(server: PreparedServer, command: string, args: read
       child.once('exit', (code) => resolvePromise(code));
     });
     if (exitCode !== 0) {
-      throw new ServiceStartError(
-        name,
-        logFile,
-        `${command} exited with ${exitCode ?? `a signal (deadline ${deadlineMs} ms?)`}`,
-      );
+      throw new ServiceStartError(name, logFile, `${command} exited with ${exitCode ?? `a signal (deadline ${deadlineMs} ms?)`}`);
     }
   } finally {
     clearTimeout(timer);

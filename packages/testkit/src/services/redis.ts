@@ -94,8 +94,7 @@ function answersAsUs(port: number, pid: number, timeoutMs = 2_000): Promise<bool
     socket.on('data', (chunk: Buffer) => {
       received += chunk.toString('utf8');
       if (!received.startsWith('+PONG\r\n')) {
-        if (received.length >= 7 || received.startsWith('-'))
-          finish(new Error(`unexpected answer: ${received.slice(0, 200)}`), false);
+        if (received.length >= 7 || received.startsWith('-')) finish(new Error(`unexpected answer: ${received.slice(0, 200)}`), false);
         return;
       }
       const info = /process_id:(\d+)\r\n/.exec(received);

@@ -84,7 +84,8 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
     while (!stopping) {
       try {
         const result = await drainBatch();
-        if (result.events > 0) log.info({ events: result.events, signals: result.signals, tenants: result.tenants }, 'outbox batch projected');
+        if (result.events > 0)
+          log.info({ events: result.events, signals: result.signals, tenants: result.tenants }, 'outbox batch projected');
         else await sleep(idlePollMs);
       } catch (error) {
         // Nothing was committed; the same events are claimed again next time.

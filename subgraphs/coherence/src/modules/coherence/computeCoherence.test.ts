@@ -23,20 +23,24 @@ describe('computeCoherence', () => {
 
   it('weights values, rounds to 4 decimals and has agreement 1 with one source', () => {
     // (2·0.9 + 1·0.3) / 3 = 0.7
-    const result = computeCoherence(aggregateBySource([
-      { source: 'api', value: 0.9, weight: 2 },
-      { source: 'api', value: 0.3, weight: 1 },
-    ]));
+    const result = computeCoherence(
+      aggregateBySource([
+        { source: 'api', value: 0.9, weight: 2 },
+        { source: 'api', value: 0.3, weight: 1 },
+      ]),
+    );
     expect(result).toEqual({ score: 0.7, status: 'WARN', agreement: 1, sources: [{ source: 'api', score: 0.7, count: 2 }] });
   });
 
   it('computes agreement from the spread of per-source means and sorts sources by name', () => {
-    const result = computeCoherence(aggregateBySource([
-      { source: 'zeta', value: 0.2, weight: 1 },
-      { source: 'alpha', value: 0.9, weight: 1 },
-      { source: 'alpha', value: 0.7, weight: 1 },
-      { source: 'mid', value: 1 / 3, weight: 3 },
-    ]));
+    const result = computeCoherence(
+      aggregateBySource([
+        { source: 'zeta', value: 0.2, weight: 1 },
+        { source: 'alpha', value: 0.9, weight: 1 },
+        { source: 'alpha', value: 0.7, weight: 1 },
+        { source: 'mid', value: 1 / 3, weight: 3 },
+      ]),
+    );
     // Σw·v = 0.2 + 1.6 + 1 = 2.8 over Σw = 6 → 0.46667; means 0.8, 0.3333, 0.2
     expect(result.score).toBe(0.4667);
     expect(result.status).toBe('CRITICAL');

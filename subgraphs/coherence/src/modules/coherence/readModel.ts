@@ -24,7 +24,15 @@ export async function readCoherenceScore(pool: PgPool, tenantId: string, windowI
     return rows[0];
   });
   if (!row) {
-    return { tenantId, score: null, status: 'UNKNOWN', agreement: null, window: windowIso, updatedAt: new Date().toISOString(), sources: [] };
+    return {
+      tenantId,
+      score: null,
+      status: 'UNKNOWN',
+      agreement: null,
+      window: windowIso,
+      updatedAt: new Date().toISOString(),
+      sources: [],
+    };
   }
   return {
     tenantId: row.tenant_id,

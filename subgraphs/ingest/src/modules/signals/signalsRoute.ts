@@ -1,4 +1,4 @@
-import { createSignalBatchSchema, validate, type Provenance } from '@coherence/contracts';
+import { createSignalBatchSchema, formatTraceparent, validate, type Provenance } from '@coherence/contracts';
 import { httpErrorBody, type PgPool } from '@coherence/platform';
 import type { FastifyInstance } from 'fastify';
 import { ingestErrorCodes } from '../../errors';
@@ -23,12 +23,14 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
       request.log.info({ issues: result.issues.length }, 'batch rejected');
       return reply
         .code(ingestErrorCodes.INVALID_SIGNAL)
-        .send(httpErrorBody('INVALID_SIGNAL', `${result.issues.length} problem(s) in the batch; nothing was stored`, { issues: result.issues }));
+        .send(
+          httpErrorBody('INVALID_SIGNAL', `${result.issues.length} problem(s) in the batch; nothing was stored`, { issues: result.issues }),
+        );
     }
     const stored = await storeSignals(options.pool, result.value.signals, {
       defaultProvenance: options.defaultProvenance,
       correlationId: request.trace.requestId,
-      traceparent: request.headers.traceparent === undefined ? undefined : String(request.headers.traceparent),
+      traceparent: formatTraceparent(request.trace.traceparent),
     });
     request.log.info(stored, 'batch stored');
     return reply.code(202).send(stored);

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { SIGNALS_ACCEPTED, type AcceptedSignal, type OutboxEvent, type Provenance, type Signal } from '@coherence/contracts';
+import {
+  SIGNALS_ACCEPTED,
+  TENANT_AGGREGATE,
+  type AcceptedSignal,
+  type OutboxEvent,
+  type Provenance,
+  type Signal,
+} from '@coherence/contracts';
 import { inTransaction, setTenant, type PgPool } from '@coherence/platform';
 
 export interface StoreResult {
@@ -11,7 +18,7 @@ export interface StoreContext {
   /** Provenance for signals that arrive without one. */
   defaultProvenance: Provenance;
   correlationId: string;
-  traceparent?: string;
+  traceparent: string;
 }
 
 /**
@@ -51,14 +58,14 @@ export async function storeSignals(pool: PgPool, signals: readonly Signal[], con
       const event: OutboxEvent = {
         messageId: randomUUID(),
         tenantId,
-        aggregateType: 'Tenant',
+        aggregateType: TENANT_AGGREGATE,
         aggregateId: tenantId,
         type: SIGNALS_ACCEPTED,
         timestamp: new Date().toISOString(),
         correlationId: context.correlationId,
         causationId: null,
         schemaVersion: 1,
-        ...(context.traceparent ? { traceparent: context.traceparent } : {}),
+        traceparent: context.traceparent,
         payload: { signals: inserted.rows.map((row) => ({ tenantId, ...row })) },
       };
       await client.query('INSERT INTO outbox (tenant_id, message_id, type, envelope) VALUES ($1, $2, $3, $4)', [

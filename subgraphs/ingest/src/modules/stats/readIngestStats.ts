@@ -11,7 +11,13 @@ export interface IngestStats {
 export async function readIngestStats(pool: PgPool, tenantId: string): Promise<IngestStats> {
   return inTransaction(pool, async (client) => {
     await setTenant(client, tenantId);
-    const { rows } = await client.query<{ last_signal_at: string | null; backlog: number; accepted_24h: number; accepted: string | null; deduped: string | null }>(
+    const { rows } = await client.query<{
+      last_signal_at: string | null;
+      backlog: number;
+      accepted_24h: number;
+      accepted: string | null;
+      deduped: string | null;
+    }>(
       `SELECT (SELECT to_json(max(received_at)) #>> '{}' FROM signal_ledger) AS last_signal_at,
               (SELECT coalesce(sum(jsonb_array_length(envelope #> '{payload,signals}')), 0)::int
                  FROM outbox WHERE processed_at IS NULL) AS backlog,

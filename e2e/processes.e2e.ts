@@ -1,0 +1,103 @@
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+/**
+ * Every process as it runs in production: its own `main`, configured by
+ * environment, serving /healthz and /readyz, logging JSON, and exiting 0
+ * after a graceful SIGTERM.
+ */
+const repoRoot = resolve(import.meta.dirname, '..');
+const logDir = mkdtempSync(join(tmpdir(), 'coherence-processes-'));
+let database: TestDatabase;
+const running: ManagedProcess[] = [];
+
+interface ProcessDefinition {
+  name: string;
+  entry: string;
+  env: (port: number) => Record<string, string>;
+}
+
+const definitions = (): ProcessDefinition[] => [
+  {
+    name: 'ingest',
+    entry: 'subgraphs/ingest/src/main.ts',
+    env: (port) => ({ INGEST_PORT: `${port}`, INGEST_DATABASE_URL: database.appUrl }),
+  },
+  {
+    name: 'coherence',
+    entry: 'subgraphs/coherence/src/main.ts',
+    env: (port) => ({ COHERENCE_PORT: `${port}`, COHERENCE_DATABASE_URL: database.appUrl }),
+  },
+  { name: 'comms', entry: 'subgraphs/comms/src/main.ts', env: (port) => ({ COMMS_PORT: `${port}`, COMMS_DATABASE_URL: database.appUrl }) },
+  {
+    name: 'relay',
+    entry: 'subgraphs/coherence/src/relay/main.ts',
+    env: (port) => ({ RELAY_PORT: `${port}`, RELAY_DATABASE_URL: database.relayUrl, NEO4J_URL: inject('services').neo4jBoltUrl }),
+  },
+];
+
+function start(definition: ProcessDefinition, port: number, extraEnv: Record<string, string> = {}): ManagedProcess {
+  const child = spawnManaged({
+    name: definition.name,
+    command: process.execPath,
+    args: ['--import', 'tsx', join(repoRoot, definition.entry)],
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: 'info', ...definition.env(port), ...extraEnv },
+    logFile: join(logDir, `${definition.name}.log`),
+  });
+  running.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase(inject('services'));
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop()));
+  await database?.drop();
+  rmSync(logDir, { recursive: true, force: true });
+});
+
+describe.each(definitions().map((d) => [d.name, d] as const))('%s process', (_name, definition) => {
+  it('is ready, logs JSON, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const child = start(definition, port);
+    const base = `http://127.0.0.1:${port}`;
+    await waitUntilHealthy(definition.name, child.logFile, async () => (await fetch(`${base}/readyz`)).ok, 30_000, child);
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = (await (await fetch(`${base}/readyz`)).json()) as { status: string; checks: { name: string; ok: boolean }[] };
+    expect(ready.status).toBe('ready');
+    expect(ready.checks.every((c) => c.ok)).toBe(true);
+
+    await fetch(`${base}/no-such-route`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } });
+    process.kill(child.pid, 'SIGTERM');
+    expect(await child.exited).toBe(0);
+    const lines = readFileSync(child.logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.every((line) => line['service'] === definition.name)).toBe(true);
+    const traced = lines.find((line) => line['trace_id'] === '4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(traced).toMatchObject({ request_id: expect.any(String) });
+    const messages = lines.map((line) => line['msg']);
+    expect(messages.indexOf('stopped')).toBeGreaterThan(messages.indexOf('shutting down'));
+  });
+});
+
+it('refuses to start with bad configuration, listing every problem at once', () => {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'subgraphs/ingest/src/main.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, INGEST_DATABASE_URL: 'not a url', INGEST_PORT: 'eighty', INGEST_MAX_SIGNALS_PER_BATCH: '-1' },
+    encoding: 'utf8',
+  });
+  expect(result.status).toBe(2);
+  expect(result.stderr).toContain('INGEST_DATABASE_URL');
+  expect(result.stderr).toContain('INGEST_PORT');
+  expect(result.stderr).toContain('INGEST_MAX_SIGNALS_PER_BATCH');
+});

@@ -1,0 +1,15 @@
+/**
+ * The one place where the versions of the servers the test kit provisions
+ * are pinned. Bumping a version here makes the next start fetch the matching
+ * jars into a new `.cache/jvm/<component>-<version>/` folder.
+ */
+export const versions = {
+  /** Neo4j 5.26 is the LTS line that still runs on Java 17 (2025.x needs Java 21). */
+  neo4j: '5.26.30',
+  /** Kafka 3.9 is the last line with kafkajs 2.x known to work; 4.x is unverified. */
+  kafka: '3.9.2',
+  /** Debian 12's `postgresql-15` (has pg_basebackup); the point release follows Debian's security updates. */
+  postgresMajor: 15,
+  /** Debian 12's `redis-server` series; startRedis() refuses another one. */
+  redis: '7.0',
+} as const;

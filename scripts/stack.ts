@@ -1,0 +1,163 @@
+/**
+ * The whole stack on this machine, with demo data: `npm run stack`.
+ *
+ * Starts PostgreSQL (+ replica), Redis, Neo4j and Kafka on their documented
+ * ports, migrates the database, starts the subgraphs, the relay and the
+ * gateway as separate processes, loads demo signals through ingest, prints
+ * how to query it, and stays in the foreground until Ctrl-C, when it stops
+ * everything it started. Data and logs live in .data/stack/.
+ */
+import { demoSignals, demoTenants } from '@coherence/fixtures';
+import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
+import { adminQuery, adminUrl, devStackPorts, migrateDatabase, startServices, type ServiceEndpoints } from '@coherence/testkit';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+
+const help = `usage: npm run stack [-- --fresh]
+
+Starts the whole Coherence stack with demo data and keeps it running until Ctrl-C.
+  --fresh   delete .data/stack first (all stored signals, graph and logs)
+  -h        this help
+
+Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003, relay 4010,
+postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092.`;
+
+const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+if (values.help) {
+  console.log(help);
+  process.exit(0);
+}
+
+const repoRoot = resolve(import.meta.dirname, '..');
+const rootDir = join(repoRoot, '.data', 'stack');
+const logDir = join(rootDir, 'logs');
+const DATABASE = 'coherence';
+const say = (message: string) => console.log(`[stack] ${message}`);
+
+if (values.fresh && existsSync(rootDir)) {
+  say(`removing ${rootDir}`);
+  rmSync(rootDir, { recursive: true, force: true });
+}
+
+say('starting postgres (+ replica), redis, neo4j and kafka — the first run downloads them and takes a few minutes');
+const services = await startServices({ rootDir, ports: devStackPorts, fast: false });
+const processes: ManagedProcess[] = [];
+let stopping = false;
+async function stopAll(exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('stopping…');
+    for (const child of processes.reverse()) await child.stop();
+    await services.stop();
+    say('stopped');
+  }
+  process.exit(exitCode);
+}
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
+
+try {
+  await prepareDatabase(services.endpoints);
+  await startProcesses(services.endpoints);
+  await loadDemoData();
+  printHowTo();
+} catch (error) {
+  console.error(`[stack] failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`[stack] logs are in ${logDir}`);
+  await stopAll(1);
+}
+
+async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl(endpoints, 'postgres') });
+  await client.connect();
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+  await client.end();
+  if (rowCount === 0) await adminQuery(endpoints, `CREATE DATABASE ${DATABASE}`);
+  const applied = await migrateDatabase(adminUrl(endpoints, DATABASE));
+  say(applied.length > 0 ? `migrations applied: ${applied.join(', ')}` : 'database is up to date');
+}
+
+async function startProcesses(endpoints: ServiceEndpoints): Promise<void> {
+  const { host, port } = endpoints.postgres;
+  const appUrl = `postgres://coherence_app@${host}:${port}/${DATABASE}`;
+  const relayUrl = `postgres://coherence_relay@${host}:${port}/${DATABASE}`;
+  const definitions = [
+    { name: 'ingest', entry: 'subgraphs/ingest/src/main.ts', port: 4001, env: { INGEST_DATABASE_URL: appUrl } },
+    { name: 'coherence', entry: 'subgraphs/coherence/src/main.ts', port: 4002, env: { COHERENCE_DATABASE_URL: appUrl } },
+    { name: 'comms', entry: 'subgraphs/comms/src/main.ts', port: 4003, env: { COMMS_DATABASE_URL: appUrl } },
+    {
+      name: 'relay',
+      entry: 'subgraphs/coherence/src/relay/main.ts',
+      port: 4010,
+      env: { RELAY_DATABASE_URL: relayUrl, NEO4J_URL: endpoints.neo4jBoltUrl },
+    },
+    { name: 'gateway', entry: 'gateway/src/main.ts', port: 4000, env: {} },
+  ];
+  for (const { name, entry, port: servicePort, env } of definitions) {
+    const logFile = join(logDir, `${name}.log`);
+    const child = spawnManaged({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', join(repoRoot, entry)],
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      logFile,
+    });
+    processes.push(child);
+    await waitUntilHealthy(name, logFile, async () => (await fetch(`http://127.0.0.1:${servicePort}/readyz`)).ok, 60_000, child);
+    say(`${name} ready on http://127.0.0.1:${servicePort} (log: ${logFile})`);
+  }
+}
+
+async function loadDemoData(): Promise<void> {
+  const signals = demoSignals(new Date());
+  for (let i = 0; i < signals.length; i += 500) {
+    const response = await fetch('http://127.0.0.1:4001/v1/signals', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ signals: signals.slice(i, i + 500) }),
+    });
+    if (response.status !== 202) throw new Error(`loading demo data: ingest answered ${response.status} ${await response.text()}`);
+  }
+  say(`loaded ${signals.length} demo signals for ${demoTenants.map((t) => t.tenantId).join(', ')}`);
+  // The relay projects asynchronously; wait until the last tenant has a score.
+  const last = demoTenants.at(-1)!.tenantId;
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const body = (await (await fetch('http://127.0.0.1:4000/graphql', queryInit(last))).json()) as {
+      data?: { tenantCoherence: { status: string; ingest: { backlog: number } } };
+    };
+    if (body.data && body.data.tenantCoherence.status !== 'UNKNOWN' && body.data.tenantCoherence.ingest.backlog === 0) return;
+    await sleep(200);
+  }
+  throw new Error('the relay did not project the demo data within 20 s; see relay.log');
+}
+
+function queryInit(tenantId: string): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json' }, body: requestBody(tenantId) };
+}
+
+function requestBody(tenantId: string): string {
+  const id = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
+  return JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables: { tenantId } });
+}
+
+function printHowTo(): void {
+  console.log(`
+Coherence is running.
+
+  gateway   http://127.0.0.1:4000/graphql   (persisted operations only)
+  ingest    http://127.0.0.1:4001/v1/signals
+  tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
+  logs      ${logDir}
+
+Read a tenant's coherence by persisted id:
+
+  curl -s http://127.0.0.1:4000/graphql -H 'content-type: application/json' \\
+    -d '${requestBody('acme')}'
+
+Press Ctrl-C to stop everything.`);
+}
