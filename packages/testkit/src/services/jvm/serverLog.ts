@@ -52,7 +52,9 @@ export async function withCauseFromLog(error: unknown, logFile: string, offsetBy
     .slice(index, index + 2)
     .map((line) => line.trim())
     .filter((line) => line !== '')
-    .join(' / ');
+    .join(' / ')
+    // ServiceStartError puts a full stop after the reason.
+    .replace(/\.+$/, '');
   const [firstLine] = error.message.split('\n');
   const reason = firstLine?.match(/did not come up: (.*)\. See its log: /)?.[1];
   if (reason === undefined) return error;
