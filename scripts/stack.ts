@@ -47,24 +47,27 @@ say('starting postgres (+ replica), redis, neo4j and kafka — the first run dow
 const services = await startServices({ rootDir, ports: devStackPorts, fast: false });
 const processes: ManagedProcess[] = [];
 let stopping = false;
-async function stopAll(exitCode: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    say('stopping…');
-    for (const child of processes.reverse()) await child.stop();
-    await services.stop();
-    say('stopped');
-  }
+async function stopAll(exitCode: number): Promise<void> {
+  // npm, tsx and this process all see Ctrl-C; later signals must not cut the stop short.
+  if (stopping) return;
+  stopping = true;
+  say('stopping…');
+  for (const child of processes.reverse()) await child.stop();
+  await services.stop();
+  say('stopped');
   process.exit(exitCode);
 }
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
+// `on`, not `once`: a second Ctrl-C while stopping must not kill this
+// process and orphan the servers it is stopping.
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
 
 try {
   await prepareDatabase(services.endpoints);
   await startProcesses(services.endpoints);
   await loadDemoData();
   printHowTo();
+  watchProcesses();
 } catch (error) {
   console.error(`[stack] failed: ${error instanceof Error ? error.message : String(error)}`);
   console.error(`[stack] logs are in ${logDir}`);
@@ -134,6 +137,17 @@ async function loadDemoData(): Promise<void> {
     await sleep(200);
   }
   throw new Error('the relay did not project the demo data within 20 s; see relay.log');
+}
+
+/** Keeps this process in the foreground, and takes the stack down if one process dies. */
+function watchProcesses(): void {
+  setInterval(() => {
+    const dead = processes.find((child) => !child.isRunning());
+    if (dead && !stopping) {
+      console.error(`[stack] ${dead.name} exited unexpectedly; see ${dead.logFile}`);
+      void stopAll(1);
+    }
+  }, 1_000);
 }
 
 function queryInit(tenantId: string): RequestInit {

@@ -1,7 +1,8 @@
 /**
  * The one place where the versions of the servers the test kit provisions
- * are pinned. Bumping a version here makes the next start fetch the matching
- * jars into a new `.cache/jvm/<component>-<version>/` folder.
+ * are pinned. For the JVM servers (neo4j, kafka), bumping a version here makes
+ * the next start fetch the matching jars into a new
+ * `.cache/jvm/<component>-<version>/` folder.
  */
 export const versions = {
   /** Neo4j 5.26 is the LTS line that still runs on Java 17 (2025.x needs Java 21). */
