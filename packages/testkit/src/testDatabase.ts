@@ -2,6 +2,13 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { ServiceEndpoints } from './startServices';
 
+// What the global setup hands every test file: `inject('services')`.
+declare module 'vitest' {
+  export interface ProvidedContext {
+    services: ServiceEndpoints;
+  }
+}
+
 /** Migrated once per run by the global setup; test databases are copies of it. */
 export const TEMPLATE_DATABASE = 'coherence_template';
 

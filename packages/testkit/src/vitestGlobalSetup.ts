@@ -3,14 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from './migrateDatabase';
-import { startServices, type RunningServices, type ServiceEndpoints } from './startServices';
+import { startServices, type RunningServices } from './startServices';
 import { adminQuery, adminUrl, TEMPLATE_DATABASE } from './testDatabase';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    services: ServiceEndpoints;
-  }
-}
 
 let running: RunningServices | undefined;
 let rootDir: string | undefined;

@@ -105,11 +105,14 @@ async function fetchIfMissing(component: JvmComponent): Promise<string> {
   // leaves a half-filled jar dir that looks usable.
   const partialDir = `${jarDir}.partial-${process.pid}-${Date.now()}`;
   await mkdir(cacheDir, { recursive: true });
+  await removeAbandonedPartials(cacheDir);
   try {
     await runMaven(pomFile, [`-D${component}.version=${version}`, '-DincludeScope=runtime', `-DoutputDirectory=${partialDir}`]);
     const jars = (await readdir(partialDir)).filter((name) => name.endsWith('.jar'));
     if (jars.length === 0) throw new Error(`mvn finished but put no jars into ${partialDir}`);
     await writeFile(join(partialDir, markerFileName), `${JSON.stringify(expected, null, 2)}\n`);
+    // Another process fetched the same jars meanwhile: keep its folder, which may already be in use.
+    if (await hasMarker(jarDir, expected)) return jarDir;
     // An old or half-finished folder (no or stale marker) is replaced whole.
     await rm(jarDir, { recursive: true, force: true });
     try {
@@ -124,6 +127,25 @@ async function fetchIfMissing(component: JvmComponent): Promise<string> {
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   process.stderr.write(`[services] ${component} ${version} jars ready in ${seconds} s: ${jarDir}\n`);
   return jarDir;
+}
+
+/** Drops `*.partial-<pid>-…` folders left by a fetch whose process was killed (its `finally` never ran). */
+async function removeAbandonedPartials(cacheDir: string): Promise<void> {
+  for (const name of await readdir(cacheDir)) {
+    const pid = Number(/\.partial-(\d+)-\d+$/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(cacheDir, name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function hasMarker(jarDir: string, expected: Marker): Promise<boolean> {
