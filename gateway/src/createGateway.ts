@@ -70,7 +70,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       return reply.code(gatewayErrorCodes[resolved.code]).send(graphqlErrorBody(resolved.code, resolved.message));
     }
     const { operation, variables } = resolved;
-    const log = request.log.child({ operation_id: operation.id, operation_name: operation.name });
+    const tenantId = typeof variables['tenantId'] === 'string' ? variables['tenantId'] : undefined;
+    const log = request.log.child({
+      operation_id: operation.id,
+      operation_name: operation.name,
+      ...(tenantId ? { tenant_id: tenantId } : {}),
+    });
     // Apollo sees a plain POST of the manifest's text: the only text it ever runs.
     const headers = new HeaderMap([['content-type', 'application/json']]);
     const response = await apollo.executeHTTPGraphQLRequest({

@@ -34,8 +34,9 @@ export interface RunningKafka {
 /**
  * Starts a single-node Kafka 3.9 in KRaft mode (broker and controller in one
  * JVM) on 127.0.0.1, and resolves once the broker answers an ApiVersions
- * request and its group coordinator has loaded (consumers can join at once). Throws a ServiceStartError naming `logFile` if it does not come
- * up within `deadlineMs`, and leaves no process behind.
+ * request and its group coordinator has loaded (consumers can join at once).
+ * Throws a ServiceStartError naming `logFile` if it does not come up within
+ * `deadlineMs`, and leaves no process behind.
  */
 export async function startKafka(options: StartKafkaOptions): Promise<RunningKafka> {
   const jarDir = await ensureJvmJars('kafka');

@@ -84,9 +84,13 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
     while (!stopping) {
       try {
         const result = await drainBatch();
-        if (result.events > 0)
-          log.info({ events: result.events, signals: result.signals, tenants: result.tenants }, 'outbox batch projected');
-        else await sleep(idlePollMs);
+        if (result.events === 0) {
+          await sleep(idlePollMs);
+          continue;
+        }
+        for (const tenant of result.tenants)
+          log.info({ tenant_id: tenant.tenantId, status: tenant.status, changed: tenant.changed }, 'score recomputed');
+        log.info({ events: result.events, signals: result.signals }, 'outbox batch projected');
       } catch (error) {
         // Nothing was committed; the same events are claimed again next time.
         log.error({ err: error }, 'outbox batch failed; retrying');

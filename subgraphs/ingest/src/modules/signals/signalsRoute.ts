@@ -32,7 +32,8 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
       correlationId: request.trace.requestId,
       traceparent: formatTraceparent(request.trace.traceparent),
     });
-    request.log.info(stored, 'batch stored');
+    const tenantIds = [...new Set(result.value.signals.map((s) => s.tenantId))];
+    request.log.info({ ...stored, ...(tenantIds.length === 1 ? { tenant_id: tenantIds[0] } : { tenant_ids: tenantIds }) }, 'batch stored');
     return reply.code(202).send(stored);
   });
 }
