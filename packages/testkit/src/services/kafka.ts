@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
-import { logSizeBytes, runToLog, stopAndWait, withCauseFromLog } from './jvm/serverLog';
+import { logSizeBytes, runToLog, withCauseFromLog } from './jvm/serverLog';
 import { ensureJvmJars, jarClassPath, jdkCommand, jitArgs } from './jvmJars';
 import { ServiceStartError, spawnManaged, waitUntilHealthy, type ManagedProcess } from './managedProcess';
 
@@ -102,13 +102,13 @@ export async function startKafka(options: StartKafkaOptions): Promise<RunningKaf
       server,
     );
   } catch (error) {
-    await stopAndWait(server);
+    await server.stop();
     throw await withCauseFromLog(error, options.logFile, logOffset, kafkaErrorLine);
   }
   return {
     brokers: [`127.0.0.1:${options.port}`],
     process: server,
-    stop: () => stopAndWait(server),
+    stop: () => server.stop(),
   };
 }
 

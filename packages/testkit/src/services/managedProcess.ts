@@ -84,7 +84,17 @@ export function spawnManaged(options: SpawnManagedOptions): ManagedProcess {
     async stop(graceMs = 15_000) {
       if (exited) return;
       signalGroup(pid, 'SIGTERM');
-      const timedOut = await Promise.race([exitedPromise.then(() => false), sleep(graceMs, undefined, { ref: false }).then(() => true)]);
+      // The grace timer keeps this process alive while we wait (a plain script
+      // would otherwise exit here), and is cancelled as soon as the child exits.
+      const grace = new AbortController();
+      const timedOut = await Promise.race([
+        exitedPromise.then(() => false),
+        sleep(graceMs, undefined, { signal: grace.signal }).then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      grace.abort();
       if (timedOut) {
         signalGroup(pid, 'SIGKILL');
         await exitedPromise;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rename, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
-import { logSizeBytes, readLogSince, runToLog, stopAndWait, withCauseFromLog } from './jvm/serverLog';
+import { logSizeBytes, readLogSince, runToLog, withCauseFromLog } from './jvm/serverLog';
 import { ensureJvmJars, jarClassPath, jdkCommand, jitArgs, jvmSourceDir } from './jvmJars';
 import { ServiceStartError, spawnManaged, waitUntilHealthy, type ManagedProcess } from './managedProcess';
 
@@ -82,13 +82,13 @@ export async function startNeo4j(options: StartNeo4jOptions): Promise<RunningNeo
       server,
     );
   } catch (error) {
-    await stopAndWait(server);
+    await server.stop();
     throw await withCauseFromLog(error, options.logFile, logOffset, failedLine);
   }
   return {
     boltUrl: `bolt://127.0.0.1:${options.boltPort}`,
     process: server,
-    stop: () => stopAndWait(server),
+    stop: () => server.stop(),
   };
 }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ServiceStartError, type ManagedProcess } from '../managedProcess';
+import { ServiceStartError } from '../managedProcess';
 
 /**
  * Size of `file` now (0 if it does not exist yet). Server logs are appended
@@ -73,21 +73,5 @@ export function runToLog(command: string, args: readonly string[], logFile: stri
     });
   } finally {
     closeSync(fd);
-  }
-}
-
-/**
- * `server.stop()` holding the event loop open until the process is gone.
- * ManagedProcess unrefs both the child and its grace timer, so in a plain
- * script (no test runner keeping handles) Node would otherwise exit with
- * code 13 in the middle of the await, skipping whatever follows it and the
- * SIGKILL fallback.
- */
-export async function stopAndWait(server: ManagedProcess): Promise<void> {
-  const keepAlive = setInterval(() => undefined, 1_000);
-  try {
-    await server.stop();
-  } finally {
-    clearInterval(keepAlive);
   }
 }

@@ -1,0 +1,11 @@
+export { SCOPES, type Scope } from './scopes';
+export { TOKEN_AUDIENCE, tokenClaimsSchema, toPrincipal, type Principal } from './tokenClaims';
+export {
+  createTokenVerifier,
+  type TokenVerifier,
+  type TokenVerifierOptions,
+  type TokenErrorCode,
+  type VerifyResult,
+} from './createTokenVerifier';
+export { extractBearerToken } from './bearerToken';
+export { ensureDevKeys, mintDevToken, DEV_ISSUER, type DevKeyFiles, type DevTokenClaims } from './devKeys';

@@ -1,0 +1,12 @@
+/** The scopes a token can carry (API.md, "Tokens"). */
+export const SCOPES = {
+  /** Read the token's own tenant. */
+  readSelf: 'coherence:read:self',
+  /** Operators: read any tenant. */
+  readAny: 'coherence:read',
+  /** Producers: write signals for the token's own tenant. */
+  writeSelf: 'coherence:write:self',
+  /** Operators of the comms troubleshooting queue. */
+  commsOperate: 'comms:operate',
+} as const;
+export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
