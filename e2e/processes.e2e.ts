@@ -75,6 +75,10 @@ describe.each(definitions().map((d) => [d.name, d] as const))('%s process', (_na
     expect(ready.status).toBe('ready');
     expect(ready.checks.every((c) => c.ok)).toBe(true);
 
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('http_request_duration_seconds_bucket');
+    expect(metrics).toContain('process_cpu_user_seconds_total');
+
     await fetch(`${base}/no-such-route`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } });
     process.kill(child.pid, 'SIGTERM');
     expect(await child.exited).toBe(0);

@@ -1,6 +1,7 @@
 import { extractTraceContext, type TraceContext } from '@coherence/contracts';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { useHttpErrors, type ErrorBodyFormat } from './httpErrors';
 
@@ -27,6 +28,8 @@ declare module 'fastify' {
 
 export interface ServiceApp {
   app: FastifyInstance;
+  /** This process's Prometheus registry, served at /metrics; register service metrics here. */
+  metrics: Registry;
   /** Makes /readyz answer 503 so load balancers stop sending work before we close. */
   markDraining(): void;
 }
@@ -65,12 +68,28 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     request.log = request.log.child({ trace_id: request.trace.traceparent.traceId });
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (request.url === '/healthz' || request.url === '/readyz') return;
+    if (request.url === '/healthz' || request.url === '/readyz' || request.url === '/metrics') return;
     request.log.info(
       { method: request.method, url: request.url, status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) },
       'request done',
     );
   });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const requestDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (route === '/metrics') return;
+    requestDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1_000);
+  });
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
@@ -90,6 +109,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
 
   return {
     app,
+    metrics,
     markDraining: () => {
       draining = true;
     },

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createServiceApp, type ReadinessCheck } from './createServiceApp';
 import { mountSubgraph, type MountSubgraphOptions, type SubgraphContext } from './mountSubgraph';
@@ -18,6 +19,7 @@ export interface SubgraphServiceOptions<TContext extends SubgraphContext> {
 
 export interface SubgraphService {
   app: FastifyInstance;
+  metrics: Registry;
   pool: PgPool;
   /** Stop taking traffic, let in-flight requests finish, then close the pool. */
   close(): Promise<void>;
@@ -29,7 +31,7 @@ export async function createSubgraphService<TContext extends SubgraphContext>(
 ): Promise<SubgraphService> {
   const { logger } = options;
   const pool = createPgPool(options.databaseUrl, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
-  const { app, markDraining } = createServiceApp({
+  const { app, metrics, markDraining } = createServiceApp({
     logger,
     ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
     readinessChecks: [{ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) }, ...(options.readinessChecks ?? [])],
@@ -41,6 +43,7 @@ export async function createSubgraphService<TContext extends SubgraphContext>(
   });
   return {
     app,
+    metrics,
     pool,
     async close() {
       markDraining();

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 export { loadConfig, configFields, ConfigError } from './loadConfig';
 export { createLogger, type Logger } from './createLogger';
 export { onShutdown, type ShutdownStep } from './onShutdown';
@@ -7,3 +9,7 @@ export { createSubgraphService, type SubgraphService, type SubgraphServiceOption
 export { mountSubgraph, maskUnexpectedErrors, type SubgraphContext, type MountSubgraphOptions } from './mountSubgraph';
 export { createPgPool, inTransaction, setTenant, runMigrations, type PgPool, type PgClient } from './postgres';
 export { httpErrorCodes, httpErrorBody, type HttpErrorBody, type HttpErrorCode, type ErrorBodyFormat } from './httpErrors';
+export { recordSecurityEvent, type SecurityEvent, type SecurityEventKind } from './securityEvents';
+
+/** Migrations shared by every service (security events); run after ingest's, which creates the roles. */
+export const platformMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

@@ -1,11 +1,12 @@
 import { coherenceMigrationsDir } from '@coherence/coherence';
 import { commsMigrationsDir } from '@coherence/comms';
 import { ingestMigrationsDir } from '@coherence/ingest';
-import { createPgPool, runMigrations } from '@coherence/platform';
+import { createPgPool, platformMigrationsDir, runMigrations } from '@coherence/platform';
 
 /** Every service's migrations, in dependency order (ingest creates the roles the others grant to). */
 export const migrationSets = [
   { service: 'ingest', dir: ingestMigrationsDir },
+  { service: 'platform', dir: platformMigrationsDir },
   { service: 'coherence', dir: coherenceMigrationsDir },
   { service: 'comms', dir: commsMigrationsDir },
 ] as const;
