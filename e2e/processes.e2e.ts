@@ -1,3 +1,4 @@
+import { DEV_ISSUER, ensureDevKeys } from '@coherence/auth';
 import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import { spawnSync } from 'node:child_process';
@@ -22,24 +23,52 @@ interface ProcessDefinition {
   env: (port: number) => Record<string, string>;
 }
 
-const definitions = (): ProcessDefinition[] => [
-  {
-    name: 'ingest',
-    entry: 'subgraphs/ingest/src/main.ts',
-    env: (port) => ({ INGEST_PORT: `${port}`, INGEST_DATABASE_URL: database.appUrl }),
-  },
-  {
-    name: 'coherence',
-    entry: 'subgraphs/coherence/src/main.ts',
-    env: (port) => ({ COHERENCE_PORT: `${port}`, COHERENCE_DATABASE_URL: database.appUrl }),
-  },
-  { name: 'comms', entry: 'subgraphs/comms/src/main.ts', env: (port) => ({ COMMS_PORT: `${port}`, COMMS_DATABASE_URL: database.appUrl }) },
-  {
-    name: 'relay',
-    entry: 'subgraphs/coherence/src/relay/main.ts',
-    env: (port) => ({ RELAY_PORT: `${port}`, RELAY_DATABASE_URL: database.relayUrl, NEO4J_URL: inject('services').neo4jBoltUrl }),
-  },
-];
+const definitions = (): ProcessDefinition[] => {
+  const services = inject('services');
+  // Read when a process starts: the keys are made in beforeAll, after collection.
+  const ingestAuth = () => ({ INGEST_JWKS: jwksPath, INGEST_TOKEN_ISSUERS: DEV_ISSUER, INGEST_REDIS_URL: services.redisUrl });
+  return [
+    {
+      name: 'ingest',
+      entry: 'subgraphs/ingest/src/main.ts',
+      env: (port) => ({ INGEST_PORT: `${port}`, INGEST_DATABASE_URL: database.appUrl, ...ingestAuth() }),
+    },
+    {
+      name: 'ingest-consumer',
+      entry: 'subgraphs/ingest/src/consumer/main.ts',
+      env: (port) => ({
+        INGEST_CONSUMER_PORT: `${port}`,
+        INGEST_DATABASE_URL: database.appUrl,
+        KAFKA_BROKERS: services.kafkaBrokers.join(','),
+        INGEST_SIGNALS_TOPIC: `${database.namespace}.signals`,
+        INGEST_SIGNALS_DLQ_TOPIC: `${database.namespace}.dlq`,
+        INGEST_CONSUMER_GROUP: `${database.namespace}-ingest`,
+        ...ingestAuth(),
+      }),
+    },
+    {
+      name: 'coherence',
+      entry: 'subgraphs/coherence/src/main.ts',
+      env: (port) => ({ COHERENCE_PORT: `${port}`, COHERENCE_DATABASE_URL: database.appUrl, NEO4J_URL: services.neo4jBoltUrl }),
+    },
+    {
+      name: 'comms',
+      entry: 'subgraphs/comms/src/main.ts',
+      env: (port) => ({ COMMS_PORT: `${port}`, COMMS_DATABASE_URL: database.appUrl }),
+    },
+    {
+      name: 'relay',
+      entry: 'subgraphs/coherence/src/relay/main.ts',
+      env: (port) => ({
+        RELAY_PORT: `${port}`,
+        RELAY_DATABASE_URL: database.relayUrl,
+        NEO4J_URL: services.neo4jBoltUrl,
+        REDIS_URL: services.redisUrl,
+        COHERENCE_CHANGED_CHANNEL: `${database.namespace}.coherence.changed`,
+      }),
+    },
+  ];
+};
 
 function start(definition: ProcessDefinition, port: number, extraEnv: Record<string, string> = {}): ManagedProcess {
   const child = spawnManaged({
@@ -54,8 +83,11 @@ function start(definition: ProcessDefinition, port: number, extraEnv: Record<str
   return child;
 }
 
+let jwksPath: string;
+
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
+  jwksPath = (await ensureDevKeys(join(logDir, 'keys'))).jwksPath;
 });
 
 afterAll(async () => {

@@ -6,19 +6,24 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 /**
  * The walking skeleton end to end on the real servers: signals pushed to
  * ingest, projected by the relay into Neo4j and the read model, read through
- * the gateway by persisted id.
+ * the gateway by persisted id, with an operator token (gateway security has
+ * its own table-driven test: e2e/security.e2e.ts).
  */
 const tenantCoherenceId = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
 
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
 let admin: pg.Pool;
+let operatorToken: string;
 
 beforeAll(async () => {
   const services = inject('services');
   database = await createTestDatabase(services);
   app = await startApplication(services, database);
   admin = new pg.Pool({ connectionString: database.adminUrl });
+  // The gateway serves only registered tenants residing in its region (us).
+  for (const name of ['acme', 'globex', 'nobody', 'x']) await app.registerTenant(`${database.namespace}-${name}`);
+  operatorToken = await app.mintToken({ tenant: `${database.namespace}-ops`, scopes: ['coherence:read'] });
 });
 
 afterAll(async () => {
@@ -38,10 +43,11 @@ function postJson(url: string, body: unknown, headers: Record<string, string> = 
 }
 
 async function readCoherence(tenantId: string) {
-  const response = await postJson(`${app.gatewayUrl}/graphql`, {
-    extensions: { persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } },
-    variables: { tenantId },
-  });
+  const response = await postJson(
+    `${app.gatewayUrl}/graphql`,
+    { extensions: { persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } }, variables: { tenantId } },
+    { authorization: `Bearer ${operatorToken}` },
+  );
   expect(response.status).toBe(200);
   return (await response.json()) as { data?: { tenantCoherence: Record<string, unknown> }; errors?: unknown[] };
 }
@@ -81,11 +87,26 @@ describe('walking skeleton', () => {
   });
   let batch: ReturnType<typeof batchFor>;
 
-  it('accepts a batch for two tenants with 202 after commit', async () => {
+  /** Ingest takes one tenant's signals per token, so the batch goes in as one post per tenant. */
+  async function postPerTenant(signals: ReturnType<typeof batchFor>['signals']) {
+    const results = [];
+    for (const tenantId of [tenantA(), tenantB()]) {
+      const response = await postJson(
+        `${app.ingestUrl}/v1/signals`,
+        { signals: signals.filter((s) => s.tenantId === tenantId) },
+        await app.writeHeaders(tenantId),
+      );
+      results.push({ status: response.status, body: await response.json() });
+    }
+    return results;
+  }
+
+  it("accepts each tenant's batch with 202 after commit", async () => {
     batch = batchFor();
-    const response = await postJson(`${app.ingestUrl}/v1/signals`, batch);
-    expect(response.status).toBe(202);
-    expect(await response.json()).toEqual({ accepted: 5, deduped: 0 });
+    expect(await postPerTenant(batch.signals)).toEqual([
+      { status: 202, body: { accepted: 3, deduped: 0 } },
+      { status: 202, body: { accepted: 2, deduped: 0 } },
+    ]);
     expect(await counts()).toEqual({ ledger: 5, outbox: 2 });
   });
 
@@ -120,9 +141,10 @@ describe('walking skeleton', () => {
 
   it('stores a replayed batch once and reports every signal as deduped', async () => {
     const before = await counts();
-    const response = await postJson(`${app.ingestUrl}/v1/signals`, batch);
-    expect(response.status).toBe(202);
-    expect(await response.json()).toEqual({ accepted: 0, deduped: 5 });
+    expect(await postPerTenant(batch.signals)).toEqual([
+      { status: 202, body: { accepted: 0, deduped: 3 } },
+      { status: 202, body: { accepted: 0, deduped: 2 } },
+    ]);
     expect(await counts()).toEqual(before);
     const { data } = await readCoherence(tenantA());
     expect((data!.tenantCoherence['ingest'] as { dedupeRate: number }).dedupeRate).toBeCloseTo(0.5, 4);
@@ -141,7 +163,7 @@ describe('walking skeleton', () => {
     expect(await graphCount()).toBe(3);
   });
 
-  it('reports an unknown tenant as UNKNOWN with no score', async () => {
+  it('reports a registered tenant without signals as UNKNOWN with no score', async () => {
     const { data } = await readCoherence(`${database.namespace}-nobody`);
     expect(data!.tenantCoherence).toMatchObject({ score: null, status: 'UNKNOWN', agreement: null, sources: [] });
   });
@@ -162,7 +184,7 @@ describe('refused requests change nothing', () => {
     ['malformed JSON', '{"extensions": ', 400, 'MALFORMED_JSON'],
   ])('gateway: %s → %s %s', async (_name, body, status, code) => {
     const before = await counts();
-    const response = await postJson(`${app.gatewayUrl}/graphql`, body);
+    const response = await postJson(`${app.gatewayUrl}/graphql`, body, { authorization: `Bearer ${operatorToken}` });
     expect(response.status).toBe(status);
     const json = (await response.json()) as { errors: { extensions: { code: string } }[] };
     expect(json.errors[0]!.extensions.code).toBe(code);
@@ -170,23 +192,26 @@ describe('refused requests change nothing', () => {
   });
 
   it('gateway: the persisted id also works as documentId and over GET', async () => {
-    const byDocumentId = await postJson(`${app.gatewayUrl}/graphql`, {
-      documentId: `sha256:${tenantCoherenceId}`,
-      variables: { tenantId: 'x' },
-    });
+    const tenantId = `${database.namespace}-x`;
+    const authorization = `Bearer ${operatorToken}`;
+    const byDocumentId = await postJson(
+      `${app.gatewayUrl}/graphql`,
+      { documentId: `sha256:${tenantCoherenceId}`, variables: { tenantId } },
+      { authorization },
+    );
     expect(((await byDocumentId.json()) as { data: unknown }).data).toBeTruthy();
     const params = new URLSearchParams({
       extensions: JSON.stringify({ persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } }),
-      variables: JSON.stringify({ tenantId: 'x' }),
+      variables: JSON.stringify({ tenantId }),
     });
-    const overGet = await fetch(`${app.gatewayUrl}/graphql?${params}`);
+    const overGet = await fetch(`${app.gatewayUrl}/graphql?${params}`, { headers: { authorization } });
     expect(overGet.status).toBe(200);
     expect(((await overGet.json()) as { data: { tenantCoherence: { status: string } } }).data.tenantCoherence.status).toBe('UNKNOWN');
   });
 
   it('ingest: malformed JSON → 400 MALFORMED_JSON', async () => {
     const before = await counts();
-    const response = await postJson(`${app.ingestUrl}/v1/signals`, '{"signals": [');
+    const response = await postJson(`${app.ingestUrl}/v1/signals`, '{"signals": [', await app.writeHeaders(`${database.namespace}-acme`));
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: { code: 'MALFORMED_JSON' } });
     expect(await counts()).toEqual(before);
@@ -195,7 +220,11 @@ describe('refused requests change nothing', () => {
   it('ingest: a batch with one unknown field is refused whole, naming the field', async () => {
     const before = await counts();
     const good = { tenantId: `${database.namespace}-acme`, source: 's', signalId: 'ok', ts: minutesAgo(1), type: 't', value: 0.5 };
-    const response = await postJson(`${app.ingestUrl}/v1/signals`, { signals: [good, { ...good, signalId: 'bad', colour: 'red' }] });
+    const response = await postJson(
+      `${app.ingestUrl}/v1/signals`,
+      { signals: [good, { ...good, signalId: 'bad', colour: 'red' }] },
+      await app.writeHeaders(good.tenantId),
+    );
     expect(response.status).toBe(400);
     const body = (await response.json()) as { error: { code: string; issues: { path: string; rule: string }[] } };
     expect(body.error.code).toBe('INVALID_SIGNAL');
@@ -204,7 +233,8 @@ describe('refused requests change nothing', () => {
   });
 
   it('ingest: a body that is not JSON → 415', async () => {
-    const response = await fetch(`${app.ingestUrl}/v1/signals`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    const headers = { 'content-type': 'text/plain', ...(await app.writeHeaders(`${database.namespace}-acme`)) };
+    const response = await fetch(`${app.ingestUrl}/v1/signals`, { method: 'POST', headers, body: 'hi' });
     expect(response.status).toBe(415);
     expect(await response.json()).toMatchObject({ error: { code: 'UNSUPPORTED_MEDIA_TYPE' } });
   });

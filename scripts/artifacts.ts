@@ -5,15 +5,16 @@
  *   tsx scripts/artifacts.ts check [name…]   fail with a diff hint if a checked-in file drifted
  */
 import { composeSupergraph } from '@coherence/gateway/compose';
+import { expectedScoresPath, renderExpectedScores } from '@coherence/fixtures';
 import { supergraphPath } from '@coherence/gateway';
-import { buildManifest, manifestPath, operationsDir } from '@coherence/persisted-queries';
 import { readFile, writeFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 
 const artifacts: Record<string, { path: string; generate: () => Promise<string> }> = {
   supergraph: { path: supergraphPath, generate: async () => composeSupergraph() },
-  manifest: { path: manifestPath, generate: async () => `${JSON.stringify(await buildManifest(operationsDir), null, 2)}\n` },
+  /** Expected scores of the golden tenants (fixtures/src/golden). */
+  fixtures: { path: expectedScoresPath, generate: async () => renderExpectedScores() },
 };
 
 const usage = `usage: tsx scripts/artifacts.ts <write|check> [${Object.keys(artifacts).join('|')}…]`;

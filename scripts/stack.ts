@@ -7,6 +7,7 @@
  * how to query it, and stays in the foreground until Ctrl-C, when it stops
  * everything it started. Data and logs live in .data/stack/.
  */
+import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { demoSignals, demoTenants } from '@coherence/fixtures';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { adminQuery, adminUrl, devStackPorts, migrateDatabase, startServices, type ServiceEndpoints } from '@coherence/testkit';
@@ -23,7 +24,7 @@ Starts the whole Coherence stack with demo data and keeps it running until Ctrl-
   --fresh   delete .data/stack first (all stored signals, graph and logs)
   -h        this help
 
-Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003, relay 4010,
+Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003, relay 4010, ingest-consumer 4011,
 postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092.`;
 
 const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -36,6 +37,10 @@ const repoRoot = resolve(import.meta.dirname, '..');
 const rootDir = join(repoRoot, '.data', 'stack');
 const logDir = join(rootDir, 'logs');
 const DATABASE = 'coherence';
+/** The dev key pair: the gateway and ingest trust its public half; `npm run token` signs with the private half. */
+const keyDir = join(rootDir, 'keys');
+/** The region the stack's gateway serves; the demo tenants reside in it. */
+const REGION = 'us';
 const say = (message: string) => console.log(`[stack] ${message}`);
 
 if (values.fresh && existsSync(rootDir)) {
@@ -63,9 +68,10 @@ process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 try {
+  const keys = await ensureDevKeys(keyDir);
   await prepareDatabase(services.endpoints);
-  await startProcesses(services.endpoints);
-  await loadDemoData();
+  await startProcesses(services.endpoints, keys);
+  await loadDemoData(keys);
   printHowTo();
   watchProcesses();
 } catch (error) {
@@ -82,23 +88,63 @@ async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
   if (rowCount === 0) await adminQuery(endpoints, `CREATE DATABASE ${DATABASE}`);
   const applied = await migrateDatabase(adminUrl(endpoints, DATABASE));
   say(applied.length > 0 ? `migrations applied: ${applied.join(', ')}` : 'database is up to date');
+  // The gateway serves registered tenants only (fail closed on unknown residency).
+  const seed = new pg.Client({ connectionString: adminUrl(endpoints, DATABASE) });
+  await seed.connect();
+  await seed.query('INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), $2 ON CONFLICT (tenant_id) DO NOTHING', [
+    demoTenants.map((t) => t.tenantId),
+    REGION,
+  ]);
+  await seed.end();
 }
 
-async function startProcesses(endpoints: ServiceEndpoints): Promise<void> {
+async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): Promise<void> {
   const { host, port } = endpoints.postgres;
   const appUrl = `postgres://coherence_app@${host}:${port}/${DATABASE}`;
   const relayUrl = `postgres://coherence_relay@${host}:${port}/${DATABASE}`;
   const definitions = [
-    { name: 'ingest', entry: 'subgraphs/ingest/src/main.ts', port: 4001, env: { INGEST_DATABASE_URL: appUrl } },
-    { name: 'coherence', entry: 'subgraphs/coherence/src/main.ts', port: 4002, env: { COHERENCE_DATABASE_URL: appUrl } },
+    {
+      name: 'ingest',
+      entry: 'subgraphs/ingest/src/main.ts',
+      port: 4001,
+      env: {
+        INGEST_DATABASE_URL: appUrl,
+        INGEST_JWKS: keys.jwksPath,
+        INGEST_TOKEN_ISSUERS: DEV_ISSUER,
+        INGEST_REDIS_URL: endpoints.redisUrl,
+      },
+    },
+    {
+      name: 'ingest-consumer',
+      entry: 'subgraphs/ingest/src/consumer/main.ts',
+      port: 4011,
+      env: { INGEST_DATABASE_URL: appUrl, KAFKA_BROKERS: endpoints.kafkaBrokers.join(',') },
+    },
+    {
+      name: 'coherence',
+      entry: 'subgraphs/coherence/src/main.ts',
+      port: 4002,
+      env: { COHERENCE_DATABASE_URL: appUrl, NEO4J_URL: endpoints.neo4jBoltUrl },
+    },
     { name: 'comms', entry: 'subgraphs/comms/src/main.ts', port: 4003, env: { COMMS_DATABASE_URL: appUrl } },
     {
       name: 'relay',
       entry: 'subgraphs/coherence/src/relay/main.ts',
       port: 4010,
-      env: { RELAY_DATABASE_URL: relayUrl, NEO4J_URL: endpoints.neo4jBoltUrl },
+      env: { RELAY_DATABASE_URL: relayUrl, NEO4J_URL: endpoints.neo4jBoltUrl, REDIS_URL: endpoints.redisUrl },
     },
-    { name: 'gateway', entry: 'gateway/src/main.ts', port: 4000, env: {} },
+    {
+      name: 'gateway',
+      entry: 'gateway/src/main.ts',
+      port: 4000,
+      env: {
+        GATEWAY_DATABASE_URL: appUrl,
+        GATEWAY_REGION: REGION,
+        GATEWAY_JWKS: keys.jwksPath,
+        GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+        GATEWAY_REDIS_URL: endpoints.redisUrl,
+      },
+    },
   ];
   for (const { name, entry, port: servicePort, env } of definitions) {
     const logFile = join(logDir, `${name}.log`);
@@ -116,21 +162,37 @@ async function startProcesses(endpoints: ServiceEndpoints): Promise<void> {
   }
 }
 
-async function loadDemoData(): Promise<void> {
+async function loadDemoData(keys: DevKeyFiles): Promise<void> {
   const signals = demoSignals(new Date());
-  for (let i = 0; i < signals.length; i += 500) {
-    const response = await fetch('http://127.0.0.1:4001/v1/signals', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ signals: signals.slice(i, i + 500) }),
+  // A producer token writes its own tenant's signals only, so each tenant's go in with its own token.
+  for (const { tenantId } of demoTenants) {
+    const own = signals.filter((signal) => signal.tenantId === tenantId);
+    const token = await mintDevToken(keys.privateKeyPath, {
+      sub: 'stack-loader',
+      tenant: tenantId,
+      scopes: [SCOPES.writeSelf],
+      residency: [REGION],
     });
-    if (response.status !== 202) throw new Error(`loading demo data: ingest answered ${response.status} ${await response.text()}`);
+    for (let i = 0; i < own.length; i += 500) {
+      const response = await fetch('http://127.0.0.1:4001/v1/signals', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ signals: own.slice(i, i + 500) }),
+      });
+      if (response.status !== 202) throw new Error(`loading demo data: ingest answered ${response.status} ${await response.text()}`);
+    }
   }
   say(`loaded ${signals.length} demo signals for ${demoTenants.map((t) => t.tenantId).join(', ')}`);
   // The relay projects asynchronously; wait until the last tenant has a score.
   const last = demoTenants.at(-1)!.tenantId;
+  const readToken = await mintDevToken(keys.privateKeyPath, {
+    sub: 'stack-loader',
+    tenant: last,
+    scopes: [SCOPES.readSelf],
+    residency: [REGION],
+  });
   for (let attempt = 0; attempt < 100; attempt += 1) {
-    const body = (await (await fetch('http://127.0.0.1:4000/graphql', queryInit(last))).json()) as {
+    const body = (await (await fetch('http://127.0.0.1:4000/graphql', queryInit(last, readToken))).json()) as {
       data?: { tenantCoherence: { status: string; ingest: { backlog: number } } };
     };
     if (body.data && body.data.tenantCoherence.status !== 'UNKNOWN' && body.data.tenantCoherence.ingest.backlog === 0) return;
@@ -150,8 +212,8 @@ function watchProcesses(): void {
   }, 1_000);
 }
 
-function queryInit(tenantId: string): RequestInit {
-  return { method: 'POST', headers: { 'content-type': 'application/json' }, body: requestBody(tenantId) };
+function queryInit(tenantId: string, token: string): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: requestBody(tenantId) };
 }
 
 function requestBody(tenantId: string): string {
@@ -163,14 +225,17 @@ function printHowTo(): void {
   console.log(`
 Coherence is running.
 
-  gateway   http://127.0.0.1:4000/graphql   (persisted operations only)
-  ingest    http://127.0.0.1:4001/v1/signals
+  gateway   http://127.0.0.1:4000/graphql   (persisted operations only, bearer token required, region ${REGION})
+  ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self)
+  kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer, metrics on :4011)
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}
 
-Read a tenant's coherence by persisted id:
+Read a tenant's coherence by persisted id, with a token minted by the dev key
+(run it from the repository root; \`npm run token -- --help\` lists the options):
 
   curl -s http://127.0.0.1:4000/graphql -H 'content-type: application/json' \\
+    -H "authorization: Bearer $(npm run -s token -- --tenant acme --scope coherence:read:self --residency us)" \\
     -d '${requestBody('acme')}'
 
 Press Ctrl-C to stop everything.`);

@@ -1,7 +1,18 @@
 import { configFields, loadConfig } from '@coherence/platform';
 import { manifestPath } from '@coherence/persisted-queries';
 import { z } from 'zod';
+import { policyBundleDir } from './policy/loadPolicyBundle';
 import { supergraphPath } from './supergraph/subgraphs';
+
+const commaSeparated = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
 
 const schema = z.object({
   GATEWAY_PORT: configFields.port(4000),
@@ -12,6 +23,29 @@ const schema = z.object({
   GATEWAY_SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
   GATEWAY_MANIFEST_PATH: z.string().min(1).default(manifestPath),
   GATEWAY_BODY_LIMIT_BYTES: configFields.positiveInt(65_536),
+  /** Connects as coherence_app (row-level security applies): tenants' residency, policy decisions, security events. */
+  GATEWAY_DATABASE_URL: configFields.url(),
+  /** The region this gateway serves; the policy denies reads of tenants residing elsewhere. */
+  GATEWAY_REGION: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'a region tag such as us or eu' }),
+  /** The key set tokens are verified against: a JWKS file path or an http(s) URL. */
+  GATEWAY_JWKS: z.string().min(1),
+  /** Accepted token issuers (`iss`), comma-separated. */
+  GATEWAY_TOKEN_ISSUERS: commaSeparated.refine((issuers) => issuers.length > 0, { error: 'at least one issuer' }),
+  /** The policy bundle folder (policy.wasm, data.json, manifest.json); re-read on SIGHUP or when manifest.json changes. */
+  GATEWAY_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
+  /** Kill switch: scopes paused here grant nothing, comma-separated. */
+  GATEWAY_PAUSED_SCOPES: commaSeparated,
+  /** Break glass: also run query text (still authenticated and policy-checked), for triage only. Default off. */
+  GATEWAY_BREAK_GLASS_FREE_TEXT: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
+  /** How long a tenant's residency is cached. */
+  GATEWAY_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
+  /** Policy decisions are written in batches: at most this often… */
+  GATEWAY_DECISION_FLUSH_MS: configFields.positiveInt(200),
+  /** …or as soon as this many are waiting. */
+  GATEWAY_DECISION_BATCH_SIZE: configFields.positiveInt(200),
   LOG_LEVEL: configFields.logLevel(),
 });
 

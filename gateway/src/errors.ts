@@ -1,7 +1,7 @@
 /**
  * Every `extensions.code` the gateway itself answers with, and its HTTP
  * status. Codes from subgraphs pass through; anything else is masked as
- * INTERNAL. docs/errors.md lists the same codes (a test keeps them in step).
+ * INTERNAL. The README's table lists the same codes (a test keeps them in step).
  */
 export const gatewayErrorCodes = {
   PERSISTED_QUERY_REQUIRED: 400,
@@ -9,6 +9,10 @@ export const gatewayErrorCodes = {
   MALFORMED_REQUEST: 400,
   MALFORMED_JSON: 400,
   EMPTY_BODY: 400,
+  /** No valid token; `extensions.reasonCode` says why (a {@link TokenErrorCode} or TOKEN_IN_QUERY_STRING). */
+  UNAUTHENTICATED: 401,
+  /** The policy denied; `extensions.reasonCode` is the decision's reason (SCOPE_MISSING, TENANT_MISMATCH, …). */
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   UNSUPPORTED_MEDIA_TYPE: 415,
@@ -22,6 +26,6 @@ export interface GraphQLErrorBody {
   errors: { message: string; extensions: { code: string } & Record<string, unknown> }[];
 }
 
-export function graphqlErrorBody(code: string, message: string): GraphQLErrorBody {
-  return { errors: [{ message, extensions: { code } }] };
+export function graphqlErrorBody(code: string, message: string, extensions: Record<string, unknown> = {}): GraphQLErrorBody {
+  return { errors: [{ message, extensions: { ...extensions, code } }] };
 }

@@ -1,15 +1,12 @@
 import { fileURLToPath } from 'node:url';
 
-export {
-  manifestSchema,
-  persistedOperationSchema,
-  createManifest,
-  toPersistedOperation,
-  sha256Hex,
-  type Manifest,
-  type PersistedOperation,
-} from './manifest';
-export { buildManifest } from './buildManifest';
+export { manifestSchema, persistedOperationSchema, createManifest, sha256Hex, type Manifest, type PersistedOperation } from './manifest';
+export { normalizeOperation, normalizeOperationText } from './normalizeOperation';
+export { extractOperations, type SourceOperation, type SourceProblem } from './extractOperations';
+export { planManifest, type Change, type Plan } from './planManifest';
+export { apiSchemaFromSupergraph, validateOperations, type OperationProblem } from './validateOperations';
+export { readManifest, publishManifest, readPublication, PUBLISHED_MANIFEST, PUBLICATION_RECORD, type Publication } from './manifestFiles';
+export { runPq, EXIT } from './cli';
 
 export const operationsDir = fileURLToPath(new URL('../operations', import.meta.url));
 export const manifestPath = fileURLToPath(new URL('../manifest.json', import.meta.url));

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { parse, print, type OperationDefinitionNode } from 'graphql';
 import { z } from 'zod';
 
 /**
@@ -26,23 +25,11 @@ export function sha256Hex(text: string): string {
 }
 
 /**
- * Turns one operation document into a manifest entry. The body is the
- * document as graphql-js prints it, so formatting and comments in the source
- * do not change the id; the id is the sha256 of exactly that body, which is
- * what clients send.
+ * A manifest ordered by operation name, as Apollo's generator orders it.
+ * The sort is stable: entries of one name keep the order given (older ids
+ * first), and clients that look an id up by name take the last one.
  */
-export function toPersistedOperation(source: string, origin: string): PersistedOperation {
-  const document = parse(source);
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition');
-  const [operation] = operations;
-  if (operations.length !== 1 || !operation) throw new Error(`${origin}: expected exactly one operation, found ${operations.length}`);
-  if (!operation.name) throw new Error(`${origin}: the operation needs a name`);
-  const body = print(document);
-  return { id: sha256Hex(body), name: operation.name.value, type: operation.operation, body };
-}
-
-/** A manifest with a stable order (by name, then id), so regenerating it gives the same bytes. */
 export function createManifest(operations: readonly PersistedOperation[]): Manifest {
-  const sorted = [...operations].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  const sorted = [...operations].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { format: 'apollo-persisted-query-manifest', version: 1, operations: sorted };
 }

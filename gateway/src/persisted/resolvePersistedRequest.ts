@@ -1,9 +1,12 @@
-import type { PersistedOperation } from '@coherence/persisted-queries';
 import type { GatewayErrorCode } from '../errors';
-import type { PersistedOperations } from './createPersistedOperations';
+import type { GatewayOperation, PersistedOperations } from './createPersistedOperations';
 
 export type ResolvedRequest =
-  { ok: true; operation: PersistedOperation; variables: Record<string, unknown> } | { ok: false; code: GatewayErrorCode; message: string };
+  | { ok: true; operation: GatewayOperation; variables: Record<string, unknown>; breakGlass: boolean }
+  | { ok: false; code: GatewayErrorCode; message: string };
+
+/** Break glass: how query text becomes an operation. Absent (the default), query text is always refused. */
+export type FreeTextOperations = (query: string) => GatewayOperation | { problem: string };
 
 const refuse = (code: GatewayErrorCode, message: string): ResolvedRequest => ({ ok: false, code, message });
 
@@ -39,13 +42,24 @@ function requestedId(request: Record<string, unknown>): string | undefined {
  * Maps an incoming GraphQL-over-HTTP request to a persisted operation.
  * Free text is refused even when it comes with a hash (that is how
  * automatic persisted queries register new operations, which must never be
- * possible here), and mutations are refused over GET.
+ * possible here), and mutations are refused over GET. Only with break glass
+ * on (`freeText` given) does query text run, as an operation of its own.
  */
-export function resolvePersistedRequest(method: 'GET' | 'POST', payload: unknown, operations: PersistedOperations): ResolvedRequest {
+export function resolvePersistedRequest(
+  method: 'GET' | 'POST',
+  payload: unknown,
+  operations: PersistedOperations,
+  freeText?: FreeTextOperations,
+): ResolvedRequest {
   if (!isRecord(payload)) return refuse('MALFORMED_REQUEST', 'the request must be one JSON object (batches are not supported)');
   const request = method === 'GET' ? decodeGetParams(payload) : payload;
   if (typeof request === 'string') return refuse('MALFORMED_REQUEST', request);
 
+  if (request['query'] !== undefined && freeText && typeof request['query'] === 'string') {
+    const operation = freeText(request['query']);
+    if ('problem' in operation) return refuse('BAD_USER_INPUT', operation.problem);
+    return withVariables(method, request, operation, true);
+  }
   if (request['query'] !== undefined) {
     return refuse(
       'PERSISTED_QUERY_REQUIRED',
@@ -57,10 +71,19 @@ export function resolvePersistedRequest(method: 'GET' | 'POST', payload: unknown
     return refuse('PERSISTED_QUERY_REQUIRED', 'send the persisted operation id as extensions.persistedQuery.sha256Hash or documentId');
   const operation = operations.get(id);
   if (!operation) return refuse('PERSISTED_QUERY_NOT_FOUND', `no persisted operation has id ${id.slice(0, 80)}`);
+  return withVariables(method, request, operation, false);
+}
+
+function withVariables(
+  method: 'GET' | 'POST',
+  request: Record<string, unknown>,
+  operation: GatewayOperation,
+  breakGlass: boolean,
+): ResolvedRequest {
   if (method === 'GET' && operation.type !== 'query')
     return refuse('METHOD_NOT_ALLOWED', `${operation.type} operations must be sent with POST`);
 
   const variables = request['variables'] ?? {};
   if (!isRecord(variables)) return refuse('MALFORMED_REQUEST', 'variables must be a JSON object');
-  return { ok: true, operation, variables };
+  return { ok: true, operation, variables, breakGlass };
 }

@@ -3,4 +3,4 @@ export { migrateDatabase, migrationSets } from './migrateDatabase';
 export { createTestDatabase, adminUrl, adminQuery, TEMPLATE_DATABASE, type TestDatabase } from './testDatabase';
 export { freePort } from './freePort';
 export { ServiceStartError } from './services/managedProcess';
-export { startApplication } from './startApplication';
+export { startApplication, type ApplicationOptions, type TestTokenClaims } from './startApplication';

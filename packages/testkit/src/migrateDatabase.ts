@@ -1,5 +1,6 @@
 import { coherenceMigrationsDir } from '@coherence/coherence';
 import { commsMigrationsDir } from '@coherence/comms';
+import { gatewayMigrationsDir } from '@coherence/gateway';
 import { ingestMigrationsDir } from '@coherence/ingest';
 import { createPgPool, platformMigrationsDir, runMigrations } from '@coherence/platform';
 
@@ -7,6 +8,7 @@ import { createPgPool, platformMigrationsDir, runMigrations } from '@coherence/p
 export const migrationSets = [
   { service: 'ingest', dir: ingestMigrationsDir },
   { service: 'platform', dir: platformMigrationsDir },
+  { service: 'gateway', dir: gatewayMigrationsDir },
   { service: 'coherence', dir: coherenceMigrationsDir },
   { service: 'comms', dir: commsMigrationsDir },
 ] as const;

@@ -1,26 +1,53 @@
+import { DEV_ISSUER, ensureDevKeys, mintDevToken, type DevTokenClaims } from '@coherence/auth';
 import { createCoherenceService, createOutboxRelay, createNeo4jDriver, ensureGraphSchema, readCoherenceConfig } from '@coherence/coherence';
 import { createCommsService, readCommsConfig } from '@coherence/comms';
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
 import { createIngestService, readIngestConfig } from '@coherence/ingest';
 import { createLogger, createPgPool } from '@coherence/platform';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ServiceEndpoints } from './startServices';
 import type { TestDatabase } from './testDatabase';
 
 const urlOf = (app: { server: { address(): unknown } }, path = '') =>
   `http://127.0.0.1:${(app.server.address() as AddressInfo).port}${path}`;
 
+export interface ApplicationOptions {
+  /** Extra gateway environment (GATEWAY_REGION defaults to `us`), e.g. GATEWAY_PAUSED_SCOPES or GATEWAY_BREAK_GLASS_FREE_TEXT. */
+  gatewayEnv?: Record<string, string>;
+}
+
+/** Claims of a test token; `sub` defaults to `test-user`, residency to `us`. */
+export type TestTokenClaims = Omit<DevTokenClaims, 'sub' | 'residency'> & { sub?: string; residency?: readonly string[] };
+
 /**
  * The whole application in this process, on free ports, against the real
  * servers: ingest, coherence and comms subgraphs, the gateway over them, and
  * an outbox relay the test drives (`relay.drainAll()`) so it knows when the
  * projection is done. Config goes through each service's own config reader,
- * as in production.
+ * as in production. The gateway trusts a dev key pair made for this call;
+ * `mintToken` signs tokens with it.
  */
-export async function startApplication(endpoints: ServiceEndpoints, database: TestDatabase) {
+export async function startApplication(endpoints: ServiceEndpoints, database: TestDatabase, options: ApplicationOptions = {}) {
   const logger = createLogger('test', 'silent');
-  const ingest = await createIngestService(readIngestConfig({ INGEST_DATABASE_URL: database.appUrl, INGEST_PORT: '0' }), logger);
-  const coherence = await createCoherenceService(readCoherenceConfig({ COHERENCE_DATABASE_URL: database.appUrl }), logger);
+  const keyDir = mkdtempSync(join(tmpdir(), 'coherence-keys-'));
+  const keys = await ensureDevKeys(keyDir);
+  const ingest = await createIngestService(
+    readIngestConfig({
+      INGEST_DATABASE_URL: database.appUrl,
+      INGEST_PORT: '0',
+      INGEST_JWKS: keys.jwksPath,
+      INGEST_TOKEN_ISSUERS: DEV_ISSUER,
+      INGEST_REDIS_URL: endpoints.redisUrl,
+    }),
+    logger,
+  );
+  const coherence = await createCoherenceService(
+    readCoherenceConfig({ COHERENCE_DATABASE_URL: database.appUrl, NEO4J_URL: endpoints.neo4jBoltUrl }),
+    logger,
+  );
   const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.appUrl }), logger);
   for (const service of [ingest, coherence, comms]) await service.app.listen({ port: 0, host: '127.0.0.1' });
 
@@ -29,6 +56,13 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
       SUBGRAPH_INGEST_URL: urlOf(ingest.app, '/graphql'),
       SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
       SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
+      GATEWAY_DATABASE_URL: database.appUrl,
+      GATEWAY_REGION: 'us',
+      GATEWAY_JWKS: keys.jwksPath,
+      GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+      // Tests read decision rows right after a request; a short interval keeps that wait small.
+      GATEWAY_DECISION_FLUSH_MS: '20',
+      ...options.gatewayEnv,
     }),
     logger,
   );
@@ -38,18 +72,49 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
   await ensureGraphSchema(driver);
   const relayPool = createPgPool(database.relayUrl);
   const relay = createOutboxRelay({ pool: relayPool, driver, logger, windowHours: 24 });
+  const adminPool = createPgPool(database.adminUrl, { max: 2 });
+  const mintToken = (claims: TestTokenClaims) => mintDevToken(keys.privateKeyPath, { sub: 'test-user', residency: ['us'], ...claims });
+  /** Registers a tenant (the gateway refuses unregistered ones); a tenant already there keeps its row. */
+  const registerTenant = async (tenantId: string, residency = 'us') => {
+    await adminPool.query('INSERT INTO tenants (tenant_id, residency) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING', [
+      tenantId,
+      residency,
+    ]);
+  };
 
   return {
     ingestUrl: urlOf(ingest.app),
+    /** The subgraphs' /graphql URLs, for a gateway started as its own process. */
+    subgraphUrls: {
+      SUBGRAPH_INGEST_URL: urlOf(ingest.app, '/graphql'),
+      SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
+      SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
+    },
     gatewayUrl: urlOf(gateway.app),
+    gateway,
     relay,
     driver,
+    /** The key set ingest and the gateway verify tokens against (for endpoints a test starts itself). */
+    jwksPath: keys.jwksPath,
+    /** A token the gateway trusts. */
+    mintToken,
+    registerTenant,
+    /** Registers `tenantId` in the gateway's region and returns headers of a token that may read it (coherence:read:self). */
+    async readHeaders(tenantId: string): Promise<Record<string, string>> {
+      await registerTenant(tenantId);
+      return { authorization: `Bearer ${await mintToken({ tenant: tenantId, scopes: ['coherence:read:self'] })}` };
+    },
+    /** Headers of a token that may write `tenantId`'s signals (coherence:write:self). */
+    async writeHeaders(tenantId: string): Promise<Record<string, string>> {
+      return { authorization: `Bearer ${await mintToken({ tenant: tenantId, scopes: ['coherence:write:self'] })}` };
+    },
     async stop() {
       await relay.stop();
       await gateway.close();
       await Promise.all([ingest.close(), coherence.close(), comms.close()]);
-      await relayPool.end();
+      await Promise.all([relayPool.end(), adminPool.end()]);
       await driver.close();
+      rmSync(keyDir, { recursive: true, force: true });
     },
   };
 }

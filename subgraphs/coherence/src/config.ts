@@ -1,3 +1,4 @@
+import { COHERENCE_CHANGED_CHANNEL } from '@coherence/contracts';
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
 
@@ -8,12 +9,25 @@ const windowHours = z.coerce
   .max(24 * 31)
   .default(24);
 
+const neo4jFields = {
+  NEO4J_URL: z
+    .string()
+    .regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'must be a bolt:// or neo4j:// URL')
+    .default('bolt://127.0.0.1:7687'),
+  NEO4J_USER: z.string().optional(),
+  NEO4J_PASSWORD: z.string().optional(),
+};
+
 const subgraphSchema = z.object({
   COHERENCE_PORT: configFields.port(4002),
   COHERENCE_HOST: configFields.host(),
   /** Connects as coherence_app: row-level security applies. */
   COHERENCE_DATABASE_URL: configFields.url(),
   COHERENCE_WINDOW_HOURS: windowHours,
+  /** `signals` reads the graph. */
+  ...neo4jFields,
+  /** Largest `first` a `signals` page may ask for. */
+  SIGNALS_MAX_PAGE_SIZE: configFields.positiveInt(500),
   LOG_LEVEL: configFields.logLevel(),
 });
 
@@ -22,20 +36,51 @@ const relaySchema = z.object({
   RELAY_HOST: configFields.host(),
   /** Connects as coherence_relay: the one role that reads every tenant's outbox. */
   RELAY_DATABASE_URL: configFields.url(),
-  NEO4J_URL: z
-    .string()
-    .regex(/^(bolt|neo4j)(\+s|\+ssc)?:\/\//, 'must be a bolt:// or neo4j:// URL')
-    .default('bolt://127.0.0.1:7687'),
-  NEO4J_USER: z.string().optional(),
-  NEO4J_PASSWORD: z.string().optional(),
+  ...neo4jFields,
   RELAY_BATCH_SIZE: configFields.positiveInt(200),
+  /** Signals per Neo4j write transaction. */
+  RELAY_GRAPH_CHUNK_SIZE: configFields.positiveInt(2_000),
   RELAY_IDLE_POLL_MS: configFields.positiveInt(100),
   COHERENCE_WINDOW_HOURS: windowHours,
+  /** Where `CoherenceChanged` is published (Redis pub/sub). */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+    .default('redis://127.0.0.1:6379'),
+  /** Tests prefix it with their namespace; production keeps the contract's name. */
+  COHERENCE_CHANGED_CHANNEL: z.string().min(1).default(COHERENCE_CHANGED_CHANNEL),
   LOG_LEVEL: configFields.logLevel(),
 });
 
+const ttlDays = (defaultDays: number) => z.coerce.number().positive().default(defaultDays);
+
+const retentionSchema = z
+  .object({
+    /** A role that bypasses row-level security (the table owner or a superuser): retention spans every tenant. */
+    RETENTION_DATABASE_URL: configFields.url(),
+    ...neo4jFields,
+    /** Signal ledger rows, by observation time `ts`. */
+    RETENTION_SIGNALS_TTL_DAYS: ttlDays(30),
+    /** Signal nodes in the graph, by `ts`; longer than the scoring window, or scores would change. */
+    RETENTION_GRAPH_TTL_DAYS: ttlDays(30),
+    /** Processed outbox events, by `processed_at` (pending ones are never removed). */
+    RETENTION_OUTBOX_TTL_DAYS: ttlDays(7),
+    /** Policy decisions, by `decided_at`. */
+    RETENTION_POLICY_DECISIONS_TTL_DAYS: ttlDays(400),
+    /** Finished comms commands (succeeded or cancelled), by `created_at`. */
+    RETENTION_COMMS_TTL_DAYS: ttlDays(90),
+    /** Rows or nodes removed per transaction. */
+    RETENTION_BATCH_SIZE: configFields.positiveInt(5_000),
+    COHERENCE_WINDOW_HOURS: windowHours,
+  })
+  .refine((config) => config.RETENTION_GRAPH_TTL_DAYS * 24 > config.COHERENCE_WINDOW_HOURS, {
+    error: 'RETENTION_GRAPH_TTL_DAYS must be longer than the scoring window (COHERENCE_WINDOW_HOURS)',
+    path: ['RETENTION_GRAPH_TTL_DAYS'],
+  });
+
 export type CoherenceConfig = ReturnType<typeof readCoherenceConfig>;
 export type RelayConfig = ReturnType<typeof readRelayConfig>;
+export type RetentionConfig = ReturnType<typeof readRetentionConfig>;
 
 export function readCoherenceConfig(env?: Record<string, string | undefined>) {
   return loadConfig('coherence', subgraphSchema, env);
@@ -43,4 +88,8 @@ export function readCoherenceConfig(env?: Record<string, string | undefined>) {
 
 export function readRelayConfig(env?: Record<string, string | undefined>) {
   return loadConfig('relay', relaySchema, env);
+}
+
+export function readRetentionConfig(env?: Record<string, string | undefined>) {
+  return loadConfig('retention', retentionSchema, env);
 }

@@ -1,12 +1,29 @@
 import { fileURLToPath } from 'node:url';
 
-export { coherenceTypeDefs } from './modules/coherence/schema.graphql';
+export { coherenceTypeDefs } from './coherenceTypeDefs';
 export { computeCoherence, aggregateBySource, statusOf, type SourceAggregate, type Coherence } from './modules/coherence/computeCoherence';
 export { createCoherenceService } from './createCoherenceService';
 export { createRelayService } from './relay/createRelayService';
 export { createOutboxRelay, type OutboxRelay } from './relay/createOutboxRelay';
-export { createNeo4jDriver, ensureGraphSchema } from './graph/signalGraph';
-export { readCoherenceConfig, readRelayConfig, type CoherenceConfig, type RelayConfig } from './config';
+export {
+  createNeo4jDriver,
+  ensureGraphSchema,
+  projectSignals,
+  aggregateWindow,
+  readSignalPage,
+  type GraphSignal,
+} from './graph/signalGraph';
+export { createChangePublisher, type ChangePublisher } from './events/createChangePublisher';
+export { createRelayMetrics, type RelayMetrics } from './relay/createRelayMetrics';
+export {
+  readCoherenceConfig,
+  readRelayConfig,
+  readRetentionConfig,
+  type CoherenceConfig,
+  type RelayConfig,
+  type RetentionConfig,
+} from './config';
+export { createRetention, type Retention, type RetentionReportRow, type RetentionOutcome } from './retention/createRetention';
 
 /** SQL migrations owned by coherence (the read model); run after ingest's. */
 export const coherenceMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

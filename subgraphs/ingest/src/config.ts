@@ -1,23 +1,79 @@
+import { SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from '@coherence/contracts';
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
 
-const schema = z.object({
-  INGEST_PORT: configFields.port(4001),
-  INGEST_HOST: configFields.host(),
+const commaList = z
+  .string()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  )
+  .pipe(z.array(z.string()).min(1));
+
+/** What the HTTP process and the Kafka consumer share: the ledger and the provenance defaults. */
+const storageFields = {
   /** Connects as coherence_app: a role that row-level security applies to. */
   INGEST_DATABASE_URL: configFields.url(),
-  INGEST_BODY_LIMIT_BYTES: configFields.positiveInt(1_048_576),
-  INGEST_MAX_SIGNALS_PER_BATCH: configFields.positiveInt(1_000),
   /** Provenance attached to signals that arrive without one. */
   INGEST_DEFAULT_PURPOSE: z.string().min(1).default('operations'),
   INGEST_DEFAULT_RETENTION: z.string().min(1).default('P30D'),
   INGEST_DEFAULT_LICENSE: z.string().min(1).default('internal'),
   INGEST_DEFAULT_RESIDENCY: z.string().min(1).default('us'),
   LOG_LEVEL: configFields.logLevel(),
+};
+
+const schema = z.object({
+  ...storageFields,
+  INGEST_PORT: configFields.port(4001),
+  INGEST_HOST: configFields.host(),
+  INGEST_BODY_LIMIT_BYTES: configFields.positiveInt(1_048_576),
+  INGEST_MAX_SIGNALS_PER_BATCH: configFields.positiveInt(1_000),
+  /** JWKS file path or http(s) URL whose keys sign producers' tokens. */
+  INGEST_JWKS: z.string().min(1),
+  /** Comma-separated `iss` values accepted. */
+  INGEST_TOKEN_ISSUERS: commaList,
+  /** Redis holding the per-tenant limiter state (shared with every ingest replica). */
+  INGEST_REDIS_URL: configFields.url(),
+  /** How long the first response to an Idempotency-Key is replayed (the record is then deleted). Default 24. */
+  INGEST_IDEMPOTENCY_TTL_HOURS: configFields.positiveInt(24),
+  /** Each tenant's sustained share, in signals per second. Default 5_000. */
+  INGEST_RATE_PER_SECOND: configFields.positiveInt(5_000),
+  /** Signals a tenant may send at once after being idle; keep it ≥ INGEST_MAX_SIGNALS_PER_BATCH. Default 10_000. */
+  INGEST_RATE_BURST: configFields.positiveInt(10_000),
 });
 
 export type IngestConfig = ReturnType<typeof readIngestConfig>;
 
 export function readIngestConfig(env?: Record<string, string | undefined>) {
   return loadConfig('ingest', schema, env);
+}
+
+const consumerSchema = z.object({
+  ...storageFields,
+  /** Port of the consumer's /healthz, /readyz and /metrics. */
+  INGEST_CONSUMER_PORT: configFields.port(4011),
+  INGEST_CONSUMER_HOST: configFields.host(),
+  /** Comma-separated `host:port` list. */
+  KAFKA_BROKERS: commaList,
+  INGEST_SIGNALS_TOPIC: z.string().min(1).default(SIGNALS_TOPIC),
+  INGEST_SIGNALS_DLQ_TOPIC: z.string().min(1).default(SIGNALS_DLQ_TOPIC),
+  INGEST_CONSUMER_GROUP: z.string().min(1).default('coherence-ingest'),
+  /** How long the group waits for a silent member (a killed process) before rebalancing its partitions. Default 30_000; the broker's minimum is 6_000. */
+  INGEST_CONSUMER_SESSION_TIMEOUT_MS: configFields.positiveInt(30_000),
+  /** Partitions of the topics when the consumer has to create them (an existing topic is left as it is). Default 3. */
+  INGEST_TOPIC_PARTITIONS: configFields.positiveInt(3),
+  /** Stop fetching when the outbox holds more unprojected signals than this. Default 50_000. */
+  INGEST_BACKLOG_PAUSE_ABOVE: configFields.positiveInt(50_000),
+  /** Fetch again once the backlog is below this. Default 25_000. */
+  INGEST_BACKLOG_RESUME_BELOW: configFields.positiveInt(25_000),
+  /** How often the backlog is sampled. Default 500. */
+  INGEST_BACKLOG_POLL_MS: configFields.positiveInt(500),
+});
+
+export type IngestConsumerConfig = ReturnType<typeof readIngestConsumerConfig>;
+
+export function readIngestConsumerConfig(env?: Record<string, string | undefined>) {
+  return loadConfig('ingest-consumer', consumerSchema, env);
 }

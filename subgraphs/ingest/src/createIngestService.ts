@@ -1,11 +1,26 @@
+import { createTokenVerifier, SCOPES } from '@coherence/auth';
 import { createSubgraphService, type Logger } from '@coherence/platform';
+import { createTenantRateLimiter } from '@coherence/ratelimit';
+import { Redis } from 'ioredis';
 import type { IngestConfig } from './config';
+import { cacheVerifiedTokens } from './modules/auth/cacheVerifiedTokens';
+import { expireIdempotencyKeys } from './modules/idempotency/idempotencyStore';
+import { readOutboxBacklog } from './modules/signals/readOutboxBacklog';
 import { registerSignalsRoute } from './modules/signals/signalsRoute';
 import { statsResolvers, type IngestContext } from './modules/stats/resolvers';
 import { statsTypeDefs } from './modules/stats/schema.graphql';
+import { createIngestMetrics } from './modules/telemetry/createIngestMetrics';
+import { defaultProvenanceOf } from './defaultProvenance';
 
 /** The ingest process: HTTP push (`POST /v1/signals`) plus its subgraph (ingest stats). */
 export async function createIngestService(config: IngestConfig, logger: Logger) {
+  const verify = cacheVerifiedTokens(await createTokenVerifier({ jwks: config.INGEST_JWKS, issuers: config.INGEST_TOKEN_ISSUERS }));
+  // No offline queue and one retry: while Redis is away a limiter call fails
+  // fast (and the batch is let through) instead of hanging the request.
+  const redis = new Redis(config.INGEST_REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection problem'));
+  await redis.connect();
+
   const service = await createSubgraphService<IngestContext>({
     logger,
     databaseUrl: config.INGEST_DATABASE_URL,
@@ -17,12 +32,32 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
   registerSignalsRoute(service.app, {
     pool: service.pool,
     maxSignalsPerBatch: config.INGEST_MAX_SIGNALS_PER_BATCH,
-    defaultProvenance: {
-      purpose: config.INGEST_DEFAULT_PURPOSE,
-      retention: config.INGEST_DEFAULT_RETENTION,
-      license: config.INGEST_DEFAULT_LICENSE,
-      residency: config.INGEST_DEFAULT_RESIDENCY,
-    },
+    defaultProvenance: defaultProvenanceOf(config),
+    verify,
+    requiredScope: SCOPES.writeSelf,
+    idempotencyTtlHours: config.INGEST_IDEMPOTENCY_TTL_HOURS,
+    limiter: createTenantRateLimiter({
+      redis,
+      keyPrefix: 'ingest:rate:',
+      ratePerSecond: () => config.INGEST_RATE_PER_SECOND,
+      burst: () => config.INGEST_RATE_BURST,
+    }),
+    metrics: createIngestMetrics(service.metrics, { readBacklog: () => readOutboxBacklog(service.pool) }),
   });
-  return service;
+  // Every replica expires keys; deletes of the same rows simply find them gone.
+  const expiryTimer = setInterval(() => {
+    expireIdempotencyKeys(service.pool, config.INGEST_IDEMPOTENCY_TTL_HOURS).then(
+      (deleted) => deleted > 0 && logger.info({ deleted }, 'expired idempotency keys'),
+      (error: unknown) => logger.warn({ err: error }, 'could not expire idempotency keys'),
+    );
+  }, 60_000);
+  expiryTimer.unref();
+  return {
+    ...service,
+    async close() {
+      clearInterval(expiryTimer);
+      await service.close();
+      redis.disconnect();
+    },
+  };
 }

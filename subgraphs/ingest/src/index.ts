@@ -2,8 +2,9 @@ import { fileURLToPath } from 'node:url';
 
 export { statsTypeDefs as ingestTypeDefs } from './modules/stats/schema.graphql';
 export { createIngestService } from './createIngestService';
-export { readIngestConfig, type IngestConfig } from './config';
+export { readIngestConfig, readIngestConsumerConfig, type IngestConfig, type IngestConsumerConfig } from './config';
+export { createConsumerService } from './consumer/createConsumerService';
 export { ingestErrorCodes } from './errors';
 
-/** SQL migrations owned by ingest (ledger, outbox, counters; roles). */
+/** SQL migrations owned by ingest (ledger, outbox, counters, idempotency keys; roles). */
 export const ingestMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

@@ -13,4 +13,6 @@ export const versions = {
   postgresMajor: 15,
   /** Debian 12's `redis-server` series; startRedis() refuses another one. */
   redis: '7.0',
+  /** OPA, built with `go install` into `.cache/go/bin`; compiles policy/ to Wasm and runs `opa test`. Changing it changes policy/bundle (npm run policy:build). */
+  opa: '1.22.2',
 } as const;

@@ -24,24 +24,38 @@ export async function ensureGraphSchema(driver: Driver): Promise<void> {
 }
 
 /**
- * Projects accepted signals as (:Tenant)-[:EMITS]->(:Signal)-[:FROM]->(:Source).
- * Every node and edge is MERGEd on its key, so re-delivering an outbox event
- * (the relay is at-least-once) changes nothing.
+ * Projects accepted signals as (:Tenant)-[:EMITS]->(:Signal)-[:FROM]->(:Source),
+ * idempotently: tenants and sources are MERGEd, and a signal (with its two
+ * edges) is created only when no signal with its key exists, so re-delivering
+ * an outbox event (the relay is at-least-once) changes nothing. Creating
+ * instead of MERGEing the edges keeps the cost per signal flat: a MERGE of
+ * (tenant)-[:EMITS]->(signal) has to look at edges of a node that may have
+ * tens of thousands. Keys repeated within one call are written once.
  */
 export async function projectSignals(driver: Driver, signals: readonly AcceptedSignal[]): Promise<void> {
   if (signals.length === 0) return;
+  const unique = new Map<string, AcceptedSignal>();
+  for (const signal of signals)
+    unique.set(JSON.stringify([signal.tenantId, signal.source, signal.signalId, Date.parse(signal.ts)]), signal);
+  const sources = new Map<string, { tenantId: string; name: string }>();
+  for (const { tenantId, source } of unique.values()) sources.set(JSON.stringify([tenantId, source]), { tenantId, name: source });
   await driver.executeQuery(
-    `UNWIND $signals AS sig
-     MERGE (t:Tenant {id: sig.tenantId})
-     MERGE (src:Source {tenantId: sig.tenantId, name: sig.source})
-     MERGE (s:Signal {tenantId: sig.tenantId, source: sig.source, signalId: sig.signalId, ts: datetime(sig.ts)})
-       ON CREATE SET s.type = sig.type, s.value = sig.value, s.weight = sig.weight,
-                     s.receivedAt = datetime(sig.receivedAt),
-                     s.purpose = sig.provenance.purpose, s.retention = sig.provenance.retention,
-                     s.license = sig.provenance.license, s.residency = sig.provenance.residency
-     MERGE (t)-[:EMITS]->(s)
-     MERGE (s)-[:FROM]->(src)`,
-    { signals: signals.map((s) => ({ ...s })) },
+    `UNWIND $sources AS source
+     MERGE (:Tenant {id: source.tenantId})
+     MERGE (:Source {tenantId: source.tenantId, name: source.name})
+     WITH count(*) AS merged
+     UNWIND $signals AS sig
+     OPTIONAL MATCH (existing:Signal {tenantId: sig.tenantId, source: sig.source, signalId: sig.signalId, ts: datetime(sig.ts)})
+     WITH sig WHERE existing IS NULL
+     MATCH (t:Tenant {id: sig.tenantId})
+     MATCH (src:Source {tenantId: sig.tenantId, name: sig.source})
+     CREATE (t)-[:EMITS]->(s:Signal {
+         tenantId: sig.tenantId, source: sig.source, signalId: sig.signalId, ts: datetime(sig.ts),
+         type: sig.type, value: sig.value, weight: sig.weight, receivedAt: datetime(sig.receivedAt),
+         purpose: sig.provenance.purpose, retention: sig.provenance.retention,
+         license: sig.provenance.license, residency: sig.provenance.residency
+       })-[:FROM]->(src)`,
+    { sources: [...sources.values()], signals: [...unique.values()].map((s) => ({ ...s })) },
     { database: 'neo4j' },
   );
 }
@@ -52,7 +66,8 @@ export async function projectSignals(driver: Driver, signals: readonly AcceptedS
  */
 export async function aggregateWindow(driver: Driver, tenantId: string, asOf: Date, windowMs: number): Promise<SourceAggregate[]> {
   const { records } = await driver.executeQuery(
-    `MATCH (:Tenant {id: $tenantId})-[:EMITS]->(s:Signal)
+    // Anchored on the tenant through the (tenantId, ts) index: a range seek, not a walk over every EMITS edge.
+    `MATCH (s:Signal {tenantId: $tenantId})
      WHERE s.ts > datetime($from) AND s.ts <= datetime($to)
      RETURN s.source AS source, sum(s.weight * s.value) AS weightedSum, sum(s.weight) AS weightSum, count(s) AS count`,
     { tenantId, from: new Date(asOf.getTime() - windowMs).toISOString(), to: asOf.toISOString() },
@@ -64,4 +79,70 @@ export async function aggregateWindow(driver: Driver, tenantId: string, asOf: Da
     weightSum: r.get('weightSum') as number,
     count: r.get('count') as number,
   }));
+}
+
+/** A signal as the graph holds it, with `ts` and `receivedAt` as the graph renders them (ISO-8601). */
+export interface GraphSignal {
+  tenantId: string;
+  source: string;
+  signalId: string;
+  ts: string;
+  type: string;
+  value: number;
+  weight: number;
+  receivedAt: string;
+  provenance: { purpose: string; retention: string; license: string; residency: string };
+}
+
+const OPEN_SINCE = '0001-01-01T00:00:00Z';
+const OPEN_UNTIL = '9999-12-31T23:59:59Z';
+
+/** Where a page resumes: the sort key of the last signal of the previous page. */
+export interface SignalPosition {
+  ts: string;
+  source: string;
+  signalId: string;
+}
+
+export interface SignalPageQuery {
+  tenantId: string;
+  /** Inclusive lower bound on `ts`. */
+  since?: string | undefined;
+  /** Inclusive upper bound on `ts`. */
+  until?: string | undefined;
+  first: number;
+  after?: SignalPosition | undefined;
+}
+
+/**
+ * One page of a tenant's signals, newest first. The order (ts, source,
+ * signalId) is total because those are the signal's key, so keyset paging
+ * never skips or repeats a signal, also while new signals arrive. Reads one
+ * more than asked to tell whether another page follows.
+ */
+export async function readSignalPage(driver: Driver, query: SignalPageQuery): Promise<{ signals: GraphSignal[]; hasNextPage: boolean }> {
+  const { records } = await driver.executeQuery(
+    `MATCH (s:Signal {tenantId: $tenantId})
+     WHERE s.ts >= datetime($since) AND s.ts <= datetime($until)
+       AND ($afterTs IS NULL OR s.ts < datetime($afterTs)
+            OR (s.ts = datetime($afterTs) AND (s.source < $afterSource OR (s.source = $afterSource AND s.signalId < $afterSignalId))))
+     RETURN s.tenantId AS tenantId, s.source AS source, s.signalId AS signalId, toString(s.ts) AS ts, s.type AS type,
+            s.value AS value, s.weight AS weight, toString(s.receivedAt) AS receivedAt,
+            {purpose: s.purpose, retention: s.retention, license: s.license, residency: s.residency} AS provenance
+     ORDER BY s.ts DESC, s.source DESC, s.signalId DESC
+     LIMIT $limit`,
+    {
+      tenantId: query.tenantId,
+      // Open bounds become the widest instants so the (tenantId, ts) index always serves the range.
+      since: query.since ?? OPEN_SINCE,
+      until: query.until ?? OPEN_UNTIL,
+      afterTs: query.after?.ts ?? null,
+      afterSource: query.after?.source ?? null,
+      afterSignalId: query.after?.signalId ?? null,
+      limit: neo4j.int(query.first + 1),
+    },
+    { database: 'neo4j', routing: neo4j.routing.READ },
+  );
+  const signals = records.slice(0, query.first).map((r) => r.toObject() as GraphSignal);
+  return { signals, hasNextPage: records.length > query.first };
 }

@@ -1,10 +1,22 @@
-import { outboxEventSchema, validate, type AcceptedSignal, type CoherenceStatus } from '@coherence/contracts';
+import {
+  COHERENCE_CHANGED,
+  outboxEventSchema,
+  TENANT_AGGREGATE,
+  validate,
+  type AcceptedSignal,
+  type CoherenceChangedMessage,
+  type CoherenceStatus,
+  type OutboxEvent,
+} from '@coherence/contracts';
 import { inTransaction, type Logger, type PgPool } from '@coherence/platform';
 import type { Driver } from 'neo4j-driver';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChangePublisher } from '../events/createChangePublisher';
+import { aggregateWindow, projectSignals } from '../graph/signalGraph';
 import { computeCoherence } from '../modules/coherence/computeCoherence';
 import { upsertCoherenceScore } from '../modules/coherence/readModel';
-import { aggregateWindow, projectSignals } from '../graph/signalGraph';
+import type { RelayMetrics } from './createRelayMetrics';
 
 export interface OutboxRelayOptions {
   /** Connects as coherence_relay, the one role that reads every tenant's outbox. */
@@ -13,9 +25,14 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** Outbox events claimed per transaction. Default 200. */
   batchSize?: number;
+  /** Signals per Neo4j write; bounds one graph transaction whatever the batch holds. Default 2_000. */
+  graphChunkSize?: number;
   /** Pause when the outbox is empty. Default 100 ms. */
   idlePollMs?: number;
   windowHours: number;
+  /** Receives `CoherenceChanged` for tenants whose score or status changed, after commit. None: nothing is published. */
+  publishChanged?: ChangePublisher;
+  metrics?: RelayMetrics;
   now?: () => Date;
 }
 
@@ -23,6 +40,12 @@ export interface BatchResult {
   events: number;
   signals: number;
   tenants: { tenantId: string; status: CoherenceStatus; changed: boolean }[];
+}
+
+interface ClaimedRow {
+  id: string;
+  envelope: unknown;
+  age_seconds: number;
 }
 
 /**
@@ -35,9 +58,15 @@ export interface BatchResult {
  * pending, and replaying them is harmless because the graph writes are MERGEs
  * and the score is recomputed from the graph: at-least-once delivery with an
  * exactly-once effect.
+ *
+ * `CoherenceChanged` goes out only after COMMIT, and only for tenants whose
+ * score or status differs from the stored one (docs/adr/0004). A crash
+ * between COMMIT and publish loses that notification; the read model stays
+ * right, and the next change publishes again.
  */
 export function createOutboxRelay(options: OutboxRelayOptions) {
   const batchSize = options.batchSize ?? 200;
+  const graphChunkSize = options.graphChunkSize ?? 2_000;
   const idlePollMs = options.idlePollMs ?? 100;
   const now = options.now ?? (() => new Date());
   const windowMs = options.windowHours * 3_600_000;
@@ -45,36 +74,80 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
   const log = options.logger;
 
   async function drainBatch(): Promise<BatchResult> {
-    return inTransaction(options.pool, async (client) => {
-      const { rows } = await client.query<{ id: string; envelope: unknown }>(
-        `SELECT id, envelope FROM outbox WHERE processed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    const changes: CoherenceChangedMessage[] = [];
+    let eventAgesSeconds: number[] = [];
+    const result = await inTransaction(options.pool, async (client): Promise<BatchResult> => {
+      const { rows } = await client.query<ClaimedRow>(
+        `SELECT id, envelope, EXTRACT(EPOCH FROM now() - created_at)::float8 AS age_seconds
+           FROM outbox WHERE processed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [batchSize],
       );
       if (rows.length === 0) return { events: 0, signals: 0, tenants: [] };
+      eventAgesSeconds = rows.map((row) => row.age_seconds);
 
       const signals: AcceptedSignal[] = [];
+      // The first event per tenant is what the change notification continues (trace, correlation).
+      const causeByTenant = new Map<string, OutboxEvent>();
       for (const row of rows) {
         const parsed = validate(outboxEventSchema, row.envelope);
         if (parsed.ok) {
           signals.push(...parsed.value.payload.signals);
+          if (!causeByTenant.has(parsed.value.tenantId)) causeByTenant.set(parsed.value.tenantId, parsed.value);
         } else {
           log.error({ outbox_id: row.id, issues: parsed.issues }, 'outbox event does not match its contract; skipped');
           await client.query('UPDATE outbox SET relay_error = $2 WHERE id = $1', [row.id, JSON.stringify(parsed.issues)]);
         }
       }
-      await projectSignals(options.driver, signals);
+      for (let i = 0; i < signals.length; i += graphChunkSize) {
+        await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
+      }
 
       const asOf = now();
       const tenants: BatchResult['tenants'] = [];
-      for (const tenantId of new Set(signals.map((s) => s.tenantId))) {
+      for (const [tenantId, cause] of causeByTenant) {
         const coherence = computeCoherence(await aggregateWindow(options.driver, tenantId, asOf, windowMs));
-        const { previous } = await upsertCoherenceScore(client, tenantId, coherence, windowIso, asOf);
+        const { previous, updatedAt } = await upsertCoherenceScore(client, tenantId, coherence, windowIso, asOf);
         const changed = previous?.score !== coherence.score || previous?.status !== coherence.status;
         tenants.push({ tenantId, status: coherence.status, changed });
+        if (!changed) continue;
+        changes.push({
+          messageId: randomUUID(),
+          tenantId,
+          aggregateType: TENANT_AGGREGATE,
+          aggregateId: tenantId,
+          type: COHERENCE_CHANGED,
+          timestamp: updatedAt,
+          correlationId: cause.correlationId,
+          causationId: cause.messageId,
+          schemaVersion: 1,
+          ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
+          payload: {
+            tenantId,
+            previous,
+            current: { tenantId, ...coherence, window: windowIso, updatedAt },
+            // Replaced by the commit time below: subscribers measure fan-out latency from it.
+            changedAt: updatedAt,
+          },
+        });
       }
       await client.query('UPDATE outbox SET processed_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       return { events: rows.length, signals: signals.length, tenants };
     });
+
+    const committedAt = now().toISOString();
+    for (const change of changes) change.payload.changedAt = committedAt;
+    let published = 0;
+    if (options.publishChanged && changes.length > 0) {
+      try {
+        await options.publishChanged(changes);
+        published = changes.length;
+      } catch (error) {
+        // The read model is committed and stays the truth; subscribers re-read it on the next change.
+        log.error({ err: error, tenants: changes.map((c) => c.tenantId) }, 'publishing CoherenceChanged failed');
+      }
+    }
+    options.metrics?.recordBatch({ events: result.events, signals: result.signals, eventAgesSeconds, published });
+    return result;
   }
 
   let running: Promise<void> | undefined;
@@ -89,8 +162,8 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
           continue;
         }
         for (const tenant of result.tenants)
-          log.info({ tenant_id: tenant.tenantId, status: tenant.status, changed: tenant.changed }, 'score recomputed');
-        log.info({ events: result.events, signals: result.signals }, 'outbox batch projected');
+          log.debug({ tenant_id: tenant.tenantId, status: tenant.status, changed: tenant.changed }, 'score recomputed');
+        log.info({ events: result.events, signals: result.signals, tenants: result.tenants.length }, 'outbox batch projected');
       } catch (error) {
         // Nothing was committed; the same events are claimed again next time.
         log.error({ err: error }, 'outbox batch failed; retrying');

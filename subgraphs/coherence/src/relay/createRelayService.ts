@@ -1,9 +1,12 @@
 import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { Redis } from 'ioredis';
 import type { RelayConfig } from '../config';
+import { createChangePublisher } from '../events/createChangePublisher';
 import { createNeo4jDriver, ensureGraphSchema } from '../graph/signalGraph';
 import { createOutboxRelay } from './createOutboxRelay';
+import { createRelayMetrics } from './createRelayMetrics';
 
-/** Wires the relay process: the outbox loop plus health endpoints (it serves no API). */
+/** Wires the relay process: the outbox loop, `CoherenceChanged` publishing, health endpoints and metrics (it serves no API). */
 export async function createRelayService(config: RelayConfig, logger: Logger) {
   const pool = createPgPool(config.RELAY_DATABASE_URL, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
   const driver = createNeo4jDriver(
@@ -11,20 +14,28 @@ export async function createRelayService(config: RelayConfig, logger: Logger) {
     config.NEO4J_USER && config.NEO4J_PASSWORD ? { user: config.NEO4J_USER, password: config.NEO4J_PASSWORD } : undefined,
   );
   await ensureGraphSchema(driver);
+  // Fail fast on a wrong URL rather than queueing publishes forever.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
+  redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  await redis.connect();
+  const { app, metrics, markDraining } = createServiceApp({
+    logger,
+    readinessChecks: [
+      { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
+      { name: 'neo4j', check: async () => void (await driver.verifyConnectivity()) },
+      { name: 'redis', check: async () => void (await redis.ping()) },
+    ],
+  });
   const relay = createOutboxRelay({
     pool,
     driver,
     logger,
     batchSize: config.RELAY_BATCH_SIZE,
+    graphChunkSize: config.RELAY_GRAPH_CHUNK_SIZE,
     idlePollMs: config.RELAY_IDLE_POLL_MS,
     windowHours: config.COHERENCE_WINDOW_HOURS,
-  });
-  const { app, markDraining } = createServiceApp({
-    logger,
-    readinessChecks: [
-      { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
-      { name: 'neo4j', check: async () => void (await driver.verifyConnectivity()) },
-    ],
+    publishChanged: createChangePublisher(redis, config.COHERENCE_CHANGED_CHANNEL),
+    metrics: createRelayMetrics(metrics, pool),
   });
   return {
     app,
@@ -34,6 +45,7 @@ export async function createRelayService(config: RelayConfig, logger: Logger) {
       await relay.stop();
       await app.close();
       await driver.close();
+      redis.disconnect();
       await pool.end();
     },
   };

@@ -64,4 +64,28 @@ describe('computeCoherence', () => {
     ];
     expect(computeCoherence(aggregateBySource(signals))).toEqual(computeCoherence(aggregateBySource([...signals].reverse())));
   });
+
+  it('ignores aggregates with no signal or no weight', () => {
+    const result = computeCoherence([
+      { source: 'empty', weightedSum: 0, weightSum: 0, count: 0 },
+      { source: 'weightless', weightedSum: 0, weightSum: 0, count: 2 },
+      { source: 'real', weightedSum: 0.6, weightSum: 1, count: 1 },
+    ]);
+    expect(result).toEqual({ score: 0.6, status: 'WARN', agreement: 1, sources: [{ source: 'real', score: 0.6, count: 1 }] });
+  });
+
+  it('sums aggregates that name the same source before scoring it', () => {
+    const result = computeCoherence([
+      { source: 'api', weightedSum: 0.9, weightSum: 1, count: 1 },
+      { source: 'db', weightedSum: 0.2, weightSum: 1, count: 1 },
+      { source: 'api', weightedSum: 0.5, weightSum: 1, count: 1 },
+    ]);
+    // api: (0.9 + 0.5) / 2 = 0.7; db 0.2; all: 1.6 / 3
+    expect(result.sources).toEqual([
+      { source: 'api', score: 0.7, count: 2 },
+      { source: 'db', score: 0.2, count: 1 },
+    ]);
+    expect(result.score).toBe(0.5333);
+    expect(result.agreement).toBe(0.5);
+  });
 });

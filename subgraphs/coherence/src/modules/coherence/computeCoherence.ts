@@ -55,10 +55,28 @@ export function aggregateBySource(signals: readonly WeightedValue[]): SourceAggr
  * 1 − (max − min) of those means. Agreement is taken from the unrounded
  * means; every reported number is then rounded to 4 decimals, and the status
  * is read off the rounded score so it always matches what clients see.
- * Sources are sorted by name so the output does not depend on input order.
+ * Aggregates naming the same source are summed first (a caller may aggregate
+ * by finer keys), and sources are sorted by name so the output does not
+ * depend on input order.
  */
 export function computeCoherence(aggregates: readonly SourceAggregate[]): Coherence {
-  const present = aggregates.filter((a) => a.count > 0 && a.weightSum > 0);
+  const bySource = new Map<string, SourceAggregate>();
+  for (const a of aggregates) {
+    if (a.count <= 0 || a.weightSum <= 0) continue;
+    const merged = bySource.get(a.source);
+    bySource.set(
+      a.source,
+      merged
+        ? {
+            source: a.source,
+            weightedSum: merged.weightedSum + a.weightedSum,
+            weightSum: merged.weightSum + a.weightSum,
+            count: merged.count + a.count,
+          }
+        : a,
+    );
+  }
+  const present = [...bySource.values()];
   if (present.length === 0) return { score: null, status: 'UNKNOWN', agreement: null, sources: [] };
 
   const weightedSum = present.reduce((sum, a) => sum + a.weightedSum, 0);
@@ -69,8 +87,9 @@ export function computeCoherence(aggregates: readonly SourceAggregate[]): Cohere
     score,
     status: statusOf(score),
     agreement: round4(1 - (Math.max(...means) - Math.min(...means))),
+    // Names are unique after the merge above, so the order is total.
     sources: present
       .map((a) => ({ source: a.source, score: round4(a.weightedSum / a.weightSum), count: a.count }))
-      .sort((x, y) => (x.source < y.source ? -1 : x.source > y.source ? 1 : 0)),
+      .sort((x, y) => (x.source < y.source ? -1 : 1)),
   };
 }

@@ -47,7 +47,8 @@ export async function readCoherenceScore(pool: PgPool, tenantId: string, windowI
 
 /**
  * Upserts a tenant's score inside the caller's transaction and returns the
- * previous score and status, so the caller can tell whether anything changed.
+ * previous score and status, so the caller can tell whether anything changed,
+ * and the stored `updatedAt`.
  */
 export async function upsertCoherenceScore(
   client: PgClient,
@@ -55,18 +56,19 @@ export async function upsertCoherenceScore(
   coherence: Coherence,
   windowIso: string,
   asOf: Date,
-): Promise<{ previous: Pick<CoherenceScore, 'score' | 'status'> | null }> {
+): Promise<{ previous: Pick<CoherenceScore, 'score' | 'status'> | null; updatedAt: string }> {
   await setTenant(client, tenantId);
   const { rows } = await client.query<{ score: number | null; status: CoherenceScore['status'] }>(
     'SELECT score, status FROM coherence_scores WHERE tenant_id = $1 FOR UPDATE',
     [tenantId],
   );
-  await client.query(
+  const upserted = await client.query<{ updated_at: string }>(
     `INSERT INTO coherence_scores (tenant_id, score, status, agreement, window_iso, sources, as_of, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, now())
      ON CONFLICT (tenant_id) DO UPDATE SET score = EXCLUDED.score, status = EXCLUDED.status, agreement = EXCLUDED.agreement,
-       window_iso = EXCLUDED.window_iso, sources = EXCLUDED.sources, as_of = EXCLUDED.as_of, updated_at = now()`,
+       window_iso = EXCLUDED.window_iso, sources = EXCLUDED.sources, as_of = EXCLUDED.as_of, updated_at = now()
+     RETURNING to_json(updated_at) #>> '{}' AS updated_at`,
     [tenantId, coherence.score, coherence.status, coherence.agreement, windowIso, JSON.stringify(coherence.sources), asOf],
   );
-  return { previous: rows[0] ?? null };
+  return { previous: rows[0] ?? null, updatedAt: upserted.rows[0]!.updated_at };
 }

@@ -1,12 +1,14 @@
 import type { PgPool, SubgraphContext } from '@coherence/platform';
+import { resolveSignals, type SignalsContext } from '../signals/resolvers';
 import { readCoherenceScore } from './readModel';
 
-export type CoherenceContext = SubgraphContext & { pool: PgPool; windowIso: string };
+export type CoherenceContext = SubgraphContext & SignalsContext & { pool: PgPool; windowIso: string };
 
 export const coherenceResolvers = {
   Query: {
     tenantCoherence: (_root: unknown, args: { tenantId: string }, context: CoherenceContext) =>
       readCoherenceScore(context.pool, args.tenantId, context.windowIso),
+    signals: (_root: unknown, args: Parameters<typeof resolveSignals>[0], context: CoherenceContext) => resolveSignals(args, context),
   },
   CoherenceScore: {
     __resolveReference: (reference: { tenantId: string }, context: CoherenceContext) =>

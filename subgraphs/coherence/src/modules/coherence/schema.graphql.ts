@@ -1,6 +1,7 @@
 import gql from 'graphql-tag';
 
-export const coherenceTypeDefs = gql(/* GraphQL */ `
+/** The score entity and its query; the subgraph's link to federation lives here. */
+export const scoreTypeDefs = gql(/* GraphQL */ `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
 
   "ISO-8601 date-time with zone."
@@ -34,5 +35,15 @@ export const coherenceTypeDefs = gql(/* GraphQL */ `
 
   type Query {
     tenantCoherence(tenantId: ID!): CoherenceScore!
+  }
+
+  """
+  Served by the gateway over graphql-ws from the CoherenceChanged stream
+  (@apollo/gateway does not federate subscriptions); declared here so the
+  operation validates against the supergraph.
+  """
+  type Subscription {
+    "The tenant's score each time it changes (changes within 100 ms are coalesced)."
+    coherenceEvents(tenantId: ID!): CoherenceScore!
   }
 `);

@@ -1,23 +1,60 @@
-import { createSignalBatchSchema, formatTraceparent, validate, type Provenance } from '@coherence/contracts';
-import { httpErrorBody, type PgPool } from '@coherence/platform';
-import type { FastifyInstance } from 'fastify';
+import type { TokenVerifier } from '@coherence/auth';
+import {
+  createSignalBatchSchema,
+  formatTraceparent,
+  IDEMPOTENCY_KEY_HEADER,
+  idempotencyKeySchema,
+  RETRY_AFTER_HEADER,
+  validate,
+  type Provenance,
+} from '@coherence/contracts';
+import { httpErrorBody, inTransaction, setTenant, type PgPool } from '@coherence/platform';
+import type { TenantRateLimiter } from '@coherence/ratelimit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestErrorCodes } from '../../errors';
-import { storeSignals } from './storeSignals';
+import { createAuthenticateHook, refuseForeignTenants } from '../auth/authenticateProducer';
+import { lockIdempotencyKey, saveIdempotentResponse, type StoredResponse } from '../idempotency/idempotencyStore';
+import { differingFields, requestSha256 } from '../idempotency/requestFingerprint';
+import type { IngestMetrics } from '../telemetry/createIngestMetrics';
+import { writeSignals } from './storeSignals';
 
 export interface SignalsRouteOptions {
   pool: PgPool;
   maxSignalsPerBatch: number;
   defaultProvenance: Provenance;
+  verify: TokenVerifier;
+  /** Charged one unit per signal of the batch, on the token's tenant. */
+  limiter: TenantRateLimiter;
+  requiredScope: string;
+  /** How long an Idempotency-Key's first response is replayed. */
+  idempotencyTtlHours: number;
+  metrics: IngestMetrics;
   now?: () => Date;
 }
 
+/** Header set on a response that is the stored answer to an earlier request with the same Idempotency-Key. */
+export const IDEMPOTENT_REPLAY_HEADER = 'idempotent-replayed';
+
 /**
- * `POST /v1/signals`: validates the whole batch first (all-or-nothing), then
- * stores it in one transaction and answers 202 only after the commit.
+ * `POST /v1/signals`, in this order: bearer token (before the body is even
+ * read), whole-batch validation (all-or-nothing), the token's tenant owns
+ * every signal, the tenant's rate share, then one transaction holding the
+ * ledger rows, the outbox event and the idempotency record. 202 is sent
+ * only after that transaction committed.
  */
 export function registerSignalsRoute(app: FastifyInstance, options: SignalsRouteOptions): void {
   const batchSchema = createSignalBatchSchema({ now: options.now ?? (() => new Date()), maxSignals: options.maxSignalsPerBatch });
-  app.post('/v1/signals', async (request, reply) => {
+  app.decorateRequest('principal', null);
+  const authenticate = createAuthenticateHook({ verify: options.verify, pool: options.pool, requiredScope: options.requiredScope });
+
+  app.post('/v1/signals', { onRequest: authenticate }, async (request, reply) => {
+    const principal = request.principal!;
+    const idempotencyKey = readIdempotencyKey(request);
+    if (idempotencyKey === null) {
+      return reply
+        .code(ingestErrorCodes.INVALID_IDEMPOTENCY_KEY)
+        .send(httpErrorBody('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1..256 visible ASCII characters'));
+    }
     const result = validate(batchSchema, request.body);
     if (!result.ok) {
       request.log.info({ issues: result.issues.length }, 'batch rejected');
@@ -27,13 +64,80 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
           httpErrorBody('INVALID_SIGNAL', `${result.issues.length} problem(s) in the batch; nothing was stored`, { issues: result.issues }),
         );
     }
-    const stored = await storeSignals(options.pool, result.value.signals, {
-      defaultProvenance: options.defaultProvenance,
-      correlationId: request.trace.requestId,
-      traceparent: formatTraceparent(request.trace.traceparent),
+    const signals = result.value.signals;
+    const tenantIds = signals.map((s) => s.tenantId);
+    if (await refuseForeignTenants(request, reply, options.pool, tenantIds)) return reply;
+    if (await refuseOverLimit(request, reply, options.limiter, principal.tenantId, signals.length)) return reply;
+
+    const requestHash = idempotencyKey === undefined ? '' : requestSha256(request.body);
+    const endTimer = options.metrics.storeDuration.startTimer({ transport: 'http' });
+    const outcome = await inTransaction(options.pool, async (client): Promise<StoredResponse & { replay: boolean; deduped?: number }> => {
+      if (idempotencyKey !== undefined) {
+        await setTenant(client, principal.tenantId);
+        const previous = await lockIdempotencyKey(client, principal.tenantId, idempotencyKey, options.idempotencyTtlHours);
+        if (previous) return { ...previous, replay: true };
+      }
+      const stored = await writeSignals(client, signals, {
+        defaultProvenance: options.defaultProvenance,
+        correlationId: request.trace.requestId,
+        traceparent: formatTraceparent(request.trace.traceparent),
+      });
+      const response = { requestSha256: requestHash, requestBody: request.body, status: 202, body: JSON.stringify(stored) };
+      if (idempotencyKey !== undefined) await saveIdempotentResponse(client, principal.tenantId, idempotencyKey, response);
+      return { ...response, replay: false, deduped: stored.deduped };
     });
-    const tenantIds = [...new Set(result.value.signals.map((s) => s.tenantId))];
-    request.log.info({ ...stored, ...(tenantIds.length === 1 ? { tenant_id: tenantIds[0] } : { tenant_ids: tenantIds }) }, 'batch stored');
-    return reply.code(202).send(stored);
+    endTimer();
+
+    if (outcome.replay) {
+      if (outcome.requestSha256 !== requestHash) {
+        const fields = differingFields(outcome.requestBody, request.body);
+        request.log.info({ tenant_id: principal.tenantId, fields: fields.length }, 'idempotency key reused with another body');
+        return reply
+          .code(ingestErrorCodes.IDEMPOTENCY_MISMATCH)
+          .send(httpErrorBody('IDEMPOTENCY_MISMATCH', 'this Idempotency-Key was first used with another body', { fields }));
+      }
+      request.log.info({ tenant_id: principal.tenantId }, 'idempotent replay');
+      return reply.code(outcome.status).header(IDEMPOTENT_REPLAY_HEADER, 'true').type('application/json').send(outcome.body);
+    }
+    // Counted only now that the transaction has committed.
+    options.metrics.processed.inc({ transport: 'http' }, signals.length);
+    options.metrics.deduped.inc({ transport: 'http' }, outcome.deduped ?? 0);
+    request.log.info({ tenant_id: principal.tenantId, body: outcome.body }, 'batch stored');
+    return reply.code(202).type('application/json').send(outcome.body);
   });
+}
+
+/** The key, `undefined` when none was sent, `null` when one was sent but is unusable. */
+function readIdempotencyKey(request: FastifyRequest): string | undefined | null {
+  const header = request.headers[IDEMPOTENCY_KEY_HEADER];
+  if (header === undefined) return undefined;
+  const parsed = validate(idempotencyKeySchema, Array.isArray(header) ? header[0] : header);
+  return parsed.ok ? parsed.value : null;
+}
+
+/**
+ * 429 with Retry-After when the tenant is over its share. If Redis cannot be
+ * asked, the batch is let through (and logged): throttling exists to protect
+ * the service, so its own outage must never refuse producers or become a 5xx.
+ */
+async function refuseOverLimit(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  limiter: TenantRateLimiter,
+  tenantId: string,
+  cost: number,
+): Promise<boolean> {
+  let decision;
+  try {
+    decision = await limiter.consume(tenantId, cost);
+  } catch (error) {
+    request.log.warn({ err: error, tenant_id: tenantId }, 'rate limiter unavailable; letting the batch through');
+    return false;
+  }
+  if (decision.allowed) return false;
+  await reply
+    .code(ingestErrorCodes.RATE_LIMITED)
+    .header(RETRY_AFTER_HEADER, String(decision.retryAfterSeconds))
+    .send(httpErrorBody('RATE_LIMITED', `over this tenant's share; retry in ${decision.retryAfterSeconds} s`));
+  return true;
 }

@@ -1,0 +1,89 @@
+import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
+import { freePort, type ServiceEndpoints, type TestDatabase } from '@coherence/testkit';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import type { Admin } from 'kafkajs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * The two ingest processes (HTTP push and Kafka consumer) as they run in
+ * production, each its own `main` with its own environment, for the
+ * whole-process tests (crash, outage). Ports are fixed per harness so a
+ * restarted process comes back where the load generators expect it.
+ */
+const repoRoot = resolve(import.meta.dirname, '..');
+
+export interface IngestProcessesOptions {
+  services: ServiceEndpoints;
+  database: TestDatabase;
+  logDir: string;
+}
+
+export async function createIngestProcesses(options: IngestProcessesOptions) {
+  const { services, database, logDir } = options;
+  const keys: DevKeyFiles = await ensureDevKeys(join(logDir, 'keys'));
+  const [httpPort, consumerPort] = [await freePort(), await freePort()];
+  const topic = `${database.namespace}.signals`;
+  const dlqTopic = `${database.namespace}.signals.dlq`;
+  const groupId = `${database.namespace}-ingest`;
+  const running: ManagedProcess[] = [];
+
+  const start = async (name: string, entry: string, port: number, env: Record<string, string>) => {
+    const child = spawnManaged({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', join(repoRoot, entry)],
+      cwd: repoRoot,
+      env: { ...process.env, LOG_LEVEL: 'info', INGEST_DATABASE_URL: database.appUrl, ...env },
+      logFile: join(logDir, `${name}.log`),
+    });
+    running.push(child);
+    await waitUntilHealthy(name, child.logFile, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 60_000, child);
+    return child;
+  };
+
+  return {
+    topic,
+    groupId,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
+    consumerUrl: `http://127.0.0.1:${consumerPort}`,
+    token: (tenantId: string) =>
+      mintDevToken(keys.privateKeyPath, { sub: `producer-${tenantId}`, tenant: tenantId, scopes: [SCOPES.writeSelf], residency: ['us'] }),
+    startHttp: () =>
+      start('ingest', 'subgraphs/ingest/src/main.ts', httpPort, {
+        INGEST_PORT: `${httpPort}`,
+        INGEST_JWKS: keys.jwksPath,
+        INGEST_TOKEN_ISSUERS: DEV_ISSUER,
+        INGEST_REDIS_URL: services.redisUrl,
+      }),
+    startConsumer: () =>
+      start('ingest-consumer', 'subgraphs/ingest/src/consumer/main.ts', consumerPort, {
+        INGEST_CONSUMER_PORT: `${consumerPort}`,
+        KAFKA_BROKERS: services.kafkaBrokers.join(','),
+        INGEST_SIGNALS_TOPIC: topic,
+        INGEST_SIGNALS_DLQ_TOPIC: dlqTopic,
+        INGEST_CONSUMER_GROUP: groupId,
+        // The broker's minimum: a SIGKILLed member's partitions move to its successor after 6 s, not 30 s.
+        INGEST_CONSUMER_SESSION_TIMEOUT_MS: '6000',
+        // No relay runs in these tests; the backlog must not pause the consumer.
+        INGEST_BACKLOG_PAUSE_ABOVE: '10000000',
+        INGEST_BACKLOG_RESUME_BELOW: '5000000',
+      }),
+    stopAll: () => Promise.all(running.map((child) => child.stop())),
+  };
+}
+
+/** Records on `topic` not yet committed by `groupId`. */
+export async function consumerLag(admin: Admin, groupId: string, topic: string): Promise<number> {
+  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const committedOf = (partition: number) => Number(committed[0]?.partitions.find((p) => p.partition === partition)?.offset ?? -1);
+  return ends.reduce((sum, end) => sum + Number(end.high) - Math.max(committedOf(end.partition), Number(end.low)), 0);
+}
+
+export async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs: number, pollMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(pollMs);
+  }
+}

@@ -1,0 +1,522 @@
+import { DEV_ISSUER, ensureDevKeys, mintDevToken } from '@coherence/auth';
+import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
+import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
+import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
+import { createHash, randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+/**
+ * Gateway security over the real stack: for each (token, operation,
+ * variables) the expected HTTP status, error code, reason code, and the rows
+ * it leaves behind (a policy decision, a security event).
+ */
+const operationId = (name: string) => manifest.operations.findLast((op) => op.name === name)!.id;
+const tenantCoherenceId = operationId('TenantCoherence');
+const bundleSha256 = (JSON.parse(readFileSync(new URL('../policy/bundle/manifest.json', import.meta.url), 'utf8')) as { sha256: string })
+  .sha256;
+
+const workDir = mkdtempSync(join(tmpdir(), 'coherence-security-'));
+/** The gateway runs a copy of the manifest, so the hot-reload test can change it. */
+const manifestPath = join(workDir, 'manifest.json');
+let database: TestDatabase;
+let app: Awaited<ReturnType<typeof startApplication>>;
+let admin: pg.Pool;
+
+const tenant = (name: string) => `${database.namespace}-${name}`;
+
+beforeAll(async () => {
+  writeFileSync(manifestPath, JSON.stringify(manifest));
+  database = await createTestDatabase(inject('services'));
+  app = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_MANIFEST_PATH: manifestPath } });
+  admin = new pg.Pool({ connectionString: database.adminUrl });
+  await app.registerTenant(tenant('acme'), 'us');
+  await app.registerTenant(tenant('globex'), 'us');
+  await app.registerTenant(tenant('hooli'), 'eu');
+});
+
+afterAll(async () => {
+  await app?.stop();
+  await admin?.end();
+  await database?.drop();
+  rmSync(workDir, { recursive: true, force: true });
+});
+
+interface GraphQLResponse {
+  data?: Record<string, unknown>;
+  errors?: { extensions: { code: string; reasonCode?: string } }[];
+}
+
+async function post(body: unknown, headers: Record<string, string>, path = '/graphql') {
+  const response = await fetch(`${app.gatewayUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as GraphQLResponse, headers: response.headers };
+}
+
+const readCoherence = (tenantId: string, operationId = tenantCoherenceId) => ({
+  extensions: { persistedQuery: { version: 1, sha256Hash: operationId } },
+  variables: { tenantId },
+});
+
+/** Rows are written off the request path; wait until they land. */
+async function rowsFor<T extends pg.QueryResultRow>(sql: string, correlationId: string, expected = 1): Promise<T[]> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const { rows } = await admin.query<T>(sql, [correlationId]);
+    if (rows.length >= expected) return rows;
+    await sleep(50);
+  }
+  return (await admin.query<T>(sql, [correlationId])).rows;
+}
+
+const decisionRows = (correlationId: string) =>
+  rowsFor<{
+    tenant_id: string;
+    subject: string;
+    allow: boolean;
+    reason_code: string;
+    operation_id: string;
+    bundle_sha256: string | null;
+    region: string;
+  }>(
+    'SELECT tenant_id, subject, allow, reason_code, operation_id, bundle_sha256, region FROM policy_decisions WHERE correlation_id = $1',
+    correlationId,
+  );
+
+const securityEventRows = (correlationId: string, expected = 1) =>
+  rowsFor<{ kind: string; tenant_id: string; reason: string; source_ip: string | null; subject: string | null }>(
+    'SELECT kind, tenant_id, reason, source_ip, subject FROM security_events WHERE correlation_id = $1',
+    correlationId,
+    expected,
+  );
+
+interface TokenSpec {
+  tenant: string;
+  scopes: string[];
+  residency?: string[];
+}
+
+describe('authorization table: token × operation × variables', () => {
+  interface AuthorizationCase {
+    name: string;
+    /** A persisted operation taking `$tenantId`; default TenantCoherence. */
+    operation?: string;
+    token: TokenSpec;
+    /** The tenant the variables name (namespaced). */
+    target: string;
+    status: number;
+    code?: string;
+    reasonCode: string;
+  }
+  const cases: AuthorizationCase[] = [
+    {
+      name: 'Signals: read:self reads another tenant',
+      operation: 'Signals',
+      token: { tenant: 'acme', scopes: ['coherence:read:self'] },
+      target: 'globex',
+      status: 403,
+      code: 'FORBIDDEN',
+      reasonCode: 'TENANT_MISMATCH',
+    },
+    {
+      name: 'Signals: operator reads an eu tenant through the us gateway',
+      operation: 'Signals',
+      token: { tenant: 'ops', scopes: ['coherence:read'], residency: ['us', 'eu'] },
+      target: 'hooli',
+      status: 403,
+      code: 'FORBIDDEN',
+      reasonCode: 'RESIDENCY_VIOLATION',
+    },
+    {
+      name: 'read:self reads its own tenant',
+      token: { tenant: 'acme', scopes: ['coherence:read:self'] },
+      target: 'acme',
+      status: 200,
+      reasonCode: 'ALLOWED',
+    },
+    {
+      name: 'read:self reads another tenant',
+      token: { tenant: 'acme', scopes: ['coherence:read:self'] },
+      target: 'globex',
+      status: 403,
+      code: 'FORBIDDEN',
+      reasonCode: 'TENANT_MISMATCH',
+    },
+    {
+      name: 'operator reads any tenant',
+      token: { tenant: 'ops', scopes: ['coherence:read'] },
+      target: 'globex',
+      status: 200,
+      reasonCode: 'ALLOWED',
+    },
+    {
+      name: 'a write-only token reads',
+      token: { tenant: 'acme', scopes: ['coherence:write:self'] },
+      target: 'acme',
+      status: 403,
+      code: 'FORBIDDEN',
+      reasonCode: 'SCOPE_MISSING',
+    },
+    {
+      name: 'operator reads an eu tenant through the us gateway',
+      token: { tenant: 'ops', scopes: ['coherence:read'], residency: ['us', 'eu'] },
+      target: 'hooli',
+      status: 403,
+      code: 'FORBIDDEN',
+      reasonCode: 'RESIDENCY_VIOLATION',
+    },
+    {
+      name: 'operator reads an unregistered tenant (fail closed)',
+      token: { tenant: 'ops', scopes: ['coherence:read'] },
+      target: 'nobody',
+      status: 403,
+      code: 'FORBIDDEN',
+      reasonCode: 'RESIDENCY_VIOLATION',
+    },
+    {
+      name: 'a token that may only read from eu, at the us gateway',
+      token: { tenant: 'acme', scopes: ['coherence:read:self'], residency: ['eu'] },
+      target: 'acme',
+      status: 403,
+      code: 'FORBIDDEN',
+      reasonCode: 'RESIDENCY_VIOLATION',
+    },
+  ];
+
+  it.each(cases)(
+    '$name → $status $reasonCode',
+    async ({ operation = 'TenantCoherence', token: spec, target, status, code, reasonCode }) => {
+      const correlationId = randomUUID();
+      const tenantId = () => tenant(target);
+      const token = await app.mintToken({ tenant: tenant(spec.tenant), scopes: spec.scopes, residency: spec.residency ?? ['us'] });
+      const response = await post(readCoherence(tenantId(), operationId(operation)), {
+        authorization: `Bearer ${token}`,
+        'x-request-id': correlationId,
+      });
+
+      expect(response.status).toBe(status);
+      if (code === undefined) {
+        expect(response.body.errors).toBeUndefined();
+        expect(response.body.data?.['tenantCoherence']).toMatchObject({ tenantId: tenantId() });
+      } else {
+        expect(response.body.data).toBeUndefined();
+        expect(response.body.errors?.[0]?.extensions).toEqual({ code, reasonCode });
+      }
+      expect(await decisionRows(correlationId)).toEqual([
+        {
+          tenant_id: tenantId(),
+          subject: 'test-user',
+          allow: reasonCode === 'ALLOWED',
+          reason_code: reasonCode,
+          operation_id: operationId(operation),
+          bundle_sha256: bundleSha256,
+          region: 'us',
+        },
+      ]);
+      const isSecurityEvent = reasonCode === 'TENANT_MISMATCH' || reasonCode === 'RESIDENCY_VIOLATION';
+      const events = await securityEventRows(correlationId, isSecurityEvent ? 1 : 0);
+      if (isSecurityEvent) {
+        expect(events).toEqual([expect.objectContaining({ kind: reasonCode, tenant_id: tenantId(), subject: 'test-user' })]);
+      } else {
+        expect(events).toEqual([]);
+      }
+    },
+  );
+});
+
+describe('authentication', () => {
+  const foreignKeysDir = () => join(workDir, 'foreign-keys');
+  interface AuthenticationCase {
+    name: string;
+    headers: () => Promise<Record<string, string>>;
+    reasonCode: string;
+    path?: string;
+  }
+  const cases: AuthenticationCase[] = [
+    { name: 'no token', headers: async () => ({}), reasonCode: 'TOKEN_MISSING' },
+    { name: 'a token that is not a JWT', headers: async () => ({ authorization: 'Bearer not-a-jwt' }), reasonCode: 'TOKEN_MALFORMED' },
+    {
+      name: 'an expired token',
+      headers: async () => ({
+        authorization: `Bearer ${await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'], ttlSeconds: -120 })}`,
+      }),
+      reasonCode: 'TOKEN_EXPIRED',
+    },
+    {
+      name: 'a token for another audience',
+      headers: async () => ({
+        authorization: `Bearer ${await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'], audience: 'other' })}`,
+      }),
+      reasonCode: 'TOKEN_AUDIENCE_INVALID',
+    },
+    {
+      name: 'a token signed by a key the gateway does not trust',
+      headers: async () => {
+        const foreign = await ensureDevKeys(foreignKeysDir());
+        const claims = { sub: 'mallory', tenant: tenant('acme'), scopes: ['coherence:read'], residency: ['us'] };
+        return { authorization: `Bearer ${await mintDevToken(foreign.privateKeyPath, claims)}` };
+      },
+      reasonCode: 'TOKEN_SIGNATURE_INVALID',
+    },
+    {
+      name: 'a token in the query string',
+      headers: async () => ({}),
+      reasonCode: 'TOKEN_IN_QUERY_STRING',
+      path: '/graphql?access_token=abc.def.ghi',
+    },
+  ];
+
+  it.each(cases)('$name → 401 UNAUTHENTICATED $reasonCode, an AUTH_DENY event, no decision', async ({ headers, reasonCode, path }) => {
+    const correlationId = randomUUID();
+    const response = await post(readCoherence(tenant('acme')), { ...(await headers()), 'x-request-id': correlationId }, path);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toContain('Bearer');
+    expect(response.body.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED', reasonCode });
+    expect(await securityEventRows(correlationId)).toEqual([
+      { kind: 'AUTH_DENY', tenant_id: '-', reason: reasonCode, source_ip: '127.0.0.1', subject: null },
+    ]);
+    await app.gateway.flushDecisions();
+    expect(await admin.query('SELECT 1 FROM policy_decisions WHERE correlation_id = $1', [correlationId])).toMatchObject({ rowCount: 0 });
+  });
+
+  it('checks the token before the operation: an anonymous caller learns nothing about the manifest', async () => {
+    const response = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } }, {});
+    expect(response.status).toBe(401);
+  });
+
+  it('refuses a tenant id that is not one, before the policy runs', async () => {
+    const token = await app.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+    const response = await post(readCoherence('no spaces allowed'), { authorization: `Bearer ${token}` });
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('counts denials and decisions on /metrics', async () => {
+    const metrics = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+    expect(metrics).toMatch(/gateway_auth_denials_total\{reason_code="TOKEN_MISSING"\} [1-9]/);
+    expect(metrics).toMatch(/gateway_policy_decisions_total\{allow="false",reason_code="TENANT_MISMATCH"\} [1-9]/);
+    expect(metrics).toContain('gateway_policy_evaluation_seconds_bucket');
+  });
+});
+
+describe('manifest hot reload', () => {
+  const statusBody = 'query TenantStatus($tenantId: ID!) {\n  tenantCoherence(tenantId: $tenantId) {\n    status\n  }\n}';
+  const statusOperation = {
+    id: createHash('sha256').update(statusBody).digest('hex'),
+    name: 'TenantStatus',
+    type: 'query',
+    body: statusBody,
+  };
+  const runStatus = async () =>
+    post(
+      { extensions: { persistedQuery: { version: 1, sha256Hash: statusOperation.id } }, variables: { tenantId: tenant('acme') } },
+      { authorization: `Bearer ${await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] })}` },
+    );
+
+  it('serves an operation added to the manifest file without a restart (file watch)', async () => {
+    expect((await runStatus()).body.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    writeFileSync(manifestPath, JSON.stringify({ ...manifest, operations: [...manifest.operations, statusOperation] }));
+    let response = await runStatus();
+    for (let attempt = 0; attempt < 50 && response.status !== 200; attempt += 1) {
+      await sleep(100);
+      response = await runStatus();
+    }
+    expect(response.status).toBe(200);
+    expect(response.body.data).toEqual({ tenantCoherence: { status: 'UNKNOWN' } });
+  });
+
+  it('refuses a manifest that does not validate against the supergraph and keeps the previous one', async () => {
+    const broken = 'query Broken {\n  noSuchField\n}';
+    const brokenOperation = { id: createHash('sha256').update(broken).digest('hex'), name: 'Broken', type: 'query', body: broken };
+    writeFileSync(manifestPath, JSON.stringify({ ...manifest, operations: [brokenOperation] }));
+    await app.gateway.reload();
+    expect((await runStatus()).status).toBe(200);
+  });
+});
+
+describe('kill switch, break glass and bundle activation', () => {
+  let paused: Awaited<ReturnType<typeof startApplication>>;
+  const bundleDir = join(workDir, 'bundle');
+
+  beforeAll(async () => {
+    cpSync(fileURLToPath(new URL('../policy/bundle', import.meta.url)), bundleDir, { recursive: true });
+    paused = await startApplication(inject('services'), database, {
+      gatewayEnv: {
+        GATEWAY_PAUSED_SCOPES: 'coherence:read:self',
+        GATEWAY_BREAK_GLASS_FREE_TEXT: 'true',
+        GATEWAY_POLICY_BUNDLE_DIR: bundleDir,
+      },
+    });
+  });
+  afterAll(async () => paused?.stop());
+
+  it('a paused scope denies what it grants with FEATURE_PAUSED; other scopes still work', async () => {
+    const selfToken = await paused.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
+    const operatorToken = await paused.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+    const url = `${paused.gatewayUrl}/graphql`;
+    const send = (token: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(readCoherence(tenant('acme'))),
+      });
+    const denied = await send(selfToken);
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as GraphQLResponse).errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reasonCode: 'FEATURE_PAUSED' });
+    expect((await send(operatorToken)).status).toBe(200);
+  });
+
+  it('break glass runs query text, still authorized, and leaves a BREAK_GLASS event and a counter', async () => {
+    const correlationId = randomUUID();
+    const token = await paused.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+    const query = `query Triage { tenantCoherence(tenantId: "${tenant('globex')}") { tenantId status } }`;
+    const response = await fetch(`${paused.gatewayUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': correlationId },
+      body: JSON.stringify({ query }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { tenantCoherence: { tenantId: tenant('globex'), status: 'UNKNOWN' } } });
+    expect(await securityEventRows(correlationId)).toEqual([expect.objectContaining({ kind: 'BREAK_GLASS', tenant_id: tenant('globex') })]);
+    const [decision] = await decisionRows(correlationId);
+    expect(decision?.operation_id).toMatch(/^free-text:[0-9a-f]{64}$/);
+    expect(await (await fetch(`${paused.gatewayUrl}/metrics`)).text()).toMatch(/gateway_break_glass_requests_total [1-9]/);
+
+    const otherTenant = await fetch(`${paused.gatewayUrl}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${await paused.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read'] })}`,
+      },
+      body: JSON.stringify({ query: `query Triage { tenantCoherence(tenantId: "${tenant('hooli')}") { status } }` }),
+    });
+    expect(otherTenant.status).toBe(403);
+  });
+
+  it('refuses a tampered bundle on reload and keeps deciding with the active one', async () => {
+    const token = await paused.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+    writeFileSync(join(bundleDir, 'policy.wasm'), 'not the module the manifest names');
+    await paused.gateway.reload();
+    const response = await fetch(`${paused.gatewayUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(readCoherence(tenant('acme'))),
+    });
+    expect(response.status).toBe(200);
+    expect(await (await fetch(`${paused.gatewayUrl}/metrics`)).text()).toMatch(
+      /gateway_reloads_total\{artifact="policy",outcome="refused"\} [1-9]/,
+    );
+  });
+
+  it('with no valid bundle at start, denies everything with NO_ACTIVE_BUNDLE and is not ready', async () => {
+    const closed = await startApplication(inject('services'), database, {
+      gatewayEnv: { GATEWAY_POLICY_BUNDLE_DIR: join(workDir, 'no-bundle') },
+    });
+    try {
+      const token = await closed.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+      const response = await fetch(`${closed.gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(readCoherence(tenant('acme'))),
+      });
+      expect(response.status).toBe(403);
+      expect(((await response.json()) as GraphQLResponse).errors?.[0]?.extensions).toEqual({
+        code: 'FORBIDDEN',
+        reasonCode: 'NO_ACTIVE_BUNDLE',
+      });
+      const ready = await fetch(`${closed.gatewayUrl}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({
+        checks: expect.arrayContaining([expect.objectContaining({ name: 'policy', ok: false })]),
+      });
+    } finally {
+      await closed.stop();
+    }
+  });
+
+  it('break glass is off by default: query text is refused', async () => {
+    const token = await app.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+    const response = await post({ query: '{ __typename }' }, { authorization: `Bearer ${token}` });
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_REQUIRED');
+  });
+});
+
+describe('policy decisions survive shutdown', () => {
+  it('the gateway process drains on SIGTERM, writes its queued decisions and exits 0', async () => {
+    const port = await freePort();
+    const logFile = join(workDir, 'gateway-process.log');
+    const child = spawnManaged({
+      name: 'gateway',
+      command: process.execPath,
+      args: ['--import', 'tsx', fileURLToPath(new URL('../gateway/src/main.ts', import.meta.url))],
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: {
+        ...process.env,
+        ...app.subgraphUrls,
+        LOG_LEVEL: 'info',
+        GATEWAY_PORT: String(port),
+        GATEWAY_DATABASE_URL: database.appUrl,
+        GATEWAY_REGION: 'us',
+        GATEWAY_JWKS: app.jwksPath,
+        GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+        GATEWAY_DECISION_FLUSH_MS: '60000',
+      },
+      logFile,
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitUntilHealthy('gateway', logFile, async () => (await fetch(`${base}/readyz`)).ok, 30_000, child);
+      const correlationId = randomUUID();
+      const token = await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
+      const response = await fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': correlationId },
+        body: JSON.stringify(readCoherence(tenant('acme'))),
+      });
+      expect(response.status).toBe(200);
+      expect(await admin.query('SELECT 1 FROM policy_decisions WHERE correlation_id = $1', [correlationId])).toMatchObject({ rowCount: 0 });
+      // SIGHUP re-reads the manifest and the bundle without stopping the process.
+      process.kill(child.pid, 'SIGHUP');
+      await waitUntilHealthy(
+        'gateway',
+        logFile,
+        async () => readFileSync(logFile, 'utf8').includes('persisted operations reloaded'),
+        10_000,
+        child,
+      );
+      process.kill(child.pid, 'SIGTERM');
+      expect(await child.exited).toBe(0);
+      expect(readFileSync(logFile, 'utf8')).toContain('"msg":"stopped"');
+      expect(await admin.query('SELECT 1 FROM policy_decisions WHERE correlation_id = $1', [correlationId])).toMatchObject({ rowCount: 1 });
+    } finally {
+      await child.stop();
+    }
+  });
+
+  it('writes every queued decision when the gateway closes', async () => {
+    const own = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_DECISION_FLUSH_MS: '60000' } });
+    const correlationIds = Array.from({ length: 5 }, () => randomUUID());
+    const token = await own.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
+    for (const correlationId of correlationIds) {
+      const response = await fetch(`${own.gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': correlationId },
+        body: JSON.stringify(readCoherence(tenant('acme'))),
+      });
+      expect(response.status).toBe(200);
+    }
+    const { rows: before } = await admin.query('SELECT 1 FROM policy_decisions WHERE correlation_id = ANY($1)', [correlationIds]);
+    expect(before).toHaveLength(0);
+    await own.stop();
+    const { rows: after } = await admin.query('SELECT 1 FROM policy_decisions WHERE correlation_id = ANY($1)', [correlationIds]);
+    expect(after).toHaveLength(5);
+  });
+});

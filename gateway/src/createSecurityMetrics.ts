@@ -1,0 +1,49 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/** The gateway's security counters, on the process's /metrics registry. */
+export function createSecurityMetrics(registry: Registry) {
+  return {
+    authDenials: new Counter({
+      name: 'gateway_auth_denials_total',
+      help: 'Requests refused with 401, by reason code.',
+      labelNames: ['reason_code'] as const,
+      registers: [registry],
+    }),
+    policyDecisions: new Counter({
+      name: 'gateway_policy_decisions_total',
+      help: 'Policy decisions, by outcome and reason code.',
+      labelNames: ['allow', 'reason_code'] as const,
+      registers: [registry],
+    }),
+    policyEvaluationSeconds: new Histogram({
+      name: 'gateway_policy_evaluation_seconds',
+      help: 'Time to evaluate one policy decision in the Wasm module.',
+      buckets: [0.000_05, 0.000_1, 0.000_2, 0.000_5, 0.001, 0.005],
+      registers: [registry],
+    }),
+    requestSecuritySeconds: new Histogram({
+      name: 'gateway_request_security_seconds',
+      help: 'Time an allowed /graphql request spends before execution: token, operation lookup, tenant residency, policy, decision queueing.',
+      buckets: [0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025],
+      registers: [registry],
+    }),
+    decisionsDropped: new Counter({
+      name: 'gateway_policy_decisions_dropped_total',
+      help: 'Policy decisions dropped unwritten because the database refused them for too long.',
+      registers: [registry],
+    }),
+    breakGlassRequests: new Counter({
+      name: 'gateway_break_glass_requests_total',
+      help: 'Requests that ran query text because break glass is on.',
+      registers: [registry],
+    }),
+    reloads: new Counter({
+      name: 'gateway_reloads_total',
+      help: 'Hot reloads of the persisted-query manifest and the policy bundle, by artifact and outcome.',
+      labelNames: ['artifact', 'outcome'] as const,
+      registers: [registry],
+    }),
+  };
+}
+
+export type SecurityMetrics = ReturnType<typeof createSecurityMetrics>;

@@ -1,0 +1,83 @@
+import {
+  Kind,
+  valueFromASTUntyped,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type FieldNode,
+} from 'graphql';
+
+/** What the policy needs to know about an operation, read from its document once, at manifest load. */
+export interface OperationShape {
+  /** The root fields it selects (through fragments too), in document order, without duplicates. */
+  rootFields: string[];
+  /**
+   * Every tenant id the request touches: the values under any argument or
+   * input-object key named `tenantId`, with the request's variables (and the
+   * operation's variable defaults) substituted. Numbers count too: `ID`
+   * accepts them.
+   */
+  tenantIds(variables: Record<string, unknown>): string[];
+}
+
+const TENANT_KEY = 'tenantId';
+
+/** Reads the root fields and their arguments; throws if the document does not hold exactly one operation. */
+export function analyzeOperation(document: DocumentNode): OperationShape {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  if (operations.length !== 1) throw new Error(`expected one operation, found ${operations.length}`);
+  const operation = operations[0]!;
+  const fragments = new Map(
+    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]),
+  );
+  const fields = rootFieldNodes(operation.selectionSet, fragments, new Set());
+  const defaults = Object.fromEntries(
+    (operation.variableDefinitions ?? [])
+      .filter((definition) => definition.defaultValue !== undefined)
+      .map((definition) => [definition.variable.name.value, valueFromASTUntyped(definition.defaultValue!)]),
+  );
+  return {
+    rootFields: [...new Set(fields.map((field) => field.name.value))],
+    tenantIds(variables) {
+      const values = { ...defaults, ...variables };
+      const found = new Set<string>();
+      for (const field of fields) {
+        for (const argument of field.arguments ?? []) {
+          const value = valueFromASTUntyped(argument.value, values);
+          if (argument.name.value === TENANT_KEY) addTenantId(value, found);
+          collectTenantIds(value, found);
+        }
+      }
+      return [...found];
+    },
+  };
+}
+
+function rootFieldNodes(selectionSet: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen: Set<string>): FieldNode[] {
+  return selectionSet.selections.flatMap((selection): FieldNode[] => {
+    if (selection.kind === Kind.FIELD) return selection.name.value === '__typename' ? [] : [selection];
+    if (selection.kind === Kind.INLINE_FRAGMENT) return rootFieldNodes(selection.selectionSet, fragments, seen);
+    const name = selection.name.value;
+    const fragment = fragments.get(name);
+    if (!fragment || seen.has(name)) return [];
+    return rootFieldNodes(fragment.selectionSet, fragments, new Set([...seen, name]));
+  });
+}
+
+function addTenantId(value: unknown, found: Set<string>): void {
+  if (typeof value === 'string') found.add(value);
+  else if (typeof value === 'number') found.add(String(value));
+  else if (Array.isArray(value)) for (const item of value) addTenantId(item, found);
+}
+
+function collectTenantIds(value: unknown, found: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const item of value) collectTenantIds(item, found);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === TENANT_KEY) addTenantId(inner, found);
+      collectTenantIds(inner, found);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import { policyReasonCodeSchema, sha256HexSchema } from '@coherence/contracts';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The committed bundle the gateway runs by default; `npm run policy:check` keeps it in step with the Rego. */
+export const policyBundleDir = fileURLToPath(new URL('../../../policy/bundle', import.meta.url));
+
+/** The one rule the gateway asks for: `data.coherence.authz.decision`. */
+export const POLICY_ENTRYPOINT = 'coherence/authz/decision';
+
+export const policyBundleFiles = { wasm: 'policy.wasm', data: 'data.json', manifest: 'manifest.json' } as const;
+
+export const policyBundleManifestSchema = z.strictObject({
+  /** Bumped by hand in policy/VERSION when the rules change meaning. */
+  version: z.string().min(1),
+  /** See {@link policyBundleSha256}. */
+  sha256: sha256HexSchema,
+  entrypoint: z.literal(POLICY_ENTRYPOINT),
+  /** The `opa` that compiled the Wasm. */
+  opaVersion: z.string().min(1),
+});
+export type PolicyBundleManifest = z.output<typeof policyBundleManifestSchema>;
+
+/** What the Rego entrypoint returns. */
+export const rawDecisionSchema = z.strictObject({
+  allow: z.boolean(),
+  reasonCode: policyReasonCodeSchema,
+  explanation: z.string(),
+});
+export type RawDecision = z.output<typeof rawDecisionSchema>;
+
+/** A bundle's identity: sha256 over the Wasm module followed by the data document, the two things that decide. */
+export function policyBundleSha256(wasm: Uint8Array, data: Uint8Array): string {
+  return createHash('sha256').update(wasm).update(data).digest('hex');
+}
+
+export interface PolicyBundle {
+  version: string;
+  sha256: string;
+  /** Evaluates the entrypoint; throws when the module fails or answers something that is not a decision. */
+  evaluate(input: unknown): RawDecision;
+}
+
+/**
+ * Loads and verifies a bundle folder: the manifest must parse, its sha256
+ * must match the files, the Wasm must expose the entrypoint, and a probe
+ * with an empty input must be denied (a policy that allows nonsense is not
+ * activated). Throws, naming the problem, on any failure.
+ */
+export async function loadPolicyBundle(dir: string): Promise<PolicyBundle> {
+  const [manifestText, wasm, data] = await Promise.all([
+    readFile(join(dir, policyBundleFiles.manifest), 'utf8'),
+    readFile(join(dir, policyBundleFiles.wasm)),
+    readFile(join(dir, policyBundleFiles.data)),
+  ]);
+  const manifest = policyBundleManifestSchema.parse(JSON.parse(manifestText));
+  const actual = policyBundleSha256(wasm, data);
+  if (actual !== manifest.sha256) throw new Error(`bundle sha256 mismatch: manifest says ${manifest.sha256}, files hash to ${actual}`);
+
+  const policy = await loadPolicy(wasm);
+  policy.setData(JSON.parse(data.toString('utf8')) as object);
+  const entrypoints = policy.entrypoints as Record<string, number>;
+  if (!(POLICY_ENTRYPOINT in entrypoints)) throw new Error(`the Wasm module has no entrypoint ${POLICY_ENTRYPOINT}`);
+
+  const evaluate = (input: unknown): RawDecision => {
+    const results = policy.evaluate(input, POLICY_ENTRYPOINT) as { result?: unknown }[];
+    return rawDecisionSchema.parse(results[0]?.result);
+  };
+  const probe = evaluate({});
+  if (probe.allow) throw new Error('the bundle allows an empty input; refusing to activate it');
+  return { version: manifest.version, sha256: manifest.sha256, evaluate };
+}

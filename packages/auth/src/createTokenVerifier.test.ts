@@ -1,0 +1,133 @@
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractBearerToken } from './bearerToken';
+import { createTokenVerifier, type TokenVerifier } from './createTokenVerifier';
+import { DEV_ISSUER, ensureDevKeys, mintDevToken, type DevKeyFiles } from './devKeys';
+
+const dir = mkdtempSync(join(tmpdir(), 'coherence-auth-'));
+let keys: DevKeyFiles;
+let verify: TokenVerifier;
+
+const claims = { sub: 'user-1', tenant: 'acme', scopes: ['coherence:read:self'], residency: ['us'] };
+
+beforeAll(async () => {
+  keys = await ensureDevKeys(join(dir, 'keys'));
+  verify = await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER] });
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A key pair the verifier does not trust, with the same kid shape as the dev key. */
+async function foreignKey(kid: string) {
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  return { privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+}
+
+describe('createTokenVerifier', () => {
+  it('accepts a dev token and maps its claims to a principal', async () => {
+    const result = await verify(await mintDevToken(keys.privateKeyPath, { ...claims, clientId: 'web' }));
+    expect(result).toEqual({
+      ok: true,
+      principal: {
+        subject: 'user-1',
+        tenantId: 'acme',
+        scopes: ['coherence:read:self'],
+        residency: ['us'],
+        clientId: 'web',
+        issuer: DEV_ISSUER,
+        expiresAt: expect.any(Date),
+      },
+    });
+  });
+
+  it('refuses a missing token', async () => {
+    expect(await verify(undefined)).toMatchObject({ ok: false, code: 'TOKEN_MISSING' });
+  });
+
+  it('refuses something that is not a JWT', async () => {
+    expect(await verify('not.a.jwt')).toMatchObject({ ok: false, code: 'TOKEN_MALFORMED' });
+  });
+
+  it('refuses a forged signature (same kid, another key)', async () => {
+    const { kid } = JSON.parse(readFileSync(keys.privateKeyPath, 'utf8')) as { kid: string };
+    const { privateKey } = await foreignKey(kid);
+    const forged = await new SignJWT({ tenant: 'acme', scope: 'coherence:read', residency: ['us'], client_id: 'x' })
+      .setProtectedHeader({ alg: 'ES256', kid })
+      .setIssuer(DEV_ISSUER)
+      .setAudience('coherence')
+      .setSubject('mallory')
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    expect(await verify(forged)).toMatchObject({ ok: false, code: 'TOKEN_SIGNATURE_INVALID' });
+  });
+
+  it('refuses an expired token, beyond the clock tolerance', async () => {
+    const token = await mintDevToken(keys.privateKeyPath, { ...claims, ttlSeconds: -120 });
+    expect(await verify(token)).toMatchObject({ ok: false, code: 'TOKEN_EXPIRED' });
+  });
+
+  it('refuses a token for another audience', async () => {
+    const token = await mintDevToken(keys.privateKeyPath, { ...claims, audience: 'someone-else' });
+    expect(await verify(token)).toMatchObject({ ok: false, code: 'TOKEN_AUDIENCE_INVALID' });
+  });
+
+  it('refuses a token from an untrusted issuer', async () => {
+    const token = await mintDevToken(keys.privateKeyPath, { ...claims, issuer: 'https://evil.example' });
+    expect(await verify(token)).toMatchObject({ ok: false, code: 'TOKEN_ISSUER_INVALID' });
+  });
+
+  it('refuses a signed token without the claims we need', async () => {
+    const jwk = JSON.parse(readFileSync(keys.privateKeyPath, 'utf8')) as JWK;
+    const token = await new SignJWT({ scope: 'coherence:read' })
+      .setProtectedHeader({ alg: 'ES256', kid: jwk.kid ?? 'dev' })
+      .setIssuer(DEV_ISSUER)
+      .setAudience('coherence')
+      .setSubject('user-1')
+      .setExpirationTime('5m')
+      .sign(await importJWK(jwk, 'ES256'));
+    const result = await verify(token);
+    expect(result).toMatchObject({ ok: false, code: 'TOKEN_CLAIMS_INVALID' });
+    expect(!result.ok && result.reason).toContain('tenant');
+  });
+
+  it('finds a rotated-in key by re-reading the JWKS file, without a restart', async () => {
+    const rotatedDir = join(dir, 'rotated');
+    const files = await ensureDevKeys(rotatedDir);
+    const verifyRotating = await createTokenVerifier({ jwks: files.jwksPath, issuers: [DEV_ISSUER] });
+    const { privateKey, publicJwk } = await foreignKey('key-2');
+    const signWithNewKey = () =>
+      new SignJWT({ tenant: 'acme', scope: 'coherence:read:self', residency: ['us'], client_id: 'web' })
+        .setProtectedHeader({ alg: 'ES256', kid: 'key-2' })
+        .setIssuer(DEV_ISSUER)
+        .setAudience('coherence')
+        .setSubject('user-1')
+        .setExpirationTime('5m')
+        .sign(privateKey);
+
+    expect(await verifyRotating(await signWithNewKey())).toMatchObject({ ok: false, code: 'TOKEN_SIGNATURE_INVALID' });
+    const jwks = JSON.parse(readFileSync(files.jwksPath, 'utf8')) as { keys: unknown[] };
+    writeFileSync(files.jwksPath, JSON.stringify({ keys: [...jwks.keys, publicJwk] }));
+    expect(await verifyRotating(await signWithNewKey())).toMatchObject({ ok: true, principal: { subject: 'user-1' } });
+    // The old key is still in the set, so tokens minted before the rotation keep working.
+    expect(await verifyRotating(await mintDevToken(files.privateKeyPath, claims))).toMatchObject({ ok: true });
+  });
+});
+
+describe('extractBearerToken', () => {
+  it('takes the token from the Authorization header', () => {
+    expect(extractBearerToken({ authorization: 'Bearer abc.def.ghi' }, '/graphql')).toEqual({ ok: true, token: 'abc.def.ghi' });
+  });
+
+  it('reports no token when the header is missing or not a bearer', () => {
+    expect(extractBearerToken({}, '/graphql')).toEqual({ ok: true, token: undefined });
+    expect(extractBearerToken({ authorization: 'Basic dXNlcjpwYXNz' }, '/graphql')).toEqual({ ok: true, token: undefined });
+  });
+
+  it.each(['access_token', 'token', 'jwt', 'authorization'])('refuses a token in the query string as %s', (name) => {
+    const result = extractBearerToken({ authorization: 'Bearer abc' }, `/graphql?${name}=abc.def.ghi`);
+    expect(result).toMatchObject({ ok: false, code: 'TOKEN_IN_QUERY_STRING' });
+  });
+});

@@ -1,0 +1,65 @@
+import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTenantRateLimiter } from './createTenantRateLimiter';
+
+let database: TestDatabase;
+let redis: Redis;
+
+beforeAll(async () => {
+  const services = inject('services');
+  database = await createTestDatabase(services);
+  redis = new Redis(services.redisUrl);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await database?.drop();
+});
+
+describe('createTenantRateLimiter against the real Redis', () => {
+  const limiterFor = (rate: number, burst: number) =>
+    createTenantRateLimiter({ redis, keyPrefix: `${database.namespace}:rate:`, ratePerSecond: () => rate, burst: () => burst });
+
+  it('allows a burst, then refuses with a Retry-After in whole seconds, without spending on refusals', async () => {
+    const limiter = limiterFor(1, 3);
+    const tenant = `${database.namespace}-burst`;
+    const decisions = [];
+    for (let i = 0; i < 5; i += 1) decisions.push(await limiter.consume(tenant));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false, false]);
+    expect(decisions[3]).toEqual({ allowed: false, retryAfterSeconds: 1 });
+  });
+
+  it('refills at the configured rate', async () => {
+    const limiter = limiterFor(20, 1);
+    const tenant = `${database.namespace}-refill`;
+    expect((await limiter.consume(tenant)).allowed).toBe(true);
+    expect((await limiter.consume(tenant)).allowed).toBe(false);
+    await sleep(60);
+    expect((await limiter.consume(tenant)).allowed).toBe(true);
+  });
+
+  it('keeps tenants apart', async () => {
+    const limiter = limiterFor(1, 1);
+    expect((await limiter.consume(`${database.namespace}-a`)).allowed).toBe(true);
+    expect((await limiter.consume(`${database.namespace}-a`)).allowed).toBe(false);
+    expect((await limiter.consume(`${database.namespace}-b`)).allowed).toBe(true);
+  });
+
+  it('charges a cost, and never allows a cost above the burst', async () => {
+    const limiter = limiterFor(10, 100);
+    const tenant = `${database.namespace}-cost`;
+    expect((await limiter.consume(tenant, 60)).allowed).toBe(true);
+    expect(await limiter.consume(tenant, 60)).toEqual({ allowed: false, retryAfterSeconds: 2 });
+    expect((await limiter.consume(tenant, 40)).allowed).toBe(true);
+    expect((await limiter.consume(`${database.namespace}-huge`, 101)).allowed).toBe(false);
+  });
+
+  it('is atomic under concurrency: exactly the burst is granted to 200 parallel callers', async () => {
+    const limiter = limiterFor(0.001, 50);
+    const tenant = `${database.namespace}-race`;
+    const decisions = await Promise.all(Array.from({ length: 200 }, () => limiter.consume(tenant)));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
+  });
+});

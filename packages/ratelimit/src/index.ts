@@ -1,0 +1,6 @@
+export {
+  createTenantRateLimiter,
+  type RateLimitDecision,
+  type TenantRateLimiter,
+  type TenantRateLimiterOptions,
+} from './createTenantRateLimiter';

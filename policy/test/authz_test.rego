@@ -1,0 +1,34 @@
+# The allow/deny matrix in matrix.json, run by `opa test` against the Rego
+# source. The gateway's Node tests run the same file through the compiled
+# Wasm (gateway/src/policy/policyMatrix.test.ts), so the two cannot disagree.
+package coherence.authz_test
+
+import data.coherence.authz
+
+matrix_failures contains c.name if {
+	some c in data.authz_matrix.cases
+	got := authz.decision with input as c.input
+	not matches(got, c.expect)
+}
+
+matches(got, expect) if {
+	got.allow == expect.allow
+	got.reasonCode == expect.reasonCode
+	is_string(got.explanation)
+}
+
+test_every_matrix_case_decides_as_expected if {
+	count(data.authz_matrix.cases) > 20
+	count(matrix_failures) == 0
+}
+
+test_allowed_explanation_names_fields_and_subject if {
+	got := authz.decision with input as data.authz_matrix.cases[0].input
+	got.explanation == "allowed tenantCoherence for user-1"
+}
+
+test_input_without_principal_is_denied if {
+	got := authz.decision with input as {"operation": {"rootFields": ["tenantCoherence"]}}
+	got.allow == false
+	got.reasonCode == "POLICY_ERROR"
+}

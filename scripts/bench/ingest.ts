@@ -1,0 +1,211 @@
+/**
+ * `npm run bench:ingest`: load on `POST /v1/signals` against the real
+ * servers on this machine, with autocannon. Not a test: it prints a summary,
+ * writes reports/bench-ingest.json, and exits 1 only if a target is missed.
+ *
+ * 1. baseline: GET /healthz at the same fixed rate (what the machine, the
+ *    HTTP stack and the load generator cost on their own);
+ * 2. single-signal pushes at a fixed 1,000 requests/s for 60 s, over 10
+ *    tenants, each request a new signal: p95 time-to-202 ≤ 100 ms, 0 errors;
+ * 3. batch throughput: batches of 100, 500 and 1,000 signals as fast as
+ *    they are accepted; the best signals/s is reported.
+ *
+ * Ingest runs as its own process (as in production) at LOG_LEVEL=warn; the
+ * limiter is set out of the way. Options: --duration <s> for the fixed-rate
+ * run (default 60), --batch-duration <s> (default 15), --rate <req/s> (default 1000).
+ */
+import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
+import { adminQuery, adminUrl, createTestDatabase, freePort, migrateDatabase, startServices, TEMPLATE_DATABASE } from '@coherence/testkit';
+import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
+import autocannon from 'autocannon';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '60' },
+    'batch-duration': { type: 'string', default: '15' },
+    rate: { type: 'string', default: '1000' },
+  },
+});
+const durationSeconds = Number(values.duration);
+const batchDurationSeconds = Number(values['batch-duration']);
+const ratePerSecond = Number(values.rate);
+const TARGET_P95_MS = 100;
+const TENANTS = 10;
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-'));
+const say = (message: string) => console.log(`[bench] ${message}`);
+
+interface RunResult {
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  durationSeconds: number;
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p95: number; p99: number; max: number };
+}
+
+/** Runs autocannon and measures every response's latency itself (autocannon's summary has no p95). */
+async function run(options: autocannon.Options): Promise<RunResult> {
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolvePromise, reject) => {
+    const instance = autocannon(options, (error, finished) => (error ? reject(error) : resolvePromise(finished)));
+    instance.on('response', (_client, _status, _bytes, responseTimeMs) => latencies.push(responseTimeMs));
+  });
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
+  const seconds = result.duration;
+  return {
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    durationSeconds: Number(seconds.toFixed(2)),
+    requestsPerSecond: Math.round(result.requests.total / seconds),
+    latencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
+  };
+}
+
+// Other work on the machine skews every number; the report says how busy it was.
+const loadAverageAtStart = loadavg()[0]!;
+const services = await startServices({ rootDir });
+let exitCode = 1;
+const ingestProcess: { stop?: () => Promise<void> } = {};
+try {
+  say('servers up; migrating');
+  await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
+  const database = await createTestDatabase(services.endpoints);
+  const keys = await ensureDevKeys(join(rootDir, 'keys'));
+  const port = await freePort();
+  const child = spawnManaged({
+    name: 'ingest',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(repoRoot, 'subgraphs/ingest/src/main.ts')],
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      INGEST_PORT: `${port}`,
+      INGEST_DATABASE_URL: database.appUrl,
+      INGEST_JWKS: keys.jwksPath,
+      INGEST_TOKEN_ISSUERS: DEV_ISSUER,
+      INGEST_REDIS_URL: services.endpoints.redisUrl,
+      INGEST_RATE_PER_SECOND: '10000000',
+      INGEST_RATE_BURST: '10000000',
+    },
+    logFile: join(services.logDir, 'ingest.log'),
+  });
+  ingestProcess.stop = () => child.stop();
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilHealthy('ingest', child.logFile, async () => (await fetch(`${url}/readyz`)).ok, 60_000, child);
+
+  const tenants = Array.from({ length: TENANTS }, (_, i) => `${database.namespace}-bench${i}`);
+  const tokens = await Promise.all(
+    tenants.map((tenant) => mintDevToken(keys.privateKeyPath, { sub: 'bench', tenant, scopes: [SCOPES.writeSelf], residency: ['us'] })),
+  );
+  let sequence = 0;
+  const ts = new Date(Date.now() - 60_000).toISOString();
+  const pushRequest = (batchSize: number): autocannon.Request => ({
+    method: 'POST',
+    path: '/v1/signals',
+    setupRequest: (request) => {
+      const n = (sequence += 1);
+      const tenant = n % TENANTS;
+      const signals = Array.from({ length: batchSize }, (_, i) => ({
+        tenantId: tenants[tenant],
+        source: 'bench',
+        signalId: `${n}-${i}`,
+        ts,
+        type: 'load',
+        value: 0.5,
+      }));
+      return {
+        ...request,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[tenant]}` },
+        body: JSON.stringify({ signals }),
+      };
+    },
+  });
+
+  say('warm-up: 5 s of single-signal pushes');
+  await run({ url, connections: 10, duration: 5, requests: [pushRequest(1)] });
+
+  say(`baseline: GET /healthz at ${ratePerSecond} req/s for 10 s`);
+  const baseline = await run({ url: `${url}/healthz`, connections: 50, overallRate: ratePerSecond, duration: 10 });
+
+  say(`single-signal pushes at ${ratePerSecond} req/s for ${durationSeconds} s`);
+  const single = await run({ url, connections: 50, overallRate: ratePerSecond, duration: durationSeconds, requests: [pushRequest(1)] });
+
+  const batches: (RunResult & { batchSize: number; signalsPerSecond: number })[] = [];
+  for (const batchSize of [100, 500, 1_000]) {
+    say(`batches of ${batchSize} as fast as accepted, ${batchDurationSeconds} s`);
+    const result = await run({ url, connections: 4, duration: batchDurationSeconds, requests: [pushRequest(batchSize)], timeout: 30 });
+    batches.push({
+      ...result,
+      batchSize,
+      signalsPerSecond: Math.round(((result.requests - result.non2xx) * batchSize) / result.durationSeconds),
+    });
+  }
+  const best = batches.reduce((a, b) => (b.signalsPerSecond > a.signalsPerSecond ? b : a));
+
+  const admin = new pg.Client({ connectionString: database.adminUrl });
+  await admin.connect();
+  const stored = Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM signal_ledger')).rows[0]!.n);
+  const deduped = Number((await admin.query<{ n: string | null }>('SELECT sum(deduped) AS n FROM ingest_counters')).rows[0]!.n ?? 0);
+  await admin.end();
+
+  const singleErrors = single.non2xx + single.errors + single.timeouts;
+  const checks = {
+    [`p95 time-to-202 ≤ ${TARGET_P95_MS} ms`]: single.latencyMs.p95 <= TARGET_P95_MS,
+    'zero errors at the fixed rate': singleErrors === 0,
+    [`sustained ≥ 99% of ${ratePerSecond} req/s`]: single.requestsPerSecond >= ratePerSecond * 0.99,
+    'nothing deduped (every request was a new signal)': deduped === 0,
+  };
+  const report = {
+    when: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model,
+      node: process.version,
+      loadAverage1m: { atStart: loadAverageAtStart, atEnd: loadavg()[0]! },
+    },
+    setup: { ingestLogLevel: 'warn', tenants: TENANTS, connectionsAtFixedRate: 50, connectionsForBatches: 4 },
+    baselineHealthz: baseline,
+    singleSignal: {
+      ...single,
+      targetRequestsPerSecond: ratePerSecond,
+      p95VsHealthz: Number((single.latencyMs.p95 / Math.max(baseline.latencyMs.p95, 0.01)).toFixed(1)),
+    },
+    batches,
+    bestBatch: { batchSize: best.batchSize, signalsPerSecond: best.signalsPerSecond },
+    ledger: { stored, deduped },
+    checks,
+    passed: Object.values(checks).every(Boolean),
+  };
+  mkdirSync(join(repoRoot, 'reports'), { recursive: true });
+  writeFileSync(join(repoRoot, 'reports', 'bench-ingest.json'), `${JSON.stringify(report, null, 2)}\n`);
+
+  console.log(`
+ingest benchmark (${report.machine.cpus} cores, ${report.machine.model}; load average ${loadAverageAtStart.toFixed(1)} → ${report.machine.loadAverage1m.atEnd.toFixed(1)})
+  /healthz baseline  ${baseline.requestsPerSecond} req/s  p50 ${baseline.latencyMs.p50} ms  p95 ${baseline.latencyMs.p95} ms
+  single signal      ${single.requestsPerSecond} req/s  p50 ${single.latencyMs.p50} ms  p95 ${single.latencyMs.p95} ms  p99 ${single.latencyMs.p99} ms  errors ${singleErrors}  (p95 = ${report.singleSignal.p95VsHealthz}× /healthz)
+${batches.map((b) => `  batch of ${String(b.batchSize).padEnd(5)}     ${b.signalsPerSecond} signals/s  (${b.requestsPerSecond} req/s, p95 ${b.latencyMs.p95} ms, errors ${b.non2xx + b.errors + b.timeouts})`).join('\n')}
+  ledger             ${stored} stored, ${deduped} deduped
+${Object.entries(checks)
+  .map(([name, ok]) => `  ${ok ? 'PASS' : 'FAIL'}  ${name}`)
+  .join('\n')}
+  report: reports/bench-ingest.json`);
+  exitCode = report.passed ? 0 : 1;
+} finally {
+  await ingestProcess.stop?.();
+  await services.stop();
+  rmSync(rootDir, { recursive: true, force: true });
+}
+process.exit(exitCode);

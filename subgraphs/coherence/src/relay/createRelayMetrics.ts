@@ -1,0 +1,53 @@
+import type { PgPool } from '@coherence/platform';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/**
+ * The relay's health in numbers. Lag is read from the outbox itself at scrape
+ * time (oldest pending event), so it keeps growing while the relay is stuck
+ * or down — a counter the relay updates would freeze exactly then.
+ */
+export function createRelayMetrics(registry: Registry, pool: PgPool) {
+  new Gauge({
+    name: 'relay_outbox_lag_seconds',
+    help: 'Age of the oldest outbox event not yet projected (0 when the outbox is drained).',
+    registers: [registry],
+    async collect() {
+      const { rows } = await pool.query<{ lag: number }>(
+        `SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS lag FROM outbox WHERE processed_at IS NULL`,
+      );
+      this.set(rows[0]?.lag ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'relay_outbox_backlog',
+    help: 'Outbox events not yet projected.',
+    registers: [registry],
+    async collect() {
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL');
+      this.set(rows[0]?.n ?? 0);
+    },
+  });
+  const eventLag = new Histogram({
+    name: 'relay_event_lag_seconds',
+    help: 'From an outbox event being written to its projection being committed.',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const events = new Counter({ name: 'relay_events_total', help: 'Outbox events projected.', registers: [registry] });
+  const signals = new Counter({ name: 'relay_signals_total', help: 'Signals projected into the graph.', registers: [registry] });
+  const published = new Counter({
+    name: 'relay_coherence_changed_published_total',
+    help: 'CoherenceChanged messages published.',
+    registers: [registry],
+  });
+  return {
+    recordBatch(batch: { events: number; signals: number; eventAgesSeconds: readonly number[]; published: number }): void {
+      events.inc(batch.events);
+      signals.inc(batch.signals);
+      published.inc(batch.published);
+      for (const age of batch.eventAgesSeconds) eventLag.observe(age);
+    },
+  };
+}
+
+export type RelayMetrics = ReturnType<typeof createRelayMetrics>;

@@ -1,0 +1,180 @@
+import { createPgPool, type PgPool } from '@coherence/platform';
+import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import type { Driver } from 'neo4j-driver';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { createNeo4jDriver, ensureGraphSchema, projectSignals } from '../graph/signalGraph';
+import { createRetention } from './createRetention';
+
+/**
+ * Retention against the real Postgres and Neo4j: data is seeded on both
+ * sides of every boundary (and open work older than any TTL); a dry run
+ * reports exactly the eligible part and changes nothing; a live run removes
+ * exactly that part, in batches, and can be cut short and run again.
+ */
+let database: TestDatabase;
+let admin: PgPool;
+let driver: Driver;
+const now = new Date();
+const daysAgo = (days: number) => new Date(now.getTime() - days * 86_400_000).toISOString();
+const ttls = { signalsDays: 30, graphDays: 30, outboxDays: 7, policyDecisionsDays: 90, commsDays: 90 };
+
+beforeAll(async () => {
+  const services = inject('services');
+  database = await createTestDatabase(services);
+  admin = createPgPool(database.adminUrl);
+  driver = createNeo4jDriver(services.neo4jBoltUrl);
+  await ensureGraphSchema(driver);
+});
+
+afterAll(async () => {
+  await driver?.executeQuery('MATCH (n) WHERE n.tenantId STARTS WITH $ns OR n.id STARTS WITH $ns DETACH DELETE n', {
+    ns: `${database.namespace}-`,
+  });
+  await driver?.close();
+  await admin?.end();
+  await database?.drop();
+});
+
+const tenant = (name: string) => `${database.namespace}-${name}`;
+
+/** Per tenant: one row just past each TTL, one just inside it, and open work older than any TTL. */
+async function seed(): Promise<void> {
+  await admin.query('TRUNCATE signal_ledger, outbox, policy_decisions, dispatch_commands');
+  await driver.executeQuery('MATCH (n) WHERE n.tenantId STARTS WITH $ns OR n.id STARTS WITH $ns DETACH DELETE n', {
+    ns: `${database.namespace}-`,
+  });
+  for (const tenantId of [tenant('a'), tenant('b')]) {
+    const signals = [
+      { signalId: 'old-1', ts: daysAgo(45) },
+      { signalId: 'old-2', ts: daysAgo(30.01) },
+      { signalId: 'kept', ts: daysAgo(29.99) },
+    ];
+    for (const s of signals) {
+      await admin.query(
+        `INSERT INTO signal_ledger (tenant_id, source, signal_id, ts, type, value, weight, provenance) VALUES ($1, 'api', $2, $3, 'health', 0.5, 1, '{}')`,
+        [tenantId, s.signalId, s.ts],
+      );
+    }
+    await projectSignals(
+      driver,
+      signals.map((s) => ({
+        tenantId,
+        source: 'api',
+        signalId: s.signalId,
+        ts: s.ts,
+        type: 'health',
+        value: 0.5,
+        weight: 1,
+        provenance: { purpose: 'test', retention: 'P30D', license: 'internal', residency: 'us' },
+        receivedAt: s.ts,
+      })),
+    );
+    for (const [processedAt, createdAt] of [
+      [daysAgo(8), daysAgo(8)],
+      [daysAgo(6), daysAgo(8)],
+      [null, daysAgo(60)],
+    ] as const) {
+      await admin.query(
+        `INSERT INTO outbox (tenant_id, message_id, type, envelope, created_at, processed_at) VALUES ($1, $2, 'SignalsAccepted', '{}', $3, $4)`,
+        [tenantId, randomUUID(), createdAt, processedAt],
+      );
+    }
+    for (const decidedAt of [daysAgo(91), daysAgo(89)]) {
+      await admin.query(
+        `INSERT INTO policy_decisions (decision_id, tenant_id, subject, operation_id, operation_type, allow, reason_code, explanation, correlation_id, region, decided_at)
+         VALUES ($1, $2, 'someone', 'op', 'query', false, 'SCOPE_MISSING', 'denied', 'c', 'us', $3)`,
+        [randomUUID(), tenantId, decidedAt],
+      );
+    }
+    for (const [state, createdAt] of [
+      ['succeeded', daysAgo(91)],
+      ['cancelled', daysAgo(91)],
+      ['troubleshooting', daysAgo(200)],
+      ['succeeded', daysAgo(89)],
+    ] as const) {
+      await admin.query(
+        `INSERT INTO dispatch_commands (command_id, tenant_id, type, idempotency_key, state, payload, created_at) VALUES ($1, $2, 'notify', $3, $4, '{}', $5)`,
+        [randomUUID(), tenantId, randomUUID(), state, createdAt],
+      );
+    }
+  }
+}
+
+async function remaining() {
+  const count = async (sql: string) => (await admin.query<{ n: number }>(sql)).rows[0]!.n;
+  const graph = await driver.executeQuery('MATCH (s:Signal) WHERE s.tenantId STARTS WITH $ns RETURN s.signalId AS id ORDER BY id', {
+    ns: `${database.namespace}-`,
+  });
+  return {
+    ledger: (await admin.query<{ signal_id: string }>('SELECT signal_id FROM signal_ledger ORDER BY signal_id')).rows.map(
+      (r) => r.signal_id,
+    ),
+    outbox: await count('SELECT count(*)::int AS n FROM outbox'),
+    pendingOutbox: await count('SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL'),
+    decisions: await count('SELECT count(*)::int AS n FROM policy_decisions'),
+    commands: (await admin.query<{ state: string }>('SELECT state FROM dispatch_commands ORDER BY state')).rows.map((r) => r.state),
+    graph: graph.records.map((r) => r.get('id') as string),
+  };
+}
+
+const retention = (batchSize = 2) => createRetention({ pool: admin, driver, ttls, batchSize, tenantPrefix: `${database.namespace}-` });
+
+describe('retention', () => {
+  beforeEach(seed);
+
+  it('reports per dataset and tenant what would go, and changes nothing on a dry run', async () => {
+    const before = await remaining();
+    const { rows, outcomes } = await retention().report(now);
+    expect(await remaining()).toEqual(before);
+    const byDataset = (dataset: string) => rows.filter((r) => r.dataset === dataset).map((r) => [r.tenantId, r.count]);
+    for (const [dataset, count] of [
+      ['signal_ledger', 2],
+      ['graph_signals', 2],
+      ['outbox', 1],
+      ['policy_decisions', 1],
+      ['comms_commands', 2],
+    ] as const) {
+      expect(byDataset(dataset)).toEqual([
+        [tenant('a'), count],
+        [tenant('b'), count],
+      ]);
+    }
+    const ledgerRow = rows.find((r) => r.dataset === 'signal_ledger')!;
+    expect(Date.parse(ledgerRow.oldest)).toBe(Date.parse(daysAgo(45)));
+    expect(Date.parse(ledgerRow.newest)).toBe(Date.parse(daysAgo(30.01)));
+    expect(outcomes.every((o) => o.present)).toBe(true);
+  });
+
+  it('deletes exactly the eligible rows and nodes, in batches', async () => {
+    const batches: number[] = [];
+    const outcomes = await retention().apply(now, { onBatch: (_dataset, deleted) => batches.push(deleted) });
+    expect(Math.max(...batches)).toBeLessThanOrEqual(2);
+    expect(Object.fromEntries(outcomes.map((o) => [o.dataset, o.deleted]))).toEqual({
+      signal_ledger: 4,
+      outbox: 2,
+      policy_decisions: 2,
+      comms_commands: 4,
+      graph_signals: 4,
+    });
+    expect(await remaining()).toEqual({
+      ledger: ['kept', 'kept'],
+      outbox: 4,
+      pendingOutbox: 2,
+      decisions: 2,
+      commands: ['succeeded', 'succeeded', 'troubleshooting', 'troubleshooting'],
+      graph: ['kept', 'kept'],
+    });
+  });
+
+  it('can be cut short after any batch and finishes on the next run', async () => {
+    const abort = new AbortController();
+    await retention(1).apply(now, { signal: abort.signal, onBatch: () => abort.abort() });
+    const partial = await remaining();
+    expect(partial.ledger).toHaveLength(5);
+    await retention(1).apply(now);
+    expect(await remaining()).toMatchObject({ ledger: ['kept', 'kept'], graph: ['kept', 'kept'], decisions: 2 });
+    const rerun = await retention(1).apply(now);
+    expect(rerun.every((o) => o.deleted === 0)).toBe(true);
+  });
+});

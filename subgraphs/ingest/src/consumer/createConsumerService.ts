@@ -1,0 +1,64 @@
+import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import type { IngestConsumerConfig } from '../config';
+import { defaultProvenanceOf } from '../defaultProvenance';
+import { readOutboxBacklog } from '../modules/signals/readOutboxBacklog';
+import { createIngestMetrics } from '../modules/telemetry/createIngestMetrics';
+import { startSignalConsumer } from './startSignalConsumer';
+
+/**
+ * The ingest Kafka consumer process: the consumer loop plus `/healthz`,
+ * `/readyz` (Postgres answers, the consumer joined its group) and `/metrics`.
+ * `close()` drains: it stops fetching, lets the slice in progress commit its
+ * transaction and offsets, then closes Kafka and Postgres.
+ */
+export async function createConsumerService(config: IngestConsumerConfig, logger: Logger) {
+  const pool = createPgPool(config.INGEST_DATABASE_URL, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
+  const kafka = new Kafka({
+    clientId: 'coherence-ingest-consumer',
+    brokers: [...config.KAFKA_BROKERS],
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry: LogEntry) => logger.warn({ kafka: entry.log, namespace: entry.namespace }, entry.log.message),
+  });
+  const { app, metrics, markDraining } = createServiceApp({
+    logger,
+    readinessChecks: [
+      { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
+      {
+        name: 'kafka',
+        check: async () => {
+          // Asked only once the process listens, after `consumer` below exists.
+          if (!consumer.isReady()) throw new Error('the consumer has not joined its group');
+        },
+      },
+    ],
+  });
+  const ingestMetrics = createIngestMetrics(metrics, { readBacklog: () => readOutboxBacklog(pool) });
+  const consumer = await startSignalConsumer({
+    kafka,
+    pool,
+    logger,
+    metrics: ingestMetrics,
+    topic: config.INGEST_SIGNALS_TOPIC,
+    dlqTopic: config.INGEST_SIGNALS_DLQ_TOPIC,
+    groupId: config.INGEST_CONSUMER_GROUP,
+    sessionTimeoutMs: config.INGEST_CONSUMER_SESSION_TIMEOUT_MS,
+    partitions: config.INGEST_TOPIC_PARTITIONS,
+    defaultProvenance: defaultProvenanceOf(config),
+    backlog: {
+      pauseAbove: config.INGEST_BACKLOG_PAUSE_ABOVE,
+      resumeBelow: config.INGEST_BACKLOG_RESUME_BELOW,
+      pollMs: config.INGEST_BACKLOG_POLL_MS,
+    },
+  });
+  return {
+    app,
+    consumer,
+    async close() {
+      markDraining();
+      await consumer.stop();
+      await app.close();
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { validate, type Signal, type ValidationIssue } from '@coherence/contracts';
+import type { z } from 'zod';
+
+/** Why a record went to the dead-letter topic (the `dlq-reason` header, as JSON). */
+export interface DeadLetterReason {
+  code: 'EMPTY_VALUE' | 'MALFORMED_JSON' | 'INVALID_SIGNAL';
+  issues: ValidationIssue[];
+}
+
+export type DecodedRecord = { ok: true; signal: Signal } | { ok: false; reason: DeadLetterReason };
+
+/**
+ * One Kafka record to a signal: the value is one signal as JSON, validated
+ * exactly like an element of an HTTP batch; the key, when set, must be the
+ * signal's tenant (keys decide partitions, and so per-tenant ordering).
+ */
+export function decodeSignalRecord(signalSchema: z.ZodType<Signal>, record: { key: Buffer | null; value: Buffer | null }): DecodedRecord {
+  if (record.value === null || record.value.length === 0) {
+    return { ok: false, reason: { code: 'EMPTY_VALUE', issues: [{ path: '', rule: 'required', message: 'The record has no value' }] } };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(record.value.toString('utf8'));
+  } catch {
+    return {
+      ok: false,
+      reason: { code: 'MALFORMED_JSON', issues: [{ path: '', rule: 'format', message: 'The value is not valid JSON' }] },
+    };
+  }
+  const result = validate(signalSchema, parsed);
+  if (!result.ok) return { ok: false, reason: { code: 'INVALID_SIGNAL', issues: result.issues } };
+  const key = record.key?.toString('utf8');
+  if (key !== undefined && key !== '' && key !== result.value.tenantId) {
+    return {
+      ok: false,
+      reason: {
+        code: 'INVALID_SIGNAL',
+        issues: [{ path: 'tenantId', rule: 'tenant_mismatch', message: 'The record key must be the signal’s tenantId' }],
+      },
+    };
+  }
+  return { ok: true, signal: result.value };
+}

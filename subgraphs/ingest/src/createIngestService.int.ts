@@ -1,0 +1,417 @@
+import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
+import { outboxEventSchema, validate } from '@coherence/contracts';
+import { createLogger } from '@coherence/platform';
+import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readIngestConfig } from './config';
+import { createIngestService } from './createIngestService';
+import { expireIdempotencyKeys } from './modules/idempotency/idempotencyStore';
+
+/** `POST /v1/signals` against the real Postgres and Redis: auth, the bad-input matrix, provenance, idempotency, the limiter. */
+const keyDir = mkdtempSync(join(tmpdir(), 'ingest-keys-'));
+let keys: DevKeyFiles;
+let database: TestDatabase;
+let admin: pg.Pool;
+const services: Awaited<ReturnType<typeof createIngestService>>[] = [];
+let url: string;
+let throttledUrl: string;
+
+async function startIngest(env: Record<string, string> = {}) {
+  const service = await createIngestService(
+    readIngestConfig({
+      INGEST_DATABASE_URL: database.appUrl,
+      INGEST_JWKS: keys.jwksPath,
+      INGEST_TOKEN_ISSUERS: DEV_ISSUER,
+      INGEST_REDIS_URL: inject('services').redisUrl,
+      INGEST_BODY_LIMIT_BYTES: '65536',
+      ...env,
+    }),
+    createLogger('ingest', 'silent'),
+  );
+  services.push(service);
+  await service.app.listen({ port: 0, host: '127.0.0.1' });
+  return `http://127.0.0.1:${(service.app.server.address() as AddressInfo).port}`;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase(inject('services'));
+  admin = new pg.Pool({ connectionString: database.adminUrl });
+  keys = await ensureDevKeys(keyDir);
+  url = await startIngest();
+  throttledUrl = await startIngest({ INGEST_RATE_PER_SECOND: '1', INGEST_RATE_BURST: '3' });
+});
+
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.close()));
+  await admin?.end();
+  await database?.drop();
+  rmSync(keyDir, { recursive: true, force: true });
+});
+
+const tenant = (name: string) => `${database.namespace}-${name}`;
+const token = (tenantName: string, scopes: string[] = [SCOPES.writeSelf], extra: { ttlSeconds?: number } = {}) =>
+  mintDevToken(keys.privateKeyPath, { sub: `producer-${tenantName}`, tenant: tenant(tenantName), scopes, residency: ['us'], ...extra });
+const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+
+let nextId = 0;
+const signalOf = (tenantName: string, overrides: Record<string, unknown> = {}) => ({
+  tenantId: tenant(tenantName),
+  source: 'checkout',
+  signalId: `s-${(nextId += 1)}`,
+  ts: minutesAgo(1),
+  type: 'latency',
+  value: 0.9,
+  ...overrides,
+});
+
+interface ResponseBody {
+  accepted?: number;
+  deduped?: number;
+  error?: { code: string; reason?: string; message?: string; issues?: { path: string; rule: string }[]; fields?: string[] };
+}
+
+async function push(
+  body: unknown,
+  options: { bearer?: string | undefined; headers?: Record<string, string>; base?: string; path?: string } = {},
+) {
+  const response = await fetch(`${options.base ?? url}${options.path ?? '/v1/signals'}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(options.bearer ? { authorization: `Bearer ${options.bearer}` } : {}),
+      ...options.headers,
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, json: text ? (JSON.parse(text) as ResponseBody) : undefined };
+}
+
+async function ledgerCount(tenantName: string): Promise<number> {
+  const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM signal_ledger WHERE tenant_id = $1', [
+    tenant(tenantName),
+  ]);
+  return rows[0]!.n;
+}
+
+async function securityEvents(tenantId: string) {
+  const { rows } = await admin.query<{ kind: string; reason: string; subject: string | null; details: Record<string, unknown> }>(
+    'SELECT kind, reason, subject, details FROM security_events WHERE tenant_id = $1 ORDER BY id',
+    [tenantId],
+  );
+  return rows;
+}
+
+describe('authentication and authorization', () => {
+  it('accepts a token with coherence:write:self for its own tenant, 202 only with counts', async () => {
+    const response = await push({ signals: [signalOf('auth-ok'), signalOf('auth-ok')] }, { bearer: await token('auth-ok') });
+    expect(response.status).toBe(202);
+    expect(response.json).toEqual({ accepted: 2, deduped: 0 });
+    expect(await ledgerCount('auth-ok')).toBe(2);
+  });
+
+  it.each([
+    ['no token', async () => undefined, 'TOKEN_MISSING'],
+    ['an expired token', async () => token('auth', [SCOPES.writeSelf], { ttlSeconds: -120 }), 'TOKEN_EXPIRED'],
+    [
+      'a token signed by an unknown key',
+      async () => {
+        const other = await ensureDevKeys(join(keyDir, 'other'));
+        return mintDevToken(other.privateKeyPath, { sub: 'x', tenant: tenant('auth'), scopes: [SCOPES.writeSelf], residency: [] });
+      },
+      'TOKEN_SIGNATURE_INVALID',
+    ],
+    ['a malformed token', async () => 'not.a.jwt', 'TOKEN_MALFORMED'],
+  ])('refuses %s with 401 UNAUTHENTICATED and records AUTH_DENY', async (_case, makeToken, reason) => {
+    const before = (await securityEvents('-')).length;
+    const response = await push({ signals: [signalOf('auth')] }, { bearer: await makeToken() });
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="coherence"');
+    expect(response.json).toEqual({ error: { code: 'UNAUTHENTICATED', reason, message: expect.any(String) } });
+    const events = await securityEvents('-');
+    expect(events.slice(before)).toEqual([expect.objectContaining({ kind: 'AUTH_DENY', reason })]);
+    expect(await ledgerCount('auth')).toBe(0);
+  });
+
+  it('refuses a token in the query string even alongside a valid header', async () => {
+    const bearer = await token('auth');
+    const response = await push({ signals: [signalOf('auth')] }, { bearer, path: `/v1/signals?access_token=${bearer}` });
+    expect(response.status).toBe(401);
+    expect(response.json?.['error']).toMatchObject({ code: 'UNAUTHENTICATED', reason: 'TOKEN_IN_QUERY_STRING' });
+    expect(await ledgerCount('auth')).toBe(0);
+  });
+
+  it('refuses a token without coherence:write:self with 403 SCOPE_MISSING', async () => {
+    const response = await push({ signals: [signalOf('auth')] }, { bearer: await token('auth', [SCOPES.readSelf]) });
+    expect(response.status).toBe(403);
+    expect(response.json?.['error']).toMatchObject({ code: 'FORBIDDEN', reason: 'SCOPE_MISSING' });
+    expect(await securityEvents(tenant('auth'))).toEqual([expect.objectContaining({ kind: 'AUTH_DENY', reason: 'SCOPE_MISSING' })]);
+  });
+
+  it('refuses a token for tenant A writing tenant B with 403 TENANT_MISMATCH, a security event, and nothing stored', async () => {
+    const response = await push({ signals: [signalOf('alpha'), signalOf('beta')] }, { bearer: await token('alpha') });
+    expect(response.status).toBe(403);
+    expect(response.json).toEqual({ error: { code: 'FORBIDDEN', reason: 'TENANT_MISMATCH', message: expect.any(String) } });
+    expect(await securityEvents(tenant('beta'))).toEqual([
+      expect.objectContaining({
+        kind: 'TENANT_MISMATCH',
+        subject: 'producer-alpha',
+        details: { tokenTenant: tenant('alpha'), foreignTenants: 1 },
+      }),
+    ]);
+    expect(await ledgerCount('alpha')).toBe(0);
+    expect(await ledgerCount('beta')).toBe(0);
+  });
+});
+
+describe('bad input: 400 INVALID_SIGNAL naming each field and rule, nothing stored', () => {
+  const inFuture = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+  it.each([
+    ['an unknown field', { colour: 'red' }, 'signals[0].colour', 'unknown_field'],
+    ['a wrongly typed value', { value: 'high' }, 'signals[0].value', 'type'],
+    ['a value above 1', { value: 1.5 }, 'signals[0].value', 'max'],
+    ['a value below 0', { value: -0.1 }, 'signals[0].value', 'min'],
+    ['a zero weight', { weight: 0 }, 'signals[0].weight', 'positive'],
+    ['a negative weight', { weight: -2 }, 'signals[0].weight', 'positive'],
+    ['a ts that is not ISO-8601', { ts: 'yesterday' }, 'signals[0].ts', 'format'],
+    ['a ts without a zone', { ts: '2026-11-24T12:00:00' }, 'signals[0].ts', 'format'],
+    ['a ts more than 5 minutes in the future', { ts: inFuture(6) }, 'signals[0].ts', 'not_future'],
+    ['a missing field', { source: undefined }, 'signals[0].source', 'required'],
+    [
+      'an unknown provenance field',
+      { provenance: { purpose: 'p', retention: 'r', license: 'l', residency: 'us', x: 1 } },
+      'signals[0].provenance.x',
+      'unknown_field',
+    ],
+  ])('%s', async (_case, overrides, path, rule) => {
+    const response = await push({ signals: [signalOf('bad', overrides)] }, { bearer: await token('bad') });
+    expect(response.status).toBe(400);
+    expect(response.json?.['error']).toMatchObject({ code: 'INVALID_SIGNAL', issues: [expect.objectContaining({ path, rule })] });
+    expect(await ledgerCount('bad')).toBe(0);
+  });
+
+  it('accepts a ts up to 5 minutes ahead', async () => {
+    const response = await push({ signals: [signalOf('skew', { ts: inFuture(4) })] }, { bearer: await token('skew') });
+    expect(response.status).toBe(202);
+  });
+
+  it.each([
+    ['no signals', { signals: [] }, 'signals', 'too_few'],
+    ['more signals than a batch may hold', { signals: Array.from({ length: 1_001 }, () => ({})) }, 'signals', 'too_many'],
+    ['an unknown top-level field', { signals: [], extra: true }, 'extra', 'unknown_field'],
+    ['a body that is not an object', [1, 2], '', 'type'],
+  ])('refuses a batch with %s', async (_case, body, path, rule) => {
+    const response = await push(body, { bearer: await token('bad') });
+    expect(response.status).toBe(400);
+    expect(response.json?.['error']?.['issues']).toContainEqual(expect.objectContaining({ path, rule }));
+  });
+
+  it('is all-or-nothing: one bad signal among good ones stores none, and every problem is listed', async () => {
+    const body = { signals: [signalOf('bad'), signalOf('bad', { value: 2 }), signalOf('bad'), signalOf('bad', { weight: 0, extra: 1 })] };
+    const response = await push(body, { bearer: await token('bad') });
+    expect(response.status).toBe(400);
+    expect(response.json?.['error']?.['issues']!.map((i: { path: string }) => i.path).sort()).toEqual([
+      'signals[1].value',
+      'signals[3].extra',
+      'signals[3].weight',
+    ]);
+    expect(await ledgerCount('bad')).toBe(0);
+  });
+
+  it('answers 413 for a body over the configured size', async () => {
+    const signals = Array.from({ length: 600 }, () => signalOf('big', { type: 'x'.repeat(100) }));
+    const response = await push({ signals }, { bearer: await token('big') });
+    expect(response.status).toBe(413);
+    expect(response.json?.['error']?.['code']).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers 415 for a body that is not JSON, and 400 for malformed or empty JSON', async () => {
+    const bearer = await token('bad');
+    expect((await push('value=1', { bearer, headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+    expect((await push('value=1', { bearer, headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
+    const malformed = await push('{"signals": [', { bearer });
+    expect(malformed.status).toBe(400);
+    expect(malformed.json?.['error']?.['code']).toBe('MALFORMED_JSON');
+    const empty = await push('', { bearer });
+    expect(empty.status).toBe(400);
+    expect(empty.json?.['error']?.['code']).toBe('EMPTY_BODY');
+  });
+
+  it('does not even read the body of an unauthenticated request', async () => {
+    const response = await push('{"signals": [', {});
+    expect(response.status).toBe(401);
+  });
+});
+
+describe('provenance and dedupe', () => {
+  it('attaches the configured defaults when absent and keeps the producer’s own', async () => {
+    const own = { purpose: 'billing', retention: 'P7D', license: 'cc-by', residency: 'eu' };
+    const body = { signals: [signalOf('prov', { signalId: 'default' }), signalOf('prov', { signalId: 'own', provenance: own })] };
+    expect((await push(body, { bearer: await token('prov') })).status).toBe(202);
+    const { rows } = await admin.query<{ signal_id: string; provenance: unknown }>(
+      'SELECT signal_id, provenance FROM signal_ledger WHERE tenant_id = $1 ORDER BY signal_id',
+      [tenant('prov')],
+    );
+    expect(rows).toEqual([
+      { signal_id: 'default', provenance: { purpose: 'operations', retention: 'P30D', license: 'internal', residency: 'us' } },
+      { signal_id: 'own', provenance: own },
+    ]);
+  });
+
+  it('counts a repeated key as deduped, also when ts is the same instant written differently', async () => {
+    const first = signalOf('dedupe', { ts: '2026-11-24T10:00:00Z' });
+    const bearer = await token('dedupe');
+    expect((await push({ signals: [first] }, { bearer })).json).toEqual({ accepted: 1, deduped: 0 });
+    const again = { signals: [{ ...first, ts: '2026-11-24T11:00:00+01:00' }, first] };
+    expect((await push(again, { bearer })).json).toEqual({ accepted: 0, deduped: 2 });
+    expect(await ledgerCount('dedupe')).toBe(1);
+  });
+});
+
+describe('outbox', () => {
+  it('writes one event per stored batch in the contract’s shape, carrying only the newly stored signals', async () => {
+    const bearer = await token('outbox');
+    const old = signalOf('outbox', { ts: '2026-11-24T09:00:00Z' });
+    expect((await push({ signals: [old] }, { bearer })).status).toBe(202);
+    const fresh = signalOf('outbox', { weight: 2, ts: '2026-11-24T09:30:00+01:00' });
+    expect((await push({ signals: [old, fresh] }, { bearer })).json).toEqual({ accepted: 1, deduped: 1 });
+    expect((await push({ signals: [old, fresh] }, { bearer })).json).toEqual({ accepted: 0, deduped: 2 });
+    const { rows } = await admin.query<{ envelope: unknown }>('SELECT envelope FROM outbox WHERE tenant_id = $1 ORDER BY id', [
+      tenant('outbox'),
+    ]);
+    expect(rows).toHaveLength(2);
+    const events = rows.map((row) => validate(outboxEventSchema, row.envelope));
+    expect(events.map((e) => e.ok)).toEqual([true, true]);
+    const second = events[1]!.ok ? events[1]!.value : undefined;
+    expect(second?.payload.signals).toEqual([
+      expect.objectContaining({
+        signalId: fresh.signalId,
+        weight: 2,
+        value: 0.9,
+        provenance: expect.objectContaining({ purpose: 'operations' }),
+      }),
+    ]);
+    expect(Date.parse(second!.payload.signals[0]!.ts)).toBe(Date.parse('2026-11-24T08:30:00Z'));
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('replays the stored first response byte for byte, without storing again', async () => {
+    const bearer = await token('idem');
+    const body = { signals: [signalOf('idem'), signalOf('idem')] };
+    const first = await push(body, { bearer, headers: { 'idempotency-key': 'key-1' } });
+    expect(first.status).toBe(202);
+    // Between the two, the same signals arrive without the key: the replay must not become {accepted:0,deduped:2}.
+    expect((await push(body, { bearer })).json).toEqual({ accepted: 0, deduped: 2 });
+    const replay = await push(JSON.stringify(body, null, 2), { bearer, headers: { 'idempotency-key': 'key-1' } });
+    expect(replay.status).toBe(202);
+    expect(replay.text).toBe(first.text);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await ledgerCount('idem')).toBe(2);
+  });
+
+  it('answers 409 IDEMPOTENCY_MISMATCH listing the differing fields when the body changed', async () => {
+    const bearer = await token('idem');
+    const original = { signals: [signalOf('idem'), signalOf('idem')] };
+    expect((await push(original, { bearer, headers: { 'idempotency-key': 'key-2' } })).status).toBe(202);
+    const changed = {
+      signals: [
+        { ...original.signals[0]!, value: 0.1 },
+        { ...original.signals[1]!, weight: 3 },
+      ],
+    };
+    const response = await push(changed, { bearer, headers: { 'idempotency-key': 'key-2' } });
+    expect(response.status).toBe(409);
+    expect(response.json).toEqual({
+      error: { code: 'IDEMPOTENCY_MISMATCH', message: expect.any(String), fields: ['signals[0].value', 'signals[1].weight'] },
+    });
+  });
+
+  it('stores a batch once when retries with the same key race each other', async () => {
+    const bearer = await token('race');
+    const body = { signals: Array.from({ length: 20 }, () => signalOf('race')) };
+    const responses = await Promise.all(Array.from({ length: 8 }, () => push(body, { bearer, headers: { 'idempotency-key': 'race' } })));
+    expect(new Set(responses.map((r) => `${r.status} ${r.text}`))).toEqual(new Set(['202 {"accepted":20,"deduped":0}']));
+    const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE tenant_id = $1', [tenant('race')]);
+    expect(rows[0]!.n).toBe(1);
+  });
+
+  it('scopes keys per tenant, and refuses an unusable key', async () => {
+    const headers = { 'idempotency-key': 'shared' };
+    expect((await push({ signals: [signalOf('k1')] }, { bearer: await token('k1'), headers })).status).toBe(202);
+    expect((await push({ signals: [signalOf('k2')] }, { bearer: await token('k2'), headers })).status).toBe(202);
+    const bad = await push({ signals: [signalOf('k1')] }, { bearer: await token('k1'), headers: { 'idempotency-key': 'x'.repeat(300) } });
+    expect(bad.status).toBe(400);
+    expect(bad.json?.['error']?.['code']).toBe('INVALID_IDEMPOTENCY_KEY');
+  });
+
+  it('forgets a key after INGEST_IDEMPOTENCY_TTL_HOURS: a retry then goes to the ledger, which dedupes it', async () => {
+    const bearer = await token('ttl');
+    const headers = { 'idempotency-key': 'ttl-1' };
+    const original = signalOf('ttl');
+    expect((await push({ signals: [original] }, { bearer, headers })).json).toEqual({ accepted: 1, deduped: 0 });
+    const age = (hours: number) =>
+      admin.query(`UPDATE idempotency_keys SET created_at = now() - make_interval(hours => $2) WHERE tenant_id = $1`, [
+        tenant('ttl'),
+        hours,
+      ]);
+    await age(25);
+    // Expired but not yet deleted: treated as absent, and replaced.
+    expect((await push({ signals: [{ ...original, value: 0.1 }] }, { bearer, headers })).json).toEqual({ accepted: 0, deduped: 1 });
+    await age(25);
+    const appPool = new pg.Pool({ connectionString: database.appUrl });
+    try {
+      expect(await expireIdempotencyKeys(appPool, 24)).toBe(1);
+    } finally {
+      await appPool.end();
+    }
+    const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM idempotency_keys WHERE tenant_id = $1', [
+      tenant('ttl'),
+    ]);
+    expect(rows[0]!.n).toBe(0);
+  });
+
+  it('does not store a refused batch under the key, so a corrected retry goes through', async () => {
+    const bearer = await token('fix');
+    const headers = { 'idempotency-key': 'fix-1' };
+    expect((await push({ signals: [signalOf('fix', { value: 7 })] }, { bearer, headers })).status).toBe(400);
+    expect((await push({ signals: [signalOf('fix')] }, { bearer, headers })).status).toBe(202);
+  });
+});
+
+describe('per-tenant limiter', () => {
+  it('answers 429 with Retry-After over the tenant’s share, never a 5xx, and leaves other tenants alone', async () => {
+    const bearer = await token('busy');
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 6; i += 1) {
+      const response = await push({ signals: [signalOf('busy')] }, { bearer, base: throttledUrl });
+      statuses.push(response.status);
+      if (response.status === 429) {
+        retryAfter = response.headers.get('retry-after');
+        expect(response.json?.['error']?.['code']).toBe('RATE_LIMITED');
+      }
+    }
+    expect(statuses.slice(0, 3)).toEqual([202, 202, 202]);
+    expect(statuses.slice(3)).toEqual([429, 429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(await ledgerCount('busy')).toBe(3);
+    expect((await push({ signals: [signalOf('calm')] }, { bearer: await token('calm'), base: throttledUrl })).status).toBe(202);
+  });
+});
+
+describe('metrics', () => {
+  it('exposes processed and deduped counters by transport, the backlog, and request durations', async () => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/ingest_events_processed_total\{transport="http"\} [1-9]/);
+    expect(text).toMatch(/ingest_signals_deduped_total\{transport="http"\} [1-9]/);
+    expect(text).toMatch(/ingest_backlog [1-9]/);
+    expect(text).toContain('ingest_store_duration_seconds_bucket');
+    expect(text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/v1\/signals",status="202"\}/);
+  });
+});

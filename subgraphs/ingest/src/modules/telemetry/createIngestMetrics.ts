@@ -1,0 +1,60 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** How a signal reached ingest; the `transport` label of every ingest metric. */
+export type Transport = 'http' | 'kafka';
+
+export interface IngestMetricsOptions {
+  /** Reads the outbox backlog (unprojected signals, all tenants) when /metrics is scraped. */
+  readBacklog: () => Promise<number>;
+}
+
+/**
+ * The ingest metrics, on the process's own registry. The dedupe rate is not
+ * a metric of its own: it is `rate(ingest_signals_deduped_total[5m]) /
+ * rate(ingest_events_processed_total[5m])`, which stays correct when summed
+ * over replicas (a ratio gauge would not).
+ */
+export function createIngestMetrics(registry: Registry, options: IngestMetricsOptions) {
+  return {
+    processed: new Counter({
+      name: 'ingest_events_processed_total',
+      help: 'Signals committed to the ledger or found already stored, by transport.',
+      labelNames: ['transport'] as const,
+      registers: [registry],
+    }),
+    deduped: new Counter({
+      name: 'ingest_signals_deduped_total',
+      help: 'Signals whose key (tenant, source, signalId, ts) was already stored, by transport.',
+      labelNames: ['transport'] as const,
+      registers: [registry],
+    }),
+    deadLettered: new Counter({
+      name: 'ingest_dlq_records_total',
+      help: 'Kafka records sent to the dead-letter topic because they failed validation.',
+      registers: [registry],
+    }),
+    storeDuration: new Histogram({
+      name: 'ingest_store_duration_seconds',
+      help: 'Time of the ledger + outbox transaction, by transport.',
+      labelNames: ['transport'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    consumerLag: new Gauge({
+      name: 'ingest_consumer_lag',
+      help: 'Records between the last one the Kafka consumer stored and the end of the partition, as of its last fetch.',
+      labelNames: ['topic', 'partition'] as const,
+      registers: [registry],
+    }),
+    backlog: new Gauge({
+      name: 'ingest_backlog',
+      help: 'Accepted signals the relay has not projected yet (outbox backlog, all tenants).',
+      registers: [registry],
+      async collect() {
+        this.set(await options.readBacklog());
+      },
+    }),
+  };
+}
+
+export type IngestMetrics = ReturnType<typeof createIngestMetrics>;
