@@ -140,7 +140,8 @@ async function stateOf(run: string) {
     { prefix },
   );
   const readModel = await admin.query(
-    `SELECT substring(tenant_id from $2) AS tenant, score, status, agreement, window_iso, sources
+    // ::int matters: `substring(text from text)` is the regular-expression form.
+    `SELECT substring(tenant_id from $2::int) AS tenant, score, status, agreement, window_iso, sources
        FROM coherence_scores WHERE tenant_id LIKE $1 ORDER BY tenant_id`,
     [`${prefix}%`, prefix.length + 1],
   );

@@ -22,6 +22,11 @@ export const errorResponseSchema = z.strictObject({
     /** UPPER_SNAKE code from the emitting package's error registry. */
     code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
     message: z.string().optional(),
+    /** A stable sub-code under `code`, e.g. TOKEN_EXPIRED under UNAUTHENTICATED, TENANT_MISMATCH under FORBIDDEN. */
+    reason: z
+      .string()
+      .regex(/^[A-Z][A-Z0-9_]*$/)
+      .optional(),
     issues: z.array(validationIssueSchema).optional(),
     fields: z.array(z.string()).optional(),
   }),
