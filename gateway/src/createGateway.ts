@@ -1,6 +1,6 @@
+import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ApolloServer, HeaderMap } from '@apollo/server';
-import { Supergraph } from '@apollo/federation-internals';
 import { createTokenVerifier } from '@coherence/auth';
 import { childTraceparent, formatTraceparent, injectTraceContext, tenantIdSchema, type TraceContext } from '@coherence/contracts';
 import { createPgPool, createServiceApp, maskUnexpectedErrors, recordSecurityEvent, type Logger } from '@coherence/platform';
@@ -48,7 +48,7 @@ class TracingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
  */
 export async function createGateway(config: GatewayConfig, logger: Logger) {
   const supergraphSdl = await readFile(config.GATEWAY_SUPERGRAPH_PATH, 'utf8');
-  const apiSchema = Supergraph.build(supergraphSdl).apiSchema().toGraphQLJSSchema();
+  const apiSchema = apiSchemaFromSupergraph(supergraphSdl);
   const loadOperations = async () => createPersistedOperations(JSON.parse(await readFile(config.GATEWAY_MANIFEST_PATH, 'utf8')), apiSchema);
   // At start a bad manifest stops the gateway; on reload it is refused and the running one stays.
   let operations = await loadOperations();

@@ -1,4 +1,4 @@
-import { Supergraph } from '@apollo/federation-internals';
+import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier, DEV_ISSUER } from '@coherence/auth';
 import { supergraphPath } from '@coherence/gateway';
 import { attachCoherenceSubscriptions, createPersistedOperations, readSubscriptionConfig } from '@coherence/gateway/subscriptions';
@@ -22,9 +22,7 @@ export interface FanoutEndpointOptions {
  * the endpoint's fallback). For the fan-out benchmark and its end-to-end test.
  */
 export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
-  const apiSchema = Supergraph.build(await readFile(supergraphPath, 'utf8'))
-    .apiSchema()
-    .toGraphQLJSSchema();
+  const apiSchema = apiSchemaFromSupergraph(await readFile(supergraphPath, 'utf8'));
   const operations = createPersistedOperations(manifest, apiSchema);
   const { app, metrics } = createServiceApp({ logger: options.logger, readinessChecks: [] });
   attachCoherenceSubscriptions(app, {

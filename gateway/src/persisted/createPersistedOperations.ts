@@ -1,5 +1,5 @@
-import { manifestSchema, sha256Hex, type PersistedOperation } from '@coherence/persisted-queries';
-import { parse, validate, type GraphQLSchema } from 'graphql';
+import { manifestSchema, validateOperations, type PersistedOperation } from '@coherence/persisted-queries';
+import { parse, type GraphQLSchema } from 'graphql';
 import { analyzeOperation, type OperationShape } from '../policy/analyzeOperation';
 
 /** A runnable operation with what the policy needs to know about it. */
@@ -13,16 +13,10 @@ export type GatewayOperation = PersistedOperation & { shape: OperationShape };
  */
 export function createPersistedOperations(manifestJson: unknown, apiSchema: GraphQLSchema) {
   const manifest = manifestSchema.parse(manifestJson);
-  const byId = new Map<string, GatewayOperation>();
-  const problems: string[] = [];
-  for (const operation of manifest.operations) {
-    if (sha256Hex(operation.body) !== operation.id) problems.push(`${operation.name}: id is not the sha256 of its body`);
-    const document = parse(operation.body);
-    const errors = validate(apiSchema, document);
-    for (const error of errors) problems.push(`${operation.name}: ${error.message}`);
-    if (errors.length === 0) byId.set(operation.id, { ...operation, shape: analyzeOperation(document) });
-  }
+  const problems = validateOperations(manifest.operations, apiSchema).map(({ operation, message }) => `${operation.name}: ${message}`);
   if (problems.length > 0) throw new Error(`persisted query manifest refused:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  const byId = new Map<string, GatewayOperation>();
+  for (const operation of manifest.operations) byId.set(operation.id, { ...operation, shape: analyzeOperation(parse(operation.body)) });
   return {
     get: (id: string): GatewayOperation | undefined => byId.get(id),
     size: byId.size,
