@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The full test suite (see README, "Test it"): static checks, generated-file
+# The full test suite (see README, "The two commands"): static checks, generated-file
 # drift, unit, integration and end-to-end tests against real servers, which
 # are provisioned from the package registries on first use. Ends with one
 # plain "N passed, N failed" line read from Vitest's JSON report.
