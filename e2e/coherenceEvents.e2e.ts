@@ -1,11 +1,10 @@
 import { createChangePublisher, createOutboxRelay, type OutboxRelay } from '@coherence/coherence';
-import { COHERENCE_CHANGED, TENANT_AGGREGATE, type CoherenceChangedMessage } from '@coherence/contracts';
+import { createCoherenceChangedMessage, COHERENCE_CHANGED, type CoherenceChangedMessage } from '@coherence/contracts';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
@@ -207,17 +206,8 @@ describe('coherenceEvents', () => {
 
 function changeMessage(tenantId: string, score: number): CoherenceChangedMessage {
   const now = new Date().toISOString();
-  return {
-    messageId: randomUUID(),
-    tenantId,
-    aggregateType: TENANT_AGGREGATE,
-    aggregateId: tenantId,
-    type: COHERENCE_CHANGED,
-    timestamp: now,
-    correlationId: 'burst',
-    causationId: null,
-    schemaVersion: 1,
-    payload: {
+  return createCoherenceChangedMessage({
+    change: {
       tenantId,
       previous: null,
       current: {
@@ -231,5 +221,7 @@ function changeMessage(tenantId: string, score: number): CoherenceChangedMessage
       },
       changedAt: now,
     },
-  };
+    timestamp: now,
+    correlationId: 'burst',
+  });
 }

@@ -10,14 +10,13 @@
  * and the server-side `subscription_fanout_latency_ms` histogram.
  */
 import { ensureDevKeys, mintDevToken } from '@coherence/auth';
-import { COHERENCE_CHANGED, TENANT_AGGREGATE, type CoherenceChangedMessage } from '@coherence/contracts';
+import { createCoherenceChangedMessage, type CoherenceChangedMessage } from '@coherence/contracts';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { freePort } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import { readFileSync } from 'node:fs';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,17 +185,8 @@ async function answersPing(url: string): Promise<boolean> {
 }
 
 function change(tenantId: string, score: number, at: string): CoherenceChangedMessage {
-  return {
-    messageId: randomUUID(),
-    tenantId,
-    aggregateType: TENANT_AGGREGATE,
-    aggregateId: tenantId,
-    type: COHERENCE_CHANGED,
-    timestamp: at,
-    correlationId: 'bench',
-    causationId: null,
-    schemaVersion: 1,
-    payload: {
+  return createCoherenceChangedMessage({
+    change: {
       tenantId,
       previous: null,
       current: {
@@ -210,5 +200,7 @@ function change(tenantId: string, score: number, at: string): CoherenceChangedMe
       },
       changedAt: at,
     },
-  };
+    timestamp: at,
+    correlationId: 'bench',
+  });
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { COHERENCE_CHANGED, coherenceChangedMessageSchema, coherenceChangedSchema, type CoherenceChanged } from './coherenceChanged';
+import {
+  COHERENCE_CHANGED,
+  coherenceChangedMessageSchema,
+  coherenceChangedSchema,
+  createCoherenceChangedMessage,
+  type CoherenceChanged,
+} from './coherenceChanged';
 import { validate, type ValidationIssue } from './validationIssue';
 
 const changed: CoherenceChanged = {
@@ -71,5 +77,32 @@ describe('coherenceChangedMessageSchema', () => {
     expect(issuesOf(validate(coherenceChangedMessageSchema, { ...message, tenantId: 'other' }))).toEqual([
       expect.objectContaining({ path: 'payload.tenantId', rule: 'tenant_mismatch' }),
     ]);
+  });
+});
+
+describe('createCoherenceChangedMessage', () => {
+  it('wraps a change in an envelope that passes the message contract', () => {
+    const at = '2026-11-24T12:00:00.000Z';
+    const message = createCoherenceChangedMessage({
+      change: {
+        tenantId: 'acme',
+        previous: { score: 0.9, status: 'HEALTHY' },
+        current: {
+          tenantId: 'acme',
+          score: 0.6,
+          status: 'WARN',
+          agreement: 1,
+          window: 'PT24H',
+          updatedAt: at,
+          sources: [{ source: 'api', score: 0.6, count: 2 }],
+        },
+        changedAt: at,
+      },
+      timestamp: at,
+      correlationId: 'req-1',
+    });
+    expect(validate(coherenceChangedMessageSchema, message)).toEqual({ ok: true, value: message });
+    expect(message).toMatchObject({ aggregateType: 'Tenant', aggregateId: 'acme', type: COHERENCE_CHANGED, causationId: null });
+    expect(message).not.toHaveProperty('traceparent');
   });
 });

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { coherenceScoreSchema, coherenceStatusSchema } from './coherenceScore';
 import { eventEnvelopeSchema } from './messageEnvelope';
+import { TENANT_AGGREGATE } from './outboxEvent';
 import { isoDateTimeSchema, tenantIdSchema, unitIntervalSchema } from './scalars';
 
 /** Event type of {@link coherenceChangedSchema}, as it appears in a message envelope's `type`. */
@@ -60,3 +62,32 @@ export const coherenceChangedMessageSchema = eventEnvelopeSchema(COHERENCE_CHANG
 
 /** See {@link coherenceChangedMessageSchema}. */
 export type CoherenceChangedMessage = z.output<typeof coherenceChangedMessageSchema>;
+
+/** What differs between one CoherenceChanged message and the next. */
+export interface CoherenceChangedInit {
+  change: CoherenceChanged;
+  /** When the change was made; also the envelope's timestamp. */
+  timestamp: string;
+  correlationId: string;
+  /** The message that caused it (an outbox event), if any. */
+  causationId?: string | null;
+  traceparent?: string;
+}
+
+/** A CoherenceChanged message in its envelope, so producers fill only what is theirs. */
+export function createCoherenceChangedMessage(init: CoherenceChangedInit): CoherenceChangedMessage {
+  const { tenantId } = init.change;
+  return {
+    messageId: randomUUID(),
+    tenantId,
+    aggregateType: TENANT_AGGREGATE,
+    aggregateId: tenantId,
+    type: COHERENCE_CHANGED,
+    timestamp: init.timestamp,
+    correlationId: init.correlationId,
+    causationId: init.causationId ?? null,
+    schemaVersion: 1,
+    ...(init.traceparent ? { traceparent: init.traceparent } : {}),
+    payload: init.change,
+  };
+}

@@ -38,8 +38,14 @@ export {
 } from './coherenceScore';
 export type { CoherenceScore, CoherenceStatus, SourceScore } from './coherenceScore';
 
-export { COHERENCE_CHANGED, coherenceChangedMessageSchema, coherenceChangedSchema, coherenceSnapshotSchema } from './coherenceChanged';
-export type { CoherenceChanged, CoherenceChangedMessage, CoherenceSnapshot } from './coherenceChanged';
+export {
+  COHERENCE_CHANGED,
+  coherenceChangedMessageSchema,
+  coherenceChangedSchema,
+  coherenceSnapshotSchema,
+  createCoherenceChangedMessage,
+} from './coherenceChanged';
+export type { CoherenceChanged, CoherenceChangedInit, CoherenceChangedMessage, CoherenceSnapshot } from './coherenceChanged';
 
 export { envelopeHeaderSchema, eventEnvelopeSchema, messageEnvelopeSchema } from './messageEnvelope';
 export type { EnvelopeHeader, MessageEnvelope } from './messageEnvelope';

@@ -1,7 +1,6 @@
 import {
-  COHERENCE_CHANGED,
+  createCoherenceChangedMessage,
   outboxEventSchema,
-  TENANT_AGGREGATE,
   validate,
   type AcceptedSignal,
   type CoherenceChangedMessage,
@@ -10,7 +9,6 @@ import {
 } from '@coherence/contracts';
 import { inTransaction, type Logger, type PgPool } from '@coherence/platform';
 import type { Driver } from 'neo4j-driver';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangePublisher } from '../events/createChangePublisher';
 import { aggregateWindow, projectSignals } from '../graph/signalGraph';
@@ -110,25 +108,16 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
         const changed = previous?.score !== coherence.score || previous?.status !== coherence.status;
         tenants.push({ tenantId, status: coherence.status, changed });
         if (!changed) continue;
-        changes.push({
-          messageId: randomUUID(),
-          tenantId,
-          aggregateType: TENANT_AGGREGATE,
-          aggregateId: tenantId,
-          type: COHERENCE_CHANGED,
-          timestamp: updatedAt,
-          correlationId: cause.correlationId,
-          causationId: cause.messageId,
-          schemaVersion: 1,
-          ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
-          payload: {
-            tenantId,
-            previous,
-            current: { tenantId, ...coherence, window: windowIso, updatedAt },
-            // Replaced by the commit time below: subscribers measure fan-out latency from it.
-            changedAt: updatedAt,
-          },
-        });
+        changes.push(
+          createCoherenceChangedMessage({
+            // changedAt is replaced by the commit time below: subscribers measure fan-out latency from it.
+            change: { tenantId, previous, current: { tenantId, ...coherence, window: windowIso, updatedAt }, changedAt: updatedAt },
+            timestamp: updatedAt,
+            correlationId: cause.correlationId,
+            causationId: cause.messageId,
+            ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
+          }),
+        );
       }
       await client.query('UPDATE outbox SET processed_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       return { events: rows.length, signals: signals.length, tenants };
