@@ -1,12 +1,6 @@
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { consumerLag, createIngestProcesses, waitFor } from './ingestProcesses';
+import { consumerLag, createIngestHarness, waitFor } from './ingestProcesses';
 
 /**
  * The consumer is stopped for 60 s while producers keep writing to Kafka;
@@ -17,32 +11,20 @@ const OUTAGE_MS = 60_000;
 const RECORDS_PER_TICK = 50;
 const TICK_MS = 100;
 
-const logDir = mkdtempSync(join(tmpdir(), 'coherence-ingest-outage-'));
-let database: TestDatabase;
-let admin: pg.Pool;
-let kafkaAdmin: Admin;
-let producer: Producer;
-let ingest: Awaited<ReturnType<typeof createIngestProcesses>>;
+let harness: Awaited<ReturnType<typeof createIngestHarness>>;
+let database: typeof harness.database;
+let admin: typeof harness.admin;
+let kafkaAdmin: typeof harness.kafkaAdmin;
+let producer: typeof harness.producer;
+let ingest: typeof harness.ingest;
 
 beforeAll(async () => {
-  const services = inject('services');
-  database = await createTestDatabase(services);
-  admin = new pg.Pool({ connectionString: database.adminUrl });
-  ingest = await createIngestProcesses({ services, database, logDir });
-  const kafka = new Kafka({ clientId: 'ingest-outage-test', brokers: services.kafkaBrokers, logLevel: logLevel.NOTHING });
-  kafkaAdmin = kafka.admin();
-  await kafkaAdmin.connect();
-  producer = kafka.producer();
-  await producer.connect();
+  harness = await createIngestHarness('ingest-outage', inject('services'));
+  ({ database, admin, kafkaAdmin, producer, ingest } = harness);
 });
 
 afterAll(async () => {
-  await ingest?.stopAll();
-  await producer?.disconnect();
-  await kafkaAdmin?.disconnect();
-  await admin?.end();
-  await database?.drop();
-  rmSync(logDir, { recursive: true, force: true });
+  await harness?.stop();
 });
 
 it(`catches up after a ${OUTAGE_MS / 1_000} s consumer outage without loss or duplicates`, async () => {

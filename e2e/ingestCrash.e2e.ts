@@ -1,45 +1,27 @@
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { consumerLag, createIngestProcesses, waitFor } from './ingestProcesses';
+import { consumerLag, createIngestHarness, waitFor } from './ingestProcesses';
 
 /**
  * SIGKILL both ingest processes while HTTP and Kafka load flows, restart
  * them, and check that every signal that got a 202 and every record Kafka
  * acknowledged is in the ledger exactly once, and in exactly one outbox event.
  */
-const logDir = mkdtempSync(join(tmpdir(), 'coherence-ingest-crash-'));
-let database: TestDatabase;
-let admin: pg.Pool;
-let kafkaAdmin: Admin;
-let producer: Producer;
-let ingest: Awaited<ReturnType<typeof createIngestProcesses>>;
+let harness: Awaited<ReturnType<typeof createIngestHarness>>;
+let database: typeof harness.database;
+let admin: typeof harness.admin;
+let kafkaAdmin: typeof harness.kafkaAdmin;
+let producer: typeof harness.producer;
+let ingest: typeof harness.ingest;
 
 beforeAll(async () => {
-  const services = inject('services');
-  database = await createTestDatabase(services);
-  admin = new pg.Pool({ connectionString: database.adminUrl });
-  ingest = await createIngestProcesses({ services, database, logDir });
-  const kafka = new Kafka({ clientId: 'ingest-crash-test', brokers: services.kafkaBrokers, logLevel: logLevel.NOTHING });
-  kafkaAdmin = kafka.admin();
-  await kafkaAdmin.connect();
+  harness = await createIngestHarness('ingest-crash', inject('services'));
+  ({ database, admin, kafkaAdmin, producer, ingest } = harness);
   await kafkaAdmin.createTopics({ waitForLeaders: true, topics: [{ topic: ingest.topic, numPartitions: 3 }] });
-  producer = kafka.producer();
-  await producer.connect();
 });
 
 afterAll(async () => {
-  await ingest?.stopAll();
-  await producer?.disconnect();
-  await kafkaAdmin?.disconnect();
-  await admin?.end();
-  await database?.drop();
-  rmSync(logDir, { recursive: true, force: true });
+  await harness?.stop();
 });
 
 const tenant = (name: string) => `${database.namespace}-${name}`;

@@ -1,9 +1,12 @@
 import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
-import { freePort, type ServiceEndpoints, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, freePort, type ServiceEndpoints, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
-import type { Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 
 /**
  * The two ingest processes (HTTP push and Kafka consumer) as they run in
@@ -86,4 +89,36 @@ export async function waitFor(what: string, condition: () => Promise<boolean>, t
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(pollMs);
   }
+}
+
+/**
+ * What the ingest fault tests share: their own database, a superuser pool to
+ * count what was stored, the ingest processes, and a Kafka admin and
+ * producer. `stop()` undoes all of it, also after a failed start.
+ */
+export async function createIngestHarness(name: string, services: ServiceEndpoints) {
+  const logDir = mkdtempSync(join(tmpdir(), `coherence-${name}-`));
+  const database = await createTestDatabase(services);
+  const admin = new pg.Pool({ connectionString: database.adminUrl });
+  const ingest = await createIngestProcesses({ services, database, logDir });
+  const kafka = new Kafka({ clientId: `${name}-test`, brokers: services.kafkaBrokers, logLevel: logLevel.NOTHING });
+  const kafkaAdmin = kafka.admin();
+  const producer = kafka.producer();
+  await kafkaAdmin.connect();
+  await producer.connect();
+  return {
+    database,
+    admin,
+    ingest,
+    kafkaAdmin,
+    producer,
+    async stop() {
+      await ingest.stopAll();
+      await producer.disconnect();
+      await kafkaAdmin.disconnect();
+      await admin.end();
+      await database.drop();
+      rmSync(logDir, { recursive: true, force: true });
+    },
+  };
 }
