@@ -33,11 +33,7 @@ beforeAll(async () => {
   const services = inject('services');
   database = await createTestDatabase(services);
   channel = `${database.namespace}:coherence.changed.v1`;
-  // The gateway reads its subscription settings from the environment at start (docs/adr/0004);
-  // each test file runs in a process of its own, so this reaches only this file's gateway.
-  process.env['GATEWAY_REDIS_URL'] = services.redisUrl;
-  process.env['COHERENCE_CHANGED_CHANNEL'] = channel;
-  app = await startApplication(services, database);
+  app = await startApplication(services, database, { gatewayEnv: { COHERENCE_CHANGED_CHANNEL: channel } });
   const logger = createLogger('test', 'silent');
   publisher = new Redis(services.redisUrl);
   listener = new Redis(services.redisUrl);
@@ -195,6 +191,55 @@ describe('coherenceEvents', () => {
 
     const other = subscribe(client, `${database.namespace}-acme`);
     await expect(other.next()).rejects.toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
+  });
+
+  it('records a connection the gateway refuses as an AUTH_DENY security event', async () => {
+    const gatewayWs = `${app.gatewayUrl.replace('http', 'ws')}/graphql`;
+    const events = subscribe(await connect(undefined, gatewayWs), tenant());
+    await expect(events.next()).rejects.toMatchObject({ code: 4403 });
+    const admin = createPgPool(database.adminUrl);
+    try {
+      const { rows } = await admin.query<{ reason: string; tenant_id: string }>(
+        `SELECT reason, tenant_id FROM security_events WHERE kind = 'AUTH_DENY' AND service = 'gateway'`,
+      );
+      expect(rows).toEqual([{ reason: 'TOKEN_MISSING', tenant_id: '-' }]);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('publishes a change whose publish failed on the next sweep, and only the newest change of a tenant', async () => {
+    const tenantId = `${database.namespace}-late`;
+    const failing = createOutboxRelay({
+      pool: relayPool,
+      driver: app.driver,
+      logger: createLogger('test', 'silent'),
+      windowHours: 24,
+      publishChanged: () => Promise.reject(new Error('redis is down')),
+    });
+    // Two changes committed, neither published: what a relay dying between COMMIT and publish leaves behind.
+    await push(tenantId, [{ signalId: 'l1', value: 0.2 }]);
+    await failing.drainAll();
+    await push(tenantId, [{ signalId: 'l2', value: 0.6 }]);
+    await failing.drainAll();
+    const pending = () =>
+      relayPool.query<{ score: number; published: boolean }>(
+        'SELECT score, published_at IS NOT NULL AS published FROM coherence_score_history WHERE tenant_id = $1 ORDER BY id',
+        [tenantId],
+      );
+    expect((await pending()).rows).toEqual([
+      { score: 0.2, published: false },
+      { score: 0.4, published: false },
+    ]);
+    expect(published.filter((m) => m.tenantId === tenantId)).toEqual([]);
+
+    // Younger than the sweep's minimum age: left to the relay that committed it.
+    expect(await relay.publishPending(60_000)).toEqual({ published: 0, superseded: 0 });
+    expect(await relay.publishPending(0)).toEqual({ published: 1, superseded: 1 });
+    await sleep(200);
+    expect(published.filter((m) => m.tenantId === tenantId).map((m) => m.payload.current.score)).toEqual([0.4]);
+    expect((await pending()).rows.every((row) => row.published)).toBe(true);
+    expect(await relay.publishPending(0)).toEqual({ published: 0, superseded: 0 });
   });
 
   it('measures fan-out latency from commit to send', async () => {

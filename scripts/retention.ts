@@ -45,6 +45,8 @@ const retention = createRetention({
     outboxDays: config.RETENTION_OUTBOX_TTL_DAYS,
     policyDecisionsDays: config.RETENTION_POLICY_DECISIONS_TTL_DAYS,
     commsDays: config.RETENTION_COMMS_TTL_DAYS,
+    commsEnvelopesDays: config.RETENTION_COMMS_ENVELOPES_TTL_DAYS,
+    scoresHistoryDays: config.RETENTION_SCORES_HISTORY_TTL_DAYS,
   },
 });
 

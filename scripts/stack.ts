@@ -10,7 +10,15 @@
 import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { demoSignals, demoTenants } from '@coherence/fixtures';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { adminQuery, adminUrl, devStackPorts, migrateDatabase, startServices, type ServiceEndpoints } from '@coherence/testkit';
+import {
+  adminQuery,
+  adminUrl,
+  devStackPorts,
+  devStackUnleashTokenSecrets,
+  migrateDatabase,
+  startServices,
+  type ServiceEndpoints,
+} from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,8 +32,8 @@ Starts the whole Coherence stack with demo data and keeps it running until Ctrl-
   --fresh   delete .data/stack first (all stored signals, graph and logs)
   -h        this help
 
-Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003, relay 4010, ingest-consumer 4011,
-postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092.`;
+Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003, relay 4010, ingest-consumer 4011, comms-worker 4012,
+postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242.`;
 
 const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -48,8 +56,9 @@ if (values.fresh && existsSync(rootDir)) {
   rmSync(rootDir, { recursive: true, force: true });
 }
 
-say('starting postgres (+ replica), redis, neo4j and kafka — the first run downloads them and takes a few minutes');
-const services = await startServices({ rootDir, ports: devStackPorts, fast: false });
+say('starting postgres (+ replica), redis, neo4j, kafka and unleash — the first run downloads them and takes a few minutes');
+// Unleash starts with v24.coherence on and region-routing off (the flags' defaults).
+const services = await startServices({ rootDir, ports: devStackPorts, fast: false, unleashTokenSecrets: devStackUnleashTokenSecrets });
 const processes: ManagedProcess[] = [];
 let stopping = false;
 async function stopAll(exitCode: number): Promise<void> {
@@ -71,7 +80,7 @@ try {
   const keys = await ensureDevKeys(keyDir);
   await prepareDatabase(services.endpoints);
   await startProcesses(services.endpoints, keys);
-  await loadDemoData(keys);
+  await loadDemoData(services.endpoints, keys);
   printHowTo();
   watchProcesses();
 } catch (error) {
@@ -124,9 +133,21 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
       name: 'coherence',
       entry: 'subgraphs/coherence/src/main.ts',
       port: 4002,
-      env: { COHERENCE_DATABASE_URL: appUrl, NEO4J_URL: endpoints.neo4jBoltUrl },
+      env: {
+        COHERENCE_DATABASE_URL: appUrl,
+        NEO4J_URL: endpoints.neo4jBoltUrl,
+        // Read while the gateway sends a region hint (region-routing on); the stack's gateway is in `us`, so only a gateway in the replica's region uses it.
+        COHERENCE_READ_REPLICAS: `${endpoints.postgres.replicaRegion}=postgres://coherence_app@${host}:${endpoints.postgres.replicaPort}/${DATABASE}`,
+      },
     },
     { name: 'comms', entry: 'subgraphs/comms/src/main.ts', port: 4003, env: { COMMS_DATABASE_URL: appUrl } },
+    {
+      // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.
+      name: 'comms-worker',
+      entry: 'subgraphs/comms/src/worker/main.ts',
+      port: 4012,
+      env: { COMMS_DATABASE_URL: appUrl, REDIS_URL: endpoints.redisUrl },
+    },
     {
       name: 'relay',
       entry: 'subgraphs/coherence/src/relay/main.ts',
@@ -143,6 +164,8 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
         GATEWAY_JWKS: keys.jwksPath,
         GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
         GATEWAY_REDIS_URL: endpoints.redisUrl,
+        UNLEASH_URL: endpoints.unleash.apiUrl,
+        UNLEASH_API_TOKEN: endpoints.unleash.clientToken,
       },
     },
   ];
@@ -162,7 +185,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
   }
 }
 
-async function loadDemoData(keys: DevKeyFiles): Promise<void> {
+async function loadDemoData(endpoints: ServiceEndpoints, keys: DevKeyFiles): Promise<void> {
   const signals = demoSignals(new Date());
   // A producer token writes its own tenant's signals only, so each tenant's go in with its own token.
   for (const { tenantId } of demoTenants) {
@@ -183,20 +206,23 @@ async function loadDemoData(keys: DevKeyFiles): Promise<void> {
     }
   }
   say(`loaded ${signals.length} demo signals for ${demoTenants.map((t) => t.tenantId).join(', ')}`);
-  // The relay projects asynchronously; wait until the last tenant has a score.
-  const last = demoTenants.at(-1)!.tenantId;
-  const readToken = await mintDevToken(keys.privateKeyPath, {
-    sub: 'stack-loader',
-    tenant: last,
-    scopes: [SCOPES.readSelf],
-    residency: [REGION],
-  });
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const body = (await (await fetch('http://127.0.0.1:4000/graphql', queryInit(last, readToken))).json()) as {
-      data?: { tenantCoherence: { status: string; ingest: { backlog: number } } };
-    };
-    if (body.data && body.data.tenantCoherence.status !== 'UNKNOWN' && body.data.tenantCoherence.ingest.backlog === 0) return;
-    await sleep(200);
+  // The relay projects asynchronously; wait in the database until every tenant
+  // has a score and nothing is pending. Not through the gateway: its cache would
+  // keep an answer read mid-projection (with a backlog) for its TTL.
+  const client = new pg.Client({ connectionString: adminUrl(endpoints, DATABASE) });
+  await client.connect();
+  try {
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      const { rows } = await client.query<{ scored: number; pending: number }>(
+        `SELECT (SELECT count(*)::int FROM coherence_scores WHERE tenant_id = ANY($1) AND status <> 'UNKNOWN') AS scored,
+                (SELECT count(*)::int FROM outbox WHERE processed_at IS NULL) AS pending`,
+        [demoTenants.map((t) => t.tenantId)],
+      );
+      if (rows[0]!.scored === demoTenants.length && rows[0]!.pending === 0) return;
+      await sleep(200);
+    }
+  } finally {
+    await client.end();
   }
   throw new Error('the relay did not project the demo data within 20 s; see relay.log');
 }
@@ -210,10 +236,6 @@ function watchProcesses(): void {
       void stopAll(1);
     }
   }, 1_000);
-}
-
-function queryInit(tenantId: string, token: string): RequestInit {
-  return { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: requestBody(tenantId) };
 }
 
 function requestBody(tenantId: string): string {

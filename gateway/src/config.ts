@@ -1,7 +1,9 @@
+import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig } from '@coherence/platform';
 import { manifestPath } from '@coherence/persisted-queries';
 import { z } from 'zod';
 import { policyBundleDir } from './policy/loadPolicyBundle';
+import { subscriptionConfigFields } from './subscriptions/config';
 import { supergraphPath } from './supergraph/subgraphs';
 
 const commaSeparated = z
@@ -46,6 +48,33 @@ const schema = z.object({
   GATEWAY_DECISION_FLUSH_MS: configFields.positiveInt(200),
   /** …or as soon as this many are waiting. */
   GATEWAY_DECISION_BATCH_SIZE: configFields.positiveInt(200),
+  /** GATEWAY_REDIS_URL, COHERENCE_CHANGED_CHANNEL and the subscription endpoint's settings. */
+  ...subscriptionConfigFields,
+  /** Prepended to every cache and limiter key, so deployments (or tests) can share one Redis. */
+  GATEWAY_REDIS_KEY_PREFIX: z.string().default('gateway:'),
+  /** A Redis command slower than this counts as failed: the request goes on without cache or limiter. */
+  GATEWAY_REDIS_COMMAND_TIMEOUT_MS: configFields.positiveInt(100),
+  /** The `tenantCoherence` response cache; off sends every read to the subgraphs. Default on. */
+  GATEWAY_CACHE_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
+  /** How long a cached read lives, unless the tenant's row sets `cache_ttl_seconds`. */
+  GATEWAY_CACHE_TTL_SECONDS: configFields.positiveInt(30),
+  /** Each entry's TTL moves by up to ± this fraction, so entries written together do not expire together. */
+  GATEWAY_CACHE_TTL_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
+  /** On a miss that another instance is already loading: how long to wait for its answer before loading too. */
+  GATEWAY_CACHE_LOCK_WAIT_MS: configFields.positiveInt(500),
+  /** Requests per second a tenant of weight 1 may make (weight w: w times as many). */
+  GATEWAY_RATE_PER_SECOND: z.coerce.number().positive().default(50),
+  /** The burst a tenant may spend at once after being idle, in seconds of its rate. */
+  GATEWAY_RATE_BURST_SECONDS: z.coerce.number().positive().default(2),
+  /** Saturated above this many requests in flight in this process… */
+  GATEWAY_SATURATION_IN_FLIGHT: configFields.positiveInt(256),
+  /** …or above this event-loop delay (p99 of the last second); then every tenant's rate shrinks by the same factor. */
+  GATEWAY_SATURATION_LOOP_DELAY_MS: configFields.positiveInt(100),
+  /** Feature flags from Unleash (UNLEASH_URL, UNLEASH_API_TOKEN, UNLEASH_REFRESH_INTERVAL_MS, FLAGS_BOOTSTRAP): kill switch, region routing. */
+  ...flagsConfigFields,
   LOG_LEVEL: configFields.logLevel(),
 });
 

@@ -2,15 +2,26 @@ import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { createTokenVerifier } from '@coherence/auth';
-import { childTraceparent, formatTraceparent, injectTraceContext, tenantIdSchema, type TraceContext } from '@coherence/contracts';
+import { REGION_HINT_HEADER } from '@coherence/flags';
+import {
+  childTraceparent,
+  formatTraceparent,
+  injectTraceContext,
+  SUBJECT_HEADER,
+  tenantIdSchema,
+  type TraceContext,
+} from '@coherence/contracts';
 import { createPgPool, createServiceApp, maskUnexpectedErrors, recordSecurityEvent, type Logger } from '@coherence/platform';
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createAuthenticator } from './auth/createAuthenticator';
+import { createAuthDenialRecorder, createAuthenticator } from './auth/createAuthenticator';
 import type { GatewayConfig } from './config';
+import { createGatewayRedis } from './cache/createGatewayRedis';
+import { createTenantCoherenceCache } from './cache/createTenantCoherenceCache';
 import { createSecurityMetrics } from './createSecurityMetrics';
 import { gatewayErrorCodes, graphqlErrorBody, type GatewayErrorCode } from './errors';
+import { createGatewayFlags, FEATURE_DISABLED_MESSAGE } from './flags/createGatewayFlags';
 import { createFreeTextOperation } from './persisted/createFreeTextOperation';
 import { createPersistedOperations } from './persisted/createPersistedOperations';
 import { resolvePersistedRequest } from './persisted/resolvePersistedRequest';
@@ -18,9 +29,9 @@ import { createAuthorizer } from './policy/createAuthorizer';
 import { createDecisionRecorder } from './policy/createDecisionRecorder';
 import { createPolicyEngine } from './policy/createPolicyEngine';
 import { policyBundleFiles } from './policy/loadPolicyBundle';
+import { createGatewayLimiter } from './ratelimit/createGatewayLimiter';
 import { watchReloads } from './reload/watchReloads';
 import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSubscriptions';
-import { readSubscriptionConfig } from './subscriptions/config';
 import type { SubgraphName } from './supergraph/subgraphs';
 import { createTenantDirectory } from './tenants/createTenantDirectory';
 
@@ -28,6 +39,10 @@ export interface GatewayContext {
   log: FastifyBaseLogger;
   trace: TraceContext;
   operationId: string;
+  /** The verified token subject, forwarded so subgraphs can record who acted. */
+  subject: string;
+  /** The gateway's region while `region-routing` is on: the coherence subgraph then reads that region's replica. */
+  regionHint?: string | undefined;
 }
 
 /** Carries the request's trace to every subgraph call as a child span. */
@@ -36,7 +51,11 @@ class TracingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (!('trace' in context) || !request.http) return;
     const headers = injectTraceContext({ ...context.trace, traceparent: childTraceparent(context.trace.traceparent) });
     for (const [name, value] of Object.entries(headers)) request.http.headers.set(name, value);
+    request.http.headers.set(SUBJECT_HEADER, context.subject);
+    if (this.sendsRegionHint && context.regionHint) request.http.headers.set(REGION_HINT_HEADER, context.regionHint);
   }
+  /** Only the coherence subgraph reads region-tagged replicas. */
+  sendsRegionHint = false;
 }
 
 /**
@@ -69,7 +88,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   };
   const gateway = new ApolloGateway({
     supergraphSdl,
-    buildService: ({ name }) => new TracingDataSource({ url: subgraphUrls[name as SubgraphName] }),
+    buildService: ({ name }) =>
+      Object.assign(new TracingDataSource({ url: subgraphUrls[name as SubgraphName] }), { sendsRegionHint: name === 'coherence' }),
   });
   const apollo = new ApolloServer<GatewayContext>({ gateway, formatError: maskUnexpectedErrors, introspection: false });
   await apollo.start();
@@ -96,6 +116,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     ],
   });
   const securityMetrics = createSecurityMetrics(metrics);
+  const gatewayFlags = await createGatewayFlags({ config, supergraphSdl, logger, metrics });
   const decisions = createDecisionRecorder({
     pool,
     logger,
@@ -104,16 +125,50 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     batchSize: config.GATEWAY_DECISION_BATCH_SIZE,
     onDropped: (count) => securityMetrics.decisionsDropped.inc(count),
   });
-  const authenticate = createAuthenticator({ verifyToken, pool, logger, metrics: securityMetrics });
+  const recordAuthDenial = createAuthDenialRecorder({ pool, logger, metrics: securityMetrics });
+  const authenticate = createAuthenticator({ verifyToken, recordAuthDenial });
+  // Residency for the policy, weight for the limiter, TTL override for the cache: one cached read per tenant.
+  const tenants = createTenantDirectory({ pool, ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS });
   const authorize = createAuthorizer({
     policy,
-    tenants: createTenantDirectory({ pool, ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS }),
+    tenants,
     decisions,
     pool,
     logger,
     metrics: securityMetrics,
     region: config.GATEWAY_REGION,
     pausedScopes: config.GATEWAY_PAUSED_SCOPES,
+  });
+  // Cache and limiter share one Redis and work around it when it fails (docs/adr/0006-gateway-cache-and-limiter.md).
+  const gatewayRedis = createGatewayRedis({
+    url: config.GATEWAY_REDIS_URL,
+    commandTimeoutMs: config.GATEWAY_REDIS_COMMAND_TIMEOUT_MS,
+    logger,
+    metrics,
+  });
+  await gatewayRedis.connected(2_000);
+  const limiter = createGatewayLimiter({
+    gatewayRedis,
+    keyPrefix: config.GATEWAY_REDIS_KEY_PREFIX,
+    ratePerSecond: config.GATEWAY_RATE_PER_SECOND,
+    burstSeconds: config.GATEWAY_RATE_BURST_SECONDS,
+    maxInFlight: config.GATEWAY_SATURATION_IN_FLIGHT,
+    maxLoopDelayMs: config.GATEWAY_SATURATION_LOOP_DELAY_MS,
+    tenants,
+    metrics,
+  });
+  const readCache = createTenantCoherenceCache({
+    enabled: config.GATEWAY_CACHE_ENABLED,
+    gatewayRedis,
+    redisUrl: config.GATEWAY_REDIS_URL,
+    channel: config.COHERENCE_CHANGED_CHANNEL,
+    keyPrefix: config.GATEWAY_REDIS_KEY_PREFIX,
+    defaultTtlSeconds: config.GATEWAY_CACHE_TTL_SECONDS,
+    ttlJitter: config.GATEWAY_CACHE_TTL_JITTER,
+    lockWaitMs: config.GATEWAY_CACHE_LOCK_WAIT_MS,
+    tenants,
+    logger,
+    metrics,
   });
   const reloads = watchReloads(
     [
@@ -196,26 +251,50 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     }
     securityTimer();
 
-    // Apollo sees a plain POST of the operation's text: for persisted ids, the manifest's text is the only text it ever runs.
-    const headers = new HeaderMap([['content-type', 'application/json']]);
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: {
-        method: 'POST',
-        headers,
-        search: '',
-        body: { query: operation.body, operationName: operation.name, variables },
-      },
-      context: async () => ({ log, trace: request.trace, operationId: operation.id }),
+    // Before the limiter and the cache: a switched-off operation spends no share and is never answered from the cache.
+    if (gatewayFlags.isSwitchedOff(operation)) {
+      log.info({ code: 'FEATURE_DISABLED' }, 'graphql request refused: kill switch v24.coherence is off');
+      return refuse(reply, 'FEATURE_DISABLED', FEATURE_DISABLED_MESSAGE);
+    }
+
+    // After the policy: a refused request spends nothing of the tenant's share.
+    const admission = await limiter.admit(tenantIds[0] ?? principal.tenantId);
+    if (!admission.allowed) {
+      log.info({ code: 'RATE_LIMITED', retry_after_seconds: admission.retryAfterSeconds }, 'graphql request over the tenant share');
+      void reply.header('retry-after', String(admission.retryAfterSeconds));
+      return refuse(reply, 'RATE_LIMITED', `over the tenant's request share; retry in ${admission.retryAfterSeconds} s`, {
+        retryAfterSeconds: admission.retryAfterSeconds,
+      });
+    }
+
+    const response = await readCache.serve({ operation, variables, tenantIds }, async () => {
+      // Apollo sees a plain POST of the operation's text: for persisted ids, the manifest's text is the only text it ever runs.
+      const executed = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: {
+          method: 'POST',
+          headers: new HeaderMap([['content-type', 'application/json']]),
+          search: '',
+          body: { query: operation.body, operationName: operation.name, variables },
+        },
+        context: async () => ({
+          log,
+          trace: request.trace,
+          operationId: operation.id,
+          subject: principal.subject,
+          regionHint: gatewayFlags.regionHint(),
+        }),
+      });
+      let body = '';
+      if (executed.body.kind === 'complete') body = executed.body.string;
+      else for await (const chunk of executed.body.asyncIterator) body += chunk;
+      return { status: executed.status ?? 200, headers: [...executed.headers], body };
     });
     for (const [name, value] of response.headers) void reply.header(name, value);
     void reply.header('traceparent', formatTraceparent(request.trace.traceparent));
-    reply.code(response.status ?? 200);
-    if (response.body.kind === 'complete') return reply.send(response.body.string);
-    let text = '';
-    for await (const chunk of response.body.asyncIterator) text += chunk;
-    return reply.send(text);
+    reply.code(response.status);
+    return reply.send(response.body);
   }
-  app.route({ method: ['GET', 'POST'], url: '/graphql', handler: handleGraphQL });
+  app.route({ method: ['GET', 'POST'], url: '/graphql', handler: (request, reply) => limiter.track(() => handleGraphQL(request, reply)) });
   // coherenceEvents over graphql-ws on the same server and path (upgrade requests); see docs/adr/0004.
   attachCoherenceSubscriptions(app, {
     logger,
@@ -223,8 +302,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     apiSchema,
     operations: () => operations,
     verifyToken,
+    recordAuthDenial,
     authorize,
-    config: readSubscriptionConfig(),
+    isSwitchedOff: (operation) => gatewayFlags.isSwitchedOff(operation),
+    config,
   });
 
   return {
@@ -238,6 +319,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       await reloads.close();
       await app.close();
       await apollo.stop();
+      gatewayFlags.close();
+      await readCache.close();
+      limiter.close();
+      await gatewayRedis.close();
       // After the server has drained: no request can add a decision any more.
       await decisions.close();
       await pool.end();

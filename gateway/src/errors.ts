@@ -17,7 +17,11 @@ export const gatewayErrorCodes = {
   METHOD_NOT_ALLOWED: 405,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
+  /** Over the tenant's share; the `Retry-After` header and `extensions.retryAfterSeconds` say when to retry. */
+  RATE_LIMITED: 429,
   BAD_USER_INPUT: 400,
+  /** The `v24.coherence` kill switch is off: coherence reads and subscriptions are refused until it is on again. */
+  FEATURE_DISABLED: 503,
   INTERNAL: 500,
 } as const;
 export type GatewayErrorCode = keyof typeof gatewayErrorCodes;

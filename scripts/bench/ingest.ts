@@ -17,12 +17,13 @@
 import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
 import { adminQuery, adminUrl, createTestDatabase, freePort, migrateDatabase, startServices, TEMPLATE_DATABASE } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { runLoad, type LoadResult } from './support/runLoad';
 
 const { values } = parseArgs({
   options: {
@@ -40,37 +41,6 @@ const TENANTS = 10;
 const repoRoot = resolve(import.meta.dirname, '../..');
 const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-'));
 const say = (message: string) => console.log(`[bench] ${message}`);
-
-interface RunResult {
-  requests: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  durationSeconds: number;
-  requestsPerSecond: number;
-  latencyMs: { p50: number; p95: number; p99: number; max: number };
-}
-
-/** Runs autocannon and measures every response's latency itself (autocannon's summary has no p95). */
-async function run(options: autocannon.Options): Promise<RunResult> {
-  const latencies: number[] = [];
-  const result = await new Promise<autocannon.Result>((resolvePromise, reject) => {
-    const instance = autocannon(options, (error, finished) => (error ? reject(error) : resolvePromise(finished)));
-    instance.on('response', (_client, _status, _bytes, responseTimeMs) => latencies.push(responseTimeMs));
-  });
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
-  const seconds = result.duration;
-  return {
-    requests: result.requests.total,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    durationSeconds: Number(seconds.toFixed(2)),
-    requestsPerSecond: Math.round(result.requests.total / seconds),
-    latencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
-  };
-}
 
 // Other work on the machine skews every number; the report says how busy it was.
 const loadAverageAtStart = loadavg()[0]!;
@@ -135,18 +105,18 @@ try {
   });
 
   say('warm-up: 5 s of single-signal pushes');
-  await run({ url, connections: 10, duration: 5, requests: [pushRequest(1)] });
+  await runLoad({ url, connections: 10, duration: 5, requests: [pushRequest(1)] });
 
   say(`baseline: GET /healthz at ${ratePerSecond} req/s for 10 s`);
-  const baseline = await run({ url: `${url}/healthz`, connections: 50, overallRate: ratePerSecond, duration: 10 });
+  const baseline = await runLoad({ url: `${url}/healthz`, connections: 50, overallRate: ratePerSecond, duration: 10 });
 
   say(`single-signal pushes at ${ratePerSecond} req/s for ${durationSeconds} s`);
-  const single = await run({ url, connections: 50, overallRate: ratePerSecond, duration: durationSeconds, requests: [pushRequest(1)] });
+  const single = await runLoad({ url, connections: 50, overallRate: ratePerSecond, duration: durationSeconds, requests: [pushRequest(1)] });
 
-  const batches: (RunResult & { batchSize: number; signalsPerSecond: number })[] = [];
+  const batches: (LoadResult & { batchSize: number; signalsPerSecond: number })[] = [];
   for (const batchSize of [100, 500, 1_000]) {
     say(`batches of ${batchSize} as fast as accepted, ${batchDurationSeconds} s`);
-    const result = await run({ url, connections: 4, duration: batchDurationSeconds, requests: [pushRequest(batchSize)], timeout: 30 });
+    const result = await runLoad({ url, connections: 4, duration: batchDurationSeconds, requests: [pushRequest(batchSize)], timeout: 30 });
     batches.push({
       ...result,
       batchSize,

@@ -5,39 +5,62 @@ import type { SecurityMetrics } from '../createSecurityMetrics';
 
 export type AuthenticationResult = { ok: true; principal: Principal } | { ok: false; reasonCode: string; message: string };
 
-export interface AuthenticatorOptions {
-  verifyToken: TokenVerifier;
+export interface AuthDenialRecorderOptions {
   pool: PgPool;
   logger: Logger;
   metrics: SecurityMetrics;
 }
 
+export interface AuthDenial {
+  /** The token error code (or TOKEN_IN_QUERY_STRING). */
+  code: string;
+  detail: string;
+  sourceIp: string;
+  correlationId: string;
+  userAgent: string | null;
+}
+
 /**
- * Verifies the request's bearer token. A refusal is persisted as an
- * AUTH_DENY security event before the 401 goes out (who, why, when, from
- * where). Unverified claims are not trusted, so the event is filed under
- * tenant '-'.
+ * Persists a refused authentication as an AUTH_DENY security event (who, why,
+ * when, from where) and counts it. Unverified claims are not trusted, so the
+ * event is filed under tenant '-'. HTTP requests and WebSocket connections
+ * are refused through the same recorder.
  */
-export function createAuthenticator(options: AuthenticatorOptions) {
-  return async function authenticate(request: FastifyRequest): Promise<AuthenticationResult> {
-    const bearer = extractBearerToken(request.headers, request.url);
-    const result = bearer.ok ? await options.verifyToken(bearer.token) : bearer;
-    if (result.ok) return result;
-    options.metrics.authDenials.inc({ reason_code: result.code });
+export function createAuthDenialRecorder(options: AuthDenialRecorderOptions) {
+  return async function recordAuthDenial(denial: AuthDenial): Promise<void> {
+    options.metrics.authDenials.inc({ reason_code: denial.code });
     try {
       await recordSecurityEvent(options.pool, {
         kind: 'AUTH_DENY',
         tenantId: '-',
         service: 'gateway',
-        reason: result.code,
-        sourceIp: request.ip,
-        correlationId: request.trace.requestId,
-        details: { detail: result.reason, userAgent: request.headers['user-agent'] ?? null },
+        reason: denial.code,
+        sourceIp: denial.sourceIp,
+        correlationId: denial.correlationId,
+        details: { detail: denial.detail, userAgent: denial.userAgent },
       });
     } catch (error) {
-      // The 401 stands either way; a lost audit row must be visible in the logs.
-      options.logger.error({ err: error, reason: result.code }, 'recording an AUTH_DENY security event failed');
+      // The refusal stands either way; a lost audit row must be visible in the logs.
+      options.logger.error({ err: error, reason: denial.code }, 'recording an AUTH_DENY security event failed');
     }
+  };
+}
+
+export type AuthDenialRecorder = ReturnType<typeof createAuthDenialRecorder>;
+
+/** Verifies the request's bearer token; a refusal is recorded before the 401 goes out. */
+export function createAuthenticator(options: { verifyToken: TokenVerifier; recordAuthDenial: AuthDenialRecorder }) {
+  return async function authenticate(request: FastifyRequest): Promise<AuthenticationResult> {
+    const bearer = extractBearerToken(request.headers, request.url);
+    const result = bearer.ok ? await options.verifyToken(bearer.token) : bearer;
+    if (result.ok) return result;
+    await options.recordAuthDenial({
+      code: result.code,
+      detail: result.reason,
+      sourceIp: request.ip,
+      correlationId: request.trace.requestId,
+      userAgent: request.headers['user-agent'] ?? null,
+    });
     return { ok: false, reasonCode: result.code, message: result.reason };
   };
 }

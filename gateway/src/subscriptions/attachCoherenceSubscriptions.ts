@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import type { PersistedOperations } from '../persisted/createPersistedOperations';
+import type { AuthDenialRecorder } from '../auth/createAuthenticator';
+import type { GatewayOperation, PersistedOperations } from '../persisted/createPersistedOperations';
 import type { Authorizer } from '../policy/createAuthorizer';
 import type { SubscriptionConfig } from './config';
 import { createCoherenceEventHub } from './createCoherenceEventHub';
@@ -22,12 +23,16 @@ export interface CoherenceSubscriptionsOptions {
   /** The persisted operations now active (the gateway swaps them on reload). */
   operations: () => PersistedOperations;
   verifyToken: TokenVerifier;
+  /** Records a refused connection as an AUTH_DENY security event (the gateway's recorder; none in the fan-out benchmark). */
+  recordAuthDenial?: AuthDenialRecorder;
   /**
    * The gateway's policy decision (OPA). Without one — the fan-out benchmark
    * runs without a policy bundle — the token must hold `coherence:read`, or
    * `coherence:read:self` for its own tenant.
    */
   authorize?: Authorizer;
+  /** The `v24.coherence` kill switch: true refuses a new subscription with FEATURE_DISABLED (open ones keep streaming). */
+  isSwitchedOff?: (operation: GatewayOperation) => boolean;
   config: SubscriptionConfig;
 }
 
@@ -92,6 +97,14 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
         const verified = await options.verifyToken(bearerFrom(ctx.connectionParams));
         if (!verified.ok) {
           logger.info({ reason_code: verified.code }, 'subscription connection refused');
+          const { request } = ctx.extra;
+          await options.recordAuthDenial?.({
+            code: verified.code,
+            detail: verified.reason,
+            sourceIp: request.socket.remoteAddress ?? '',
+            correlationId: randomUUID(),
+            userAgent: request.headers['user-agent'] ?? null,
+          });
           return false;
         }
         principals.set(ctx, verified.principal);
@@ -123,6 +136,8 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
             })
           : scopeVerdict(principal, tenantId);
         if (!verdict.allow) return refuse('FORBIDDEN', `denied by policy: ${verdict.reasonCode}`, { reasonCode: verdict.reasonCode });
+        if (options.isSwitchedOff?.(operation))
+          return refuse('FEATURE_DISABLED', 'coherenceEvents is switched off for now (kill switch v24.coherence)');
 
         await hub.ensureSubscribed();
         const changes = hub.subscribe(tenantId);

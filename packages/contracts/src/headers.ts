@@ -16,5 +16,12 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 /** Carries `Bearer <jwt>`; tokens are never accepted from the query string. */
 export const AUTHORIZATION_HEADER = 'authorization';
 
+/**
+ * Gateway → subgraph only: the verified token subject of the request, so a
+ * subgraph can record who acted (e.g. an operator's audit row). Subgraphs are
+ * reachable from the gateway alone; clients' values are never forwarded.
+ */
+export const SUBJECT_HEADER = 'x-coherence-subject';
+
 /** Seconds a rate-limited (429) client should wait. */
 export const RETRY_AFTER_HEADER = 'retry-after';

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createServiceApp, type ReadinessCheck } from './createServiceApp';
@@ -12,8 +12,8 @@ export interface SubgraphServiceOptions<TContext extends SubgraphContext> {
   bodyLimitBytes?: number;
   typeDefs: MountSubgraphOptions<TContext>['typeDefs'];
   resolvers: MountSubgraphOptions<TContext>['resolvers'];
-  /** Adds the service's own per-request context to the common one. */
-  context: (base: SubgraphContext & { pool: PgPool }) => TContext;
+  /** Adds the service's own per-request context to the common one (the request for headers such as the gateway's region hint). */
+  context: (base: SubgraphContext & { pool: PgPool }, request: FastifyRequest) => TContext;
   readinessChecks?: readonly ReadinessCheck[];
 }
 
@@ -39,7 +39,7 @@ export async function createSubgraphService<TContext extends SubgraphContext>(
   await mountSubgraph<TContext>(app, {
     typeDefs: options.typeDefs,
     resolvers: options.resolvers,
-    context: async (request) => options.context({ log: request.log, requestId: request.trace.requestId, pool }),
+    context: async (request) => options.context({ log: request.log, requestId: request.trace.requestId, pool }, request),
   });
   return {
     app,

@@ -56,6 +56,19 @@ describe('createTenantRateLimiter against the real Redis', () => {
     expect((await limiter.consume(`${database.namespace}-huge`, 101)).allowed).toBe(false);
   });
 
+  it('takes per-call limits over the options (shares that change at run time)', async () => {
+    const limiter = limiterFor(1, 1);
+    const tenant = `${database.namespace}-override`;
+    const limits = { ratePerSecond: 10, burst: 4 };
+    const decisions = [];
+    for (let i = 0; i < 5; i += 1) decisions.push(await limiter.consume(tenant, 1, limits));
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, false]);
+    // Halving the rate halves what the same time buys: after 100 ms one unit at 10/s, none at 5/s.
+    await sleep(110);
+    expect((await limiter.consume(tenant, 1, { ratePerSecond: 5, burst: 2 })).allowed).toBe(false);
+    expect((await limiter.consume(tenant, 1, limits)).allowed).toBe(true);
+  });
+
   it('is atomic under concurrency: exactly the burst is granted to 200 parallel callers', async () => {
     const limiter = limiterFor(0.001, 50);
     const tenant = `${database.namespace}-race`;

@@ -45,9 +45,18 @@ export interface RateLimitDecision {
   retryAfterSeconds: number;
 }
 
+/** A tenant's limits for one call, when they change at run time (the gateway's adaptive shares). */
+export interface TenantLimits {
+  ratePerSecond: number;
+  burst: number;
+}
+
 export interface TenantRateLimiter {
-  /** Spends `cost` units (default 1) of the tenant's share, or refuses without spending anything. */
-  consume(tenantId: string, cost?: number): Promise<RateLimitDecision>;
+  /**
+   * Spends `cost` units (default 1) of the tenant's share, or refuses without
+   * spending anything. `limits` replaces the options' rate and burst for this call.
+   */
+  consume(tenantId: string, cost?: number, limits?: TenantLimits): Promise<RateLimitDecision>;
 }
 
 /** A per-tenant GCRA limiter on Redis, shared by every process that uses the same `keyPrefix`. */
@@ -57,9 +66,9 @@ export function createTenantRateLimiter(options: TenantRateLimiterOptions): Tena
   if (!(GCRA_COMMAND in options.redis)) options.redis.defineCommand(GCRA_COMMAND, { numberOfKeys: 1, lua: gcraScript });
   const redis = options.redis as Redis & Record<typeof GCRA_COMMAND, (...args: (string | number)[]) => Promise<[number, number]>>;
   return {
-    async consume(tenantId, cost = 1) {
-      const rate = options.ratePerSecond(tenantId);
-      const burst = options.burst(tenantId);
+    async consume(tenantId, cost = 1, limits) {
+      const rate = limits?.ratePerSecond ?? options.ratePerSecond(tenantId);
+      const burst = limits?.burst ?? options.burst(tenantId);
       const emissionMicros = 1_000_000 / rate;
       const [allowed, waitMicros] = await redis[GCRA_COMMAND](`${options.keyPrefix}${tenantId}`, emissionMicros, burst, cost);
       if (allowed === 1) return { allowed: true, retryAfterSeconds: 0 };

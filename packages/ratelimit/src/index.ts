@@ -1,6 +1,7 @@
 export {
   createTenantRateLimiter,
   type RateLimitDecision,
+  type TenantLimits,
   type TenantRateLimiter,
   type TenantRateLimiterOptions,
 } from './createTenantRateLimiter';

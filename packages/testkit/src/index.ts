@@ -4,3 +4,5 @@ export { createTestDatabase, adminUrl, adminQuery, TEMPLATE_DATABASE, type TestD
 export { freePort } from './freePort';
 export { ServiceStartError } from './services/managedProcess';
 export { startApplication, type ApplicationOptions, type TestTokenClaims } from './startApplication';
+export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
+export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';

@@ -15,8 +15,14 @@ const urlOf = (app: { server: { address(): unknown } }, path = '') =>
   `http://127.0.0.1:${(app.server.address() as AddressInfo).port}${path}`;
 
 export interface ApplicationOptions {
-  /** Extra gateway environment (GATEWAY_REGION defaults to `us`), e.g. GATEWAY_PAUSED_SCOPES or GATEWAY_BREAK_GLASS_FREE_TEXT. */
+  /**
+   * Extra gateway environment (GATEWAY_REGION defaults to `us`), e.g. GATEWAY_PAUSED_SCOPES or GATEWAY_BREAK_GLASS_FREE_TEXT.
+   * The response cache is off unless GATEWAY_CACHE_ENABLED is `true`, the limiter's rate is out of reach unless GATEWAY_RATE_PER_SECOND is set;
+   * Redis keys and the CoherenceChanged channel carry the database's namespace.
+   */
   gatewayEnv?: Record<string, string>;
+  /** Extra coherence subgraph environment, e.g. COHERENCE_READ_REPLICAS (or COHERENCE_DATABASE_URL through a latency proxy). */
+  coherenceEnv?: Record<string, string>;
 }
 
 /** Claims of a test token; `sub` defaults to `test-user`, residency to `us`. */
@@ -45,7 +51,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     logger,
   );
   const coherence = await createCoherenceService(
-    readCoherenceConfig({ COHERENCE_DATABASE_URL: database.appUrl, NEO4J_URL: endpoints.neo4jBoltUrl }),
+    readCoherenceConfig({ COHERENCE_DATABASE_URL: database.appUrl, NEO4J_URL: endpoints.neo4jBoltUrl, ...options.coherenceEnv }),
     logger,
   );
   const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.appUrl }), logger);
@@ -62,6 +68,13 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
       GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
       // Tests read decision rows right after a request; a short interval keeps that wait small.
       GATEWAY_DECISION_FLUSH_MS: '20',
+      GATEWAY_REDIS_URL: endpoints.redisUrl,
+      GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:gateway:`,
+      COHERENCE_CHANGED_CHANNEL: `${database.namespace}:coherence.changed`,
+      // Tests read right after writing and expect what they wrote; cache tests turn it on (gatewayEnv).
+      GATEWAY_CACHE_ENABLED: 'false',
+      // Every request still passes the limiter, but only limiter tests (gatewayEnv) set a rate a test can reach.
+      GATEWAY_RATE_PER_SECOND: '100000',
       ...options.gatewayEnv,
     }),
     logger,

@@ -1,3 +1,4 @@
+import { defaultFlagStates } from '@coherence/flags';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './freePort';
@@ -5,6 +6,8 @@ import { startKafka, type RunningKafka } from './services/kafka';
 import { startNeo4j, type RunningNeo4j } from './services/neo4j';
 import { startPostgres, startPostgresReplica, type RunningPostgres } from './services/postgres';
 import { startRedis, type RunningRedis } from './services/redis';
+import { startUnleash, type RunningUnleash } from './services/unleash';
+import type { UnleashEndpoint } from './services/unleashAdmin';
 
 /** Where the servers listen; plain data so it can cross from Vitest's global setup to test files. */
 export interface ServiceEndpoints {
@@ -12,6 +15,8 @@ export interface ServiceEndpoints {
   redisUrl: string;
   neo4jBoltUrl: string;
   kafkaBrokers: string[];
+  /** The Unleash server (its own database on the primary), its tokens, and where flags live. */
+  unleash: UnleashEndpoint;
 }
 
 export interface ServicePorts {
@@ -21,6 +26,7 @@ export interface ServicePorts {
   neo4jBolt: number;
   kafka: number;
   kafkaController: number;
+  unleash: number;
 }
 
 /** The dev stack's documented ports (README, "Ports"). */
@@ -31,6 +37,7 @@ export const devStackPorts: ServicePorts = {
   neo4jBolt: 7687,
   kafka: 9092,
   kafkaController: 9093,
+  unleash: 4242,
 };
 
 export interface StartServicesOptions {
@@ -42,6 +49,10 @@ export interface StartServicesOptions {
   fast?: boolean;
   /** Region tag of the read replica (ARCHITECTURE.md, "Read path"). Default 'eu'. */
   replicaRegion?: string;
+  /** Flags created on the Unleash server when missing, with their state; default `defaultFlagStates` of @coherence/flags. */
+  unleashFlags?: Readonly<Record<string, boolean>>;
+  /** Fixed API token secrets (dev stack, whose Unleash keeps its tokens across restarts); default: random per start. */
+  unleashTokenSecrets?: { admin: string; client: string };
 }
 
 export interface RunningServices {
@@ -52,8 +63,8 @@ export interface RunningServices {
 }
 
 async function pickFreePorts(): Promise<ServicePorts> {
-  const [postgres, postgresReplica, redis, neo4jBolt, kafka, kafkaController] = await Promise.all(
-    Array.from({ length: 6 }, () => freePort()),
+  const [postgres, postgresReplica, redis, neo4jBolt, kafka, kafkaController, unleash] = await Promise.all(
+    Array.from({ length: 7 }, () => freePort()),
   );
   return {
     postgres: postgres!,
@@ -62,12 +73,13 @@ async function pickFreePorts(): Promise<ServicePorts> {
     neo4jBolt: neo4jBolt!,
     kafka: kafka!,
     kafkaController: kafkaController!,
+    unleash: unleash!,
   };
 }
 
 /**
- * Starts PostgreSQL (primary + streaming replica), Redis, Neo4j and Kafka on
- * loopback. The JVMs start alongside the native servers since they take the
+ * Starts PostgreSQL (primary + streaming replica), Redis, Neo4j, Kafka and
+ * Unleash (on the primary) on loopback. The JVMs start alongside the native servers since they take the
  * longest. If any fails, the ones already up are stopped before rethrowing.
  */
 export async function startServices(options: StartServicesOptions): Promise<RunningServices> {
@@ -108,6 +120,16 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       );
       return { primary, replica };
     })();
+    // Unleash needs only the primary; its migrations run while the JVMs start.
+    const unleashChain = postgresChain.then(({ primary }) =>
+      startUnleash({
+        port: ports.unleash,
+        postgres: primary,
+        logFile: join(logDir, 'unleash.log'),
+        flags: options.unleashFlags ?? defaultFlagStates,
+        ...(options.unleashTokenSecrets ? { tokenSecrets: options.unleashTokenSecrets } : {}),
+      }).then(track<RunningUnleash>),
+    );
     // allSettled, not all: a failure must not leave a slower server to finish
     // starting after we have already stopped the others.
     const results = await Promise.allSettled([
@@ -122,14 +144,16 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         dataDir: join(options.rootDir, 'kafka'),
         logFile: join(logDir, 'kafka.log'),
       }).then(track<RunningKafka>),
+      unleashChain,
     ] as const);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const [postgres, redis, neo4j, kafka] = results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    const [postgres, redis, neo4j, kafka, unleash] = results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
       { primary: RunningPostgres },
       RunningRedis,
       RunningNeo4j,
       RunningKafka,
+      RunningUnleash,
     ];
     const { primary } = postgres;
     return {
@@ -143,6 +167,14 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         redisUrl: redis.url,
         neo4jBoltUrl: neo4j.boltUrl,
         kafkaBrokers: kafka.brokers,
+        unleash: {
+          url: unleash.url,
+          apiUrl: unleash.apiUrl,
+          adminToken: unleash.adminToken,
+          clientToken: unleash.clientToken,
+          project: unleash.project,
+          environment: unleash.environment,
+        },
       },
       logDir,
       stop,

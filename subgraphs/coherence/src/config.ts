@@ -18,12 +18,39 @@ const neo4jFields = {
   NEO4J_PASSWORD: z.string().optional(),
 };
 
+/** `region=url` pairs, comma-separated: `eu=postgres://…,us=postgres://…`. */
+const regionUrls = z
+  .string()
+  .default('')
+  .transform((value, context) => {
+    const replicas: Record<string, string> = {};
+    const pairs = value.split(',').map((part) => part.trim());
+    for (const pair of pairs.filter((part) => part.length > 0)) {
+      const separator = pair.indexOf('=');
+      const region = pair.slice(0, separator);
+      const url = pair.slice(separator + 1);
+      if (separator < 1 || !/^[a-z][a-z0-9-]*$/.test(region) || !z.url().safeParse(url).success) {
+        context.addIssue({ code: 'custom', message: `"${pair.replace(/\/\/[^@]*@/, '//…@')}" is not <region>=<postgres url>` });
+        continue;
+      }
+      replicas[region] = url;
+    }
+    return replicas;
+  });
+
 const subgraphSchema = z.object({
   COHERENCE_PORT: configFields.port(4002),
   COHERENCE_HOST: configFields.host(),
   /** Connects as coherence_app: row-level security applies. */
   COHERENCE_DATABASE_URL: configFields.url(),
   COHERENCE_WINDOW_HOURS: windowHours,
+  /**
+   * Region-tagged streaming replicas of the read model, as coherence_app:
+   * a read whose request carries the gateway's region hint (sent while
+   * `region-routing` is on) goes to that region's replica; one without a hint,
+   * or for a region not listed, to COHERENCE_DATABASE_URL (the primary).
+   */
+  COHERENCE_READ_REPLICAS: regionUrls,
   /** `signals` reads the graph. */
   ...neo4jFields,
   /** Largest `first` a `signals` page may ask for. */
@@ -41,6 +68,8 @@ const relaySchema = z.object({
   /** Signals per Neo4j write transaction. */
   RELAY_GRAPH_CHUNK_SIZE: configFields.positiveInt(2_000),
   RELAY_IDLE_POLL_MS: configFields.positiveInt(100),
+  /** Changes recorded but still unpublished after this long (a relay died, Redis was down) are published by the sweep. */
+  RELAY_REPUBLISH_AFTER_MS: configFields.positiveInt(10_000),
   COHERENCE_WINDOW_HOURS: windowHours,
   /** Where `CoherenceChanged` is published (Redis pub/sub). */
   REDIS_URL: z
@@ -69,6 +98,10 @@ const retentionSchema = z
     RETENTION_POLICY_DECISIONS_TTL_DAYS: ttlDays(400),
     /** Finished comms commands (succeeded or cancelled), by `created_at`. */
     RETENTION_COMMS_TTL_DAYS: ttlDays(90),
+    /** Inbound comms envelopes (provider payloads), by `received_at`. */
+    RETENTION_COMMS_ENVELOPES_TTL_DAYS: ttlDays(90),
+    /** Score history (every change of a tenant's score or status), by `changed_at`; unpublished changes stay. */
+    RETENTION_SCORES_HISTORY_TTL_DAYS: ttlDays(400),
     /** Rows or nodes removed per transaction. */
     RETENTION_BATCH_SIZE: configFields.positiveInt(5_000),
     COHERENCE_WINDOW_HOURS: windowHours,

@@ -1,10 +1,16 @@
+import { REGION_HINT_HEADER } from '@coherence/flags';
 import { createSubgraphService, type Logger } from '@coherence/platform';
 import type { CoherenceConfig } from './config';
 import { coherenceTypeDefs } from './coherenceTypeDefs';
 import { createNeo4jDriver } from './graph/signalGraph';
+import { createReadRouting } from './modules/coherence/createReadRouting';
 import { coherenceResolvers, type CoherenceContext } from './modules/coherence/resolvers';
 
-/** The coherence subgraph: `tenantCoherence` over the Postgres read model, `signals` from the graph. */
+/**
+ * The coherence subgraph: `tenantCoherence` over the Postgres read model
+ * (from the replica of the gateway's region while it sends a region hint,
+ * else the primary), `signals` from the graph.
+ */
 export async function createCoherenceService(config: CoherenceConfig, logger: Logger) {
   const windowIso = `PT${config.COHERENCE_WINDOW_HOURS}H`;
   const driver = createNeo4jDriver(
@@ -16,13 +22,20 @@ export async function createCoherenceService(config: CoherenceConfig, logger: Lo
     databaseUrl: config.COHERENCE_DATABASE_URL,
     typeDefs: coherenceTypeDefs,
     resolvers: coherenceResolvers,
-    context: (base) => ({ ...base, windowIso, driver, maxPageSize: config.SIGNALS_MAX_PAGE_SIZE }),
+    context: (base, request) => {
+      const hint = request.headers[REGION_HINT_HEADER];
+      // readRouting is made below, once the service's registry exists; requests come only after that.
+      const readPool = readRouting.replicaFor(typeof hint === 'string' ? hint : undefined) ?? base.pool;
+      return { ...base, readPool, windowIso, driver, maxPageSize: config.SIGNALS_MAX_PAGE_SIZE };
+    },
     readinessChecks: [{ name: 'neo4j', check: async () => void (await driver.verifyConnectivity()) }],
   });
+  const readRouting = createReadRouting({ replicaUrls: config.COHERENCE_READ_REPLICAS, logger, metrics: service.metrics });
   return {
     ...service,
     async close() {
       await service.close();
+      await readRouting.close();
       await driver.close();
     },
   };

@@ -1,3 +1,4 @@
+import { COHERENCE_CHANGED_CHANNEL } from '@coherence/contracts';
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
 
@@ -6,6 +7,10 @@ const schema = z.object({
   COMMS_HOST: configFields.host(),
   /** Connects as coherence_app: row-level security applies. */
   COMMS_DATABASE_URL: configFields.url(),
+  /** Twilio auth token that signs inbound webhooks; unset ⇒ every inbound request is refused. */
+  COMMS_TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  /** Scheme + host Twilio calls (signatures cover that URL); unset ⇒ taken from the request. */
+  COMMS_PUBLIC_URL: z.url().optional(),
   LOG_LEVEL: configFields.logLevel(),
 });
 
@@ -13,4 +18,60 @@ export type CommsConfig = ReturnType<typeof readCommsConfig>;
 
 export function readCommsConfig(env?: Record<string, string | undefined>) {
   return loadConfig('comms', schema, env);
+}
+
+const commaList = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  );
+
+const workerSchema = z
+  .object({
+    COMMS_WORKER_PORT: configFields.port(4012),
+    COMMS_WORKER_HOST: configFields.host(),
+    /** coherence_app; the worker declares operator access per transaction. */
+    COMMS_DATABASE_URL: configFields.url(),
+    /** Where `CoherenceChanged` arrives; unset ⇒ the worker only runs commands. */
+    REDIS_URL: configFields.url().optional(),
+    COHERENCE_CHANGED_CHANNEL: z.string().min(1).default(COHERENCE_CHANGED_CHANNEL),
+    /** Commands run at the same time. */
+    COMMS_WORKER_CONCURRENCY: configFields.positiveInt(8),
+    /** Claim lease; must exceed the delivery timeout. */
+    COMMS_LEASE_MS: configFields.positiveInt(30_000),
+    /** Fallback poll when no NOTIFY wakes the worker. */
+    COMMS_POLL_MS: configFields.positiveInt(1_000),
+    /** At shutdown, how long in-flight commands may finish before they are released. */
+    COMMS_DRAIN_MS: configFields.positiveInt(10_000),
+    /** `false` ⇒ polling only (benchmarks, a database without LISTEN). */
+    COMMS_LISTEN_NOTIFY: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+    COMMS_RETRY_BASE_MS: configFields.positiveInt(1_000),
+    COMMS_RETRY_MAX_MS: configFields.positiveInt(300_000),
+    /** Attempts per notification before troubleshooting. */
+    COMMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+    COMMS_WEBHOOK_TIMEOUT_MS: configFields.positiveInt(10_000),
+    /** CIDRs deliveries may reach although not public (e.g. 127.0.0.1/32 in tests). Explicit; empty by default. */
+    COMMS_SSRF_ALLOW: commaList,
+    /** Stored with quiet-hours decisions. */
+    COMMS_REGION: z.string().min(1).default('us'),
+    /** Quiet-hours bundle folder; unset ⇒ the committed policy/comms/bundle. */
+    COMMS_POLICY_BUNDLE_DIR: z.string().min(1).optional(),
+    LOG_LEVEL: configFields.logLevel(),
+  })
+  .refine((c) => c.COMMS_LEASE_MS > c.COMMS_WEBHOOK_TIMEOUT_MS, {
+    path: ['COMMS_LEASE_MS'],
+    message: 'must exceed COMMS_WEBHOOK_TIMEOUT_MS, or a slow delivery could run twice',
+  });
+
+export type CommsWorkerConfig = ReturnType<typeof readCommsWorkerConfig>;
+
+export function readCommsWorkerConfig(env?: Record<string, string | undefined>) {
+  return loadConfig('comms-worker', workerSchema, env);
 }

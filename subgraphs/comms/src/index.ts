@@ -1,8 +1,21 @@
 import { fileURLToPath } from 'node:url';
 
-export { alertsTypeDefs as commsTypeDefs } from './modules/alerts/schema.graphql';
-export { createCommsService } from './createCommsService';
-export { readCommsConfig, type CommsConfig } from './config';
+export { commsTypeDefs, createCommsService } from './createCommsService';
+export { readCommsConfig, readCommsWorkerConfig, type CommsConfig, type CommsWorkerConfig } from './config';
+export { createWorkerService } from './worker/createWorkerService';
+export {
+  createBusWorker,
+  type BusWorker,
+  type BusWorkerOptions,
+  type ClaimedCommand,
+  type CommandHandler,
+  type HandlerOutcome,
+} from './bus/createBusWorker';
+export { sendCommand, COMMS_DISPATCH_CHANNEL, type SendResult } from './bus/sendCommand';
+export { CommandFailure, commandFailureCodes, operatorErrorCodes, inboundErrorCodes } from './errors';
+export { createChangeListener, isNotifiable } from './listener/createChangeListener';
+export { NOTIFY_WEBHOOK } from './delivery/createWebhookHandler';
+export { computeTwilioSignature, isValidTwilioSignature } from './inbound/twilioSignature';
 
 /** SQL migrations owned by comms; run after ingest's (which creates the roles). */
 export const commsMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

@@ -14,6 +14,7 @@ import type { ChangePublisher } from '../events/createChangePublisher';
 import { aggregateWindow, projectSignals } from '../graph/signalGraph';
 import { computeCoherence } from '../modules/coherence/computeCoherence';
 import { upsertCoherenceScore } from '../modules/coherence/readModel';
+import { markPublished, publishPendingChanges, recordChange } from './changeNotifications';
 import type { RelayMetrics } from './createRelayMetrics';
 
 export interface OutboxRelayOptions {
@@ -28,8 +29,13 @@ export interface OutboxRelayOptions {
   /** Pause when the outbox is empty. Default 100 ms. */
   idlePollMs?: number;
   windowHours: number;
-  /** Receives `CoherenceChanged` for tenants whose score or status changed, after commit. None: nothing is published. */
+  /**
+   * Receives `CoherenceChanged` for tenants whose score or status changed, after commit. None: changes are
+   * recorded in the score history but not published (a relay with a publisher sweeps them later).
+   */
   publishChanged?: ChangePublisher;
+  /** Unpublished changes older than this are published by the sweep (a relay died before publishing). Default 10 s. */
+  republishAfterMs?: number;
   metrics?: RelayMetrics;
   now?: () => Date;
 }
@@ -58,21 +64,23 @@ interface ClaimedRow {
  * exactly-once effect.
  *
  * `CoherenceChanged` goes out only after COMMIT, and only for tenants whose
- * score or status differs from the stored one (docs/adr/0004). A crash
- * between COMMIT and publish loses that notification; the read model stays
- * right, and the next change publishes again.
+ * score or status differs from the stored one. The change is recorded in the
+ * score history in the same transaction, so a crash between COMMIT and
+ * publish delays the notification until the next sweep instead of losing it
+ * (changeNotifications.ts, docs/adr/0004).
  */
 export function createOutboxRelay(options: OutboxRelayOptions) {
   const batchSize = options.batchSize ?? 200;
   const graphChunkSize = options.graphChunkSize ?? 2_000;
   const idlePollMs = options.idlePollMs ?? 100;
+  const republishAfterMs = options.republishAfterMs ?? 10_000;
   const now = options.now ?? (() => new Date());
   const windowMs = options.windowHours * 3_600_000;
   const windowIso = `PT${options.windowHours}H`;
   const log = options.logger;
 
   async function drainBatch(): Promise<BatchResult> {
-    const changes: CoherenceChangedMessage[] = [];
+    const changes: { message: CoherenceChangedMessage; historyId: string }[] = [];
     let eventAgesSeconds: number[] = [];
     const result = await inTransaction(options.pool, async (client): Promise<BatchResult> => {
       const { rows } = await client.query<ClaimedRow>(
@@ -108,34 +116,45 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
         const changed = previous?.score !== coherence.score || previous?.status !== coherence.status;
         tenants.push({ tenantId, status: coherence.status, changed });
         if (!changed) continue;
-        changes.push(
-          createCoherenceChangedMessage({
-            // changedAt is replaced by the commit time below: subscribers measure fan-out latency from it.
-            change: { tenantId, previous, current: { tenantId, ...coherence, window: windowIso, updatedAt }, changedAt: updatedAt },
-            timestamp: updatedAt,
-            correlationId: cause.correlationId,
-            causationId: cause.messageId,
-            ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
-          }),
-        );
+        const message = createCoherenceChangedMessage({
+          // changedAt is replaced by the commit time below: subscribers measure fan-out latency from it.
+          change: { tenantId, previous, current: { tenantId, ...coherence, window: windowIso, updatedAt }, changedAt: updatedAt },
+          timestamp: updatedAt,
+          correlationId: cause.correlationId,
+          causationId: cause.messageId,
+          ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
+        });
+        changes.push({ message, historyId: await recordChange(client, message) });
       }
       await client.query('UPDATE outbox SET processed_at = now() WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       return { events: rows.length, signals: signals.length, tenants };
     });
 
     const committedAt = now().toISOString();
-    for (const change of changes) change.payload.changedAt = committedAt;
+    for (const { message } of changes) message.payload.changedAt = committedAt;
     let published = 0;
     if (options.publishChanged && changes.length > 0) {
       try {
-        await options.publishChanged(changes);
+        await options.publishChanged(changes.map((change) => change.message));
         published = changes.length;
+        await markPublished(
+          options.pool,
+          changes.map((change) => change.historyId),
+        );
       } catch (error) {
-        // The read model is committed and stays the truth; subscribers re-read it on the next change.
-        log.error({ err: error, tenants: changes.map((c) => c.tenantId) }, 'publishing CoherenceChanged failed');
+        // The changes stay unpublished in the score history; the sweep sends them once Redis is back.
+        log.error({ err: error, tenants: changes.map((c) => c.message.tenantId) }, 'publishing CoherenceChanged failed');
       }
     }
     options.metrics?.recordBatch({ events: result.events, signals: result.signals, eventAgesSeconds, published });
+    return result;
+  }
+
+  /** Publishes what a relay recorded but did not get to publish (crash, Redis down). */
+  async function publishPending(minAgeMs = republishAfterMs) {
+    if (!options.publishChanged) return { published: 0, superseded: 0 };
+    const result = await publishPendingChanges(options.pool, options.publishChanged, { minAgeMs });
+    if (result.published + result.superseded > 0) log.warn(result, 'published CoherenceChanged left over by an earlier pass');
     return result;
   }
 
@@ -143,8 +162,14 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
   let stopping = false;
 
   async function loop(): Promise<void> {
+    let lastSweep = 0;
     while (!stopping) {
       try {
+        // At start, then every republishAfterMs: leftovers are rare and never urgent.
+        if (Date.now() - lastSweep >= republishAfterMs) {
+          lastSweep = Date.now();
+          await publishPending().catch((error: unknown) => log.error({ err: error }, 'publishing left-over CoherenceChanged failed'));
+        }
         const result = await drainBatch();
         if (result.events === 0) {
           await sleep(idlePollMs);
@@ -163,6 +188,7 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
 
   return {
     drainBatch,
+    publishPending,
     /** Drains until nothing is pending (for tests and one-shot runs). */
     async drainAll(): Promise<number> {
       let events = 0;

@@ -33,6 +33,7 @@ export async function createRelayService(config: RelayConfig, logger: Logger) {
     batchSize: config.RELAY_BATCH_SIZE,
     graphChunkSize: config.RELAY_GRAPH_CHUNK_SIZE,
     idlePollMs: config.RELAY_IDLE_POLL_MS,
+    republishAfterMs: config.RELAY_REPUBLISH_AFTER_MS,
     windowHours: config.COHERENCE_WINDOW_HOURS,
     publishChanged: createChangePublisher(redis, config.COHERENCE_CHANGED_CHANNEL),
     metrics: createRelayMetrics(metrics, pool),

@@ -17,7 +17,15 @@ let admin: PgPool;
 let driver: Driver;
 const now = new Date();
 const daysAgo = (days: number) => new Date(now.getTime() - days * 86_400_000).toISOString();
-const ttls = { signalsDays: 30, graphDays: 30, outboxDays: 7, policyDecisionsDays: 90, commsDays: 90 };
+const ttls = {
+  signalsDays: 30,
+  graphDays: 30,
+  outboxDays: 7,
+  policyDecisionsDays: 90,
+  commsDays: 90,
+  scoresHistoryDays: 60,
+  commsEnvelopesDays: 90,
+};
 
 beforeAll(async () => {
   const services = inject('services');
@@ -40,7 +48,9 @@ const tenant = (name: string) => `${database.namespace}-${name}`;
 
 /** Per tenant: one row just past each TTL, one just inside it, and open work older than any TTL. */
 async function seed(): Promise<void> {
-  await admin.query('TRUNCATE signal_ledger, outbox, policy_decisions, dispatch_commands');
+  await admin.query(
+    'TRUNCATE signal_ledger, outbox, policy_decisions, dispatch_commands, coherence_score_history, comms_envelopes, comms_policy_decisions CASCADE',
+  );
   await driver.executeQuery('MATCH (n) WHERE n.tenantId STARTS WITH $ns OR n.id STARTS WITH $ns DETACH DELETE n', {
     ns: `${database.namespace}-`,
   });
@@ -86,6 +96,11 @@ async function seed(): Promise<void> {
          VALUES ($1, $2, 'someone', 'op', 'query', false, 'SCOPE_MISSING', 'denied', 'c', 'us', $3)`,
         [randomUUID(), tenantId, decidedAt],
       );
+      await admin.query(
+        `INSERT INTO comms_policy_decisions (decision_id, tenant_id, subject, operation_id, operation_type, allow, reason_code, explanation, correlation_id, region, decided_at)
+         VALUES ($1, $2, 'system', 'quiet-hours', 'dispatch', false, 'QUIET_HOURS', 'deferred', 'c', 'us', $3)`,
+        [randomUUID(), tenantId, decidedAt],
+      );
     }
     for (const [state, createdAt] of [
       ['succeeded', daysAgo(91)],
@@ -93,9 +108,32 @@ async function seed(): Promise<void> {
       ['troubleshooting', daysAgo(200)],
       ['succeeded', daysAgo(89)],
     ] as const) {
+      const commandId = randomUUID();
       await admin.query(
         `INSERT INTO dispatch_commands (command_id, tenant_id, type, idempotency_key, state, payload, created_at) VALUES ($1, $2, 'notify', $3, $4, '{}', $5)`,
-        [randomUUID(), tenantId, randomUUID(), state, createdAt],
+        [commandId, tenantId, randomUUID(), state, createdAt],
+      );
+      // The command's trail goes with it.
+      await admin.query(
+        `INSERT INTO dispatch_audit (command_id, tenant_id, actor, action, to_state, reason, correlation_id) VALUES ($1, $2, 'system:test', 'send', 'pending', 'seeded', 'c')`,
+        [commandId, tenantId],
+      );
+    }
+    for (const [changedAt, publishedAt] of [
+      [daysAgo(61), daysAgo(61)],
+      [daysAgo(59), daysAgo(59)],
+      [daysAgo(90), null],
+    ] as const) {
+      await admin.query(
+        `INSERT INTO coherence_score_history (tenant_id, score, status, changed_at, message, published_at) VALUES ($1, 0.5, 'WARN', $2, '{}', $3)`,
+        [tenantId, changedAt, publishedAt],
+      );
+    }
+    for (const receivedAt of [daysAgo(91), daysAgo(89)]) {
+      await admin.query(
+        `INSERT INTO comms_envelopes (envelope_id, tenant_id, channel, direction, provider, correlation_id, received_at, payload)
+         VALUES ($1, $2, 'sms', 'inbound', 'twilio', 'c', $3, '{}')`,
+        [randomUUID(), tenantId, receivedAt],
       );
     }
   }
@@ -113,7 +151,20 @@ async function remaining() {
     outbox: await count('SELECT count(*)::int AS n FROM outbox'),
     pendingOutbox: await count('SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL'),
     decisions: await count('SELECT count(*)::int AS n FROM policy_decisions'),
+    commsDecisions: await count('SELECT count(*)::int AS n FROM comms_policy_decisions'),
+    audit: await count('SELECT count(*)::int AS n FROM dispatch_audit'),
     commands: (await admin.query<{ state: string }>('SELECT state FROM dispatch_commands ORDER BY state')).rows.map((r) => r.state),
+    envelopes: (
+      await admin.query<{ age_days: number }>(
+        `SELECT round(EXTRACT(EPOCH FROM $1::timestamptz - received_at) / 86400)::int AS age_days FROM comms_envelopes ORDER BY 1`,
+        [now.toISOString()],
+      )
+    ).rows.map((r) => r.age_days),
+    history: (
+      await admin.query<{ published: boolean }>(
+        'SELECT published_at IS NOT NULL AS published FROM coherence_score_history ORDER BY changed_at',
+      )
+    ).rows.map((r) => r.published),
     graph: graph.records.map((r) => r.get('id') as string),
   };
 }
@@ -133,7 +184,10 @@ describe('retention', () => {
       ['graph_signals', 2],
       ['outbox', 1],
       ['policy_decisions', 1],
+      ['comms_policy_decisions', 1],
       ['comms_commands', 2],
+      ['scores_history', 1],
+      ['comms_envelopes', 1],
     ] as const) {
       expect(byDataset(dataset)).toEqual([
         [tenant('a'), count],
@@ -154,7 +208,10 @@ describe('retention', () => {
       signal_ledger: 4,
       outbox: 2,
       policy_decisions: 2,
+      comms_policy_decisions: 2,
       comms_commands: 4,
+      scores_history: 2,
+      comms_envelopes: 2,
       graph_signals: 4,
     });
     expect(await remaining()).toEqual({
@@ -162,7 +219,12 @@ describe('retention', () => {
       outbox: 4,
       pendingOutbox: 2,
       decisions: 2,
+      commsDecisions: 2,
+      audit: 4,
       commands: ['succeeded', 'succeeded', 'troubleshooting', 'troubleshooting'],
+      // The unpublished change (90 days old) and the published one inside the TTL, per tenant.
+      history: [false, false, true, true],
+      envelopes: [89, 89],
       graph: ['kept', 'kept'],
     });
   });

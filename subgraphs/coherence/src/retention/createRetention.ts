@@ -19,6 +19,8 @@ export interface RetentionTtls {
   outboxDays: number;
   policyDecisionsDays: number;
   commsDays: number;
+  scoresHistoryDays: number;
+  commsEnvelopesDays: number;
 }
 
 export interface RetentionOptions {
@@ -57,8 +59,8 @@ const DAY_MS = 86_400_000;
  * dry run reports, per dataset and tenant, what would go (count, oldest,
  * newest) and changes nothing.
  *
- * There is no scores history to age out: the read model keeps only each
- * tenant's current score, which never expires.
+ * The read model (each tenant's current score) never expires; its history
+ * does, except changes not yet published (they are open work).
  */
 export function createRetention(options: RetentionOptions) {
   const prefix = options.tenantPrefix ?? '';
@@ -66,6 +68,8 @@ export function createRetention(options: RetentionOptions) {
     { name: 'signal_ledger', table: 'signal_ledger', column: 'ts', ttlDays: options.ttls.signalsDays },
     { name: 'outbox', table: 'outbox', column: 'processed_at', keep: 'processed_at IS NULL', ttlDays: options.ttls.outboxDays },
     { name: 'policy_decisions', table: 'policy_decisions', column: 'decided_at', ttlDays: options.ttls.policyDecisionsDays },
+    // Quiet-hours decisions of comms: policy decisions too, kept as long as the gateway's.
+    { name: 'comms_policy_decisions', table: 'comms_policy_decisions', column: 'decided_at', ttlDays: options.ttls.policyDecisionsDays },
     {
       name: 'comms_commands',
       table: 'dispatch_commands',
@@ -73,6 +77,14 @@ export function createRetention(options: RetentionOptions) {
       keep: `state NOT IN ('succeeded', 'cancelled')`,
       ttlDays: options.ttls.commsDays,
     },
+    {
+      name: 'scores_history',
+      table: 'coherence_score_history',
+      column: 'changed_at',
+      keep: 'published_at IS NULL',
+      ttlDays: options.ttls.scoresHistoryDays,
+    },
+    { name: 'comms_envelopes', table: 'comms_envelopes', column: 'received_at', ttlDays: options.ttls.commsEnvelopesDays },
   ];
   const cutoffOf = (ttlDays: number, now: Date) => new Date(now.getTime() - ttlDays * DAY_MS).toISOString();
   // Table and column names come from the list above, never from input.

@@ -1,6 +1,6 @@
 import { inTransaction, setTenant, type PgPool, type SubgraphContext } from '@coherence/platform';
 
-export type CommsContext = SubgraphContext & { pool: PgPool };
+export type AlertsContext = SubgraphContext & { pool: PgPool };
 
 async function countOpenAlerts(pool: PgPool, tenantId: string): Promise<number> {
   return inTransaction(pool, async (client) => {
@@ -15,6 +15,6 @@ async function countOpenAlerts(pool: PgPool, tenantId: string): Promise<number> 
 export const alertsResolvers = {
   CoherenceScore: {
     __resolveReference: (reference: { tenantId: string }) => reference,
-    openAlerts: (score: { tenantId: string }, _args: unknown, context: CommsContext) => countOpenAlerts(context.pool, score.tenantId),
+    openAlerts: (score: { tenantId: string }, _args: unknown, context: AlertsContext) => countOpenAlerts(context.pool, score.tenantId),
   },
 };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SIGNALS_ACCEPTED, TENANT_AGGREGATE, type OutboxEvent, type Provenance, type Signal } from '@coherence/contracts';
-import { inTransaction, setTenant, type PgClient, type PgPool } from '@coherence/platform';
+import { inTransaction, type PgClient, type PgPool } from '@coherence/platform';
 
 export interface StoreResult {
   accepted: number;
@@ -16,11 +16,15 @@ export interface StoreContext {
 
 /**
  * Writes a validated batch to the signal ledger and, for each tenant with
- * newly accepted signals, one outbox event, all in ONE transaction: either
- * every part of the batch is stored or none is. Signals whose key
- * `(tenantId, source, signalId, ts)` is already stored count as deduped.
+ * newly accepted signals, one outbox event: either every part of the batch is
+ * stored or none is. Signals whose key `(tenantId, source, signalId, ts)` is
+ * already stored count as deduped. A single-tenant batch is one statement,
+ * so one round trip in its own implicit transaction; several tenants share
+ * one explicit transaction.
  */
 export async function storeSignals(pool: PgPool, signals: readonly Signal[], context: StoreContext): Promise<StoreResult> {
+  const byTenant = groupByTenant(signals);
+  if (byTenant.length === 1) return countStored(signals, await storeTenantSignals(pool, byTenant[0]!, context));
   return inTransaction(pool, (client) => writeSignals(client, signals, context));
 }
 
@@ -30,59 +34,40 @@ export async function storeSignals(pool: PgPool, signals: readonly Signal[], con
  */
 export async function writeSignals(client: PgClient, signals: readonly Signal[], context: StoreContext): Promise<StoreResult> {
   let accepted = 0;
-  for (const [tenantId, tenantSignals] of groupByTenant(signals)) {
-    await setTenant(client, tenantId);
-    const header: Omit<OutboxEvent, 'payload'> = {
-      messageId: randomUUID(),
-      tenantId,
-      aggregateType: TENANT_AGGREGATE,
-      aggregateId: tenantId,
-      type: SIGNALS_ACCEPTED,
-      timestamp: new Date().toISOString(),
-      correlationId: context.correlationId,
-      causationId: null,
-      schemaVersion: 1,
-      traceparent: context.traceparent,
-    };
-    // One statement (one round trip) per tenant: the ledger insert, the
-    // running counters and the outbox event. RETURNING gives exactly the
-    // newly stored rows (in-batch repeats and earlier copies are not
-    // returned), so the event carries those only, with ts as Postgres
-    // normalised it; no event is written when nothing was new.
-    const { rows } = await client.query<{ accepted: number }>(
-      `WITH inserted AS (
-         INSERT INTO signal_ledger (tenant_id, source, signal_id, ts, type, value, weight, provenance)
-         SELECT $1, r.source, r."signalId", r.ts, r.type, r.value, r.weight, r.provenance
-           FROM jsonb_to_recordset($2::jsonb)
-             AS r(source text, "signalId" text, ts timestamptz, type text, value float8, weight float8, provenance jsonb)
-         ON CONFLICT DO NOTHING
-         RETURNING source, signal_id, ts, type, value, weight, provenance, received_at
-       ), counted AS (
-         INSERT INTO ingest_counters (tenant_id, accepted, deduped)
-         SELECT $1, count(*), $3::int - count(*) FROM inserted
-         ON CONFLICT (tenant_id) DO UPDATE
-           SET accepted = ingest_counters.accepted + EXCLUDED.accepted, deduped = ingest_counters.deduped + EXCLUDED.deduped
-       ), event AS (
-         INSERT INTO outbox (tenant_id, message_id, type, envelope)
-         SELECT $1, ($4::jsonb ->> 'messageId')::uuid, $4::jsonb ->> 'type',
-                $4::jsonb || jsonb_build_object('payload', jsonb_build_object('signals', jsonb_agg(jsonb_build_object(
-                  'tenantId', $1::text, 'source', i.source, 'signalId', i.signal_id, 'ts', to_json(i.ts) #>> '{}',
-                  'type', i.type, 'value', i.value, 'weight', i.weight, 'provenance', i.provenance,
-                  'receivedAt', to_json(i.received_at) #>> '{}'))))
-           FROM inserted i
-         HAVING count(*) > 0
-       )
-       SELECT count(*)::int AS accepted FROM inserted`,
-      [
-        tenantId,
-        JSON.stringify(tenantSignals.map((s) => ({ ...s, provenance: s.provenance ?? context.defaultProvenance }))),
-        tenantSignals.length,
-        JSON.stringify(header),
-      ],
-    );
-    accepted += rows[0]?.accepted ?? 0;
-  }
-  return { accepted, deduped: signals.length - accepted };
+  for (const tenantSignals of groupByTenant(signals)) accepted += await storeTenantSignals(client, tenantSignals, context);
+  return countStored(signals, accepted);
+}
+
+const countStored = (signals: readonly Signal[], accepted: number): StoreResult => ({ accepted, deduped: signals.length - accepted });
+
+/**
+ * One tenant's signals through `ingest_store_signals` (ingest migration 004):
+ * row-level security's tenant, the ledger insert, the running counters and
+ * the outbox event in one statement. Returns how many signals were new.
+ */
+async function storeTenantSignals(
+  db: PgPool | PgClient,
+  [tenantId, tenantSignals]: [string, Signal[]],
+  context: StoreContext,
+): Promise<number> {
+  const header: Omit<OutboxEvent, 'payload'> = {
+    messageId: randomUUID(),
+    tenantId,
+    aggregateType: TENANT_AGGREGATE,
+    aggregateId: tenantId,
+    type: SIGNALS_ACCEPTED,
+    timestamp: new Date().toISOString(),
+    correlationId: context.correlationId,
+    causationId: null,
+    schemaVersion: 1,
+    traceparent: context.traceparent,
+  };
+  const { rows } = await db.query<{ accepted: number }>('SELECT ingest_store_signals($1, $2::jsonb, $3::jsonb) AS accepted', [
+    tenantId,
+    JSON.stringify(tenantSignals.map((s) => ({ ...s, provenance: s.provenance ?? context.defaultProvenance }))),
+    JSON.stringify(header),
+  ]);
+  return rows[0]!.accepted;
 }
 
 /**

@@ -1,0 +1,27 @@
+/** Every flag the services read, by the name it has on the Unleash server. */
+export const flagNames = {
+  /** Kill switch: off answers coherence reads and subscriptions with FEATURE_DISABLED (ingest keeps accepting). */
+  coherence: 'v24.coherence',
+  /** On: the gateway sends its region as a hint and the coherence subgraph reads that region's replica. */
+  regionRouting: 'region-routing',
+} as const;
+
+/**
+ * The header the gateway sets on its requests to the coherence subgraph while
+ * `region-routing` is on: the gateway's region, whose replica the subgraph reads.
+ */
+export const REGION_HINT_HEADER = 'x-coherence-region';
+
+export type FlagName = (typeof flagNames)[keyof typeof flagNames];
+
+export const allFlagNames: readonly FlagName[] = Object.values(flagNames);
+
+/**
+ * What a service assumes before it has heard from Unleash (and if it never
+ * does): serve coherence, read from the primary. A kill switch must fail
+ * open, or an Unleash outage at deploy time would switch the product off.
+ */
+export const defaultFlagStates: Readonly<Record<FlagName, boolean>> = {
+  'v24.coherence': true,
+  'region-routing': false,
+};

@@ -1,0 +1,335 @@
+/**
+ * `npm run bench:gateway`: what this gateway costs against plain federation
+ * gateways, in one run on this machine. Not a test: it prints a table,
+ * writes reports/bench-gateway.json, and exits 1 only when a gateway does not
+ * answer the operation with data.
+ *
+ * The same read, `TenantCoherence` for one registered tenant with a score,
+ * goes through
+ *   (a) this gateway (`gateway/src/main.ts`) with everything on: JWT,
+ *       persisted operations, OPA policy, the per-tenant limiter (its rate set
+ *       far above the load, so it decides every request but never refuses),
+ *       and the response cache — once with the cache on, once off;
+ *   (b) a plain `@apollo/gateway` in `@apollo/server`, no plugins;
+ *   (c) Hive Gateway's runtime, default settings (which include sharing one
+ *       subgraph call among identical ones in flight — this load is one
+ *       identical read, so that default matters; it is left on, as shipped);
+ * over the same subgraph servers (in this process, from testkit's
+ * `startApplication`) and the same supergraph. (a) gets the persisted id and a
+ * token; (b) and (c) know no manifest and get the manifest's text of the
+ * operation (the same text (a) runs). Every gateway is its own child process;
+ * all are started, checked to answer with data and warmed up, then loaded by
+ * autocannon with fixed connections, one gateway at a time: the measured time
+ * is cut into rounds, each loading every gateway in turn for the same slice,
+ * so that other work on a shared machine falls on all of them alike. Every
+ * response of the measured runs is checked to carry the tenant's data.
+ * Ratios are against (b).
+ */
+import { DEV_ISSUER } from '@coherence/auth';
+import { supergraphPath } from '@coherence/gateway';
+import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
+import {
+  adminQuery,
+  adminUrl,
+  createTestDatabase,
+  freePort,
+  migrateDatabase,
+  startApplication,
+  startServices,
+  TEMPLATE_DATABASE,
+} from '@coherence/testkit';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
+
+const usage = `usage: npm run bench:gateway -- [--duration 30] [--rounds 5] [--connections 10] [--warmup 5]
+
+  --duration <s>     measured load per gateway, seconds, in total (default 30)
+  --rounds <n>       the measured time is cut into this many rounds; each round loads
+                     every gateway in turn for duration/rounds seconds (default 5)
+  --connections <n>  concurrent connections, the same for every gateway (default 10)
+  --warmup <s>       unmeasured load on each gateway before the rounds, seconds (default 5)`;
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '5' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const durationSeconds = Number(values.duration);
+const connections = Number(values.connections);
+const warmupSeconds = Number(values.warmup);
+const rounds = Number(values.rounds);
+if (![durationSeconds, rounds, connections, warmupSeconds].every((n) => Number.isInteger(n) && n > 0)) {
+  console.error(usage);
+  process.exit(2);
+}
+
+const repoRoot = resolve(import.meta.dirname, '../..');
+const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-gateway-'));
+const say = (message: string) => console.log(`[bench:gateway] ${message}`);
+const operation = manifest.operations.find((op) => op.name === 'TenantCoherence')!;
+const installedVersion = (name: string) =>
+  (JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface Gateway {
+  key: string;
+  label: string;
+  /** How the operation is sent: by persisted id with a token, or as text. */
+  request: 'persisted id + JWT' | 'query text';
+  /** Serves `gateway_cache_requests_total` on /metrics (this gateway), read after the run as evidence of what the cache did. */
+  hasCacheMetrics: boolean;
+  start(port: number, logFile: string): ManagedProcess;
+}
+interface RunningGateway {
+  gateway: Gateway;
+  child: ManagedProcess;
+  baseUrl: string;
+  samples: LoadSample[];
+}
+type Measured = LoadResult & Pick<Gateway, 'key' | 'label' | 'request'> & { cacheOutcomes?: Record<string, number> };
+
+/** `gateway_cache_requests_total` by outcome (hit, miss, bypass), summed over operations, from the Prometheus text format. */
+async function cacheOutcomes(metricsUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const outcomes: Record<string, number> = {};
+  for (const [, outcome, value] of text.matchAll(/^gateway_cache_requests_total\{[^}]*outcome="(\w+)"[^}]*\} (\S+)$/gm)) {
+    outcomes[outcome!] = (outcomes[outcome!] ?? 0) + Number(value);
+  }
+  return outcomes;
+}
+
+/** The subgraphs' supergraph with their real URLs in place of the placeholders, for the gateways that route by it. */
+function supergraphWithUrls(subgraphUrls: Record<string, string>): string {
+  return readFileSync(supergraphPath, 'utf8').replace(
+    /@join__graph\(name: "(\w+)", url: "[^"]*"\)/g,
+    (_match, name: string) => `@join__graph(name: "${name}", url: "${subgraphUrls[`SUBGRAPH_${name.toUpperCase()}_URL`]}")`,
+  );
+}
+
+const loadAverageAtStart = loadavg()[0]!;
+const services = await startServices({ rootDir });
+let exitCode = 1;
+try {
+  say('servers up; migrating');
+  await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
+  const database = await createTestDatabase(services.endpoints);
+  const app = await startApplication(services.endpoints, database);
+  try {
+    // The read model row the operation reads: a registered tenant with a few signals, projected by the relay.
+    const tenantId = `${database.namespace}-bench`;
+    const readHeaders = await app.readHeaders(tenantId);
+    const ts = new Date(Date.now() - 10 * 60_000).toISOString();
+    const signals = ['checkout', 'search', 'billing'].map((source, i) => ({
+      tenantId,
+      source,
+      signalId: `bench-${i}`,
+      ts,
+      type: 'latency',
+      value: 0.6 + i / 10,
+    }));
+    const pushed = await fetch(`${app.ingestUrl}/v1/signals`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(await app.writeHeaders(tenantId)) },
+      body: JSON.stringify({ signals }),
+    });
+    if (pushed.status !== 202) throw new Error(`ingest answered ${pushed.status}: ${await pushed.text()}`);
+    await app.relay.drainAll();
+
+    const supergraphFile = join(rootDir, 'supergraph.graphql');
+    writeFileSync(supergraphFile, supergraphWithUrls(app.subgraphUrls));
+    const childEnv = { ...process.env, NODE_ENV: 'production' };
+    const spawnNode = (name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = childEnv) =>
+      spawnManaged({
+        name,
+        command: process.execPath,
+        args: ['--import', 'tsx', join(repoRoot, script), ...args],
+        cwd: repoRoot,
+        env,
+        logFile,
+      });
+    const coherenceGateway = (cacheEnabled: boolean): Gateway => ({
+      key: cacheEnabled ? 'coherence-cache-on' : 'coherence-cache-off',
+      label: `this gateway, cache ${cacheEnabled ? 'on' : 'off'}`,
+      request: 'persisted id + JWT',
+      hasCacheMetrics: true,
+      start: (port, logFile) =>
+        spawnNode('gateway', 'gateway/src/main.ts', [], logFile, {
+          ...childEnv,
+          LOG_LEVEL: 'warn',
+          GATEWAY_PORT: `${port}`,
+          GATEWAY_HOST: '127.0.0.1',
+          ...app.subgraphUrls,
+          GATEWAY_DATABASE_URL: database.appUrl,
+          GATEWAY_REGION: 'us',
+          GATEWAY_JWKS: app.jwksPath,
+          GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+          GATEWAY_REDIS_URL: services.endpoints.redisUrl,
+          GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:${cacheEnabled ? 'cache-on' : 'cache-off'}:`,
+          GATEWAY_CACHE_ENABLED: `${cacheEnabled}`,
+          // The limiter stays on (every request pays for its decision) but never refuses this load.
+          GATEWAY_RATE_PER_SECOND: '1000000',
+          GATEWAY_RATE_BURST_SECONDS: '60',
+        }),
+    });
+    const baseline = (kind: 'apollo' | 'hive'): Gateway => ({
+      key: kind,
+      label:
+        kind === 'apollo'
+          ? `plain @apollo/gateway ${installedVersion('@apollo/gateway')}`
+          : `Hive Gateway ${installedVersion('@graphql-hive/gateway')}`,
+      request: 'query text',
+      hasCacheMetrics: false,
+      start: (port, logFile) =>
+        spawnNode(
+          kind,
+          'scripts/bench/support/baselineGateway.ts',
+          ['--kind', kind, '--supergraph', supergraphFile, '--port', `${port}`],
+          logFile,
+        ),
+    });
+    const gateways = [baseline('apollo'), baseline('hive'), coherenceGateway(true), coherenceGateway(false)];
+
+    const bodyFor = (gateway: Gateway) =>
+      JSON.stringify(
+        gateway.request === 'query text'
+          ? { query: operation.body, operationName: operation.name, variables: { tenantId } }
+          : { extensions: { persistedQuery: { version: 1, sha256Hash: operation.id } }, variables: { tenantId } },
+      );
+    // Every gateway gets the same headers; the baselines ignore the token.
+    const headers = { 'content-type': 'application/json', ...readHeaders };
+    const dataPrefix = `{"data":{"tenantCoherence":{"tenantId":"${tenantId}"`;
+    const carriesData = (body: string) => body.startsWith(dataPrefix) && !body.includes('"errors":');
+
+    const results: Measured[] = [];
+    // All gateways run side by side but only one is loaded at a time; the measured time is cut into rounds, each
+    // loading every gateway in turn (in a rotating order), so that whatever else the machine does falls on all alike.
+    const running: RunningGateway[] = [];
+    try {
+      for (const gateway of gateways) {
+        const port = await freePort();
+        const child = gateway.start(port, join(services.logDir, `${gateway.key}.log`));
+        running.push({ gateway, child, baseUrl: `http://127.0.0.1:${port}`, samples: [] });
+      }
+      for (const { gateway, child, baseUrl } of running) {
+        say(`${gateway.label}: starting; it must answer the operation with data`);
+        const body = bodyFor(gateway);
+        await waitUntilHealthy(
+          gateway.key,
+          child.logFile,
+          async () => {
+            const response = await fetch(`${baseUrl}/graphql`, { method: 'POST', headers, body });
+            const text = await response.text();
+            if (response.status !== 200 || !carriesData(text)) throw new Error(`answered ${response.status}: ${text.slice(0, 500)}`);
+            return true;
+          },
+          60_000,
+          child,
+        );
+      }
+      const loadOn = ({ gateway, baseUrl }: RunningGateway, seconds: number) =>
+        sampleLoad({
+          url: `${baseUrl}/graphql`,
+          method: 'POST',
+          headers,
+          body: bodyFor(gateway),
+          connections,
+          duration: seconds,
+          verifyBody: (received: unknown) => carriesData(String(received)),
+        });
+      for (const target of running) {
+        say(`${target.gateway.label}: warm-up ${warmupSeconds} s`);
+        await loadOn(target, warmupSeconds);
+      }
+      const sliceSeconds = durationSeconds / rounds;
+      for (let round = 0; round < rounds; round += 1) {
+        say(`round ${round + 1} of ${rounds}: ${sliceSeconds} s per gateway at ${connections} connections`);
+        for (let i = 0; i < running.length; i += 1) {
+          const target = running[(round + i) % running.length]!;
+          target.samples.push(await loadOn(target, sliceSeconds));
+        }
+      }
+      for (const { gateway, baseUrl, samples } of running) {
+        results.push({
+          key: gateway.key,
+          label: gateway.label,
+          request: gateway.request,
+          ...summarizeLoad(samples),
+          ...(gateway.hasCacheMetrics ? { cacheOutcomes: await cacheOutcomes(`${baseUrl}/metrics`) } : {}),
+        });
+      }
+    } finally {
+      await Promise.all(running.map(({ child }) => child.stop()));
+    }
+
+    const apollo = results.find((r) => r.key === 'apollo')!;
+    const ratio = (a: number, b: number) => Number((a / Math.max(b, 0.01)).toFixed(2));
+    const rows = results.map((r) => ({
+      ...r,
+      failed: r.non2xx + r.errors + r.timeouts + r.mismatches,
+      vsPlainApollo: {
+        requestsPerSecond: ratio(r.requestsPerSecond, apollo.requestsPerSecond),
+        p95: ratio(r.latencyMs.p95, apollo.latencyMs.p95),
+      },
+    }));
+    const passed = rows.every((r) => r.failed === 0 && r.requests > 0);
+    const report = {
+      when: new Date().toISOString(),
+      machine: {
+        cpus: cpus().length,
+        model: cpus()[0]?.model,
+        node: process.version,
+        loadAverage1m: { atStart: loadAverageAtStart, atEnd: loadavg()[0]! },
+      },
+      setup: {
+        operation: { name: operation.name, id: operation.id },
+        connections,
+        durationSeconds,
+        rounds,
+        warmupSeconds,
+        gateways: 'each its own child process (node --import tsx, NODE_ENV=production), all running, loaded one at a time',
+        subgraphs: 'ingest, coherence and comms in the bench process (testkit startApplication), shared by every gateway',
+        limiter: 'on, GATEWAY_RATE_PER_SECOND=1000000 so it never refuses',
+        flags: 'bootstrap defaults (v24.coherence on, region-routing off), no Unleash server',
+      },
+      results: rows,
+      passed,
+    };
+    mkdirSync(join(repoRoot, 'reports'), { recursive: true });
+    writeFileSync(join(repoRoot, 'reports', 'bench-gateway.json'), `${JSON.stringify(report, null, 2)}\n`);
+
+    const pad = (text: string | number, width: number) => String(text).padEnd(width);
+    console.log(`
+gateway benchmark: ${operation.name}, ${connections} connections, ${durationSeconds} s each in ${rounds} rounds after ${warmupSeconds} s warm-up
+(${report.machine.cpus} cores, ${report.machine.model}; load average ${loadAverageAtStart.toFixed(1)} → ${report.machine.loadAverage1m.atEnd.toFixed(1)})
+
+  ${pad('gateway', 34)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('failed', 8)}req/s ÷ Apollo  p95 ÷ Apollo
+${rows
+  .map(
+    (r) =>
+      `  ${pad(r.label, 34)}${pad(r.requestsPerSecond, 8)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p95, 9)}${pad(r.latencyMs.p99, 9)}` +
+      `${pad(r.failed, 8)}${pad(r.vsPlainApollo.requestsPerSecond, 15)}${r.vsPlainApollo.p95}`,
+  )
+  .join('\n')}
+  report: reports/bench-gateway.json`);
+    if (!passed) console.error('FAIL: a gateway answered something other than the data (non-2xx, errors or a mismatched body)');
+    exitCode = passed ? 0 : 1;
+  } finally {
+    await app.stop();
+    await database.drop();
+  }
+} finally {
+  await services.stop();
+  rmSync(rootDir, { recursive: true, force: true });
+}
+process.exit(exitCode);

@@ -1,0 +1,259 @@
+/**
+ * `npm run bench:regions`: what `region-routing` buys an EU gateway, on
+ * loopback with simulated WAN latency. Not a test: it prints a summary,
+ * writes reports/bench-regions.json, and exits 1 only if the target is missed.
+ *
+ * Topology: the gateway (GATEWAY_REGION=eu) and the coherence subgraph run in
+ * "eu"; the Postgres primary is in another region, so the subgraph reaches it
+ * through a TCP proxy that holds every chunk --wan-ms in each direction; the
+ * streaming replica tagged `eu` is local (direct). EU-tagged tenants read
+ * `tenantCoherence` one request at a time (the response cache is off, so
+ * every read reaches the read model), in alternating rounds with
+ * `region-routing` off (reads go to the far primary) and on (the near
+ * replica), the flag flipped on the run's real Unleash server. Target: the
+ * median with it on at least 25% lower than with it off.
+ *
+ * Options: --requests <n> per round and mode (default 200), --rounds <n>
+ * (default 3), --wan-ms <ms> one-way delay on the cross-region link (default 20).
+ */
+import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
+import {
+  adminQuery,
+  adminUrl,
+  createTestDatabase,
+  createUnleashAdmin,
+  migrateDatabase,
+  startApplication,
+  startServices,
+  TEMPLATE_DATABASE,
+  unleashClientEnv,
+} from '@coherence/testkit';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+
+const usage = `usage: npm run bench:regions [-- --requests N] [--rounds N] [--wan-ms MS]
+
+  --requests N  sequential reads per round and mode (default 200)
+  --rounds N    off/on rounds, alternating (default 3)
+  --wan-ms MS   one-way delay on the link to the far primary (default 20)`;
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '200' },
+    rounds: { type: 'string', default: '3' },
+    'wan-ms': { type: 'string', default: '20' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
+const requestsPerRound = Number(values.requests);
+const rounds = Number(values.rounds);
+const wanMs = Number(values['wan-ms']);
+if (![requestsPerRound, rounds, wanMs].every((n) => Number.isFinite(n) && n >= 0) || requestsPerRound < 1 || rounds < 1) {
+  console.error(usage);
+  process.exit(2);
+}
+const TARGET_REDUCTION = 0.25;
+const TENANTS = 5;
+const REGION = 'eu';
+
+/**
+ * A loopback TCP proxy that forwards every chunk `delayMs` after it arrived,
+ * in each direction, in order: a WAN link's latency without its loss.
+ */
+async function startWanProxy(target: { host: string; port: number }, delayMs: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const delayed = (from: Socket, to: Socket) => {
+    from.on('data', (chunk) => {
+      // Same delay for every chunk, so timers fire in arrival order.
+      setTimeout(() => to.writable && to.write(chunk), delayMs);
+    });
+    from.on('end', () => setTimeout(() => to.end(), delayMs));
+    from.on('error', () => to.destroy());
+  };
+  const server: Server = createServer((client) => {
+    const upstream = createConnection(target);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    delayed(client, upstream);
+    delayed(upstream, client);
+  });
+  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
+    },
+  };
+}
+
+const quantile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const summarize = (samples: number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const round = (ms: number) => Number(ms.toFixed(2));
+  return {
+    samples: sorted.length,
+    medianMs: round(quantile(sorted, 0.5)),
+    p95Ms: round(quantile(sorted, 0.95)),
+    maxMs: round(sorted.at(-1)!),
+  };
+};
+
+const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-regions-'));
+console.log('starting the servers (Postgres primary + replica, Redis, Neo4j, Kafka, Unleash)…');
+const services = await startServices({ rootDir, replicaRegion: REGION });
+const { endpoints } = services;
+let exitCode = 1;
+try {
+  await adminQuery(endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  await migrateDatabase(adminUrl(endpoints, TEMPLATE_DATABASE));
+  const database = await createTestDatabase(endpoints);
+  const { host, port, replicaPort } = endpoints.postgres;
+  const farPrimary = await startWanProxy({ host, port }, wanMs);
+  const unleash = createUnleashAdmin(endpoints.unleash);
+  await unleash.setFlag('region-routing', false);
+  const app = await startApplication(endpoints, database, {
+    gatewayEnv: {
+      ...unleashClientEnv(endpoints.unleash, 250),
+      GATEWAY_REGION: REGION,
+      GATEWAY_CACHE_ENABLED: 'false',
+      // The limiter must not shape a single sequential client.
+      GATEWAY_RATE_PER_SECOND: '100000',
+    },
+    coherenceEnv: {
+      COHERENCE_DATABASE_URL: `postgres://coherence_app@127.0.0.1:${farPrimary.port}/${database.name}`,
+      COHERENCE_READ_REPLICAS: `${REGION}=postgres://coherence_app@${host}:${replicaPort}/${database.name}`,
+    },
+  });
+  const admin = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
+  const replica = new pg.Pool({ connectionString: `postgres://postgres@${host}:${replicaPort}/${database.name}`, max: 1 });
+  try {
+    const tenants = Array.from({ length: TENANTS }, (_, i) => `${database.namespace}-eu-${i}`);
+    const bodies = new Map<string, string>();
+    const headers = new Map<string, Record<string, string>>();
+    const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
+    for (const [i, tenantId] of tenants.entries()) {
+      await app.registerTenant(tenantId, REGION);
+      await admin.query(
+        `INSERT INTO coherence_scores (tenant_id, score, status, agreement, window_iso, sources, as_of)
+         VALUES ($1, $2, 'HEALTHY', 1, 'PT24H', '[]', now())`,
+        [tenantId, 0.8 + i / 100],
+      );
+      const token = await app.mintToken({ tenant: tenantId, scopes: ['coherence:read:self'], residency: [REGION] });
+      headers.set(tenantId, { 'content-type': 'application/json', authorization: `Bearer ${token}` });
+      bodies.set(
+        tenantId,
+        JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } }, variables: { tenantId } }),
+      );
+    }
+    // The replica must hold the rows before it is read.
+    for (;;) {
+      const { rows } = await replica.query<{ count: string }>('SELECT count(*) FROM coherence_scores');
+      if (Number(rows[0]!.count) === TENANTS) break;
+      await sleep(50);
+    }
+
+    const read = async (tenantId: string): Promise<number> => {
+      const startedAt = performance.now();
+      const response = await fetch(`${app.gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: headers.get(tenantId)!,
+        body: bodies.get(tenantId)!,
+      });
+      const text = await response.text();
+      const elapsed = performance.now() - startedAt;
+      if (response.status !== 200 || !text.includes('"score":0.8'))
+        throw new Error(`gateway answered ${response.status}: ${text.slice(0, 300)}`);
+      return elapsed;
+    };
+    const readsByTarget = async (): Promise<Record<string, number>> => {
+      const text = await (await fetch(new URL('/metrics', app.subgraphUrls.SUBGRAPH_COHERENCE_URL))).text();
+      return Object.fromEntries(
+        [...text.matchAll(/^coherence_read_model_reads_total\{target="([^"]+)"\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
+      );
+    };
+    const setRouting = async (on: boolean) => {
+      await unleash.setFlag('region-routing', on);
+      // Until the gateway applies it (its flag gauge says so).
+      const series = `feature_flag_enabled{flag="region-routing"} ${on ? 1 : 0}`;
+      while (!(await (await fetch(`${app.gatewayUrl}/metrics`)).text()).includes(series)) await sleep(50);
+    };
+
+    // Warm-up: connections in both pools, JIT, the tenant cache.
+    for (const on of [false, true]) {
+      await setRouting(on);
+      for (let i = 0; i < 40; i += 1) await read(tenants[i % TENANTS]!);
+    }
+    const samples = { off: [] as number[], on: [] as number[] };
+    for (let round = 0; round < rounds; round += 1) {
+      for (const mode of ['off', 'on'] as const) {
+        await setRouting(mode === 'on');
+        const before = await readsByTarget();
+        for (let i = 0; i < requestsPerRound; i += 1) samples[mode].push(await read(tenants[i % TENANTS]!));
+        const after = await readsByTarget();
+        // Each mode must really have read where it claims to.
+        const target = mode === 'on' ? REGION : 'primary';
+        const served = (after[target] ?? 0) - (before[target] ?? 0);
+        if (served < requestsPerRound)
+          throw new Error(`round ${round} ${mode}: only ${served} of ${requestsPerRound} reads went to ${target}`);
+      }
+      console.log(`round ${round + 1}/${rounds} done`);
+    }
+
+    const off = summarize(samples.off);
+    const on = summarize(samples.on);
+    const reduction = 1 - on.medianMs / off.medianMs;
+    const pass = reduction >= TARGET_REDUCTION;
+    const report = {
+      benchmark: 'bench:regions',
+      measuredAt: new Date().toISOString(),
+      machine: { cpus: cpus().length, loadAverage: loadavg().map((n) => Number(n.toFixed(2))) },
+      setup: {
+        gatewayRegion: REGION,
+        tenants: TENANTS,
+        wanDelayMsEachWay: wanMs,
+        requestsPerRoundAndMode: requestsPerRound,
+        rounds,
+        cache: 'off',
+        primary: 'far (through the WAN proxy)',
+        replica: `${REGION} (local)`,
+      },
+      regionRoutingOff: off,
+      regionRoutingOn: on,
+      medianReduction: Number(reduction.toFixed(3)),
+      target: { medianReductionAtLeast: TARGET_REDUCTION },
+      pass,
+    };
+    const reportPath = resolve(import.meta.dirname, '..', '..', 'reports', 'bench-regions.json');
+    mkdirSync(resolve(reportPath, '..'), { recursive: true });
+    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(
+      `\nEU tenants through an EU gateway, ${wanMs} ms each way to the far primary, ${samples.off.length} reads per mode:\n` +
+        `  region-routing off (far primary): median ${off.medianMs} ms, p95 ${off.p95Ms} ms\n` +
+        `  region-routing on  (eu replica):  median ${on.medianMs} ms, p95 ${on.p95Ms} ms\n` +
+        `  median ${(reduction * 100).toFixed(1)}% lower with it on (target ≥ ${TARGET_REDUCTION * 100}%): ${pass ? 'PASS' : 'FAIL'}\n` +
+        `report: ${reportPath}`,
+    );
+    exitCode = pass ? 0 : 1;
+  } finally {
+    await app.stop();
+    await Promise.all([admin.end(), replica.end()]);
+    await farPrimary.close();
+    await database.drop();
+  }
+} finally {
+  await services.stop();
+  rmSync(rootDir, { recursive: true, force: true });
+}
+process.exit(exitCode);

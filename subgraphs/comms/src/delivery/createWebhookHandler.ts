@@ -1,0 +1,135 @@
+import { IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER } from '@coherence/contracts';
+import { inTransaction, recordSecurityEvent, setTenant, type PgPool } from '@coherence/platform';
+import { z } from 'zod';
+import type { ClaimedCommand, CommandHandler } from '../bus/createBusWorker';
+import { CommandFailure, type CommandFailureCode } from '../errors';
+import type { QuietHoursGate } from '../quietHours/createQuietHoursGate';
+import { UrlBlockedError, type SsrfGuard } from './createSsrfGuard';
+import { toResponseSnippet, type ResponseSnippet } from './responseSnippet';
+
+/** Command type of a webhook notification. */
+export const NOTIFY_WEBHOOK = 'notify.webhook';
+
+/** What a `notify.webhook` command carries: where to, and the JSON body to send. */
+export const webhookPayloadSchema = z.object({
+  contactId: z.string().min(1),
+  url: z.url(),
+  body: z.record(z.string(), z.json()),
+});
+export type WebhookPayload = z.output<typeof webhookPayloadSchema>;
+
+export interface WebhookHandlerOptions {
+  pool: PgPool;
+  guard: SsrfGuard;
+  /** Per delivery, redirects included. */
+  timeoutMs: number;
+  /** Absent: no quiet hours apply. */
+  quietHours?: QuietHoursGate;
+}
+
+type Outcome = 'delivered' | 'transient' | 'permanent' | 'blocked';
+
+/** 2xx delivered; 429 and 5xx transient; other 4xx (and anything else) permanent. */
+export function classifyStatus(status: number): { outcome: Outcome; code?: CommandFailureCode } {
+  if (status >= 200 && status < 300) return { outcome: 'delivered' };
+  if (status === 429) return { outcome: 'transient', code: 'WEBHOOK_RATE_LIMITED' };
+  if (status >= 500) return { outcome: 'transient', code: 'WEBHOOK_UNAVAILABLE' };
+  if (status >= 400) return { outcome: 'permanent', code: 'WEBHOOK_REJECTED' };
+  // 1xx/3xx left over (a redirect chain too long, or without Location): the receiver is misconfigured, retry later.
+  return { outcome: 'transient', code: 'WEBHOOK_UNAVAILABLE' };
+}
+
+/**
+ * Delivers `notify.webhook` commands: quiet hours first (a deferral is not an
+ * attempt), then one POST through the SSRF guard with a timeout. Every
+ * attempt is stored in `comms_deliveries` with its latency and a bounded,
+ * redacted response snippet; a refused URL is also a `URL_BLOCKED` security
+ * event. The command's idempotency key goes out as `Idempotency-Key` so a
+ * receiver can drop the duplicate a crash-and-retry may cause.
+ */
+export function createWebhookHandler(options: WebhookHandlerOptions): CommandHandler {
+  async function record(
+    command: ClaimedCommand,
+    url: string,
+    result: { outcome: Outcome; status?: number; latencyMs: number; response?: ResponseSnippet; error?: string },
+  ) {
+    await inTransaction(options.pool, async (client) => {
+      await setTenant(client, command.tenantId);
+      await client.query(
+        `INSERT INTO comms_deliveries (command_id, tenant_id, attempt, url, outcome, status, latency_ms, response, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          command.commandId,
+          command.tenantId,
+          command.attempts,
+          url,
+          result.outcome,
+          result.status ?? null,
+          result.latencyMs,
+          result.response ? JSON.stringify(result.response) : null,
+          result.error ?? null,
+        ],
+      );
+    });
+  }
+
+  return async ({ command, signal }) => {
+    const parsed = webhookPayloadSchema.safeParse(command.payload);
+    if (!parsed.success) throw new CommandFailure('INVALID_PAYLOAD', z.prettifyError(parsed.error));
+    const { url, body } = parsed.data;
+
+    const quiet = await options.quietHours?.(command);
+    if (quiet && !quiet.allowed) return { outcome: 'deferred', until: quiet.until, reason: quiet.reason };
+
+    const startedAt = performance.now();
+    const elapsed = () => Math.round(performance.now() - startedAt);
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    try {
+      const response = await options.guard.send(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [IDEMPOTENCY_KEY_HEADER]: command.idempotencyKey,
+          [REQUEST_ID_HEADER]: command.correlationId,
+        },
+        body: JSON.stringify(body),
+        signal: AbortSignal.any([signal, timeout]),
+      });
+      const { outcome, code } = classifyStatus(response.status);
+      await record(command, url, {
+        outcome,
+        status: response.status,
+        latencyMs: elapsed(),
+        response: toResponseSnippet(response.headers, response.body),
+      });
+      if (code) throw new CommandFailure(code, `${url} answered ${response.status}`);
+      return { outcome: 'done' };
+    } catch (error) {
+      if (error instanceof CommandFailure) throw error;
+      if (error instanceof UrlBlockedError) {
+        await record(command, url, { outcome: 'blocked', latencyMs: elapsed(), error: error.message });
+        await recordSecurityEvent(options.pool, {
+          kind: 'URL_BLOCKED',
+          tenantId: command.tenantId,
+          service: 'comms',
+          reason: error.message,
+          correlationId: command.correlationId,
+          details: { commandId: command.commandId, url: error.url, address: error.address, range: error.range },
+        });
+        throw new CommandFailure('URL_BLOCKED', error.message);
+      }
+      if (signal.aborted) throw error; // the worker is stopping: it releases the command
+      const message = error instanceof Error ? error.message : String(error);
+      const timedOut = timeout.aborted;
+      await record(command, url, {
+        outcome: 'transient',
+        latencyMs: elapsed(),
+        error: timedOut ? `no answer within ${options.timeoutMs} ms` : message,
+      });
+      throw new CommandFailure(
+        timedOut ? 'WEBHOOK_TIMEOUT' : 'WEBHOOK_NETWORK',
+        timedOut ? `no answer within ${options.timeoutMs} ms` : message,
+      );
+    }
+  };
+}

@@ -1,0 +1,26 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { ProviderPayload } from '@coherence/contracts';
+
+/**
+ * Twilio's documented request signature: HMAC-SHA1, keyed with the account's
+ * auth token, over the full URL Twilio requested followed by every POST
+ * parameter name and value, names sorted; base64. (A repeated parameter
+ * contributes each of its values, in order.)
+ */
+export function computeTwilioSignature(authToken: string, url: string, params: ProviderPayload): string {
+  const signed = Object.keys(params)
+    .sort()
+    .reduce((acc, key) => {
+      const value = params[key]!;
+      return acc + (Array.isArray(value) ? value.map((v) => key + v).join('') : key + value);
+    }, url);
+  return createHmac('sha1', authToken).update(Buffer.from(signed, 'utf8')).digest('base64');
+}
+
+/** Constant-time check of an `X-Twilio-Signature` header; false when it is missing. */
+export function isValidTwilioSignature(authToken: string, signature: string | undefined, url: string, params: ProviderPayload): boolean {
+  if (!signature) return false;
+  const expected = Buffer.from(computeTwilioSignature(authToken, url, params));
+  const actual = Buffer.from(signature);
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}

@@ -1,0 +1,82 @@
+import { coherenceChangedMessageSchema, type CoherenceChangedMessage, type CoherenceStatus } from '@coherence/contracts';
+import { inTransaction, setTenant, type Logger, type PgPool } from '@coherence/platform';
+import { randomUUID } from 'node:crypto';
+import { sendCommand } from '../bus/sendCommand';
+import { NOTIFY_WEBHOOK, type WebhookPayload } from '../delivery/createWebhookHandler';
+
+const ALERTING: readonly CoherenceStatus[] = ['WARN', 'CRITICAL'];
+
+/** A status change contacts hear about: into WARN/CRITICAL (or between them), and back to HEALTHY from one of them. */
+export function isNotifiable(message: CoherenceChangedMessage): boolean {
+  const from = message.payload.previous?.status;
+  const to = message.payload.current.status;
+  if (from === to) return false;
+  if (ALERTING.includes(to)) return true;
+  return to === 'HEALTHY' && from !== undefined && ALERTING.includes(from);
+}
+
+export interface ChangeListenerOptions {
+  pool: PgPool;
+  logger: Logger;
+  /** Attempts per notification before it goes to troubleshooting. */
+  maxAttempts: number;
+}
+
+/**
+ * Turns `CoherenceChanged` messages into one `notify.webhook` command per
+ * contact of the tenant. The idempotency key is the message id plus the
+ * contact, so a message delivered twice creates nothing the second time.
+ * Returns how many commands were created.
+ */
+export function createChangeListener(options: ChangeListenerOptions) {
+  return async function handle(raw: string): Promise<number> {
+    let message: CoherenceChangedMessage;
+    try {
+      message = coherenceChangedMessageSchema.parse(JSON.parse(raw));
+    } catch (err) {
+      options.logger.warn({ err }, 'ignored a malformed CoherenceChanged message');
+      return 0;
+    }
+    if (!isNotifiable(message)) return 0;
+    const { tenantId, previous, current, changedAt } = message.payload;
+    const contacts = await inTransaction(options.pool, async (client) => {
+      await setTenant(client, tenantId);
+      const { rows } = await client.query<{ contact_id: string; url: string }>(
+        `SELECT contact_id, url FROM comms_contacts WHERE tenant_id = $1 AND channel = 'webhook' ORDER BY contact_id`,
+        [tenantId],
+      );
+      return rows;
+    });
+    let created = 0;
+    for (const contact of contacts) {
+      const payload: WebhookPayload = {
+        contactId: contact.contact_id,
+        url: contact.url,
+        body: {
+          event: 'coherence.status_changed',
+          tenantId,
+          previousStatus: previous?.status ?? null,
+          status: current.status,
+          score: current.score,
+          changedAt,
+          messageId: message.messageId,
+        },
+      };
+      const result = await sendCommand(options.pool, {
+        commandId: randomUUID(),
+        tenantId,
+        type: NOTIFY_WEBHOOK,
+        idempotencyKey: `coherence-changed:${message.messageId}:${contact.contact_id}`,
+        correlationId: message.correlationId,
+        payload,
+        maxAttempts: options.maxAttempts,
+      });
+      if (result.created) created += 1;
+    }
+    options.logger.info(
+      { tenant_id: tenantId, correlation_id: message.correlationId, status: current.status, created },
+      'status change notified',
+    );
+    return created;
+  };
+}

@@ -1,0 +1,84 @@
+import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { Redis } from 'ioredis';
+import { hostname } from 'node:os';
+import { createBusWorker } from '../bus/createBusWorker';
+import type { CommsWorkerConfig } from '../config';
+import { createSsrfGuard } from '../delivery/createSsrfGuard';
+import { createWebhookHandler, NOTIFY_WEBHOOK } from '../delivery/createWebhookHandler';
+import { createChangeListener } from '../listener/createChangeListener';
+import { createQuietHoursGate } from '../quietHours/createQuietHoursGate';
+import { loadQuietHoursPolicy } from '../quietHours/loadQuietHoursPolicy';
+
+/**
+ * The comms worker process: the command-bus worker with the webhook handler
+ * (SSRF guard, quiet hours), the `CoherenceChanged` listener that sends the
+ * notifications, `/healthz`, `/readyz` and `/metrics`. `close()` stops taking
+ * events, drains in-flight commands (releasing what outlives the drain) and
+ * closes connections.
+ */
+export async function createWorkerService(config: CommsWorkerConfig, logger: Logger) {
+  const pool = createPgPool(config.COMMS_DATABASE_URL, {
+    max: config.COMMS_WORKER_CONCURRENCY + 4,
+    onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed'),
+  });
+  const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 3 }) : undefined;
+  redis?.on('error', (err) => logger.warn({ err }, 'redis connection error'));
+  const { app, metrics, markDraining } = createServiceApp({
+    logger,
+    readinessChecks: [
+      { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
+      ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
+    ],
+  });
+  const policy = await loadQuietHoursPolicy(config.COMMS_POLICY_BUNDLE_DIR);
+  const workerId = `comms-worker@${hostname()}:${process.pid}`;
+  const worker = createBusWorker({
+    pool,
+    ...(config.COMMS_LISTEN_NOTIFY ? { listenUrl: config.COMMS_DATABASE_URL } : {}),
+    handlers: {
+      [NOTIFY_WEBHOOK]: createWebhookHandler({
+        pool,
+        guard: createSsrfGuard({ allow: config.COMMS_SSRF_ALLOW }),
+        timeoutMs: config.COMMS_WEBHOOK_TIMEOUT_MS,
+        quietHours: createQuietHoursGate({ pool, policy, region: config.COMMS_REGION, subject: `system:${workerId}` }),
+      }),
+    },
+    logger,
+    workerId,
+    concurrency: config.COMMS_WORKER_CONCURRENCY,
+    leaseMs: config.COMMS_LEASE_MS,
+    pollMs: config.COMMS_POLL_MS,
+    drainMs: config.COMMS_DRAIN_MS,
+    retry: { baseMs: config.COMMS_RETRY_BASE_MS, maxMs: config.COMMS_RETRY_MAX_MS },
+    metrics,
+  });
+  const onChange = createChangeListener({ pool, logger, maxAttempts: config.COMMS_MAX_ATTEMPTS });
+  const pendingEvents = new Set<Promise<unknown>>();
+  return {
+    app,
+    worker,
+    /** Starts the bus loop and subscribes to `CoherenceChanged`. */
+    async start() {
+      worker.start();
+      if (!redis) return;
+      await redis.connect();
+      redis.on('message', (_channel: string, raw: string) => {
+        const handled = onChange(raw).catch((err: unknown) => logger.error({ err }, 'notifying a status change failed'));
+        pendingEvents.add(handled);
+        void handled.finally(() => pendingEvents.delete(handled));
+      });
+      await redis.subscribe(config.COHERENCE_CHANGED_CHANNEL);
+    },
+    async close() {
+      markDraining();
+      if (redis) {
+        await redis.unsubscribe().catch(() => undefined);
+        await Promise.all(pendingEvents);
+        redis.disconnect();
+      }
+      await worker.stop();
+      await app.close();
+      await pool.end();
+    },
+  };
+}
