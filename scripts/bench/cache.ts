@@ -33,7 +33,7 @@ import {
   startServices,
   TEMPLATE_DATABASE,
 } from '@coherence/testkit';
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -41,6 +41,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 
 const usage = `usage: npm run bench:cache -- [--duration 60] [--rate 200] [--zipf 1.1] [--changes-per-second 1]
   --duration             seconds of load with the cache on, and as many with it off (default 60)
@@ -89,26 +90,6 @@ function createZipfPicker(count: number, exponent: number, seed: number): () => 
     return cumulative.findIndex((edge) => u <= edge);
   };
 }
-
-interface Latencies {
-  values: number[];
-  requests: number;
-  non2xx: number;
-  errors: number;
-  seconds: number;
-}
-
-const summarize = (run: Latencies) => {
-  const sorted = [...run.values].sort((a, b) => a - b);
-  const at = (q: number) => Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(2));
-  return {
-    requests: run.requests,
-    non2xx: run.non2xx,
-    errors: run.errors,
-    requestsPerSecond: Math.round(run.requests / run.seconds),
-    latencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
-  };
-};
 
 /** Cache outcome counters of the cached gateway, from its /metrics. */
 async function cacheCounts(gatewayUrl: string): Promise<Record<'hit' | 'miss' | 'bypass', number>> {
@@ -184,20 +165,8 @@ try {
       };
     },
   };
-  const measure = async (url: string, seconds: number, into: Latencies) => {
-    const result = await new Promise<autocannon.Result>((resolvePromise, reject) => {
-      const instance = autocannon(
-        { url, connections: 20, overallRate: ratePerSecond, duration: seconds, requests: [request] },
-        (error, finished) => (error ? reject(error) : resolvePromise(finished)),
-      );
-      instance.on('response', (_client, _status, _bytes, responseTimeMs) => into.values.push(responseTimeMs));
-    });
-    into.requests += result.requests.total;
-    into.non2xx += result.non2xx;
-    into.errors += result.errors + result.timeouts;
-    into.seconds += result.duration;
-  };
-  const empty = (): Latencies => ({ values: [], requests: 0, non2xx: 0, errors: 0, seconds: 0 });
+  const measure = (url: string, seconds: number) =>
+    sampleLoad({ url, connections: 20, overallRate: ratePerSecond, duration: seconds, requests: [request] });
 
   // Publishes what the relay would after a recompute of a (Zipf-chosen) tenant: its entries are dropped.
   const publisher = new Redis(services.endpoints.redisUrl);
@@ -226,18 +195,18 @@ try {
   };
 
   say('warm-up: 5 s on each gateway');
-  await measure(uncachedUrl, 5, empty());
-  await measure(app.gatewayUrl, 5, empty());
+  await measure(uncachedUrl, 5);
+  await measure(app.gatewayUrl, 5);
 
-  const off = empty();
-  const on = empty();
+  const off: LoadSample[] = [];
+  const on: LoadSample[] = [];
   const before = await cacheCounts(app.gatewayUrl);
   const slices = Math.max(1, Math.round(durationSeconds / SLICE_SECONDS));
   for (let slice = 0; slice < slices; slice += 1) {
     say(`slice ${slice + 1}/${slices}: ${SLICE_SECONDS} s cache off, then ${SLICE_SECONDS} s cache on, ${ratePerSecond} req/s`);
-    await measure(uncachedUrl, SLICE_SECONDS, off);
+    off.push(await measure(uncachedUrl, SLICE_SECONDS));
     const changer = changesPerSecond > 0 ? setInterval(() => void publishChange(), 1_000 / changesPerSecond) : undefined;
-    await measure(app.gatewayUrl, SLICE_SECONDS, on);
+    on.push(await measure(app.gatewayUrl, SLICE_SECONDS));
     clearInterval(changer);
   }
   const after = await cacheCounts(app.gatewayUrl);
@@ -245,13 +214,13 @@ try {
   const lookups = hits + (after.miss - before.miss) + (after.bypass - before.bypass);
   const hitRatio = lookups === 0 ? 0 : hits / lookups;
 
-  const cacheOff = summarize(off);
-  const cacheOn = summarize(on);
+  const cacheOff = summarizeLoad(off);
+  const cacheOn = summarizeLoad(on);
   const p95Reduction = 1 - cacheOn.latencyMs.p95 / Math.max(cacheOff.latencyMs.p95, 0.01);
   const checks = {
     [`hit ratio ≥ ${TARGET_HIT_RATIO * 100} %`]: hitRatio >= TARGET_HIT_RATIO,
     [`p95 at least ${TARGET_P95_REDUCTION * 100} % lower with the cache`]: p95Reduction >= TARGET_P95_REDUCTION,
-    'no errors or non-2xx answers': cacheOff.non2xx + cacheOff.errors + cacheOn.non2xx + cacheOn.errors === 0,
+    'no errors or non-2xx answers': [cacheOff, cacheOn].every((r) => r.non2xx + r.errors + r.timeouts === 0),
   };
   const report = {
     when: new Date().toISOString(),
@@ -281,8 +250,8 @@ try {
   mkdirSync(join(repoRoot, 'reports'), { recursive: true });
   writeFileSync(join(repoRoot, 'reports', 'bench-cache.json'), `${JSON.stringify(report, null, 2)}\n`);
 
-  const line = (name: string, r: ReturnType<typeof summarize>) =>
-    `  ${name}  ${r.requestsPerSecond} req/s  p50 ${r.latencyMs.p50} ms  p95 ${r.latencyMs.p95} ms  p99 ${r.latencyMs.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`;
+  const line = (name: string, r: LoadResult) =>
+    `  ${name}  ${r.requestsPerSecond} req/s  p50 ${r.latencyMs.p50} ms  p95 ${r.latencyMs.p95} ms  p99 ${r.latencyMs.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}`;
   console.log(`
 cache benchmark (${report.machine.cpus} cores, ${report.machine.model}; load average ${loadAverageAtStart.toFixed(1)} → ${report.machine.loadAverage1m.atEnd.toFixed(1)})
 ${line('cache off', cacheOff)}
