@@ -250,6 +250,8 @@ Coherence is running.
   gateway   http://127.0.0.1:4000/graphql   (persisted operations only, bearer token required, region ${REGION})
   ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self)
   kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer, metrics on :4011)
+  comms     http://127.0.0.1:4003 (subgraph), worker metrics on :4012 (command bus, CoherenceChanged listener)
+  unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing; \`npm run drill:killswitch -- --target stack\`)
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}
 

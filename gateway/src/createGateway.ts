@@ -91,7 +91,13 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     buildService: ({ name }) =>
       Object.assign(new TracingDataSource({ url: subgraphUrls[name as SubgraphName] }), { sendsRegionHint: name === 'coherence' }),
   });
-  const apollo = new ApolloServer<GatewayContext>({ gateway, formatError: maskUnexpectedErrors, introspection: false });
+  const apollo = new ApolloServer<GatewayContext>({
+    gateway,
+    formatError: maskUnexpectedErrors,
+    introspection: false,
+    // Apollo's default depends on NODE_ENV; internals never reach clients, whatever the environment.
+    includeStacktraceInErrorResponses: false,
+  });
   await apollo.start();
 
   const { app, metrics, markDraining } = createServiceApp({

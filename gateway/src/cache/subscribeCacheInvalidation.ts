@@ -1,4 +1,4 @@
-import { coherenceChangedMessageSchema } from '@coherence/contracts';
+import { decodeCoherenceChangedMessage } from '@coherence/contracts';
 import type { Logger } from '@coherence/platform';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,17 +52,12 @@ export function subscribeCacheInvalidation(options: CacheInvalidationOptions) {
     lost = false;
   });
   subscriber.on('message', (_channel: string, text: string) => {
-    let parsed;
-    try {
-      parsed = coherenceChangedMessageSchema.safeParse(JSON.parse(text));
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed?.success) {
+    const message = decodeCoherenceChangedMessage(text);
+    if (!message) {
       logger.warn({ channel: options.channel }, 'cache invalidation ignored a message that is not a CoherenceChanged');
       return;
     }
-    void options.cache.invalidate(parsed.data.tenantId);
+    void options.cache.invalidate(message.tenantId);
   });
   // Not awaited: with Redis down this would wait for it; ioredis resubscribes after every reconnect.
   subscriber.subscribe(options.channel).catch((err: unknown) => logger.warn({ err }, 'cache invalidation could not subscribe'));

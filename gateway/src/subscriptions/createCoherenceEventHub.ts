@@ -1,4 +1,4 @@
-import { coherenceChangedMessageSchema, type CoherenceChanged } from '@coherence/contracts';
+import { decodeCoherenceChangedMessage, type CoherenceChanged } from '@coherence/contracts';
 import type { Logger } from '@coherence/platform';
 import { Redis } from 'ioredis';
 
@@ -35,17 +35,12 @@ export function createCoherenceEventHub(options: CoherenceEventHubOptions) {
   }
 
   function onMessage(_channel: string, text: string): void {
-    let parsed;
-    try {
-      parsed = coherenceChangedMessageSchema.safeParse(JSON.parse(text));
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed?.success) {
+    const message = decodeCoherenceChangedMessage(text);
+    if (!message) {
       options.logger.warn({ channel: options.channel }, 'ignored a message that is not a CoherenceChanged');
       return;
     }
-    const change = parsed.data.payload;
+    const change = message.payload;
     if (!listeners.has(change.tenantId)) return;
     pending.set(change.tenantId, change);
     if (!timers.has(change.tenantId)) timers.set(change.tenantId, setTimeout(flush, options.coalesceMs, change.tenantId));

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   COHERENCE_CHANGED,
   coherenceChangedMessageSchema,
+  decodeCoherenceChangedMessage,
   coherenceChangedSchema,
   createCoherenceChangedMessage,
   type CoherenceChanged,
@@ -68,6 +69,12 @@ describe('coherenceChangedMessageSchema', () => {
 
   it('accepts an enveloped change', () => {
     expect(validate(coherenceChangedMessageSchema, message)).toEqual({ ok: true, value: message });
+  });
+
+  it('decodes a pub/sub message, and nothing from text that is not JSON or not the contract', () => {
+    expect(decodeCoherenceChangedMessage(JSON.stringify(message))).toEqual(message);
+    expect(decodeCoherenceChangedMessage('{not json')).toBeUndefined();
+    expect(decodeCoherenceChangedMessage(JSON.stringify({ ...message, tenantId: 'other' }))).toBeUndefined();
   });
 
   it('pins the type and the tenant', () => {

@@ -63,6 +63,22 @@ export const coherenceChangedMessageSchema = eventEnvelopeSchema(COHERENCE_CHANG
 /** See {@link coherenceChangedMessageSchema}. */
 export type CoherenceChangedMessage = z.output<typeof coherenceChangedMessageSchema>;
 
+/**
+ * A pub/sub message's text as a CoherenceChanged message, or undefined when it
+ * is not JSON or not this contract: receivers skip (and log) such a message
+ * instead of failing on it.
+ */
+export function decodeCoherenceChangedMessage(text: string): CoherenceChangedMessage | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = coherenceChangedMessageSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** What differs between one CoherenceChanged message and the next. */
 export interface CoherenceChangedInit {
   change: CoherenceChanged;

@@ -16,6 +16,7 @@ describe('@coherence/contracts public surface', () => {
       'coherenceScoreSchema',
       'coherenceChangedSchema',
       'coherenceChangedMessageSchema',
+      'decodeCoherenceChangedMessage',
       'envelopeHeaderSchema',
       'messageEnvelopeSchema',
       'eventEnvelopeSchema',

@@ -41,6 +41,7 @@ export type { CoherenceScore, CoherenceStatus, SourceScore } from './coherenceSc
 export {
   COHERENCE_CHANGED,
   coherenceChangedMessageSchema,
+  decodeCoherenceChangedMessage,
   coherenceChangedSchema,
   coherenceSnapshotSchema,
   createCoherenceChangedMessage,

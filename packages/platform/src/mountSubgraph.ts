@@ -45,6 +45,8 @@ export async function mountSubgraph<TContext extends SubgraphContext>(
     // No Apollo Studio here, so no inline trace data in responses.
     plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginInlineTraceDisabled(), ...(options.plugins ?? [])],
     formatError: maskUnexpectedErrors,
+    // Apollo's default depends on NODE_ENV; internals never leave the process, whatever the environment.
+    includeStacktraceInErrorResponses: false,
     introspection: true,
   });
   await apollo.start();

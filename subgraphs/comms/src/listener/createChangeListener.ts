@@ -1,4 +1,4 @@
-import { coherenceChangedMessageSchema, type CoherenceChangedMessage, type CoherenceStatus } from '@coherence/contracts';
+import { decodeCoherenceChangedMessage, type CoherenceChangedMessage, type CoherenceStatus } from '@coherence/contracts';
 import { inTransaction, setTenant, type Logger, type PgPool } from '@coherence/platform';
 import { randomUUID } from 'node:crypto';
 import { sendCommand } from '../bus/sendCommand';
@@ -30,11 +30,9 @@ export interface ChangeListenerOptions {
  */
 export function createChangeListener(options: ChangeListenerOptions) {
   return async function handle(raw: string): Promise<number> {
-    let message: CoherenceChangedMessage;
-    try {
-      message = coherenceChangedMessageSchema.parse(JSON.parse(raw));
-    } catch (err) {
-      options.logger.warn({ err }, 'ignored a malformed CoherenceChanged message');
+    const message = decodeCoherenceChangedMessage(raw);
+    if (!message) {
+      options.logger.warn('ignored a malformed CoherenceChanged message');
       return 0;
     }
     if (!isNotifiable(message)) return 0;
