@@ -42,17 +42,7 @@ beforeAll(async () => {
     `INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'chat', 'webhook', $2), ($1, 'pager', 'webhook', $3)`,
     [tenantId, receiver.url('/chat'), receiver.url('/pager')],
   );
-  worker = await createWorkerService(
-    readCommsWorkerConfig({
-      COMMS_DATABASE_URL: database.appUrl,
-      REDIS_URL: services.redisUrl,
-      COHERENCE_CHANGED_CHANNEL: channel,
-      COMMS_SSRF_ALLOW: '127.0.0.1/32',
-      COMMS_POLL_MS: '200',
-      COMMS_RETRY_BASE_MS: '50',
-    }),
-    createLogger('comms-worker-test', 'silent'),
-  );
+  worker = await createWorkerService(workerConfig(), createLogger('comms-worker-test', 'silent'));
   await worker.start();
 });
 
@@ -65,17 +55,28 @@ afterAll(async () => {
   await database?.drop();
 });
 
-function changed(previous: CoherenceStatus | null, status: CoherenceStatus) {
+function workerConfig() {
+  return readCommsWorkerConfig({
+    COMMS_DATABASE_URL: database.appUrl,
+    REDIS_URL: inject('services').redisUrl,
+    COHERENCE_CHANGED_CHANNEL: channel,
+    COMMS_SSRF_ALLOW: '127.0.0.1/32',
+    COMMS_POLL_MS: '200',
+    COMMS_RETRY_BASE_MS: '50',
+  });
+}
+
+function changed(previous: CoherenceStatus | null, status: CoherenceStatus, tenant = tenantId) {
   const score = { HEALTHY: 0.9, WARN: 0.6, CRITICAL: 0.2, UNKNOWN: null }[status];
   return createCoherenceChangedMessage({
     change: {
-      tenantId,
+      tenantId: tenant,
       previous: previous ? { status: previous, score: { HEALTHY: 0.9, WARN: 0.6, CRITICAL: 0.2, UNKNOWN: null }[previous] } : null,
       current:
         score === null
-          ? { tenantId, score: null, status, agreement: null, window: 'PT24H', updatedAt: new Date().toISOString(), sources: [] }
+          ? { tenantId: tenant, score: null, status, agreement: null, window: 'PT24H', updatedAt: new Date().toISOString(), sources: [] }
           : {
-              tenantId,
+              tenantId: tenant,
               score,
               status,
               agreement: 1,
@@ -149,6 +150,30 @@ describe('notifications from CoherenceChanged', () => {
       10_000,
       50,
     );
+  });
+
+  it('replays, at start, a change recorded while no worker was subscribed, once', async () => {
+    const lateTenant = `${database.namespace}-late`;
+    await admin.query(`INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'chat', 'webhook', $2)`, [
+      lateTenant,
+      receiver.url('/late'),
+    ]);
+    // What the relay leaves in the score history when pub/sub had no listener.
+    const message = changed('HEALTHY', 'WARN', lateTenant);
+    await admin.query(
+      `INSERT INTO coherence_score_history (tenant_id, score, status, changed_at, message, published_at) VALUES ($1, 0.6, 'WARN', now(), $2, now())`,
+      [lateTenant, JSON.stringify(message)],
+    );
+    for (let start = 0; start < 2; start += 1) {
+      const late = await createWorkerService(workerConfig(), createLogger('comms-worker-test', 'silent'));
+      await late.start();
+      await waitFor('the late change to be delivered', async () => receiver.to('/late').length >= 1, 10_000, 50);
+      await late.close();
+    }
+    expect((await commandsOf(lateTenant)).map((c) => [c.payload.contactId, c.payload.body.status, c.state])).toEqual([
+      ['chat', 'WARN', 'succeeded'],
+    ]);
+    expect(receiver.to('/late')).toHaveLength(1);
   });
 });
 

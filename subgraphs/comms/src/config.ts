@@ -57,6 +57,8 @@ const workerSchema = z
     /** Attempts per notification before troubleshooting. */
     COMMS_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
     COMMS_WEBHOOK_TIMEOUT_MS: configFields.positiveInt(10_000),
+    /** At start and after the Redis subscription comes back: replay the changes of this many past minutes (handled ones create nothing). */
+    COMMS_CATCH_UP_MINUTES: configFields.positiveInt(60),
     /** CIDRs deliveries may reach although not public (e.g. 127.0.0.1/32 in tests). Explicit; empty by default. */
     COMMS_SSRF_ALLOW: commaList,
     /** Stored with quiet-hours decisions. */

@@ -1,4 +1,9 @@
-import { decodeCoherenceChangedMessage, type CoherenceChangedMessage, type CoherenceStatus } from '@coherence/contracts';
+import {
+  coherenceChangedMessageSchema,
+  decodeCoherenceChangedMessage,
+  type CoherenceChangedMessage,
+  type CoherenceStatus,
+} from '@coherence/contracts';
 import { inTransaction, setTenant, type Logger, type PgPool } from '@coherence/platform';
 import { randomUUID } from 'node:crypto';
 import { sendCommand } from '../bus/sendCommand';
@@ -29,12 +34,7 @@ export interface ChangeListenerOptions {
  * Returns how many commands were created.
  */
 export function createChangeListener(options: ChangeListenerOptions) {
-  return async function handle(raw: string): Promise<number> {
-    const message = decodeCoherenceChangedMessage(raw);
-    if (!message) {
-      options.logger.warn('ignored a malformed CoherenceChanged message');
-      return 0;
-    }
+  async function handleMessage(message: CoherenceChangedMessage): Promise<number> {
     if (!isNotifiable(message)) return 0;
     const { tenantId, previous, current, changedAt } = message.payload;
     const contacts = await inTransaction(options.pool, async (client) => {
@@ -76,5 +76,36 @@ export function createChangeListener(options: ChangeListenerOptions) {
       'status change notified',
     );
     return created;
+  }
+
+  return {
+    /** One pub/sub message's text; a malformed one is logged and skipped. */
+    async handle(raw: string): Promise<number> {
+      const message = decodeCoherenceChangedMessage(raw);
+      if (!message) {
+        options.logger.warn('ignored a malformed CoherenceChanged message');
+        return 0;
+      }
+      return handleMessage(message);
+    },
+    /**
+     * Replays the changes the relay recorded since `since` (its score
+     * history), oldest first: what pub/sub did not deliver while this worker
+     * was away. Already handled changes create nothing. Returns the changes
+     * read and the commands created.
+     */
+    async catchUp(since: Date, maxChanges = 10_000): Promise<{ changes: number; created: number }> {
+      const { rows } = await options.pool.query<{ message: unknown }>('SELECT comms_changes_since($1, $2) AS message', [
+        since.toISOString(),
+        maxChanges,
+      ]);
+      let created = 0;
+      for (const row of rows) {
+        const message = coherenceChangedMessageSchema.safeParse(row.message);
+        if (message.success) created += await handleMessage(message.data);
+        else options.logger.warn('skipped a recorded change that is not a CoherenceChanged message');
+      }
+      return { changes: rows.length, created };
+    },
   };
 }

@@ -52,8 +52,20 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
     retry: { baseMs: config.COMMS_RETRY_BASE_MS, maxMs: config.COMMS_RETRY_MAX_MS },
     metrics,
   });
-  const onChange = createChangeListener({ pool, logger, maxAttempts: config.COMMS_MAX_ATTEMPTS });
+  const listener = createChangeListener({ pool, logger, maxAttempts: config.COMMS_MAX_ATTEMPTS });
   const pendingEvents = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    pendingEvents.add(work);
+    void work.finally(() => pendingEvents.delete(work));
+  };
+  /** Pub/sub keeps nothing while this worker is not subscribed: replay what the relay recorded meanwhile. */
+  const catchUp = () =>
+    track(
+      listener
+        .catchUp(new Date(Date.now() - config.COMMS_CATCH_UP_MINUTES * 60_000))
+        .then((result) => logger.info(result, 'replayed recent status changes'))
+        .catch((err: unknown) => logger.error({ err }, 'replaying recent status changes failed')),
+    );
   return {
     app,
     worker,
@@ -63,11 +75,12 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
       if (!redis) return;
       await redis.connect();
       redis.on('message', (_channel: string, raw: string) => {
-        const handled = onChange(raw).catch((err: unknown) => logger.error({ err }, 'notifying a status change failed'));
-        pendingEvents.add(handled);
-        void handled.finally(() => pendingEvents.delete(handled));
+        track(listener.handle(raw).catch((err: unknown) => logger.error({ err }, 'notifying a status change failed')));
       });
       await redis.subscribe(config.COHERENCE_CHANGED_CHANNEL);
+      catchUp();
+      // ioredis resubscribes after a reconnect; what was published in between comes from the history.
+      redis.on('ready', catchUp);
     },
     async close() {
       markDraining();
