@@ -43,17 +43,19 @@ afterAll(async () => {
 });
 
 /** Writes the read-model row the coherence subgraph serves (as the relay would). */
-async function setScore(tenantId: string, score: number) {
-  await admin.query(
+async function setScore(tenantId: string, score: number): Promise<string> {
+  const { rows } = await admin.query<{ updated_at: string }>(
     `INSERT INTO coherence_scores (tenant_id, score, status, agreement, window_iso, sources, as_of)
      VALUES ($1, $2, 'HEALTHY', 1, 'PT24H', $3, now())
-     ON CONFLICT (tenant_id) DO UPDATE SET score = $2, sources = $3, as_of = now(), updated_at = now()`,
+     ON CONFLICT (tenant_id) DO UPDATE SET score = $2, sources = $3, as_of = now(), updated_at = now()
+     RETURNING to_json(updated_at) #>> '{}' AS updated_at`,
     [tenantId, score, JSON.stringify([{ source: 'api', score, count: 10 }])],
   );
+  return rows[0]!.updated_at;
 }
 
 /** Publishes the CoherenceChanged the relay would after that write. */
-async function publishChange(tenantId: string, score: number) {
+async function publishChange(tenantId: string, score: number, updatedAt: string) {
   const changedAt = new Date().toISOString();
   const message = createCoherenceChangedMessage({
     change: {
@@ -65,7 +67,7 @@ async function publishChange(tenantId: string, score: number) {
         status: 'HEALTHY',
         agreement: 1,
         window: 'PT24H',
-        updatedAt: changedAt,
+        updatedAt,
         sources: [{ source: 'api', score, count: 10 }],
       },
       changedAt,
@@ -83,11 +85,19 @@ interface Read {
   body: { data?: { tenantCoherence: { score: number | null } }; errors?: { extensions: { code: string } }[] };
 }
 
-async function read(tenantId: string, headers: Record<string, string>, gatewayUrl = app.gatewayUrl): Promise<Read> {
+async function read(
+  tenantId: string,
+  headers: Record<string, string>,
+  gatewayUrl = app.gatewayUrl,
+  extraVariables: Record<string, unknown> = {},
+): Promise<Read> {
   const response = await fetch(`${gatewayUrl}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } }, variables: { tenantId } }),
+    body: JSON.stringify({
+      extensions: { persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } },
+      variables: { tenantId, ...extraVariables },
+    }),
   });
   const body = (await response.json()) as Read['body'];
   return { status: response.status, cache: response.headers.get('x-cache'), score: body.data?.tenantCoherence.score, body };
@@ -121,9 +131,9 @@ describe('tenantCoherence cache', () => {
     const headers = await app.readHeaders(tenantId);
     await setScore(tenantId, 0.9);
     expect(await read(tenantId, headers)).toMatchObject({ cache: 'MISS', score: 0.9 });
-    await setScore(tenantId, 0.4);
+    const updatedAt = await setScore(tenantId, 0.4);
     expect(await read(tenantId, headers)).toMatchObject({ cache: 'HIT', score: 0.9 });
-    await publishChange(tenantId, 0.4);
+    await publishChange(tenantId, 0.4, updatedAt);
     let latest: Read | undefined;
     for (let attempt = 0; attempt < 50; attempt += 1) {
       latest = await read(tenantId, headers);
@@ -132,6 +142,25 @@ describe('tenantCoherence cache', () => {
     }
     expect(latest).toMatchObject({ status: 200, cache: 'MISS', score: 0.4 });
     expect(await read(tenantId, headers)).toMatchObject({ cache: 'HIT', score: 0.4 });
+  });
+
+  it('does not store an answer older than the newest change heard (a lagging replica), and serves it anyway', async () => {
+    const tenantId = tenant('lagging');
+    const headers = await app.readHeaders(tenantId);
+    await setScore(tenantId, 0.5);
+    // The change the relay announces is newer than what a lagging replica still serves.
+    await publishChange(tenantId, 0.6, new Date(Date.now() + 60_000).toISOString());
+    await sleep(200);
+    expect(await read(tenantId, headers)).toMatchObject({ status: 200, cache: 'MISS', score: 0.5 });
+    expect(await read(tenantId, headers)).toMatchObject({ status: 200, cache: 'MISS', score: 0.5 });
+  });
+
+  it('keys entries by declared variables only: an extra variable reads the same entry', async () => {
+    const tenantId = tenant('extra');
+    const headers = await app.readHeaders(tenantId);
+    await setScore(tenantId, 0.66);
+    expect(await read(tenantId, headers)).toMatchObject({ cache: 'MISS', score: 0.66 });
+    expect(await read(tenantId, headers, app.gatewayUrl, { noise: Math.random() })).toMatchObject({ cache: 'HIT', score: 0.66 });
   });
 
   it('never hands a cached answer to a request the policy refuses', async () => {

@@ -46,14 +46,24 @@ export function isCacheableOperation(operation: GatewayOperation, tenantIds: rea
   return operation.type === 'query' && rootFields.length === 1 && rootFields[0] === CACHED_ROOT_FIELD && tenantIds.length === 1;
 }
 
-function isCacheableAnswer(response: ExecutedResponse): boolean {
+/**
+ * Only a clean answer is stored, and never one older than the newest change
+ * this gateway has heard of for the tenant: with region-routing on, a miss
+ * right after CoherenceChanged may read a replica that has not replayed the
+ * change yet, and storing that would undo the invalidation for a whole TTL.
+ */
+function isCacheableAnswer(response: ExecutedResponse, newestChangeMs: number | undefined): boolean {
   if (response.status !== 200) return false;
+  let body: { data?: Record<string, { updatedAt?: unknown } | null> | null; errors?: unknown[] };
   try {
-    const body = JSON.parse(response.body) as { data?: Record<string, unknown> | null; errors?: unknown[] };
-    return body.errors === undefined && body.data !== null && body.data !== undefined && body.data[CACHED_ROOT_FIELD] != null;
+    body = JSON.parse(response.body) as typeof body;
   } catch {
     return false;
   }
+  const answer = body.data?.[CACHED_ROOT_FIELD];
+  if (body.errors !== undefined || answer === null || answer === undefined) return false;
+  if (newestChangeMs === undefined || typeof answer.updatedAt !== 'string') return true;
+  return Date.parse(answer.updatedAt) >= newestChangeMs;
 }
 
 const withCacheHeader = (response: ExecutedResponse, outcome: CacheOutcome): ExecutedResponse => ({
@@ -64,8 +74,19 @@ const withCacheHeader = (response: ExecutedResponse, outcome: CacheOutcome): Exe
 /** The gateway's `tenantCoherence` cache: TTL per tenant with jitter, single-flight, invalidated by `CoherenceChanged`. */
 export function createTenantCoherenceCache(options: TenantCoherenceCacheOptions) {
   const cache = createResponseCache(options);
+  /** Per tenant, the `updatedAt` of the newest CoherenceChanged heard (ms). */
+  const newestChange = new Map<string, number>();
   const invalidation = options.enabled
-    ? subscribeCacheInvalidation({ redisUrl: options.redisUrl, channel: options.channel, cache, logger: options.logger })
+    ? subscribeCacheInvalidation({
+        redisUrl: options.redisUrl,
+        channel: options.channel,
+        cache,
+        logger: options.logger,
+        onChange: (message) => {
+          const at = Date.parse(message.payload.current.updatedAt);
+          if (at > (newestChange.get(message.tenantId) ?? 0)) newestChange.set(message.tenantId, at);
+        },
+      })
     : undefined;
 
   return {
@@ -83,12 +104,15 @@ export function createTenantCoherenceCache(options: TenantCoherenceCacheOptions)
           tenantId,
           operationId: operation.id,
           operationName: operation.name,
-          variables,
+          // Only declared variables: extra ones change nothing in the answer and must not make new keys.
+          variables: Object.fromEntries(
+            operation.shape.variableNames.filter((name) => name in variables).map((name) => [name, variables[name]]),
+          ),
           ttlSeconds: settings.cacheTtlSeconds ?? options.defaultTtlSeconds,
         },
         async () => {
           const response = await execute();
-          return { ...response, cacheable: isCacheableAnswer(response) };
+          return { ...response, cacheable: isCacheableAnswer(response, newestChange.get(tenantId)) };
         },
       );
       const { loaded } = result;

@@ -1,4 +1,4 @@
-import { decodeCoherenceChangedMessage } from '@coherence/contracts';
+import { decodeCoherenceChangedMessage, type CoherenceChangedMessage } from '@coherence/contracts';
 import type { Logger } from '@coherence/platform';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,8 @@ export interface CacheInvalidationOptions {
   /** Where the relay publishes `CoherenceChanged` messages. */
   channel: string;
   cache: Pick<ResponseCache, 'invalidate' | 'invalidateAll'>;
+  /** Told of each change before its tenant's entries are invalidated. */
+  onChange?: (message: CoherenceChangedMessage) => void;
   logger: Logger;
 }
 
@@ -57,6 +59,7 @@ export function subscribeCacheInvalidation(options: CacheInvalidationOptions) {
       logger.warn({ channel: options.channel }, 'cache invalidation ignored a message that is not a CoherenceChanged');
       return;
     }
+    options.onChange?.(message);
     void options.cache.invalidate(message.tenantId);
   });
   // Not awaited: with Redis down this would wait for it; ioredis resubscribes after every reconnect.

@@ -25,6 +25,7 @@ describe('analyzeOperation', () => {
     );
     const input = [{ tenantId: 'acme', value: 1 }, { tenantId: 42 }, { nested: { tenantId: 'initech' } }];
     expect(shape.tenantIds({ input, key: 'k' }).sort()).toEqual(['42', 'acme', 'initech']);
+    expect(shape.variableNames).toEqual(['input', 'key']);
   });
 
   it('applies variable defaults the request leaves out', () => {

@@ -12,6 +12,8 @@ import {
 export interface OperationShape {
   /** The root fields it selects (through fragments too), in document order, without duplicates. */
   rootFields: string[];
+  /** The variables it declares; others a request sends are ignored by execution. */
+  variableNames: string[];
   /**
    * Every tenant id the request touches: the values under any argument or
    * input-object key named `tenantId`, with the request's variables (and the
@@ -39,6 +41,7 @@ export function analyzeOperation(document: DocumentNode): OperationShape {
   );
   return {
     rootFields: [...new Set(fields.map((field) => field.name.value))],
+    variableNames: (operation.variableDefinitions ?? []).map((definition) => definition.variable.name.value),
     tenantIds(variables) {
       const values = { ...defaults, ...variables };
       const found = new Set<string>();
