@@ -16,13 +16,12 @@
  */
 import { createBusWorker, sendCommand, type BusWorker, type CommandHandler } from '@coherence/comms';
 import { createLogger, createPgPool, inTransaction, setTenant, type PgPool } from '@coherence/platform';
-import { adminQuery, adminUrl, createTestDatabase, migrateDatabase, startServices, TEMPLATE_DATABASE } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseNumberArgs } from './support/cli';
+import { watchMachine, writeReport } from './support/report';
+import { withServers } from './support/servers';
 
 const help = `usage: npm run bench:bus [-- --commands N] [--samples N] [--poll-ms MS]
 
@@ -34,26 +33,14 @@ const help = `usage: npm run bench:bus [-- --commands N] [--samples N] [--poll-m
 Prints commands/s with 1, 4 and 16 workers and p95 send-to-start latency with
 LISTEN/NOTIFY vs polling only; writes reports/bench-bus.json.`;
 
-const { values } = parseArgs({
-  options: {
-    commands: { type: 'string', default: '3000' },
-    samples: { type: 'string', default: '200' },
-    'poll-ms': { type: 'string', default: '250' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-if (values.help) {
-  console.log(help);
-  process.exit(0);
-}
-const commandCount = Number(values.commands);
-const sampleCount = Number(values.samples);
-const pollMs = Number(values['poll-ms']);
+const {
+  commands: commandCount,
+  samples: sampleCount,
+  'poll-ms': pollMs,
+} = parseNumberArgs(help, { commands: 3000, samples: 200, 'poll-ms': 250 });
 const WORKER_COUNTS = [1, 4, 16] as const;
 const NOOP = 'bench.noop';
 
-const repoRoot = resolve(import.meta.dirname, '../..');
-const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-bus-'));
 const say = (message: string) => console.log(`[bench:bus] ${message}`);
 const logger = createLogger('bench-bus', 'silent');
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -141,16 +128,12 @@ async function latency(pool: PgPool, appUrl: string, tenantId: string, listen: b
   };
 }
 
-const loadAverageAtStart = loadavg()[0]!;
-const services = await startServices({ rootDir });
+const { loadAverageAtStart } = watchMachine();
 let exitCode = 1;
 try {
-  say('servers up; migrating');
-  await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
-  const database = await createTestDatabase(services.endpoints);
-  const pool = createPgPool(database.appUrl, { max: 24 });
-  try {
+  await withServers({ tempPrefix: 'coherence-bench-bus-', say }, async ({ database, defer }) => {
+    const pool = createPgPool(database.appUrl, { max: 24 });
+    defer(() => pool.end());
     const runs = [];
     for (const workers of WORKER_COUNTS) {
       const run = await throughput(pool, database.appUrl, `${database.namespace}-tp${workers}`, workers);
@@ -173,18 +156,11 @@ try {
       sendToStartLatency: latencies,
       notifyVsPollingP95Ratio: round(latencies[1]!.p95Ms / Math.max(1, latencies[0]!.p95Ms), 1),
     };
-    mkdirSync(join(repoRoot, 'reports'), { recursive: true });
-    writeFileSync(join(repoRoot, 'reports', 'bench-bus.json'), `${JSON.stringify(report, null, 2)}\n`);
+    writeReport('bench-bus.json', report);
     say('report: reports/bench-bus.json');
-    exitCode = 0;
-  } finally {
-    await pool.end();
-    await database.drop();
-  }
+  });
+  exitCode = 0;
 } catch (error) {
   console.error(error);
-} finally {
-  await services.stop();
-  rmSync(rootDir, { recursive: true, force: true });
 }
 process.exit(exitCode);

@@ -24,57 +24,35 @@ import { createRandom, expectedScoresPath, type ExpectedScoresFile } from '@cohe
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger } from '@coherence/platform';
-import {
-  adminQuery,
-  adminUrl,
-  createTestDatabase,
-  migrateDatabase,
-  startApplication,
-  startServices,
-  TEMPLATE_DATABASE,
-} from '@coherence/testkit';
+import { startApplication } from '@coherence/testkit';
 import type autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { allPassed, checkLines } from './support/checks';
+import { exitWithUsage, parseNumberArgs } from './support/cli';
+import { describeMachine, watchMachine, writeReport } from './support/report';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
+import { withServers } from './support/servers';
 
 const usage = `usage: npm run bench:cache -- [--duration 60] [--rate 200] [--zipf 1.1] [--changes-per-second 1]
   --duration             seconds of load with the cache on, and as many with it off (default 60)
   --rate                 requests per second (default 200)
   --zipf                 skew s: tenant k of 10 is read with weight 1/k^s (default 1.1)
   --changes-per-second   CoherenceChanged messages published while the cache is on (default 1)`;
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '60' },
-    rate: { type: 'string', default: '200' },
-    zipf: { type: 'string', default: '1.1' },
-    'changes-per-second': { type: 'string', default: '1' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
-const durationSeconds = Number(values.duration);
-const ratePerSecond = Number(values.rate);
-const zipfExponent = Number(values.zipf);
-const changesPerSecond = Number(values['changes-per-second']);
-if (![durationSeconds, ratePerSecond, zipfExponent].every((n) => Number.isFinite(n) && n > 0) || !(changesPerSecond >= 0)) {
-  console.error(usage);
-  process.exit(2);
-}
+const {
+  duration: durationSeconds,
+  rate: ratePerSecond,
+  zipf: zipfExponent,
+  'changes-per-second': changesPerSecond,
+} = parseNumberArgs(usage, { duration: 60, rate: 200, zipf: 1.1, 'changes-per-second': 1 });
+if (![durationSeconds, ratePerSecond, zipfExponent].every((n) => Number.isFinite(n) && n > 0) || !(changesPerSecond >= 0))
+  exitWithUsage(usage);
 const SLICE_SECONDS = Math.min(10, durationSeconds);
 const TARGET_HIT_RATIO = 0.7;
 const TARGET_P95_REDUCTION = 0.2;
 
-const repoRoot = resolve(import.meta.dirname, '../..');
-const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-cache-'));
 const say = (message: string) => console.log(`[bench:cache] ${message}`);
 const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
 const golden = JSON.parse(readFileSync(expectedScoresPath, 'utf8')) as ExpectedScoresFile;
@@ -101,22 +79,15 @@ async function cacheCounts(gatewayUrl: string): Promise<Record<'hit' | 'miss' | 
   return { hit: count('hit'), miss: count('miss'), bypass: count('bypass') };
 }
 
-const loadAverageAtStart = loadavg()[0]!;
-const services = await startServices({ rootDir });
-let exitCode = 1;
-const closers: (() => Promise<unknown>)[] = [];
-try {
-  say('servers up; migrating');
-  await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
-  const database = await createTestDatabase(services.endpoints);
+const machine = watchMachine();
+const exitCode = await withServers({ tempPrefix: 'coherence-bench-cache-', say }, async ({ services, database, defer }) => {
   const channel = `${database.namespace}:coherence.changed`;
   // Generous limiter: this measures the cache, not the limiter.
   const sharedEnv = { GATEWAY_RATE_PER_SECOND: '100000' };
   const app = await startApplication(services.endpoints, database, {
     gatewayEnv: { ...sharedEnv, GATEWAY_CACHE_ENABLED: 'true', COHERENCE_CHANGED_CHANNEL: channel },
   });
-  closers.push(() => app.stop());
+  defer(() => app.stop());
   const uncached = await createGateway(
     readGatewayConfig({
       ...app.subgraphUrls,
@@ -132,7 +103,7 @@ try {
     createLogger('gateway-uncached', 'warn'),
   );
   await uncached.app.listen({ port: 0, host: '127.0.0.1' });
-  closers.push(() => uncached.close());
+  defer(() => uncached.close());
   const uncachedUrl = `http://127.0.0.1:${(uncached.app.server.address() as AddressInfo).port}`;
 
   say(`seeding the read model of ${golden.tenants.length} golden tenants`);
@@ -170,7 +141,7 @@ try {
 
   // Publishes what the relay would after a recompute of a (Zipf-chosen) tenant: its entries are dropped.
   const publisher = new Redis(services.endpoints.redisUrl);
-  closers.push(async () => publisher.disconnect());
+  defer(async () => publisher.disconnect());
   const pickChanged = createZipfPicker(golden.tenants.length, zipfExponent, 7);
   let changes = 0;
   const publishChange = async () => {
@@ -224,12 +195,7 @@ try {
   };
   const report = {
     when: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      model: cpus()[0]?.model,
-      node: process.version,
-      loadAverage1m: { atStart: loadAverageAtStart, atEnd: loadavg()[0]! },
-    },
+    machine: machine.report(),
     setup: {
       ratePerSecond,
       secondsPerMode: slices * SLICE_SECONDS,
@@ -245,26 +211,19 @@ try {
     cacheOn: { ...cacheOn, hitRatio: Number(hitRatio.toFixed(4)), outcomes: { hit: hits, lookups } },
     p95Reduction: Number(p95Reduction.toFixed(4)),
     checks,
-    passed: Object.values(checks).every(Boolean),
+    passed: allPassed(checks),
   };
-  mkdirSync(join(repoRoot, 'reports'), { recursive: true });
-  writeFileSync(join(repoRoot, 'reports', 'bench-cache.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeReport('bench-cache.json', report);
 
   const line = (name: string, r: LoadResult) =>
     `  ${name}  ${r.requestsPerSecond} req/s  p50 ${r.latencyMs.p50} ms  p95 ${r.latencyMs.p95} ms  p99 ${r.latencyMs.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors + r.timeouts}`;
   console.log(`
-cache benchmark (${report.machine.cpus} cores, ${report.machine.model}; load average ${loadAverageAtStart.toFixed(1)} → ${report.machine.loadAverage1m.atEnd.toFixed(1)})
+cache benchmark (${describeMachine(report.machine)})
 ${line('cache off', cacheOff)}
 ${line('cache on ', cacheOn)}  hit ratio ${(hitRatio * 100).toFixed(1)} %  (${changes} CoherenceChanged)
   p95 ${(p95Reduction * 100).toFixed(1)} % lower with the cache
-${Object.entries(checks)
-  .map(([name, ok]) => `  ${ok ? 'PASS' : 'FAIL'}  ${name}`)
-  .join('\n')}
+${checkLines(checks)}
   report: reports/bench-cache.json`);
-  exitCode = report.passed ? 0 : 1;
-} finally {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
-  await services.stop();
-  rmSync(rootDir, { recursive: true, force: true });
-}
+  return report.passed ? 0 : 1;
+});
 process.exit(exitCode);

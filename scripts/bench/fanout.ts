@@ -21,24 +21,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
+import { parseNumberArgs } from './support/cli';
 
-const { values } = parseArgs({
-  options: {
-    subscribers: { type: 'string', default: '1000' },
-    tenants: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '20' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const {
+  subscribers,
+  tenants: tenantCount,
+  rounds,
+} = parseNumberArgs('usage: npm run bench:fanout -- [--subscribers 1000] [--tenants 10] [--rounds 20]', {
+  subscribers: 1000,
+  tenants: 10,
+  rounds: 20,
 });
-if (values.help) {
-  console.log('usage: npm run bench:fanout -- [--subscribers 1000] [--tenants 10] [--rounds 20]');
-  process.exit(0);
-}
-const subscribers = Number(values.subscribers);
-const tenantCount = Number(values.tenants);
-const rounds = Number(values.rounds);
 const channel = 'bench:coherence.changed.v1';
 const workDir = mkdtempSync(join(tmpdir(), 'bench-fanout-'));
 const say = (message: string) => process.stderr.write(`[bench:fanout] ${message}\n`);

@@ -15,43 +15,33 @@
  * run (default 60), --batch-duration <s> (default 15), --rate <req/s> (default 1000).
  */
 import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
-import { adminQuery, adminUrl, createTestDatabase, freePort, migrateDatabase, startServices, TEMPLATE_DATABASE } from '@coherence/testkit';
+import { freePort } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
 import type autocannon from 'autocannon';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import pg from 'pg';
+import { allPassed, checkLines } from './support/checks';
+import { parseNumberArgs } from './support/cli';
+import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
 import { runLoad, type LoadResult } from './support/runLoad';
+import { withServers } from './support/servers';
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '60' },
-    'batch-duration': { type: 'string', default: '15' },
-    rate: { type: 'string', default: '1000' },
-  },
-});
-const durationSeconds = Number(values.duration);
-const batchDurationSeconds = Number(values['batch-duration']);
-const ratePerSecond = Number(values.rate);
+const usage = `usage: npm run bench:ingest -- [--duration 60] [--batch-duration 15] [--rate 1000]
+  --duration         seconds of single-signal pushes at the fixed rate (default 60)
+  --batch-duration   seconds of load per batch size (default 15)
+  --rate             requests per second of the fixed-rate runs (default 1000)`;
+const {
+  duration: durationSeconds,
+  'batch-duration': batchDurationSeconds,
+  rate: ratePerSecond,
+} = parseNumberArgs(usage, { duration: 60, 'batch-duration': 15, rate: 1000 });
 const TARGET_P95_MS = 100;
 const TENANTS = 10;
 
-const repoRoot = resolve(import.meta.dirname, '../..');
-const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-'));
 const say = (message: string) => console.log(`[bench] ${message}`);
 
-// Other work on the machine skews every number; the report says how busy it was.
-const loadAverageAtStart = loadavg()[0]!;
-const services = await startServices({ rootDir });
-let exitCode = 1;
-const ingestProcess: { stop?: () => Promise<void> } = {};
-try {
-  say('servers up; migrating');
-  await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
-  const database = await createTestDatabase(services.endpoints);
+const machine = watchMachine();
+const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, async ({ rootDir, services, database, defer }) => {
   const keys = await ensureDevKeys(join(rootDir, 'keys'));
   const port = await freePort();
   const child = spawnManaged({
@@ -72,7 +62,7 @@ try {
     },
     logFile: join(services.logDir, 'ingest.log'),
   });
-  ingestProcess.stop = () => child.stop();
+  defer(() => child.stop());
   const url = `http://127.0.0.1:${port}`;
   await waitUntilHealthy('ingest', child.logFile, async () => (await fetch(`${url}/readyz`)).ok, 60_000, child);
 
@@ -140,12 +130,7 @@ try {
   };
   const report = {
     when: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      model: cpus()[0]?.model,
-      node: process.version,
-      loadAverage1m: { atStart: loadAverageAtStart, atEnd: loadavg()[0]! },
-    },
+    machine: machine.report(),
     setup: { ingestLogLevel: 'warn', tenants: TENANTS, connectionsAtFixedRate: 50, connectionsForBatches: 4 },
     baselineHealthz: baseline,
     singleSignal: {
@@ -157,25 +142,18 @@ try {
     bestBatch: { batchSize: best.batchSize, signalsPerSecond: best.signalsPerSecond },
     ledger: { stored, deduped },
     checks,
-    passed: Object.values(checks).every(Boolean),
+    passed: allPassed(checks),
   };
-  mkdirSync(join(repoRoot, 'reports'), { recursive: true });
-  writeFileSync(join(repoRoot, 'reports', 'bench-ingest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeReport('bench-ingest.json', report);
 
   console.log(`
-ingest benchmark (${report.machine.cpus} cores, ${report.machine.model}; load average ${loadAverageAtStart.toFixed(1)} → ${report.machine.loadAverage1m.atEnd.toFixed(1)})
+ingest benchmark (${describeMachine(report.machine)})
   /healthz baseline  ${baseline.requestsPerSecond} req/s  p50 ${baseline.latencyMs.p50} ms  p95 ${baseline.latencyMs.p95} ms
   single signal      ${single.requestsPerSecond} req/s  p50 ${single.latencyMs.p50} ms  p95 ${single.latencyMs.p95} ms  p99 ${single.latencyMs.p99} ms  errors ${singleErrors}  (p95 = ${report.singleSignal.p95VsHealthz}× /healthz)
 ${batches.map((b) => `  batch of ${String(b.batchSize).padEnd(5)}     ${b.signalsPerSecond} signals/s  (${b.requestsPerSecond} req/s, p95 ${b.latencyMs.p95} ms, errors ${b.non2xx + b.errors + b.timeouts})`).join('\n')}
   ledger             ${stored} stored, ${deduped} deduped
-${Object.entries(checks)
-  .map(([name, ok]) => `  ${ok ? 'PASS' : 'FAIL'}  ${name}`)
-  .join('\n')}
+${checkLines(checks)}
   report: reports/bench-ingest.json`);
-  exitCode = report.passed ? 0 : 1;
-} finally {
-  await ingestProcess.stop?.();
-  await services.stop();
-  rmSync(rootDir, { recursive: true, force: true });
-}
+  return report.passed ? 0 : 1;
+});
 process.exit(exitCode);

@@ -14,24 +14,20 @@
 import { policyBundleDir } from '@coherence/gateway/policy';
 import { createPolicyEngine, type PolicyInput } from '@coherence/gateway/policyEngine';
 import { createLogger } from '@coherence/platform';
-import {
-  adminQuery,
-  adminUrl,
-  createTestDatabase,
-  migrateDatabase,
-  startApplication,
-  startServices,
-  TEMPLATE_DATABASE,
-} from '@coherence/testkit';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { startApplication } from '@coherence/testkit';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
+import { parseScriptArgs } from './support/cli';
+import { repoRoot } from './support/report';
+import { withServers } from './support/servers';
 
 const TARGET_P99_MS = 0.2;
-const { values } = parseArgs({ options: { gateway: { type: 'boolean' }, requests: { type: 'string' } } });
+const usage = `usage: npm run bench:policy [-- --gateway] [--requests N]
+  --gateway      also time authentication + policy in the whole application (starts its own servers)
+  --requests N   sequential allowed reads through the gateway with --gateway (default 1000)`;
+const values = parseScriptArgs(usage, { gateway: { type: 'boolean' }, requests: { type: 'string' } });
 
 const quantiles = (samples: number[]) => {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -41,7 +37,7 @@ const quantiles = (samples: number[]) => {
 const micros = (ms: number) => `${(ms * 1_000).toFixed(1)} µs`;
 
 async function benchDecisions(): Promise<boolean> {
-  const matrixPath = resolve(import.meta.dirname, '..', '..', 'policy', 'test', 'matrix.json');
+  const matrixPath = join(repoRoot, 'policy', 'test', 'matrix.json');
   const matrix = JSON.parse(readFileSync(matrixPath, 'utf8')) as { authz_matrix: { cases: { input: PolicyInput }[] } };
   const inputs = matrix.authz_matrix.cases.map((c) => c.input);
   const engine = createPolicyEngine(createLogger('bench', 'silent'));
@@ -73,45 +69,33 @@ function histogramSum(metrics: string, name: string, labelFilter = ''): number {
 }
 
 async function benchGateway(requests: number): Promise<void> {
-  const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-'));
-  const running = await startServices({ rootDir });
-  try {
-    await adminQuery(running.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
-    await migrateDatabase(adminUrl(running.endpoints, TEMPLATE_DATABASE));
-    const database = await createTestDatabase(running.endpoints);
-    const app = await startApplication(running.endpoints, database);
-    try {
-      const tenantId = `${database.namespace}-bench`;
-      const headers = { 'content-type': 'application/json', ...(await app.readHeaders(tenantId)) };
-      const id = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
-      const body = JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables: { tenantId } });
-      const read = async () => {
-        const response = await fetch(`${app.gatewayUrl}/graphql`, { method: 'POST', headers, body });
-        if (response.status !== 200) throw new Error(`gateway answered ${response.status}: ${await response.text()}`);
-        await response.arrayBuffer();
-      };
-      for (let i = 0; i < 100; i += 1) await read();
-      const before = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
-      for (let i = 0; i < requests; i += 1) await read();
-      const after = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
-      const route = 'route="/graphql"';
-      const totalSeconds =
-        histogramSum(after, 'http_request_duration_seconds', route) - histogramSum(before, 'http_request_duration_seconds', route);
-      const securitySeconds =
-        histogramSum(after, 'gateway_request_security_seconds') - histogramSum(before, 'gateway_request_security_seconds');
-      const perRequestMs = (seconds: number) => ((seconds / requests) * 1_000).toFixed(3);
-      console.log(
-        `gateway, ${requests} allowed reads: ${perRequestMs(totalSeconds)} ms per request, of which ${perRequestMs(securitySeconds)} ms ` +
-          `authentication + policy; overhead ratio with/without ${(totalSeconds / (totalSeconds - securitySeconds)).toFixed(3)}`,
-      );
-    } finally {
-      await app.stop();
-      await database.drop();
-    }
-  } finally {
-    await running.stop();
-    rmSync(rootDir, { recursive: true, force: true });
-  }
+  await withServers({ tempPrefix: 'coherence-bench-' }, async ({ services, database, defer }) => {
+    const app = await startApplication(services.endpoints, database);
+    defer(() => app.stop());
+    const tenantId = `${database.namespace}-bench`;
+    const headers = { 'content-type': 'application/json', ...(await app.readHeaders(tenantId)) };
+    const id = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
+    const body = JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables: { tenantId } });
+    const read = async () => {
+      const response = await fetch(`${app.gatewayUrl}/graphql`, { method: 'POST', headers, body });
+      if (response.status !== 200) throw new Error(`gateway answered ${response.status}: ${await response.text()}`);
+      await response.arrayBuffer();
+    };
+    for (let i = 0; i < 100; i += 1) await read();
+    const before = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+    for (let i = 0; i < requests; i += 1) await read();
+    const after = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+    const route = 'route="/graphql"';
+    const totalSeconds =
+      histogramSum(after, 'http_request_duration_seconds', route) - histogramSum(before, 'http_request_duration_seconds', route);
+    const securitySeconds =
+      histogramSum(after, 'gateway_request_security_seconds') - histogramSum(before, 'gateway_request_security_seconds');
+    const perRequestMs = (seconds: number) => ((seconds / requests) * 1_000).toFixed(3);
+    console.log(
+      `gateway, ${requests} allowed reads: ${perRequestMs(totalSeconds)} ms per request, of which ${perRequestMs(securitySeconds)} ms ` +
+        `authentication + policy; overhead ratio with/without ${(totalSeconds / (totalSeconds - securitySeconds)).toFixed(3)}`,
+    );
+  });
 }
 
 const withinTarget = await benchDecisions();

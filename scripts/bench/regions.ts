@@ -17,50 +17,25 @@
  * (default 3), --wan-ms <ms> one-way delay on the cross-region link (default 20).
  */
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import {
-  adminQuery,
-  adminUrl,
-  createTestDatabase,
-  createUnleashAdmin,
-  migrateDatabase,
-  startApplication,
-  startServices,
-  TEMPLATE_DATABASE,
-  unleashClientEnv,
-} from '@coherence/testkit';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createUnleashAdmin, startApplication, unleashClientEnv } from '@coherence/testkit';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { verdict } from './support/checks';
+import { exitWithUsage, parseNumberArgs } from './support/cli';
+import { writeReport } from './support/report';
+import { withServers } from './support/servers';
 
 const usage = `usage: npm run bench:regions [-- --requests N] [--rounds N] [--wan-ms MS]
 
   --requests N  sequential reads per round and mode (default 200)
   --rounds N    off/on rounds, alternating (default 3)
   --wan-ms MS   one-way delay on the link to the far primary (default 20)`;
-const { values } = parseArgs({
-  options: {
-    requests: { type: 'string', default: '200' },
-    rounds: { type: 'string', default: '3' },
-    'wan-ms': { type: 'string', default: '20' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
-const requestsPerRound = Number(values.requests);
-const rounds = Number(values.rounds);
-const wanMs = Number(values['wan-ms']);
-if (![requestsPerRound, rounds, wanMs].every((n) => Number.isFinite(n) && n >= 0) || requestsPerRound < 1 || rounds < 1) {
-  console.error(usage);
-  process.exit(2);
-}
+const { requests: requestsPerRound, rounds, 'wan-ms': wanMs } = parseNumberArgs(usage, { requests: 200, rounds: 3, 'wan-ms': 20 });
+if (![requestsPerRound, rounds, wanMs].every((n) => Number.isFinite(n) && n >= 0) || requestsPerRound < 1 || rounds < 1)
+  exitWithUsage(usage);
 const TARGET_REDUCTION = 0.25;
 const TENANTS = 5;
 const REGION = 'eu';
@@ -110,35 +85,33 @@ const summarize = (samples: number[]) => {
   };
 };
 
-const rootDir = mkdtempSync(join(tmpdir(), 'coherence-bench-regions-'));
 console.log('starting the servers (Postgres primary + replica, Redis, Neo4j, Kafka, Unleash)…');
-const services = await startServices({ rootDir, replicaRegion: REGION });
-const { endpoints } = services;
-let exitCode = 1;
-try {
-  await adminQuery(endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  await migrateDatabase(adminUrl(endpoints, TEMPLATE_DATABASE));
-  const database = await createTestDatabase(endpoints);
-  const { host, port, replicaPort } = endpoints.postgres;
-  const farPrimary = await startWanProxy({ host, port }, wanMs);
-  const unleash = createUnleashAdmin(endpoints.unleash);
-  await unleash.setFlag('region-routing', false);
-  const app = await startApplication(endpoints, database, {
-    gatewayEnv: {
-      ...unleashClientEnv(endpoints.unleash, 250),
-      GATEWAY_REGION: REGION,
-      GATEWAY_CACHE_ENABLED: 'false',
-      // The limiter must not shape a single sequential client.
-      GATEWAY_RATE_PER_SECOND: '100000',
-    },
-    coherenceEnv: {
-      COHERENCE_DATABASE_URL: `postgres://coherence_app@127.0.0.1:${farPrimary.port}/${database.name}`,
-      COHERENCE_READ_REPLICAS: `${REGION}=postgres://coherence_app@${host}:${replicaPort}/${database.name}`,
-    },
-  });
-  const admin = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
-  const replica = new pg.Pool({ connectionString: `postgres://postgres@${host}:${replicaPort}/${database.name}`, max: 1 });
-  try {
+const exitCode = await withServers(
+  { tempPrefix: 'coherence-bench-regions-', replicaRegion: REGION },
+  async ({ services, database, defer }) => {
+    const { endpoints } = services;
+    const { host, port, replicaPort } = endpoints.postgres;
+    const farPrimary = await startWanProxy({ host, port }, wanMs);
+    defer(() => farPrimary.close());
+    const unleash = createUnleashAdmin(endpoints.unleash);
+    await unleash.setFlag('region-routing', false);
+    const app = await startApplication(endpoints, database, {
+      gatewayEnv: {
+        ...unleashClientEnv(endpoints.unleash, 250),
+        GATEWAY_REGION: REGION,
+        GATEWAY_CACHE_ENABLED: 'false',
+        // The limiter must not shape a single sequential client.
+        GATEWAY_RATE_PER_SECOND: '100000',
+      },
+      coherenceEnv: {
+        COHERENCE_DATABASE_URL: `postgres://coherence_app@127.0.0.1:${farPrimary.port}/${database.name}`,
+        COHERENCE_READ_REPLICAS: `${REGION}=postgres://coherence_app@${host}:${replicaPort}/${database.name}`,
+      },
+    });
+    defer(() => app.stop());
+    const admin = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
+    const replica = new pg.Pool({ connectionString: `postgres://postgres@${host}:${replicaPort}/${database.name}`, max: 1 });
+    defer(() => Promise.all([admin.end(), replica.end()]));
     const tenants = Array.from({ length: TENANTS }, (_, i) => `${database.namespace}-eu-${i}`);
     const bodies = new Map<string, string>();
     const headers = new Map<string, Record<string, string>>();
@@ -235,25 +208,15 @@ try {
       target: { medianReductionAtLeast: TARGET_REDUCTION },
       pass,
     };
-    const reportPath = resolve(import.meta.dirname, '..', '..', 'reports', 'bench-regions.json');
-    mkdirSync(resolve(reportPath, '..'), { recursive: true });
-    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    const reportPath = writeReport('bench-regions.json', report);
     console.log(
       `\nEU tenants through an EU gateway, ${wanMs} ms each way to the far primary, ${samples.off.length} reads per mode:\n` +
         `  region-routing off (far primary): median ${off.medianMs} ms, p95 ${off.p95Ms} ms\n` +
         `  region-routing on  (eu replica):  median ${on.medianMs} ms, p95 ${on.p95Ms} ms\n` +
-        `  median ${(reduction * 100).toFixed(1)}% lower with it on (target ≥ ${TARGET_REDUCTION * 100}%): ${pass ? 'PASS' : 'FAIL'}\n` +
+        `  median ${(reduction * 100).toFixed(1)}% lower with it on (target ≥ ${TARGET_REDUCTION * 100}%): ${verdict(pass)}\n` +
         `report: ${reportPath}`,
     );
-    exitCode = pass ? 0 : 1;
-  } finally {
-    await app.stop();
-    await Promise.all([admin.end(), replica.end()]);
-    await farPrimary.close();
-    await database.drop();
-  }
-} finally {
-  await services.stop();
-  rmSync(rootDir, { recursive: true, force: true });
-}
+    return pass ? 0 : 1;
+  },
+);
 process.exit(exitCode);

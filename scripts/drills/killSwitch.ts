@@ -16,24 +16,19 @@ import { demoTenants } from '@coherence/fixtures';
 import { flagNames } from '@coherence/flags';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import {
-  adminQuery,
-  adminUrl,
-  createTestDatabase,
   createUnleashAdmin,
   devStackPorts,
   devStackUnleashTokenSecrets,
-  migrateDatabase,
   startApplication,
-  startServices,
-  TEMPLATE_DATABASE,
   unleashClientEnv,
   type UnleashEndpoint,
 } from '@coherence/testkit';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { verdict } from '../bench/support/checks';
+import { exitWithUsage, parseScriptArgs } from '../bench/support/cli';
+import { repoRoot, writeReport } from '../bench/support/report';
+import { withServers } from '../bench/support/servers';
 
 const usage = `usage: npm run drill:killswitch [-- --target stack] [--cycles N] [--poll-ms MS] [--refresh-ms MS]
 
@@ -48,26 +43,17 @@ the gateway, how long until reads answer FEATURE_DISABLED (time-to-effect) and 2
                     the production default); ignored with --target stack
   -h, --help        this help`;
 
-const { values } = parseArgs({
-  options: {
-    target: { type: 'string' },
-    cycles: { type: 'string', default: '3' },
-    'poll-ms': { type: 'string', default: '100' },
-    'refresh-ms': { type: 'string', default: '1000' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const values = parseScriptArgs(usage, {
+  target: { type: 'string' },
+  cycles: { type: 'string', default: '3' },
+  'poll-ms': { type: 'string', default: '100' },
+  'refresh-ms': { type: 'string', default: '1000' },
 });
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
 const cycles = Number(values.cycles);
 const pollMs = Number(values['poll-ms']);
 const refreshMs = Number(values['refresh-ms']);
-if ((values.target !== undefined && values.target !== 'stack') || ![cycles, pollMs, refreshMs].every((n) => Number.isInteger(n) && n > 0)) {
-  console.error(usage);
-  process.exit(2);
-}
+if ((values.target !== undefined && values.target !== 'stack') || ![cycles, pollMs, refreshMs].every((n) => Number.isInteger(n) && n > 0))
+  exitWithUsage(usage);
 const TARGET_MS = 10_000;
 /** Past this a phase is recorded as failed rather than waited for. */
 const GIVE_UP_MS = 60_000;
@@ -134,7 +120,7 @@ async function drill(target: DrillTarget) {
 
 async function againstStack(): Promise<{ results: Awaited<ReturnType<typeof drill>>; refreshMs: string }> {
   // The stack's dev key pair (scripts/stack.ts, npm run token): its gateway trusts tokens signed with it.
-  const keys = await ensureDevKeys(join(resolve(import.meta.dirname, '..', '..'), '.data', 'stack', 'keys'));
+  const keys = await ensureDevKeys(join(repoRoot, '.data', 'stack', 'keys'));
   const tenantId = demoTenants[0]!.tenantId;
   const readToken = await mintDevToken(keys.privateKeyPath, {
     sub: 'kill-switch-drill',
@@ -159,32 +145,20 @@ async function againstStack(): Promise<{ results: Awaited<ReturnType<typeof dril
 }
 
 async function againstOwnApplication() {
-  const rootDir = mkdtempSync(join(tmpdir(), 'coherence-drill-'));
   say('starting the servers (Postgres, Redis, Neo4j, Kafka, Unleash) and the application…');
-  const services = await startServices({ rootDir });
-  try {
-    await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
-    await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
-    const database = await createTestDatabase(services.endpoints);
+  return withServers({ tempPrefix: 'coherence-drill-' }, async ({ services, database, defer }) => {
     const app = await startApplication(services.endpoints, database, {
       gatewayEnv: unleashClientEnv(services.endpoints.unleash, refreshMs),
     });
-    try {
-      const tenantId = `${database.namespace}-drill`;
-      await app.registerTenant(tenantId);
-      const readToken = await app.mintToken({ tenant: tenantId, scopes: [SCOPES.readSelf] });
-      return {
-        results: await drill({ gatewayUrl: app.gatewayUrl, unleash: services.endpoints.unleash, tenantId, readToken }),
-        refreshMs: String(refreshMs),
-      };
-    } finally {
-      await app.stop();
-      await database.drop();
-    }
-  } finally {
-    await services.stop();
-    rmSync(rootDir, { recursive: true, force: true });
-  }
+    defer(() => app.stop());
+    const tenantId = `${database.namespace}-drill`;
+    await app.registerTenant(tenantId);
+    const readToken = await app.mintToken({ tenant: tenantId, scopes: [SCOPES.readSelf] });
+    return {
+      results: await drill({ gatewayUrl: app.gatewayUrl, unleash: services.endpoints.unleash, tenantId, readToken }),
+      refreshMs: String(refreshMs),
+    };
+  });
 }
 
 const { results, refreshMs: refresh } = values.target === 'stack' ? await againstStack() : await againstOwnApplication();
@@ -206,11 +180,9 @@ const report = {
   targetMs: TARGET_MS,
   pass,
 };
-const reportPath = resolve(import.meta.dirname, '..', '..', 'reports', 'drill-killswitch.json');
-mkdirSync(resolve(reportPath, '..'), { recursive: true });
-writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+const reportPath = writeReport('drill-killswitch.json', report);
 say(
   `worst time-to-effect ${worstEffect ?? '>60000'} ms, worst time-to-recover ${worstRecover ?? '>60000'} ms ` +
-    `(target < ${TARGET_MS} ms each): ${pass ? 'PASS' : 'FAIL'}; report: ${reportPath}`,
+    `(target < ${TARGET_MS} ms each): ${verdict(pass)}; report: ${reportPath}`,
 );
 process.exit(pass ? 0 : 1);

@@ -15,26 +15,17 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { createGatewayRuntime } from '@graphql-hive/gateway';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
+import { exitWithUsage, parseScriptArgs } from './cli';
 
 const usage = 'usage: tsx scripts/bench/support/baselineGateway.ts --kind apollo|hive --supergraph PATH --port N';
-const { values } = parseArgs({
-  options: {
-    kind: { type: 'string' },
-    supergraph: { type: 'string' },
-    port: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const values = parseScriptArgs(usage, {
+  kind: { type: 'string' },
+  supergraph: { type: 'string' },
+  port: { type: 'string' },
 });
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
 const port = Number(values.port);
-if ((values.kind !== 'apollo' && values.kind !== 'hive') || !values.supergraph || !Number.isInteger(port) || port <= 0) {
-  console.error(usage);
-  process.exit(2);
-}
+if ((values.kind !== 'apollo' && values.kind !== 'hive') || !values.supergraph || !Number.isInteger(port) || port <= 0)
+  exitWithUsage(usage);
 const supergraphSdl = readFileSync(values.supergraph, 'utf8');
 
 async function startApollo(): Promise<() => Promise<void>> {

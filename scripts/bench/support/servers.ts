@@ -1,0 +1,62 @@
+/**
+ * The servers a benchmark or drill runs against, from the test kit: Postgres
+ * (primary + replica), Redis, Neo4j, Kafka and Unleash on free ports under a
+ * fresh temp dir, the template database migrated and one database for the
+ * run. Whatever the body starts on top (the application, pools, processes)
+ * it hands to `defer`; when the body settles, however it did, those are
+ * closed newest first, then the database is dropped, the servers stopped and
+ * the temp dir removed, so no run leaves anything behind.
+ */
+import {
+  adminQuery,
+  adminUrl,
+  createTestDatabase,
+  migrateDatabase,
+  startServices,
+  TEMPLATE_DATABASE,
+  type RunningServices,
+  type TestDatabase,
+} from '@coherence/testkit';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface BenchServers {
+  /** The run's temp dir (the servers' data and logs live under it). */
+  rootDir: string;
+  services: RunningServices;
+  database: TestDatabase;
+  /** Registers a close to run at teardown, before the database and servers go. */
+  defer(close: () => Promise<unknown>): void;
+}
+
+export interface ServersOptions {
+  /** Prefix of the temp dir's name. */
+  tempPrefix: string;
+  /** Region tag of the read replica (startServices' default when absent). */
+  replicaRegion?: string;
+  /** Told "servers up; migrating" once the servers answer. */
+  say?: (message: string) => void;
+}
+
+export async function withServers<T>(options: ServersOptions, body: (servers: BenchServers) => Promise<T>): Promise<T> {
+  const rootDir = mkdtempSync(join(tmpdir(), options.tempPrefix));
+  try {
+    const services = await startServices({ rootDir, replicaRegion: options.replicaRegion });
+    const closers: (() => Promise<unknown>)[] = [];
+    try {
+      options.say?.('servers up; migrating');
+      await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
+      await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
+      const database = await createTestDatabase(services.endpoints);
+      closers.push(() => database.drop());
+      return await body({ rootDir, services, database, defer: (close) => closers.push(close) });
+    } finally {
+      // One failed close must not keep the rest (and the servers) running.
+      for (const close of closers.reverse()) await close().catch((error: unknown) => console.error('teardown:', error));
+      await services.stop();
+    }
+  } finally {
+    rmSync(rootDir, { recursive: true, force: true });
+  }
+}
