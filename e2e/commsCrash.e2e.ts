@@ -17,7 +17,8 @@ import { waitFor } from './ingestProcesses';
  * delivered, and that no command of a batch in flight is lost.
  */
 const repoRoot = resolve(import.meta.dirname, '..');
-const LEASE_MS = 6_000;
+// The smallest lease the config allows with a 3 s delivery timeout (COMMS_WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS).
+const LEASE_MS = 13_000;
 let database: TestDatabase;
 let admin: PgPool;
 let app: PgPool;
@@ -57,7 +58,7 @@ async function startWorker(name: string, env: Record<string, string> = {}): Prom
       COMMS_DATABASE_URL: database.appUrl,
       COMMS_SSRF_ALLOW: '127.0.0.1/32',
       COMMS_WORKER_CONCURRENCY: '4',
-      COMMS_WEBHOOK_TIMEOUT_MS: '5000',
+      COMMS_WEBHOOK_TIMEOUT_MS: '3000',
       COMMS_LEASE_MS: `${LEASE_MS}`,
       COMMS_POLL_MS: '250',
       COMMS_RETRY_BASE_MS: '100',

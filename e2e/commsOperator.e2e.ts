@@ -3,9 +3,10 @@ import { createWorkerService, readCommsWorkerConfig } from '@coherence/comms';
 import { createReceiver, type Receiver } from '@coherence/comms/testing';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { createConnection, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { waitFor } from './ingestProcesses';
 
@@ -55,10 +56,10 @@ afterAll(async () => {
   await database?.drop();
 });
 
-function workerConfig() {
+function workerConfig(redisUrl = inject('services').redisUrl) {
   return readCommsWorkerConfig({
     COMMS_DATABASE_URL: database.appUrl,
-    REDIS_URL: inject('services').redisUrl,
+    REDIS_URL: redisUrl,
     COHERENCE_CHANGED_CHANNEL: channel,
     COMMS_SSRF_ALLOW: '127.0.0.1/32',
     COMMS_POLL_MS: '200',
@@ -174,6 +175,56 @@ describe('notifications from CoherenceChanged', () => {
       ['chat', 'WARN', 'succeeded'],
     ]);
     expect(receiver.to('/late')).toHaveLength(1);
+  });
+  it('starts while Redis is unreachable, keeps reconnecting, then replays and subscribes once it answers', async () => {
+    const downTenant = `${database.namespace}-redis-down`;
+    await admin.query(`INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'chat', 'webhook', $2)`, [
+      downTenant,
+      receiver.url('/redis-down'),
+    ]);
+    // Nothing listens on this port until the forwarder below opens it in front of the real Redis.
+    const port = await freePort();
+    const late = await createWorkerService(workerConfig(`redis://127.0.0.1:${port}`), createLogger('comms-worker-test', 'silent'));
+    let forwarder: Server | undefined;
+    try {
+      // Resolves once subscribed; used to reject at once (an unhandled rejection that killed the process).
+      const started = late.start();
+      const message = changed('HEALTHY', 'WARN', downTenant);
+      await admin.query(
+        `INSERT INTO coherence_score_history (tenant_id, score, status, changed_at, message, published_at) VALUES ($1, 0.6, 'WARN', now(), $2, now())`,
+        [downTenant, JSON.stringify(message)],
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(receiver.to('/redis-down')).toHaveLength(0);
+
+      const target = new URL(inject('services').redisUrl);
+      forwarder = createServer((socket) => {
+        const upstream = createConnection({ host: target.hostname, port: Number(target.port) });
+        socket.pipe(upstream).pipe(socket);
+        const end = () => (socket.destroy(), upstream.destroy());
+        socket.on('error', end).on('close', end);
+        upstream.on('error', end).on('close', end);
+      });
+      await new Promise<void>((resolve) => forwarder!.listen(port, '127.0.0.1', resolve));
+      await started;
+      // The change recorded while Redis was away comes from the history...
+      await waitFor('the replayed change', async () => receiver.to('/redis-down').length === 1, 15_000, 50);
+      // ...and the worker is subscribed: a live change arrives too (re-published until it does; one message, so one command).
+      const live = JSON.stringify(changed('WARN', 'CRITICAL', downTenant));
+      await waitFor(
+        'a live change',
+        async () => {
+          await publisher.publish(channel, live);
+          return receiver.to('/redis-down').length === 2;
+        },
+        10_000,
+        200,
+      );
+      expect(receiver.to('/redis-down').map((r) => JSON.parse(r.body).status)).toEqual(['WARN', 'CRITICAL']);
+    } finally {
+      await late.close();
+      await new Promise((resolve) => (forwarder ? forwarder.close(resolve) : resolve(undefined)));
+    }
   });
 });
 

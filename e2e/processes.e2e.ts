@@ -54,7 +54,7 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'comms',
       entry: 'subgraphs/comms/src/main.ts',
-      env: (port) => ({ COMMS_PORT: `${port}`, COMMS_DATABASE_URL: database.appUrl }),
+      env: (port) => ({ COMMS_PORT: `${port}`, COMMS_INBOUND_PORT: '0', COMMS_DATABASE_URL: database.appUrl }),
     },
     {
       name: 'relay',

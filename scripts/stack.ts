@@ -32,7 +32,7 @@ Starts the whole Coherence stack with demo data and keeps it running until Ctrl-
   --fresh   delete .data/stack first (all stored signals, graph and logs)
   -h        this help
 
-Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003, relay 4010, ingest-consumer 4011, comms-worker 4012,
+Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003 (inbound webhooks 4013), relay 4010, ingest-consumer 4011, comms-worker 4012,
 postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242.`;
 
 const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -140,7 +140,8 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
         COHERENCE_READ_REPLICAS: `${endpoints.postgres.replicaRegion}=postgres://coherence_app@${host}:${endpoints.postgres.replicaPort}/${DATABASE}`,
       },
     },
-    { name: 'comms', entry: 'subgraphs/comms/src/main.ts', port: 4003, env: { COMMS_DATABASE_URL: appUrl } },
+    // Two listeners: the subgraph (gateway only) and the inbound provider webhooks (internet-facing).
+    { name: 'comms', entry: 'subgraphs/comms/src/main.ts', port: 4003, inboundPort: 4013, env: { COMMS_DATABASE_URL: appUrl } },
     {
       // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.
       name: 'comms-worker',
@@ -169,7 +170,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
       },
     },
   ];
-  for (const { name, entry, port: servicePort, env } of definitions) {
+  for (const { name, entry, port: servicePort, inboundPort, env } of definitions) {
     const logFile = join(logDir, `${name}.log`);
     const child = spawnManaged({
       name,
@@ -180,7 +181,14 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
       logFile,
     });
     processes.push(child);
-    await waitUntilHealthy(name, logFile, async () => (await fetch(`http://127.0.0.1:${servicePort}/readyz`)).ok, 60_000, child);
+    const ready = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+    await waitUntilHealthy(
+      name,
+      logFile,
+      async () => (await ready(servicePort)) && (inboundPort === undefined || (await ready(inboundPort))),
+      60_000,
+      child,
+    );
     say(`${name} ready on http://127.0.0.1:${servicePort} (log: ${logFile})`);
   }
 }
@@ -250,7 +258,8 @@ Coherence is running.
   gateway   http://127.0.0.1:4000/graphql   (persisted operations only, bearer token required, region ${REGION})
   ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self)
   kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer, metrics on :4011)
-  comms     http://127.0.0.1:4003 (subgraph), worker metrics on :4012 (command bus, CoherenceChanged listener)
+  comms     http://127.0.0.1:4003 (subgraph, gateway only), inbound webhooks http://127.0.0.1:4013/v1/inbound/twilio/:tenantId,
+            worker metrics on :4012 (command bus, CoherenceChanged listener)
   unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing; \`npm run drill:killswitch -- --target stack\`)
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}

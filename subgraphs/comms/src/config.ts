@@ -5,12 +5,18 @@ import { z } from 'zod';
 const schema = z.object({
   COMMS_PORT: configFields.port(4003),
   COMMS_HOST: configFields.host(),
+  /** The inbound provider webhooks' own listener (the only port to expose to the internet; COMMS_PORT is for the gateway). */
+  COMMS_INBOUND_PORT: configFields.port(4013),
+  COMMS_INBOUND_HOST: configFields.host(),
   /** Connects as coherence_app: row-level security applies. */
   COMMS_DATABASE_URL: configFields.url(),
   /** Twilio auth token that signs inbound webhooks; unset ⇒ every inbound request is refused. */
   COMMS_TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   /** Scheme + host Twilio calls (signatures cover that URL); unset ⇒ taken from the request. */
-  COMMS_PUBLIC_URL: z.url().optional(),
+  COMMS_PUBLIC_URL: z
+    .url()
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
   LOG_LEVEL: configFields.logLevel(),
 });
 
@@ -30,6 +36,13 @@ const commaList = z
       .filter((s) => s !== ''),
   );
 
+/**
+ * What the lease must leave beyond the delivery timeout: the handler renews
+ * the lease right before its POST, and the delivery record and the final
+ * transition must still fit after a POST that used its whole timeout.
+ */
+export const LEASE_MARGIN_MS = 10_000;
+
 const workerSchema = z
   .object({
     COMMS_WORKER_PORT: configFields.port(4012),
@@ -41,7 +54,7 @@ const workerSchema = z
     COHERENCE_CHANGED_CHANNEL: z.string().min(1).default(COHERENCE_CHANGED_CHANNEL),
     /** Commands run at the same time. */
     COMMS_WORKER_CONCURRENCY: configFields.positiveInt(8),
-    /** Claim lease; must exceed the delivery timeout. */
+    /** Claim lease, renewed before each POST; at least COMMS_WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS. */
     COMMS_LEASE_MS: configFields.positiveInt(30_000),
     /** Fallback poll when no NOTIFY wakes the worker. */
     COMMS_POLL_MS: configFields.positiveInt(1_000),
@@ -67,9 +80,9 @@ const workerSchema = z
     COMMS_POLICY_BUNDLE_DIR: z.string().min(1).optional(),
     LOG_LEVEL: configFields.logLevel(),
   })
-  .refine((c) => c.COMMS_LEASE_MS > c.COMMS_WEBHOOK_TIMEOUT_MS, {
+  .refine((c) => c.COMMS_LEASE_MS >= c.COMMS_WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS, {
     path: ['COMMS_LEASE_MS'],
-    message: 'must exceed COMMS_WEBHOOK_TIMEOUT_MS, or a slow delivery could run twice',
+    message: `must be at least COMMS_WEBHOOK_TIMEOUT_MS + ${LEASE_MARGIN_MS} ms, or a slow delivery could run twice`,
   });
 
 export type CommsWorkerConfig = ReturnType<typeof readCommsWorkerConfig>;

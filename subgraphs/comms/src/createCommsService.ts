@@ -1,5 +1,5 @@
 import { SUBJECT_HEADER } from '@coherence/contracts';
-import { createSubgraphService, type Logger, type PgPool, type SubgraphContext } from '@coherence/platform';
+import { createServiceApp, createSubgraphService, type Logger, type PgPool, type SubgraphContext } from '@coherence/platform';
 import { concatAST } from 'graphql';
 import type { CommsConfig } from './config';
 import { registerTwilioInbound } from './inbound/registerTwilioInbound';
@@ -15,9 +15,13 @@ export const commsTypeDefs = concatAST([alertsTypeDefs, operatorTypeDefs]);
 export type CommsContext = SubgraphContext & { pool: PgPool } & OperatorContext;
 
 /**
- * The comms subgraph process: open alerts on the score, the operator API
- * over the command bus, and the inbound provider webhooks. (The workers that
- * run commands are their own process: worker/main.ts.)
+ * The comms process: the subgraph (open alerts on the score, the operator
+ * API over the command bus) and, on a listener of its own, the inbound
+ * provider webhooks. They are two Fastify apps because the subgraph trusts
+ * that only the gateway reaches it (no authentication of its own), while the
+ * webhooks must be reachable from the internet: exposing one port must not
+ * expose the other. (The workers that run commands are their own process:
+ * worker/main.ts.)
  */
 export async function createCommsService(config: CommsConfig, logger: Logger) {
   const service = await createSubgraphService<CommsContext>({
@@ -34,10 +38,27 @@ export async function createCommsService(config: CommsConfig, logger: Logger) {
       };
     },
   });
-  await registerTwilioInbound(service.app, {
+  const inbound = createServiceApp({
+    logger,
+    readinessChecks: [{ name: 'postgres', check: async () => void (await service.pool.query('SELECT 1')) }],
+  });
+  await registerTwilioInbound(inbound.app, {
     pool: service.pool,
     authToken: config.COMMS_TWILIO_AUTH_TOKEN,
     publicBaseUrl: config.COMMS_PUBLIC_URL,
   });
-  return service;
+  return {
+    /** `/graphql` for the gateway only (COMMS_PORT). */
+    app: service.app,
+    metrics: service.metrics,
+    pool: service.pool,
+    /** The provider webhooks, the only part meant for the internet (COMMS_INBOUND_PORT). */
+    inbound: inbound.app,
+    /** Stop both listeners (in-flight requests finish), then close the pool. */
+    async close() {
+      inbound.markDraining();
+      await inbound.app.close();
+      await service.close();
+    },
+  };
 }

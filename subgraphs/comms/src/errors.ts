@@ -23,6 +23,8 @@ export const commandFailureCodes = {
   URL_BLOCKED: 'permanent',
   /** A handler threw something that is not a classified failure. */
   HANDLER_CRASHED: 'transient',
+  /** The quiet-hours policy could not decide, deferral after deferral (see MAX_POLICY_ERROR_DEFERRALS). */
+  QUIET_HOURS_POLICY_ERROR: 'permanent',
   /** The command used up its attempts by killing or stalling workers (lease expiries). */
   ATTEMPTS_EXHAUSTED: 'permanent',
 } as const;
@@ -49,7 +51,7 @@ export const operatorErrorCodes = {
   COMMAND_NOT_FOUND: 'no command has this id',
   INVALID_TRANSITION: 'the command is not in a state this action applies to',
   REASON_REQUIRED: 'a non-empty reason is required',
-  INVALID_ARGUMENT: 'an argument is malformed (cursor, date, page size)',
+  INVALID_ARGUMENT: 'an argument is malformed (cursor, date-time, page size, over-long reason)',
 } as const;
 export type OperatorErrorCode = keyof typeof operatorErrorCodes;
 

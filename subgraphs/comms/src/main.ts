@@ -7,5 +7,12 @@ await runService({
   readConfig: readCommsConfig,
   logLevel: (config) => config.LOG_LEVEL,
   listen: (config) => ({ port: config.COMMS_PORT, host: config.COMMS_HOST }),
-  create: createCommsService,
+  create: async (config, logger) => {
+    const service = await createCommsService(config, logger);
+    // The inbound webhooks listen first on their own port; runService then
+    // opens the subgraph's and closes both (service.close) on SIGTERM.
+    const address = await service.inbound.listen({ port: config.COMMS_INBOUND_PORT, host: config.COMMS_INBOUND_HOST });
+    logger.info({ address }, 'comms inbound webhooks listening');
+    return service;
+  },
 });

@@ -8,7 +8,7 @@ import { readCommsConfig } from '../config';
 import { createCommsService } from '../createCommsService';
 import { createSsrfGuard } from '../delivery/createSsrfGuard';
 import { createWebhookHandler, NOTIFY_WEBHOOK } from '../delivery/createWebhookHandler';
-import { createQuietHoursGate, localMinute } from '../quietHours/createQuietHoursGate';
+import { createQuietHoursGate, localMinute, MAX_POLICY_ERROR_DEFERRALS } from '../quietHours/createQuietHoursGate';
 import { loadQuietHoursPolicy } from '../quietHours/loadQuietHoursPolicy';
 import { createReceiver, type Receiver } from '../testing/createReceiver';
 import { createBusWorker, type BusWorker, type CommandHandler } from './createBusWorker';
@@ -49,6 +49,7 @@ beforeAll(async () => {
         pool,
         guard: createSsrfGuard({ allow: ['127.0.0.1/32'] }),
         timeoutMs: 2_000,
+        leaseMs: 5_000,
         quietHours: createQuietHoursGate({ pool, policy, region: 'us', subject: 'system:test-worker' }),
       }),
       'test.slow': async ({ signal }) => {
@@ -178,6 +179,108 @@ describe('delivery with retries', () => {
       to_state: 'troubleshooting',
       reason: expect.stringContaining('retries exhausted after 2 attempts'),
     });
+  });
+
+  it('completes a delivered call whose bookkeeping write fails, instead of retrying it (no second delivery)', async () => {
+    const tenantId = tenant('record-fails');
+    // Real Postgres refuses the delivery row of this tenant only.
+    await admin.query(`CREATE FUNCTION refuse_delivery_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'delivery rows refused for this test'; END $$`);
+    await admin.query(`CREATE TRIGGER refuse_delivery_row BEFORE INSERT ON comms_deliveries FOR EACH ROW
+      WHEN (NEW.tenant_id = '${tenantId}') EXECUTE FUNCTION refuse_delivery_row()`);
+    try {
+      const { commandId } = await send(tenantId, '/recorded-nowhere');
+      await waitForState(commandId, 'succeeded');
+      expect(await stateOf(commandId)).toMatchObject({ attempts: 1, last_error: null });
+      expect(receiver.to('/recorded-nowhere')).toHaveLength(1);
+      expect((await audit(commandId)).map((a) => a.action)).not.toContain('retry');
+    } finally {
+      await admin.query('DROP TRIGGER refuse_delivery_row ON comms_deliveries');
+      await admin.query('DROP FUNCTION refuse_delivery_row()');
+    }
+  });
+});
+
+describe('lease', () => {
+  it('does not POST when the lease was taken over while the quiet-hours check waited', async () => {
+    const tenantId = tenant('lease-lost');
+    // Hold the decisions table: the handler's quiet-hours check blocks on its INSERT, after the claim.
+    const blocker = await admin.connect();
+    let released = false;
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE comms_policy_decisions IN ACCESS EXCLUSIVE MODE');
+      const { commandId } = await send(tenantId, '/lease-lost');
+      await vi.waitFor(
+        async () => {
+          const { rows } = await admin.query(
+            `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO comms_policy_decisions%'`,
+          );
+          expect(rows).toHaveLength(1);
+        },
+        { timeout: 5_000, interval: 50 },
+      );
+      // Another worker takes the command over meanwhile (as after a lease expiry).
+      const takeover = await admin.query(
+        `UPDATE dispatch_commands SET lease_token = gen_random_uuid(), lease_expires_at = now() + interval '1 hour'
+          WHERE command_id = $1 AND state = 'running'`,
+        [commandId],
+      );
+      expect(takeover.rowCount).toBe(1);
+      await blocker.query('COMMIT');
+      released = true;
+      // The decision is written, then the handler finds its lease gone and sends nothing.
+      await vi.waitFor(
+        async () => expect((await admin.query('SELECT 1 FROM comms_policy_decisions WHERE tenant_id = $1', [tenantId])).rowCount).toBe(1),
+        { timeout: 5_000, interval: 50 },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(receiver.to('/lease-lost')).toHaveLength(0);
+      expect((await stateOf(commandId)).state).toBe('running'); // the new owner's, untouched by the old one
+      await admin.query(
+        `UPDATE dispatch_commands SET state = 'cancelled', lease_token = NULL, lease_expires_at = NULL WHERE command_id = $1`,
+        [commandId],
+      );
+    } finally {
+      if (!released) await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+  });
+});
+
+describe('LISTEN connection', () => {
+  it('closes a connection whose LISTEN is refused (a standby), instead of leaking one per loop', async () => {
+    const services = inject('services');
+    // The test database on the streaming replica: connecting works, LISTEN does not (recovery).
+    const onReplica = (url: string) => {
+      const replica = new URL(url);
+      replica.port = String(services.postgres.replicaPort);
+      return replica.toString();
+    };
+    const standbyWorker = createBusWorker({
+      pool,
+      listenUrl: onReplica(database.appUrl),
+      handlers: {},
+      logger,
+      workerId: 'listen-test-worker',
+      concurrency: 1,
+      leaseMs: 5_000,
+      pollMs: 50,
+      drainMs: 100,
+      retry: { baseMs: 50, maxMs: 200 },
+    });
+    standbyWorker.start();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await standbyWorker.stop();
+    const replicaAdmin = createPgPool(onReplica(database.adminUrl));
+    try {
+      const { rows } = await replicaAdmin.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND usename = 'coherence_app'`,
+      );
+      expect(rows[0]!.n).toBe(0);
+    } finally {
+      await replicaAdmin.end();
+    }
   });
 });
 
@@ -314,7 +417,57 @@ describe('troubleshooting and operator actions', () => {
     const two = await callSubgraph<Page>(page, { filter: { tenantId }, after: one.troubleshootingQueue.pageInfo.endCursor });
     expect(two.troubleshootingQueue.pageInfo.hasNextPage).toBe(false);
     const seen = [...one.troubleshootingQueue.edges, ...two.troubleshootingQueue.edges].map((e) => e.node.id);
-    expect(new Set(seen)).toEqual(new Set(ids));
+    // The whole list, each command once (updated_at has microseconds; a millisecond cursor repeated the cursor's row).
+    expect(seen).toHaveLength(ids.length);
+    expect([...seen].sort()).toEqual([...ids].sort());
+
+    // One at a time: every step advances to a new command and the walk ends.
+    const single = `query($filter: TroubleshootingFilter, $after: String) {
+      troubleshootingQueue(filter: $filter, first: 1, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`;
+    const walked: string[] = [];
+    let after: string | undefined;
+    for (let step = 0; step <= ids.length; step += 1) {
+      const { troubleshootingQueue: q } = await callSubgraph<Page>(single, { filter: { tenantId }, ...(after ? { after } : {}) });
+      walked.push(...q.edges.map((e) => e.node.id));
+      if (!q.pageInfo.hasNextPage) break;
+      after = q.pageInfo.endCursor;
+    }
+    expect(walked).toEqual(seen);
+  });
+
+  it('refuses malformed operator input as INVALID_ARGUMENT, not as an internal error', async () => {
+    const rawCall = async (query: string, variables: Record<string, unknown>) => {
+      const response = await fetch(graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SUBJECT_HEADER]: 'ops-alice' },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as { data: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
+    };
+    const codes = (body: Awaited<ReturnType<typeof rawCall>>) => body.errors?.map((e) => e.extensions?.code);
+    const commandsQuery = 'query($from: DateTime, $to: DateTime) { commands(from: $from, to: $to) { id } }';
+    // Date.parse takes these; Postgres refuses them (or they are not ISO-8601 at all).
+    for (const from of ['2026-02-30T00:00:00Z', 'Nov 25 2026', '0000-01-01T00:00:00Z', '2026-11-25', '2026-11-25T24:00:00Z'])
+      expect(codes(await rawCall(commandsQuery, { from })), from).toEqual(['INVALID_ARGUMENT']);
+    expect(codes(await rawCall(commandsQuery, { from: '2026-11-25T03:00:00.123456+02:00', to: '2026-11-26T00:00:00Z' }))).toBeUndefined();
+
+    const queue = 'query($after: String) { troubleshootingQueue(first: 1, after: $after) { edges { cursor } } }';
+    const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    expect(codes(await rawCall(queue, { after: cursor({ at: '2026-11-25T03:00:00.123456Z', id: 'not-a-uuid' }) }))).toEqual([
+      'INVALID_ARGUMENT',
+    ]);
+    expect(codes(await rawCall(queue, { after: cursor({ at: '2026-02-30T00:00:00Z', id: randomUUID() }) }))).toEqual(['INVALID_ARGUMENT']);
+    expect(codes(await rawCall(queue, { after: cursor({ at: '2026-11-25T03:00:00.123456Z', id: randomUUID() }) }))).toBeUndefined();
+
+    const tenantId = tenant('reason');
+    const { commandId } = await send(tenantId, '/x', { type: 'notify.unknown' });
+    await waitForState(commandId, 'troubleshooting');
+    const cancel = 'mutation($id: ID!, $reason: String!) { cancelCommand(id: $id, reason: $reason) { ok { id } error { code } } }';
+    const tooLong = await callSubgraph<{ cancelCommand: unknown }>(cancel, { id: commandId, reason: 'x'.repeat(1_001) });
+    expect(tooLong.cancelCommand).toEqual({ ok: null, error: { code: 'INVALID_ARGUMENT' } });
+    expect((await stateOf(commandId)).state).toBe('troubleshooting');
+    const fits = await callSubgraph<{ cancelCommand: unknown }>(cancel, { id: commandId, reason: 'x'.repeat(1_000) });
+    expect(fits.cancelCommand).toEqual({ ok: { id: commandId }, error: null });
   });
 });
 
@@ -384,6 +537,38 @@ describe('quiet hours', () => {
     expect(receiver.to('/quiet')).toHaveLength(1);
     const allowed = await admin.query('SELECT allow FROM comms_policy_decisions WHERE tenant_id = $1 ORDER BY decided_at', [tenantId]);
     expect(allowed.rows.map((r) => r.allow)).toEqual([false, true]);
+  });
+
+  it("refuses '24:00', and sends a command the policy cannot decide on to troubleshooting after a bounded number of deferrals", async () => {
+    const tenantId = tenant('policy-error');
+    const insert = `INSERT INTO comms_quiet_hours (tenant_id, time_zone, starts_at, ends_at) VALUES ($1, 'UTC', '22:00', '24:00')`;
+    await expect(admin.query(insert, [tenantId])).rejects.toMatchObject({ code: '23514' });
+    // A row from before migration 004 (the constraint is put back NOT VALID around it).
+    await admin.query('ALTER TABLE comms_quiet_hours DROP CONSTRAINT comms_quiet_hours_ends_at_in_day');
+    await admin.query(insert, [tenantId]);
+    await admin.query(`ALTER TABLE comms_quiet_hours ADD CONSTRAINT comms_quiet_hours_ends_at_in_day CHECK (ends_at < '24:00') NOT VALID`);
+    try {
+      const { commandId } = await send(tenantId, '/policy-error');
+      // Each deferral is 15 minutes; bring the command due again each time instead of waiting.
+      await vi.waitFor(
+        async () => {
+          await admin.query(`UPDATE dispatch_commands SET run_after = now() WHERE command_id = $1 AND state = 'pending'`, [commandId]);
+          expect((await stateOf(commandId)).state).toBe('troubleshooting');
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+      const final = await stateOf(commandId);
+      expect(final).toMatchObject({ attempts: 1, last_error: { code: 'QUIET_HOURS_POLICY_ERROR' } });
+      const trail = await audit(commandId);
+      expect(trail.filter((a) => a.action === 'defer')).toHaveLength(MAX_POLICY_ERROR_DEFERRALS - 1);
+      expect(trail.every((a) => a.action !== 'defer' || a.reason.startsWith('POLICY_ERROR'))).toBe(true);
+      const decisions = await admin.query('SELECT reason_code FROM comms_policy_decisions WHERE tenant_id = $1', [tenantId]);
+      expect(decisions.rows.map((r) => r.reason_code)).toEqual(Array(MAX_POLICY_ERROR_DEFERRALS).fill('POLICY_ERROR'));
+      expect(receiver.to('/policy-error')).toHaveLength(0);
+    } finally {
+      await admin.query('DELETE FROM comms_quiet_hours WHERE tenant_id = $1', [tenantId]);
+      await admin.query('ALTER TABLE comms_quiet_hours VALIDATE CONSTRAINT comms_quiet_hours_ends_at_in_day');
+    }
   });
 });
 

@@ -146,8 +146,14 @@ export function createBusWorker(options: BusWorkerOptions) {
       if (listener === client) listener = undefined;
       void client.end().catch(() => undefined);
     });
-    await client.connect();
-    await client.query(`LISTEN ${COMMS_DISPATCH_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${COMMS_DISPATCH_CHANNEL}`);
+    } catch (error) {
+      // Connected but LISTEN refused (e.g. a standby): close it, or every loop would leak a connection.
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     listener = client;
   }
 

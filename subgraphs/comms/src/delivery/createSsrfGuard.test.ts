@@ -20,6 +20,10 @@ describe('SSRF guard address ranges', () => {
     ['::ffff:127.0.0.1', 'loopback'],
     ['::ffff:169.254.169.254', 'linkLocal'],
     ['2002:7f00:1::', '6to4'],
+    // IPv4-compatible ::/96 (what URL makes of [::127.0.0.1]); ipaddr.js calls these unicast.
+    ['::7f00:1', 'ipv4Compatible'],
+    ['::a9fe:a9fe', 'ipv4Compatible'],
+    ['::808:808', 'ipv4Compatible'],
   ])('refuses %s (%s)', (address, range) => {
     expect(guard.refusedRange(address)).toBe(range);
   });
@@ -44,6 +48,10 @@ describe('SSRF guard address ranges', () => {
       range: 'linkLocal',
     });
     await expect(guard.send('http://[::1]:9/', request)).rejects.toMatchObject({ name: 'UrlBlockedError', range: 'loopback' });
+    await expect(guard.send('http://[::127.0.0.1]:9/', request)).rejects.toMatchObject({
+      name: 'UrlBlockedError',
+      range: 'ipv4Compatible',
+    });
   });
 
   it('refuses a host name that resolves to loopback (checked in the lookup)', async () => {

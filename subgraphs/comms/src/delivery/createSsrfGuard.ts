@@ -4,6 +4,8 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 
+const IPV4_COMPATIBLE = ipaddr.parseCIDR('::/96');
+
 /** Raised when a URL (or a redirect target) resolves to a refused address; the request is never sent there. */
 export class UrlBlockedError extends Error {
   constructor(
@@ -48,7 +50,8 @@ export interface GuardedResponse {
  * Outbound HTTP that cannot be pointed at the inside: every address a host
  * resolves to must be public unicast (loopback, private, link-local — which
  * holds cloud metadata at 169.254.169.254 —, unique-local, CGNAT, reserved,
- * multicast and IPv4-mapped/6to4 forms of those are refused) unless it is in
+ * multicast, IPv4-compatible ::/96 and IPv4-mapped/6to4 forms of those are
+ * refused) unless it is in
  * the explicit allowlist. The check runs inside the socket's DNS lookup, so
  * the address checked is the address connected to (no re-resolution gap),
  * and again for every redirect hop.
@@ -64,7 +67,11 @@ export function createSsrfGuard(options: SsrfGuardOptions) {
     const parsed = ipaddr.process(address);
     if (allowed.some(([net, bits]) => net.kind() === parsed.kind() && parsed.match(net, bits))) return undefined;
     const range = parsed.range();
-    return range === 'unicast' ? undefined : range;
+    if (range !== 'unicast') return range;
+    // ipaddr.js calls the deprecated IPv4-compatible block ::/96 (e.g.
+    // ::127.0.0.1) unicast (only :: and ::1 in it get their own range); some
+    // stacks still route it to the embedded IPv4 address.
+    return parsed.kind() === 'ipv6' && parsed.match(IPV4_COMPATIBLE) ? 'ipv4Compatible' : undefined;
   }
 
   function guardedLookup(url: string): LookupFunction {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ClaimedCommand, CommandHandler } from '../bus/createBusWorker';
 import { CommandFailure, type CommandFailureCode } from '../errors';
 import type { QuietHoursGate } from '../quietHours/createQuietHoursGate';
-import { UrlBlockedError, type SsrfGuard } from './createSsrfGuard';
+import { UrlBlockedError, type GuardedResponse, type SsrfGuard } from './createSsrfGuard';
 import { toResponseSnippet, type ResponseSnippet } from './responseSnippet';
 
 /** Command type of a webhook notification. */
@@ -23,6 +23,8 @@ export interface WebhookHandlerOptions {
   guard: SsrfGuard;
   /** Per delivery, redirects included. */
   timeoutMs: number;
+  /** The worker's lease; renewed right before the POST (config keeps it ≥ timeoutMs + LEASE_MARGIN_MS). */
+  leaseMs: number;
   /** Absent: no quiet hours apply. */
   quietHours?: QuietHoursGate;
 }
@@ -41,13 +43,26 @@ export function classifyStatus(status: number): { outcome: Outcome; code?: Comma
 
 /**
  * Delivers `notify.webhook` commands: quiet hours first (a deferral is not an
- * attempt), then one POST through the SSRF guard with a timeout. Every
+ * attempt), then the lease renewed (or the handler stops: taken over), then one POST through the SSRF guard with a timeout. Every
  * attempt is stored in `comms_deliveries` with its latency and a bounded,
  * redacted response snippet; a refused URL is also a `URL_BLOCKED` security
  * event. The command's idempotency key goes out as `Idempotency-Key` so a
  * receiver can drop the duplicate a crash-and-retry may cause.
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): CommandHandler {
+  /** Extends the lease if this worker still holds it (fenced by the lease token). */
+  async function renewLease(command: ClaimedCommand): Promise<boolean> {
+    const { rowCount } = await inTransaction(options.pool, async (client) => {
+      await setTenant(client, command.tenantId);
+      return client.query(
+        `UPDATE dispatch_commands SET lease_expires_at = now() + $3 * interval '1 millisecond'
+          WHERE command_id = $1 AND lease_token = $2 AND state = 'running'`,
+        [command.commandId, command.leaseToken, options.leaseMs],
+      );
+    });
+    return rowCount === 1;
+  }
+
   async function record(
     command: ClaimedCommand,
     url: string,
@@ -73,7 +88,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): CommandHan
     });
   }
 
-  return async ({ command, signal }) => {
+  return async ({ command, signal, logger }) => {
     const parsed = webhookPayloadSchema.safeParse(command.payload);
     if (!parsed.success) throw new CommandFailure('INVALID_PAYLOAD', z.prettifyError(parsed.error));
     const { url, body } = parsed.data;
@@ -81,11 +96,18 @@ export function createWebhookHandler(options: WebhookHandlerOptions): CommandHan
     const quiet = await options.quietHours?.(command);
     if (quiet && !quiet.allowed) return { outcome: 'deferred', until: quiet.until, reason: quiet.reason };
 
+    // Quiet hours and a pool wait ran under the claim's lease, which may be
+    // short of what is left; renew it now, so the POST and the bookkeeping
+    // after it fit in the lease. No row: another worker took the command over
+    // and will deliver it; sending too would deliver twice.
+    if (!(await renewLease(command))) throw new Error('lease lost before delivery; another worker owns the command');
+
     const startedAt = performance.now();
     const elapsed = () => Math.round(performance.now() - startedAt);
     const timeout = AbortSignal.timeout(options.timeoutMs);
+    let response: GuardedResponse;
     try {
-      const response = await options.guard.send(url, {
+      response = await options.guard.send(url, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -95,17 +117,7 @@ export function createWebhookHandler(options: WebhookHandlerOptions): CommandHan
         body: JSON.stringify(body),
         signal: AbortSignal.any([signal, timeout]),
       });
-      const { outcome, code } = classifyStatus(response.status);
-      await record(command, url, {
-        outcome,
-        status: response.status,
-        latencyMs: elapsed(),
-        response: toResponseSnippet(response.headers, response.body),
-      });
-      if (code) throw new CommandFailure(code, `${url} answered ${response.status}`);
-      return { outcome: 'done' };
     } catch (error) {
-      if (error instanceof CommandFailure) throw error;
       if (error instanceof UrlBlockedError) {
         await record(command, url, { outcome: 'blocked', latencyMs: elapsed(), error: error.message });
         await recordSecurityEvent(options.pool, {
@@ -131,5 +143,21 @@ export function createWebhookHandler(options: WebhookHandlerOptions): CommandHan
         timedOut ? `no answer within ${options.timeoutMs} ms` : message,
       );
     }
+    // The receiver answered: from here on nothing may turn into a retry of a
+    // delivered call. A failed bookkeeping write is logged, not retried.
+    const { outcome, code } = classifyStatus(response.status);
+    await record(command, url, {
+      outcome,
+      status: response.status,
+      latencyMs: elapsed(),
+      response: toResponseSnippet(response.headers, response.body),
+    }).catch((err: unknown) =>
+      logger.error(
+        { err, command_id: command.commandId, tenant_id: command.tenantId, status: response.status },
+        'recording a delivery failed; the delivery row is missing (the command still completes)',
+      ),
+    );
+    if (code) throw new CommandFailure(code, `${url} answered ${response.status}`);
+    return { outcome: 'done' };
   };
 }

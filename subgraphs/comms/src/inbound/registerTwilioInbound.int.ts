@@ -7,7 +7,8 @@ import { createCommsService } from '../createCommsService';
 import { computeTwilioSignature } from './twilioSignature';
 
 /**
- * The inbound Twilio webhook on the real comms service and Postgres: a valid
+ * The inbound Twilio webhook on the real comms service and Postgres, on its
+ * own listener (the subgraph's port does not serve it): a valid
  * signature stores the raw message once, linked to the tenant and the
  * request's correlation id; a missing or wrong one is a 403 and an AUTH_DENY
  * security event, and nothing is stored.
@@ -16,7 +17,10 @@ const AUTH_TOKEN = 'test-auth-token';
 let database: TestDatabase;
 let admin: PgPool;
 let comms: Awaited<ReturnType<typeof createCommsService>>;
+/** The inbound webhooks' own listener. */
 let baseUrl: string;
+/** The subgraph's listener (gateway only). */
+let subgraphUrl: string;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
@@ -26,7 +30,9 @@ beforeAll(async () => {
     createLogger('comms-test', 'silent'),
   );
   await comms.app.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(comms.app.server.address() as AddressInfo).port}`;
+  await comms.inbound.listen({ port: 0, host: '127.0.0.1' });
+  subgraphUrl = `http://127.0.0.1:${(comms.app.server.address() as AddressInfo).port}`;
+  baseUrl = `http://127.0.0.1:${(comms.inbound.server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
@@ -43,10 +49,16 @@ const sms = (sid: string) => ({
   Body: 'STOP alerts please',
 });
 
-function post(path: string, params: Record<string, string | string[]>, signature: string | undefined, requestId = 'inbound-req-1') {
+function post(
+  path: string,
+  params: Record<string, string | string[]>,
+  signature: string | undefined,
+  requestId = 'inbound-req-1',
+  origin = baseUrl,
+) {
   const form = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) for (const v of [value].flat()) form.append(key, v);
-  return fetch(`${baseUrl}${path}`, {
+  return fetch(`${origin}${path}`, {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
@@ -87,7 +99,7 @@ it('stores a validly signed SMS once, raw, with the correlation id, on the tenan
   ]);
 
   // Operators read the timeline through the subgraph's `messages`.
-  const timeline = await fetch(`${baseUrl}/graphql`, {
+  const timeline = await fetch(`${subgraphUrl}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -126,4 +138,51 @@ it('refuses a wrong or missing signature with 403 and AUTH_DENY, storing nothing
     { kind: 'AUTH_DENY', service: 'comms', reason: 'X-Twilio-Signature does not match', correlation_id: 'forged-2' },
     { kind: 'AUTH_DENY', service: 'comms', reason: 'X-Twilio-Signature is missing', correlation_id: 'forged-3' },
   ]);
+});
+
+it('is not served on the subgraph port, and the inbound port serves no /graphql', async () => {
+  const tenantId = `${database.namespace}-ports`;
+  const path = `/v1/inbound/twilio/${tenantId}`;
+  const params = sms('SM0003');
+  const onSubgraph = await post(path, params, computeTwilioSignature(AUTH_TOKEN, `${subgraphUrl}${path}`, params), 'ports-1', subgraphUrl);
+  expect(onSubgraph.status).toBe(404);
+  const graphql = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ __typename }' }),
+  });
+  expect(graphql.status).toBe(404);
+  for (const probe of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${baseUrl}${probe}`)).status).toBe(200);
+  expect((await admin.query('SELECT 1 FROM comms_envelopes WHERE tenant_id = $1', [tenantId])).rowCount).toBe(0);
+});
+
+it('takes forms only: a signed JSON body is 415 UNSUPPORTED_MEDIA_TYPE, storing nothing', async () => {
+  const tenantId = `${database.namespace}-json`;
+  const path = `/v1/inbound/twilio/${tenantId}`;
+  // A JSON body can carry what a form cannot (here a number); signed with what the server would compute.
+  const body = { ...sms('SM0004'), NumMedia: 1 };
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-twilio-signature': computeTwilioSignature(AUTH_TOKEN, `${baseUrl}${path}`, body as unknown as Record<string, string>),
+    },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(415);
+  expect(await response.json()).toEqual({
+    error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringContaining('x-www-form-urlencoded') },
+  });
+  expect((await fetch(`${baseUrl}${path}`, { method: 'POST', body: 'MessageSid=SM1' })).status).toBe(415);
+  expect((await admin.query('SELECT 1 FROM comms_envelopes WHERE tenant_id = $1', [tenantId])).rowCount).toBe(0);
+});
+
+it('answers 400 INVALID_PAYLOAD to a signed message that does not fit an envelope', async () => {
+  const tenantId = `${database.namespace}-invalid`;
+  const path = `/v1/inbound/twilio/${tenantId}`;
+  const params = sms(`SM${'9'.repeat(300)}`);
+  const response = await post(path, params, computeTwilioSignature(AUTH_TOKEN, `${baseUrl}${path}`, params), 'invalid-1');
+  expect(response.status).toBe(400);
+  expect(await response.json()).toEqual({ error: { code: 'INVALID_PAYLOAD', message: expect.any(String) } });
+  expect((await admin.query('SELECT 1 FROM comms_envelopes WHERE tenant_id = $1', [tenantId])).rowCount).toBe(0);
 });

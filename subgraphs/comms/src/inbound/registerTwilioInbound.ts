@@ -1,5 +1,5 @@
 import { commsEnvelopeSchema, tenantIdSchema, type CommsEnvelope, type ProviderPayload } from '@coherence/contracts';
-import { httpErrorBody, inTransaction, recordSecurityEvent, setTenant, type PgPool } from '@coherence/platform';
+import { httpErrorBody, httpErrorCodes, inTransaction, recordSecurityEvent, setTenant, type PgPool } from '@coherence/platform';
 import type { FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { parse as parseForm } from 'node:querystring';
@@ -8,6 +8,8 @@ import { isValidTwilioSignature } from './twilioSignature';
 
 /** Where Twilio posts inbound SMS for a tenant. */
 export const TWILIO_INBOUND_ROUTE = '/v1/inbound/twilio/:tenantId';
+
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 
 export interface TwilioInboundOptions {
   pool: PgPool;
@@ -21,15 +23,29 @@ export interface TwilioInboundOptions {
 }
 
 /**
- * `POST /v1/inbound/twilio/:tenantId`: validates `X-Twilio-Signature`; on a
+ * `POST /v1/inbound/twilio/:tenantId` (on the inbound listener, never the
+ * subgraph's): takes `application/x-www-form-urlencoded` only (else 415
+ * `UNSUPPORTED_MEDIA_TYPE`); validates `X-Twilio-Signature`; on a
  * missing or wrong one answers 403 and records `AUTH_DENY`, storing nothing.
  * A valid message is kept raw as a `CommsEnvelope` (the tenant's timeline),
- * once per provider message id, with the request's correlation id.
+ * once per provider message id, with the request's correlation id; a signed
+ * body that does not fit an envelope is 400 `INVALID_PAYLOAD`.
  */
 export async function registerTwilioInbound(app: FastifyInstance, options: TwilioInboundOptions): Promise<void> {
   await app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    // Twilio posts forms only. Any other body (JSON could carry non-string
+    // values) is refused before parsing, with a message that says what is taken.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string' }, (_request, body, done) => {
       done(null, parseForm(body as string));
+    });
+    scope.addHook('onRequest', async (request, reply) => {
+      const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (mediaType !== FORM_MEDIA_TYPE) {
+        return reply
+          .code(httpErrorCodes.UNSUPPORTED_MEDIA_TYPE)
+          .send(httpErrorBody('UNSUPPORTED_MEDIA_TYPE', `the body must be ${FORM_MEDIA_TYPE}`));
+      }
     });
     scope.post<{ Params: { tenantId: string }; Body: ProviderPayload | undefined }>(TWILIO_INBOUND_ROUTE, async (request, reply) => {
       const tenant = tenantIdSchema.safeParse(request.params.tenantId);
@@ -56,7 +72,7 @@ export async function registerTwilioInbound(app: FastifyInstance, options: Twili
           .send(httpErrorBody('SIGNATURE_INVALID', 'the request signature is not valid'));
       }
       const sid = params['MessageSid'] ?? params['SmsSid'];
-      const envelope: CommsEnvelope = commsEnvelopeSchema.parse({
+      const parsed = commsEnvelopeSchema.safeParse({
         envelopeId: randomUUID(),
         tenantId,
         channel: 'sms',
@@ -67,6 +83,14 @@ export async function registerTwilioInbound(app: FastifyInstance, options: Twili
         receivedAt: new Date().toISOString(),
         payload: params,
       });
+      if (!parsed.success) {
+        // Signed, so it comes from Twilio, but not a message we can keep (e.g. an over-long MessageSid).
+        request.log.warn({ tenant_id: tenantId, issues: parsed.error.issues.map((i) => i.path.join('.')) }, 'inbound payload refused');
+        return reply
+          .code(inboundErrorCodes.INVALID_PAYLOAD)
+          .send(httpErrorBody('INVALID_PAYLOAD', 'the message does not fit a comms envelope'));
+      }
+      const envelope: CommsEnvelope = parsed.data;
       await inTransaction(options.pool, async (client) => {
         await setTenant(client, tenantId);
         await client.query(

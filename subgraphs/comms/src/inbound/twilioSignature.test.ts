@@ -32,11 +32,14 @@ describe('Twilio request signature', () => {
     expect(isValidTwilioSignature(authToken, published.slice(1), url, params)).toBe(false);
   });
 
-  it('signs each value of a repeated parameter', () => {
+  it('signs a repeated parameter as twilio-node does: distinct values, sorted', () => {
     const single = computeTwilioSignature(authToken, url, { MediaUrl: 'a' });
+    const sorted = computeTwilioSignature(authToken, `${url}MediaUrla`, { MediaUrl: 'b' });
     expect(computeTwilioSignature(authToken, url, { MediaUrl: ['a', 'b'] })).not.toBe(single);
-    expect(computeTwilioSignature(authToken, url, { MediaUrl: ['a', 'b'] })).toBe(
-      computeTwilioSignature(authToken, `${url}MediaUrla`, { MediaUrl: 'b' }),
-    );
+    expect(computeTwilioSignature(authToken, url, { MediaUrl: ['a', 'b'] })).toBe(sorted);
+    // Order of arrival and repeats do not change what Twilio signed.
+    expect(computeTwilioSignature(authToken, url, { MediaUrl: ['b', 'a'] })).toBe(sorted);
+    expect(computeTwilioSignature(authToken, url, { MediaUrl: ['b', 'a', 'b'] })).toBe(sorted);
+    expect(computeTwilioSignature(authToken, url, { MediaUrl: ['a', 'a'] })).toBe(single);
   });
 });

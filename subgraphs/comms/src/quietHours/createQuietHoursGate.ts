@@ -1,6 +1,7 @@
-import { inTransaction, setTenant, type PgPool } from '@coherence/platform';
+import { inTransaction, setTenant, type PgClient, type PgPool } from '@coherence/platform';
 import { randomUUID } from 'node:crypto';
 import type { ClaimedCommand } from '../bus/createBusWorker';
+import { CommandFailure } from '../errors';
 import type { QuietHoursPolicy } from './loadQuietHoursPolicy';
 
 export interface QuietHoursGateOptions {
@@ -13,6 +14,16 @@ export interface QuietHoursGateOptions {
 }
 
 export type QuietHoursResult = { allowed: true } | { allowed: false; until: Date; reason: string };
+
+/**
+ * A policy error defers by 15 minutes (rather than notify at night); the
+ * MAX_POLICY_ERROR_DEFERRALS-th policy error in a row for one command (after
+ * three deferrals, 45 minutes) sends it to troubleshooting
+ * (`QUIET_HOURS_POLICY_ERROR`) instead of deferring forever. An operator's
+ * retry starts the count afresh.
+ */
+export const MAX_POLICY_ERROR_DEFERRALS = 4;
+const POLICY_ERROR_DEFER_MINUTES = 15;
 
 const minuteOfDay = (time: string) => {
   const [hours, minutes] = time.split(':').map(Number);
@@ -30,12 +41,14 @@ export function localMinute(at: Date, timeZone: string): number {
  * Asks the quiet-hours policy whether a command may be delivered now, and
  * records the decision (allowed or deferred) in `comms_policy_decisions`.
  * A deferral says until when: the minute the window ends. A policy error
- * defers by 15 minutes rather than notifying at night.
+ * defers by 15 minutes rather than notifying at night, at most
+ * {@link MAX_POLICY_ERROR_DEFERRALS} times in a row; then it throws a
+ * permanent {@link CommandFailure} (the decision is recorded first).
  */
 export function createQuietHoursGate(options: QuietHoursGateOptions) {
   return async function check(command: ClaimedCommand): Promise<QuietHoursResult> {
     const at = new Date();
-    return inTransaction(options.pool, async (client) => {
+    const result = await inTransaction(options.pool, async (client) => {
       await setTenant(client, command.tenantId);
       const { rows } = await client.query<{ time_zone: string; starts_at: string; ends_at: string }>(
         'SELECT time_zone, starts_at::text, ends_at::text FROM comms_quiet_hours WHERE tenant_id = $1',
@@ -65,15 +78,32 @@ export function createQuietHoursGate(options: QuietHoursGateOptions) {
         ],
       );
       if (verdict.allow) return { allowed: true as const };
-      const deferMinutes = verdict.reasonCode === 'QUIET_HOURS' ? verdict.deferMinutes : 15;
+      const reason = `${verdict.reasonCode}: ${verdict.explanation}`;
+      if (verdict.reasonCode !== 'QUIET_HOURS' && (await policyErrorDeferrals(client, command.commandId)) + 1 >= MAX_POLICY_ERROR_DEFERRALS)
+        return { giveUp: reason };
+      const deferMinutes = verdict.reasonCode === 'QUIET_HOURS' ? verdict.deferMinutes : POLICY_ERROR_DEFER_MINUTES;
       const startOfMinute = Math.floor(at.getTime() / 60_000) * 60_000;
-      return {
-        allowed: false as const,
-        until: new Date(startOfMinute + deferMinutes * 60_000),
-        reason: `${verdict.reasonCode}: ${verdict.explanation}`,
-      };
+      return { allowed: false as const, until: new Date(startOfMinute + deferMinutes * 60_000), reason };
     });
+    if ('giveUp' in result)
+      throw new CommandFailure(
+        'QUIET_HOURS_POLICY_ERROR',
+        `no quiet-hours decision after ${MAX_POLICY_ERROR_DEFERRALS} tries: ${result.giveUp}`,
+      );
+    return result;
   };
+}
+
+/** This command's deferrals for a policy error since an operator last retried it (the worker's audit rows). */
+async function policyErrorDeferrals(client: PgClient, commandId: string): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM dispatch_audit
+      WHERE command_id = $1 AND action = 'defer' AND reason NOT LIKE 'QUIET_HOURS:%'
+        AND audit_id > coalesce((SELECT max(audit_id) FROM dispatch_audit
+                                  WHERE command_id = $1 AND action = 'retry' AND actor LIKE 'operator%'), 0)`,
+    [commandId],
+  );
+  return rows[0]!.n;
 }
 
 export type QuietHoursGate = ReturnType<typeof createQuietHoursGate>;

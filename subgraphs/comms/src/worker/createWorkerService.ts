@@ -40,6 +40,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
         pool,
         guard: createSsrfGuard({ allow: config.COMMS_SSRF_ALLOW }),
         timeoutMs: config.COMMS_WEBHOOK_TIMEOUT_MS,
+        leaseMs: config.COMMS_LEASE_MS,
         quietHours: createQuietHoursGate({ pool, policy, region: config.COMMS_REGION, subject: `system:${workerId}` }),
       }),
     },
@@ -69,18 +70,34 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
   return {
     app,
     worker,
-    /** Starts the bus loop and subscribes to `CoherenceChanged`. */
+    /**
+     * Starts the bus loop and subscribes to `CoherenceChanged`; resolves once
+     * subscribed the first time. Never rejects: Redis down at start is logged
+     * and ioredis keeps reconnecting; until a first SUBSCRIBE succeeded it is
+     * asked on every 'ready', afterwards ioredis resubscribes by itself. Every
+     * subscription is followed by a catch-up replay from the history.
+     */
     async start() {
       worker.start();
       if (!redis) return;
-      await redis.connect();
       redis.on('message', (_channel: string, raw: string) => {
         track(listener.handle(raw).catch((err: unknown) => logger.error({ err }, 'notifying a status change failed')));
       });
-      await redis.subscribe(config.COHERENCE_CHANGED_CHANNEL);
-      catchUp();
-      // ioredis resubscribes after a reconnect; what was published in between comes from the history.
-      redis.on('ready', catchUp);
+      await new Promise<void>((subscribedOnce) => {
+        let subscribed = false;
+        redis.on('ready', () => {
+          if (subscribed) return catchUp();
+          redis.subscribe(config.COHERENCE_CHANGED_CHANNEL).then(
+            () => {
+              subscribed = true;
+              catchUp();
+              subscribedOnce();
+            },
+            (err: unknown) => logger.warn({ err }, 'subscribing to status changes failed; retrying on the next connection'),
+          );
+        });
+        redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis not reachable at start; reconnecting in the background'));
+      });
     },
     async close() {
       markDraining();

@@ -24,12 +24,34 @@ function pageSize(first: number | null | undefined): number {
   return size;
 }
 
+/** Longest operator reason kept in the audit trail. */
+const MAX_REASON_LENGTH = 1_000;
+
+const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+
+/**
+ * Strict ISO-8601 date-time with an offset (`2026-11-25T03:00:00Z`, up to
+ * microseconds). Date.parse takes much more (`2026-02-30`, `Nov 25 2026`,
+ * year 0) that Postgres refuses or reads otherwise; those must be
+ * INVALID_ARGUMENT, not an internal error.
+ */
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+function isIsoDateTime(value: string): boolean {
+  const match = ISO_DATE_TIME.exec(value);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+// The cursor carries updated_at to the microsecond (as Postgres has it), so
+// `(updated_at, id) > cursor` excludes the cursor's own row.
 const encodeCursor = (row: CommandRow) =>
-  Buffer.from(JSON.stringify({ at: row.updated_at.toISOString(), id: row.command_id })).toString('base64url');
+  Buffer.from(JSON.stringify({ at: row.updated_at_exact, id: row.command_id })).toString('base64url');
 function decodeCursor(cursor: string): { at: string; id: string } {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { at?: unknown; id?: unknown };
-    if (typeof value.at === 'string' && typeof value.id === 'string' && !Number.isNaN(Date.parse(value.at)))
+    if (typeof value.at === 'string' && typeof value.id === 'string' && isIsoDateTime(value.at) && isUuid(value.id))
       return { at: value.at, id: value.id };
   } catch {
     // falls through to the error below
@@ -60,12 +82,12 @@ const command = (row: CommandRow) => ({
   lastError: row.last_error,
 });
 
-const isUuid = (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
-
 function act(action: OperatorAction) {
   return async (_: unknown, args: { id: string; reason: string }, context: OperatorContext) => {
     const reason = args.reason.trim();
     if (reason === '') return operatorError('REASON_REQUIRED');
+    if (reason.length > MAX_REASON_LENGTH)
+      return operatorError('INVALID_ARGUMENT', `reason must be at most ${MAX_REASON_LENGTH} characters`);
     if (!isUuid(args.id)) return operatorError('COMMAND_NOT_FOUND', `no command ${args.id}`);
     const result = await context.operator.act(action, args.id, context.actor, reason, context.requestId);
     if ('error' in result) return result;
@@ -107,7 +129,7 @@ export const operatorResolvers = {
     ) => {
       try {
         for (const bound of [args.from, args.to])
-          if (bound && Number.isNaN(Date.parse(bound))) throw new InvalidArgument(`${bound} is not a date-time`);
+          if (bound && !isIsoDateTime(bound)) throw new InvalidArgument(`${bound} is not an ISO-8601 date-time with an offset`);
         const rows = await context.operator.list({ ...args, status: args.status ? toState(args.status) : null }, pageSize(args.first));
         return rows.map(command);
       } catch (error) {

@@ -17,6 +17,8 @@ export interface CommandRow {
   run_after: Date;
   created_at: Date;
   updated_at: Date;
+  /** `updated_at` to the microsecond, UTC ISO-8601: a JS Date keeps milliseconds only, too coarse for a keyset cursor. */
+  updated_at_exact: string;
   last_error: { code: string; kind: string; message: string; attempt: number; at: string } | null;
 }
 
@@ -45,7 +47,8 @@ export interface EnvelopeRow {
 }
 
 const COMMAND_COLUMNS = `command_id, tenant_id, type, state, idempotency_key, correlation_id, attempts, max_attempts,
-  run_after, created_at, updated_at, last_error`;
+  run_after, created_at, updated_at, last_error,
+  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at_exact`;
 
 /** The operator actions and the states each applies to. */
 export const OPERATOR_ACTIONS = {
@@ -66,7 +69,7 @@ export function createOperatorStorage(pool: PgPool) {
     });
 
   return {
-    /** Troubleshooting commands, oldest first, keyset-paged on (updated_at, command_id). */
+    /** Troubleshooting commands, oldest first, keyset-paged on (updated_at, command_id); `after.at` is `updated_at_exact`. */
     troubleshooting: (filter: { tenantId?: string | null; type?: string | null }, first: number, after?: { at: string; id: string }) =>
       asOperator(async (client) => {
         const { rows } = await client.query<CommandRow>(

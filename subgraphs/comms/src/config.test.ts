@@ -1,0 +1,19 @@
+import { ConfigError } from '@coherence/platform';
+import { expect, it } from 'vitest';
+import { LEASE_MARGIN_MS, readCommsConfig, readCommsWorkerConfig } from './config';
+
+const base = { COMMS_DATABASE_URL: 'postgres://coherence_app@127.0.0.1:5432/coherence' };
+
+it('requires the lease to cover the delivery timeout plus the margin (the lease is renewed right before the POST)', () => {
+  expect(() => readCommsWorkerConfig({ ...base, COMMS_WEBHOOK_TIMEOUT_MS: '10000', COMMS_LEASE_MS: '15000' })).toThrow(ConfigError);
+  const fits = readCommsWorkerConfig({ ...base, COMMS_WEBHOOK_TIMEOUT_MS: '10000', COMMS_LEASE_MS: String(10_000 + LEASE_MARGIN_MS) });
+  expect(fits.COMMS_LEASE_MS).toBe(20_000);
+  expect(readCommsWorkerConfig(base).COMMS_LEASE_MS).toBe(30_000);
+});
+
+it('gives the inbound webhooks their own port, and drops a trailing slash of COMMS_PUBLIC_URL', () => {
+  const config = readCommsConfig({ ...base, COMMS_PUBLIC_URL: 'https://comms.example.com/' });
+  expect(config.COMMS_INBOUND_PORT).toBe(4013);
+  expect(config.COMMS_PORT).toBe(4003);
+  expect(config.COMMS_PUBLIC_URL).toBe('https://comms.example.com');
+});
