@@ -1,4 +1,4 @@
-import { createCoherenceChangedMessage, type CoherenceStatus } from '@coherence/contracts';
+import { createCoherenceChangedMessage, SUBJECT_HEADER, type CoherenceStatus } from '@coherence/contracts';
 import { createWorkerService, readCommsWorkerConfig } from '@coherence/comms';
 import { createReceiver, type Receiver } from '@coherence/comms/testing';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
@@ -102,7 +102,12 @@ async function commandsOf(tenant: string) {
   return rows;
 }
 
-async function gateway<T>(operation: string, variables: Record<string, unknown>, scopes: string[]) {
+async function gateway<T>(
+  operation: string,
+  variables: Record<string, unknown>,
+  scopes: string[],
+  extraHeaders: Record<string, string> = {},
+) {
   const token = await app.mintToken({ sub: 'ops-dana', tenant: `${database.namespace}-ops`, scopes });
   // With a traceparent, the request id is its trace id, on the gateway and on every subgraph call.
   const requestId = randomBytes(16).toString('hex');
@@ -111,6 +116,7 @@ async function gateway<T>(operation: string, variables: Record<string, unknown>,
     headers: {
       'content-type': 'application/json',
       authorization: `Bearer ${token}`,
+      ...extraHeaders,
       traceparent: `00-${requestId}-${randomBytes(8).toString('hex')}-01`,
     },
     body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: opId(operation) } }, variables }),
@@ -246,7 +252,10 @@ describe('operator API through the gateway', () => {
     const [first, second] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
 
     type Action = Record<string, { ok: { id: string; status: string } | null; error: { code: string } | null }>;
-    const cancel = await gateway<Action>('CancelCommand', { id: first.id, reason: 'pager route retired' }, ['comms:operate']);
+    // A client cannot choose the actor: the gateway sets the subject header from the verified token.
+    const cancel = await gateway<Action>('CancelCommand', { id: first.id, reason: 'pager route retired' }, ['comms:operate'], {
+      [SUBJECT_HEADER]: 'mallory',
+    });
     expect(cancel.body.data!['cancelCommand']).toMatchObject({ ok: { id: first.id, status: 'CANCELLED' }, error: null });
     const complete = await gateway<Action>('CompleteCommand', { id: second.id, reason: 'paged by phone' }, ['comms:operate']);
     expect(complete.body.data!['completeCommand']).toMatchObject({ ok: { status: 'SUCCEEDED' } });
