@@ -6,16 +6,6 @@ import { policyBundleDir } from './policy/loadPolicyBundle';
 import { subscriptionConfigFields } from './subscriptions/config';
 import { supergraphPath } from './supergraph/subgraphs';
 
-const commaSeparated = z
-  .string()
-  .default('')
-  .transform((value) =>
-    value
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part.length > 0),
-  );
-
 const schema = z.object({
   GATEWAY_PORT: configFields.port(4000),
   GATEWAY_HOST: configFields.host(),
@@ -32,11 +22,11 @@ const schema = z.object({
   /** The key set tokens are verified against: a JWKS file path or an http(s) URL. */
   GATEWAY_JWKS: z.string().min(1),
   /** Accepted token issuers (`iss`), comma-separated. */
-  GATEWAY_TOKEN_ISSUERS: commaSeparated.refine((issuers) => issuers.length > 0, { error: 'at least one issuer' }),
+  GATEWAY_TOKEN_ISSUERS: configFields.nonEmptyCommaList(),
   /** The policy bundle folder (policy.wasm, data.json, manifest.json); re-read on SIGHUP or when manifest.json changes. */
   GATEWAY_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
   /** Kill switch: scopes paused here grant nothing, comma-separated. */
-  GATEWAY_PAUSED_SCOPES: commaSeparated,
+  GATEWAY_PAUSED_SCOPES: configFields.commaList(),
   /** Break glass: also run query text (still authenticated and policy-checked), for triage only. Default off. */
   GATEWAY_BREAK_GLASS_FREE_TEXT: z
     .enum(['true', 'false'])

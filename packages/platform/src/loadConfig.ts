@@ -39,4 +39,17 @@ export const configFields = {
   url: () => z.url(),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   positiveInt: (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue),
+  /** A comma-separated list: items trimmed, empty ones dropped; unset is the empty list. */
+  commaList: () =>
+    z
+      .string()
+      .default('')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter((part) => part.length > 0),
+      ),
+  /** {@link configFields.commaList} that must name at least one item. */
+  nonEmptyCommaList: () => configFields.commaList().refine((items) => items.length > 0, { error: 'at least one value, comma-separated' }),
 };

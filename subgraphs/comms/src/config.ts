@@ -26,16 +26,6 @@ export function readCommsConfig(env?: Record<string, string | undefined>) {
   return loadConfig('comms', schema, env);
 }
 
-const commaList = z
-  .string()
-  .default('')
-  .transform((value) =>
-    value
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== ''),
-  );
-
 /**
  * What the lease must leave beyond the delivery timeout: the handler renews
  * the lease right before its POST, and the delivery record and the final
@@ -73,7 +63,7 @@ const workerSchema = z
     /** At start and after the Redis subscription comes back: replay the changes of this many past minutes (handled ones create nothing). */
     COMMS_CATCH_UP_MINUTES: configFields.positiveInt(60),
     /** CIDRs deliveries may reach although not public (e.g. 127.0.0.1/32 in tests). Explicit; empty by default. */
-    COMMS_SSRF_ALLOW: commaList,
+    COMMS_SSRF_ALLOW: configFields.commaList(),
     /** Stored with quiet-hours decisions. */
     COMMS_REGION: z.string().min(1).default('us'),
     /** Quiet-hours bundle folder; unset ⇒ the committed policy/comms/bundle. */

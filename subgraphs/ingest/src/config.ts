@@ -2,16 +2,6 @@ import { SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from '@coherence/contracts';
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
 
-const commaList = z
-  .string()
-  .transform((value) =>
-    value
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part.length > 0),
-  )
-  .pipe(z.array(z.string()).min(1));
-
 /** What the HTTP process and the Kafka consumer share: the ledger and the provenance defaults. */
 const storageFields = {
   /** Connects as coherence_app: a role that row-level security applies to. */
@@ -33,7 +23,7 @@ const schema = z.object({
   /** JWKS file path or http(s) URL whose keys sign producers' tokens. */
   INGEST_JWKS: z.string().min(1),
   /** Comma-separated `iss` values accepted. */
-  INGEST_TOKEN_ISSUERS: commaList,
+  INGEST_TOKEN_ISSUERS: configFields.nonEmptyCommaList(),
   /** Redis holding the per-tenant limiter state (shared with every ingest replica). */
   INGEST_REDIS_URL: configFields.url(),
   /** How long the first response to an Idempotency-Key is replayed (the record is then deleted). Default 24. */
@@ -56,7 +46,7 @@ const consumerSchema = z.object({
   INGEST_CONSUMER_PORT: configFields.port(4011),
   INGEST_CONSUMER_HOST: configFields.host(),
   /** Comma-separated `host:port` list. */
-  KAFKA_BROKERS: commaList,
+  KAFKA_BROKERS: configFields.nonEmptyCommaList(),
   INGEST_SIGNALS_TOPIC: z.string().min(1).default(SIGNALS_TOPIC),
   INGEST_SIGNALS_DLQ_TOPIC: z.string().min(1).default(SIGNALS_DLQ_TOPIC),
   INGEST_CONSUMER_GROUP: z.string().min(1).default('coherence-ingest'),
