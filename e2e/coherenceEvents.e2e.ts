@@ -1,8 +1,8 @@
 import { createChangePublisher, createOutboxRelay, type OutboxRelay } from '@coherence/coherence';
-import { createCoherenceChangedMessage, COHERENCE_CHANGED, type CoherenceChangedMessage } from '@coherence/contracts';
+import { COHERENCE_CHANGED, type CoherenceChangedMessage } from '@coherence/contracts';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { coherenceChangedFor, createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -146,7 +146,8 @@ describe('coherenceEvents', () => {
       for await (const event of events) received.push(event.data!.coherenceEvents.score);
     })();
     await sleep(300);
-    for (const score of [0.1, 0.2, 0.3, 0.4, 0.5]) await publisher.publish(channel, JSON.stringify(changeMessage(tenantId, score)));
+    for (const score of [0.1, 0.2, 0.3, 0.4, 0.5])
+      await publisher.publish(channel, JSON.stringify(coherenceChangedFor({ tenantId, score, correlationId: 'burst' })));
     await sleep(400);
     await events.return?.();
     await reading;
@@ -248,25 +249,3 @@ describe('coherenceEvents', () => {
     expect(count).toBeGreaterThanOrEqual(2);
   });
 });
-
-function changeMessage(tenantId: string, score: number): CoherenceChangedMessage {
-  const now = new Date().toISOString();
-  return createCoherenceChangedMessage({
-    change: {
-      tenantId,
-      previous: null,
-      current: {
-        tenantId,
-        score,
-        status: 'CRITICAL',
-        agreement: 1,
-        window: 'PT24H',
-        updatedAt: now,
-        sources: [{ source: 'api', score, count: 1 }],
-      },
-      changedAt: now,
-    },
-    timestamp: now,
-    correlationId: 'burst',
-  });
-}

@@ -1,6 +1,5 @@
-import { createCoherenceChangedMessage } from '@coherence/contracts';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
+import { coherenceChangedFor, createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -56,26 +55,7 @@ async function setScore(tenantId: string, score: number): Promise<string> {
 
 /** Publishes the CoherenceChanged the relay would after that write. */
 async function publishChange(tenantId: string, score: number, updatedAt: string) {
-  const changedAt = new Date().toISOString();
-  const message = createCoherenceChangedMessage({
-    change: {
-      tenantId,
-      previous: null,
-      current: {
-        tenantId,
-        score,
-        status: 'HEALTHY',
-        agreement: 1,
-        window: 'PT24H',
-        updatedAt,
-        sources: [{ source: 'api', score, count: 10 }],
-      },
-      changedAt,
-    },
-    timestamp: changedAt,
-    correlationId: `test-${tenantId}`,
-  });
-  await redis.publish(channel, JSON.stringify(message));
+  await redis.publish(channel, JSON.stringify(coherenceChangedFor({ tenantId, score, status: 'HEALTHY', updatedAt })));
 }
 
 interface Read {

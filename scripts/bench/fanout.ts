@@ -10,9 +10,8 @@
  * and the server-side `subscription_fanout_latency_ms` histogram.
  */
 import { ensureDevKeys, mintDevToken } from '@coherence/auth';
-import { createCoherenceChangedMessage, type CoherenceChangedMessage } from '@coherence/contracts';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { freePort } from '@coherence/testkit';
+import { coherenceChangedFor, freePort } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import { readFileSync } from 'node:fs';
 import { createClient, type Client } from 'graphql-ws';
@@ -132,7 +131,11 @@ try {
   for (let round = 1; round <= rounds; round += 1) {
     const now = new Date().toISOString();
     const pipeline = publisher.pipeline();
-    for (const tenant of tenants) pipeline.publish(channel, JSON.stringify(change(tenant, round / 1_000, now)));
+    for (const tenant of tenants)
+      pipeline.publish(
+        channel,
+        JSON.stringify(coherenceChangedFor({ tenantId: tenant, score: round / 1_000, changedAt: now, correlationId: 'bench' })),
+      );
     await pipeline.exec();
     const deadline = Date.now() + 10_000;
     while ((receivedByRound.get(round) ?? 0) < subscribers && Date.now() < deadline) await sleep(5);
@@ -176,25 +179,4 @@ async function answersPing(url: string): Promise<boolean> {
   } finally {
     probe.disconnect();
   }
-}
-
-function change(tenantId: string, score: number, at: string): CoherenceChangedMessage {
-  return createCoherenceChangedMessage({
-    change: {
-      tenantId,
-      previous: null,
-      current: {
-        tenantId,
-        score,
-        status: 'CRITICAL',
-        agreement: 1,
-        window: 'PT24H',
-        updatedAt: at,
-        sources: [{ source: 'bench', score, count: 1 }],
-      },
-      changedAt: at,
-    },
-    timestamp: at,
-    correlationId: 'bench',
-  });
 }

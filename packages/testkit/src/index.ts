@@ -6,3 +6,4 @@ export { ServiceStartError } from './services/managedProcess';
 export { startApplication, type ApplicationOptions, type TestTokenClaims } from './startApplication';
 export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
 export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
+export { coherenceChangedFor, type TestChange } from './coherenceChangedFor';
