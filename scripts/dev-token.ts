@@ -8,19 +8,21 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** Where the dev stack keeps its key pair; scripts/stack.ts uses the same folder. */
-const devKeysDir = join(resolve(import.meta.dirname, '..'), '.data', 'stack', 'keys');
+const stackKeysDir = join(resolve(import.meta.dirname, '..'), '.data', 'stack', 'keys');
 
-const help = `usage: npm run token -- --tenant <id> [--scope <scope>]… [--residency <region>]… [options]
+const help = `usage: npm run token -- --tenant <id> [--scope <scopes>]… [--residency <region>]… [options]
 
-Prints a JWT signed with the dev key (${devKeysDir}).
+Prints a JWT signed with the dev key (${stackKeysDir}).
 
   --tenant <id>         the token's tenant (required)
-  --scope <scope>       repeatable; default ${SCOPES.readSelf}
-                        one of: ${Object.values(SCOPES).join(', ')}
+  --scope <scopes>      repeatable, and space-separated like the claim itself
+                        ("${SCOPES.writeSelf} ${SCOPES.readSelf}"); default ${SCOPES.readSelf}
+                        each one of: ${Object.values(SCOPES).join(', ')}
   --residency <region>  regions the subject may read from, repeatable; default us
   --sub <subject>       default dev-user
   --client <id>         client_id; default dev-cli
   --ttl <seconds>       default 3600
+  --keys <dir>          the key pair to sign with, made there on first use; default the stack's
   -h, --help            this help
 
 Example:
@@ -34,6 +36,7 @@ const { values } = parseArgs({
     sub: { type: 'string' },
     client: { type: 'string' },
     ttl: { type: 'string' },
+    keys: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -51,19 +54,21 @@ if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
   console.error('--ttl must be a positive number of seconds');
   process.exit(2);
 }
+// `--scope "a b"` is what a reader copies from a decoded token's `scope` claim.
+const scopes = [...new Set((values.scope ?? []).flatMap((value) => value.split(/\s+/)).filter((scope) => scope !== ''))];
 const known = new Set<string>(Object.values(SCOPES));
-const unknown = (values.scope ?? []).filter((scope) => !known.has(scope));
+const unknown = scopes.filter((scope) => !known.has(scope));
 if (unknown.length > 0) {
   console.error(`unknown scope ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
   process.exit(2);
 }
 
-const keys = await ensureDevKeys(devKeysDir);
+const keys = await ensureDevKeys(values.keys ?? stackKeysDir);
 console.log(
   await mintDevToken(keys.privateKeyPath, {
     sub: values.sub ?? 'dev-user',
     tenant: values.tenant,
-    scopes: values.scope ?? [SCOPES.readSelf],
+    scopes: scopes.length > 0 ? scopes : [SCOPES.readSelf],
     residency: values.residency ?? ['us'],
     clientId: values.client ?? 'dev-cli',
     ttlSeconds,
