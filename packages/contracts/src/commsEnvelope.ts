@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boundedString, correlationIdSchema, isoDateTimeSchema, tenantIdSchema, uuidSchema } from './scalars';
+import { addUnstorableStringIssues, boundedString, correlationIdSchema, isoDateTimeSchema, tenantIdSchema, uuidSchema } from './scalars';
 
 /** Channels comms can send on or receive from. */
 export const commsChannelSchema = z.enum(['sms', 'webhook', 'email']);
@@ -15,9 +15,13 @@ export type CommsDirection = z.output<typeof commsDirectionSchema>;
 
 /**
  * Raw provider payload as form/query fields: repeated fields become arrays.
- * Kept raw so a parsing bug can be fixed and replayed from the record.
+ * Kept raw so a parsing bug can be fixed and replayed from the record. Every
+ * key and value must be storable (rule `storable_string` at its path); that
+ * is checked over the whole record because a union would report it as `type`.
  */
-export const providerPayloadSchema = z.record(z.string(), z.union([z.string(), z.array(z.string())]));
+export const providerPayloadSchema = z
+  .record(z.string(), z.union([z.string(), z.array(z.string())]))
+  .superRefine(addUnstorableStringIssues);
 
 /** See {@link providerPayloadSchema}. */
 export type ProviderPayload = z.output<typeof providerPayloadSchema>;

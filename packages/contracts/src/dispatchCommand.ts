@@ -1,11 +1,23 @@
 import { z } from 'zod';
-import { boundedString, correlationIdSchema, idempotencyKeySchema, isoDateTimeSchema, tenantIdSchema, uuidSchema } from './scalars';
+import {
+  addUnstorableStringIssues,
+  boundedString,
+  correlationIdSchema,
+  idempotencyKeySchema,
+  isoDateTimeSchema,
+  tenantIdSchema,
+  uuidSchema,
+} from './scalars';
 
 /** Upper bound for `maxAttempts`, so a typo cannot create a command that retries forever. */
 export const MAX_DISPATCH_ATTEMPTS = 100;
 
-/** JSON-serialisable command payload (object at the top level). */
-export const commandPayloadSchema = z.record(z.string(), z.json());
+/**
+ * JSON-serialisable command payload (object at the top level) whose keys and
+ * strings, at any depth, are storable (rule `storable_string` at their path):
+ * the payload is kept in a `jsonb` column.
+ */
+export const commandPayloadSchema = z.record(z.string(), z.json()).superRefine(addUnstorableStringIssues);
 
 /** See {@link commandPayloadSchema}. */
 export type CommandPayload = z.output<typeof commandPayloadSchema>;

@@ -7,6 +7,8 @@ describe('@coherence/contracts public surface', () => {
       'validate',
       'toValidationIssues',
       'formatIssuePath',
+      'isStorableString',
+      'storableStringSchema',
       'signalSchema',
       'createSignalSchema',
       'acceptedSignalSchema',
@@ -53,5 +55,8 @@ describe('@coherence/contracts public surface', () => {
     expect(contracts.SIGNALS_DLQ_TOPIC).toBe('coherence.signals.dlq');
     expect(contracts.DEFAULT_MAX_SIGNALS_PER_BATCH).toBe(1000);
     expect(contracts.DEFAULT_MAX_FUTURE_SKEW_MS).toBe(300_000);
+    expect(contracts.STORABLE_STRING_RULE).toBe('storable_string');
+    expect(contracts.MIN_SIGNAL_WEIGHT).toBe(1e-6);
+    expect(contracts.MAX_SIGNAL_WEIGHT).toBe(1e6);
   });
 });

@@ -16,14 +16,25 @@ export {
   isCorrelationId,
   isoDateTimeSchema,
   isoDurationSchema,
+  isStorableString,
   sha256HexSchema,
+  STORABLE_STRING_RULE,
+  storableStringSchema,
   tenantIdSchema,
   TENANT_ID_MAX_LENGTH,
   unitIntervalSchema,
   uuidSchema,
 } from './scalars';
 
-export { acceptedSignalSchema, createSignalSchema, DEFAULT_MAX_FUTURE_SKEW_MS, provenanceSchema, signalSchema } from './signal';
+export {
+  acceptedSignalSchema,
+  createSignalSchema,
+  DEFAULT_MAX_FUTURE_SKEW_MS,
+  MAX_SIGNAL_WEIGHT,
+  MIN_SIGNAL_WEIGHT,
+  provenanceSchema,
+  signalSchema,
+} from './signal';
 export type { AcceptedSignal, Provenance, Signal, SignalClockOptions, SignalInput } from './signal';
 
 export { createSignalBatchSchema, DEFAULT_MAX_SIGNALS_PER_BATCH, signalBatchSchema } from './signalBatch';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableStringSchema } from './scalars';
 import { validationIssueSchema } from './validationIssue';
 
 /** 202 body of `POST /v1/signals`, sent after commit. */
@@ -20,15 +21,12 @@ export type IngestAccepted = z.output<typeof ingestAcceptedSchema>;
 export const errorResponseSchema = z.strictObject({
   error: z.strictObject({
     /** UPPER_SNAKE code from the emitting package's error registry. */
-    code: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
-    message: z.string().optional(),
+    code: storableStringSchema.regex(/^[A-Z][A-Z0-9_]*$/),
+    message: storableStringSchema.optional(),
     /** A stable sub-code under `code`, e.g. TOKEN_EXPIRED under UNAUTHENTICATED, TENANT_MISMATCH under FORBIDDEN. */
-    reason: z
-      .string()
-      .regex(/^[A-Z][A-Z0-9_]*$/)
-      .optional(),
+    reason: storableStringSchema.regex(/^[A-Z][A-Z0-9_]*$/).optional(),
     issues: z.array(validationIssueSchema).optional(),
-    fields: z.array(z.string()).optional(),
+    fields: z.array(storableStringSchema).optional(),
   }),
 });
 

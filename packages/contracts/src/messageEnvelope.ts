@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseTraceparent } from './traceContext';
-import { boundedString, correlationIdSchema, isoDateTimeSchema, tenantIdSchema, uuidSchema } from './scalars';
+import { boundedString, correlationIdSchema, isoDateTimeSchema, storableStringSchema, tenantIdSchema, uuidSchema } from './scalars';
 
 /** W3C recommends propagating at least 512 characters of `tracestate`; longer is not carried. */
 const TRACESTATE_MAX_LENGTH = 512;
@@ -27,15 +27,14 @@ export const envelopeHeaderSchema = z.strictObject({
   /** Version of the payload shape for this `type`; starts at 1. */
   schemaVersion: z.int().positive(),
   /** W3C `traceparent` of the producing span, so consumers continue the trace. */
-  traceparent: z
-    .string()
+  traceparent: storableStringSchema
     .refine((value) => parseTraceparent(value) !== null, {
       error: 'Must be a W3C traceparent',
       params: { rule: 'format' },
     })
     .optional(),
   /** W3C `tracestate` that accompanied `traceparent`. */
-  tracestate: z.string().max(TRACESTATE_MAX_LENGTH).optional(),
+  tracestate: storableStringSchema.max(TRACESTATE_MAX_LENGTH).optional(),
 });
 
 /** See {@link envelopeHeaderSchema}. */

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { boundedString, correlationIdSchema, isoDateTimeSchema, sha256HexSchema, tenantIdSchema, uuidSchema } from './scalars';
+import {
+  boundedString,
+  correlationIdSchema,
+  isoDateTimeSchema,
+  sha256HexSchema,
+  storableStringSchema,
+  tenantIdSchema,
+  uuidSchema,
+} from './scalars';
 
 /**
  * Reason codes this platform's policy and gateway produce. The schema accepts
@@ -27,9 +35,9 @@ export const POLICY_REASON_CODES = {
 export type PolicyReasonCode = (typeof POLICY_REASON_CODES)[keyof typeof POLICY_REASON_CODES];
 
 /** Reason code: UPPER_SNAKE, ≤ 64 characters. */
-export const policyReasonCodeSchema = z
-  .string()
-  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, { error: 'Must be an UPPER_SNAKE code of at most 64 characters' });
+export const policyReasonCodeSchema = storableStringSchema.regex(/^[A-Z][A-Z0-9_]{0,63}$/, {
+  error: 'Must be an UPPER_SNAKE code of at most 64 characters',
+});
 
 /** What kind of operation was decided on: a GraphQL operation type, or a signal write (`ingest`, HTTP or Kafka). */
 export const policyOperationTypeSchema = z.enum(['query', 'mutation', 'subscription', 'ingest']);

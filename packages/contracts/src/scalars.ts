@@ -1,18 +1,86 @@
+// String.prototype.isWellFormed is ES2024 (Node ≥ 20 has it); the repo's lib is
+// ES2023, so this file asks for that one declaration rather than widening every package.
+/// <reference lib="es2024.string" />
 import { z } from 'zod';
 
 /** Longest tenant id accepted anywhere (it is a key in every table and log line). */
 export const TENANT_ID_MAX_LENGTH = 128;
 
+/** Rule word of a string the stores cannot keep as sent (see {@link isStorableString}). */
+export const STORABLE_STRING_RULE = 'storable_string';
+
+const UNSTORABLE_MESSAGE = 'Must not contain a NUL character (U+0000) or a lone UTF-16 surrogate';
+
 /**
- * A string of 1..`maxLength` characters. Used for free-form identifiers and
- * labels so that every field has an upper bound and an empty string is never
+ * True when every store of the platform keeps `value` exactly as sent: it has
+ * no NUL character (Postgres `text` and `jsonb` refuse U+0000) and no lone
+ * UTF-16 surrogate (`jsonb` refuses `\ud800`; encoding one to UTF-8 for a
+ * `text` column or Neo4j silently turns it into U+FFFD, so it would not be
+ * kept as sent). Strings are not NFC-normalised: what passes is stored and
+ * compared byte for byte as the producer wrote it, so `é` precomposed and
+ * `e` + combining accent are two different values.
+ */
+export function isStorableString(value: string): boolean {
+  return value.isWellFormed() && !value.includes('\u0000');
+}
+
+/**
+ * The one definition of a string a contract may carry: any string for which
+ * {@link isStorableString} holds, else rule `storable_string`. Every string
+ * field of every contract is built on it (mostly through {@link boundedString}),
+ * so a value refused by a store is refused at the edge as a 400 or a
+ * dead-lettered record instead of a 500 or a stalled partition.
+ * `abort`: a string that cannot be stored gets that one issue, not also
+ * length or pattern issues computed on characters it should not contain.
+ */
+export const storableStringSchema = z.string().refine(isStorableString, {
+  error: UNSTORABLE_MESSAGE,
+  params: { rule: STORABLE_STRING_RULE },
+  abort: true,
+});
+
+/**
+ * Adds a `storable_string` issue, at its path, for every object key and
+ * string inside a JSON-like value that {@link isStorableString} refuses. For
+ * free-form JSON (command payloads, provider payloads), where a string schema
+ * cannot be put on each field: a union or `z.json()` would report a bad leaf
+ * as `type` or not at all. Walks with its own stack, so a deeply nested value
+ * cannot exhaust the call stack.
+ */
+export function addUnstorableStringIssues(value: unknown, ctx: z.RefinementCtx): void {
+  const pending: { value: unknown; path: PropertyKey[] }[] = [{ value, path: [] }];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value: current, path } = next;
+    if (typeof current === 'string') {
+      if (!isStorableString(current)) ctx.addIssue(unstorableIssue(path));
+    } else if (Array.isArray(current)) {
+      current.forEach((item: unknown, index) => pending.push({ value: item, path: [...path, index] }));
+    } else if (current !== null && typeof current === 'object') {
+      for (const [key, item] of Object.entries(current)) {
+        if (!isStorableString(key)) ctx.addIssue(unstorableIssue([...path, key]));
+        pending.push({ value: item, path: [...path, key] });
+      }
+    }
+  }
+}
+
+function unstorableIssue(path: PropertyKey[]) {
+  return {
+    code: 'custom' as const,
+    path,
+    message: UNSTORABLE_MESSAGE,
+    params: { rule: STORABLE_STRING_RULE },
+  };
+}
+
+/**
+ * A storable string (see {@link storableStringSchema}) of 1..`maxLength`
+ * characters (UTF-16 code units). Used for free-form identifiers and labels
+ * so that every field has an upper bound and an empty string is never
  * mistaken for a value.
  */
 export function boundedString(maxLength: number): z.ZodString {
-  return z
-    .string()
-    .min(1, { error: 'Must not be empty' })
-    .max(maxLength, { error: `Must be at most ${maxLength} characters` });
+  return storableStringSchema.min(1, { error: 'Must not be empty' }).max(maxLength, { error: `Must be at most ${maxLength} characters` });
 }
 
 /**
@@ -38,7 +106,7 @@ export const isoDurationSchema = z.iso.duration({ error: 'Must be an ISO-8601 du
 export const uuidSchema = z.uuid();
 
 /** Lowercase hex sha256 digest (64 characters). */
-export const sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, { error: 'Must be a lowercase hex sha256 digest' });
+export const sha256HexSchema = storableStringSchema.regex(/^[0-9a-f]{64}$/, { error: 'Must be a lowercase hex sha256 digest' });
 
 /** A number in [0, 1]; NaN and ±Infinity are rejected by zod's number type. */
 export const unitIntervalSchema = z.number().min(0).max(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acceptedSignalSchema, createSignalSchema, signalSchema, type SignalInput } from './signal';
+import { acceptedSignalSchema, createSignalSchema, MAX_SIGNAL_WEIGHT, MIN_SIGNAL_WEIGHT, signalSchema, type SignalInput } from './signal';
 import { validate, type ValidationIssue } from './validationIssue';
 
 const NOW = new Date('2024-05-01T12:00:00.000Z');
@@ -56,8 +56,54 @@ describe('signalSchema', () => {
     expect(issuesOf(validate(signalSchema, signal({ value })))).toEqual([expect.objectContaining({ path: 'value', rule: 'type' })]);
   });
 
-  it.each([0, -1])('rejects weight %s as not positive', (weight) => {
+  it.each([0, -1, -1e308])('rejects weight %s as not positive, once', (weight) => {
     expect(issuesOf(validate(signalSchema, signal({ weight })))).toEqual([expect.objectContaining({ path: 'weight', rule: 'positive' })]);
+  });
+
+  it('bounds weight to [1e-6, 1e6] so that no window sum can overflow or lose the value', () => {
+    for (const weight of [MIN_SIGNAL_WEIGHT, 0.5, 1, MAX_SIGNAL_WEIGHT]) expect(validate(signalSchema, signal({ weight })).ok).toBe(true);
+    const ruleOf = (weight: unknown) => issuesOf(validate(signalSchema, signal({ weight }))).map((i) => `${i.path}:${i.rule}`);
+    expect(ruleOf(MAX_SIGNAL_WEIGHT * (1 + Number.EPSILON))).toEqual(['weight:max']);
+    expect(ruleOf(1e308)).toEqual(['weight:max']);
+    expect(ruleOf(Number.MAX_VALUE)).toEqual(['weight:max']);
+    expect(ruleOf(MIN_SIGNAL_WEIGHT / 2)).toEqual(['weight:min']);
+    expect(ruleOf(Number.MIN_VALUE)).toEqual(['weight:min']);
+    expect(ruleOf(Number.POSITIVE_INFINITY)).toEqual(['weight:type']);
+    expect(ruleOf(Number.NaN)).toEqual(['weight:type']);
+  });
+
+  it.each([
+    ['a NUL', 'billing\u0000api'],
+    ['a lone high surrogate', 'billing\ud800'],
+    ['a lone low surrogate', '\udc00api'],
+  ])('refuses %s in source, type, signalId and provenance as storable_string', (_case, text) => {
+    const input = signal({
+      source: text,
+      type: text,
+      signalId: text,
+      provenance: { purpose: text, retention: 'P90D', license: 'l', residency: 'eu' },
+    });
+    expect(issuesOf(validate(signalSchema, input)).map((i) => `${i.path}:${i.rule}`)).toEqual([
+      'source:storable_string',
+      'signalId:storable_string',
+      'type:storable_string',
+      'provenance.purpose:storable_string',
+    ]);
+  });
+
+  it('refuses a NUL in tenantId once, as storable_string rather than also format', () => {
+    expect(issuesOf(validate(signalSchema, signal({ tenantId: 'acme\u0000' })))).toEqual([
+      expect.objectContaining({ path: 'tenantId', rule: 'storable_string' }),
+    ]);
+  });
+
+  it('keeps well-formed non-ASCII strings as sent, not normalised', () => {
+    const input = signal({ source: 'caf\u00e9', type: 'cafe\u0301', signalId: '😀' });
+    expect(validate(signalSchema, input)).toEqual({ ok: true, value: { ...input, weight: 1 } });
+  });
+
+  it('accepts value 0 and 1 exactly', () => {
+    for (const value of [0, 1, Number.MIN_VALUE]) expect(validate(signalSchema, signal({ value })).ok).toBe(true);
   });
 
   it.each([
@@ -191,6 +237,20 @@ describe('acceptedSignalSchema', () => {
   it('requires provenance, weight and receivedAt', () => {
     const issues = issuesOf(validate(acceptedSignalSchema, signal()));
     expect(issues.map((i) => `${i.path}:${i.rule}`)).toEqual(['weight:required', 'provenance:required', 'receivedAt:required']);
+  });
+
+  it('applies the same weight and string rules as signalSchema', () => {
+    const stored = signal({
+      weight: 1e308,
+      source: '\u0000',
+      provenance: { ...provenance, license: '\ud800' },
+      receivedAt: '2024-05-01T12:00:00Z',
+    });
+    expect(issuesOf(validate(acceptedSignalSchema, stored)).map((i) => `${i.path}:${i.rule}`)).toEqual([
+      'source:storable_string',
+      'weight:max',
+      'provenance.license:storable_string',
+    ]);
   });
 
   it('accepts a complete stored signal and stays strict', () => {

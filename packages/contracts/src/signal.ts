@@ -5,6 +5,32 @@ import { boundedString, isoDateTimeSchema, tenantIdSchema, unitIntervalSchema } 
 export const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;
 
 /**
+ * Largest `weight` a signal may carry: far above any useful ratio between two
+ * signals, and small enough that Σ weight·value and Σ weight over a window
+ * stay finite (overflowing a double would take more than 1e302 signals).
+ */
+export const MAX_SIGNAL_WEIGHT = 1_000_000;
+
+/**
+ * Smallest `weight` a signal may carry. Below about 1e-304 the product
+ * weight × value loses its precision (subnormal doubles), so a tiny weight
+ * with value 0.5 would score 0; 1e-6 keeps the range symmetric with
+ * {@link MAX_SIGNAL_WEIGHT}: 12 decades between the lightest and heaviest signal.
+ */
+export const MIN_SIGNAL_WEIGHT = 0.000_001;
+
+/**
+ * A signal's weight: finite, in [{@link MIN_SIGNAL_WEIGHT}, {@link MAX_SIGNAL_WEIGHT}].
+ * Zero or negative is rule `positive` (and only that: `abort`), a positive
+ * weight below the minimum is `min`, above the maximum `max`.
+ */
+const signalWeightSchema = z
+  .number()
+  .positive({ error: 'Must be greater than 0', abort: true })
+  .min(MIN_SIGNAL_WEIGHT, { error: `Must be at least ${MIN_SIGNAL_WEIGHT}` })
+  .max(MAX_SIGNAL_WEIGHT, { error: `Must be at most ${MAX_SIGNAL_WEIGHT}` });
+
+/**
  * Where a signal may be used and kept. Attached by the producer or, when absent,
  * by ingest from the tenant's defaults before the signal is stored.
  */
@@ -39,8 +65,8 @@ const signalShape = {
   type: boundedString(128),
   /** The observation, in [0, 1]. */
   value: unitIntervalSchema,
-  /** Weight in the tenant's weighted mean; > 0, default 1. */
-  weight: z.number().positive().default(1),
+  /** Weight in the tenant's weighted mean; in [1e-6, 1e6] (see {@link signalWeightSchema}), default 1. */
+  weight: signalWeightSchema.default(1),
   /** Optional on input; ingest attaches one before storing (see `acceptedSignalSchema`). */
   provenance: provenanceSchema.optional(),
 };
@@ -100,7 +126,7 @@ function notInFutureDateTime(options: SignalClockOptions) {
  * `SignalsAccepted` outbox event carries to the graph projection.
  */
 export const acceptedSignalSchema = signalSchema.extend({
-  weight: z.number().positive(),
+  weight: signalWeightSchema,
   provenance: provenanceSchema,
   /** When ingest received the signal (server clock). */
   receivedAt: isoDateTimeSchema,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { formatIssuePath, formatValidationIssues, toValidationIssues, validate } from './validationIssue';
+import { isStorableString } from './scalars';
+import { formatIssuePath, formatValidationIssues, toValidationIssues, validate, VALIDATION_RULES } from './validationIssue';
 
 describe('formatIssuePath', () => {
   it('writes the root as an empty string', () => {
@@ -16,6 +17,13 @@ describe('formatIssuePath', () => {
     expect(formatIssuePath(['payload', 'X-Request-Id'])).toBe('payload["X-Request-Id"]');
     expect(formatIssuePath(['a.b'])).toBe('["a.b"]');
     expect(formatIssuePath(['payload', '0'])).toBe('payload["0"]');
+  });
+
+  it('escapes a key holding a NUL or a lone surrogate, so the path itself can be stored and sent', () => {
+    const path = formatIssuePath(['payload', 'a\u0000', '\ud800']);
+    expect(path).toBe('payload["a\\u0000"]["\\ud800"]');
+    expect(isStorableString(path)).toBe(true);
+    expect(VALIDATION_RULES).toContain('storable_string');
   });
 });
 

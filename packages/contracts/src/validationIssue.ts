@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableStringSchema } from './scalars';
 
 /**
  * One problem found in an input, in the machine-readable form that producers
@@ -19,9 +20,9 @@ export interface ValidationIssue {
 
 /** Runtime validator for {@link ValidationIssue}, for clients reading error bodies. */
 export const validationIssueSchema = z.strictObject({
-  path: z.string().max(1024),
-  rule: z.string().min(1).max(64),
-  message: z.string().max(1024),
+  path: storableStringSchema.max(1024),
+  rule: storableStringSchema.min(1).max(64),
+  message: storableStringSchema.max(1024),
 });
 
 /**
@@ -63,6 +64,11 @@ export const VALIDATION_RULES = [
   'consistency',
   /** A nested record belongs to another tenant than its container. */
   'tenant_mismatch',
+  /**
+   * A string holds a NUL character or a lone UTF-16 surrogate, which the stores
+   * refuse or alter (see `isStorableString`); strings are otherwise kept as sent.
+   */
+  'storable_string',
   /** A refinement without an explicit rule word. */
   'custom',
 ] as const;
