@@ -1,5 +1,7 @@
+import { MAX_SIGNAL_WEIGHT, MIN_SIGNAL_WEIGHT, signalSchema, type Signal } from '@coherence/contracts';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aggregateBySource, computeCoherence, statusOf } from './computeCoherence';
+import { aggregateBySource, computeCoherence, statusOf, type Coherence, type SourceAggregate } from './computeCoherence';
 
 describe('statusOf', () => {
   it.each([
@@ -89,3 +91,171 @@ describe('computeCoherence', () => {
     expect(result.agreement).toBe(0.5);
   });
 });
+
+describe('computeCoherence is total', () => {
+  it('scores a source whose parts add up past the largest double: the 1e308 batch of issue 12 is 0.5, WARN', () => {
+    // Two parts of one source (a caller may aggregate by finer keys): Σw = 2e308 overflows a plain sum.
+    const half = { source: 'api', weightedSum: 0.5e308, weightSum: 1e308, count: 1 };
+    expect(computeCoherence([half, half])).toEqual({
+      score: 0.5,
+      status: 'WARN',
+      agreement: 1,
+      sources: [{ source: 'api', score: 0.5, count: 2 }],
+    });
+  });
+
+  it('adds sources near the largest double without overflow, and keeps a light source’s mean next to them', () => {
+    const result = computeCoherence([
+      { source: 'heavy-a', weightedSum: 0.9 * Number.MAX_VALUE, weightSum: Number.MAX_VALUE, count: 3 },
+      { source: 'heavy-b', weightedSum: 0.7 * Number.MAX_VALUE, weightSum: Number.MAX_VALUE, count: 1 },
+      { source: 'light', weightedSum: 0.3e-300, weightSum: 1e-300, count: 1 },
+    ]);
+    expect(result).toEqual({
+      score: 0.8,
+      status: 'HEALTHY',
+      agreement: 0.4,
+      sources: [
+        { source: 'heavy-a', score: 0.9, count: 3 },
+        { source: 'heavy-b', score: 0.7, count: 1 },
+        { source: 'light', score: 0.3, count: 1 },
+      ],
+    });
+  });
+
+  it('leaves out aggregates whose sums are not finite, and is UNKNOWN when nothing else is left', () => {
+    const broken: SourceAggregate[] = [
+      { source: 'inf', weightedSum: Number.POSITIVE_INFINITY, weightSum: Number.POSITIVE_INFINITY, count: 2 },
+      { source: 'nan', weightedSum: Number.NaN, weightSum: 1, count: 1 },
+      { source: 'nan-weight', weightedSum: 0.5, weightSum: Number.NaN, count: 1 },
+      { source: 'inf-value', weightedSum: Number.POSITIVE_INFINITY, weightSum: 3, count: 1 },
+    ];
+    expect(computeCoherence(broken)).toEqual({ score: null, status: 'UNKNOWN', agreement: null, sources: [] });
+    const withReal = computeCoherence([...broken, { source: 'real', weightedSum: 1.2, weightSum: 2, count: 2 }]);
+    expect(withReal).toEqual({ score: 0.6, status: 'WARN', agreement: 1, sources: [{ source: 'real', score: 0.6, count: 2 }] });
+  });
+
+  it('keeps a corrupt weighted sum (negative, or above the weight) inside [0, 1]', () => {
+    const result = computeCoherence([
+      { source: 'above', weightedSum: 1e300, weightSum: 1e-300, count: 1 },
+      { source: 'below', weightedSum: -5, weightSum: 1, count: 1 },
+      { source: 'noise', weightedSum: 1 + Number.EPSILON, weightSum: 1, count: 1 },
+    ]);
+    expect(result.sources).toEqual([
+      { source: 'above', score: 1, count: 1 },
+      { source: 'below', score: 0, count: 1 },
+      { source: 'noise', score: 1, count: 1 },
+    ]);
+    expect(result.agreement).toBe(0);
+    expect(result.score).toBe(0.5);
+  });
+
+  it('handles more sources than a spread argument list can hold', () => {
+    const many = Array.from({ length: 150_000 }, (_, i) => ({ source: `s${i}`, weightedSum: i % 2, weightSum: 1, count: 1 }));
+    expect(computeCoherence(many)).toMatchObject({ score: 0.5, agreement: 0 });
+  });
+});
+
+/** What an accepted signal may carry: weights over the whole range with its ends, values with 0 and 1 exactly. */
+const acceptedWeight = fc.oneof(
+  fc.constantFrom(MIN_SIGNAL_WEIGHT, 1, MAX_SIGNAL_WEIGHT),
+  fc.double({ min: MIN_SIGNAL_WEIGHT, max: MAX_SIGNAL_WEIGHT, noNaN: true }),
+);
+const acceptedValue = fc.oneof(fc.constantFrom(0, 1, 0.5, Number.MIN_VALUE), fc.double({ min: 0, max: 1, noNaN: true }));
+const acceptedSignal = fc
+  .record({
+    source: fc.constantFrom('api', 'db', 'queue', 'é-source', '😀'),
+    value: acceptedValue,
+    weight: fc.option(acceptedWeight, { nil: undefined }),
+  })
+  .map(({ weight, ...rest }): Signal => {
+    // Through the real schema: the property is about what ingest accepts, not about what the generator thinks it accepts.
+    const input = {
+      tenantId: 'acme',
+      signalId: 's',
+      ts: '2024-05-01T12:00:00Z',
+      type: 't',
+      ...rest,
+      ...(weight === undefined ? {} : { weight }),
+    };
+    return signalSchema.parse(input);
+  });
+
+function expectWellFormed(result: Coherence, batch: readonly Signal[]): void {
+  const inUnit = (x: number | null) => x !== null && Number.isFinite(x) && x >= 0 && x <= 1;
+  expect(inUnit(result.score), `score ${result.score}`).toBe(true);
+  expect(inUnit(result.agreement), `agreement ${result.agreement}`).toBe(true);
+  expect(result.status).toBe(statusOf(result.score));
+  for (const source of result.sources) expect(inUnit(source.score), `${source.source} ${source.score}`).toBe(true);
+  expect(result.sources.reduce((n, s) => n + s.count, 0)).toBe(batch.length);
+  expect(result.sources.map((s) => s.source)).toEqual([...new Set(batch.map((s) => s.source))].sort());
+}
+
+describe('computeCoherence over arbitrary accepted batches (fast-check)', () => {
+  it('is finite, within [0, 1], with the status read off the score and every signal counted', () => {
+    fc.assert(
+      fc.property(fc.array(acceptedSignal, { minLength: 1, maxLength: 60 }), (batch) => {
+        expectWellFormed(computeCoherence(aggregateBySource(batch)), batch);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('scores a batch whose values are all v within half a rounding step of v, whatever the weights', () => {
+    fc.assert(
+      fc.property(acceptedValue, fc.array(acceptedSignal, { minLength: 1, maxLength: 40 }), (value, signals) => {
+        const batch = signals.map((s) => ({ ...s, value }));
+        const result = computeCoherence(aggregateBySource(batch));
+        expectWellFormed(result, batch);
+        expect(Math.abs(result.score! - value)).toBeLessThanOrEqual(0.000_05 + 1e-12);
+        expect(result.agreement).toBe(1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives exactly what plain sums give for accepted batches (the scaling changes no result)', () => {
+    fc.assert(
+      fc.property(fc.array(acceptedSignal, { minLength: 1, maxLength: 60 }), (batch) => {
+        const aggregates = aggregateBySource(batch);
+        expect(computeCoherence(aggregates)).toEqual(plainSumCoherence(aggregates));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('is total over arbitrary finite aggregates too, however large or corrupt', () => {
+    const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
+    const aggregate = fc.record({
+      source: fc.constantFrom('a', 'b', 'c'),
+      weightedSum: finite,
+      weightSum: finite,
+      count: fc.integer({ min: -1, max: 1_000 }),
+    });
+    fc.assert(
+      fc.property(fc.array(aggregate, { maxLength: 20 }), (aggregates) => {
+        const result = computeCoherence(aggregates);
+        const inUnit = (x: number | null) => x === null || (Number.isFinite(x) && x >= 0 && x <= 1);
+        expect(inUnit(result.score) && inUnit(result.agreement) && result.sources.every((s) => inUnit(s.score))).toBe(true);
+        expect(result.status).toBe(statusOf(result.score));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+});
+
+/** The formula with plain sums, as it was before the overflow guards: the reference for ordinary input. */
+function plainSumCoherence(aggregates: readonly SourceAggregate[]): Coherence {
+  const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
+  const weightedSum = aggregates.reduce((sum, a) => sum + a.weightedSum, 0);
+  const weightSum = aggregates.reduce((sum, a) => sum + a.weightSum, 0);
+  const means = aggregates.map((a) => a.weightedSum / a.weightSum);
+  const score = round4(weightedSum / weightSum);
+  return {
+    score,
+    status: statusOf(score),
+    agreement: round4(1 - (Math.max(...means) - Math.min(...means))),
+    sources: aggregates
+      .map((a) => ({ source: a.source, score: round4(a.weightedSum / a.weightSum), count: a.count }))
+      .sort((x, y) => (x.source < y.source ? -1 : 1)),
+  };
+}
