@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-exec npx tsx scripts/stack.ts "$@"
+# node itself, with tsx as a loader, replaces this shell: the pid that started
+# the script is then the stack, so `kill -TERM`/`-INT` of it stops everything
+# as Ctrl-C does. (With `exec npx tsx` that pid was npx's, and killing it left
+# tsx and the stack running, orphaned.)
+exec node --import tsx scripts/stack.ts "$@"

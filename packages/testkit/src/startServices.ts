@@ -43,6 +43,12 @@ export const devStackPorts: ServicePorts = {
 export interface StartServicesOptions {
   /** Data dirs and logs go under here. */
   rootDir: string;
+  /**
+   * Where the PostgreSQL data dirs (primary, replica) and sockets go instead;
+   * default `rootDir`. The `postgres` OS user runs the servers, so it must be
+   * able to enter every folder above it (a clone in a 0700 home cannot).
+   */
+  postgresDir?: string;
   /** Fixed ports (dev stack) or free ones picked now (tests, the default). */
   ports?: ServicePorts;
   /** Throw-away durability settings (tests); see startPostgres. Default true. */
@@ -86,10 +92,12 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   const ports = options.ports ?? (await pickFreePorts());
   const fast = options.fast ?? true;
   const logDir = join(options.rootDir, 'logs');
+  const postgresDir = options.postgresDir ?? options.rootDir;
   mkdirSync(logDir, { recursive: true });
+  mkdirSync(postgresDir, { recursive: true });
   // PostgreSQL runs as the `postgres` OS user, which must be able to enter
-  // the root (mkdtemp makes it 0700).
-  chmodSync(options.rootDir, 0o755);
+  // its folder (mkdtemp makes one 0700).
+  chmodSync(postgresDir, 0o755);
   const started: { stop(): Promise<void> }[] = [];
   const track = <T extends { stop(): Promise<void> }>(service: T): T => {
     started.push(service);
@@ -105,7 +113,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       const primary = track(
         await startPostgres({
           port: ports.postgres,
-          dataDir: join(options.rootDir, 'postgres'),
+          dataDir: join(postgresDir, 'postgres'),
           logFile: join(logDir, 'postgres.log'),
           fast,
         }),
@@ -113,7 +121,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
       const replica = track(
         await startPostgresReplica(primary, {
           port: ports.postgresReplica,
-          dataDir: join(options.rootDir, 'postgres-replica'),
+          dataDir: join(postgresDir, 'postgres-replica'),
           logFile: join(logDir, 'postgres-replica.log'),
           fast,
         }),
