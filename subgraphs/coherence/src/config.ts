@@ -70,6 +70,14 @@ const relaySchema = z.object({
   RELAY_IDLE_POLL_MS: configFields.positiveInt(100),
   /** Changes recorded but still unpublished after this long (a relay died, Redis was down) are published by the sweep. */
   RELAY_REPUBLISH_AFTER_MS: configFields.positiveInt(10_000),
+  /** Failures of one outbox event before it is moved to outbox_quarantine (docs/adr/0008). */
+  RELAY_MAX_ATTEMPTS: configFields.positiveInt(5),
+  /** Wait after an event's first failure, doubled after each further one. */
+  RELAY_RETRY_BASE_MS: configFields.positiveInt(1_000),
+  /** Longest wait between two attempts of one event. */
+  RELAY_RETRY_MAX_MS: configFields.positiveInt(60_000),
+  /** /readyz answers 503 (and relay_stalled is 1) after this long without progress while events wait as long. */
+  RELAY_STALL_SECONDS: configFields.positiveInt(60),
   COHERENCE_WINDOW_HOURS: windowHours,
   /** Where `CoherenceChanged` is published (Redis pub/sub). */
   REDIS_URL: z

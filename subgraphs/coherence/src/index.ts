@@ -16,6 +16,15 @@ export {
 export { createChangePublisher, type ChangePublisher } from './events/createChangePublisher';
 export { createRelayMetrics, type RelayMetrics } from './relay/createRelayMetrics';
 export {
+  listQuarantined,
+  listRetrying,
+  retryQuarantined,
+  dropQuarantined,
+  type QuarantinedEvent,
+  type RetryingEvent,
+  type QuarantineChange,
+} from './relay/outboxQuarantine';
+export {
   readCoherenceConfig,
   readRelayConfig,
   readRetentionConfig,

@@ -1,12 +1,16 @@
 import type { PgPool } from '@coherence/platform';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ProgressWatch } from './createProgressWatch';
+import { countQuarantined } from './outboxQueue';
 
 /**
  * The relay's health in numbers. Lag is read from the outbox itself at scrape
  * time (oldest pending event), so it keeps growing while the relay is stuck
- * or down — a counter the relay updates would freeze exactly then.
+ * or down — a counter the relay updates would freeze exactly then. The same
+ * holds for the quarantine size and, given the relay's progress watch, for
+ * `relay_stalled`.
  */
-export function createRelayMetrics(registry: Registry, pool: PgPool) {
+export function createRelayMetrics(registry: Registry, pool: PgPool, progress?: ProgressWatch) {
   new Gauge({
     name: 'relay_outbox_lag_seconds',
     help: 'Age of the oldest outbox event not yet projected (0 when the outbox is drained).',
@@ -27,6 +31,24 @@ export function createRelayMetrics(registry: Registry, pool: PgPool) {
       this.set(rows[0]?.n ?? 0);
     },
   });
+  new Gauge({
+    name: 'relay_outbox_quarantined',
+    help: 'Outbox events in outbox_quarantine, waiting for an operator (npm run outbox -- list).',
+    registers: [registry],
+    async collect() {
+      this.set(await countQuarantined(pool));
+    },
+  });
+  if (progress) {
+    new Gauge({
+      name: 'relay_stalled',
+      help: '1 while the relay has projected or quarantined nothing for RELAY_STALL_SECONDS with outbox events waiting as long.',
+      registers: [registry],
+      async collect() {
+        this.set((await progress.isStalled()) ? 1 : 0);
+      },
+    });
+  }
   const eventLag = new Histogram({
     name: 'relay_event_lag_seconds',
     help: 'From an outbox event being written to its projection being committed.',
@@ -40,7 +62,23 @@ export function createRelayMetrics(registry: Registry, pool: PgPool) {
     help: 'CoherenceChanged messages published.',
     registers: [registry],
   });
+  const quarantined = new Counter({
+    name: 'relay_events_quarantined_total',
+    help: 'Outbox events moved to outbox_quarantine (failed RELAY_MAX_ATTEMPTS times, or not matching their contract).',
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'relay_event_failures_total',
+    help: 'Failed attempts to project a single outbox event (dependencies reachable); each one delays it, the last one quarantines it.',
+    registers: [registry],
+  });
   return {
+    recordQuarantined(): void {
+      quarantined.inc();
+    },
+    recordFailure(): void {
+      failures.inc();
+    },
     recordBatch(batch: { events: number; signals: number; eventAgesSeconds: readonly number[]; published: number }): void {
       events.inc(batch.events);
       signals.inc(batch.signals);

@@ -4,6 +4,7 @@ import type { RelayConfig } from '../config';
 import { createChangePublisher } from '../events/createChangePublisher';
 import { createNeo4jDriver, ensureGraphSchema } from '../graph/signalGraph';
 import { createOutboxRelay } from './createOutboxRelay';
+import { createProgressWatch } from './createProgressWatch';
 import { createRelayMetrics } from './createRelayMetrics';
 
 /** Wires the relay process: the outbox loop, `CoherenceChanged` publishing, health endpoints and metrics (it serves no API). */
@@ -18,12 +19,24 @@ export async function createRelayService(config: RelayConfig, logger: Logger) {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   await redis.connect();
+  const progress = createProgressWatch({ pool, stallSeconds: config.RELAY_STALL_SECONDS });
   const { app, metrics, markDraining } = createServiceApp({
     logger,
     readinessChecks: [
       { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
       { name: 'neo4j', check: async () => void (await driver.verifyConnectivity()) },
       { name: 'redis', check: async () => void (await redis.ping()) },
+      {
+        // Dependencies that answer do not make a relay that moves: see createProgressWatch.
+        name: 'progress',
+        check: async () => {
+          if (await progress.isStalled()) {
+            throw new Error(
+              `no outbox event projected or quarantined for ${Math.round(progress.secondsSinceProgress())} s while events wait (npm run outbox -- list)`,
+            );
+          }
+        },
+      },
     ],
   });
   const relay = createOutboxRelay({
@@ -34,9 +47,13 @@ export async function createRelayService(config: RelayConfig, logger: Logger) {
     graphChunkSize: config.RELAY_GRAPH_CHUNK_SIZE,
     idlePollMs: config.RELAY_IDLE_POLL_MS,
     republishAfterMs: config.RELAY_REPUBLISH_AFTER_MS,
+    maxAttempts: config.RELAY_MAX_ATTEMPTS,
+    retryBaseMs: config.RELAY_RETRY_BASE_MS,
+    retryMaxMs: config.RELAY_RETRY_MAX_MS,
+    progress,
     windowHours: config.COHERENCE_WINDOW_HOURS,
     publishChanged: createChangePublisher(redis, config.COHERENCE_CHANGED_CHANNEL),
-    metrics: createRelayMetrics(metrics, pool),
+    metrics: createRelayMetrics(metrics, pool, progress),
   });
   return {
     app,
