@@ -25,4 +25,38 @@ describe('decodeSignalRecord', () => {
     const decoded = decodeSignalRecord(schema, input);
     expect(decoded).toMatchObject({ ok: false, reason: { code, issues: [expect.objectContaining({ path })] } });
   });
+
+  // The record of issue 12 that stalled its partition: JSON escapes decode to a NUL or a lone surrogate, which
+  // Postgres refuses; decoding must send it to the DLQ with the rule instead of handing it to the store.
+  it.each([
+    ['a NUL in source', 'source', '"orders\\u0000"'],
+    ['a NUL in type', 'type', '"\\u0000"'],
+    ['a lone high surrogate in signalId', 'signalId', '"s\\ud800"'],
+    ['a lone low surrogate in source', 'source', '"\\udc00orders"'],
+  ])('dead-letters %s as INVALID_SIGNAL, rule storable_string', (_case, field, escaped) => {
+    const json = JSON.stringify({ ...signal, [field]: 'PLACEHOLDER' }).replace('"PLACEHOLDER"', escaped);
+    expect(json).toContain('\\u');
+    const decoded = decodeSignalRecord(schema, record(json));
+    expect(decoded).toEqual({
+      ok: false,
+      reason: { code: 'INVALID_SIGNAL', issues: [{ path: field, rule: 'storable_string', message: expect.any(String) }] },
+    });
+  });
+
+  it('dead-letters a weight beyond the maximum (the overflowing 1e308) with rule max', () => {
+    expect(decodeSignalRecord(schema, record({ ...signal, weight: 1e308 }))).toEqual({
+      ok: false,
+      reason: { code: 'INVALID_SIGNAL', issues: [{ path: 'weight', rule: 'max', message: expect.any(String) }] },
+    });
+  });
+
+  it('keeps a well-formed non-ASCII value as sent, and reads invalid UTF-8 bytes as U+FFFD (storable)', () => {
+    const accented = { ...signal, source: 'caf\u00e9', type: 'cafe\u0301', signalId: '😀' };
+    expect(decodeSignalRecord(schema, record(accented))).toEqual({ ok: true, signal: { ...accented, weight: 1 } });
+    // A lone surrogate cannot travel as raw UTF-8: its bytes (ED A0 80) are invalid and decode to replacement characters.
+    const [before, after] = JSON.stringify(signal).split('"orders"') as [string, string];
+    const raw = Buffer.concat([Buffer.from(`${before}"`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(`orders"${after}`)]);
+    const decoded = decodeSignalRecord(schema, { key: Buffer.from('acme'), value: raw });
+    expect(decoded).toMatchObject({ ok: true, signal: { source: expect.stringMatching(/^\ufffd+orders$/) } });
+  });
 });

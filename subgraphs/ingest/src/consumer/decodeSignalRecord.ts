@@ -13,6 +13,9 @@ export type DecodedRecord = { ok: true; signal: Signal } | { ok: false; reason: 
  * One Kafka record to a signal: the value is one signal as JSON, validated
  * exactly like an element of an HTTP batch; the key, when set, must be the
  * signal's tenant (keys decide partitions, and so per-tenant ordering).
+ * Whatever the stores would refuse is refused here, so it goes to the DLQ
+ * instead of failing the write: e.g. a `\u0000` or lone `\ud800` escape in a
+ * string is INVALID_SIGNAL with rule `storable_string`, a weight over 1e6 `max`.
  */
 export function decodeSignalRecord(signalSchema: z.ZodType<Signal>, record: { key: Buffer | null; value: Buffer | null }): DecodedRecord {
   if (record.value === null || record.value.length === 0) {
