@@ -93,6 +93,27 @@ describe('createTokenVerifier', () => {
     expect(!result.ok && result.reason).toContain('tenant');
   });
 
+  // Signed by a trusted key, but with claims no store or header downstream can carry: a 401, never a 500 (issue 12).
+  it.each([
+    ['a 300-character sub', { sub: 'u'.repeat(300) }, 'sub'],
+    ['a sub with a NUL', { sub: 'user\u0000-1' }, 'sub'],
+    ['a sub with a line break (it becomes a header)', { sub: 'user\r\nx-evil: 1' }, 'sub'],
+    ['a non-ASCII sub', { sub: 'jürgen' }, 'sub'],
+    ['a tenant with a space', { tenant: 'ac me' }, 'tenant'],
+    ['a 129-character tenant', { tenant: 'a'.repeat(129) }, 'tenant'],
+    ['a client_id with a NUL', { clientId: 'web\u0000' }, 'client_id'],
+    ['a residency entry of 65 characters', { residency: ['r'.repeat(65)] }, 'residency'],
+  ])('refuses %s with TOKEN_CLAIMS_INVALID naming the claim', async (_name, override, claim) => {
+    const result = await verify(await mintDevToken(keys.privateKeyPath, { ...claims, ...override }));
+    expect(result).toMatchObject({ ok: false, code: 'TOKEN_CLAIMS_INVALID' });
+    expect(!result.ok && result.reason).toContain(claim);
+  });
+
+  it('accepts claims at their bounds: a 255-character sub, a 128-character tenant', async () => {
+    const result = await verify(await mintDevToken(keys.privateKeyPath, { ...claims, sub: 'u'.repeat(255), tenant: 't'.repeat(128) }));
+    expect(result).toMatchObject({ ok: true, principal: { subject: 'u'.repeat(255), tenantId: 't'.repeat(128) } });
+  });
+
   it('finds a rotated-in key by re-reading the JWKS file, without a restart', async () => {
     const rotatedDir = join(dir, 'rotated');
     const files = await ensureDevKeys(rotatedDir);
