@@ -13,7 +13,7 @@ Outbox events the relay could not project (docs/runbooks/outbox-quarantine.md).
   list                 quarantined events, then pending events that failed and wait for a retry
   retry <id>… | --all  put quarantined events back into the outbox, in their original order;
                        the relay projects them again (fix the cause first)
-  drop <id>… --yes     delete quarantined events for good (their signals never reach the graph)
+  drop <id>… --yes     delete quarantined events for good (the relay never projects them)
 
   --database-url <url> the relay's database as coherence_relay; default $RELAY_DATABASE_URL
   --all                retry: every quarantined event
