@@ -60,6 +60,11 @@ const consumerSchema = z.object({
   INGEST_BACKLOG_RESUME_BELOW: configFields.positiveInt(25_000),
   /** How often the backlog is sampled. Default 500. */
   INGEST_BACKLOG_POLL_MS: configFields.positiveInt(500),
+  /**
+   * /readyz answers 503 and `ingest_consumer_stalled` is 1 once records are pending and none has been
+   * committed for this long (a pause for the outbox backlog does not count). Default 60.
+   */
+  INGEST_CONSUMER_STALL_SECONDS: configFields.positiveInt(60),
 });
 
 export type IngestConsumerConfig = ReturnType<typeof readIngestConsumerConfig>;

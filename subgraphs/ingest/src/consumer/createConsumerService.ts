@@ -8,7 +8,10 @@ import { startSignalConsumer } from './startSignalConsumer';
 
 /**
  * The ingest Kafka consumer process: the consumer loop plus `/healthz`,
- * `/readyz` (Postgres answers, the consumer joined its group) and `/metrics`.
+ * `/readyz` (Postgres answers, the consumer joined its group and is not
+ * stalled: records pending and none committed for
+ * `INGEST_CONSUMER_STALL_SECONDS`; a pause for the outbox backlog is
+ * back-pressure, not a stall) and `/metrics`.
  * `close()` drains: it stops fetching, lets the slice in progress commit its
  * transaction and offsets, then closes Kafka and Postgres.
  */
@@ -31,6 +34,18 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
           if (!consumer.isReady()) throw new Error('the consumer has not joined its group');
         },
       },
+      {
+        name: 'progress',
+        check: async () => {
+          const { stalled, secondsWithoutProgress, pendingRecords } = consumer.progress();
+          if (stalled) {
+            throw new Error(
+              `no record committed for ${Math.round(secondsWithoutProgress)} s with ${pendingRecords} pending ` +
+                `(INGEST_CONSUMER_STALL_SECONDS=${config.INGEST_CONSUMER_STALL_SECONDS})`,
+            );
+          }
+        },
+      },
     ],
   });
   const ingestMetrics = createIngestMetrics(metrics, { readBacklog: () => readOutboxBacklog(pool) });
@@ -50,6 +65,7 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
       resumeBelow: config.INGEST_BACKLOG_RESUME_BELOW,
       pollMs: config.INGEST_BACKLOG_POLL_MS,
     },
+    stallSeconds: config.INGEST_CONSUMER_STALL_SECONDS,
   });
   return {
     app,

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readIngestConsumerConfig } from '../config';
 import { createConsumerService } from './createConsumerService';
 
+type ConsumerService = Awaited<ReturnType<typeof createConsumerService>>;
+
 /** The Kafka consumer against the real Kafka and Postgres: replay without duplicates, DLQ, backpressure, graceful stop. */
 let database: TestDatabase;
 let admin: pg.Pool;
@@ -85,6 +87,55 @@ async function waitFor(what: string, condition: () => Promise<boolean>, timeoutM
   }
 }
 
+interface DeadLetter {
+  key: string | undefined;
+  value: string | undefined;
+  reason: { code: string; issues: { path: string; rule: string; message: string }[] };
+  source: string;
+}
+
+/** The first `count` records of a dead-letter topic, read by a group of its own. */
+async function readDeadLetters(dlqTopic: string, count: number): Promise<DeadLetter[]> {
+  const consumer = kafka.consumer({ groupId: `${dlqTopic}-reader` });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
+    const dead: DeadLetter[] = [];
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        dead.push({
+          key: message.key?.toString(),
+          value: message.value?.toString(),
+          reason: JSON.parse(message.headers!['dlq-reason']!.toString()) as never,
+          source: message.headers!['dlq-source']!.toString(),
+        });
+      },
+    });
+    await waitFor(`${count} dead letters`, async () => dead.length >= count, 30_000);
+    return dead;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Records ever written to `topic` (all partitions). */
+async function recordsIn(topic: string): Promise<number> {
+  const offsets = await kafkaAdmin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+}
+
+async function readiness(service: ConsumerService): Promise<{ status: number; checks: { name: string; ok: boolean; error?: string }[] }> {
+  const response = await service.app.inject({ method: 'GET', url: '/readyz' });
+  return { status: response.statusCode, checks: (response.json() as { checks: { name: string; ok: boolean; error?: string }[] }).checks };
+}
+
+/** The value of an unlabelled metric, or of the one series whose line starts with `series`. */
+async function metric(service: ConsumerService, series: string): Promise<number | undefined> {
+  const body = (await service.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
+}
+
 async function ledgerCount(tenantPrefix: string): Promise<number> {
   const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM signal_ledger WHERE tenant_id LIKE $1', [
     `${tenant(tenantPrefix)}%`,
@@ -141,27 +192,7 @@ describe('Kafka consumer', () => {
     ]);
     expect(rows.map((r) => r.signal_id)).toEqual(['g1', 'g2']);
 
-    const consumer = kafka.consumer({ groupId: `${groupId}-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: dlqTopic, fromBeginning: true });
-    const dead: {
-      key: string | undefined;
-      value: string | undefined;
-      reason: { code: string; issues: { path: string; rule: string }[] };
-      source: string;
-    }[] = [];
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        dead.push({
-          key: message.key?.toString(),
-          value: message.value?.toString(),
-          reason: JSON.parse(message.headers!['dlq-reason']!.toString()) as never,
-          source: message.headers!['dlq-source']!.toString(),
-        });
-      },
-    });
-    await waitFor('three dead letters', async () => dead.length === 3, 30_000);
-    await consumer.disconnect();
+    const dead = await readDeadLetters(dlqTopic, 3);
     expect(dead.map((d) => ({ key: d.key, value: d.value }))).toEqual(bad);
     expect(dead[0]!.reason).toMatchObject({ code: 'MALFORMED_JSON' });
     expect(dead[1]!.reason.code).toBe('INVALID_SIGNAL');
@@ -221,5 +252,110 @@ describe('Kafka consumer', () => {
     await start();
     await waitFor('the rest to be consumed', async () => (await lag(groupId, topic)) === 0);
     expect(await ledgerCount('stop')).toBe(total);
+  });
+});
+
+describe('Kafka consumer failure isolation and readiness', () => {
+  it('dead-letters a valid record that Postgres refuses (STORE_FAILED) and stores the three after it with the same key', async () => {
+    const { topic, dlqTopic, groupId, start } = setup('refused', { INGEST_TOPIC_PARTITIONS: '1' });
+    // A record that passes validation and still cannot be stored (as a NUL in `source` could, before
+    // validation refused it): this database's ledger refuses one signal id with SQLSTATE 23514.
+    // Injected in the real database, so the consumer sees exactly what Postgres answers.
+    await admin.query(`ALTER TABLE signal_ledger ADD CONSTRAINT refuse_poison CHECK (signal_id <> 'poison')`);
+    try {
+      const service = await start();
+      await waitFor('the consumer to be ready', async () => (await readiness(service)).status === 200);
+      const poison = JSON.stringify(signal('refused', 'poison'));
+      const good = ['g1', 'g2', 'g3'].map((id) => ({ key: tenant('refused'), value: JSON.stringify(signal('refused', id)) }));
+      const producedAt = Date.now();
+      await produce(topic, [{ key: tenant('refused'), value: poison }, ...good]);
+      await waitFor('the partition to be consumed past all four records', async () => (await lag(groupId, topic)) === 0, 20_000);
+      const elapsedMs = Date.now() - producedAt;
+
+      const { rows } = await admin.query<{ signal_id: string }>('SELECT signal_id FROM signal_ledger WHERE tenant_id = $1 ORDER BY 1', [
+        tenant('refused'),
+      ]);
+      expect(rows.map((r) => r.signal_id)).toEqual(['g1', 'g2', 'g3']);
+      const [dead] = await readDeadLetters(dlqTopic, 1);
+      expect(dead).toMatchObject({ key: tenant('refused'), value: poison, source: `${topic}/0/0` });
+      expect(dead!.reason).toEqual({
+        code: 'STORE_FAILED',
+        issues: [{ path: '', rule: 'store_failed', message: expect.stringMatching(/^23514 .*refuse_poison/) as unknown }],
+      });
+      expect(await recordsIn(dlqTopic)).toBe(1);
+      expect(await metric(service, 'ingest_dlq_records_total{code="STORE_FAILED"}')).toBe(1);
+      expect(elapsedMs).toBeLessThan(10_000);
+      console.info(`[refused] 1 refused + 3 valid records consumed in ${elapsedMs} ms`);
+    } finally {
+      await admin.query('ALTER TABLE signal_ledger DROP CONSTRAINT refuse_poison');
+    }
+  });
+
+  it('retries the same records while the database is unavailable: not ready, nothing dead-lettered, all stored once after it is back', async () => {
+    const { topic, dlqTopic, groupId, start } = setup('outage', { INGEST_TOPIC_PARTITIONS: '1', INGEST_CONSUMER_STALL_SECONDS: '2' });
+    const service = await start();
+    await waitFor('the consumer to be ready', async () => (await readiness(service)).status === 200);
+    const total = 300;
+    // The outage: coherence_app may open no connection to this database (SQLSTATE 53300) and loses
+    // the ones it holds (57P01). The superuser the test asserts with is exempt from the limit.
+    await admin.query(`ALTER DATABASE ${database.name} CONNECTION LIMIT 0`);
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'coherence_app'`, [
+        database.name,
+      ]);
+      await produce(
+        topic,
+        Array.from({ length: total }, (_, i) => ({ key: tenant('outage'), value: JSON.stringify(signal('outage', `o-${i}`)) })),
+      );
+      await waitFor('the consumer to report the stall', async () => {
+        const ready = await readiness(service);
+        return ready.status === 503 && ready.checks.some((c) => c.name === 'progress' && !c.ok);
+      });
+      await waitFor('the stalled gauge', async () => (await metric(service, 'ingest_consumer_stalled')) === 1, 5_000);
+      expect(await metric(service, 'ingest_consumer_store_retries_total{kind="transient"}')).toBeGreaterThan(0);
+      expect(await metric(service, 'ingest_consumer_store_retries_total{kind="unknown"}')).toBeUndefined();
+      expect(await ledgerCount('outage')).toBe(0);
+    } finally {
+      await admin.query(`ALTER DATABASE ${database.name} CONNECTION LIMIT -1`);
+    }
+
+    await waitFor('the records to be consumed after the outage', async () => (await lag(groupId, topic)) === 0, 30_000);
+    const { rows } = await admin.query<{ stored: number; distinct_keys: number; outboxed: number }>(
+      `SELECT (SELECT count(*)::int FROM signal_ledger WHERE tenant_id = $1) AS stored,
+              (SELECT count(DISTINCT signal_id)::int FROM signal_ledger WHERE tenant_id = $1) AS distinct_keys,
+              (SELECT coalesce(sum(jsonb_array_length(envelope #> '{payload,signals}')), 0)::int FROM outbox WHERE tenant_id = $1) AS outboxed`,
+      [tenant('outage')],
+    );
+    expect(rows[0]).toEqual({ stored: total, distinct_keys: total, outboxed: total });
+    expect(await recordsIn(dlqTopic)).toBe(0);
+    await waitFor('the consumer to be ready again', async () => (await readiness(service)).status === 200, 10_000);
+    // The gauge follows within one INGEST_BACKLOG_POLL_MS tick.
+    await waitFor('the stalled gauge to clear', async () => (await metric(service, 'ingest_consumer_stalled')) === 0, 5_000);
+  });
+
+  it('is not ready while a statement hangs with records pending, though Postgres answers, and ready again once it commits', async () => {
+    const { topic, groupId, start } = setup('hung', { INGEST_TOPIC_PARTITIONS: '1', INGEST_CONSUMER_STALL_SECONDS: '2' });
+    const service = await start();
+    await waitFor('the consumer to be ready', async () => (await readiness(service)).status === 200);
+    // No error at all: the ledger is locked, so the consumer's insert waits. Only the stall shows it.
+    const locker = await admin.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE signal_ledger IN ACCESS EXCLUSIVE MODE');
+      await produce(topic, [{ key: tenant('hung'), value: JSON.stringify(signal('hung', 'h1')) }]);
+      await waitFor('the consumer to report the stall', async () => (await readiness(service)).status === 503);
+      const { checks } = await readiness(service);
+      expect(checks.filter((c) => !c.ok)).toEqual([
+        { name: 'progress', ok: false, error: expect.stringMatching(/^no record committed for \d+ s with 1 pending/) as unknown },
+      ]);
+      await waitFor('the stalled gauge', async () => (await metric(service, 'ingest_consumer_stalled')) === 1, 5_000);
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    await waitFor('the record to be committed', async () => (await lag(groupId, topic)) === 0, 10_000);
+    expect(await ledgerCount('hung')).toBe(1);
+    expect((await readiness(service)).status).toBe(200);
+    await waitFor('the stalled gauge to clear', async () => (await metric(service, 'ingest_consumer_stalled')) === 0, 5_000);
   });
 });

@@ -1,9 +1,19 @@
-import { createSignalSchema, extractTraceContext, formatTraceparent, type Provenance, type Signal } from '@coherence/contracts';
+import {
+  createSignalSchema,
+  extractTraceContext,
+  formatTraceparent,
+  type Provenance,
+  type Signal,
+  type ValidationIssue,
+} from '@coherence/contracts';
 import type { Logger, PgPool } from '@coherence/platform';
 import type { Kafka, KafkaMessage, Message } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readOutboxBacklog } from '../modules/signals/readOutboxBacklog';
 import { storeSignals } from '../modules/signals/storeSignals';
 import type { IngestMetrics } from '../modules/telemetry/createIngestMetrics';
+import { classifyStoreError, describeStoreError } from './classifyStoreError';
+import { createStallWatch, type ConsumerProgress } from './createStallWatch';
 import { decodeSignalRecord } from './decodeSignalRecord';
 
 export interface SignalConsumerOptions {
@@ -19,8 +29,12 @@ export interface SignalConsumerOptions {
   partitions: number;
   defaultProvenance: Provenance;
   backlog: { pauseAbove: number; resumeBelow: number; pollMs: number };
+  /** Records pending and none committed for this long is a stall (see {@link createStallWatch}). */
+  stallSeconds: number;
   /** Most records stored in one Postgres transaction (offsets are committed after each). Default 500. */
   recordsPerTransaction?: number;
+  /** Wait before retrying a store that failed for a transient or unknown reason: doubles from `initialMs` to `maxMs`. Default 250 → 5_000. */
+  retryBackoff?: { initialMs: number; maxMs: number };
 }
 
 export interface RunningSignalConsumer {
@@ -28,9 +42,19 @@ export interface RunningSignalConsumer {
   isReady(): boolean;
   /** Fetching is paused because the outbox backlog is over its bound. */
   isPaused(): boolean;
+  /** Whether records wait and none has been committed for `stallSeconds`; never stalled while paused for the backlog. */
+  progress(): ConsumerProgress;
   /** Lets the batch in progress finish its transaction and commit, then leaves the group. */
   stop(): Promise<void>;
 }
+
+/** The `dlq-reason` of a valid record that Postgres refused to store, in the shape of the validation reasons. */
+interface StoreFailedReason {
+  code: 'STORE_FAILED';
+  issues: ValidationIssue[];
+}
+
+type StoreOutcome = { outcome: 'stored' } | { outcome: 'refused'; error: unknown } | { outcome: 'left' };
 
 /**
  * Consumes signals from Kafka into the same ledger + outbox transaction as
@@ -39,11 +63,20 @@ export interface RunningSignalConsumer {
  * replays records the ledger already has (they count as deduped). Invalid
  * records go to the dead-letter topic before their offsets are committed, so
  * none is lost and none blocks its partition.
+ *
+ * A failed store is classified ({@link classifyStoreError}). When Postgres
+ * refuses the data, the slice is stored again record by record and each
+ * record it still refuses is dead-lettered as `STORE_FAILED`, so one record
+ * never holds up the rest. When the database is unavailable (or the error is
+ * unknown) the same records are retried with backoff, heartbeating meanwhile,
+ * and nothing is skipped.
  */
 export async function startSignalConsumer(options: SignalConsumerOptions): Promise<RunningSignalConsumer> {
-  const { kafka, logger, topic, dlqTopic } = options;
+  const { kafka, logger, metrics, topic, dlqTopic } = options;
   const recordsPerTransaction = options.recordsPerTransaction ?? 500;
+  const backoff = options.retryBackoff ?? { initialMs: 250, maxMs: 5_000 };
   const signalSchema = createSignalSchema();
+  const stallWatch = createStallWatch({ stallSeconds: options.stallSeconds });
 
   const admin = kafka.admin();
   await admin.connect();
@@ -68,6 +101,7 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
   let crashed = false;
   consumer.on(consumer.events.GROUP_JOIN, () => {
     joined = true;
+    stallWatch.forgetPartitions();
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     logger.error({ err: payload.error, restart: payload.restart }, 'kafka consumer crashed');
@@ -82,71 +116,156 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
     if (!paused && backlog > options.backlog.pauseAbove) {
       consumer.pause([{ topic }]);
       paused = true;
+      metrics.consumerPaused.set(1);
       logger.warn({ backlog, pauseAbove: options.backlog.pauseAbove }, 'outbox backlog over its bound; paused fetching');
     } else if (paused && backlog < options.backlog.resumeBelow) {
       consumer.resume([{ topic }]);
       paused = false;
+      metrics.consumerPaused.set(0);
+      // Back-pressure is the relay's delay, not the consumer's stall: the clock restarts now.
+      stallWatch.noteProgress();
       logger.info({ backlog, resumeBelow: options.backlog.resumeBelow }, 'outbox backlog drained; resumed fetching');
     }
   };
+  const progress = (): ConsumerProgress => {
+    const current = stallWatch.progress();
+    return paused ? { ...current, stalled: false } : current;
+  };
+  let reportedStalled = false;
+  const reportStall = () => {
+    const current = progress();
+    metrics.consumerStalled.set(current.stalled ? 1 : 0);
+    if (current.stalled === reportedStalled) return;
+    reportedStalled = current.stalled;
+    if (current.stalled) logger.error(current, 'consumer stalled: records pending and none committed');
+    else logger.info(current, 'consumer committing again');
+  };
+
+  /** Sent with acks from every replica, before the offsets are committed; counted by reason code. */
+  const deadLetter = async (records: { message: Message; code: string }[], partition: number) => {
+    await producer.send({ topic: dlqTopic, acks: -1, messages: records.map((r) => r.message) });
+    for (const { code } of records) metrics.deadLettered.inc({ code });
+    logger.warn({ count: records.length, partition }, 'records sent to the dead-letter topic');
+  };
+  /** One transaction for `signals`, continuing the trace of `traced` (producers may set `traceparent`). */
+  const store = async (signals: Signal[], traced: KafkaMessage) => {
+    const endTimer = metrics.storeDuration.startTimer({ transport: 'kafka' });
+    const trace = extractTraceContext(stringHeaders(traced));
+    const stored = await storeSignals(options.pool, signals, {
+      defaultProvenance: options.defaultProvenance,
+      correlationId: trace.requestId,
+      traceparent: formatTraceparent(trace.traceparent),
+    });
+    endTimer();
+    metrics.processed.inc({ transport: 'kafka' }, signals.length);
+    metrics.deduped.inc({ transport: 'kafka' }, stored.deduped);
+  };
+
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: options.partitions,
     eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, uncommittedOffsets, isRunning, isStale }) => {
+      const { partition } = batch;
+      const lagAfter = (offset: string) => Math.max(0, Number(batch.highWatermark) - Number(offset) - 1);
+      const noteLag = (lag: number) => {
+        metrics.consumerLag.set({ topic: batch.topic, partition: String(partition) }, lag);
+        stallWatch.noteLag(batch.topic, partition, lag);
+      };
+      // Unresolved records are fetched again after a resume or a rebalance, or by the next owner after a stop.
+      const mustLeave = () => paused || !isRunning() || isStale();
+      /** Stored or dead-lettered up to `offset`: only now may Kafka forget these records. */
+      const commitThrough = async (offset: string) => {
+        resolveOffset(offset);
+        await commitOffsetsIfNecessary(uncommittedOffsets());
+        noteLag(lagAfter(offset));
+        stallWatch.noteProgress();
+      };
+      /** False when the consumer must leave the batch instead; heartbeats at least every second meanwhile. */
+      const waitUnlessLeaving = async (delayMs: number) => {
+        const until = Date.now() + delayMs;
+        for (let left = delayMs; left > 0 && !mustLeave(); left = until - Date.now()) {
+          await heartbeat();
+          await sleep(Math.min(1_000, left));
+        }
+        return !mustLeave();
+      };
+      /** Stores `signals`, retrying failures that are not the records' fault until stored or leaving. */
+      const storeRetrying = async (signals: Signal[], traced: KafkaMessage): Promise<StoreOutcome> => {
+        for (let attempt = 0; ; attempt += 1) {
+          try {
+            await store(signals, traced);
+            return { outcome: 'stored' };
+          } catch (error) {
+            const kind = classifyStoreError(error);
+            if (kind === 'record') return { outcome: 'refused', error };
+            const delayMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
+            metrics.storeRetries.inc({ kind });
+            const context = { err: error, partition, records: signals.length, attempt, delayMs };
+            if (kind === 'transient') logger.warn(context, 'database unavailable; retrying the same records');
+            else logger.error(context, 'store failed for an unclassified reason; retrying the same records');
+            if (!(await waitUnlessLeaving(delayMs))) return { outcome: 'left' };
+          }
+        }
+      };
+
+      const first = batch.messages[0];
+      if (first) noteLag(lagAfter(first.offset) + 1);
       for (let start = 0; start < batch.messages.length; start += recordsPerTransaction) {
-        // Unresolved records are fetched again after a resume or a rebalance.
-        if (paused || !isRunning() || isStale()) return;
+        if (mustLeave()) return;
         const slice = batch.messages.slice(start, start + recordsPerTransaction);
-        const signals: Signal[] = [];
-        const deadLetters: Message[] = [];
+        const valid: { message: KafkaMessage; signal: Signal }[] = [];
+        const invalid: { message: Message; code: string }[] = [];
         for (const message of slice) {
           const decoded = decodeSignalRecord(signalSchema, message);
-          if (decoded.ok) signals.push(decoded.signal);
-          else deadLetters.push(deadLetterOf(message, decoded.reason, batch.topic, batch.partition));
+          if (decoded.ok) valid.push({ message, signal: decoded.signal });
+          else invalid.push({ message: deadLetterOf(message, decoded.reason, batch.topic, partition), code: decoded.reason.code });
         }
-        if (deadLetters.length > 0) {
-          await producer.send({ topic: dlqTopic, acks: -1, messages: deadLetters });
-          options.metrics.deadLettered.inc(deadLetters.length);
-          logger.warn({ count: deadLetters.length, partition: batch.partition }, 'records sent to the dead-letter topic');
+        if (invalid.length > 0) await deadLetter(invalid, partition);
+        if (valid.length > 0) {
+          // A slice is one transaction and one outbox event per tenant, so it continues the trace of its first record.
+          const stored = await storeRetrying(
+            valid.map((v) => v.signal),
+            slice[0]!,
+          );
+          if (stored.outcome === 'left') return;
+          if (stored.outcome === 'refused') {
+            logger.warn(
+              { partition, records: valid.length, error: describeStoreError(stored.error) },
+              'Postgres refused a slice; storing its records one by one',
+            );
+            for (const { message, signal } of valid) {
+              const single = await storeRetrying([signal], message);
+              if (single.outcome === 'left') return;
+              if (single.outcome === 'refused') {
+                const reason: StoreFailedReason = {
+                  code: 'STORE_FAILED',
+                  issues: [{ path: '', rule: 'store_failed', message: describeStoreError(single.error) }],
+                };
+                await deadLetter([{ message: deadLetterOf(message, reason, batch.topic, partition), code: reason.code }], partition);
+              }
+              await commitThrough(message.offset);
+            }
+          }
         }
-        if (signals.length > 0) {
-          const endTimer = options.metrics.storeDuration.startTimer({ transport: 'kafka' });
-          // A slice is one transaction and one outbox event per tenant, so it
-          // continues the trace of its first record (producers may set `traceparent`).
-          const trace = extractTraceContext(stringHeaders(slice[0]!));
-          const stored = await storeSignals(options.pool, signals, {
-            defaultProvenance: options.defaultProvenance,
-            correlationId: trace.requestId,
-            traceparent: formatTraceparent(trace.traceparent),
-          });
-          endTimer();
-          options.metrics.processed.inc({ transport: 'kafka' }, signals.length);
-          options.metrics.deduped.inc({ transport: 'kafka' }, stored.deduped);
-        }
-        // The transaction has committed: only now may Kafka forget these records.
-        const lastOffset = slice.at(-1)!.offset;
-        resolveOffset(lastOffset);
-        await commitOffsetsIfNecessary(uncommittedOffsets());
-        options.metrics.consumerLag.set(
-          { topic: batch.topic, partition: String(batch.partition) },
-          Math.max(0, Number(batch.highWatermark) - Number(lastOffset) - 1),
-        );
+        await commitThrough(slice.at(-1)!.offset);
         await heartbeat();
       }
     },
   });
 
   // Only once `run` has set up the group: kafkajs refuses pause() before that.
-  const backlogTimer = setInterval(() => {
+  const watchTimer = setInterval(() => {
+    reportStall();
     checkBacklog().catch((error: unknown) => logger.warn({ err: error }, 'could not read the outbox backlog'));
   }, options.backlog.pollMs);
 
   return {
     isReady: () => joined && !crashed,
     isPaused: () => paused,
+    progress,
     async stop() {
-      clearInterval(backlogTimer);
+      clearInterval(watchTimer);
       await consumer.disconnect();
       await producer.disconnect();
     },

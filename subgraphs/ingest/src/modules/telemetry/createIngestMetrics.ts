@@ -30,7 +30,14 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
     }),
     deadLettered: new Counter({
       name: 'ingest_dlq_records_total',
-      help: 'Kafka records sent to the dead-letter topic because they failed validation.',
+      help: 'Kafka records sent to the dead-letter topic, by the code of their dlq-reason (STORE_FAILED: valid, but Postgres refused the data).',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    storeRetries: new Counter({
+      name: 'ingest_consumer_store_retries_total',
+      help: 'Failed stores of Kafka records that the consumer retries after a backoff, by kind (transient: database unavailable; unknown: unclassified error).',
+      labelNames: ['kind'] as const,
       registers: [registry],
     }),
     storeDuration: new Histogram({
@@ -46,12 +53,24 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
       labelNames: ['topic', 'partition'] as const,
       registers: [registry],
     }),
+    consumerStalled: new Gauge({
+      name: 'ingest_consumer_stalled',
+      help: '1 while the Kafka consumer has records pending and has committed none for INGEST_CONSUMER_STALL_SECONDS (not while paused for the outbox backlog), else 0.',
+      registers: [registry],
+    }),
+    consumerPaused: new Gauge({
+      name: 'ingest_consumer_paused',
+      help: '1 while the Kafka consumer does not fetch because the outbox backlog is over INGEST_BACKLOG_PAUSE_ABOVE (back-pressure), else 0.',
+      registers: [registry],
+    }),
     backlog: new Gauge({
       name: 'ingest_backlog',
       help: 'Accepted signals the relay has not projected yet (outbox backlog, all tenants).',
       registers: [registry],
       async collect() {
-        this.set(await options.readBacklog());
+        // An unreadable backlog must not take /metrics down with it: during a database outage the
+        // consumer's stall gauge is what matters. NaN says "unknown" where a stale count would mislead.
+        this.set(await options.readBacklog().catch(() => Number.NaN));
       },
     }),
   };
