@@ -1,9 +1,10 @@
 import { extractTraceContext, type TraceContext } from '@coherence/contracts';
-import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { maxHeaderSize, STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { LogController, type ConnectionError, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { useHttpErrors, type ErrorBodyFormat } from './httpErrors';
+import { httpErrorBody, useHttpErrors, type ErrorBodyFormat } from './httpErrors';
 
 /** One dependency the service needs before it can take traffic. */
 export interface ReadinessCheck {
@@ -35,10 +36,54 @@ export interface ServiceApp {
 }
 
 /**
+ * Codes of the requests Node's HTTP parser refuses before any route, hook or
+ * error handler runs: not HTTP/1.1, headers over Node's limit (16 KB by
+ * default, `--max-http-header-size`), or headers that never finish arriving.
+ */
+export const clientErrorCodes = {
+  MALFORMED_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
+  REQUEST_HEADER_FIELDS_TOO_LARGE: 431,
+} as const;
+type ClientErrorCode = keyof typeof clientErrorCodes;
+
+function classifyClientError(error: ConnectionError): { code: ClientErrorCode; message: string } {
+  if (error.code === 'HPE_HEADER_OVERFLOW')
+    return { code: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: `the request line and headers exceed ${maxHeaderSize} bytes` };
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { code: 'REQUEST_TIMEOUT', message: 'the request headers did not arrive in time' };
+  return { code: 'MALFORMED_REQUEST', message: 'the request is not valid HTTP/1.1' };
+}
+
+/**
+ * Answers what the parser refused in the service's own error shape, as every
+ * other refusal is (Fastify's default body has another shape). Written to the
+ * socket directly, as Fastify and Node do: there is no request to reply to.
+ */
+function createClientErrorHandler(logger: Logger, format: ErrorBodyFormat) {
+  return (error: ConnectionError, socket: Socket) => {
+    // The peer has gone: nobody to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const { code, message } = classifyClientError(error);
+    const status = clientErrorCodes[code];
+    // Not the error itself: its rawPacket holds the request's bytes, bearer token included.
+    logger.info({ code, parser_code: error.code }, 'request refused by the HTTP parser');
+    if (socket.writable) {
+      const body = JSON.stringify(format(code, message));
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(error);
+  };
+}
+
+/**
  * A Fastify app with the endpoints and request plumbing every process has:
  * `/healthz` (the process is alive), `/readyz` (its dependencies answer and it
- * is not draining), and a W3C trace context on every request whose ids are
- * bound to the request logger as `request_id` and `trace_id`.
+ * is not draining), a W3C trace context on every request whose ids are
+ * bound to the request logger as `request_id` and `trace_id`, and a JSON
+ * refusal in the service's error shape for what the HTTP parser refuses.
  */
 export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   let draining = false;
@@ -57,6 +102,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
       traces.set(req, trace);
       return trace.requestId;
     },
+    clientErrorHandler: createClientErrorHandler(options.logger, options.errorBody ?? httpErrorBody),
   });
   useHttpErrors(app, options.errorBody);
   // Every body we take is JSON; without this, text/plain would be parsed as a

@@ -1,0 +1,87 @@
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServiceApp, type ServiceApp } from './createServiceApp';
+
+/**
+ * What Node's HTTP parser refuses never reaches a route or Fastify's error
+ * handler; every service still answers it with a JSON body in its own error
+ * shape (issue 12: a 60 KB Authorization header got a body of another shape).
+ * Real servers on free ports, plain sockets and fetch.
+ */
+const logLines: string[] = [];
+const logger = pino(
+  { level: 'info' },
+  new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(chunk.toString('utf8'));
+      done();
+    },
+  }),
+);
+const graphqlShape = (code: string, message: string) => ({ errors: [{ message, extensions: { code } }] });
+let plain: ServiceApp;
+let graphql: ServiceApp;
+const urlOf = ({ app }: ServiceApp) => `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+beforeAll(async () => {
+  plain = createServiceApp({ logger, readinessChecks: [] });
+  graphql = createServiceApp({ logger, readinessChecks: [], errorBody: graphqlShape });
+  for (const { app } of [plain, graphql]) await app.listen({ port: 0, host: '127.0.0.1' });
+});
+
+afterAll(async () => {
+  await Promise.all([plain?.app.close(), graphql?.app.close()]);
+});
+
+/** Sends raw bytes and returns everything the server writes before it closes the connection. */
+function exchange(service: ServiceApp, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect((service.app.server.address() as AddressInfo).port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => (received += chunk.toString('utf8')));
+    socket.on('close', () => resolve(received));
+    socket.on('error', reject);
+    socket.end(request);
+  });
+}
+
+const secret = `Bearer ${'a'.repeat(60_000)}`;
+
+describe('requests the HTTP parser refuses', () => {
+  it('headers over the limit: 431 REQUEST_HEADER_FIELDS_TOO_LARGE as JSON, and the token is not logged', async () => {
+    const response = await fetch(`${urlOf(plain)}/healthz`, { headers: { authorization: secret } });
+    expect(response.status).toBe(431);
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await response.json()).toEqual({ error: { code: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: expect.stringMatching(/bytes/) } });
+    expect(logLines.join('')).toContain('REQUEST_HEADER_FIELDS_TOO_LARGE');
+    expect(logLines.join('')).not.toContain('aaaaaaaaaa');
+  });
+
+  it("in the service's own error shape (the gateway's is GraphQL's)", async () => {
+    const response = await fetch(`${urlOf(graphql)}/graphql`, { method: 'POST', headers: { authorization: secret } });
+    expect(response.status).toBe(431);
+    expect(await response.json()).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'REQUEST_HEADER_FIELDS_TOO_LARGE' } }],
+    });
+  });
+
+  it.each([
+    ['a header line without a colon', 'GET /healthz HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n'],
+    ['not HTTP at all', '\u0000\u0001\u0002 hello\r\n\r\n'],
+    ['a bad Content-Length', 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n'],
+  ])('%s: 400 MALFORMED_REQUEST as JSON', async (_name, request) => {
+    const raw = await exchange(plain, request);
+    const [head, body] = raw.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(head).toContain('Content-Type: application/json; charset=utf-8');
+    expect(JSON.parse(body!)).toEqual({ error: { code: 'MALFORMED_REQUEST', message: 'the request is not valid HTTP/1.1' } });
+  });
+
+  it('a well-formed request on the same server is unaffected', async () => {
+    const response = await fetch(`${urlOf(plain)}/healthz`);
+    expect(await response.json()).toEqual({ status: 'ok' });
+  });
+});
