@@ -248,6 +248,83 @@ describe('bad input: 400 INVALID_SIGNAL naming each field and rule, nothing stor
   });
 });
 
+describe('values the stores cannot keep: 400 INVALID_SIGNAL with the rule, never a 500, nothing stored', () => {
+  // JSON.stringify writes a lone surrogate as the escape \ud800 and NUL as \u0000, so the server's JSON.parse
+  // gets exactly those characters back; that is how a producer's JSON encoder sends them too.
+  it.each([
+    ['a NUL', 'source', 'check\u0000out'],
+    ['a NUL', 'type', '\u0000'],
+    ['a NUL', 'signalId', 's-\u0000'],
+    ['a lone high surrogate', 'source', 'check\ud800'],
+    ['a lone high surrogate', 'type', '\ud800'],
+    ['a lone low surrogate', 'signalId', '\udc00-s'],
+  ])('%s in %s', async (_case, field, text) => {
+    const body = JSON.stringify({ signals: [signalOf('odd'), signalOf('odd', { [field]: text })] });
+    expect(body).toMatch(/\\u(0000|d800|dc00)/);
+    const response = await push(body, { bearer: await token('odd') });
+    expect(response.status).toBe(400);
+    expect(response.json).toEqual({
+      error: {
+        code: 'INVALID_SIGNAL',
+        message: expect.any(String),
+        issues: [{ path: `signals[1].${field}`, rule: 'storable_string', message: expect.any(String) }],
+      },
+    });
+    expect(await ledgerCount('odd')).toBe(0);
+  });
+
+  it('refuses them with an Idempotency-Key too (the key path keeps the body in jsonb), and in provenance and field names', async () => {
+    const bearer = await token('odd');
+    const provenance = { purpose: 'p\u0000', retention: 'r', license: 'l', residency: '\ud800' };
+    const body = JSON.stringify({ signals: [signalOf('odd', { provenance, 'colour\u0000': 'red' })] });
+    const response = await push(body, { bearer, headers: { 'idempotency-key': 'odd-1' } });
+    expect(response.status).toBe(400);
+    expect(response.json?.error?.issues).toEqual([
+      expect.objectContaining({ path: 'signals[0].provenance.purpose', rule: 'storable_string' }),
+      expect.objectContaining({ path: 'signals[0].provenance.residency', rule: 'storable_string' }),
+      expect.objectContaining({ path: 'signals[0]["colour\\u0000"]', rule: 'unknown_field' }),
+    ]);
+    expect(await ledgerCount('odd')).toBe(0);
+  });
+
+  it('stores what a UTF-8 encoder makes of a lone surrogate (U+FFFD) and other non-ASCII text exactly as sent', async () => {
+    // The control for the cases above: the same request without the lone surrogate is fine.
+    const sent = [
+      signalOf('odd-ok', { source: 'check\ufffd', signalId: 'caf\u00e9' }),
+      signalOf('odd-ok', { source: 'check\ufffd', signalId: 'cafe\u0301', type: '😀' }),
+    ];
+    expect((await push({ signals: sent }, { bearer: await token('odd-ok') })).status).toBe(202);
+    const { rows } = await admin.query<{ source: string; signal_id: string; type: string }>(
+      'SELECT source, signal_id, type FROM signal_ledger WHERE tenant_id = $1',
+      [tenant('odd-ok')],
+    );
+    // Sorted here, by code unit: how a database collation orders é against e + U+0301 varies.
+    expect(rows.sort((x, y) => (x.signal_id < y.signal_id ? -1 : 1))).toEqual([
+      { source: 'check\ufffd', signal_id: 'cafe\u0301', type: '😀' },
+      { source: 'check\ufffd', signal_id: 'caf\u00e9', type: 'latency' },
+    ]);
+  });
+
+  it('refuses the overflowing batch of issue 12 (two weights of 1e308) with rule max, and accepts the bounds', async () => {
+    const bearer = await token('heavy');
+    const heavy = await push(
+      { signals: [signalOf('heavy', { weight: 1e308 }), signalOf('heavy', { weight: 1e308, value: 0.5 })] },
+      { bearer },
+    );
+    expect(heavy.status).toBe(400);
+    expect(heavy.json?.error?.issues).toEqual([
+      expect.objectContaining({ path: 'signals[0].weight', rule: 'max' }),
+      expect.objectContaining({ path: 'signals[1].weight', rule: 'max' }),
+    ]);
+    const tiny = await push({ signals: [signalOf('heavy', { weight: 1e-7 })] }, { bearer });
+    expect(tiny.json?.error?.issues).toEqual([expect.objectContaining({ path: 'signals[0].weight', rule: 'min' })]);
+    expect(await ledgerCount('heavy')).toBe(0);
+    const bounds = await push({ signals: [signalOf('heavy', { weight: 1e6 }), signalOf('heavy', { weight: 1e-6 })] }, { bearer });
+    expect(bounds.status).toBe(202);
+    expect(await ledgerCount('heavy')).toBe(2);
+  });
+});
+
 describe('provenance and dedupe', () => {
   it('attaches the configured defaults when absent and keeps the producer’s own', async () => {
     const own = { purpose: 'billing', retention: 'P7D', license: 'cc-by', residency: 'eu' };
