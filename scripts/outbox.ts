@@ -6,6 +6,9 @@ import { dropQuarantined, listQuarantined, listRetrying, retryQuarantined, type 
 import { createPgPool } from '@coherence/platform';
 import { parseArgs } from 'node:util';
 
+/** The relay's database in `npm run stack` (and .env.example), so the command printed by the stack works as is. */
+const LOCAL_STACK_URL = 'postgres://coherence_relay@127.0.0.1:5432/coherence';
+
 const help = `usage: npm run outbox -- <command> [options]
 
 Outbox events the relay could not project (docs/runbooks/outbox-quarantine.md).
@@ -15,12 +18,13 @@ Outbox events the relay could not project (docs/runbooks/outbox-quarantine.md).
                        the relay projects them again (fix the cause first)
   drop <id>… --yes     delete quarantined events for good (the relay never projects them)
 
-  --database-url <url> the relay's database as coherence_relay; default $RELAY_DATABASE_URL
+  --database-url <url> the relay's database as coherence_relay; default $RELAY_DATABASE_URL,
+                       else the local stack's (${LOCAL_STACK_URL})
   --all                retry: every quarantined event
   --yes                drop: confirm
   -h, --help           this help
 
-Exit status: 0 done, 1 an id is not in quarantine (nothing changed), 2 usage.`;
+Exit status: 0 done, 1 an id is not in quarantine (nothing changed) or the database failed, 2 usage.`;
 
 function usage(problem: string): never {
   console.error(`${problem}\n\n${help}`);
@@ -52,8 +56,7 @@ if (values.help) {
 const [command, ...ids] = positionals;
 const badId = ids.find((id) => !/^[1-9][0-9]{0,18}$/.test(id));
 if (badId !== undefined) usage(`"${badId}" is not an outbox id`);
-const databaseUrl = values['database-url'] ?? process.env['RELAY_DATABASE_URL'];
-if (!databaseUrl) usage('set RELAY_DATABASE_URL or pass --database-url');
+const databaseUrl = values['database-url'] ?? process.env['RELAY_DATABASE_URL'] ?? LOCAL_STACK_URL;
 
 /** Runs a command's change and reports it; an unknown id changes nothing and exits 1. */
 function report(change: QuarantineChange, done: string): void {
@@ -98,6 +101,10 @@ try {
     default:
       usage(command === undefined ? 'a command is required' : `unknown command "${command}"`);
   }
+} catch (error) {
+  // Most likely the database cannot be reached or the role lacks a grant: the message says which, a stack trace would not add to it.
+  console.error(`${databaseUrl.replace(/\/\/[^@]*@/, '//…@')}: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
 } finally {
   await pool.end();
 }
