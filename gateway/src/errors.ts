@@ -6,6 +6,9 @@
 export const gatewayErrorCodes = {
   PERSISTED_QUERY_REQUIRED: 400,
   PERSISTED_QUERY_NOT_FOUND: 400,
+  /** `extensions.persistedQuery.version` is not 1, the only version of the protocol. */
+  PERSISTED_QUERY_VERSION_UNSUPPORTED: 400,
+  /** Not one JSON object, variables/extensions not objects, or not valid HTTP at all (refused by the HTTP parser). */
   MALFORMED_REQUEST: 400,
   MALFORMED_JSON: 400,
   EMPTY_BODY: 400,
@@ -17,6 +20,10 @@ export const gatewayErrorCodes = {
   METHOD_NOT_ALLOWED: 405,
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
+  /** The request line and headers are over Node's limit (16 KB); answered by the HTTP parser, before authentication. */
+  REQUEST_HEADER_FIELDS_TOO_LARGE: 431,
+  /** The headers did not arrive in time; answered by the HTTP parser. */
+  REQUEST_TIMEOUT: 408,
   /** Over the tenant's share; the `Retry-After` header and `extensions.retryAfterSeconds` say when to retry. */
   RATE_LIMITED: 429,
   BAD_USER_INPUT: 400,

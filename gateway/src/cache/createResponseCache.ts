@@ -67,7 +67,11 @@ export interface ResponseCacheOptions {
 
 const LOCK_POLL_MS = 20;
 
-/** JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same key. */
+/**
+ * JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same key.
+ * Recursive: the gateway refuses variables nested deeper than
+ * MAX_VARIABLE_DEPTH before they reach the cache.
+ */
 function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {

@@ -12,6 +12,29 @@ const refuse = (code: GatewayErrorCode, message: string): ResolvedRequest => ({ 
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/**
+ * Deepest nesting of lists and objects accepted in one variable. The API's
+ * deepest input type is a few levels; 32 leaves room while keeping every
+ * walk over variables (tenant ids, cache keys, Apollo's coercion) shallow.
+ * JSON.parse accepts any depth, so without it 5,000 nested arrays overflow
+ * the stack of a recursive walk (a 500).
+ */
+export const MAX_VARIABLE_DEPTH = 32;
+
+/** The first variable nested deeper than {@link MAX_VARIABLE_DEPTH}; measured without recursion, whatever the depth. */
+function tooDeepVariable(variables: Record<string, unknown>): string | undefined {
+  for (const [name, value] of Object.entries(variables)) {
+    const pending: [unknown, number][] = [[value, 1]];
+    while (pending.length > 0) {
+      const [current, depth] = pending.pop()!;
+      if (typeof current !== 'object' || current === null) continue;
+      if (depth > MAX_VARIABLE_DEPTH) return name;
+      for (const inner of Object.values(current)) pending.push([inner, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
 /** GET carries `extensions` and `variables` as JSON strings in the query string. */
 function decodeGetParams(params: Record<string, unknown>): Record<string, unknown> | string {
   const decoded: Record<string, unknown> = { ...params };
@@ -28,11 +51,16 @@ function decodeGetParams(params: Record<string, unknown>): Record<string, unknow
   return decoded;
 }
 
-/** `documentId` may be the bare hex digest or prefixed `sha256:` (GraphQL over HTTP persisted documents). */
-function requestedId(request: Record<string, unknown>): string | undefined {
+function persistedQueryOf(request: Record<string, unknown>): Record<string, unknown> | undefined {
   const extensions = request['extensions'];
   const persistedQuery = isRecord(extensions) ? extensions['persistedQuery'] : undefined;
-  if (isRecord(persistedQuery) && typeof persistedQuery['sha256Hash'] === 'string') return persistedQuery['sha256Hash'];
+  return isRecord(persistedQuery) ? persistedQuery : undefined;
+}
+
+/** `documentId` may be the bare hex digest or prefixed `sha256:` (GraphQL over HTTP persisted documents). */
+function requestedId(request: Record<string, unknown>): string | undefined {
+  const persistedQuery = persistedQueryOf(request);
+  if (persistedQuery && typeof persistedQuery['sha256Hash'] === 'string') return persistedQuery['sha256Hash'];
   const documentId = request['documentId'];
   if (typeof documentId === 'string') return documentId.startsWith('sha256:') ? documentId.slice('sha256:'.length) : documentId;
   return undefined;
@@ -66,6 +94,10 @@ export function resolvePersistedRequest(
       'only persisted operations are accepted: send extensions.persistedQuery.sha256Hash, not query text',
     );
   }
+  // Apollo's persisted query protocol has only version 1; another version means a client we do not know how to answer.
+  const persistedQuery = persistedQueryOf(request);
+  if (persistedQuery && persistedQuery['version'] !== 1)
+    return refuse('PERSISTED_QUERY_VERSION_UNSUPPORTED', 'extensions.persistedQuery.version must be 1, the only version there is');
   const id = requestedId(request);
   if (id === undefined)
     return refuse('PERSISTED_QUERY_REQUIRED', 'send the persisted operation id as extensions.persistedQuery.sha256Hash or documentId');
@@ -85,5 +117,11 @@ function withVariables(
 
   const variables = request['variables'] ?? {};
   if (!isRecord(variables)) return refuse('MALFORMED_REQUEST', 'variables must be a JSON object');
+  const tooDeep = tooDeepVariable(variables);
+  if (tooDeep !== undefined)
+    return refuse('BAD_USER_INPUT', `variable $${tooDeep.slice(0, 80)} is nested more than ${MAX_VARIABLE_DEPTH} levels deep`);
+  // Only __typename (break-glass text, or such a manifest entry): there is no field for the policy to decide on, nor anything worth running.
+  if (operation.shape.rootFields.length === 0)
+    return refuse('BAD_USER_INPUT', `${operation.name} selects no field but __typename: select at least one field of the API`);
   return { ok: true, operation, variables, breakGlass };
 }

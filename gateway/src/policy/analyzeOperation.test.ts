@@ -28,6 +28,20 @@ describe('analyzeOperation', () => {
     expect(shape.variableNames).toEqual(['input', 'key']);
   });
 
+  it('walks any depth of nesting without recursion, in document order (issue 12: 5,000 nested arrays were a 500)', () => {
+    const shape = analyzeOperation(
+      parse('query Q($tenantId: ID!, $input: SignalInput) { tenantCoherence(tenantId: $tenantId, input: $input) { score } }'),
+    );
+    let deep: unknown = 'acme';
+    for (let i = 0; i < 100_000; i += 1) deep = [deep];
+    expect(shape.tenantIds({ tenantId: deep })).toEqual(['acme']);
+    let deepObject: unknown = { tenantId: 'globex' };
+    for (let i = 0; i < 100_000; i += 1) deepObject = { nested: deepObject };
+    expect(shape.tenantIds({ tenantId: 'acme', input: deepObject })).toEqual(['acme', 'globex']);
+    const input = { a: { tenantId: 'x' }, tenantId: ['y', ['v']], list: [['z', { tenantId: 'w' }]] };
+    expect(shape.tenantIds({ tenantId: 'acme', input })).toEqual(['acme', 'x', 'y', 'v', 'w']);
+  });
+
   it('applies variable defaults the request leaves out', () => {
     const shape = analyzeOperation(parse('query Q($tenantId: ID = "acme") { tenantCoherence(tenantId: $tenantId) { score } }'));
     expect(shape.tenantIds({})).toEqual(['acme']);

@@ -68,19 +68,41 @@ function rootFieldNodes(selectionSet: SelectionSetNode, fragments: Map<string, F
   });
 }
 
+// Both walks are iterative, in the order a recursive walk would take: the
+// variables come from the client, and no depth of nesting may exhaust the
+// stack (the gateway also caps it, MAX_VARIABLE_DEPTH, before this runs).
+
+/** A tenant id value: a string, a number, or a list of them at any depth. */
 function addTenantId(value: unknown, found: Set<string>): void {
-  if (typeof value === 'string') found.add(value);
-  else if (typeof value === 'number') found.add(String(value));
-  else if (Array.isArray(value)) for (const item of value) addTenantId(item, found);
+  const pending = [value];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current === 'string') found.add(current);
+    else if (typeof current === 'number') found.add(String(current));
+    else if (Array.isArray(current)) for (let i = current.length - 1; i >= 0; i -= 1) pending.push(current[i]);
+  }
 }
 
+/** Every value under a `tenantId` key, at any depth of lists and input objects. */
 function collectTenantIds(value: unknown, found: Set<string>): void {
-  if (Array.isArray(value)) {
-    for (const item of value) collectTenantIds(item, found);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [key, inner] of Object.entries(value)) {
-      if (key === TENANT_KEY) addTenantId(inner, found);
-      collectTenantIds(inner, found);
+  const pending: { tenantIdValue: boolean; value: unknown }[] = [{ tenantIdValue: false, value }];
+  while (pending.length > 0) {
+    const current = pending.pop()!;
+    if (current.tenantIdValue) {
+      addTenantId(current.value, found);
+      continue;
+    }
+    const inner = current.value;
+    const entries: [string | undefined, unknown][] = Array.isArray(inner)
+      ? inner.map((item) => [undefined, item])
+      : typeof inner === 'object' && inner !== null
+        ? Object.entries(inner)
+        : [];
+    // Pushed last-first, so the first entry is handled first; a key's own value before what is nested in it.
+    for (let i = entries.length - 1; i >= 0; i -= 1) {
+      const [key, item] = entries[i]!;
+      pending.push({ tenantIdValue: false, value: item });
+      if (key === TENANT_KEY) pending.push({ tenantIdValue: true, value: item });
     }
   }
 }
