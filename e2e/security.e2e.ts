@@ -5,6 +5,7 @@ import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProces
 import { createHash, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -266,6 +267,21 @@ describe('authentication', () => {
       reasonCode: 'TOKEN_SIGNATURE_INVALID',
     },
     {
+      // Signed by the trusted key, but a subject no audit row or subgraph header may carry: was a 500 (ZodError), issue 12.
+      name: 'a signed token with a 300-character sub',
+      headers: async () => ({
+        authorization: `Bearer ${await app.mintToken({ sub: 'u'.repeat(300), tenant: tenant('acme'), scopes: ['coherence:read:self'] })}`,
+      }),
+      reasonCode: 'TOKEN_CLAIMS_INVALID',
+    },
+    {
+      name: 'a signed token whose tenant claim is not a tenant id',
+      headers: async () => ({
+        authorization: `Bearer ${await app.mintToken({ tenant: 'ac me', scopes: ['coherence:read:self'] })}`,
+      }),
+      reasonCode: 'TOKEN_CLAIMS_INVALID',
+    },
+    {
       name: 'a token in the query string',
       headers: async () => ({}),
       reasonCode: 'TOKEN_IN_QUERY_STRING',
@@ -400,6 +416,28 @@ describe('kill switch, break glass and bundle activation', () => {
     expect(otherTenant.status).toBe(403);
   });
 
+  it('break glass: an operation selecting only __typename is a 400 BAD_USER_INPUT, never a POLICY_ERROR', async () => {
+    const token = await paused.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+    const run = async (query: string) => {
+      const response = await fetch(`${paused.gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query }),
+      });
+      return { status: response.status, body: (await response.json()) as GraphQLResponse & { errors?: { message: string }[] } };
+    };
+    const typename = await run('query Q { __typename }');
+    expect(typename.status).toBe(400);
+    expect(typename.body.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+      message: expect.stringContaining('__typename'),
+    });
+    // Introspection is a root field no rule covers: denied like any other, with the reason that says so.
+    const introspection = await run('query Q { __schema { queryType { name } } }');
+    expect(introspection.status).toBe(403);
+    expect(introspection.body.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reasonCode: 'FIELD_NOT_COVERED' });
+  });
+
   it('refuses a tampered bundle on reload and keeps deciding with the active one', async () => {
     const token = await paused.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
     writeFileSync(join(bundleDir, 'policy.wasm'), 'not the module the manifest names');
@@ -446,6 +484,96 @@ describe('kill switch, break glass and bundle activation', () => {
     const response = await post({ query: '{ __typename }' }, { authorization: `Bearer ${token}` });
     expect(response.status).toBe(400);
     expect(response.body.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_REQUIRED');
+  });
+});
+
+describe('odd input is a 4xx, never a 5xx (issue 12)', () => {
+  // The cache on: its key is built from every variable, so it walks what the client sent too.
+  let cached: Awaited<ReturnType<typeof startApplication>>;
+  beforeAll(async () => {
+    cached = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_CACHE_ENABLED: 'true' } });
+  });
+  afterAll(async () => cached?.stop());
+
+  // Built as text: JSON.stringify itself recurses, and overflows the stack at a few thousand levels.
+  const nested = (depth: number, innermost: unknown) => `${'['.repeat(depth)}${JSON.stringify(innermost)}${']'.repeat(depth)}`;
+  const send = async (body: unknown, headers: Record<string, string>) => {
+    const response = await fetch(`${cached.gatewayUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as GraphQLResponse & { errors?: { message: string }[] } };
+  };
+  const withVariables = (variables: string) =>
+    `{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"${tenantCoherenceId}"}},"variables":${variables}}`;
+
+  it('a tenantId variable of 5,000 nested arrays is a 400 BAD_USER_INPUT naming the variable', async () => {
+    const token = await cached.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+    const response = await send(withVariables(`{"tenantId":${nested(5_000, tenant('acme'))}}`), { authorization: `Bearer ${token}` });
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+      message: expect.stringContaining('$tenantId'),
+    });
+  });
+
+  it('so is any variable nested deeper than 32 levels, even one the operation does not declare (the cache key walks it); 32 levels still run', async () => {
+    const headers = await cached.readHeaders(tenant('acme'));
+    const withExtra = (extra: string) => withVariables(`{"tenantId":"${tenant('acme')}","extra":${extra}}`);
+    const tooDeep = await send(withExtra(nested(30_000, 1)), headers);
+    expect(tooDeep.status).toBe(400);
+    expect(tooDeep.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: expect.stringContaining('$extra') });
+    expect((await send(withExtra(nested(33, 1)), headers)).status).toBe(400);
+    const atTheLimit = await send(withExtra(nested(32, 1)), headers);
+    expect(atTheLimit.status).toBe(200);
+    expect(atTheLimit.body.data?.['tenantCoherence']).toMatchObject({ tenantId: tenant('acme') });
+  });
+
+  it('accepts only extensions.persistedQuery.version 1', async () => {
+    const headers = await cached.readHeaders(tenant('acme'));
+    for (const version of [2, 0, '1', null, undefined]) {
+      const response = await send(
+        { extensions: { persistedQuery: { version, sha256Hash: tenantCoherenceId } }, variables: { tenantId: tenant('acme') } },
+        headers,
+      );
+      expect(response.status, `version ${String(version)}`).toBe(400);
+      expect(response.body.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_VERSION_UNSUPPORTED');
+    }
+    expect((await send(readCoherence(tenant('acme')), headers)).status).toBe(200);
+  });
+
+  it('a 60 KB Authorization header is a 431 with a JSON error body, from the gateway and from ingest', async () => {
+    const authorization = `Bearer ${'a'.repeat(60_000)}`;
+    const gateway = await fetch(`${cached.gatewayUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization },
+    });
+    expect(gateway.status).toBe(431);
+    expect(await gateway.json()).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'REQUEST_HEADER_FIELDS_TOO_LARGE' } }],
+    });
+    const ingest = await fetch(`${cached.ingestUrl}/v1/signals`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization },
+    });
+    expect(ingest.status).toBe(431);
+    expect(await ingest.json()).toEqual({ error: { code: 'REQUEST_HEADER_FIELDS_TOO_LARGE', message: expect.any(String) } });
+  });
+
+  it('a request that is not valid HTTP is a 400 MALFORMED_REQUEST with a JSON error body', async () => {
+    const { port } = new URL(cached.gatewayUrl);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString('utf8')));
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+      socket.end('POST /graphql HTTP/1.1\r\nHost: gateway\r\nthis line has no colon\r\n\r\n');
+    });
+    const [head, body] = raw.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(body!)).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'MALFORMED_REQUEST' } }] });
   });
 });
 
