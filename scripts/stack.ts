@@ -240,7 +240,10 @@ async function loadDemoData(endpoints: ServiceEndpoints, keys: DevKeyFiles): Pro
   try {
     // The outbox events of this load are the demo tenants' above this mark;
     // events from earlier runs or other tenants are none of the start's business.
-    const { rows } = await client.query<{ id: string }>('SELECT coalesce(max(id), 0)::text AS id FROM outbox');
+    // Quarantined events keep their outbox id, so the mark is above theirs too.
+    const { rows } = await client.query<{ id: string }>(
+      'SELECT greatest((SELECT max(id) FROM outbox), (SELECT max(id) FROM outbox_quarantine), 0)::text AS id',
+    );
     const mark = rows[0]!.id;
     const signals = demoSignals(new Date());
     // A producer token writes its own tenant's signals only, so each tenant's go in with its own token.
@@ -271,37 +274,43 @@ async function loadDemoData(endpoints: ServiceEndpoints, keys: DevKeyFiles): Pro
 /**
  * Waits in the database until the relay has projected this load's events and
  * every demo tenant has a score. Not through the gateway: its cache would keep
- * an answer read mid-projection for its TTL. On timeout the stack stays up
- * (the outbox can only be inspected while it runs) and says what is stuck.
+ * an answer read mid-projection for its TTL. Stops waiting early when one of
+ * them was quarantined (it would wait for an operator). Either way the stack
+ * stays up, as the outbox can only be inspected while it runs, and says what is stuck.
  */
 async function waitForDemoScores(client: pg.Client, mark: string): Promise<void> {
   const tenantIds = demoTenants.map((t) => t.tenantId);
   const giveUpAt = Date.now() + PROJECTION_DEADLINE_MS;
-  let demoPending = 0;
+  let demo = { pending: 0, quarantined: 0 };
   while (Date.now() < giveUpAt && !stopping) {
-    const { rows } = await client.query<{ scored: number; demo_pending: number }>(
+    const { rows } = await client.query<{ scored: number; pending: number; quarantined: number }>(
       `SELECT (SELECT count(*)::int FROM coherence_scores WHERE tenant_id = ANY($1) AND status <> 'UNKNOWN') AS scored,
-              (SELECT count(*)::int FROM outbox WHERE processed_at IS NULL AND id > $2 AND tenant_id = ANY($1)) AS demo_pending`,
+              (SELECT count(*)::int FROM outbox WHERE processed_at IS NULL AND id > $2 AND tenant_id = ANY($1)) AS pending,
+              (SELECT count(*)::int FROM outbox_quarantine WHERE id > $2 AND tenant_id = ANY($1)) AS quarantined`,
       [tenantIds, mark],
     );
-    demoPending = rows[0]!.demo_pending;
-    if (rows[0]!.scored === tenantIds.length && demoPending === 0) return;
+    const { scored, pending, quarantined } = rows[0]!;
+    demo = { pending, quarantined };
+    if (quarantined > 0) break;
+    if (scored === tenantIds.length && pending === 0) return;
     await sleep(200);
   }
   if (stopping) return;
-  const { rows } = await client.query<{ pending: number; quarantine: string | null }>(
-    `SELECT (SELECT count(*)::int FROM outbox WHERE processed_at IS NULL) AS pending, to_regclass('outbox_quarantine')::text AS quarantine`,
+  const { rows } = await client.query<{ pending: number; quarantined: number }>(
+    `SELECT (SELECT count(*)::int FROM outbox WHERE processed_at IS NULL) AS pending,
+            (SELECT count(*)::int FROM outbox_quarantine) AS quarantined`,
   );
-  const { pending, quarantine } = rows[0]!;
-  // The quarantine table comes with the relay's failure isolation; older databases do not have it.
-  const quarantined =
-    quarantine === null ? undefined : (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quarantine}`)).rows[0]!.n;
+  const all = rows[0]!;
+  const headline =
+    demo.quarantined > 0
+      ? 'the relay quarantined outbox events of the demo data'
+      : `the relay has not projected the demo data within ${PROJECTION_DEADLINE_MS / 1_000} s`;
   console.error(
     [
-      `[stack] the relay has not projected the demo data within ${PROJECTION_DEADLINE_MS / 1_000} s, so the demo scores may be missing or stale:`,
-      `[stack]   ${demoPending} outbox event(s) of this demo load pending, ${pending} pending for all tenants` +
-        (quarantined === undefined ? '' : `, ${quarantined} quarantined`),
-      `[stack]   \`npm run outbox -- list\` shows what is stuck; the relay's log: ${join(logDir, 'relay.log')}`,
+      `[stack] ${headline}, so the demo scores may be missing or stale:`,
+      `[stack]   this demo load: ${demo.pending} event(s) pending, ${demo.quarantined} quarantined; ` +
+        `all tenants: ${all.pending} pending, ${all.quarantined} quarantined`,
+      `[stack]   \`npm run outbox -- list\` shows what is stuck and why; the relay's log: ${join(logDir, 'relay.log')}`,
       '[stack] the stack keeps running.',
     ].join('\n'),
   );
