@@ -59,7 +59,7 @@ async function counts() {
   return rows[0]!;
 }
 
-/** The formula of ARCHITECTURE.md written out again, independently of computeCoherence. */
+/** The formula of docs/architecture.md written out again, independently of computeCoherence. */
 function expectedScore(signals: { source: string; value: number; weight?: number }[]) {
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   const w = (s: { weight?: number }) => s.weight ?? 1;

@@ -1,4 +1,4 @@
-/** The scopes a token can carry (API.md, "Tokens"). */
+/** The scopes a token can carry (docs/architecture.md, "Trust boundary"). */
 export const SCOPES = {
   /** Read the token's own tenant. */
   readSelf: 'coherence:read:self',

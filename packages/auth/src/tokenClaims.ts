@@ -19,7 +19,7 @@ const visibleAscii = (maxLength: number) =>
 const spaceSeparated = printableAscii(4_096).transform((value) => value.split(' ').filter((part) => part.length > 0));
 
 /**
- * The claims a verified token must carry (API.md, "Tokens"). `scope` is the
+ * The claims a verified token must carry (docs/architecture.md, "Trust boundary"). `scope` is the
  * OAuth space-separated string; `residency` is the list of regions the
  * subject may read from, as an array or a space-separated string. `tenant`
  * follows the contracts' tenant id rule, like every tenant id we store.

@@ -53,7 +53,7 @@ export interface StartServicesOptions {
   ports?: ServicePorts;
   /** Throw-away durability settings (tests); see startPostgres. Default true. */
   fast?: boolean;
-  /** Region tag of the read replica (ARCHITECTURE.md, "Read path"). Default 'eu'. */
+  /** Region tag of the read replica (docs/architecture.md, "Read path"). Default 'eu'. */
   replicaRegion?: string;
   /** Flags created on the Unleash server when missing, with their state; default `defaultFlagStates` of @coherence/flags. */
   unleashFlags?: Readonly<Record<string, boolean>>;

@@ -53,7 +53,7 @@ export interface RetentionOutcome {
 const DAY_MS = 86_400_000;
 
 /**
- * Removes data past its TTL, per dataset (ARCHITECTURE.md, provenance
+ * Removes data past its TTL, per dataset (docs/architecture.md, "Stores"; provenance
  * `retention`). Every batch is its own transaction and selects afresh what is
  * eligible, so a run can be interrupted at any point and simply run again; a
  * dry run reports, per dataset and tenant, what would go (count, oldest,

@@ -23,7 +23,7 @@ export interface Coherence {
   sources: { source: string; score: number; count: number }[];
 }
 
-/** Status thresholds on the (rounded) score, from ARCHITECTURE.md. */
+/** Status thresholds on the (rounded) score, from docs/architecture.md ("The score"). */
 export const HEALTHY_AT = 0.75;
 export const WARN_AT = 0.5;
 
@@ -85,7 +85,7 @@ export function aggregateBySource(signals: readonly WeightedValue[]): SourceAggr
 }
 
 /**
- * The coherence score (ARCHITECTURE.md, "Data model"): the weighted mean of
+ * The coherence score (docs/architecture.md, "The score"): the weighted mean of
  * all signals in the window, the per-source weighted means, and agreement =
  * 1 − (max − min) of those means. Agreement is taken from the unrounded
  * means; every reported number is then rounded to 4 decimals, and the status

@@ -15,7 +15,7 @@ export interface ReadRouting {
 }
 
 /**
- * Picks where read-model reads go (ARCHITECTURE.md, "Read path"): the gateway
+ * Picks where read-model reads go (docs/architecture.md, "Read path"): the gateway
  * sends its region as a hint while `region-routing` is on, and a hint naming a
  * configured replica sends the read there. Replicas lag the primary by their
  * replication delay, which a score read tolerates (it is recomputed

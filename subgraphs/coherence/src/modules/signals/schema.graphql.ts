@@ -1,6 +1,6 @@
 import gql from 'graphql-tag';
 
-/** The signal graph as clients page through it (API.md). */
+/** The signal graph as clients page through it (docs/architecture.md, "Read path"). */
 export const signalsTypeDefs = gql(/* GraphQL */ `
   type Provenance {
     purpose: String!

@@ -1,6 +1,6 @@
 import gql from 'graphql-tag';
 
-/** The operator API over the command bus (scope comms:operate at the gateway; API.md). */
+/** The operator API over the command bus (scope comms:operate at the gateway; docs/architecture.md, "Trust boundary"). */
 export const operatorTypeDefs = gql(/* GraphQL */ `
   scalar DateTime
 
