@@ -3,6 +3,7 @@ import type { SignalInput } from '@coherence/contracts';
 import { buildExpectedScores, goldenSignals, loadSignals } from '@coherence/fixtures';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -49,6 +50,18 @@ async function deleteGraphOf(prefix: string): Promise<void> {
   }
 }
 
+/** `coherence_scores.as_of` as stored, read as superuser (no tenant context needed). */
+async function storedAsOf(tenantId: string): Promise<Date> {
+  const client = new pg.Client({ connectionString: database.adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ as_of: Date }>('SELECT as_of FROM coherence_scores WHERE tenant_id = $1', [tenantId]);
+    return rows[0]!.as_of;
+  } finally {
+    await client.end();
+  }
+}
+
 async function query(name: string, variables: Record<string, unknown>, headers: Record<string, string>) {
   const response = await fetch(`${app.gatewayUrl}/graphql`, {
     method: 'POST',
@@ -85,6 +98,16 @@ describe('golden fixtures end to end', () => {
       window: 'PT24H',
       sources: tenant.sources,
     });
+    // asOf is the instant the relay computed the score as of, not the row's write time.
+    const { asOf } = data!['tenantCoherence'] as { asOf: string };
+    expect(new Date(asOf).toISOString()).toBe((await storedAsOf(tenantId(base))).toISOString());
+  });
+
+  it('serves a tenant that was never scored as UNKNOWN as of no instant', async () => {
+    const never = tenantId('never-scored');
+    const { data, errors } = await query('TenantCoherence', { tenantId: never }, await app.readHeaders(never));
+    expect(errors).toBeUndefined();
+    expect(data!['tenantCoherence']).toMatchObject({ tenantId: never, score: null, status: 'UNKNOWN', asOf: null });
   });
 
   it.each(expected.tenants.map((t) => [t.tenantId, t] as const))(

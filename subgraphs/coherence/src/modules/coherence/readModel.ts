@@ -9,15 +9,24 @@ interface ScoreRow {
   agreement: number | null;
   window_iso: string;
   sources: CoherenceScore['sources'];
+  as_of: string;
   updated_at: string;
 }
 
-/** The score as clients see it; a tenant never computed is UNKNOWN. */
-export async function readCoherenceScore(pool: PgPool, tenantId: string, windowIso: string): Promise<CoherenceScore> {
+/**
+ * The score as clients see it, with `asOf`: the instant the score was computed
+ * as of (its window ends there), so a client can reproduce it; `updatedAt` is
+ * only when the row was written. A tenant never computed is UNKNOWN, as of no instant.
+ */
+export type CoherenceScoreRead = CoherenceScore & { asOf: string | null };
+
+/** See {@link CoherenceScoreRead}. */
+export async function readCoherenceScore(pool: PgPool, tenantId: string, windowIso: string): Promise<CoherenceScoreRead> {
   const row = await inTransaction(pool, async (client) => {
     await setTenant(client, tenantId);
     const { rows } = await client.query<ScoreRow>(
-      `SELECT tenant_id, score, status, agreement, window_iso, sources, to_json(updated_at) #>> '{}' AS updated_at
+      `SELECT tenant_id, score, status, agreement, window_iso, sources,
+              to_json(as_of) #>> '{}' AS as_of, to_json(updated_at) #>> '{}' AS updated_at
          FROM coherence_scores WHERE tenant_id = $1`,
       [tenantId],
     );
@@ -30,6 +39,7 @@ export async function readCoherenceScore(pool: PgPool, tenantId: string, windowI
       status: 'UNKNOWN',
       agreement: null,
       window: windowIso,
+      asOf: null,
       updatedAt: new Date().toISOString(),
       sources: [],
     };
@@ -40,6 +50,7 @@ export async function readCoherenceScore(pool: PgPool, tenantId: string, windowI
     status: row.status,
     agreement: row.agreement,
     window: row.window_iso,
+    asOf: row.as_of,
     updatedAt: row.updated_at,
     sources: row.sources,
   };

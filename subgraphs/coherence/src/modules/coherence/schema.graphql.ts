@@ -23,6 +23,13 @@ export const scoreTypeDefs = gql(/* GraphQL */ `
     agreement: Float
     "ISO-8601 duration of the window, e.g. PT24H."
     window: String!
+    """
+    The instant the score was computed as of: it covers the signals with ts in (asOf − window, asOf]
+    stored by then. Null when the tenant has never been scored, and in coherenceEvents, whose
+    change messages do not carry it.
+    """
+    asOf: DateTime
+    "When the score was last written (a recompute that changes nothing also writes it)."
     updatedAt: DateTime!
     sources: [SourceScore!]!
   }
