@@ -26,7 +26,8 @@ async function scopesOf(jwt: string): Promise<string[]> {
   return result.principal.scopes;
 }
 
-describe('npm run token', () => {
+// Each case starts a process that loads tsx and the auth package: seconds on a busy machine.
+describe('npm run token', { timeout: 30_000 }, () => {
   it('takes scopes space-separated, as the claim writes them', async () => {
     const run = token('--tenant', 'acme', '--scope', 'coherence:write:self coherence:read:self');
     expect(run).toMatchObject({ status: 0 });
