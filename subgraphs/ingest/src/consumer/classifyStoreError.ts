@@ -1,3 +1,5 @@
+import { errorCode, isUnreachableError, someCause } from '@coherence/platform';
+
 /**
  * Why storing Kafka records failed, which decides what the consumer does:
  *
@@ -24,42 +26,17 @@ export type StoreErrorKind = 'record' | 'transient' | 'unknown';
 const RECORD_STATE = /^(22|23|54)/;
 
 /**
- * SQLSTATEs of an unavailable or busy server: class 08 connection
- * exception, class 53 insufficient resources (too many connections, disk
- * full, out of memory), class 57 operator intervention (shutdown, crash
- * recovery, cancelled statement), 40001 serialization failure, 40P01
- * deadlock, 40003 statement completion unknown, 55P03 lock not available.
+ * SQLSTATEs of a busy server, beyond the unreachable ones every service
+ * retries (`isUnreachableError`): class 57 operator intervention (a
+ * cancelled statement), 40001 serialization failure, 40P01 deadlock, 40003
+ * statement completion unknown, 55P03 lock not available.
  */
-const TRANSIENT_STATE = /^(08|53|57|40001$|40P01$|40003$|55P03$)/;
+const BUSY_STATE = /^(57|40001$|40P01$|40003$|55P03$)/;
 
-/** Node's socket and DNS errors: Postgres could not be reached or went away. */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-
-/** What node-postgres throws, without a code, when a connection dies or cannot be had. */
-const PG_CONNECTION_MESSAGES = [
-  /^Connection terminated/,
-  /timeout exceeded when trying to connect/,
-  /^Client has encountered a connection error/,
-];
-
-/**
- * Classifies an error thrown by `storeSignals`, by SQLSTATE first. Follows
- * `cause` and the members of an AggregateError (Node reports a refused
- * connection to a dual-stack host as one).
- */
+/** Classifies an error thrown by `storeSignals`, by SQLSTATE first, through its causes. */
 export function classifyStoreError(error: unknown): StoreErrorKind {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
-    const { code, message } = current as Error & { code?: unknown };
-    if (typeof code === 'string') {
-      if (RECORD_STATE.test(code)) return 'record';
-      if (TRANSIENT_STATE.test(code) || SOCKET_CODES.has(code)) return 'transient';
-    }
-    if (PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(message))) return 'transient';
-    if (current instanceof AggregateError && current.errors.some((member) => classifyStoreError(member) === 'transient'))
-      return 'transient';
-    current = current.cause;
-  }
+  if (someCause(error, (cause) => RECORD_STATE.test(errorCode(cause) ?? ''))) return 'record';
+  if (isUnreachableError(error) || someCause(error, (cause) => BUSY_STATE.test(errorCode(cause) ?? ''))) return 'transient';
   return 'unknown';
 }
 
