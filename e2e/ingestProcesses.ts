@@ -100,6 +100,10 @@ export async function createIngestHarness(name: string, services: ServiceEndpoin
   const logDir = mkdtempSync(join(tmpdir(), `coherence-${name}-`));
   const database = await createTestDatabase(services);
   const admin = new pg.Pool({ connectionString: database.adminUrl });
+  // Outage tests terminate sessions and DROP … WITH (FORCE) ends the pool's
+  // idle ones; pg reports that as an 'error' event, fatal when unheard. A
+  // query on a dead session still fails loudly, so nothing is hidden.
+  admin.on('error', () => undefined);
   const ingest = await createIngestProcesses({ services, database, logDir });
   const kafka = new Kafka({ clientId: `${name}-test`, brokers: services.kafkaBrokers, logLevel: logLevel.NOTHING });
   const kafkaAdmin = kafka.admin();
