@@ -543,6 +543,33 @@ describe('odd input is a 4xx, never a 5xx (issue 12)', () => {
     expect((await send(readCoherence(tenant('acme')), headers)).status).toBe(200);
   });
 
+  it('ingest refuses the same out-of-range claims: 401 TOKEN_CLAIMS_INVALID and an AUTH_DENY row, nothing stored', async () => {
+    for (const claims of [{ sub: 'u'.repeat(300), tenant: tenant('acme') }, { tenant: 'ac me' }]) {
+      const correlationId = randomUUID();
+      const token = await cached.mintToken({ ...claims, scopes: ['coherence:write:self'] });
+      const signal = {
+        tenantId: claims.tenant,
+        source: 'fuzz',
+        signalId: correlationId,
+        ts: new Date().toISOString(),
+        type: 'latency',
+        value: 0.5,
+      };
+      const response = await fetch(`${cached.ingestUrl}/v1/signals`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': correlationId },
+        body: JSON.stringify({ signals: [signal] }),
+      });
+      expect(response.status).toBe(401);
+      expect(await response.json()).toMatchObject({ error: { code: 'UNAUTHENTICATED', reason: 'TOKEN_CLAIMS_INVALID' } });
+      expect(await securityEventRows(correlationId)).toEqual([
+        { kind: 'AUTH_DENY', tenant_id: '-', reason: 'TOKEN_CLAIMS_INVALID', source_ip: '127.0.0.1', subject: null },
+      ]);
+      const { rowCount } = await admin.query('SELECT 1 FROM signal_ledger WHERE signal_id = $1', [correlationId]);
+      expect(rowCount).toBe(0);
+    }
+  });
+
   it('a 60 KB Authorization header is a 431 with a JSON error body, from the gateway and from ingest', async () => {
     const authorization = `Bearer ${'a'.repeat(60_000)}`;
     const gateway = await fetch(`${cached.gatewayUrl}/graphql`, {
