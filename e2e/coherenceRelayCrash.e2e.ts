@@ -1,10 +1,16 @@
 import { createNeo4jDriver, createOutboxRelay, createRelayMetrics, ensureGraphSchema } from '@coherence/coherence';
-import { SIGNALS_ACCEPTED, TENANT_AGGREGATE, type AcceptedSignal, type SignalsAcceptedEvent } from '@coherence/contracts';
+import type { SignalsAcceptedEvent } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
+import {
+  appendOutboxEvents,
+  createTestDatabase,
+  freePort,
+  signalsAcceptedEventFor,
+  type TestDatabase,
+  type TestSignal,
+} from '@coherence/testkit';
 import { spawnManaged, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import type { Driver } from 'neo4j-driver';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,46 +56,23 @@ function outboxEvents(run: string): SignalsAcceptedEvent[] {
   const events: SignalsAcceptedEvent[] = [];
   for (let t = 0; t < TENANTS; t += 1) {
     const tenantId = `${database.namespace}-${run}-${t}`;
-    const signals: AcceptedSignal[] = Array.from({ length: SIGNALS_PER_TENANT }, (_, i) => ({
-      tenantId,
+    const signals: TestSignal[] = Array.from({ length: SIGNALS_PER_TENANT }, (_, i) => ({
       source: `source-${(i * 7 + t) % 4}`,
       signalId: `s-${i}`,
       ts: new Date(now - (i + 1) * 20_000).toISOString(),
-      type: 'health',
       value: ((i * 37 + t * 11) % 1_000) / 1_000,
       weight: 1 + (i % 3),
-      provenance: { purpose: 'test', retention: 'P30D', license: 'internal', residency: 'us' },
-      receivedAt: new Date(now).toISOString(),
     }));
     for (let i = 0; i < signals.length; i += SIGNALS_PER_EVENT) {
-      events.push({
-        messageId: randomUUID(),
-        tenantId,
-        aggregateType: TENANT_AGGREGATE,
-        aggregateId: tenantId,
-        type: SIGNALS_ACCEPTED,
-        timestamp: new Date(now).toISOString(),
-        correlationId: `crash-${run}`,
-        causationId: null,
-        schemaVersion: 1,
-        payload: { signals: signals.slice(i, i + SIGNALS_PER_EVENT) },
-      });
+      const options = { correlationId: `crash-${run}`, timestamp: new Date(now).toISOString() };
+      events.push(signalsAcceptedEventFor(tenantId, signals.slice(i, i + SIGNALS_PER_EVENT), options));
     }
   }
   // Interleave tenants, as concurrent producers would.
   return events.sort((a, b) => a.messageId.localeCompare(b.messageId));
 }
 
-async function appendToOutbox(events: readonly SignalsAcceptedEvent[]): Promise<void> {
-  for (const event of events) {
-    await admin.query('INSERT INTO outbox (tenant_id, message_id, type, envelope) VALUES ($1, $2, $3, $4)', [
-      event.tenantId,
-      event.messageId,
-      event.type,
-      JSON.stringify(event),
-    ]);
-  }
-}
+const appendToOutbox = (events: readonly SignalsAcceptedEvent[]) => appendOutboxEvents(admin, events);
 
 async function pendingOf(run: string): Promise<{ pending: number; done: number }> {
   const { rows } = await admin.query<{ pending: number; done: number }>(

@@ -1,9 +1,8 @@
-import { SIGNALS_ACCEPTED, TENANT_AGGREGATE, type SignalsAcceptedEvent } from '@coherence/contracts';
+import type { SignalsAcceptedEvent } from '@coherence/contracts';
 import { createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
+import { appendOutboxEvents, createTestDatabase, freePort, signalsAcceptedEventFor, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -93,45 +92,9 @@ async function outboxCli(...args: string[]): Promise<{ code: number; stdout: str
   }
 }
 
-function event(tenantId: string, source: string, value: number): SignalsAcceptedEvent {
-  const ts = new Date(Date.now() - 60_000).toISOString();
-  return {
-    messageId: randomUUID(),
-    tenantId,
-    aggregateType: TENANT_AGGREGATE,
-    aggregateId: tenantId,
-    type: SIGNALS_ACCEPTED,
-    timestamp: ts,
-    correlationId: 'relay-poison-pill',
-    causationId: null,
-    schemaVersion: 1,
-    payload: {
-      signals: [
-        {
-          tenantId,
-          source,
-          signalId: randomUUID(),
-          ts,
-          type: 'health',
-          value,
-          weight: 1,
-          provenance: { purpose: 'test', retention: 'P30D', license: 'internal', residency: 'us' },
-          receivedAt: ts,
-        },
-      ],
-    },
-  };
-}
-
-/** Appends in one transaction, so the relay sees them together (one batch), in this order. */
-async function append(events: readonly SignalsAcceptedEvent[]): Promise<string[]> {
-  const values = events.map((_, i) => `($${i * 4 + 1}, $${i * 4 + 2}::uuid, $${i * 4 + 3}, $${i * 4 + 4}::jsonb)`);
-  const { rows } = await admin.query<{ id: string }>(
-    `INSERT INTO outbox (tenant_id, message_id, type, envelope) VALUES ${values.join(', ')} RETURNING id`,
-    events.flatMap((e) => [e.tenantId, e.messageId, e.type, JSON.stringify(e)]),
-  );
-  return rows.map((row) => row.id);
-}
+const event = (tenantId: string, source: string, value: number) =>
+  signalsAcceptedEventFor(tenantId, [{ source, value }], { correlationId: 'relay-poison-pill' });
+const append = (events: readonly SignalsAcceptedEvent[]) => appendOutboxEvents(admin, events);
 
 async function processed(ids: readonly string[]): Promise<boolean> {
   const { rows } = await admin.query<{ n: number }>(

@@ -7,3 +7,4 @@ export { startApplication, type ApplicationOptions, type TestTokenClaims } from 
 export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
 export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
 export { coherenceChangedFor, type TestChange } from './coherenceChangedFor';
+export { signalsAcceptedEventFor, appendOutboxEvents, type TestSignal } from './outboxEvents';

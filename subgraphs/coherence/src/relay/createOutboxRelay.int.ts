@@ -1,8 +1,14 @@
-import { SIGNALS_ACCEPTED, TENANT_AGGREGATE, type AcceptedSignal, type SignalsAcceptedEvent } from '@coherence/contracts';
+import type { SignalsAcceptedEvent } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
+import {
+  appendOutboxEvents,
+  createTestDatabase,
+  freePort,
+  signalsAcceptedEventFor,
+  type TestDatabase,
+  type TestSignal,
+} from '@coherence/testkit';
 import neo4j, { type Driver } from 'neo4j-driver';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -40,45 +46,9 @@ afterAll(async () => {
   await database?.drop();
 });
 
-function signalsEvent(tenantId: string, signals: { source: string; value: number; weight?: number }[]): SignalsAcceptedEvent {
-  return {
-    messageId: randomUUID(),
-    tenantId,
-    aggregateType: TENANT_AGGREGATE,
-    aggregateId: tenantId,
-    type: SIGNALS_ACCEPTED,
-    timestamp: new Date(now).toISOString(),
-    correlationId: 'relay-isolation',
-    causationId: null,
-    schemaVersion: 1,
-    payload: {
-      signals: signals.map((signal, i): AcceptedSignal => ({
-        tenantId,
-        source: signal.source,
-        signalId: `${signal.source}-${randomUUID()}`,
-        ts: new Date(now - (i + 1) * 60_000).toISOString(),
-        type: 'health',
-        value: signal.value,
-        weight: signal.weight ?? 1,
-        provenance: { purpose: 'test', retention: 'P30D', license: 'internal', residency: 'us' },
-        receivedAt: new Date(now).toISOString(),
-      })),
-    },
-  };
-}
-
-/** Appends events as ingest would (one row each, in this order) and returns their outbox ids. */
-async function append(events: readonly SignalsAcceptedEvent[]): Promise<string[]> {
-  const ids: string[] = [];
-  for (const event of events) {
-    const { rows } = await admin.query<{ id: string }>(
-      'INSERT INTO outbox (tenant_id, message_id, type, envelope) VALUES ($1, $2, $3, $4) RETURNING id',
-      [event.tenantId, event.messageId, event.type, JSON.stringify(event)],
-    );
-    ids.push(rows[0]!.id);
-  }
-  return ids;
-}
+const signalsEvent = (tenantId: string, signals: readonly TestSignal[]) =>
+  signalsAcceptedEventFor(tenantId, signals, { correlationId: 'relay-isolation', timestamp: new Date(now).toISOString() });
+const append = (events: readonly SignalsAcceptedEvent[]) => appendOutboxEvents(admin, events);
 
 async function outboxRows(ids: readonly string[]) {
   const { rows } = await admin.query<{ id: string; processed: boolean; relay_attempts: number; relay_error: string | null }>(
