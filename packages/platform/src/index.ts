@@ -4,7 +4,7 @@ export { loadConfig, configFields, ConfigError } from './loadConfig';
 export { createLogger, type Logger } from './createLogger';
 export { onShutdown, type ShutdownStep } from './onShutdown';
 export { runService, type RunServiceOptions, type RunnableService } from './runService';
-export { createServiceApp, type ServiceApp, type ServiceAppOptions, type ReadinessCheck } from './createServiceApp';
+export { createServiceApp, clientErrorCodes, type ServiceApp, type ServiceAppOptions, type ReadinessCheck } from './createServiceApp';
 export { createSubgraphService, type SubgraphService, type SubgraphServiceOptions } from './createSubgraphService';
 export { mountSubgraph, maskUnexpectedErrors, type SubgraphContext, type MountSubgraphOptions } from './mountSubgraph';
 export { createPgPool, inTransaction, setTenant, runMigrations, type PgPool, type PgClient } from './postgres';

@@ -1,4 +1,4 @@
-import { httpErrorCodes } from '@coherence/platform';
+import { clientErrorCodes, httpErrorCodes } from '@coherence/platform';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ingestErrorCodes } from './errors';
@@ -13,6 +13,14 @@ describe('ingest error codes', () => {
 
   it('are all in the README table with their HTTP status, and the table has no others', () => {
     const { MALFORMED_JSON, EMPTY_BODY, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INTERNAL } = httpErrorCodes;
-    expect(documented).toEqual({ ...ingestErrorCodes, MALFORMED_JSON, EMPTY_BODY, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INTERNAL });
+    expect(documented).toEqual({
+      ...ingestErrorCodes,
+      ...clientErrorCodes,
+      MALFORMED_JSON,
+      EMPTY_BODY,
+      PAYLOAD_TOO_LARGE,
+      UNSUPPORTED_MEDIA_TYPE,
+      INTERNAL,
+    });
   });
 });
