@@ -129,7 +129,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     region: config.GATEWAY_REGION,
     flushMs: config.GATEWAY_DECISION_FLUSH_MS,
     batchSize: config.GATEWAY_DECISION_BATCH_SIZE,
-    onDropped: (count) => securityMetrics.decisionsDropped.inc(count),
+    onDropped: (count, reason) => securityMetrics.decisionsDropped.inc({ reason }, count),
   });
   const recordAuthDenial = createAuthDenialRecorder({ pool, logger, metrics: securityMetrics });
   const authenticate = createAuthenticator({ verifyToken, recordAuthDenial });

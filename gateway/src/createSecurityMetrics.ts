@@ -29,7 +29,8 @@ export function createSecurityMetrics(registry: Registry) {
     }),
     decisionsDropped: new Counter({
       name: 'gateway_policy_decisions_dropped_total',
-      help: 'Policy decisions dropped unwritten because the database refused them for too long.',
+      help: 'Policy decisions dropped unwritten: reason="overflow" when the database was unavailable for too long, "refused" when it refused the values.',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     breakGlassRequests: new Counter({

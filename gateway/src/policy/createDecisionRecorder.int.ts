@@ -64,7 +64,7 @@ describe('createDecisionRecorder', () => {
   });
 
   it('keeps decisions the database refused and writes them once it accepts again', async () => {
-    const dropped: number[] = [];
+    const dropped: string[] = [];
     const recorder = createDecisionRecorder({
       pool: appPool,
       logger,
@@ -72,7 +72,7 @@ describe('createDecisionRecorder', () => {
       flushMs: 60_000,
       batchSize: 1_000,
       maxPending: 3,
-      onDropped: (count) => dropped.push(count),
+      onDropped: (count, reason) => dropped.push(`${reason}:${count}`),
     });
     await adminPool.query('REVOKE INSERT ON policy_decisions FROM coherence_app');
     const decisions = Array.from({ length: 4 }, () => decision(`${database.namespace}-c`, true));
@@ -83,10 +83,42 @@ describe('createDecisionRecorder', () => {
       await adminPool.query('GRANT INSERT ON policy_decisions TO coherence_app');
     }
     // Bounded: beyond maxPending the oldest are dropped, and counted.
-    expect(dropped).toEqual([1]);
+    expect(dropped).toEqual(['overflow:1']);
     await recorder.close();
     expect(await stored(decisions.slice(1))).toBe(3);
     expect(await stored(decisions.slice(0, 1))).toBe(0);
+  });
+
+  it('sets aside a decision whose values Postgres refuses, and writes every other one of its batch', async () => {
+    const dropped: string[] = [];
+    const recorder = createDecisionRecorder({
+      pool: appPool,
+      logger,
+      region: 'us',
+      flushMs: 60_000,
+      batchSize: 1_000,
+      onDropped: (count, reason) => dropped.push(`${reason}:${count}`),
+    });
+    // A row the database refuses whatever the attempt (SQLSTATE 23514), standing in for any value a
+    // future contract lets through and Postgres does not: before, it held up the whole audit trail.
+    await adminPool.query(`ALTER TABLE policy_decisions ADD CONSTRAINT test_refuses_poison CHECK (explanation <> 'poison') NOT VALID`);
+    try {
+      const tenant = `${database.namespace}-d`;
+      const decisions = [decision(tenant, true), { ...decision(tenant, true), explanation: 'poison' }, decision(tenant, false)];
+      for (const d of decisions) recorder.record(d);
+      expect(await recorder.flush()).toBe(true);
+      expect(await stored([decisions[0]!, decisions[2]!])).toBe(2);
+      expect(await stored([decisions[1]!])).toBe(0);
+      expect(dropped).toEqual(['refused:1']);
+      // Nothing is left queued behind it: the next decision is written on the next flush.
+      const later = decision(tenant, true);
+      recorder.record(later);
+      expect(await recorder.flush()).toBe(true);
+      expect(await stored([later])).toBe(1);
+    } finally {
+      await adminPool.query('ALTER TABLE policy_decisions DROP CONSTRAINT test_refuses_poison');
+      await recorder.close();
+    }
   });
 
   it('refuses a decision that breaks the PolicyDecision contract', () => {

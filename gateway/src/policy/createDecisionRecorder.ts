@@ -1,5 +1,5 @@
 import { policyDecisionSchema, type PolicyDecision } from '@coherence/contracts';
-import { inTransaction, setTenant, type Logger, type PgPool } from '@coherence/platform';
+import { inTransaction, isRefusedDataError, setTenant, type Logger, type PgPool } from '@coherence/platform';
 
 export interface DecisionRecorderOptions {
   pool: PgPool;
@@ -12,8 +12,11 @@ export interface DecisionRecorderOptions {
   batchSize: number;
   /** Beyond this many unwritten decisions (the database is down), the oldest are dropped and counted. Default 100_000. */
   maxPending?: number;
-  /** Called with the number of decisions dropped. */
-  onDropped?: (count: number) => void;
+  /**
+   * Called with the number of decisions dropped: `overflow` beyond
+   * `maxPending`, `refused` when Postgres refuses a decision's values.
+   */
+  onDropped?: (count: number, reason: 'overflow' | 'refused') => void;
 }
 
 /** A decision plus what the audit table keeps beyond the contract. */
@@ -24,7 +27,10 @@ export type RecordedDecision = PolicyDecision & { clientId: string | null };
  * request only appends to a queue; a timer (or a full batch) writes the
  * queue in one transaction, one multi-row insert per tenant (row-level
  * security needs the tenant set per insert). A failed write keeps the batch
- * for the next attempt; `close()` writes everything still queued.
+ * for the next attempt; `close()` writes everything still queued. A batch
+ * whose values Postgres refuses is written again one decision at a time and
+ * the decisions refused alone are set aside (logged, counted): retried, they
+ * would fail forever ahead of every later decision.
  */
 export function createDecisionRecorder(options: DecisionRecorderOptions) {
   const maxPending = options.maxPending ?? 100_000;
@@ -65,25 +71,50 @@ export function createDecisionRecorder(options: DecisionRecorderOptions) {
     });
   }
 
-  /** Writes what is queued now as one batch; false when the database refused it (it is queued again). */
+  /** Writes a batch; returns the decisions still to write when the database is unavailable. */
+  async function writeIsolating(batch: RecordedDecision[]): Promise<RecordedDecision[]> {
+    try {
+      await write(batch);
+      return [];
+    } catch (error) {
+      if (!isRefusedDataError(error)) return keepFor(error, batch);
+    }
+    for (const [index, decision] of batch.entries()) {
+      try {
+        await write([decision]);
+      } catch (error) {
+        if (!isRefusedDataError(error)) return keepFor(error, batch.slice(index));
+        options.logger.error(
+          { err: error, decision_id: decision.decisionId, tenant_id: decision.tenantId },
+          'the database refused a policy decision; set aside',
+        );
+        options.onDropped?.(1, 'refused');
+      }
+    }
+    return [];
+  }
+
+  function keepFor(error: unknown, unwritten: RecordedDecision[]): RecordedDecision[] {
+    options.logger.error({ err: error, decisions: unwritten.length }, 'writing policy decisions failed; will retry');
+    return unwritten;
+  }
+
+  /** Writes what is queued now as one batch; false when the database refused it (what is unwritten is queued again). */
   async function flushOnce(): Promise<boolean> {
     if (flushing) await flushing;
     if (pending.length === 0) return true;
     const batch = pending;
     pending = [];
-    flushing = write(batch).then(
-      () => true,
-      (error: unknown) => {
-        options.logger.error({ err: error, decisions: batch.length }, 'writing policy decisions failed; will retry');
-        pending = [...batch, ...pending];
-        const excess = pending.length - maxPending;
-        if (excess > 0) {
-          pending = pending.slice(excess);
-          options.onDropped?.(excess);
-        }
-        return false;
-      },
-    );
+    flushing = writeIsolating(batch).then((unwritten) => {
+      if (unwritten.length === 0) return true;
+      pending = [...unwritten, ...pending];
+      const excess = pending.length - maxPending;
+      if (excess > 0) {
+        pending = pending.slice(excess);
+        options.onDropped?.(excess, 'overflow');
+      }
+      return false;
+    });
     try {
       return await flushing;
     } finally {

@@ -47,3 +47,21 @@ export function isUnreachableError(error: unknown): boolean {
     return PG_CONNECTION_MESSAGES.some((pattern) => pattern.test(cause.message));
   });
 }
+
+/**
+ * SQLSTATEs caused by the values written (PostgreSQL appendix A): class 22
+ * data exception (untranslatable character, invalid text, out-of-range
+ * numbers, jsonb's "unsupported Unicode escape sequence"), class 23 integrity
+ * constraint violation (CHECK, NOT NULL, UNIQUE) and class 54 program limit
+ * exceeded (an index row or statement too large).
+ */
+const DATA_STATE = /^(22|23|54)/;
+
+/**
+ * True when Postgres refused the values of a write: written again, the same
+ * row fails again, so callers set it aside (dead-letter, quarantine) instead
+ * of retrying it forever ahead of everything behind it.
+ */
+export function isRefusedDataError(error: unknown): boolean {
+  return someCause(error, (cause) => DATA_STATE.test(errorCode(cause) ?? ''));
+}

@@ -1,9 +1,10 @@
-import { errorCode, isUnreachableError, someCause } from '@coherence/platform';
+import { errorCode, isRefusedDataError, isUnreachableError, someCause } from '@coherence/platform';
 
 /**
  * Why storing Kafka records failed, which decides what the consumer does:
  *
- * - `record`: Postgres refused these records' data. Stored on its own, such a
+ * - `record`: Postgres refused these records' data (`isRefusedDataError`:
+ *   SQLSTATE class 22, 23 or 54). Stored on its own, such a
  *   record fails every time, so it goes to the dead-letter topic and its
  *   partition moves on.
  * - `transient`: the database could not be talked to or gave up on the
@@ -17,15 +18,6 @@ import { errorCode, isUnreachableError, someCause } from '@coherence/platform';
 export type StoreErrorKind = 'record' | 'transient' | 'unknown';
 
 /**
- * SQLSTATEs caused by the values stored (PostgreSQL appendix A): class 22
- * data exception (22P05 untranslatable character and 22P02 invalid text,
- * 2200x, out-of-range numbers, jsonb's "unsupported Unicode escape
- * sequence"), class 23 integrity constraint violation (CHECK, NOT NULL) and
- * class 54 program limit exceeded (an index row or statement too large).
- */
-const RECORD_STATE = /^(22|23|54)/;
-
-/**
  * SQLSTATEs of a busy server, beyond the unreachable ones every service
  * retries (`isUnreachableError`): class 57 operator intervention (a
  * cancelled statement), 40001 serialization failure, 40P01 deadlock, 40003
@@ -35,7 +27,7 @@ const BUSY_STATE = /^(57|40001$|40P01$|40003$|55P03$)/;
 
 /** Classifies an error thrown by `storeSignals`, by SQLSTATE first, through its causes. */
 export function classifyStoreError(error: unknown): StoreErrorKind {
-  if (someCause(error, (cause) => RECORD_STATE.test(errorCode(cause) ?? ''))) return 'record';
+  if (isRefusedDataError(error)) return 'record';
   if (isUnreachableError(error) || someCause(error, (cause) => BUSY_STATE.test(errorCode(cause) ?? ''))) return 'transient';
   return 'unknown';
 }
