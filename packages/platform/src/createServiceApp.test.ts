@@ -85,3 +85,30 @@ describe('requests the HTTP parser refuses', () => {
     expect(await response.json()).toEqual({ status: 'ok' });
   });
 });
+
+describe('JSON bodies', () => {
+  let echo: ServiceApp;
+  beforeAll(async () => {
+    echo = createServiceApp({ logger, readinessChecks: [] });
+    echo.app.post('/echo', async (request) => request.body);
+    await echo.app.ready();
+  });
+  afterAll(async () => {
+    await echo?.app.close();
+  });
+  const post = (payload: Buffer | string) =>
+    echo.app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload });
+
+  it('bytes that are not UTF-8 are 400 MALFORMED_JSON, not stored as U+FFFD', async () => {
+    const response = await post(Buffer.concat([Buffer.from('{"source":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]));
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: { code: 'MALFORMED_JSON', message: 'the body is not valid UTF-8' } });
+  });
+
+  it('UTF-8 text, empty bodies and prototype poisoning behave as Fastify parses them', async () => {
+    expect((await post('{"source":"é ✓ 🙂"}')).json()).toEqual({ source: 'é ✓ 🙂' });
+    expect((await post('')).json()).toMatchObject({ error: { code: 'EMPTY_BODY' } });
+    expect((await post('{"__proto__":{"x":1}}')).statusCode).toBe(400);
+    expect((await post('{"a":')).json()).toMatchObject({ error: { code: 'MALFORMED_JSON' } });
+  });
+});

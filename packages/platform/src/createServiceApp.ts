@@ -1,10 +1,11 @@
 import { extractTraceContext, type TraceContext } from '@coherence/contracts';
+import { isUtf8 } from 'node:buffer';
 import { maxHeaderSize, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { LogController, type ConnectionError, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { httpErrorBody, useHttpErrors, type ErrorBodyFormat } from './httpErrors';
+import { BodyNotUtf8Error, httpErrorBody, useHttpErrors, type ErrorBodyFormat } from './httpErrors';
 
 /** One dependency the service needs before it can take traffic. */
 export interface ReadinessCheck {
@@ -108,6 +109,15 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   // Every body we take is JSON; without this, text/plain would be parsed as a
   // string and reach the handlers instead of getting a clean 415.
   app.removeContentTypeParser('text/plain');
+  // Node decodes bytes that are not UTF-8 as U+FFFD, so such a body would be
+  // stored as something its sender never wrote: it is refused instead, then
+  // parsed by Fastify's own JSON parser (empty body, prototype poisoning).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (!isUtf8(body as Buffer)) return done(new BodyNotUtf8Error(), undefined);
+    parseJson(request, (body as Buffer).toString('utf8'), done);
+  });
   app.decorateRequest('trace');
   app.addHook('onRequest', async (request) => {
     request.trace = traces.get(request.raw) ?? extractTraceContext(request.headers);

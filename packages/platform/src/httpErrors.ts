@@ -23,6 +23,14 @@ export function httpErrorBody(code: string, message: string, extra: Record<strin
   return { error: { code, message, ...extra } };
 }
 
+/** A JSON body whose bytes are not UTF-8 (refused by the service app's body parser). */
+export class BodyNotUtf8Error extends Error {
+  readonly statusCode = 400;
+  constructor() {
+    super('the body is not valid UTF-8');
+  }
+}
+
 /** Maps Fastify's body-parsing failures to stable codes and masks everything unexpected. */
 function classify(error: FastifyError): { code: HttpErrorCode; message: string } {
   switch (error.code) {
@@ -35,6 +43,7 @@ function classify(error: FastifyError): { code: HttpErrorCode; message: string }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { code: 'MALFORMED_JSON', message: 'the body is not valid JSON' };
   }
+  if (error instanceof BodyNotUtf8Error) return { code: 'MALFORMED_JSON', message: error.message };
   if (error instanceof SyntaxError && error.statusCode === 400) return { code: 'MALFORMED_JSON', message: 'the body is not valid JSON' };
   return { code: 'INTERNAL', message: 'internal error' };
 }

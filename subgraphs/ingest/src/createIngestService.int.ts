@@ -86,7 +86,7 @@ async function push(
       ...(options.bearer ? { authorization: `Bearer ${options.bearer}` } : {}),
       ...options.headers,
     },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, json: text ? (JSON.parse(text) as ResponseBody) : undefined };
@@ -303,6 +303,15 @@ describe('values the stores cannot keep: 400 INVALID_SIGNAL with the rule, never
       { source: 'check\ufffd', signal_id: 'cafe\u0301', type: '😀' },
       { source: 'check\ufffd', signal_id: 'caf\u00e9', type: 'latency' },
     ]);
+  });
+
+  it('refuses a body that is not UTF-8 instead of storing U+FFFD for the bytes', async () => {
+    const body = Buffer.from(JSON.stringify({ signals: [signalOf('odd', { source: 'check#out' })] }));
+    body[body.indexOf('#')] = 0xff;
+    const response = await push(body, { bearer: await token('odd') });
+    expect(response.status).toBe(400);
+    expect(response.json).toEqual({ error: { code: 'MALFORMED_JSON', message: 'the body is not valid UTF-8' } });
+    expect(await ledgerCount('odd')).toBe(0);
   });
 
   it('refuses the overflowing batch of issue 12 (two weights of 1e308) with rule max, and accepts the bounds', async () => {

@@ -9,6 +9,10 @@ const record = (value: unknown, key: string | null = 'acme') => ({
   value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
 });
 
+/** A valid signal but for one byte of `source`, 0xff, which no UTF-8 text contains. */
+const notUtf8 = Buffer.from(JSON.stringify({ ...signal, source: 'or#ders' }));
+notUtf8[notUtf8.indexOf('#')] = 0xff;
+
 describe('decodeSignalRecord', () => {
   it('accepts a valid signal keyed by its tenant, or unkeyed, with weight defaulted', () => {
     expect(decodeSignalRecord(schema, record(signal))).toEqual({ ok: true, signal: { ...signal, weight: 1 } });
@@ -18,6 +22,7 @@ describe('decodeSignalRecord', () => {
   it.each([
     ['an empty value', record(null), 'EMPTY_VALUE', ''],
     ['a value that is not JSON', record('{"tenantId":'), 'MALFORMED_JSON', ''],
+    ['a value that is not UTF-8 (it would be stored as U+FFFD)', { key: null, value: notUtf8 }, 'MALFORMED_JSON', ''],
     ['a value out of range', record({ ...signal, value: 1.2 }), 'INVALID_SIGNAL', 'value'],
     ['a ts too far ahead', record({ ...signal, ts: '2026-11-24T12:06:00Z' }), 'INVALID_SIGNAL', 'ts'],
     ['a key that is not the tenant', record(signal, 'globex'), 'INVALID_SIGNAL', 'tenantId'],
@@ -50,13 +55,13 @@ describe('decodeSignalRecord', () => {
     });
   });
 
-  it('keeps a well-formed non-ASCII value as sent, and reads invalid UTF-8 bytes as U+FFFD (storable)', () => {
+  it('keeps a well-formed non-ASCII value as sent, and refuses a lone surrogate sent as raw bytes', () => {
     const accented = { ...signal, source: 'caf\u00e9', type: 'cafe\u0301', signalId: '😀' };
     expect(decodeSignalRecord(schema, record(accented))).toEqual({ ok: true, signal: { ...accented, weight: 1 } });
-    // A lone surrogate cannot travel as raw UTF-8: its bytes (ED A0 80) are invalid and decode to replacement characters.
+    // A lone surrogate cannot travel as raw UTF-8: its bytes (ED A0 80) are not UTF-8, so the value is no JSON text.
     const [before, after] = JSON.stringify(signal).split('"orders"') as [string, string];
     const raw = Buffer.concat([Buffer.from(`${before}"`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from(`orders"${after}`)]);
     const decoded = decodeSignalRecord(schema, { key: Buffer.from('acme'), value: raw });
-    expect(decoded).toMatchObject({ ok: true, signal: { source: expect.stringMatching(/^\ufffd+orders$/) } });
+    expect(decoded).toMatchObject({ ok: false, reason: { code: 'MALFORMED_JSON' } });
   });
 });

@@ -7,6 +7,10 @@ export interface DeadLetterReason {
   issues: ValidationIssue[];
 }
 
+// Fatal: Buffer#toString would turn bytes that are not UTF-8 into U+FFFD and
+// store what the producer never wrote.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 export type DecodedRecord = { ok: true; signal: Signal } | { ok: false; reason: DeadLetterReason };
 
 /**
@@ -23,11 +27,11 @@ export function decodeSignalRecord(signalSchema: z.ZodType<Signal>, record: { ke
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(record.value.toString('utf8'));
+    parsed = JSON.parse(utf8.decode(record.value));
   } catch {
     return {
       ok: false,
-      reason: { code: 'MALFORMED_JSON', issues: [{ path: '', rule: 'format', message: 'The value is not valid JSON' }] },
+      reason: { code: 'MALFORMED_JSON', issues: [{ path: '', rule: 'format', message: 'The value is not valid UTF-8 JSON' }] },
     };
   }
   const result = validate(signalSchema, parsed);
