@@ -31,6 +31,23 @@ export default tseslint.config(
     },
   },
   {
+    // A step is one concern over the request context; steps meet only in the wiring (docs/adr/0009-gateway-pipeline.md).
+    files: ['gateway/src/pipeline/use*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['./use*', '../pipeline/use*'],
+              message: 'A pipeline step must not import another step: share through the request context.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Vitest's config and global setup must be default/named exports by its rules.
     files: ['vitest.config.ts', 'eslint.config.js'],
     rules: { 'no-restricted-syntax': 'off' },

@@ -1,6 +1,6 @@
 import { sha256Hex } from '@coherence/persisted-queries';
 import { GraphQLError, Kind, parse, validate, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
-import { analyzeOperation } from '../policy/analyzeOperation';
+import { analyzeOperation } from './analyzeOperation';
 import type { GatewayOperation } from './createPersistedOperations';
 
 /**

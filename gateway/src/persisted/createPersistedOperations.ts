@@ -1,6 +1,6 @@
 import { manifestSchema, validateOperations, type PersistedOperation } from '@coherence/persisted-queries';
 import { parse, type GraphQLSchema } from 'graphql';
-import { analyzeOperation, type OperationShape } from '../policy/analyzeOperation';
+import { analyzeOperation, type OperationShape } from './analyzeOperation';
 
 /** A runnable operation with what the policy needs to know about it. */
 export type GatewayOperation = PersistedOperation & { shape: OperationShape };

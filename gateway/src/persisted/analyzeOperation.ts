@@ -8,7 +8,7 @@ import {
   type FieldNode,
 } from 'graphql';
 
-/** What the policy needs to know about an operation, read from its document once, at manifest load. */
+/** What an operation touches (the policy, the kill switch and the cache consume it), read from its document once, at manifest load. */
 export interface OperationShape {
   /** The root fields it selects (through fragments too), in document order, without duplicates. */
   rootFields: string[];
