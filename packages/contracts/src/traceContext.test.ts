@@ -284,3 +284,66 @@ describe('injectTraceContext', () => {
     expect(second.requestId).toBe(first.traceparent.traceId);
   });
 });
+
+// These headers are read before authentication on every listener, so a header
+// built to make the parser slow must cost no more than an ordinary one of the
+// same size. Timed against a baseline in the same test: the failure this
+// guards against is seconds, not a percentage.
+describe('hostile trace headers', () => {
+  const KB = 1024;
+
+  // Best of a few runs: the slow ones are GC and JIT warm-up, not the parser.
+  function bestMs(run: () => void): number {
+    let best = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 3; i += 1) {
+      const start = performance.now();
+      run();
+      best = Math.min(best, performance.now() - start);
+    }
+    return best;
+  }
+
+  // A member with a long run of blanks not at its end: a trailing-blanks
+  // pattern retries from every blank, so the cost grows with the square.
+  const blanks = (length: number): string => `k=a${' \t'.repeat((length - 4) / 2)}b`;
+  const ordinary = (length: number): string =>
+    Array.from({ length: Math.ceil(length / 4) }, (_, i) => `k${i}=v`)
+      .join(',')
+      .slice(0, length);
+
+  function expectNoSlowerThanOrdinary(hostile: string, benign: string): void {
+    expect(hostile).toHaveLength(benign.length);
+    const extract = (tracestate: string) => () => extractTraceContext({ traceparent: SPEC_TRACEPARENT, tracestate });
+    const benignMs = bestMs(extract(benign));
+    const hostileMs = bestMs(extract(hostile));
+    expect(hostileMs, `hostile ${hostileMs.toFixed(2)} ms, ordinary ${benignMs.toFixed(2)} ms`).toBeLessThanOrEqual(10 * benignMs + 5);
+  }
+
+  // A regression takes seconds per run; the long timeout lets it report the
+  // measured times instead of a bare timeout.
+  it('reads a 64 KB tracestate of blanks as fast as an ordinary one', { timeout: 60_000 }, () => {
+    expectNoSlowerThanOrdinary(blanks(64 * KB), ordinary(64 * KB));
+    expect(extractTraceContext({ traceparent: SPEC_TRACEPARENT, tracestate: blanks(64 * KB) })).not.toHaveProperty('tracestate');
+  });
+
+  it('trims a 16 KB tracestate of blanks, which is under the length cap, in linear time', { timeout: 60_000 }, () => {
+    expectNoSlowerThanOrdinary(blanks(16 * KB), ordinary(16 * KB));
+  });
+
+  it('reads a tracestate up to 32 of the longest members joined by ", ", and ignores a longer one whole', () => {
+    const members = Array.from({ length: 32 }, (_, i) => `k${String(i).padStart(2, '0')}`.padEnd(256, 'a') + `=${'v'.repeat(256)}`);
+    const longest = members.join(', ');
+    expect(longest).toHaveLength(16_478);
+    expect(parseTracestate(longest)).toHaveLength(32);
+    expect(parseTracestate(` ${longest}`)).toEqual([]);
+    expect(parseTracestate([longest, 'rojo=1'])).toEqual([]);
+  });
+
+  it('ignores a 64 KB traceparent and x-request-id', () => {
+    const traceparent = `cc-${TRACE_ID}-${PARENT_ID}-01-${'x'.repeat(64 * KB)}`;
+    const ctx = extractTraceContext({ traceparent, tracestate: 'rojo=1', 'x-request-id': '!'.repeat(64 * KB) });
+    expect(ctx.traceparent.traceId).not.toBe(TRACE_ID);
+    expect(ctx.requestId).toBe(ctx.traceparent.traceId);
+    expect(ctx).not.toHaveProperty('tracestate');
+  });
+});
