@@ -1,30 +1,27 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
-import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { ApolloServer, HeaderMap } from '@apollo/server';
 import { createTokenVerifier } from '@coherence/auth';
-import { REGION_HINT_HEADER } from '@coherence/flags';
-import {
-  childTraceparent,
-  formatTraceparent,
-  injectTraceContext,
-  SUBJECT_HEADER,
-  tenantIdSchema,
-  type TraceContext,
-} from '@coherence/contracts';
-import { createPgPool, createServiceApp, maskUnexpectedErrors, recordSecurityEvent, type Logger } from '@coherence/platform';
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createAuthDenialRecorder, createAuthenticator } from './auth/createAuthenticator';
+import { createAuthDenialRecorder } from './auth/createAuthDenialRecorder';
 import type { GatewayConfig } from './config';
 import { createGatewayRedis } from './cache/createGatewayRedis';
 import { createTenantCoherenceCache } from './cache/createTenantCoherenceCache';
 import { createSecurityMetrics } from './createSecurityMetrics';
-import { gatewayErrorCodes, graphqlErrorBody, type GatewayErrorCode } from './errors';
-import { createGatewayFlags, FEATURE_DISABLED_MESSAGE } from './flags/createGatewayFlags';
+import { graphqlErrorBody } from './errors';
+import { createOperationExecutor } from './execution/createOperationExecutor';
+import { createGatewayFlags } from './flags/createGatewayFlags';
 import { createFreeTextOperation } from './persisted/createFreeTextOperation';
 import { createPersistedOperations } from './persisted/createPersistedOperations';
-import { resolvePersistedRequest } from './persisted/resolvePersistedRequest';
+import { createHttpHandler } from './pipeline/createHttpHandler';
+import { useAuthentication } from './pipeline/useAuthentication';
+import { useBreakGlassAudit } from './pipeline/useBreakGlassAudit';
+import { useKillSwitch } from './pipeline/useKillSwitch';
+import { usePersistedOperation } from './pipeline/usePersistedOperation';
+import { usePolicy } from './pipeline/usePolicy';
+import { useRateLimit } from './pipeline/useRateLimit';
+import { useResponseCache } from './pipeline/useResponseCache';
+import { useTenant } from './pipeline/useTenant';
 import { createAuthorizer } from './policy/createAuthorizer';
 import { createDecisionRecorder } from './policy/createDecisionRecorder';
 import { createPolicyEngine } from './policy/createPolicyEngine';
@@ -34,29 +31,6 @@ import { watchReloads } from './reload/watchReloads';
 import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSubscriptions';
 import type { SubgraphName } from './supergraph/subgraphs';
 import { createTenantDirectory } from './tenants/createTenantDirectory';
-
-export interface GatewayContext {
-  log: FastifyBaseLogger;
-  trace: TraceContext;
-  operationId: string;
-  /** The verified token subject, forwarded so subgraphs can record who acted. */
-  subject: string;
-  /** The gateway's region while `region-routing` is on: the coherence subgraph then reads that region's replica. */
-  regionHint?: string | undefined;
-}
-
-/** Carries the request's trace to every subgraph call as a child span. */
-class TracingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    if (!('trace' in context) || !request.http) return;
-    const headers = injectTraceContext({ ...context.trace, traceparent: childTraceparent(context.trace.traceparent) });
-    for (const [name, value] of Object.entries(headers)) request.http.headers.set(name, value);
-    request.http.headers.set(SUBJECT_HEADER, context.subject);
-    if (this.sendsRegionHint && context.regionHint) request.http.headers.set(REGION_HINT_HEADER, context.regionHint);
-  }
-  /** Only the coherence subgraph reads region-tagged replicas. */
-  sendsRegionHint = false;
-}
 
 /**
  * The gateway. Every request is authenticated (JWT), matched to a persisted
@@ -86,20 +60,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     ingest: config.SUBGRAPH_INGEST_URL,
     comms: config.SUBGRAPH_COMMS_URL,
   };
-  const gateway = new ApolloGateway({
-    supergraphSdl,
-    buildService: ({ name }) =>
-      Object.assign(new TracingDataSource({ url: subgraphUrls[name as SubgraphName] }), { sendsRegionHint: name === 'coherence' }),
-  });
-  const apollo = new ApolloServer<GatewayContext>({
-    gateway,
-    formatError: maskUnexpectedErrors,
-    introspection: false,
-    // Apollo's default depends on NODE_ENV; internals never reach clients, whatever the environment.
-    includeStacktraceInErrorResponses: false,
-  });
-  await apollo.start();
-
   const { app, metrics, markDraining } = createServiceApp({
     logger,
     bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
@@ -123,6 +83,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   });
   const securityMetrics = createSecurityMetrics(metrics);
   const gatewayFlags = await createGatewayFlags({ config, supergraphSdl, logger, metrics });
+  const executor = await createOperationExecutor({ supergraphSdl, subgraphUrls, regionHint: () => gatewayFlags.regionHint() });
   const decisions = createDecisionRecorder({
     pool,
     logger,
@@ -132,14 +93,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     onDropped: (count, reason) => securityMetrics.decisionsDropped.inc({ reason }, count),
   });
   const recordAuthDenial = createAuthDenialRecorder({ pool, logger, metrics: securityMetrics });
-  const authenticate = createAuthenticator({ verifyToken, recordAuthDenial });
-  // Residency for the policy, weight for the limiter, TTL override for the cache: one cached read per tenant.
+  // Residency for the policy, weight for the limiter, TTL override for the cache: read once per request by the tenant step.
   const tenants = createTenantDirectory({ pool, ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS });
   const authorize = createAuthorizer({
     policy,
-    tenants,
-    decisions,
-    pool,
+    audit: { decisions, pool },
     logger,
     metrics: securityMetrics,
     region: config.GATEWAY_REGION,
@@ -160,7 +118,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     burstSeconds: config.GATEWAY_RATE_BURST_SECONDS,
     maxInFlight: config.GATEWAY_SATURATION_IN_FLIGHT,
     maxLoopDelayMs: config.GATEWAY_SATURATION_LOOP_DELAY_MS,
-    tenants,
     metrics,
   });
   const readCache = createTenantCoherenceCache({
@@ -172,7 +129,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     defaultTtlSeconds: config.GATEWAY_CACHE_TTL_SECONDS,
     ttlJitter: config.GATEWAY_CACHE_TTL_JITTER,
     lockWaitMs: config.GATEWAY_CACHE_LOCK_WAIT_MS,
-    tenants,
     logger,
     metrics,
   });
@@ -205,112 +161,32 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
   );
 
-  const refuse = (reply: FastifyReply, code: GatewayErrorCode, message: string, extensions: Record<string, unknown> = {}) =>
-    reply.code(gatewayErrorCodes[code]).send(graphqlErrorBody(code, message, extensions));
-
-  async function handleGraphQL(request: FastifyRequest, reply: FastifyReply) {
-    const securityTimer = securityMetrics.requestSecuritySeconds.startTimer();
-    const authentication = await authenticate(request);
-    if (!authentication.ok) {
-      request.log.info({ code: 'UNAUTHENTICATED', reason_code: authentication.reasonCode }, 'graphql request refused');
-      void reply.header('www-authenticate', 'Bearer error="invalid_token"');
-      return refuse(reply, 'UNAUTHENTICATED', authentication.message, { reasonCode: authentication.reasonCode });
-    }
-    const { principal } = authentication;
-
-    const method = request.method === 'GET' ? 'GET' : 'POST';
-    const resolved = resolvePersistedRequest(method, method === 'GET' ? request.query : request.body, operations, freeText);
-    if (!resolved.ok) {
-      request.log.info({ code: resolved.code }, 'graphql request refused');
-      return refuse(reply, resolved.code, resolved.message);
-    }
-    const { operation, variables } = resolved;
-    const tenantIds = operation.shape.tenantIds(variables);
-    const log = request.log.child({
-      operation_id: operation.id,
-      operation_name: operation.name,
-      subject: principal.subject,
-      ...(tenantIds[0] ? { tenant_id: tenantIds[0] } : {}),
-    });
-    const invalidTenant = tenantIds.find((tenantId) => !tenantIdSchema.safeParse(tenantId).success);
-    if (invalidTenant !== undefined) return refuse(reply, 'BAD_USER_INPUT', 'a tenantId variable is not a valid tenant id');
-    if (resolved.breakGlass) {
-      securityMetrics.breakGlassRequests.inc();
-      log.warn({ break_glass: true, query: operation.body }, 'break glass: running query text');
-      await recordSecurityEvent(pool, {
-        kind: 'BREAK_GLASS',
-        tenantId: tenantIds[0] ?? principal.tenantId,
-        service: 'gateway',
-        subject: principal.subject,
-        clientId: principal.clientId,
-        reason: 'query text run with break glass on',
-        sourceIp: request.ip,
-        correlationId: request.trace.requestId,
-        details: { operationId: operation.id, query: operation.body.slice(0, 4_000) },
-      });
-    }
-
-    const verdict = await authorize({ principal, operation, tenantIds, correlationId: request.trace.requestId, sourceIp: request.ip });
-    if (!verdict.allow) {
-      log.info({ code: 'FORBIDDEN', reason_code: verdict.reasonCode }, 'graphql request denied by policy');
-      return refuse(reply, 'FORBIDDEN', `denied by policy: ${verdict.reasonCode}`, { reasonCode: verdict.reasonCode });
-    }
-    securityTimer();
-
-    // Before the limiter and the cache: a switched-off operation spends no share and is never answered from the cache.
-    if (gatewayFlags.isSwitchedOff(operation)) {
-      log.info({ code: 'FEATURE_DISABLED' }, 'graphql request refused: kill switch v24.coherence is off');
-      return refuse(reply, 'FEATURE_DISABLED', FEATURE_DISABLED_MESSAGE);
-    }
-
-    // After the policy: a refused request spends nothing of the tenant's share.
-    const admission = await limiter.admit(tenantIds[0] ?? principal.tenantId);
-    if (!admission.allowed) {
-      log.info({ code: 'RATE_LIMITED', retry_after_seconds: admission.retryAfterSeconds }, 'graphql request over the tenant share');
-      void reply.header('retry-after', String(admission.retryAfterSeconds));
-      return refuse(reply, 'RATE_LIMITED', `over the tenant's request share; retry in ${admission.retryAfterSeconds} s`, {
-        retryAfterSeconds: admission.retryAfterSeconds,
-      });
-    }
-
-    const response = await readCache.serve({ operation, variables, tenantIds }, async () => {
-      // Apollo sees a plain POST of the operation's text: for persisted ids, the manifest's text is the only text it ever runs.
-      const executed = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: {
-          method: 'POST',
-          headers: new HeaderMap([['content-type', 'application/json']]),
-          search: '',
-          body: { query: operation.body, operationName: operation.name, variables },
-        },
-        context: async () => ({
-          log,
-          trace: request.trace,
-          operationId: operation.id,
-          subject: principal.subject,
-          regionHint: gatewayFlags.regionHint(),
-        }),
-      });
-      let body = '';
-      if (executed.body.kind === 'complete') body = executed.body.string;
-      else for await (const chunk of executed.body.asyncIterator) body += chunk;
-      return { status: executed.status ?? 200, headers: [...executed.headers], body };
-    });
-    for (const [name, value] of response.headers) void reply.header(name, value);
-    void reply.header('traceparent', formatTraceparent(request.trace.traceparent));
-    reply.code(response.status);
-    return reply.send(response.body);
-  }
+  // One pipeline, two transports: HTTP runs every step; graphql-ws authenticates on connect and runs the rest per subscription.
+  const authentication = useAuthentication({ verifyToken, recordAuthDenial });
+  const tenant = useTenant({ tenants });
+  const policyStep = usePolicy({ authorize, metrics: securityMetrics });
+  const killSwitch = useKillSwitch({ isSwitchedOff: (operation) => gatewayFlags.isSwitchedOff(operation) });
+  const handleGraphQL = createHttpHandler({
+    steps: [
+      authentication,
+      usePersistedOperation({ operations: () => operations, ...(freeText ? { freeText } : {}) }),
+      tenant,
+      useBreakGlassAudit({ pool, metrics: securityMetrics }),
+      policyStep,
+      killSwitch,
+      useRateLimit({ limiter }),
+      useResponseCache({ cache: readCache }),
+    ],
+    execute: (context, request) => executor.execute(context, request.trace),
+  });
   app.route({ method: ['GET', 'POST'], url: '/graphql', handler: (request, reply) => limiter.track(() => handleGraphQL(request, reply)) });
   // coherenceEvents over graphql-ws on the same server and path (upgrade requests); see docs/adr/0004.
   attachCoherenceSubscriptions(app, {
     logger,
     metrics,
     apiSchema,
-    operations: () => operations,
-    verifyToken,
-    recordAuthDenial,
-    authorize,
-    isSwitchedOff: (operation) => gatewayFlags.isSwitchedOff(operation),
+    connectSteps: [authentication],
+    subscribeSteps: [usePersistedOperation({ operations: () => operations, subscriptionsOnly: true }), tenant, policyStep, killSwitch],
     config,
   });
 
@@ -324,7 +200,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       markDraining();
       await reloads.close();
       await app.close();
-      await apollo.stop();
+      await executor.stop();
       gatewayFlags.close();
       await readCache.close();
       limiter.close();

@@ -1,7 +1,19 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier, DEV_ISSUER } from '@coherence/auth';
-import { supergraphPath } from '@coherence/gateway';
-import { attachCoherenceSubscriptions, createPersistedOperations, readSubscriptionConfig } from '@coherence/gateway/subscriptions';
+import { policyBundleDir, supergraphPath } from '@coherence/gateway';
+import {
+  attachCoherenceSubscriptions,
+  createAuthorizer,
+  createPersistedOperations,
+  createPolicyEngine,
+  createSecurityMetrics,
+  readSubscriptionConfig,
+  useAuthentication,
+  usePersistedOperation,
+  usePolicy,
+  useTenant,
+  type TenantSource,
+} from '@coherence/gateway/subscriptions';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createServiceApp, type Logger } from '@coherence/platform';
 import { readFile } from 'node:fs/promises';
@@ -15,22 +27,39 @@ export interface FanoutEndpointOptions {
   logger: Logger;
 }
 
+/** The endpoint's region: the dev tokens' default residency. */
+const REGION = 'us';
+
+/** No `tenants` table here: every tenant counts as registered in the endpoint's region, so only scopes and tenant matter. */
+const everyTenantLocal: TenantSource = {
+  recordsOf: async (tenantIds) => new Map(tenantIds.map((tenantId) => [tenantId, { residency: REGION, weight: 1, cacheTtlSeconds: null }])),
+};
+
 /**
- * The gateway's `coherenceEvents` endpoint on its own: the same module the
- * gateway attaches, over the checked-in supergraph and manifest, without
- * the HTTP pipeline (no subgraphs, no policy bundle: scopes are checked by
- * the endpoint's fallback). For the fan-out benchmark and its end-to-end test.
+ * The gateway's `coherenceEvents` endpoint on its own: the same module and
+ * the same steps the gateway attaches (the real policy bundle decides), over
+ * the checked-in supergraph and manifest, without subgraphs, Postgres or an
+ * audit. For the fan-out benchmark and its end-to-end test.
  */
 export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
   const apiSchema = apiSchemaFromSupergraph(await readFile(supergraphPath, 'utf8'));
   const operations = createPersistedOperations(manifest, apiSchema);
   const { app, metrics } = createServiceApp({ logger: options.logger, readinessChecks: [] });
+  const policy = createPolicyEngine(options.logger);
+  const activated = await policy.activate(policyBundleDir);
+  if (!activated.ok) throw new Error(`the policy bundle was refused: ${activated.error}`);
+  const securityMetrics = createSecurityMetrics(metrics);
+  const authorize = createAuthorizer({ policy, logger: options.logger, metrics: securityMetrics, region: REGION, pausedScopes: [] });
   attachCoherenceSubscriptions(app, {
     logger: options.logger,
     metrics,
     apiSchema,
-    operations: () => operations,
-    verifyToken: await createTokenVerifier({ jwks: options.jwksPath, issuers: [DEV_ISSUER] }),
+    connectSteps: [useAuthentication({ verifyToken: await createTokenVerifier({ jwks: options.jwksPath, issuers: [DEV_ISSUER] }) })],
+    subscribeSteps: [
+      usePersistedOperation({ operations: () => operations, subscriptionsOnly: true }),
+      useTenant({ tenants: everyTenantLocal }),
+      usePolicy({ authorize, metrics: securityMetrics }),
+    ],
     config: readSubscriptionConfig({ GATEWAY_REDIS_URL: options.redisUrl, COHERENCE_CHANGED_CHANNEL: options.channel }),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,17 +1,10 @@
 import type { Logger } from '@coherence/platform';
 import type { Registry } from 'prom-client';
+import { JSON_CONTENT_TYPE, toGatewayResponse, type ExecutedOperation, type GatewayResponse } from '../gatewayResponse';
 import type { GatewayOperation } from '../persisted/createPersistedOperations';
-import type { TenantDirectory } from '../tenants/createTenantDirectory';
 import type { GatewayRedis } from './createGatewayRedis';
 import { createResponseCache, type CacheOutcome } from './createResponseCache';
 import { subscribeCacheInvalidation } from './subscribeCacheInvalidation';
-
-/** An executed operation as the gateway answers it. */
-export interface ExecutedResponse {
-  status: number;
-  headers: [string, string][];
-  body: string;
-}
 
 export interface TenantCoherenceCacheOptions {
   /** Off: every request runs, nothing is stored or subscribed (GATEWAY_CACHE_ENABLED). */
@@ -25,7 +18,6 @@ export interface TenantCoherenceCacheOptions {
   defaultTtlSeconds: number;
   ttlJitter: number;
   lockWaitMs: number;
-  tenants: TenantDirectory;
   logger: Logger;
   metrics: Registry;
 }
@@ -52,21 +44,16 @@ export function isCacheableOperation(operation: GatewayOperation, tenantIds: rea
  * right after CoherenceChanged may read a replica that has not replayed the
  * change yet, and storing that would undo the invalidation for a whole TTL.
  */
-function isCacheableAnswer(response: ExecutedResponse, newestChangeMs: number | undefined): boolean {
-  if (response.status !== 200) return false;
-  let body: { data?: Record<string, { updatedAt?: unknown } | null> | null; errors?: unknown[] };
-  try {
-    body = JSON.parse(response.body) as typeof body;
-  } catch {
-    return false;
-  }
-  const answer = body.data?.[CACHED_ROOT_FIELD];
-  if (body.errors !== undefined || answer === null || answer === undefined) return false;
-  if (newestChangeMs === undefined || typeof answer.updatedAt !== 'string') return true;
-  return Date.parse(answer.updatedAt) >= newestChangeMs;
+function isCacheableAnswer({ status, result }: ExecutedOperation, newestChangeMs: number | undefined): boolean {
+  if (status !== 200 || result.errors !== undefined) return false;
+  const answer: unknown = result.data?.[CACHED_ROOT_FIELD];
+  if (typeof answer !== 'object' || answer === null) return false;
+  const { updatedAt } = answer as { updatedAt?: unknown };
+  if (newestChangeMs === undefined || typeof updatedAt !== 'string') return true;
+  return Date.parse(updatedAt) >= newestChangeMs;
 }
 
-const withCacheHeader = (response: ExecutedResponse, outcome: CacheOutcome): ExecutedResponse => ({
+const withCacheHeader = (response: GatewayResponse, outcome: CacheOutcome): GatewayResponse => ({
   ...response,
   headers: [...response.headers, [CACHE_HEADER, outcome.toUpperCase()]],
 });
@@ -90,15 +77,19 @@ export function createTenantCoherenceCache(options: TenantCoherenceCacheOptions)
     : undefined;
 
   return {
-    /** `execute`'s answer, or the cached one when the operation is cacheable. */
+    /**
+     * `execute`'s answer, or the cached one when the operation is cacheable.
+     * `ttlSeconds` is the tenant's override (its row's `cache_ttl_seconds`),
+     * null for the default.
+     */
     async serve(
-      request: { operation: GatewayOperation; variables: Record<string, unknown>; tenantIds: readonly string[] },
-      execute: () => Promise<ExecutedResponse>,
-    ): Promise<ExecutedResponse> {
+      request: { operation: GatewayOperation; variables: Record<string, unknown>; tenantIds: readonly string[]; ttlSeconds: number | null },
+      execute: () => Promise<ExecutedOperation>,
+    ): Promise<GatewayResponse> {
       const { operation, variables, tenantIds } = request;
       const tenantId = tenantIds[0];
-      if (!options.enabled || tenantId === undefined || !isCacheableOperation(operation, tenantIds)) return execute();
-      const settings = await options.tenants.settingsOf(tenantId);
+      if (!options.enabled || tenantId === undefined || !isCacheableOperation(operation, tenantIds))
+        return toGatewayResponse(await execute());
       const result = await cache.getOrLoad(
         {
           tenantId,
@@ -108,17 +99,17 @@ export function createTenantCoherenceCache(options: TenantCoherenceCacheOptions)
           variables: Object.fromEntries(
             operation.shape.variableNames.filter((name) => name in variables).map((name) => [name, variables[name]]),
           ),
-          ttlSeconds: settings.cacheTtlSeconds ?? options.defaultTtlSeconds,
+          ttlSeconds: request.ttlSeconds ?? options.defaultTtlSeconds,
         },
         async () => {
-          const response = await execute();
-          return { ...response, cacheable: isCacheableAnswer(response, newestChange.get(tenantId)) };
+          const executed = await execute();
+          return { ...toGatewayResponse(executed), cacheable: isCacheableAnswer(executed, newestChange.get(tenantId)) };
         },
       );
       const { loaded } = result;
       const response = loaded
         ? { status: loaded.status, headers: loaded.headers, body: loaded.body }
-        : { status: 200, headers: [['content-type', 'application/json; charset=utf-8']] satisfies [string, string][], body: result.body };
+        : { status: 200, headers: [['content-type', JSON_CONTENT_TYPE]] satisfies [string, string][], body: result.body };
       return withCacheHeader(response, result.outcome);
     },
     close: async () => invalidation?.close(),

@@ -47,5 +47,3 @@ export async function createGatewayFlags(options: GatewayFlagsOptions) {
     close: () => flags.close(),
   };
 }
-
-export const FEATURE_DISABLED_MESSAGE = 'coherence is switched off for now (kill switch v24.coherence); ingest still accepts signals';

@@ -37,14 +37,16 @@ async function limiterOn(redisUrl: string, options: { maxInFlight?: number; conn
     burstSeconds: 1,
     maxInFlight: options.maxInFlight ?? 100,
     maxLoopDelayMs: 10_000,
-    tenants: createTenantDirectory({ pool: appPool, ttlMs: 60_000 }),
     metrics,
   });
   closers.push(
     () => limiter.close(),
     () => gatewayRedis.close(),
   );
-  return { limiter, metrics };
+  // The weight comes from the real `tenants` row, as the pipeline's tenant step hands it over.
+  const tenants = createTenantDirectory({ pool: appPool, ttlMs: 60_000 });
+  const admit = async (tenantId: string) => limiter.admit(tenantId, (await tenants.recordsOf([tenantId])).get(tenantId)?.weight ?? 1);
+  return { limiter: { ...limiter, admit }, metrics };
 }
 
 async function registerTenant(name: string, weight: number): Promise<string> {

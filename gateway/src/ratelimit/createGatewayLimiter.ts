@@ -2,7 +2,6 @@ import { createTenantRateLimiter, type RateLimitDecision } from '@coherence/rate
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { GatewayRedis } from '../cache/createGatewayRedis';
-import type { TenantDirectory } from '../tenants/createTenantDirectory';
 import { shareFactor } from './shareFactor';
 
 export interface GatewayLimiterOptions {
@@ -17,7 +16,6 @@ export interface GatewayLimiterOptions {
   maxInFlight: number;
   /** …or this event-loop delay (p99 over the last second). */
   maxLoopDelayMs: number;
-  tenants: TenantDirectory;
   metrics: Registry;
   /** How often the event-loop delay is read; default 1_000. */
   sampleMs?: number;
@@ -84,9 +82,8 @@ export function createGatewayLimiter(options: GatewayLimiterOptions) {
         inFlight -= 1;
       }
     },
-    /** Spends one request of the tenant's current share, or says how long to wait. */
-    async admit(tenantId: string): Promise<RateLimitDecision> {
-      const { weight } = await options.tenants.settingsOf(tenantId);
+    /** Spends one request of the tenant's current share (`weight` times the rate of weight 1), or says how long to wait. */
+    async admit(tenantId: string, weight: number): Promise<RateLimitDecision> {
       const ratePerSecond = options.ratePerSecond * weight * currentFactor();
       try {
         const decision = await gcra.consume(tenantId, 1, { ratePerSecond, burst: Math.max(1, ratePerSecond * options.burstSeconds) });

@@ -1,16 +1,14 @@
-import { SCOPES, type Principal, type TokenVerifier } from '@coherence/auth';
-import { POLICY_REASON_CODES, tenantIdSchema } from '@coherence/contracts';
+import type { Principal } from '@coherence/auth';
 import type { Logger } from '@coherence/platform';
 import type { FastifyInstance } from 'fastify';
 import { GraphQLError, parse, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { Gauge, Histogram, type Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
-import type { AuthDenialRecorder } from '../auth/createAuthenticator';
-import type { GatewayOperation, PersistedOperations } from '../persisted/createPersistedOperations';
-import type { Authorizer } from '../policy/createAuthorizer';
+import { assertReached, runRequestSteps, type GatewayStep, type Refusal, type RequestContext } from '../pipeline/GatewayStep';
 import type { SubscriptionConfig } from './config';
 import { createCoherenceEventHub } from './createCoherenceEventHub';
 
@@ -20,49 +18,28 @@ export interface CoherenceSubscriptionsOptions {
   metrics: Registry;
   /** The supergraph's API schema (it declares `Subscription.coherenceEvents`). */
   apiSchema: GraphQLSchema;
-  /** The persisted operations now active (the gateway swaps them on reload). */
-  operations: () => PersistedOperations;
-  verifyToken: TokenVerifier;
-  /** Records a refused connection as an AUTH_DENY security event (the gateway's recorder; none in the fan-out benchmark). */
-  recordAuthDenial?: AuthDenialRecorder;
-  /**
-   * The gateway's policy decision (OPA). Without one — the fan-out benchmark
-   * runs without a policy bundle — the token must hold `coherence:read`, or
-   * `coherence:read:self` for its own tenant.
-   */
-  authorize?: Authorizer;
-  /** The `v24.coherence` kill switch: true refuses a new subscription with FEATURE_DISABLED (open ones keep streaming). */
-  isSwitchedOff?: (operation: GatewayOperation) => boolean;
+  /** Run on `connection_init`: authentication, which sets the connection's principal. */
+  connectSteps: readonly GatewayStep[];
+  /** Run per subscribe, with the connection's principal: the persisted operation (subscriptions only), tenant, policy, kill switch. */
+  subscribeSteps: readonly GatewayStep[];
   config: SubscriptionConfig;
 }
 
 const WEBSOCKET_PATH = '/graphql';
+/** graphql-ws's own close code for a refused `connection_init`; the refusal's code goes in the close reason. */
+const FORBIDDEN_CLOSE_CODE = 4403;
 
-const refuse = (code: string, message: string, extensions: Record<string, unknown> = {}) => [
-  new GraphQLError(message, { extensions: { code, ...extensions } }),
-];
-
-function bearerFrom(params: Readonly<Record<string, unknown>> | undefined): string | undefined {
-  const value = params?.['authorization'] ?? params?.['Authorization'];
-  if (typeof value !== 'string') return undefined;
-  const match = /^Bearer\s+(\S+)$/i.exec(value);
-  return match?.[1];
-}
-
-function scopeVerdict(principal: Principal, tenantId: string): { allow: boolean; reasonCode: string } {
-  if (principal.scopes.includes(SCOPES.readAny)) return { allow: true, reasonCode: POLICY_REASON_CODES.ALLOWED };
-  if (!principal.scopes.includes(SCOPES.readSelf)) return { allow: false, reasonCode: POLICY_REASON_CODES.SCOPE_MISSING };
-  if (principal.tenantId !== tenantId) return { allow: false, reasonCode: POLICY_REASON_CODES.TENANT_MISMATCH };
-  return { allow: true, reasonCode: POLICY_REASON_CODES.ALLOWED };
-}
+/** A refused subscribe as graphql-ws sends it: one error carrying the registry code. */
+const refusalErrors = ({ code, message, extensions }: Refusal) => [new GraphQLError(message, { extensions: { ...extensions, code } })];
 
 /**
  * `coherenceEvents` over graphql-ws on the gateway's own HTTP server (path
- * `/graphql`, upgrade requests only). Same rules as HTTP: a bearer token
- * (sent as `connectionParams.authorization`), persisted operations by id only
- * (`extensions.persistedQuery.sha256Hash`, empty `query`), a policy decision
- * per subscription. Events come from the `CoherenceChanged` Redis channel,
- * coalesced per tenant.
+ * `/graphql`, upgrade requests only), through the gateway's own steps: a
+ * bearer token (sent as `connectionParams.authorization`) on connect, and
+ * per subscription a persisted operation by id only
+ * (`extensions.persistedQuery.sha256Hash` or `documentId`, empty `query`)
+ * and a policy decision. Events come from the `CoherenceChanged` Redis
+ * channel, coalesced per tenant.
  */
 export function attachCoherenceSubscriptions(app: FastifyInstance, options: CoherenceSubscriptionsOptions) {
   const { logger, config } = options;
@@ -89,55 +66,53 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
   });
 
   const principals = new WeakMap<object, Principal>();
+  /** What each step sees of one graphql-ws message: the upgrade request's address, and the connection's credentials. */
+  const contextOf = (
+    request: IncomingMessage,
+    params: Readonly<Record<string, unknown>> | undefined,
+    payload?: unknown,
+  ): RequestContext => {
+    const authorization = params?.['authorization'] ?? params?.['Authorization'];
+    return {
+      transport: 'websocket',
+      correlationId: randomUUID(),
+      sourceIp: request.socket.remoteAddress ?? '',
+      userAgent: request.headers['user-agent'] ?? null,
+      // The upgrade URL is not where a token is read from here: only connectionParams are.
+      credentials: { headers: { authorization: typeof authorization === 'string' ? authorization : undefined }, url: WEBSOCKET_PATH },
+      method: 'POST',
+      payload,
+      receivedAtMs: performance.now(),
+      log: logger,
+    };
+  };
   const wss = new WebSocketServer({ noServer: true });
   const server = useServer<Record<string, unknown>, { request: IncomingMessage }>(
     {
       connectionInitWaitTimeout: config.GATEWAY_SUBSCRIPTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
-        const verified = await options.verifyToken(bearerFrom(ctx.connectionParams));
-        if (!verified.ok) {
-          logger.info({ reason_code: verified.code }, 'subscription connection refused');
-          const { request } = ctx.extra;
-          await options.recordAuthDenial?.({
-            code: verified.code,
-            detail: verified.reason,
-            sourceIp: request.socket.remoteAddress ?? '',
-            correlationId: randomUUID(),
-            userAgent: request.headers['user-agent'] ?? null,
-          });
+        const context = contextOf(ctx.extra.request, ctx.connectionParams);
+        const refused = await runRequestSteps(options.connectSteps, context);
+        if (refused) {
+          logger.info({ code: refused.code, ...refused.extensions }, 'subscription connection refused');
+          // graphql-ws closes with 4403 too once this returns false; closing first puts the code in the reason.
+          ctx.extra.socket.close(FORBIDDEN_CLOSE_CODE, refused.code);
           return false;
         }
-        principals.set(ctx, verified.principal);
+        assertReached(context, 'connection', 'principal');
+        principals.set(ctx, context.principal);
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
-        if (payload.query)
-          return refuse('PERSISTED_QUERY_REQUIRED', 'only persisted operations are accepted: send extensions.persistedQuery.sha256Hash');
-        const persistedQuery = payload.extensions?.['persistedQuery'] as { sha256Hash?: unknown } | undefined;
-        const id = typeof persistedQuery?.sha256Hash === 'string' ? persistedQuery.sha256Hash : undefined;
-        if (!id) return refuse('PERSISTED_QUERY_REQUIRED', 'send the persisted operation id as extensions.persistedQuery.sha256Hash');
-        const operation = options.operations().get(id);
-        if (!operation) return refuse('PERSISTED_QUERY_NOT_FOUND', `no persisted operation has id ${id.slice(0, 80)}`);
-        if (operation.type !== 'subscription')
-          return refuse('BAD_USER_INPUT', `${operation.name} is a ${operation.type}: send it over HTTP`);
-        const variables = payload.variables ?? {};
-        const tenantId = variables['tenantId'];
-        if (typeof tenantId !== 'string' || !tenantIdSchema.safeParse(tenantId).success)
-          return refuse('BAD_USER_INPUT', 'tenantId must be a valid tenant id');
-
-        const principal = principals.get(ctx)!;
-        const verdict = options.authorize
-          ? await options.authorize({
-              principal,
-              operation,
-              tenantIds: [tenantId],
-              correlationId: randomUUID(),
-              sourceIp: ctx.extra.request.socket.remoteAddress ?? '',
-            })
-          : scopeVerdict(principal, tenantId);
-        if (!verdict.allow) return refuse('FORBIDDEN', `denied by policy: ${verdict.reasonCode}`, { reasonCode: verdict.reasonCode });
-        if (options.isSwitchedOff?.(operation))
-          return refuse('FEATURE_DISABLED', 'coherenceEvents is switched off for now (kill switch v24.coherence)');
+        // graphql-ws requires a `query` string: persisted-only clients send it empty.
+        const context = contextOf(ctx.extra.request, ctx.connectionParams, { ...payload, query: payload.query || undefined });
+        context.principal = principals.get(ctx);
+        const refused = await runRequestSteps(options.subscribeSteps, context);
+        if (refused) return refusalErrors(refused);
+        assertReached(context, 'subscription', 'operation', 'variables', 'tenantIds');
+        const { operation, variables } = context;
+        const [tenantId] = context.tenantIds;
+        if (tenantId === undefined) throw new Error('the persisted-operation step lets a subscription through only with one tenant');
 
         await hub.ensureSubscribed();
         const changes = hub.subscribe(tenantId);

@@ -3,3 +3,11 @@ export { createCoherenceEventHub, type CoherenceEventHub, type CoherenceEventHub
 export { readSubscriptionConfig, type SubscriptionConfig } from './config';
 // The subscription endpoint runs on its own in the fan-out benchmark and its end-to-end test.
 export { createPersistedOperations, type PersistedOperations } from '../persisted/createPersistedOperations';
+// The fan-out endpoint runs the same steps as the gateway's subscriptions, with the real policy.
+export { useAuthentication } from '../pipeline/useAuthentication';
+export { usePersistedOperation } from '../pipeline/usePersistedOperation';
+export { usePolicy } from '../pipeline/usePolicy';
+export { useTenant, type TenantSource } from '../pipeline/useTenant';
+export { createAuthorizer } from '../policy/createAuthorizer';
+export { createPolicyEngine } from '../policy/createPolicyEngine';
+export { createSecurityMetrics } from '../createSecurityMetrics';

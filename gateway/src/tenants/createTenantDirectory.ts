@@ -10,26 +10,18 @@ export interface TenantRecord {
   cacheTtlSeconds: number | null;
 }
 
-export interface TenantSettings {
-  weight: number;
-  cacheTtlSeconds: number | null;
-}
-
 export interface TenantDirectoryOptions {
   pool: PgPool;
   /** How long a found tenant's row is reused before it is read again. */
   ttlMs: number;
 }
 
-/** A tenant without a row (reads no tenant-bound policy checked) gets weight 1 and the default TTL. */
-const UNREGISTERED_SETTINGS: TenantSettings = { weight: 1, cacheTtlSeconds: null };
-
 /**
  * Tenants' rows from the `tenants` table (one RLS-scoped read per tenant),
- * cached for `ttlMs` so the read path does not query Postgres per request:
- * residency for the policy, weight for the limiter, TTL override for the
- * cache. Concurrent reads of one tenant share one query. Tenants that are not
- * found are not cached, so a newly registered tenant is served at once.
+ * cached for `ttlMs` so the read path does not query Postgres per request;
+ * the pipeline's tenant step asks once per request. Concurrent reads of one
+ * tenant share one query. Tenants that are not found are not cached, so a
+ * newly registered tenant is served at once.
  */
 export function createTenantDirectory(options: TenantDirectoryOptions) {
   const cache = new Map<string, { record: Promise<TenantRecord | undefined>; expiresAt: number }>();
@@ -61,20 +53,15 @@ export function createTenantDirectory(options: TenantDirectoryOptions) {
   }
 
   return {
-    /** Residency of each registered tenant among `tenantIds`; unregistered ones are absent from the map. */
-    async residencyOf(tenantIds: readonly string[]): Promise<Map<string, string>> {
+    /** The rows of the registered tenants among `tenantIds`; unregistered ones are absent. */
+    async recordsOf(tenantIds: readonly string[]): Promise<Map<string, TenantRecord>> {
       const records = await Promise.all(tenantIds.map(recordOf));
-      const found = new Map<string, string>();
+      const found = new Map<string, TenantRecord>();
       tenantIds.forEach((tenantId, i) => {
         const record = records[i];
-        if (record) found.set(tenantId, record.residency);
+        if (record) found.set(tenantId, record);
       });
       return found;
-    },
-    /** The tenant's limiter weight and cache TTL override. */
-    async settingsOf(tenantId: string): Promise<TenantSettings> {
-      const record = await recordOf(tenantId);
-      return record ? { weight: record.weight, cacheTtlSeconds: record.cacheTtlSeconds } : UNREGISTERED_SETTINGS;
     },
   };
 }

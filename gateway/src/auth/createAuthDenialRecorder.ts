@@ -1,9 +1,5 @@
-import { extractBearerToken, type Principal, type TokenVerifier } from '@coherence/auth';
 import { recordSecurityEvent, type Logger, type PgPool } from '@coherence/platform';
-import type { FastifyRequest } from 'fastify';
 import type { SecurityMetrics } from '../createSecurityMetrics';
-
-export type AuthenticationResult = { ok: true; principal: Principal } | { ok: false; reasonCode: string; message: string };
 
 export interface AuthDenialRecorderOptions {
   pool: PgPool;
@@ -47,22 +43,3 @@ export function createAuthDenialRecorder(options: AuthDenialRecorderOptions) {
 }
 
 export type AuthDenialRecorder = ReturnType<typeof createAuthDenialRecorder>;
-
-/** Verifies the request's bearer token; a refusal is recorded before the 401 goes out. */
-export function createAuthenticator(options: { verifyToken: TokenVerifier; recordAuthDenial: AuthDenialRecorder }) {
-  return async function authenticate(request: FastifyRequest): Promise<AuthenticationResult> {
-    const bearer = extractBearerToken(request.headers, request.url);
-    const result = bearer.ok ? await options.verifyToken(bearer.token) : bearer;
-    if (result.ok) return result;
-    await options.recordAuthDenial({
-      code: result.code,
-      detail: result.reason,
-      sourceIp: request.ip,
-      correlationId: request.trace.requestId,
-      userAgent: request.headers['user-agent'] ?? null,
-    });
-    return { ok: false, reasonCode: result.code, message: result.reason };
-  };
-}
-
-export type Authenticator = ReturnType<typeof createAuthenticator>;

@@ -1,0 +1,95 @@
+import type { Principal } from '@coherence/auth';
+import type { FastifyBaseLogger } from 'fastify';
+import type { GatewayErrorCode } from '../errors';
+import type { ExecutedOperation, GatewayResponse } from '../gatewayResponse';
+import type { GatewayOperation } from '../persisted/createPersistedOperations';
+import type { TenantRecord } from '../tenants/createTenantDirectory';
+
+/** The tenant a request acts for, read once per request (after the persisted lookup) for the policy, the limiter and the cache. */
+export interface RequestTenant {
+  /** The first tenant the operation touches, or the token's own when it touches none: its share is charged, its audit rows filed. */
+  tenantId: string;
+  /** Its row in `tenants`; undefined when it is not registered (weight 1, the default cache TTL). */
+  record: TenantRecord | undefined;
+  /** Residency of each registered tenant among `tenantIds` (the policy's input); unregistered ones are absent. */
+  residency: ReadonlyMap<string, string>;
+}
+
+/**
+ * One request as every step sees it, whichever transport it came by. The
+ * transport fills what it received; each step adds what it learned, in
+ * pipeline order (`principal`, then `operation`/`variables`/`tenantIds`,
+ * then `tenant`).
+ */
+export interface RequestContext {
+  readonly transport: 'http' | 'websocket';
+  /** The gateway's id for this request: the trace's request id over HTTP, a fresh one per WebSocket message. */
+  readonly correlationId: string;
+  readonly sourceIp: string;
+  readonly userAgent: string | null;
+  /** Where the bearer token is looked for: request headers and URL, or the graphql-ws `connectionParams`. */
+  readonly credentials: { headers: Record<string, string | string[] | undefined>; url: string };
+  readonly method: 'GET' | 'POST';
+  /** The GraphQL request: the POST body, the GET query string, or the graphql-ws subscribe payload. */
+  readonly payload: unknown;
+  /** For the `gateway_request_security_seconds` histogram (performance.now()). */
+  readonly receivedAtMs: number;
+  /** Narrowed to the operation and subject once they are known. */
+  log: FastifyBaseLogger;
+  principal?: Principal;
+  operation?: GatewayOperation;
+  variables?: Record<string, unknown>;
+  tenantIds?: string[];
+  /** Query text run because break glass is on (audited before the policy decides). */
+  breakGlass?: boolean;
+  tenant?: RequestTenant;
+}
+
+/** A request every step has let through: what execution and the cache may rely on. */
+export type AdmittedContext = RequestContext &
+  Required<Pick<RequestContext, 'principal' | 'operation' | 'variables' | 'tenantIds' | 'tenant'>>;
+
+/** Why a request is not run: rendered by the transport (HTTP status and error body, or graphql-ws errors and close). */
+export interface Refusal {
+  code: GatewayErrorCode;
+  message: string;
+  extensions: Record<string, unknown>;
+}
+
+export const refusal = (code: GatewayErrorCode, message: string, extensions: Record<string, unknown> = {}): Refusal => ({
+  code,
+  message,
+  extensions,
+});
+
+export type ExecuteOperation = () => Promise<ExecutedOperation>;
+
+/**
+ * One concern of the gateway (authentication, policy, limiter, cache…),
+ * built by a `useX(options)` in this folder. `onRequest` may refuse;
+ * `onExecute` answers in place of execution (at most one step has it).
+ */
+export interface GatewayStep {
+  readonly name: string;
+  onRequest?(context: RequestContext): Promise<Refusal | undefined> | Refusal | undefined;
+  onExecute?(context: AdmittedContext, execute: ExecuteOperation): Promise<GatewayResponse>;
+}
+
+/** Fails loudly when steps are wired out of order: a step read something an earlier step should have set. */
+export function assertReached<K extends keyof RequestContext>(
+  context: RequestContext,
+  step: string,
+  ...keys: K[]
+): asserts context is RequestContext & Required<Pick<RequestContext, K>> {
+  const missing = keys.filter((key) => context[key] === undefined);
+  if (missing.length > 0) throw new Error(`gateway step ${step} ran before ${missing.join(', ')} was known`);
+}
+
+/** Runs the steps' `onRequest` in order; the first refusal ends the request. */
+export async function runRequestSteps(steps: readonly GatewayStep[], context: RequestContext): Promise<Refusal | undefined> {
+  for (const step of steps) {
+    const refused = await step.onRequest?.(context);
+    if (refused) return refused;
+  }
+  return undefined;
+}

@@ -1,0 +1,49 @@
+import { tenantIdSchema } from '@coherence/contracts';
+import type { PersistedOperations } from '../persisted/createPersistedOperations';
+import { resolvePersistedRequest, type FreeTextOperations } from '../persisted/resolvePersistedRequest';
+import { assertReached, refusal, type GatewayStep } from './GatewayStep';
+
+export interface PersistedOperationOptions {
+  /** The persisted operations now active (swapped on reload). */
+  operations: () => PersistedOperations;
+  /** Break glass: how query text becomes an operation. Absent (the default), query text is refused. */
+  freeText?: FreeTextOperations;
+  /**
+   * For graphql-ws: only subscriptions, each following exactly one tenant
+   * (the event hub is keyed by it). Default false.
+   */
+  subscriptionsOnly?: boolean;
+}
+
+/**
+ * Maps the request to a persisted operation (by `extensions.persistedQuery.sha256Hash`
+ * or `documentId`) and sets `operation`, `variables` and `tenantIds`, the
+ * tenant ids read from the operation's arguments: the one list every later
+ * step uses.
+ */
+export function usePersistedOperation(options: PersistedOperationOptions): GatewayStep {
+  return {
+    name: 'persisted-operation',
+    onRequest(context) {
+      assertReached(context, 'persisted-operation', 'principal');
+      const resolved = resolvePersistedRequest(context.method, context.payload, options.operations(), options.freeText);
+      if (!resolved.ok) return refusal(resolved.code, resolved.message);
+      const { operation, variables } = resolved;
+      if (options.subscriptionsOnly && operation.type !== 'subscription')
+        return refusal('BAD_USER_INPUT', `${operation.name} is a ${operation.type}: send it over HTTP`);
+      const tenantIds = operation.shape.tenantIds(variables);
+      context.log = context.log.child({
+        operation_id: operation.id,
+        operation_name: operation.name,
+        subject: context.principal.subject,
+        ...(tenantIds[0] ? { tenant_id: tenantIds[0] } : {}),
+      });
+      if (tenantIds.some((tenantId) => !tenantIdSchema.safeParse(tenantId).success))
+        return refusal('BAD_USER_INPUT', 'a tenantId variable is not a valid tenant id');
+      if (options.subscriptionsOnly && tenantIds.length !== 1)
+        return refusal('BAD_USER_INPUT', 'tenantId must be a valid tenant id: a subscription follows exactly one tenant');
+      Object.assign(context, { operation, variables, tenantIds, breakGlass: resolved.breakGlass });
+      return undefined;
+    },
+  };
+}
