@@ -33,7 +33,7 @@ export default tseslint.config(
   {
     // A step is one concern over the request context; steps meet only in the wiring (docs/adr/0009-gateway-pipeline.md).
     files: ['gateway/src/pipeline/use*.ts'],
-    ignores: ['**/*.test.ts'],
+    ignores: ['**/*.test.ts', '**/*.int.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -9,10 +9,11 @@ import { createGatewayRedis } from './cache/createGatewayRedis';
 import { createTenantCoherenceCache } from './cache/createTenantCoherenceCache';
 import { createSecurityMetrics } from './createSecurityMetrics';
 import { graphqlErrorBody } from './errors';
+import { gatewayReadinessChecks } from './gatewayReadinessChecks';
 import { createOperationExecutor } from './execution/createOperationExecutor';
 import { createGatewayFlags } from './flags/createGatewayFlags';
 import { createFreeTextOperation } from './persisted/createFreeTextOperation';
-import { createPersistedOperations } from './persisted/createPersistedOperations';
+import { createOperationStore } from './persisted/createOperationStore';
 import { createHttpHandler } from './pipeline/createHttpHandler';
 import { useAuthentication } from './pipeline/useAuthentication';
 import { useBreakGlassAudit } from './pipeline/useBreakGlassAudit';
@@ -42,10 +43,7 @@ import { createTenantDirectory } from './tenants/createTenantDirectory';
 export async function createGateway(config: GatewayConfig, logger: Logger) {
   const supergraphSdl = await readFile(config.GATEWAY_SUPERGRAPH_PATH, 'utf8');
   const apiSchema = apiSchemaFromSupergraph(supergraphSdl);
-  const loadOperations = async () => createPersistedOperations(JSON.parse(await readFile(config.GATEWAY_MANIFEST_PATH, 'utf8')), apiSchema);
-  // At start a bad manifest stops the gateway; on reload it is refused and the running one stays.
-  let operations = await loadOperations();
-  logger.info({ operations: operations.size }, 'persisted operations loaded');
+  const operations = await createOperationStore({ manifestPath: config.GATEWAY_MANIFEST_PATH, apiSchema, logger });
   const freeText = config.GATEWAY_BREAK_GLASS_FREE_TEXT ? (query: string) => createFreeTextOperation(query, apiSchema) : undefined;
   if (freeText) logger.warn('BREAK GLASS is on: query text is accepted (still authenticated and policy-checked)');
 
@@ -64,22 +62,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
     errorBody: graphqlErrorBody,
-    readinessChecks: [
-      ...Object.entries(subgraphUrls).map(([name, url]) => ({
-        name: `subgraph:${name}`,
-        check: async () => {
-          const response = await fetch(new URL('/readyz', url), { signal: AbortSignal.timeout(2_000) });
-          if (!response.ok) throw new Error(`readyz answered ${response.status}`);
-        },
-      })),
-      { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
-      {
-        name: 'policy',
-        check: async () => {
-          if (!policy.activeBundle()) throw new Error('no policy bundle is active: every request is denied');
-        },
-      },
-    ],
+    readinessChecks: gatewayReadinessChecks({ subgraphUrls, pool, policy }),
   });
   const securityMetrics = createSecurityMetrics(metrics);
   const gatewayFlags = await createGatewayFlags({ config, supergraphSdl, logger, metrics });
@@ -132,30 +115,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     metrics,
   });
+  const countReload = (artifact: string, activated: boolean) =>
+    securityMetrics.reloads.inc({ artifact, outcome: activated ? 'activated' : 'refused' });
   const reloads = watchReloads(
     [
-      {
-        name: 'manifest',
-        file: config.GATEWAY_MANIFEST_PATH,
-        reload: async () => {
-          try {
-            operations = await loadOperations();
-            securityMetrics.reloads.inc({ artifact: 'manifest', outcome: 'activated' });
-            logger.info({ operations: operations.size }, 'persisted operations reloaded');
-          } catch (error) {
-            securityMetrics.reloads.inc({ artifact: 'manifest', outcome: 'refused' });
-            logger.error({ err: error }, 'persisted query manifest refused; the previous one stays active');
-          }
-        },
-      },
+      { name: 'manifest', file: config.GATEWAY_MANIFEST_PATH, reload: async () => countReload('manifest', await operations.reload()) },
       {
         name: 'policy',
         // The build writes manifest.json last, so its change means the bundle is complete.
         file: join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.manifest),
-        reload: async () => {
-          const result = await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR);
-          securityMetrics.reloads.inc({ artifact: 'policy', outcome: result.ok ? 'activated' : 'refused' });
-        },
+        reload: async () => countReload('policy', (await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR)).ok),
       },
     ],
     logger,
@@ -169,7 +138,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const handleGraphQL = createHttpHandler({
     steps: [
       authentication,
-      usePersistedOperation({ operations: () => operations, ...(freeText ? { freeText } : {}) }),
+      usePersistedOperation({ operations: operations.current, ...(freeText ? { freeText } : {}) }),
       tenant,
       useBreakGlassAudit({ pool, metrics: securityMetrics }),
       policyStep,
@@ -186,7 +155,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     metrics,
     apiSchema,
     connectSteps: [authentication],
-    subscribeSteps: [usePersistedOperation({ operations: () => operations, subscriptionsOnly: true }), tenant, policyStep, killSwitch],
+    subscribeSteps: [usePersistedOperation({ operations: operations.current, subscriptionsOnly: true }), tenant, policyStep, killSwitch],
     config,
   });
 

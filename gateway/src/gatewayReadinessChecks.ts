@@ -1,0 +1,30 @@
+import type { PgPool, ReadinessCheck } from '@coherence/platform';
+import type { PolicyEngine } from './policy/createPolicyEngine';
+import type { SubgraphName } from './supergraph/subgraphs';
+
+/** How long one subgraph's /readyz may take before the gateway counts it as not ready. */
+const SUBGRAPH_READY_TIMEOUT_MS = 2_000;
+
+/** Ready when every subgraph is, Postgres answers, and a policy bundle is active (without one every request is denied). */
+export function gatewayReadinessChecks(options: {
+  subgraphUrls: Record<SubgraphName, string>;
+  pool: PgPool;
+  policy: PolicyEngine;
+}): ReadinessCheck[] {
+  return [
+    ...Object.entries(options.subgraphUrls).map(([name, url]) => ({
+      name: `subgraph:${name}`,
+      check: async () => {
+        const response = await fetch(new URL('/readyz', url), { signal: AbortSignal.timeout(SUBGRAPH_READY_TIMEOUT_MS) });
+        if (!response.ok) throw new Error(`readyz answered ${response.status}`);
+      },
+    })),
+    { name: 'postgres', check: async () => void (await options.pool.query('SELECT 1')) },
+    {
+      name: 'policy',
+      check: async () => {
+        if (!options.policy.activeBundle()) throw new Error('no policy bundle is active: every request is denied');
+      },
+    },
+  ];
+}
