@@ -1,6 +1,6 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
-import { createClient, type Client } from 'graphql-ws';
+import { createClient, type Client, type SubscribePayload } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -51,7 +51,7 @@ async function httpCode({ token, httpId, tenantId }: Attempt): Promise<string> {
   return body.errors[0]!.extensions.code;
 }
 
-async function webSocketCode({ token, wsId, tenantId }: Attempt): Promise<string> {
+async function webSocketCode({ token, wsId, tenantId }: Attempt, byDocumentId = false): Promise<string> {
   const client = createClient({
     url: `${app.gatewayUrl.replace('http', 'ws')}/graphql`,
     webSocketImpl: WebSocket,
@@ -60,7 +60,11 @@ async function webSocketCode({ token, wsId, tenantId }: Attempt): Promise<string
     lazy: true,
   });
   clients.push(client);
-  const events = client.iterate({ query: '', variables: { tenantId }, extensions: { persistedQuery: { version: 1, sha256Hash: wsId } } });
+  // graphql-ws's type has no `documentId`; the gateway reads it like HTTP's (GraphQL over HTTP persisted documents).
+  const payload: SubscribePayload & { documentId?: string } = byDocumentId
+    ? { query: '', variables: { tenantId }, documentId: `sha256:${wsId}` }
+    : { query: '', variables: { tenantId }, extensions: { persistedQuery: { version: 1, sha256Hash: wsId } } };
+  const events = client.iterate(payload);
   const refused: unknown = await events.next().then(
     () => undefined,
     (error: unknown) => error,
@@ -114,4 +118,11 @@ describe('one refusal, one code, on both transports', () => {
     expect(await httpCode(attempt)).toBe(code);
     expect(await webSocketCode(attempt)).toBe(code);
   });
+});
+
+it('takes documentId over the WebSocket as over HTTP: the request reaches the same steps', async () => {
+  const attempt = { token: await readToken(), httpId: UNKNOWN_ID, wsId: UNKNOWN_ID, tenantId: tenant('acme') };
+  expect(await webSocketCode(attempt, true)).toBe('PERSISTED_QUERY_NOT_FOUND');
+  // A known id gets as far as the kill switch, which is off here.
+  expect(await webSocketCode({ ...attempt, wsId: operationId('CoherenceEvents') }, true)).toBe('FEATURE_DISABLED');
 });

@@ -22,7 +22,6 @@ export interface RequestTenant {
  * then `tenant`).
  */
 export interface RequestContext {
-  readonly transport: 'http' | 'websocket';
   /** The gateway's id for this request: the trace's request id over HTTP, a fresh one per WebSocket message. */
   readonly correlationId: string;
   readonly sourceIp: string;

@@ -30,7 +30,6 @@ export function createHttpHandler(options: HttpHandlerOptions) {
   return async function handleGraphQL(request: FastifyRequest, reply: FastifyReply) {
     const method = request.method === 'GET' ? 'GET' : 'POST';
     const context: RequestContext = {
-      transport: 'http',
       correlationId: request.trace.requestId,
       sourceIp: request.ip,
       userAgent: request.headers['user-agent'] ?? null,

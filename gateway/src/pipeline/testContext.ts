@@ -5,7 +5,6 @@ import type { RequestContext } from './GatewayStep';
 /** A request context as a transport would build it, for the steps' unit tests. */
 export function testContext(overrides: Partial<RequestContext> = {}): RequestContext {
   return {
-    transport: 'http',
     correlationId: 'test-correlation',
     sourceIp: '127.0.0.1',
     userAgent: null,

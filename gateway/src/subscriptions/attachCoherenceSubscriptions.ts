@@ -74,7 +74,6 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
   ): RequestContext => {
     const authorization = params?.['authorization'] ?? params?.['Authorization'];
     return {
-      transport: 'websocket',
       correlationId: randomUUID(),
       sourceIp: request.socket.remoteAddress ?? '',
       userAgent: request.headers['user-agent'] ?? null,
@@ -108,7 +107,10 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
         const context = contextOf(ctx.extra.request, ctx.connectionParams, { ...payload, query: payload.query || undefined });
         context.principal = principals.get(ctx);
         const refused = await runRequestSteps(options.subscribeSteps, context);
-        if (refused) return refusalErrors(refused);
+        if (refused) {
+          context.log.info({ code: refused.code, ...refused.extensions }, 'subscription refused');
+          return refusalErrors(refused);
+        }
         assertReached(context, 'subscription', 'operation', 'variables', 'tenantIds');
         const { operation, variables } = context;
         const [tenantId] = context.tenantIds;
