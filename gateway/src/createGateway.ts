@@ -34,11 +34,13 @@ import type { SubgraphName } from './supergraph/subgraphs';
 import { createTenantDirectory } from './tenants/createTenantDirectory';
 
 /**
- * The gateway. Every request is authenticated (JWT), matched to a persisted
- * operation, and decided by the OPA-Wasm policy before anything reaches a
- * subgraph; every decision is queued for the audit table. The manifest and
- * the policy bundle are hot-reloaded (file change or SIGHUP); a bad one is
- * refused and the previous stays active.
+ * The gateway, wired. Every request runs the steps of `pipeline/` in the
+ * order written here (docs/adr/0009): authenticated (JWT), matched to a
+ * persisted operation, its tenant read once, decided by the OPA-Wasm policy
+ * (every decision queued for the audit table), then the kill switch, the
+ * limiter and the cache, before anything reaches a subgraph. The manifest
+ * and the policy bundle are hot-reloaded (file change or SIGHUP); a bad one
+ * is refused and the previous stays active.
  */
 export async function createGateway(config: GatewayConfig, logger: Logger) {
   const supergraphSdl = await readFile(config.GATEWAY_SUPERGRAPH_PATH, 'utf8');
@@ -138,7 +140,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const handleGraphQL = createHttpHandler({
     steps: [
       authentication,
-      usePersistedOperation({ operations: operations.current, ...(freeText ? { freeText } : {}) }),
+      usePersistedOperation({ operations: operations.current, freeText }),
       tenant,
       useBreakGlassAudit({ pool, metrics: securityMetrics }),
       policyStep,
