@@ -26,6 +26,16 @@ describe('scalars', () => {
     }
   });
 
+  it('isoDateTimeSchema refuses what Postgres cannot hold (year 0000, offsets beyond ±15:59) as storable_instant', () => {
+    for (const ok of ['0001-01-01T00:00:00Z', '2024-01-01T00:00:00+15:59', '2024-01-01T00:00:00-15:59']) {
+      expect(isoDateTimeSchema.safeParse(ok).success).toBe(true);
+    }
+    for (const bad of ['0000-01-01T00:00:00Z', '2024-01-01T00:00:00+16:00', '2024-01-01T00:00:00-23:59']) {
+      const result = isoDateTimeSchema.safeParse(bad);
+      expect(result.error?.issues).toEqual([expect.objectContaining({ code: 'custom', params: { rule: 'storable_instant' } })]);
+    }
+  });
+
   it('isoDurationSchema accepts ISO-8601 durations', () => {
     for (const ok of ['PT24H', 'P7D', 'PT15M', 'P1DT12H']) expect(isoDurationSchema.safeParse(ok).success).toBe(true);
     for (const bad of ['24h', 'PT', 'P', '']) expect(isoDurationSchema.safeParse(bad).success).toBe(false);

@@ -94,10 +94,37 @@ export const tenantIdSchema = boundedString(TENANT_ID_MAX_LENGTH).regex(/^[A-Za-
 });
 
 /** ISO-8601 / RFC 3339 date-time that carries its zone (`Z` or `±hh:mm`); calendar-checked (no Feb 30). */
-export const isoDateTimeSchema = z.iso.datetime({
-  offset: true,
-  error: 'Must be an ISO-8601 date-time with a zone, e.g. 2024-05-01T12:00:00Z',
-});
+export const isoDateTimeSchema = z.iso
+  .datetime({
+    offset: true,
+    error: 'Must be an ISO-8601 date-time with a zone, e.g. 2024-05-01T12:00:00Z',
+  })
+  .superRefine((value, ctx) => {
+    // A malformed value is already reported as `format`.
+    if (ctx.issues.length > 0 || isStorableInstant(value)) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `Must be in the years 0001..9999 with a zone offset of at most ±${MAX_ZONE_OFFSET_HOURS}:59`,
+      params: { rule: 'storable_instant' },
+    });
+  });
+
+/**
+ * Largest zone offset, in whole hours, that Postgres `timestamptz` takes
+ * (±15:59); ISO-8601 allows up to ±23:59, no zone in use exceeds ±14:00.
+ */
+export const MAX_ZONE_OFFSET_HOURS = 15;
+
+/**
+ * True when every store can hold the date-time as written: Postgres refuses
+ * year 0000 (it counts 1 BC, 1 AD) and offsets beyond ±15:59, which zod's
+ * ISO check lets through. `value` is already a well-formed ISO date-time.
+ */
+function isStorableInstant(value: string): boolean {
+  if (value.startsWith('0000')) return false;
+  const offsetHours = /[+-](\d{2}):\d{2}$/.exec(value)?.[1];
+  return offsetHours === undefined || Number(offsetHours) <= MAX_ZONE_OFFSET_HOURS;
+}
 
 /** ISO-8601 duration such as `PT24H` or `P7D`. */
 export const isoDurationSchema = z.iso.duration({ error: 'Must be an ISO-8601 duration, e.g. PT24H' });

@@ -69,6 +69,8 @@ export const VALIDATION_RULES = [
    * refuse or alter (see `isStorableString`); strings are otherwise kept as sent.
    */
   'storable_string',
+  /** A date-time a store cannot hold as written: year 0000, or a zone offset beyond ±15:59. */
+  'storable_instant',
   /** A refinement without an explicit rule word. */
   'custom',
 ] as const;

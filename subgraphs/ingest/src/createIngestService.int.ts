@@ -314,6 +314,25 @@ describe('values the stores cannot keep: 400 INVALID_SIGNAL with the rule, never
     expect(await ledgerCount('odd')).toBe(0);
   });
 
+  it.each([
+    ['year 0000', '0000-01-01T00:00:00Z'],
+    ['an offset of +23:59', '2026-11-24T12:00:00+23:59'],
+    ['an offset of -16:00', '2026-11-24T12:00:00-16:00'],
+  ])('refuses a ts the ISO grammar allows and Postgres does not (%s) with rule storable_instant, not a 500', async (_case, ts) => {
+    const response = await push({ signals: [signalOf('instant', { ts })] }, { bearer: await token('instant') });
+    expect(response.status).toBe(400);
+    expect(response.json?.error?.issues).toEqual([{ path: 'signals[0].ts', rule: 'storable_instant', message: expect.any(String) }]);
+    expect(await ledgerCount('instant')).toBe(0);
+  });
+
+  it('stores the extremes Postgres does take: year 0001 and an offset of ±15:59', async () => {
+    const sent = ['0001-01-01T00:00:00Z', '2026-11-24T12:00:00+15:59', '2026-11-24T12:00:00-15:59'].map((ts) =>
+      signalOf('instant-ok', { ts }),
+    );
+    expect((await push({ signals: sent }, { bearer: await token('instant-ok') })).status).toBe(202);
+    expect(await ledgerCount('instant-ok')).toBe(3);
+  });
+
   it('refuses the overflowing batch of issue 12 (two weights of 1e308) with rule max, and accepts the bounds', async () => {
     const bearer = await token('heavy');
     const heavy = await push(
