@@ -126,3 +126,19 @@ it('takes documentId over the WebSocket as over HTTP: the request reaches the sa
   // A known id gets as far as the kill switch, which is off here.
   expect(await webSocketCode({ ...attempt, wsId: operationId('CoherenceEvents') }, true)).toBe('FEATURE_DISABLED');
 });
+
+it('refuses each transport the other one’s operations with BAD_USER_INPUT, never a 500', async () => {
+  const token = await readToken();
+  // The subscription over HTTP (POST and GET) was a 500: Apollo cannot run one there.
+  const subscriptionOverHttp = { token, httpId: operationId('CoherenceEvents'), wsId: UNKNOWN_ID, tenantId: tenant('acme') };
+  expect(await httpCode(subscriptionOverHttp)).toBe('BAD_USER_INPUT');
+  const query = new URLSearchParams({
+    extensions: JSON.stringify({ persistedQuery: { version: 1, sha256Hash: operationId('CoherenceEvents') } }),
+    variables: JSON.stringify({ tenantId: tenant('acme') }),
+  });
+  const overGet = await fetch(`${app.gatewayUrl}/graphql?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  expect(overGet.status).toBe(400);
+  expect(((await overGet.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BAD_USER_INPUT');
+  const queryOverWebSocket = { token, httpId: UNKNOWN_ID, wsId: operationId('TenantCoherence'), tenantId: tenant('acme') };
+  expect(await webSocketCode(queryOverWebSocket)).toBe('BAD_USER_INPUT');
+});

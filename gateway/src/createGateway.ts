@@ -140,7 +140,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const handleGraphQL = createHttpHandler({
     steps: [
       authentication,
-      usePersistedOperation({ operations: operations.current, freeText }),
+      usePersistedOperation({ operations: operations.current, freeText, transport: 'http' }),
       tenant,
       useBreakGlassAudit({ pool, metrics: securityMetrics }),
       policyStep,
@@ -157,7 +157,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     metrics,
     apiSchema,
     connectSteps: [authentication],
-    subscribeSteps: [usePersistedOperation({ operations: operations.current, subscriptionsOnly: true }), tenant, policyStep, killSwitch],
+    subscribeSteps: [usePersistedOperation({ operations: operations.current, transport: 'graphql-ws' }), tenant, policyStep, killSwitch],
     config,
   });
 

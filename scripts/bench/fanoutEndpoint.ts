@@ -56,7 +56,7 @@ export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
     apiSchema,
     connectSteps: [useAuthentication({ verifyToken: await createTokenVerifier({ jwks: options.jwksPath, issuers: [DEV_ISSUER] }) })],
     subscribeSteps: [
-      usePersistedOperation({ operations: () => operations, subscriptionsOnly: true }),
+      usePersistedOperation({ operations: () => operations, transport: 'graphql-ws' }),
       useTenant({ tenants: everyTenantLocal }),
       usePolicy({ authorize, metrics: securityMetrics }),
     ],

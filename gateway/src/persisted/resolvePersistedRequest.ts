@@ -112,8 +112,8 @@ function withVariables(
   operation: GatewayOperation,
   breakGlass: boolean,
 ): ResolvedRequest {
-  if (method === 'GET' && operation.type !== 'query')
-    return refuse('METHOD_NOT_ALLOWED', `${operation.type} operations must be sent with POST`);
+  // A subscription is refused by transport, not method (usePersistedOperation): it belongs on graphql-ws.
+  if (method === 'GET' && operation.type === 'mutation') return refuse('METHOD_NOT_ALLOWED', 'mutation operations must be sent with POST');
 
   const variables = request['variables'] ?? {};
   if (!isRecord(variables)) return refuse('MALFORMED_REQUEST', 'variables must be a JSON object');

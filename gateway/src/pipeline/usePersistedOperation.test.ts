@@ -10,8 +10,8 @@ import { usePersistedOperation } from './usePersistedOperation';
 const operations = createPersistedOperations(manifest, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
 const idOf = (name: string) => manifest.operations.findLast((op) => op.name === name)!.id;
 const principal = testPrincipal('acme');
-const http = usePersistedOperation({ operations: () => operations });
-const websocket = usePersistedOperation({ operations: () => operations, subscriptionsOnly: true });
+const http = usePersistedOperation({ operations: () => operations, transport: 'http' });
+const websocket = usePersistedOperation({ operations: () => operations, transport: 'graphql-ws' });
 
 const request = (payload: unknown) => testContext({ principal, payload });
 const byHash = (id: string, variables: Record<string, unknown>) => ({
@@ -44,6 +44,7 @@ describe('usePersistedOperation', () => {
     ['query text', http, { query: '{ __typename }' }, 'PERSISTED_QUERY_REQUIRED'],
     ['an unknown id', http, byHash('f'.repeat(64), {}), 'PERSISTED_QUERY_NOT_FOUND'],
     ['an invalid tenant id', http, byHash(idOf('TenantCoherence'), { tenantId: 'not a tenant' }), 'BAD_USER_INPUT'],
+    ['a subscription over HTTP', http, byHash(idOf('CoherenceEvents'), { tenantId: 'acme' }), 'BAD_USER_INPUT'],
     ['a query over the WebSocket', websocket, byHash(idOf('TenantCoherence'), { tenantId: 'acme' }), 'BAD_USER_INPUT'],
     ['a subscription without a tenant', websocket, byHash(idOf('CoherenceEvents'), {}), 'BAD_USER_INPUT'],
   ])('refuses %s with %s', (_name, step, payload, code) => {

@@ -9,10 +9,11 @@ export interface PersistedOperationOptions {
   /** Break glass: how query text becomes an operation. Absent (the default), query text is refused. */
   freeText?: FreeTextOperations;
   /**
-   * For graphql-ws: only subscriptions, each following exactly one tenant
-   * (the event hub is keyed by it). Default false.
+   * The transport the step serves. `graphql-ws` takes only subscriptions,
+   * each following exactly one tenant (the event hub is keyed by it); `http`
+   * takes everything else (Apollo cannot run a subscription over HTTP).
    */
-  subscriptionsOnly?: boolean;
+  transport: 'http' | 'graphql-ws';
 }
 
 /**
@@ -29,8 +30,11 @@ export function usePersistedOperation(options: PersistedOperationOptions): Gatew
       const resolved = resolvePersistedRequest(context.method, context.payload, options.operations(), options.freeText);
       if (!resolved.ok) return refusal(resolved.code, resolved.message);
       const { operation, variables } = resolved;
-      if (options.subscriptionsOnly && operation.type !== 'subscription')
+      const overWebSocket = options.transport === 'graphql-ws';
+      if (overWebSocket && operation.type !== 'subscription')
         return refusal('BAD_USER_INPUT', `${operation.name} is a ${operation.type}: send it over HTTP`);
+      if (!overWebSocket && operation.type === 'subscription')
+        return refusal('BAD_USER_INPUT', `${operation.name} is a subscription: subscribe over graphql-ws at /graphql`);
       const tenantIds = operation.shape.tenantIds(variables);
       context.log = context.log.child({
         operation_id: operation.id,
@@ -40,7 +44,7 @@ export function usePersistedOperation(options: PersistedOperationOptions): Gatew
       });
       if (tenantIds.some((tenantId) => !tenantIdSchema.safeParse(tenantId).success))
         return refusal('BAD_USER_INPUT', 'a tenantId variable is not a valid tenant id');
-      if (options.subscriptionsOnly && tenantIds.length !== 1)
+      if (overWebSocket && tenantIds.length !== 1)
         return refusal('BAD_USER_INPUT', 'tenantId must be a valid tenant id: a subscription follows exactly one tenant');
       Object.assign(context, { operation, variables, tenantIds, breakGlass: resolved.breakGlass });
       return undefined;
