@@ -1,5 +1,5 @@
 import type { AcceptedSignal } from '@coherence/contracts';
-import neo4j, { type Driver } from 'neo4j-driver';
+import neo4j, { Neo4jError, type Driver } from 'neo4j-driver';
 import type { SourceAggregate } from '../modules/coherence/computeCoherence';
 
 export function createNeo4jDriver(url: string, auth?: { user: string; password: string }): Driver {
@@ -20,8 +20,18 @@ const SCHEMA_STATEMENTS = [
 ];
 
 export async function ensureGraphSchema(driver: Driver): Promise<void> {
-  for (const statement of SCHEMA_STATEMENTS) await driver.executeQuery(statement);
+  for (const statement of SCHEMA_STATEMENTS) {
+    try {
+      await driver.executeQuery(statement);
+    } catch (error) {
+      // IF NOT EXISTS is not atomic: a process starting beside this one may create the same rule between
+      // Neo4j's check and its create. The rule then exists, which is all this function promises.
+      if (!(error instanceof Neo4jError && error.code === EQUIVALENT_RULE_EXISTS)) throw error;
+    }
+  }
 }
+
+const EQUIVALENT_RULE_EXISTS = 'Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists';
 
 /**
  * Projects accepted signals as (:Tenant)-[:EMITS]->(:Signal)-[:FROM]->(:Source),
