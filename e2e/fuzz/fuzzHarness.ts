@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject, it } from 'vitest';
 
 /**
  * What every fuzz target runs against: its own database, the whole
@@ -371,4 +371,30 @@ export function createOutcomeTally(target: string) {
       process.stderr.write(`[fuzz] ${target} outcomes: ${sorted.map(([outcome, n]) => `${outcome} ×${n}`).join(', ')}\n`);
     },
   };
+}
+
+/** What a target that stores signals (ingest HTTP, Kafka) knows once its cases have run. */
+export interface StoringRun {
+  harness: FuzzHarness;
+  tenant: string;
+  ledgerAtStart: number;
+  acceptedTotal: number;
+}
+
+/** The invariants every storing target checks after its cases; call inside its `describe`, after the property. */
+export function itKeepsTheRunInvariants(run: () => StoringRun): void {
+  it('holds ledger rows = Σ accepted over the run', async () => {
+    const { harness, ledgerAtStart, acceptedTotal } = run();
+    expect((await harness.counts()).ledger - ledgerAtStart).toBe(acceptedTotal);
+  });
+
+  it('serves the fuzzed tenant the weighted mean of its stored signals (nothing overflowed)', async () => {
+    const { harness, tenant } = run();
+    await harness.app.registerTenant(tenant);
+    expect(await harness.scoreProblem(tenant)).toBeNull();
+  });
+
+  it('projects a canary pushed after the run (HTTP and Kafka) and serves it through the gateway within 5 s', async () => {
+    expect(await run().harness.canaryProblems()).toEqual([]);
+  });
 }

@@ -13,7 +13,7 @@ import {
 } from './arbitraries';
 import { assertProperty } from './assertProperty';
 import { fuzzParameters, fuzzTimeoutMs } from './fuzzConfig';
-import { createOutcomeTally, createStallGuard, excerpt, startFuzzHarness, type FuzzHarness } from './fuzzHarness';
+import { createOutcomeTally, createStallGuard, excerpt, itKeepsTheRunInvariants, startFuzzHarness, type FuzzHarness } from './fuzzHarness';
 
 /**
  * `POST /v1/signals` with a valid token and whatever body a careless
@@ -169,16 +169,5 @@ describe('fuzz: ingest HTTP body', () => {
     fuzzTimeoutMs(parameters, 300),
   );
 
-  it('holds ledger rows = Σ accepted over the run', async () => {
-    expect((await harness.counts()).ledger - ledgerAtStart).toBe(acceptedTotal);
-  });
-
-  it('serves the fuzzed tenant the weighted mean of its stored signals (nothing overflowed)', async () => {
-    await harness.app.registerTenant(fuzzTenant);
-    expect(await harness.scoreProblem(fuzzTenant)).toBeNull();
-  });
-
-  it('projects a canary pushed after the run (HTTP and Kafka) and serves it through the gateway within 5 s', async () => {
-    expect(await harness.canaryProblems()).toEqual([]);
-  });
+  itKeepsTheRunInvariants(() => ({ harness, tenant: fuzzTenant, ledgerAtStart, acceptedTotal }));
 });

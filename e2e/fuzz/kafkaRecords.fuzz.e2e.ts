@@ -13,7 +13,15 @@ import {
 } from './arbitraries';
 import { assertProperty } from './assertProperty';
 import { fuzzParameters, fuzzTimeoutMs } from './fuzzConfig';
-import { createOutcomeTally, createStallGuard, STALL_DEADLINE_MS, startFuzzHarness, waitUntil, type FuzzHarness } from './fuzzHarness';
+import {
+  createOutcomeTally,
+  createStallGuard,
+  itKeepsTheRunInvariants,
+  STALL_DEADLINE_MS,
+  startFuzzHarness,
+  waitUntil,
+  type FuzzHarness,
+} from './fuzzHarness';
 
 /**
  * Kafka records as a careless producer inside the cluster could write them:
@@ -155,16 +163,5 @@ describe('fuzz: Kafka record keys and values', () => {
     fuzzTimeoutMs(parameters, 1_000),
   );
 
-  it('holds ledger rows = Σ accepted over the run', async () => {
-    expect((await harness.counts()).ledger - ledgerAtStart).toBe(acceptedTotal);
-  });
-
-  it('serves the fuzzed tenant the weighted mean of its stored signals (nothing overflowed)', async () => {
-    await harness.app.registerTenant(fuzzTenant);
-    expect(await harness.scoreProblem(fuzzTenant)).toBeNull();
-  });
-
-  it('projects a canary pushed after the run (HTTP and Kafka) and serves it through the gateway within 5 s', async () => {
-    expect(await harness.canaryProblems()).toEqual([]);
-  });
+  itKeepsTheRunInvariants(() => ({ harness, tenant: fuzzTenant, ledgerAtStart, acceptedTotal }));
 });
