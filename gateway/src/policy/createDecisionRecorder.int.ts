@@ -45,6 +45,21 @@ const stored = async (decisions: RecordedDecision[]) =>
 describe('createDecisionRecorder', () => {
   const logger = createLogger('test', 'silent');
 
+  /** A recorder that only flushes when told, noting each drop as `reason:count`. */
+  const recorderCountingDrops = (options: { maxPending?: number } = {}) => {
+    const dropped: string[] = [];
+    const recorder = createDecisionRecorder({
+      pool: appPool,
+      logger,
+      region: 'us',
+      flushMs: 60_000,
+      batchSize: 1_000,
+      ...options,
+      onDropped: (count, reason) => dropped.push(`${reason}:${count}`),
+    });
+    return { recorder, dropped };
+  };
+
   it('writes decisions of several tenants in one batch, each under its own tenant (row-level security)', async () => {
     const recorder = createDecisionRecorder({ pool: appPool, logger, region: 'us', flushMs: 60_000, batchSize: 1_000 });
     const decisions = [
@@ -64,16 +79,7 @@ describe('createDecisionRecorder', () => {
   });
 
   it('keeps decisions the database refused and writes them once it accepts again', async () => {
-    const dropped: string[] = [];
-    const recorder = createDecisionRecorder({
-      pool: appPool,
-      logger,
-      region: 'us',
-      flushMs: 60_000,
-      batchSize: 1_000,
-      maxPending: 3,
-      onDropped: (count, reason) => dropped.push(`${reason}:${count}`),
-    });
+    const { recorder, dropped } = recorderCountingDrops({ maxPending: 3 });
     await adminPool.query('REVOKE INSERT ON policy_decisions FROM coherence_app');
     const decisions = Array.from({ length: 4 }, () => decision(`${database.namespace}-c`, true));
     try {
@@ -90,15 +96,7 @@ describe('createDecisionRecorder', () => {
   });
 
   it('sets aside a decision whose values Postgres refuses, and writes every other one of its batch', async () => {
-    const dropped: string[] = [];
-    const recorder = createDecisionRecorder({
-      pool: appPool,
-      logger,
-      region: 'us',
-      flushMs: 60_000,
-      batchSize: 1_000,
-      onDropped: (count, reason) => dropped.push(`${reason}:${count}`),
-    });
+    const { recorder, dropped } = recorderCountingDrops();
     // A row the database refuses whatever the attempt (SQLSTATE 23514), standing in for any value a
     // future contract lets through and Postgres does not: before, it held up the whole audit trail.
     await adminPool.query(`ALTER TABLE policy_decisions ADD CONSTRAINT test_refuses_poison CHECK (explanation <> 'poison') NOT VALID`);
