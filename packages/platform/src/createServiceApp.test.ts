@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServiceApp, type ServiceApp } from './createServiceApp';
 
 /**
@@ -83,6 +83,26 @@ describe('requests the HTTP parser refuses', () => {
   it('a well-formed request on the same server is unaffected', async () => {
     const response = await fetch(`${urlOf(plain)}/healthz`);
     expect(await response.json()).toEqual({ status: 'ok' });
+  });
+});
+
+describe('the access log', () => {
+  const accessLines = () =>
+    logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry['msg'] === 'request done');
+
+  // Issue 13: a token sent in the query string is refused, but the refused URL reached the log whole.
+  it('writes the path without the query string, which can carry a token', async () => {
+    const response = await fetch(`${urlOf(plain)}/graphql?access_token=eyJ.query-secret.sig&x=1`);
+    expect(response.status).toBe(404);
+    await vi.waitFor(() => expect(accessLines()).toContainEqual(expect.objectContaining({ method: 'GET', path: '/graphql', status: 404 })));
+    expect(logLines.join('')).not.toContain('query-secret');
+  });
+
+  it('leaves out the probes, with or without a query string', async () => {
+    await fetch(`${urlOf(plain)}/healthz?probe=1`);
+    await fetch(`${urlOf(plain)}/missing-marker`);
+    await vi.waitFor(() => expect(accessLines()).toContainEqual(expect.objectContaining({ path: '/missing-marker' })));
+    expect(accessLines().filter((entry) => entry['path'] === '/healthz')).toEqual([]);
   });
 });
 

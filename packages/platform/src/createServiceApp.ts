@@ -80,6 +80,17 @@ function createClientErrorHandler(logger: Logger, format: ErrorBodyFormat) {
 }
 
 /**
+ * The path of a request target without its query string: access logs keep
+ * the path only, since a query string can carry what must never be stored
+ * (a token sent as `?access_token=` is refused, but the URL would still reach
+ * the log).
+ */
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/**
  * A Fastify app with the endpoints and request plumbing every process has:
  * `/healthz` (the process is alive), `/readyz` (its dependencies answer and it
  * is not draining), a W3C trace context on every request whose ids are
@@ -124,9 +135,10 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     request.log = request.log.child({ trace_id: request.trace.traceparent.traceId });
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (request.url === '/healthz' || request.url === '/readyz' || request.url === '/metrics') return;
+    const path = pathOf(request.url);
+    if (path === '/healthz' || path === '/readyz' || path === '/metrics') return;
     request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) },
+      { method: request.method, path, status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) },
       'request done',
     );
   });
