@@ -151,4 +151,14 @@ describe('extractBearerToken', () => {
     const result = extractBearerToken({ authorization: 'Bearer abc' }, `/graphql?${name}=abc.def.ghi`);
     expect(result).toMatchObject({ ok: false, code: 'TOKEN_IN_QUERY_STRING' });
   });
+
+  // Issue 13: the names were matched case-sensitively, so `?Access_Token=` went through and into the logs.
+  it.each(['Access_Token', 'TOKEN', 'Jwt', 'AUTHORIZATION'])('refuses a token in the query string as %s, whatever the case', (name) => {
+    const result = extractBearerToken({ authorization: 'Bearer abc' }, `/graphql?id=1&${name}=abc.def.ghi`);
+    expect(result).toMatchObject({ ok: false, code: 'TOKEN_IN_QUERY_STRING' });
+  });
+
+  it('lets other query parameters through', () => {
+    expect(extractBearerToken({}, '/graphql?documentId=sha256:abc&tokens=1')).toEqual({ ok: true, token: undefined });
+  });
 });
