@@ -1,5 +1,5 @@
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,22 @@ beforeAll(async () => {
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const DAY_SECONDS = 86_400;
+
+/** A dev-key token whose `iat` and `exp` are these offsets from now, in seconds (no `iat` when absent). */
+async function signWithDevKey(times: { iat?: number; exp: number }) {
+  const jwk = JSON.parse(readFileSync(keys.privateKeyPath, 'utf8')) as JWK;
+  const now = Math.floor(Date.now() / 1_000);
+  const jwt = new SignJWT({ tenant: 'acme', scope: 'coherence:read:self', residency: ['us'], client_id: 'web' })
+    .setProtectedHeader({ alg: 'ES256', kid: jwk.kid ?? 'dev' })
+    .setIssuer(DEV_ISSUER)
+    .setAudience('coherence')
+    .setSubject('user-1')
+    .setExpirationTime(now + times.exp);
+  if (times.iat !== undefined) jwt.setIssuedAt(now + times.iat);
+  return jwt.sign(await importJWK(jwk, 'ES256'));
+}
 
 /** A key pair the verifier does not trust, with the same kid shape as the dev key. */
 async function foreignKey(kid: string) {
@@ -114,26 +130,52 @@ describe('createTokenVerifier', () => {
     expect(result).toMatchObject({ ok: true, principal: { subject: 'u'.repeat(255), tenantId: 't'.repeat(128) } });
   });
 
-  it('finds a rotated-in key by re-reading the JWKS file, without a restart', async () => {
-    const rotatedDir = join(dir, 'rotated');
-    const files = await ensureDevKeys(rotatedDir);
-    const verifyRotating = await createTokenVerifier({ jwks: files.jwksPath, issuers: [DEV_ISSUER] });
-    const { privateKey, publicJwk } = await foreignKey('key-2');
-    const signWithNewKey = () =>
+  // Issue 13: only ES256 and RS256; an RSA key that declared no `alg` also verified RS512 and PS256 tokens.
+  it.each(['PS256', 'RS512'])('refuses %s, even from a trusted RSA key that declares no algorithm', async (alg) => {
+    const rsaDir = join(dir, `rsa-${alg}`);
+    mkdirSync(rsaDir);
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const { alg: _declared, ...publicJwk } = await exportJWK(publicKey);
+    writeFileSync(join(rsaDir, 'jwks.json'), JSON.stringify({ keys: [{ ...publicJwk, kid: 'rsa-1', use: 'sig' }] }));
+    const verifyRsa = await createTokenVerifier({ jwks: join(rsaDir, 'jwks.json'), issuers: [DEV_ISSUER] });
+    const privateJwk = await exportJWK(privateKey);
+    const sign = async (signingAlg: string) =>
       new SignJWT({ tenant: 'acme', scope: 'coherence:read:self', residency: ['us'], client_id: 'web' })
-        .setProtectedHeader({ alg: 'ES256', kid: 'key-2' })
+        .setProtectedHeader({ alg: signingAlg, kid: 'rsa-1' })
         .setIssuer(DEV_ISSUER)
         .setAudience('coherence')
         .setSubject('user-1')
+        .setIssuedAt()
         .setExpirationTime('5m')
-        .sign(privateKey);
+        .sign(await importJWK(privateJwk, signingAlg));
 
-    expect(await verifyRotating(await signWithNewKey())).toMatchObject({ ok: false, code: 'TOKEN_SIGNATURE_INVALID' });
-    const jwks = JSON.parse(readFileSync(files.jwksPath, 'utf8')) as { keys: unknown[] };
-    writeFileSync(files.jwksPath, JSON.stringify({ keys: [...jwks.keys, publicJwk] }));
-    expect(await verifyRotating(await signWithNewKey())).toMatchObject({ ok: true, principal: { subject: 'user-1' } });
-    // The old key is still in the set, so tokens minted before the rotation keep working.
-    expect(await verifyRotating(await mintDevToken(files.privateKeyPath, claims))).toMatchObject({ ok: true });
+    expect(await verifyRsa(await sign('RS256'))).toMatchObject({ ok: true });
+    expect(await verifyRsa(await sign(alg))).toMatchObject({ ok: false, code: 'TOKEN_ALGORITHM_INVALID' });
+  });
+
+  // Issue 13: any lifetime was accepted, so a leaked long-lived token stayed good for as long.
+  it('refuses a token minted for 30 days with TOKEN_CLAIMS_INVALID on exp', async () => {
+    const result = await verify(await mintDevToken(keys.privateKeyPath, { ...claims, ttlSeconds: 30 * DAY_SECONDS }));
+    expect(result).toMatchObject({ ok: false, code: 'TOKEN_CLAIMS_INVALID' });
+    expect(!result.ok && result.reason).toContain('exp');
+  });
+
+  it.each([
+    ['issued 29 days ago for 30 (one day left)', { iat: -29 * DAY_SECONDS, exp: DAY_SECONDS }],
+    ['without iat, expiring in 30 days', { exp: 30 * DAY_SECONDS }],
+    ['claiming to be issued in 29 days, to look short-lived', { iat: 29 * DAY_SECONDS, exp: 30 * DAY_SECONDS }],
+  ])('refuses a token %s', async (_name, times) => {
+    expect(await verify(await signWithDevKey(times))).toMatchObject({ ok: false, code: 'TOKEN_CLAIMS_INVALID' });
+  });
+
+  it('accepts a lifetime up to the maximum: 24 hours by default, or as configured', async () => {
+    expect(await verify(await mintDevToken(keys.privateKeyPath, { ...claims, ttlSeconds: DAY_SECONDS }))).toMatchObject({ ok: true });
+    const verifyShort = await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER], maxLifetimeSeconds: 600 });
+    expect(await verifyShort(await mintDevToken(keys.privateKeyPath, { ...claims, ttlSeconds: 600 }))).toMatchObject({ ok: true });
+    expect(await verifyShort(await mintDevToken(keys.privateKeyPath, { ...claims, ttlSeconds: 601 }))).toMatchObject({
+      ok: false,
+      code: 'TOKEN_CLAIMS_INVALID',
+    });
   });
 });
 

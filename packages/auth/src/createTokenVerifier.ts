@@ -1,5 +1,5 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { readFile } from 'node:fs/promises';
+import { errors, jwtVerify } from 'jose';
+import { createKeySet } from './createKeySet';
 import { TOKEN_AUDIENCE, tokenClaimsSchema, toPrincipal, type Principal } from './tokenClaims';
 
 /** Why a token was refused; stable, safe to show to the caller. */
@@ -8,6 +8,7 @@ export type TokenErrorCode =
   | 'TOKEN_MALFORMED'
   | 'TOKEN_EXPIRED'
   | 'TOKEN_SIGNATURE_INVALID'
+  | 'TOKEN_ALGORITHM_INVALID'
   | 'TOKEN_AUDIENCE_INVALID'
   | 'TOKEN_ISSUER_INVALID'
   | 'TOKEN_CLAIMS_INVALID';
@@ -15,44 +16,40 @@ export type TokenErrorCode =
 export type VerifyResult = { ok: true; principal: Principal } | { ok: false; code: TokenErrorCode; reason: string };
 
 export interface TokenVerifierOptions {
-  /** A JWKS file path or an http(s) URL serving one. */
+  /** A JWKS file path or an `https://` URL serving one. */
   jwks: string;
+  /** Least time between two JWKS reloads caused by tokens naming an unknown `kid`, in milliseconds. Default 30_000. */
+  jwksRefreshCooldownMs?: number;
   /** Accepted `iss` values. */
   issuers: readonly string[];
   /** Default `coherence`. */
   audience?: string;
   /** Leeway for `exp`/`nbf`, in seconds. Default 30. */
   clockToleranceSeconds?: number;
+  /** Longest accepted lifetime, `exp` − `iat` (or − now when `iat` is absent or later), in seconds. Default 86_400. */
+  maxLifetimeSeconds?: number;
 }
 
 /**
- * Loads the key set: a URL is fetched by jose (cached, refetched when a
- * token names an unknown `kid`, so key rotation needs no restart); a file is
- * re-read when a token names an unknown `kid`, for the same reason.
+ * The signing algorithms accepted, checked before any key is looked up. A key
+ * that declares its `alg` is used with that one only; without this list, an
+ * RSA key that declares none would also verify RS384/RS512/PS* tokens.
  */
-async function createKeySet(jwks: string): Promise<JWTVerifyGetKey> {
-  if (/^https?:\/\//.test(jwks)) return createRemoteJWKSet(new URL(jwks));
-  const load = async () => createLocalJWKSet(JSON.parse(await readFile(jwks, 'utf8')) as JSONWebKeySet);
-  let current = await load();
-  return async (header, token) => {
-    try {
-      return await current(header, token);
-    } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
-      current = await load();
-      return current(header, token);
-    }
-  };
-}
+const ALGORITHMS = ['ES256', 'RS256'];
 
-/** Verifies bearer tokens: signature against the JWKS, audience, issuer, expiry, and the claims we need. */
+/**
+ * Verifies bearer tokens: algorithm and signature against the JWKS, audience,
+ * issuer, expiry, lifetime, and the claims we need.
+ */
 export async function createTokenVerifier(options: TokenVerifierOptions) {
-  const keySet = await createKeySet(options.jwks);
+  const keySet = await createKeySet({ jwks: options.jwks, refreshCooldownMs: options.jwksRefreshCooldownMs });
   const audience = options.audience ?? TOKEN_AUDIENCE;
+  const maxLifetimeSeconds = options.maxLifetimeSeconds ?? 86_400;
   return async function verify(token: string | undefined): Promise<VerifyResult> {
     if (!token) return { ok: false, code: 'TOKEN_MISSING', reason: 'no bearer token' };
     try {
       const { payload } = await jwtVerify(token, keySet, {
+        algorithms: ALGORITHMS,
         audience,
         issuer: [...options.issuers],
         clockTolerance: options.clockToleranceSeconds ?? 30,
@@ -65,6 +62,12 @@ export async function createTokenVerifier(options: TokenVerifierOptions) {
           code: 'TOKEN_CLAIMS_INVALID',
           reason: claims.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
         };
+      }
+      // A leaked token is good until it expires: bound that, whatever the issuer minted.
+      const nowSeconds = Math.floor(Date.now() / 1_000);
+      const lifetimeSeconds = claims.data.exp - Math.min(payload.iat ?? nowSeconds, nowSeconds);
+      if (lifetimeSeconds > maxLifetimeSeconds) {
+        return { ok: false, code: 'TOKEN_CLAIMS_INVALID', reason: `exp: the token lives longer than ${maxLifetimeSeconds} seconds` };
       }
       return { ok: true, principal: toPrincipal(claims.data) };
     } catch (error) {
@@ -81,6 +84,9 @@ function classify(error: unknown): { code: TokenErrorCode; reason: string } {
     if (error.claim === 'aud') return { code: 'TOKEN_AUDIENCE_INVALID', reason: 'the token is not for this audience' };
     if (error.claim === 'iss') return { code: 'TOKEN_ISSUER_INVALID', reason: 'the token issuer is not trusted' };
     return { code: 'TOKEN_CLAIMS_INVALID', reason: `claim ${error.claim}: ${error.reason}` };
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) {
+    return { code: 'TOKEN_ALGORITHM_INVALID', reason: `the token is not signed with ${ALGORITHMS.join(' or ')}` };
   }
   if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey) {
     return { code: 'TOKEN_SIGNATURE_INVALID', reason: 'the signature does not verify against a trusted key' };
