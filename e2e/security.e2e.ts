@@ -360,13 +360,33 @@ describe('manifest hot reload', () => {
 describe('kill switch, break glass and bundle activation', () => {
   let paused: Awaited<ReturnType<typeof startApplication>>;
   const bundleDir = join(workDir, 'bundle');
+  /** An operator who has just signed in for break glass: the scope, and a fresh token (iat now). */
+  const breakGlassToken = (extra: { issuedAt?: Date; scopes?: string[] } = {}) =>
+    paused.mintToken({
+      tenant: tenant('ops'),
+      scopes: extra.scopes ?? ['coherence:read', 'platform:break-glass'],
+      issuedAt: extra.issuedAt,
+    });
+  const sendText = async (query: string, token: string, options: { method?: 'GET' | 'POST'; correlationId?: string } = {}) => {
+    const headers = { authorization: `Bearer ${token}`, 'x-request-id': options.correlationId ?? randomUUID() };
+    const response =
+      options.method === 'GET'
+        ? await fetch(`${paused.gatewayUrl}/graphql?${new URLSearchParams({ query })}`, { headers })
+        : await fetch(`${paused.gatewayUrl}/graphql`, {
+            method: 'POST',
+            headers: { ...headers, 'content-type': 'application/json' },
+            body: JSON.stringify({ query }),
+          });
+    return { status: response.status, body: (await response.json()) as GraphQLResponse & { errors?: { message: string }[] } };
+  };
 
   beforeAll(async () => {
     cpSync(fileURLToPath(new URL('../policy/bundle', import.meta.url)), bundleDir, { recursive: true });
     paused = await startApplication(inject('services'), database, {
       gatewayEnv: {
         GATEWAY_PAUSED_SCOPES: 'coherence:read:self',
-        GATEWAY_BREAK_GLASS_FREE_TEXT: 'true',
+        // Long enough for this block; the expiry itself is tested with a gateway of its own.
+        GATEWAY_BREAK_GLASS_UNTIL: new Date(Date.now() + 30 * 60_000).toISOString(),
         GATEWAY_POLICY_BUNDLE_DIR: bundleDir,
       },
     });
@@ -389,9 +409,9 @@ describe('kill switch, break glass and bundle activation', () => {
     expect((await send(operatorToken)).status).toBe(200);
   });
 
-  it('break glass runs query text, still authorized, and leaves a BREAK_GLASS event and a counter', async () => {
+  it('break glass runs query text, still authorized, and leaves a BREAK_GLASS event with the sha256 of the text and a counter', async () => {
     const correlationId = randomUUID();
-    const token = await paused.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
+    const token = await breakGlassToken();
     const query = `query Triage { tenantCoherence(tenantId: "${tenant('globex')}") { tenantId status } }`;
     const response = await fetch(`${paused.gatewayUrl}/graphql`, {
       method: 'POST',
@@ -401,6 +421,10 @@ describe('kill switch, break glass and bundle activation', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ data: { tenantCoherence: { tenantId: tenant('globex'), status: 'UNKNOWN' } } });
     expect(await securityEventRows(correlationId)).toEqual([expect.objectContaining({ kind: 'BREAK_GLASS', tenant_id: tenant('globex') })]);
+    const { rows: audited } = await admin.query("SELECT details->>'querySha256' AS sha256 FROM security_events WHERE correlation_id = $1", [
+      correlationId,
+    ]);
+    expect(audited).toEqual([{ sha256: createHash('sha256').update(query).digest('hex') }]);
     const [decision] = await decisionRows(correlationId);
     expect(decision?.operation_id).toMatch(/^free-text:[0-9a-f]{64}$/);
     expect(await (await fetch(`${paused.gatewayUrl}/metrics`)).text()).toMatch(/gateway_break_glass_requests_total [1-9]/);
@@ -409,7 +433,7 @@ describe('kill switch, break glass and bundle activation', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        authorization: `Bearer ${await paused.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read'] })}`,
+        authorization: `Bearer ${await breakGlassToken()}`,
       },
       body: JSON.stringify({ query: `query Triage { tenantCoherence(tenantId: "${tenant('hooli')}") { status } }` }),
     });
@@ -417,15 +441,8 @@ describe('kill switch, break glass and bundle activation', () => {
   });
 
   it('break glass: an operation selecting only __typename is a 400 BAD_USER_INPUT, never a POLICY_ERROR', async () => {
-    const token = await paused.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
-    const run = async (query: string) => {
-      const response = await fetch(`${paused.gatewayUrl}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query }),
-      });
-      return { status: response.status, body: (await response.json()) as GraphQLResponse & { errors?: { message: string }[] } };
-    };
+    const token = await breakGlassToken();
+    const run = (query: string) => sendText(query, token);
     const typename = await run('query Q { __typename }');
     expect(typename.status).toBe(400);
     expect(typename.body.errors?.[0]).toMatchObject({
@@ -436,6 +453,110 @@ describe('kill switch, break glass and bundle activation', () => {
     const introspection = await run('query Q { __schema { queryType { name } } }');
     expect(introspection.status).toBe(403);
     expect(introspection.body.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reasonCode: 'FIELD_NOT_COVERED' });
+  });
+
+  it('break glass: query text without the platform:break-glass scope is a 403, leaves no BREAK_GLASS event, and is never parsed', async () => {
+    const correlationId = randomUUID();
+    const operator = await breakGlassToken({ scopes: ['coherence:read'] });
+    const refused = await sendText(`query Triage { tenantCoherence(tenantId: "${tenant('acme')}") { status } }`, operator, {
+      correlationId,
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reasonCode: 'SCOPE_MISSING' });
+    expect((await sendText('not graphql', operator)).body.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    expect(
+      await admin.query("SELECT 1 FROM security_events WHERE correlation_id = $1 AND kind = 'BREAK_GLASS'", [correlationId]),
+    ).toMatchObject({
+      rowCount: 0,
+    });
+  });
+
+  it('break glass: a token issued more than 15 minutes ago is refused, however valid', async () => {
+    const old = await breakGlassToken({ issuedAt: new Date(Date.now() - 16 * 60_000) });
+    const refused = await sendText(`query Triage { tenantCoherence(tenantId: "${tenant('acme')}") { status } }`, old);
+    expect(refused.status).toBe(403);
+    expect(refused.body.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', reasonCode: 'TOKEN_TOO_OLD' });
+  });
+
+  it('break glass: query text over GET is a 405, a mutation above all', async () => {
+    const token = await breakGlassToken();
+    for (const query of [
+      `query Triage { tenantCoherence(tenantId: "${tenant('acme')}") { status } }`,
+      `mutation Retry { retryCommand(id: "${randomUUID()}", reason: "triage") { __typename } }`,
+    ]) {
+      const refused = await sendText(query, token, { method: 'GET' });
+      expect(refused.status).toBe(405);
+      expect(refused.body.errors?.[0]?.extensions.code).toBe('METHOD_NOT_ALLOWED');
+    }
+  });
+
+  it.each([
+    ['nested deeper than 8', `query Deep { signals(tenantId: "t") ${'{ edges '.repeat(8)}{ cursor }${' }'.repeat(8)} }`],
+    [
+      'more than 100 fields',
+      `query Wide { ${Array.from({ length: 51 }, (_, i) => `tenantCoherence(tenantId: "t${i}") { status }`).join(' ')} }`,
+    ],
+    [
+      'more than 10 aliases',
+      `query Aliased { ${Array.from({ length: 11 }, (_, i) => `a${i}: tenantCoherence(tenantId: "t") { status }`).join(' ')} }`,
+    ],
+  ])('break glass: query text %s is a 400 BAD_USER_INPUT', async (_name, query) => {
+    const refused = await sendText(query, await breakGlassToken());
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT' },
+      message: expect.stringContaining('break-glass limits'),
+    });
+  });
+
+  it('break glass ends at GATEWAY_BREAK_GLASS_UNTIL while the gateway runs', async () => {
+    // Long enough for the gateway to start (config is read once the subgraphs are up), short enough to wait for.
+    const until = new Date(Date.now() + 5_000);
+    const brief = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_BREAK_GLASS_UNTIL: until.toISOString() } });
+    try {
+      await sleep(until.getTime() - Date.now() + 100);
+      const token = await brief.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read', 'platform:break-glass'] });
+      const response = await fetch(`${brief.gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: `query Triage { tenantCoherence(tenantId: "${tenant('acme')}") { status } }` }),
+      });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { errors: { message: string; extensions: { code: string } }[] }).errors[0]).toMatchObject({
+        extensions: { code: 'PERSISTED_QUERY_REQUIRED' },
+        message: expect.stringContaining('break glass ended'),
+      });
+    } finally {
+      await brief.stop();
+    }
+  });
+
+  it('refuses to start (config error, exit 2) with GATEWAY_BREAK_GLASS_UNTIL in the past', async () => {
+    const logFile = join(workDir, 'gateway-expired-break-glass.log');
+    const child = spawnManaged({
+      name: 'gateway',
+      command: process.execPath,
+      args: ['--import', 'tsx', fileURLToPath(new URL('../gateway/src/main.ts', import.meta.url))],
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: {
+        ...process.env,
+        ...app.subgraphUrls,
+        GATEWAY_PORT: String(await freePort()),
+        GATEWAY_DATABASE_URL: database.appUrl,
+        GATEWAY_REGION: 'us',
+        GATEWAY_JWKS: app.jwksPath,
+        GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+        GATEWAY_BREAK_GLASS_UNTIL: '2026-01-01T00:00:00Z',
+      },
+      logFile,
+    });
+    try {
+      // Today's gateway would start and keep running: give it long enough to have exited if it refuses.
+      expect(await Promise.race([child.exited, sleep(20_000, 'still running')])).toBe(2);
+      expect(readFileSync(logFile, 'utf8')).toContain('GATEWAY_BREAK_GLASS_UNTIL: is in the past');
+    } finally {
+      await child.stop();
+    }
   });
 
   it('refuses a tampered bundle on reload and keeps deciding with the active one', async () => {

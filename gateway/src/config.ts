@@ -6,6 +6,9 @@ import { policyBundleDir } from './policy/loadPolicyBundle';
 import { subscriptionConfigFields } from './subscriptions/config';
 import { supergraphPath } from './supergraph/subgraphs';
 
+/** The longest break glass may be set to last from start (GATEWAY_BREAK_GLASS_UNTIL); a restart with a new time extends it. */
+const BREAK_GLASS_MAX_HOURS = 24;
+
 const schema = z.object({
   GATEWAY_PORT: configFields.port(4000),
   GATEWAY_HOST: configFields.host(),
@@ -27,11 +30,21 @@ const schema = z.object({
   GATEWAY_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
   /** Kill switch: scopes paused here grant nothing, comma-separated. */
   GATEWAY_PAUSED_SCOPES: configFields.commaList(),
-  /** Break glass: also run query text (still authenticated and policy-checked), for triage only. Default off. */
-  GATEWAY_BREAK_GLASS_FREE_TEXT: z
-    .enum(['true', 'false'])
-    .default('false')
-    .transform((value) => value === 'true'),
+  /**
+   * Break glass, for triage: until this time (ISO 8601 with a zone, e.g.
+   * 2026-11-26T18:00:00Z), query text also runs, for tokens with the
+   * platform:break-glass scope issued in the last 15 minutes (still
+   * policy-checked and audited). Unset (the default): off. A time in the past
+   * or more than 24 hours ahead is refused at start, so it cannot be left on.
+   */
+  GATEWAY_BREAK_GLASS_UNTIL: z.iso
+    .datetime({ offset: true, error: 'an ISO 8601 time with a zone, such as 2026-11-26T18:00:00Z' })
+    .transform((value) => new Date(value))
+    .refine((until) => until.getTime() > Date.now(), { error: 'is in the past: unset it, or set when break glass ends' })
+    .refine((until) => until.getTime() <= Date.now() + BREAK_GLASS_MAX_HOURS * 3_600_000, {
+      error: `is more than ${BREAK_GLASS_MAX_HOURS} hours ahead: break glass is for one incident`,
+    })
+    .optional(),
   /** How long a tenant's residency is cached. */
   GATEWAY_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
   /** Policy decisions are written in batches: at most this often… */

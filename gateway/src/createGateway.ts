@@ -12,7 +12,7 @@ import { graphqlErrorBody } from './errors';
 import { gatewayReadinessChecks } from './gatewayReadinessChecks';
 import { createOperationExecutor } from './execution/createOperationExecutor';
 import { createGatewayFlags } from './flags/createGatewayFlags';
-import { createFreeTextOperation } from './persisted/createFreeTextOperation';
+import { createBreakGlass } from './persisted/createBreakGlass';
 import { createOperationStore } from './persisted/createOperationStore';
 import { createHttpHandler } from './pipeline/createHttpHandler';
 import { useAuthentication } from './pipeline/useAuthentication';
@@ -46,8 +46,13 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const supergraphSdl = await readFile(config.GATEWAY_SUPERGRAPH_PATH, 'utf8');
   const apiSchema = apiSchemaFromSupergraph(supergraphSdl);
   const operations = await createOperationStore({ manifestPath: config.GATEWAY_MANIFEST_PATH, apiSchema, logger });
-  const freeText = config.GATEWAY_BREAK_GLASS_FREE_TEXT ? (query: string) => createFreeTextOperation(query, apiSchema) : undefined;
-  if (freeText) logger.warn('BREAK GLASS is on: query text is accepted (still authenticated and policy-checked)');
+  const breakGlassUntil = config.GATEWAY_BREAK_GLASS_UNTIL;
+  const breakGlass = breakGlassUntil && createBreakGlass({ apiSchema, until: breakGlassUntil });
+  if (breakGlassUntil)
+    logger.warn(
+      { break_glass_until: breakGlassUntil.toISOString() },
+      'BREAK GLASS is on: query text is accepted from platform:break-glass tokens issued in the last 15 minutes (policy-checked, audited)',
+    );
 
   const pool = createPgPool(config.GATEWAY_DATABASE_URL, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
   const verifyToken = await createTokenVerifier({ jwks: config.GATEWAY_JWKS, issuers: config.GATEWAY_TOKEN_ISSUERS });
@@ -140,7 +145,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const handleGraphQL = createHttpHandler({
     steps: [
       authentication,
-      usePersistedOperation({ operations: operations.current, freeText, transport: 'http' }),
+      usePersistedOperation({ operations: operations.current, breakGlass, transport: 'http' }),
       tenant,
       useBreakGlassAudit({ pool, metrics: securityMetrics }),
       policyStep,

@@ -1,12 +1,22 @@
 import type { GatewayErrorCode } from '../errors';
 import type { GatewayOperation, PersistedOperations } from './createPersistedOperations';
 
-export type ResolvedRequest =
-  | { ok: true; operation: GatewayOperation; variables: Record<string, unknown>; breakGlass: boolean }
-  | { ok: false; code: GatewayErrorCode; message: string };
+/** Why a request is not run; `extensions` (a `reasonCode`, say) go into the error as they are. */
+export interface RefusedRequest {
+  ok: false;
+  code: GatewayErrorCode;
+  message: string;
+  extensions?: Record<string, unknown>;
+}
 
-/** Break glass: how query text becomes an operation. Absent (the default), query text is always refused. */
-export type FreeTextOperations = (query: string) => GatewayOperation | { problem: string };
+export type ResolvedRequest =
+  { ok: true; operation: GatewayOperation; variables: Record<string, unknown>; breakGlass: boolean } | RefusedRequest;
+
+/**
+ * Break glass: how query text becomes an operation, or why this request may
+ * not send it. Absent (the default), query text is always refused.
+ */
+export type FreeTextOperations = (query: string) => { ok: true; operation: GatewayOperation } | RefusedRequest;
 
 const refuse = (code: GatewayErrorCode, message: string): ResolvedRequest => ({ ok: false, code, message });
 
@@ -71,7 +81,8 @@ function requestedId(request: Record<string, unknown>): string | undefined {
  * Free text is refused even when it comes with a hash (that is how
  * automatic persisted queries register new operations, which must never be
  * possible here), and mutations are refused over GET. Only with break glass
- * on (`freeText` given) does query text run, as an operation of its own.
+ * on (`freeText` given) may query text run, as an operation of its own, if
+ * `freeText` admits the caller.
  */
 export function resolvePersistedRequest(
   method: 'GET' | 'POST',
@@ -84,9 +95,9 @@ export function resolvePersistedRequest(
   if (typeof request === 'string') return refuse('MALFORMED_REQUEST', request);
 
   if (request['query'] !== undefined && freeText && typeof request['query'] === 'string') {
-    const operation = freeText(request['query']);
-    if ('problem' in operation) return refuse('BAD_USER_INPUT', operation.problem);
-    return withVariables(method, request, operation, true);
+    const resolved = freeText(request['query']);
+    if (!resolved.ok) return resolved;
+    return withVariables(method, request, resolved.operation, true);
   }
   if (request['query'] !== undefined) {
     return refuse(

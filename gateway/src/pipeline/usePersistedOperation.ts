@@ -1,13 +1,14 @@
 import { tenantIdSchema } from '@coherence/contracts';
+import type { BreakGlass } from '../persisted/createBreakGlass';
 import type { PersistedOperations } from '../persisted/createPersistedOperations';
-import { resolvePersistedRequest, type FreeTextOperations } from '../persisted/resolvePersistedRequest';
+import { resolvePersistedRequest } from '../persisted/resolvePersistedRequest';
 import { assertReached, refusal, type GatewayStep } from './GatewayStep';
 
 export interface PersistedOperationOptions {
   /** The persisted operations now active (swapped on reload). */
   operations: () => PersistedOperations;
-  /** Break glass: how query text becomes an operation. Absent (the default), query text is refused. */
-  freeText?: FreeTextOperations;
+  /** Break glass: who may send query text, and the operation it makes. Absent (the default), query text is refused. */
+  breakGlass?: BreakGlass;
   /**
    * The transport the step serves. `graphql-ws` takes only subscriptions,
    * each following exactly one tenant (the event hub is keyed by it); `http`
@@ -27,8 +28,10 @@ export function usePersistedOperation(options: PersistedOperationOptions): Gatew
     name: 'persisted-operation',
     onRequest(context) {
       assertReached(context, 'persisted-operation', 'principal');
-      const resolved = resolvePersistedRequest(context.method, context.payload, options.operations(), options.freeText);
-      if (!resolved.ok) return refusal(resolved.code, resolved.message);
+      const { breakGlass } = options;
+      const freeText = breakGlass && ((query: string) => breakGlass(query, context));
+      const resolved = resolvePersistedRequest(context.method, context.payload, options.operations(), freeText);
+      if (!resolved.ok) return refusal(resolved.code, resolved.message, resolved.extensions);
       const { operation, variables } = resolved;
       const overWebSocket = options.transport === 'graphql-ws';
       if (overWebSocket && operation.type !== 'subscription')

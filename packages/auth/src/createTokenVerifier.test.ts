@@ -55,8 +55,15 @@ describe('createTokenVerifier', () => {
         clientId: 'web',
         issuer: DEV_ISSUER,
         expiresAt: expect.any(Date),
+        issuedAt: expect.any(Date),
       },
     });
+  });
+
+  it('carries iat as issuedAt, for the token-age rule of break glass', async () => {
+    const issuedAt = new Date(Date.now() - 20 * 60_000);
+    const result = await verify(await mintDevToken(keys.privateKeyPath, { ...claims, issuedAt }));
+    expect(result).toMatchObject({ ok: true, principal: { issuedAt: new Date(Math.floor(issuedAt.getTime() / 1_000) * 1_000) } });
   });
 
   it('refuses a missing token', async () => {

@@ -38,6 +38,8 @@ export interface DevTokenClaims {
   clientId?: string;
   /** Default 3_600. */
   ttlSeconds?: number;
+  /** `iat`; default now. Tests of the token age break glass allows set it in the past. */
+  issuedAt?: Date;
   audience?: string;
   issuer?: string;
 }
@@ -56,7 +58,7 @@ export async function mintDevToken(privateKeyPath: string, claims: DevTokenClaim
     .setIssuer(claims.issuer ?? DEV_ISSUER)
     .setAudience(claims.audience ?? TOKEN_AUDIENCE)
     .setSubject(claims.sub)
-    .setIssuedAt()
+    .setIssuedAt(claims.issuedAt)
     .setExpirationTime(`${claims.ttlSeconds ?? 3_600}s`)
     .sign(key);
 }

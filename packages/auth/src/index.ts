@@ -9,3 +9,4 @@ export {
 } from './createTokenVerifier';
 export { extractBearerToken } from './bearerToken';
 export { ensureDevKeys, mintDevToken, DEV_ISSUER, type DevKeyFiles, type DevTokenClaims } from './devKeys';
+export { tokenTrustCheck, type TokenTrustVariables } from './tokenTrustCheck';

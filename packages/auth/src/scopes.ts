@@ -8,5 +8,11 @@ export const SCOPES = {
   writeSelf: 'coherence:write:self',
   /** Operators of the comms troubleshooting queue. */
   commsOperate: 'comms:operate',
+  /**
+   * Break glass: may send query text while GATEWAY_BREAK_GLASS_UNTIL lasts.
+   * Grants no data (the policy still decides each field with the other
+   * scopes); the gateway checks it before the text is parsed.
+   */
+  breakGlass: 'platform:break-glass',
 } as const;
 export type Scope = (typeof SCOPES)[keyof typeof SCOPES];

@@ -34,6 +34,8 @@ export const tokenClaimsSchema = z.object({
   // RFC 6749 Appendix A.1: a client id is printable ASCII.
   client_id: printableAscii(256).min(1),
   exp: z.number().int(),
+  // Optional for ordinary requests; break glass refuses a token without it (it needs the token's age).
+  iat: z.number().int().optional(),
 });
 
 /** What services work with after verification. */
@@ -45,6 +47,8 @@ export interface Principal {
   clientId: string;
   issuer: string;
   expiresAt: Date;
+  /** When the token was issued (`iat`), if it says. */
+  issuedAt?: Date;
 }
 
 export function toPrincipal(claims: z.output<typeof tokenClaimsSchema>): Principal {
@@ -56,5 +60,6 @@ export function toPrincipal(claims: z.output<typeof tokenClaimsSchema>): Princip
     clientId: claims.client_id,
     issuer: claims.iss,
     expiresAt: new Date(claims.exp * 1_000),
+    ...(claims.iat === undefined ? {} : { issuedAt: new Date(claims.iat * 1_000) }),
   };
 }

@@ -16,7 +16,7 @@ const urlOf = (app: { server: { address(): unknown } }, path = '') =>
 
 export interface ApplicationOptions {
   /**
-   * Extra gateway environment (GATEWAY_REGION defaults to `us`), e.g. GATEWAY_PAUSED_SCOPES or GATEWAY_BREAK_GLASS_FREE_TEXT.
+   * Extra gateway environment (GATEWAY_REGION defaults to `us`), e.g. GATEWAY_PAUSED_SCOPES or GATEWAY_BREAK_GLASS_UNTIL.
    * The response cache is off unless GATEWAY_CACHE_ENABLED is `true`, the limiter's rate is out of reach unless GATEWAY_RATE_PER_SECOND is set;
    * Redis keys and the CoherenceChanged channel carry the database's namespace.
    */

@@ -1,3 +1,4 @@
+import { tokenTrustCheck } from '@coherence/auth';
 import { SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from '@coherence/contracts';
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
@@ -20,10 +21,14 @@ const schema = z.object({
   INGEST_HOST: configFields.host(),
   INGEST_BODY_LIMIT_BYTES: configFields.positiveInt(1_048_576),
   INGEST_MAX_SIGNALS_PER_BATCH: configFields.positiveInt(1_000),
-  /** JWKS file path or http(s) URL whose keys sign producers' tokens. */
+  /** JWKS file path or https:// URL whose keys sign producers' tokens. */
   INGEST_JWKS: z.string().min(1),
   /** Comma-separated `iss` values accepted. */
   INGEST_TOKEN_ISSUERS: configFields.nonEmptyCommaList(),
+  /** Longest token lifetime accepted (`exp` − `iat`); longer ones are TOKEN_CLAIMS_INVALID. Default 86_400. */
+  INGEST_TOKEN_MAX_LIFETIME_SECONDS: configFields.positiveInt(86_400),
+  /** `production` refuses the dev issuer and the dev key set at start. */
+  NODE_ENV: z.string().optional(),
   /** Redis holding the per-tenant limiter state (shared with every ingest replica). */
   INGEST_REDIS_URL: configFields.url(),
   /** How long the first response to an Idempotency-Key is replayed (the record is then deleted). Default 24. */
@@ -37,7 +42,7 @@ const schema = z.object({
 export type IngestConfig = ReturnType<typeof readIngestConfig>;
 
 export function readIngestConfig(env?: Record<string, string | undefined>) {
-  return loadConfig('ingest', schema, env);
+  return loadConfig('ingest', schema.superRefine(tokenTrustCheck({ jwks: 'INGEST_JWKS', issuers: 'INGEST_TOKEN_ISSUERS' })), env);
 }
 
 const consumerSchema = z.object({

@@ -14,7 +14,13 @@ import { defaultProvenanceOf } from './defaultProvenance';
 
 /** The ingest process: HTTP push (`POST /v1/signals`) plus its subgraph (ingest stats). */
 export async function createIngestService(config: IngestConfig, logger: Logger) {
-  const verify = cacheVerifiedTokens(await createTokenVerifier({ jwks: config.INGEST_JWKS, issuers: config.INGEST_TOKEN_ISSUERS }));
+  const verify = cacheVerifiedTokens(
+    await createTokenVerifier({
+      jwks: config.INGEST_JWKS,
+      issuers: config.INGEST_TOKEN_ISSUERS,
+      maxLifetimeSeconds: config.INGEST_TOKEN_MAX_LIFETIME_SECONDS,
+    }),
+  );
   // No offline queue and one retry: while Redis is away a limiter call fails
   // fast (and the batch is let through) instead of hanging the request.
   const redis = new Redis(config.INGEST_REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });

@@ -1,0 +1,43 @@
+import { DEV_ISSUER } from '@coherence/auth';
+import { ConfigError } from '@coherence/platform';
+import { describe, expect, it } from 'vitest';
+import { readGatewayConfig } from './config';
+
+/** What every gateway needs besides its token settings. */
+const required = {
+  GATEWAY_DATABASE_URL: 'postgres://app@127.0.0.1/coherence',
+  GATEWAY_REGION: 'us',
+  GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379',
+};
+const devTrust = { GATEWAY_JWKS: '.data/stack/keys/dev-jwks.json', GATEWAY_TOKEN_ISSUERS: DEV_ISSUER };
+
+describe('readGatewayConfig: where tokens are trusted from', () => {
+  it('the dev stack (NODE_ENV unset) trusts the dev issuer and key set; tokens live at most 24 hours', () => {
+    expect(readGatewayConfig({ ...required, ...devTrust })).toMatchObject({ GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: 86_400 });
+  });
+
+  // Issue 13: a production gateway started trusting dev tokens, which anyone with the dev key can mint.
+  it('refuses to start in production with the dev issuer or the dev key set', () => {
+    const read = () => readGatewayConfig({ ...required, ...devTrust, NODE_ENV: 'production' });
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(/GATEWAY_JWKS: the dev key set .* refused when NODE_ENV=production/);
+    expect(read).toThrow(/GATEWAY_TOKEN_ISSUERS: the dev issuer .* refused when NODE_ENV=production/);
+  });
+
+  it('refuses a JWKS URL that is not https', () => {
+    expect(() =>
+      readGatewayConfig({ ...required, GATEWAY_JWKS: 'http://idp.example/jwks.json', GATEWAY_TOKEN_ISSUERS: 'https://idp.example' }),
+    ).toThrow(/GATEWAY_JWKS: a JWKS URL must be https:\/\//);
+  });
+
+  it('starts in production with a production issuer and keys', () => {
+    const config = readGatewayConfig({
+      ...required,
+      NODE_ENV: 'production',
+      GATEWAY_JWKS: 'https://idp.example/.well-known/jwks.json',
+      GATEWAY_TOKEN_ISSUERS: 'https://idp.example',
+      GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: '3600',
+    });
+    expect(config).toMatchObject({ GATEWAY_TOKEN_ISSUERS: ['https://idp.example'], GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: 3_600 });
+  });
+});

@@ -1,0 +1,39 @@
+import { DEV_ISSUER } from '@coherence/auth';
+import { ConfigError } from '@coherence/platform';
+import { describe, expect, it } from 'vitest';
+import { readIngestConfig } from './config';
+
+/** What every ingest process needs besides its token settings. */
+const required = { INGEST_DATABASE_URL: 'postgres://app@127.0.0.1/coherence', INGEST_REDIS_URL: 'redis://127.0.0.1:6379' };
+const devTrust = { INGEST_JWKS: '.data/stack/keys/dev-jwks.json', INGEST_TOKEN_ISSUERS: DEV_ISSUER };
+
+describe('readIngestConfig: where tokens are trusted from', () => {
+  it('the dev stack (NODE_ENV unset) trusts the dev issuer and key set; tokens live at most 24 hours', () => {
+    expect(readIngestConfig({ ...required, ...devTrust })).toMatchObject({ INGEST_TOKEN_MAX_LIFETIME_SECONDS: 86_400 });
+  });
+
+  // Issue 13: a production ingest started trusting dev tokens, which anyone with the dev key can mint.
+  it('refuses to start in production with the dev issuer or the dev key set', () => {
+    const read = () => readIngestConfig({ ...required, ...devTrust, NODE_ENV: 'production' });
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(/INGEST_JWKS: the dev key set .* refused when NODE_ENV=production/);
+    expect(read).toThrow(/INGEST_TOKEN_ISSUERS: the dev issuer .* refused when NODE_ENV=production/);
+  });
+
+  it('refuses a JWKS URL that is not https', () => {
+    expect(() =>
+      readIngestConfig({ ...required, INGEST_JWKS: 'http://idp.example/jwks.json', INGEST_TOKEN_ISSUERS: 'https://idp.example' }),
+    ).toThrow(/INGEST_JWKS: a JWKS URL must be https:\/\//);
+  });
+
+  it('starts in production with a production issuer and keys', () => {
+    const config = readIngestConfig({
+      ...required,
+      NODE_ENV: 'production',
+      INGEST_JWKS: 'https://idp.example/.well-known/jwks.json',
+      INGEST_TOKEN_ISSUERS: 'https://idp.example',
+      INGEST_TOKEN_MAX_LIFETIME_SECONDS: '3600',
+    });
+    expect(config).toMatchObject({ INGEST_TOKEN_ISSUERS: ['https://idp.example'], INGEST_TOKEN_MAX_LIFETIME_SECONDS: 3_600 });
+  });
+});
