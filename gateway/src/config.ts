@@ -1,3 +1,4 @@
+import { tokenTrustCheck } from '@coherence/auth';
 import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig } from '@coherence/platform';
 import { manifestPath } from '@coherence/persisted-queries';
@@ -22,10 +23,14 @@ const schema = z.object({
   GATEWAY_DATABASE_URL: configFields.url(),
   /** The region this gateway serves; the policy denies reads of tenants residing elsewhere. */
   GATEWAY_REGION: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'a region tag such as us or eu' }),
-  /** The key set tokens are verified against: a JWKS file path or an http(s) URL. */
+  /** The key set tokens are verified against: a JWKS file path or an https:// URL. */
   GATEWAY_JWKS: z.string().min(1),
   /** Accepted token issuers (`iss`), comma-separated. */
   GATEWAY_TOKEN_ISSUERS: configFields.nonEmptyCommaList(),
+  /** Longest token lifetime accepted (`exp` − `iat`); longer ones are TOKEN_CLAIMS_INVALID. Default 86_400. */
+  GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: configFields.positiveInt(86_400),
+  /** `production` refuses the dev issuer and the dev key set at start. */
+  NODE_ENV: z.string().optional(),
   /** The policy bundle folder (policy.wasm, data.json, manifest.json); re-read on SIGHUP or when manifest.json changes. */
   GATEWAY_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
   /** Kill switch: scopes paused here grant nothing, comma-separated. */
@@ -84,5 +89,5 @@ const schema = z.object({
 export type GatewayConfig = ReturnType<typeof readGatewayConfig>;
 
 export function readGatewayConfig(env?: Record<string, string | undefined>) {
-  return loadConfig('gateway', schema, env);
+  return loadConfig('gateway', schema.superRefine(tokenTrustCheck({ jwks: 'GATEWAY_JWKS', issuers: 'GATEWAY_TOKEN_ISSUERS' })), env);
 }

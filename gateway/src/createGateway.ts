@@ -55,7 +55,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     );
 
   const pool = createPgPool(config.GATEWAY_DATABASE_URL, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
-  const verifyToken = await createTokenVerifier({ jwks: config.GATEWAY_JWKS, issuers: config.GATEWAY_TOKEN_ISSUERS });
+  const verifyToken = await createTokenVerifier({
+    jwks: config.GATEWAY_JWKS,
+    issuers: config.GATEWAY_TOKEN_ISSUERS,
+    maxLifetimeSeconds: config.GATEWAY_TOKEN_MAX_LIFETIME_SECONDS,
+  });
   // With no valid bundle the gateway still starts, denies every request, and is not ready.
   const policy = createPolicyEngine(logger);
   await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR);

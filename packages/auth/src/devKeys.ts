@@ -7,6 +7,9 @@ import { TOKEN_AUDIENCE } from './tokenClaims';
 /** The issuer of tokens minted locally; production issuers are configured. */
 export const DEV_ISSUER = 'coherence-dev';
 
+/** The name of the key set file {@link ensureDevKeys} writes; production refuses a JWKS of this name. */
+export const DEV_JWKS_FILE_NAME = 'dev-jwks.json';
+
 export interface DevKeyFiles {
   privateKeyPath: string;
   jwksPath: string;
@@ -18,7 +21,7 @@ export interface DevKeyFiles {
  * public half that services are configured to trust.
  */
 export async function ensureDevKeys(dir: string): Promise<DevKeyFiles> {
-  const files = { privateKeyPath: join(dir, 'dev-signing-key.jwk.json'), jwksPath: join(dir, 'dev-jwks.json') };
+  const files = { privateKeyPath: join(dir, 'dev-signing-key.jwk.json'), jwksPath: join(dir, DEV_JWKS_FILE_NAME) };
   if (existsSync(files.privateKeyPath) && existsSync(files.jwksPath)) return files;
   mkdirSync(dir, { recursive: true });
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
