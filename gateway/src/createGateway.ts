@@ -141,11 +141,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
   );
 
-  // One pipeline, two transports: HTTP runs every step; graphql-ws authenticates on connect and runs the rest per subscription.
+  // One pipeline, two transports: HTTP runs every step; graphql-ws authenticates on connect and again per subscription, then runs the rest.
   const authentication = useAuthentication({ verifyToken, recordAuthDenial });
   const tenant = useTenant({ tenants });
   const policyStep = usePolicy({ authorize, metrics: securityMetrics });
   const killSwitch = useKillSwitch({ isSwitchedOff: (operation) => gatewayFlags.isSwitchedOff(operation) });
+  const rateLimit = useRateLimit({ limiter });
   const handleGraphQL = createHttpHandler({
     steps: [
       authentication,
@@ -154,7 +155,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       useBreakGlassAudit({ pool, metrics: securityMetrics }),
       policyStep,
       killSwitch,
-      useRateLimit({ limiter }),
+      rateLimit,
       useResponseCache({ cache: readCache }),
     ],
     execute: (context, request) => executor.execute(context, request.trace),
@@ -166,7 +167,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     metrics,
     apiSchema,
     connectSteps: [authentication],
-    subscribeSteps: [usePersistedOperation({ operations: operations.current, transport: 'graphql-ws' }), tenant, policyStep, killSwitch],
+    // The limiter charges every subscribe as it charges a request (the same share, spent once per subscribe).
+    subscribeSteps: [
+      usePersistedOperation({ operations: operations.current, transport: 'graphql-ws' }),
+      tenant,
+      policyStep,
+      killSwitch,
+      rateLimit,
+    ],
     config,
   });
 

@@ -30,6 +30,9 @@ export interface FanoutEndpointOptions {
 /** The endpoint's region: the dev tokens' default residency. */
 const REGION = 'us';
 
+/** Far above any `--subscribers` the benchmark is run with. */
+const BENCH_CAP = 1_000_000;
+
 /** No `tenants` table here: every tenant counts as registered in the endpoint's region, so only scopes and tenant matter. */
 const everyTenantLocal: TenantSource = {
   recordsOf: async (tenantIds) => new Map(tenantIds.map((tenantId) => [tenantId, { residency: REGION, weight: 1, cacheTtlSeconds: null }])),
@@ -60,7 +63,14 @@ export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
       useTenant({ tenants: everyTenantLocal }),
       usePolicy({ authorize, metrics: securityMetrics }),
     ],
-    config: readSubscriptionConfig({ GATEWAY_REDIS_URL: options.redisUrl, COHERENCE_CHANGED_CHANNEL: options.channel }),
+    config: readSubscriptionConfig({
+      GATEWAY_REDIS_URL: options.redisUrl,
+      COHERENCE_CHANGED_CHANNEL: options.channel,
+      // Every benchmark subscriber connects from this host, a hundred or more per tenant: the caps are out of the way.
+      GATEWAY_WS_MAX_CONNECTIONS_PER_ADDRESS: String(BENCH_CAP),
+      GATEWAY_WS_MAX_CONNECTIONS_PER_TENANT: String(BENCH_CAP),
+      GATEWAY_WS_MAX_SUBSCRIPTIONS_PER_TENANT: String(BENCH_CAP),
+    }),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as AddressInfo;

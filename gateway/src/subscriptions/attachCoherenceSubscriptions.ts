@@ -1,4 +1,3 @@
-import type { Principal } from '@coherence/auth';
 import type { Logger } from '@coherence/platform';
 import type { FastifyInstance } from 'fastify';
 import { GraphQLError, parse, type ExecutionArgs, type GraphQLSchema } from 'graphql';
@@ -6,11 +5,12 @@ import { useServer } from 'graphql-ws/use/ws';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Gauge, Histogram, type Registry } from 'prom-client';
-import { WebSocketServer } from 'ws';
-import { assertReached, runRequestSteps, type GatewayStep, type Refusal, type RequestContext } from '../pipeline/GatewayStep';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { assertReached, refusal, runRequestSteps, type GatewayStep, type Refusal, type RequestContext } from '../pipeline/GatewayStep';
 import type { SubscriptionConfig } from './config';
 import { createCoherenceEventHub } from './createCoherenceEventHub';
+import { createCountLimit } from './createCountLimit';
 
 export interface CoherenceSubscriptionsOptions {
   logger: Logger;
@@ -18,9 +18,9 @@ export interface CoherenceSubscriptionsOptions {
   metrics: Registry;
   /** The supergraph's API schema (it declares `Subscription.coherenceEvents`). */
   apiSchema: GraphQLSchema;
-  /** Run on `connection_init`: authentication, which sets the connection's principal. */
+  /** Run on `connection_init`, and again before every subscribe (a token that stopped verifying closes the socket, 4401): authentication. */
   connectSteps: readonly GatewayStep[];
-  /** Run per subscribe, with the connection's principal: the persisted operation (subscriptions only), tenant, policy, kill switch. */
+  /** Run per subscribe, after `connectSteps`: the persisted operation (subscriptions only), tenant, policy, kill switch, limiter. */
   subscribeSteps: readonly GatewayStep[];
   config: SubscriptionConfig;
 }
@@ -28,6 +28,24 @@ export interface CoherenceSubscriptionsOptions {
 const WEBSOCKET_PATH = '/graphql';
 /** graphql-ws's own close code for a refused `connection_init`; the refusal's code goes in the close reason. */
 const FORBIDDEN_CLOSE_CODE = 4403;
+/** The token expired, or stopped verifying on a later subscribe: 4000 + the status of UNAUTHENTICATED. */
+const UNAUTHENTICATED_CLOSE_CODE = 4401;
+/** graphql-ws's code for a connection not initialised in time. */
+const INIT_TIMEOUT_CLOSE_CODE = 4408;
+/** Over the per-tenant connection cap: 4000 + the status of RATE_LIMITED. */
+const RATE_LIMITED_CLOSE_CODE = 4429;
+/** setTimeout's longest delay (about 24.8 days); Node fires a longer one at once, so a later expiry is re-armed. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** What the gateway holds for one open socket. */
+interface Connection {
+  /** The token's tenant once authenticated: its connection and its live subscriptions are counted against it. */
+  tenantId: string | undefined;
+  /** Ids of the socket's live subscriptions, and of those being admitted. */
+  subscriptions: Set<string>;
+  /** First the wait for authentication, then the token's expiry. */
+  timer: NodeJS.Timeout;
+}
 
 /** A refused subscribe as graphql-ws sends it: one error carrying the registry code. */
 const refusalErrors = ({ code, message, extensions }: Refusal) => [new GraphQLError(message, { extensions: { ...extensions, code } })];
@@ -40,6 +58,14 @@ const refusalErrors = ({ code, message, extensions }: Refusal) => [new GraphQLEr
  * (`extensions.persistedQuery.sha256Hash` or `documentId`, empty `query`)
  * and a policy decision. Events come from the `CoherenceChanged` Redis
  * channel, coalesced per tenant.
+ *
+ * Nothing is read before authentication that an HTTP request could not
+ * send: frames are capped at the app's body limit, sockets per client
+ * address are counted before the upgrade, and a socket not authenticated
+ * within `GATEWAY_WS_INIT_TIMEOUT_MS` is closed. Once authenticated, the
+ * token's tenant has a cap on sockets and live subscriptions, every
+ * subscribe re-verifies the token and is charged by the limiter, and the
+ * socket is closed (4401) when the token expires.
  */
 export function attachCoherenceSubscriptions(app: FastifyInstance, options: CoherenceSubscriptionsOptions) {
   const { logger, config } = options;
@@ -65,7 +91,44 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
     },
   });
 
-  const principals = new WeakMap<object, Principal>();
+  const refusedOverLimit = new Counter({
+    name: 'subscription_limit_refusals_total',
+    help: 'WebSocket connections and subscriptions refused over a cap, by cap.',
+    labelNames: ['limit'] as const,
+    registers: [options.metrics],
+  });
+  const connectionsPerAddress = createCountLimit(config.GATEWAY_WS_MAX_CONNECTIONS_PER_ADDRESS);
+  const connectionsPerTenant = createCountLimit(config.GATEWAY_WS_MAX_CONNECTIONS_PER_TENANT);
+  const subscriptionsPerTenant = createCountLimit(config.GATEWAY_WS_MAX_SUBSCRIPTIONS_PER_TENANT);
+  const maxSubscriptionsPerSocket = config.GATEWAY_WS_MAX_SUBSCRIPTIONS_PER_SOCKET;
+  // Weak: graphql-ws still completes a closed socket's subscriptions (onComplete) after the socket is gone.
+  const connections = new WeakMap<WebSocket, Connection>();
+  const connectionOf = (socket: WebSocket): Connection => {
+    const connection = connections.get(socket);
+    if (!connection) throw new Error('a graphql-ws socket that the upgrade handler did not register');
+    return connection;
+  };
+  const tenantOf = (connection: Connection): string => {
+    // graphql-ws takes a subscribe only on an acknowledged socket, and onConnect sets the tenant before acknowledging.
+    if (connection.tenantId === undefined) throw new Error('a subscribe on a socket that was not authenticated');
+    return connection.tenantId;
+  };
+  const releaseSubscription = (connection: Connection, id: string) => {
+    if (connection.subscriptions.delete(id)) subscriptionsPerTenant.release(tenantOf(connection));
+  };
+  const closeWhenExpired = (connection: Connection, socket: WebSocket, expiresAtMs: number) => {
+    const delayMs = expiresAtMs - Date.now();
+    connection.timer =
+      delayMs > MAX_TIMER_MS
+        ? setTimeout(closeWhenExpired, MAX_TIMER_MS, connection, socket, expiresAtMs)
+        : setTimeout(() => socket.close(UNAUTHENTICATED_CLOSE_CODE, 'UNAUTHENTICATED'), delayMs);
+  };
+  /** A subscribe over a cap: refused like a step's refusal, with the cap in the extensions. */
+  const overLimit = (limit: 'subscriptions-per-socket' | 'subscriptions-per-tenant', max: number): Refusal => {
+    refusedOverLimit.inc({ limit });
+    return refusal('RATE_LIMITED', `over the cap of ${max} live subscriptions (${limit})`, { limit, max });
+  };
+
   /** What each step sees of one graphql-ws message: the upgrade request's address, and the connection's credentials. */
   const contextOf = (
     request: IncomingMessage,
@@ -85,10 +148,14 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
       log: logger,
     };
   };
-  const wss = new WebSocketServer({ noServer: true });
-  const server = useServer<Record<string, unknown>, { request: IncomingMessage }>(
+  // The same cap as an HTTP body: ws would otherwise buffer up to 100 MiB, and graphql-ws parse it, before any token is checked.
+  const maxPayload = app.initialConfig.bodyLimit;
+  if (maxPayload === undefined) throw new Error('the app has no body limit to cap WebSocket frames at');
+  const wss = new WebSocketServer({ noServer: true, maxPayload });
+  const server = useServer<Record<string, unknown>, { request: IncomingMessage; socket: WebSocket }>(
     {
-      connectionInitWaitTimeout: config.GATEWAY_SUBSCRIPTION_INIT_TIMEOUT_MS,
+      // Off: the connection's own timer (set on upgrade) also covers a connection_init whose token is still being verified.
+      connectionInitWaitTimeout: 0,
       onConnect: async (ctx) => {
         const context = contextOf(ctx.extra.request, ctx.connectionParams);
         const refused = await runRequestSteps(options.connectSteps, context);
@@ -99,45 +166,81 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
           return false;
         }
         assertReached(context, 'connection', 'principal');
-        principals.set(ctx, context.principal);
+        // Closed while the token was verified (the init timeout, or the client left): nothing to count, nothing to arm.
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) return false;
+        const { tenantId, expiresAt } = context.principal;
+        if (!connectionsPerTenant.tryAcquire(tenantId)) {
+          refusedOverLimit.inc({ limit: 'connections-per-tenant' });
+          context.log.info({ tenantId, max: connectionsPerTenant.max }, 'subscription connection over the tenant cap');
+          ctx.extra.socket.close(RATE_LIMITED_CLOSE_CODE, 'RATE_LIMITED');
+          return false;
+        }
+        const connection = connectionOf(ctx.extra.socket);
+        connection.tenantId = tenantId;
+        clearTimeout(connection.timer);
+        closeWhenExpired(connection, ctx.extra.socket, expiresAt.getTime());
         return true;
       },
-      onSubscribe: async (ctx, _id, payload) => {
-        // graphql-ws requires a `query` string: persisted-only clients send it empty.
-        const context = contextOf(ctx.extra.request, ctx.connectionParams, { ...payload, query: payload.query || undefined });
-        context.principal = principals.get(ctx);
-        const refused = await runRequestSteps(options.subscribeSteps, context);
-        if (refused) {
-          context.log.info({ code: refused.code, ...refused.extensions }, 'subscription refused');
-          return refusalErrors(refused);
-        }
-        assertReached(context, 'subscription', 'operation', 'variables', 'tenantIds');
-        const { operation, variables } = context;
-        const [tenantId] = context.tenantIds;
-        if (tenantId === undefined) throw new Error('the persisted-operation step lets a subscription through only with one tenant');
+      onSubscribe: async (ctx, id, payload) => {
+        const connection = connectionOf(ctx.extra.socket);
+        // Counted before any step runs, so that subscribes sent at once cannot all pass the check while the steps await.
+        if (connection.subscriptions.size >= maxSubscriptionsPerSocket)
+          return refusalErrors(overLimit('subscriptions-per-socket', maxSubscriptionsPerSocket));
+        if (!subscriptionsPerTenant.tryAcquire(tenantOf(connection)))
+          return refusalErrors(overLimit('subscriptions-per-tenant', subscriptionsPerTenant.max));
+        connection.subscriptions.add(id);
+        let admitted = false;
+        try {
+          // graphql-ws requires a `query` string: persisted-only clients send it empty.
+          const context = contextOf(ctx.extra.request, ctx.connectionParams, { ...payload, query: payload.query || undefined });
+          // The token is verified again: a key rotated out (or a token past its leeway) ends the connection, not just this subscribe.
+          const unauthenticated = await runRequestSteps(options.connectSteps, context);
+          if (unauthenticated) {
+            context.log.info(
+              { code: unauthenticated.code, ...unauthenticated.extensions },
+              'subscription connection no longer authenticated',
+            );
+            ctx.extra.socket.close(UNAUTHENTICATED_CLOSE_CODE, unauthenticated.code);
+            return refusalErrors(unauthenticated);
+          }
+          const refused = await runRequestSteps(options.subscribeSteps, context);
+          if (refused) {
+            context.log.info({ code: refused.code, ...refused.extensions }, 'subscription refused');
+            return refusalErrors(refused);
+          }
+          assertReached(context, 'subscription', 'operation', 'variables', 'tenantIds');
+          const { operation, variables } = context;
+          const [tenantId] = context.tenantIds;
+          if (tenantId === undefined) throw new Error('the persisted-operation step lets a subscription through only with one tenant');
 
-        await hub.ensureSubscribed();
-        const changes = hub.subscribe(tenantId);
-        const args: ExecutionArgs = {
-          schema: options.apiSchema,
-          document: parse(operation.body),
-          operationName: operation.name,
-          variableValues: variables,
-          // graphql-js maps each event through the selection with the event as root.
-          rootValue: {
-            coherenceEvents: () => ({
-              [Symbol.asyncIterator]: () => ({
-                next: async () => {
-                  const next = await changes.next();
-                  return next.done ? next : { done: false, value: { coherenceEvents: next.value.current } };
-                },
-                return: () => changes.return!(),
+          await hub.ensureSubscribed();
+          const changes = hub.subscribe(tenantId);
+          const args: ExecutionArgs = {
+            schema: options.apiSchema,
+            document: parse(operation.body),
+            operationName: operation.name,
+            variableValues: variables,
+            // graphql-js maps each event through the selection with the event as root.
+            rootValue: {
+              coherenceEvents: () => ({
+                [Symbol.asyncIterator]: () => ({
+                  next: async () => {
+                    const next = await changes.next();
+                    return next.done ? next : { done: false, value: { coherenceEvents: next.value.current } };
+                  },
+                  return: () => changes.return!(),
+                }),
               }),
-            }),
-          },
-        };
-        return args;
+            },
+          };
+          admitted = true;
+          return args;
+        } finally {
+          // An admitted subscription is released by onComplete, which graphql-ws calls when it ends (also when the socket closes).
+          if (!admitted) releaseSubscription(connection, id);
+        }
       },
+      onComplete: (ctx, id) => releaseSubscription(connectionOf(ctx.extra.socket), id),
     },
     wss,
   );
@@ -147,7 +250,31 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
       socket.destroy();
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+    // Counted on the TCP socket, before the handshake: a refused client gets a plain 429 and the gateway allocates nothing for it.
+    const address = request.socket.remoteAddress ?? '';
+    if (!connectionsPerAddress.tryAcquire(address)) {
+      refusedOverLimit.inc({ limit: 'connections-per-address' });
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    socket.once('close', () => connectionsPerAddress.release(address));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const connection: Connection = {
+        tenantId: undefined,
+        subscriptions: new Set(),
+        timer: setTimeout(() => ws.close(INIT_TIMEOUT_CLOSE_CODE, 'Connection initialisation timeout'), config.GATEWAY_WS_INIT_TIMEOUT_MS),
+      };
+      connections.set(ws, connection);
+      ws.once('close', () => {
+        clearTimeout(connection.timer);
+        if (connection.tenantId !== undefined) connectionsPerTenant.release(connection.tenantId);
+      });
+      wss.emit('connection', ws, request);
+      // ws closes the socket itself on a protocol error (1009 for a frame over maxPayload); graphql-ws's listener
+      // would only print the error and its stack to stderr, once per unauthenticated client that sends one.
+      ws.removeAllListeners('error');
+      ws.on('error', (err: Error & { code?: string }) => logger.debug({ code: err.code, address }, 'websocket closed on a protocol error'));
+    });
   });
   // Before the HTTP server closes: open sockets would otherwise keep it from finishing.
   app.addHook('preClose', async () => {
