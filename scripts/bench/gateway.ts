@@ -25,12 +25,11 @@
  * response of the measured runs is checked to carry the tenant's data.
  * Ratios are against (b).
  */
-import { DEV_ISSUER } from '@coherence/auth';
 import { supergraphPath } from '@coherence/gateway';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { freePort, startApplication } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exitWithUsage, parseNumberArgs } from './support/cli';
 import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
@@ -92,13 +91,22 @@ function supergraphWithUrls(subgraphUrls: Record<string, string>): string {
   );
 }
 
+/** The issuer the bench's gateways trust (the dev issuer is refused under NODE_ENV=production). */
+const BENCH_ISSUER = 'coherence-bench';
+
 const machine = watchMachine();
 const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say }, async ({ rootDir, services, database, defer }) => {
   const app = await startApplication(services.endpoints, database);
   defer(() => app.stop());
   // The read model row the operation reads: a registered tenant with a few signals, projected by the relay.
   const tenantId = `${database.namespace}-bench`;
-  const readHeaders = await app.readHeaders(tenantId);
+  // The gateways run with NODE_ENV=production, which refuses the dev issuer and a file named dev-jwks.json
+  // (packages/auth tokenTrustCheck): the bench trusts the same key under a name and issuer of its own.
+  const benchJwks = join(rootDir, 'bench-jwks.json');
+  copyFileSync(app.jwksPath, benchJwks);
+  await app.registerTenant(tenantId);
+  const readToken = await app.mintToken({ tenant: tenantId, scopes: ['coherence:read:self'], issuer: BENCH_ISSUER });
+  const readHeaders = { authorization: `Bearer ${readToken}` };
   const ts = new Date(Date.now() - 10 * 60_000).toISOString();
   const signals = ['checkout', 'search', 'billing'].map((source, i) => ({
     tenantId,
@@ -142,8 +150,8 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         ...app.subgraphUrls,
         GATEWAY_DATABASE_URL: database.appUrl,
         GATEWAY_REGION: 'us',
-        GATEWAY_JWKS: app.jwksPath,
-        GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+        GATEWAY_JWKS: benchJwks,
+        GATEWAY_TOKEN_ISSUERS: BENCH_ISSUER,
         GATEWAY_REDIS_URL: services.endpoints.redisUrl,
         GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:${cacheEnabled ? 'cache-on' : 'cache-off'}:`,
         GATEWAY_CACHE_ENABLED: `${cacheEnabled}`,
