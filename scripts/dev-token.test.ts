@@ -1,4 +1,4 @@
-import { createTokenVerifier, DEV_ISSUER, ensureDevKeys } from '@coherence/auth';
+import { createTokenVerifier, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, DEV_ISSUER, ensureDevKeys } from '@coherence/auth';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,5 +51,14 @@ describe('npm run token', { timeout: 30_000 }, () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('unknown scope coherence:admin');
     expect(run.stdout).toBe('');
+  });
+
+  it('refuses a --ttl longer than the services accept (exit 2), and mints one of exactly that long', async () => {
+    const tooLong = token('--tenant', 'acme', '--ttl', String(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS + 1));
+    expect(tooLong.status).toBe(2);
+    expect(tooLong.stderr).toContain('--ttl');
+    const longest = token('--tenant', 'acme', '--ttl', String(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS));
+    expect(longest.status).toBe(0);
+    expect(await scopesOf(longest.stdout)).toEqual(['coherence:read:self']);
   });
 });

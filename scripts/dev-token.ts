@@ -3,7 +3,7 @@
  * Signed by the dev key in .data/stack/keys (made on first use; the stack's
  * gateway and ingest trust its public half). For local use only.
  */
-import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -21,7 +21,7 @@ Prints a JWT signed with the dev key (${stackKeysDir}).
   --residency <region>  regions the subject may read from, repeatable; default us
   --sub <subject>       default dev-user
   --client <id>         client_id; default dev-cli
-  --ttl <seconds>       default 3600
+  --ttl <seconds>       default 3600; at most ${DEFAULT_MAX_TOKEN_LIFETIME_SECONDS}, the longest lifetime the services accept by default
   --keys <dir>          the key pair to sign with, made there on first use; default the stack's
   -h, --help            this help
 
@@ -50,8 +50,8 @@ if (!values.tenant) {
   process.exit(2);
 }
 const ttlSeconds = Number(values.ttl ?? 3_600);
-if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
-  console.error('--ttl must be a positive number of seconds');
+if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > DEFAULT_MAX_TOKEN_LIFETIME_SECONDS) {
+  console.error(`--ttl must be a whole number of seconds from 1 to ${DEFAULT_MAX_TOKEN_LIFETIME_SECONDS} (longer tokens are refused)`);
   process.exit(2);
 }
 // `--scope "a b"` is what a reader copies from a decoded token's `scope` claim.

@@ -1,4 +1,4 @@
-import { tokenTrustCheck } from '@coherence/auth';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, tokenTrustCheck } from '@coherence/auth';
 import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig } from '@coherence/platform';
 import { manifestPath } from '@coherence/persisted-queries';
@@ -28,7 +28,7 @@ const schema = z.object({
   /** Accepted token issuers (`iss`), comma-separated. */
   GATEWAY_TOKEN_ISSUERS: configFields.nonEmptyCommaList(),
   /** Longest token lifetime accepted (`exp` − `iat`); longer ones are TOKEN_CLAIMS_INVALID. Default 86_400. */
-  GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: configFields.positiveInt(86_400),
+  GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: configFields.positiveInt(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS),
   /** `production` refuses the dev issuer and the dev key set at start. */
   NODE_ENV: z.string().optional(),
   /** The policy bundle folder (policy.wasm, data.json, manifest.json); re-read on SIGHUP or when manifest.json changes. */

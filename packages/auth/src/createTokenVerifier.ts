@@ -15,6 +15,9 @@ export type TokenErrorCode =
 
 export type VerifyResult = { ok: true; principal: Principal } | { ok: false; code: TokenErrorCode; reason: string };
 
+/** Longest token lifetime (`exp` − `iat`) the services accept unless configured otherwise: one day. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+
 export interface TokenVerifierOptions {
   /** A JWKS file path or an `https://` URL serving one. */
   jwks: string;
@@ -44,7 +47,7 @@ const ALGORITHMS = ['ES256', 'RS256'];
 export async function createTokenVerifier(options: TokenVerifierOptions) {
   const keySet = await createKeySet({ jwks: options.jwks, refreshCooldownMs: options.jwksRefreshCooldownMs });
   const audience = options.audience ?? TOKEN_AUDIENCE;
-  const maxLifetimeSeconds = options.maxLifetimeSeconds ?? 86_400;
+  const maxLifetimeSeconds = options.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
   return async function verify(token: string | undefined): Promise<VerifyResult> {
     if (!token) return { ok: false, code: 'TOKEN_MISSING', reason: 'no bearer token' };
     try {

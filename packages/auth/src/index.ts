@@ -2,6 +2,7 @@ export { SCOPES, type Scope } from './scopes';
 export { TOKEN_AUDIENCE, tokenClaimsSchema, toPrincipal, type Principal } from './tokenClaims';
 export {
   createTokenVerifier,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
   type TokenVerifier,
   type TokenVerifierOptions,
   type TokenErrorCode,

@@ -1,4 +1,4 @@
-import { tokenTrustCheck } from '@coherence/auth';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, tokenTrustCheck } from '@coherence/auth';
 import { SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from '@coherence/contracts';
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
@@ -26,7 +26,7 @@ const schema = z.object({
   /** Comma-separated `iss` values accepted. */
   INGEST_TOKEN_ISSUERS: configFields.nonEmptyCommaList(),
   /** Longest token lifetime accepted (`exp` − `iat`); longer ones are TOKEN_CLAIMS_INVALID. Default 86_400. */
-  INGEST_TOKEN_MAX_LIFETIME_SECONDS: configFields.positiveInt(86_400),
+  INGEST_TOKEN_MAX_LIFETIME_SECONDS: configFields.positiveInt(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS),
   /** `production` refuses the dev issuer and the dev key set at start. */
   NODE_ENV: z.string().optional(),
   /** Redis holding the per-tenant limiter state (shared with every ingest replica). */
