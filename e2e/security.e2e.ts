@@ -104,6 +104,26 @@ interface TokenSpec {
   residency?: string[];
 }
 
+/** The gateway as its own process (`gateway/src/main.ts`) over the test application, plus `env`. */
+function spawnGatewayProcess(logFile: string, env: Record<string, string>) {
+  return spawnManaged({
+    name: 'gateway',
+    command: process.execPath,
+    args: ['--import', 'tsx', fileURLToPath(new URL('../gateway/src/main.ts', import.meta.url))],
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    env: {
+      ...process.env,
+      ...app.subgraphUrls,
+      GATEWAY_DATABASE_URL: database.appUrl,
+      GATEWAY_REGION: 'us',
+      GATEWAY_JWKS: app.jwksPath,
+      GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+      ...env,
+    },
+    logFile,
+  });
+}
+
 describe('authorization table: token × operation × variables', () => {
   interface AuthorizationCase {
     name: string;
@@ -533,22 +553,9 @@ describe('kill switch, break glass and bundle activation', () => {
 
   it('refuses to start (config error, exit 2) with GATEWAY_BREAK_GLASS_UNTIL in the past', async () => {
     const logFile = join(workDir, 'gateway-expired-break-glass.log');
-    const child = spawnManaged({
-      name: 'gateway',
-      command: process.execPath,
-      args: ['--import', 'tsx', fileURLToPath(new URL('../gateway/src/main.ts', import.meta.url))],
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      env: {
-        ...process.env,
-        ...app.subgraphUrls,
-        GATEWAY_PORT: String(await freePort()),
-        GATEWAY_DATABASE_URL: database.appUrl,
-        GATEWAY_REGION: 'us',
-        GATEWAY_JWKS: app.jwksPath,
-        GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
-        GATEWAY_BREAK_GLASS_UNTIL: '2026-01-01T00:00:00Z',
-      },
-      logFile,
+    const child = spawnGatewayProcess(logFile, {
+      GATEWAY_PORT: String(await freePort()),
+      GATEWAY_BREAK_GLASS_UNTIL: '2026-01-01T00:00:00Z',
     });
     try {
       // Today's gateway would start and keep running: give it long enough to have exited if it refuses.
@@ -729,24 +736,7 @@ describe('policy decisions survive shutdown', () => {
   it('the gateway process drains on SIGTERM, writes its queued decisions and exits 0', async () => {
     const port = await freePort();
     const logFile = join(workDir, 'gateway-process.log');
-    const child = spawnManaged({
-      name: 'gateway',
-      command: process.execPath,
-      args: ['--import', 'tsx', fileURLToPath(new URL('../gateway/src/main.ts', import.meta.url))],
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      env: {
-        ...process.env,
-        ...app.subgraphUrls,
-        LOG_LEVEL: 'info',
-        GATEWAY_PORT: String(port),
-        GATEWAY_DATABASE_URL: database.appUrl,
-        GATEWAY_REGION: 'us',
-        GATEWAY_JWKS: app.jwksPath,
-        GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
-        GATEWAY_DECISION_FLUSH_MS: '60000',
-      },
-      logFile,
-    });
+    const child = spawnGatewayProcess(logFile, { LOG_LEVEL: 'info', GATEWAY_PORT: String(port), GATEWAY_DECISION_FLUSH_MS: '60000' });
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitUntilHealthy('gateway', logFile, async () => (await fetch(`${base}/readyz`)).ok, 30_000, child);
