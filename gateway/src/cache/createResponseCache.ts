@@ -1,4 +1,4 @@
-import type { Logger } from '@coherence/platform';
+import { canonicalJson, type Logger } from '@coherence/platform';
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -66,20 +66,6 @@ export interface ResponseCacheOptions {
 }
 
 const LOCK_POLL_MS = 20;
-
-/**
- * JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same key.
- * Recursive: the gateway refuses variables nested deeper than
- * MAX_VARIABLE_DEPTH before they reach the cache.
- */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${stableJson(inner)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 /**
  * A read-through cache of whole responses in Redis, keyed by tenant,
@@ -239,7 +225,7 @@ export function createResponseCache(options: ResponseCacheOptions) {
      * throws for Redis; `load`'s own errors propagate.
      */
     async getOrLoad<T extends LoadedResponse>(request: CacheRequest, load: () => Promise<T>): Promise<CacheResult<T>> {
-      const variablesHash = createHash('sha256').update(stableJson(request.variables)).digest('base64url');
+      const variablesHash = createHash('sha256').update(canonicalJson(request.variables)).digest('base64url');
       const entryKey = `${keyPrefix}cache:entry:${request.tenantId}:${request.operationId}:${variablesHash}`;
       const pending = running.get(entryKey) as Promise<CacheResult<T>> | undefined;
       if (pending) {

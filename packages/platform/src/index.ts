@@ -14,3 +14,4 @@ export { recordSecurityEvent, type SecurityEvent, type SecurityEventKind } from 
 /** Migrations shared by every service (security events); run after ingest's, which creates the roles. */
 export const platformMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 export { someCause, errorCode, isUnreachableError, isRefusedDataError, type CodedError } from './errorCauses';
+export { canonicalJson } from './canonicalJson';

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, differingFields, MAX_DIFFERING_FIELDS, requestSha256 } from './requestFingerprint';
+import { differingFields, MAX_DIFFERING_FIELDS, requestSha256 } from './requestFingerprint';
 
-describe('canonicalJson / requestSha256', () => {
+describe('requestSha256', () => {
   it('ignores key order and whitespace, not values or array order', () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 2], c: null } })).toBe('{"a":{"c":null,"d":[1,2]},"b":1}');
     expect(requestSha256(JSON.parse('{ "a": 1, "b": 2 }'))).toBe(requestSha256({ b: 2, a: 1 }));
     expect(requestSha256({ a: [1, 2] })).not.toBe(requestSha256({ a: [2, 1] }));
     expect(requestSha256({ a: 1 })).not.toBe(requestSha256({ a: '1' }));

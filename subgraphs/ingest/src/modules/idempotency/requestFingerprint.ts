@@ -1,20 +1,8 @@
 import { createHash } from 'node:crypto';
 import { formatIssuePath } from '@coherence/contracts';
+import { canonicalJson } from '@coherence/platform';
 
-/**
- * JSON with object keys sorted at every level, so two bodies that differ
- * only in key order or whitespace are the same request.
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (isPlainObject(value)) {
-    const keys = Object.keys(value).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** sha256 (hex) of {@link canonicalJson}. */
+/** sha256 (hex) of the body's canonical JSON (keys sorted): key order and whitespace do not count. */
 export function requestSha256(body: unknown): string {
   return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
