@@ -1,7 +1,6 @@
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
-import { childTraceparent, injectTraceContext, SUBJECT_HEADER, type TraceContext } from '@coherence/contracts';
-import { REGION_HINT_HEADER } from '@coherence/flags';
+import { childTraceparent, injectTraceContext, REGION_HINT_HEADER, SUBJECT_HEADER, type TraceContext } from '@coherence/contracts';
 import { maskUnexpectedErrors } from '@coherence/platform';
 import type { FastifyBaseLogger } from 'fastify';
 import { JSON_CONTENT_TYPE, type ExecutedOperation } from '../gatewayResponse';

@@ -23,5 +23,11 @@ export const AUTHORIZATION_HEADER = 'authorization';
  */
 export const SUBJECT_HEADER = 'x-coherence-subject';
 
+/**
+ * Gateway → coherence subgraph, while the `region-routing` flag is on: the
+ * gateway's region, whose replica the subgraph reads.
+ */
+export const REGION_HINT_HEADER = 'x-coherence-region';
+
 /** Seconds a rate-limited (429) client should wait. */
 export const RETRY_AFTER_HEADER = 'retry-after';

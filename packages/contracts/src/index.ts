@@ -108,6 +108,7 @@ export type { CreateTraceparentOptions, IncomingHeaders, TraceContext, TracePare
 export {
   AUTHORIZATION_HEADER,
   IDEMPOTENCY_KEY_HEADER,
+  REGION_HINT_HEADER,
   REQUEST_ID_HEADER,
   RETRY_AFTER_HEADER,
   SUBJECT_HEADER,

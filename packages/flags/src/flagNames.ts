@@ -6,12 +6,6 @@ export const flagNames = {
   regionRouting: 'region-routing',
 } as const;
 
-/**
- * The header the gateway sets on its requests to the coherence subgraph while
- * `region-routing` is on: the gateway's region, whose replica the subgraph reads.
- */
-export const REGION_HINT_HEADER = 'x-coherence-region';
-
 export type FlagName = (typeof flagNames)[keyof typeof flagNames];
 
 export const allFlagNames: readonly FlagName[] = Object.values(flagNames);

@@ -1,4 +1,4 @@
-import { REGION_HINT_HEADER } from '@coherence/flags';
+import { REGION_HINT_HEADER } from '@coherence/contracts';
 import { createSubgraphService, type Logger } from '@coherence/platform';
 import type { CoherenceConfig } from './config';
 import { coherenceTypeDefs } from './coherenceTypeDefs';
