@@ -334,6 +334,27 @@ describe('authentication', () => {
     expect(response.body.errors?.[0]?.extensions.code).toBe('BAD_USER_INPUT');
   });
 
+  // Issue 13, item 9: these refusals left no audit trace; they are queued (not awaited) and land with the next batch.
+  it.each([
+    { code: 'PERSISTED_QUERY_NOT_FOUND', body: () => ({ extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } }) },
+    { code: 'PERSISTED_QUERY_REQUIRED', body: () => ({ query: '{ __typename }' }) },
+    {
+      code: 'PERSISTED_QUERY_VERSION_UNSUPPORTED',
+      body: () => ({ extensions: { persistedQuery: { version: 2, sha256Hash: tenantCoherenceId } } }),
+    },
+    { code: 'MALFORMED_REQUEST', body: () => [readCoherence(tenant('acme'))] },
+    { code: 'BAD_USER_INPUT', body: () => readCoherence('no spaces allowed') },
+  ])('a $code refusal is a REQUEST_REFUSED security event under the token tenant', async ({ code, body }) => {
+    const correlationId = randomUUID();
+    const token = await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
+    const response = await post(body(), { authorization: `Bearer ${token}`, 'x-request-id': correlationId });
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]?.extensions.code).toBe(code);
+    expect(await securityEventRows(correlationId)).toEqual([
+      { kind: 'REQUEST_REFUSED', tenant_id: tenant('acme'), reason: code, source_ip: '127.0.0.1', subject: expect.any(String) },
+    ]);
+  });
+
   it('counts denials and decisions on /metrics', async () => {
     const metrics = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
     expect(metrics).toMatch(/gateway_auth_denials_total\{reason_code="TOKEN_MISSING"\} [1-9]/);

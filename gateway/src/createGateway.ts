@@ -3,6 +3,8 @@ import { createTokenVerifier } from '@coherence/auth';
 import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Counter } from 'prom-client';
+import { createSecurityEventQueue } from './audit/createSecurityEventQueue';
 import { createAuthDenialRecorder } from './auth/createAuthDenialRecorder';
 import type { GatewayConfig } from './config';
 import { createGatewayRedis } from './cache/createGatewayRedis';
@@ -14,6 +16,7 @@ import { createOperationExecutor } from './execution/createOperationExecutor';
 import { createGatewayFlags } from './flags/createGatewayFlags';
 import { createBreakGlass } from './persisted/createBreakGlass';
 import { createOperationStore } from './persisted/createOperationStore';
+import { auditRefusals } from './pipeline/auditRefusals';
 import { createHttpHandler } from './pipeline/createHttpHandler';
 import { useAuthentication } from './pipeline/useAuthentication';
 import { useBreakGlassAudit } from './pipeline/useBreakGlassAudit';
@@ -32,6 +35,9 @@ import { watchReloads } from './reload/watchReloads';
 import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSubscriptions';
 import type { SubgraphName } from './supergraph/subgraphs';
 import { createTenantDirectory } from './tenants/createTenantDirectory';
+
+/** Unwritten REQUEST_REFUSED events kept at most (about 1 KB each): beyond it a flood is counted, not stored. */
+const SECURITY_EVENT_QUEUE_MAX = 10_000;
 
 /**
  * The gateway, wired. Every request runs the steps of `pipeline/` in the
@@ -87,6 +93,21 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     onDropped: (count, reason) => securityMetrics.decisionsDropped.inc({ reason }, count),
   });
   const recordAuthDenial = createAuthDenialRecorder({ pool, logger, metrics: securityMetrics });
+  const securityEventsDropped = new Counter({
+    name: 'gateway_security_events_dropped_total',
+    help: 'Security events dropped unwritten: reason="overflow" when the queue was full, "failed" when the write failed.',
+    labelNames: ['reason'] as const,
+    registers: [metrics],
+  });
+  // Refused ids, input and kill switches: queued like decisions, on the same cadence, so refusals cost no write per request.
+  const securityEvents = createSecurityEventQueue({
+    pool,
+    logger,
+    flushMs: config.GATEWAY_DECISION_FLUSH_MS,
+    batchSize: config.GATEWAY_DECISION_BATCH_SIZE,
+    maxPending: SECURITY_EVENT_QUEUE_MAX,
+    onDropped: (count, reason) => securityEventsDropped.inc({ reason }, count),
+  });
   // Residency for the policy, weight for the limiter, TTL override for the cache: read once per request by the tenant step.
   const tenants = createTenantDirectory({ pool, ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS });
   const authorize = createAuthorizer({
@@ -145,12 +166,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const authentication = useAuthentication({ verifyToken, recordAuthDenial });
   const tenant = useTenant({ tenants });
   const policyStep = usePolicy({ authorize, metrics: securityMetrics });
-  const killSwitch = useKillSwitch({ isSwitchedOff: (operation) => gatewayFlags.isSwitchedOff(operation) });
+  const killSwitch = auditRefusals(useKillSwitch({ isSwitchedOff: (operation) => gatewayFlags.isSwitchedOff(operation) }), securityEvents);
   const rateLimit = useRateLimit({ limiter });
   const handleGraphQL = createHttpHandler({
     steps: [
       authentication,
-      usePersistedOperation({ operations: operations.current, breakGlass, transport: 'http' }),
+      auditRefusals(usePersistedOperation({ operations: operations.current, breakGlass, transport: 'http' }), securityEvents),
       tenant,
       useBreakGlassAudit({ pool, metrics: securityMetrics }),
       policyStep,
@@ -169,7 +190,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     connectSteps: [authentication],
     // The limiter charges every subscribe as it charges a request (the same share, spent once per subscribe).
     subscribeSteps: [
-      usePersistedOperation({ operations: operations.current, transport: 'graphql-ws' }),
+      auditRefusals(usePersistedOperation({ operations: operations.current, transport: 'graphql-ws' }), securityEvents),
       tenant,
       policyStep,
       killSwitch,
@@ -182,6 +203,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     app,
     /** Writes the queued policy decisions now (tests, benchmarks). */
     flushDecisions: () => decisions.flush(),
+    /** Writes the queued security events now (tests). */
+    flushSecurityEvents: () => securityEvents.flush(),
     /** Re-reads the manifest and the policy bundle, as SIGHUP does. */
     reload: () => reloads.reloadAll(),
     async close() {
@@ -195,6 +218,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       await gatewayRedis.close();
       // After the server has drained: no request can add a decision any more.
       await decisions.close();
+      await securityEvents.close();
       await pool.end();
     },
   };

@@ -1,7 +1,14 @@
 import { inTransaction, setTenant, type PgPool } from './postgres';
 
 /** Kinds of security event; extend here, never with free strings. */
-export type SecurityEventKind = 'AUTH_DENY' | 'TENANT_MISMATCH' | 'RESIDENCY_VIOLATION' | 'URL_BLOCKED' | 'BREAK_GLASS';
+export type SecurityEventKind =
+  | 'AUTH_DENY'
+  | 'TENANT_MISMATCH'
+  | 'RESIDENCY_VIOLATION'
+  | 'URL_BLOCKED'
+  | 'BREAK_GLASS'
+  /** A request refused before it ran for what it sent (persisted id, input) or a kill switch; the error code is the reason. */
+  | 'REQUEST_REFUSED';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;
