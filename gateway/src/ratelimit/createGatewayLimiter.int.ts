@@ -96,12 +96,17 @@ describe('createGatewayLimiter', () => {
     expect(limiter.shareFactor()).toBe(1);
   });
 
-  it('lets requests through, counted, when Redis cannot be reached', async () => {
+  it('enforces the same share in process when Redis cannot be reached, counted', async () => {
     const { limiter, metrics } = await limiterOn(`redis://127.0.0.1:${await freePort()}`, { connectMs: 100 });
     const tenant = await registerTenant('no-redis', 1);
-    expect(await allowedOf(limiter, tenant, 30)).toBe(30);
-    const decisions = (await metrics.getSingleMetric('gateway_ratelimit_decisions_total')!.get()).values;
-    expect(decisions.find((v) => v.labels['outcome'] === 'failed_open')?.value).toBe(30);
+    const allowed = await allowedOf(limiter, tenant, 30);
+    // Burst = 1 s of rate, as with Redis (plus what refills during the loop).
+    expect(allowed).toBeGreaterThanOrEqual(10);
+    expect(allowed).toBeLessThan(14);
+    const fallback = (await metrics.getSingleMetric('ratelimit_fallback_decisions_total')!.get()).values;
+    expect(fallback.find((v) => v.labels['outcome'] === 'allowed')?.value).toBe(allowed);
+    expect(fallback.find((v) => v.labels['outcome'] === 'limited')?.value).toBe(30 - allowed);
+    expect((await metrics.getSingleMetric('ratelimit_redis_available')!.get()).values[0]?.value).toBe(0);
     expect((await metrics.getSingleMetric('gateway_redis_up')!.get()).values[0]?.value).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTenantRateLimiter } from './createTenantRateLimiter';
 
@@ -20,7 +21,16 @@ afterAll(async () => {
 
 describe('createTenantRateLimiter against the real Redis', () => {
   const limiterFor = (rate: number, burst: number) =>
-    createTenantRateLimiter({ redis, keyPrefix: `${database.namespace}:rate:`, ratePerSecond: () => rate, burst: () => burst });
+    createTenantRateLimiter({
+      redis,
+      keyPrefix: `${database.namespace}:rate:`,
+      ratePerSecond: () => rate,
+      burst: () => burst,
+      metrics: new Registry(),
+      service: 'test',
+      onFallback: () => undefined,
+      onRecovered: () => undefined,
+    });
 
   it('allows a burst, then refuses with a Retry-After in whole seconds, without spending on refusals', async () => {
     const limiter = limiterFor(1, 3);
@@ -74,5 +84,37 @@ describe('createTenantRateLimiter against the real Redis', () => {
     const tenant = `${database.namespace}-race`;
     const decisions = await Promise.all(Array.from({ length: 200 }, () => limiter.consume(tenant)));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
+  });
+
+  it('enforces the same share in process while Redis fails, switching once, counted', async () => {
+    // Nothing listens there and nothing is queued: every call fails at once, as with Redis down.
+    const down = new Redis(`redis://127.0.0.1:${await freePort()}`, { lazyConnect: true, enableOfflineQueue: false });
+    const metrics = new Registry();
+    const fallbacks: unknown[] = [];
+    const limiter = createTenantRateLimiter({
+      redis: down,
+      keyPrefix: 'down:',
+      ratePerSecond: () => 1,
+      burst: () => 3,
+      metrics,
+      service: 'test',
+      onFallback: (error) => fallbacks.push(error),
+      onRecovered: () => undefined,
+    });
+    const decisions = [];
+    for (let i = 0; i < 5; i += 1) decisions.push(await limiter.consume('tenant'));
+    down.disconnect();
+    expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, false, false]);
+    expect(decisions[3]).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    expect(fallbacks).toHaveLength(1);
+    const counted = (await metrics.getSingleMetric('ratelimit_fallback_decisions_total')!.get()).values;
+    expect(counted.map((v) => [v.labels, v.value])).toEqual([
+      [{ service: 'test', outcome: 'allowed' }, 3],
+      [{ service: 'test', outcome: 'limited' }, 2],
+    ]);
+    expect((await metrics.getSingleMetric('ratelimit_redis_available')!.get()).values[0]).toMatchObject({
+      labels: { service: 'test' },
+      value: 0,
+    });
   });
 });

@@ -12,6 +12,9 @@ import { statsTypeDefs } from './modules/stats/schema.graphql';
 import { createIngestMetrics } from './modules/telemetry/createIngestMetrics';
 import { defaultProvenanceOf } from './defaultProvenance';
 
+/** What a limiter call may wait for Redis: as the gateway's default, a paused Redis costs a batch this much at most. */
+const REDIS_COMMAND_TIMEOUT_MS = 100;
+
 /** The ingest process: HTTP push (`POST /v1/signals`) plus its subgraph (ingest stats). */
 export async function createIngestService(config: IngestConfig, logger: Logger) {
   const verify = cacheVerifiedTokens(
@@ -21,9 +24,15 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
       maxLifetimeSeconds: config.INGEST_TOKEN_MAX_LIFETIME_SECONDS,
     }),
   );
-  // No offline queue and one retry: while Redis is away a limiter call fails
-  // fast (and the batch is let through) instead of hanging the request.
-  const redis = new Redis(config.INGEST_REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  // No offline queue, one retry and a short timeout: while Redis is away or
+  // paused a limiter call fails fast (and the in-process fallback decides)
+  // instead of hanging the request.
+  const redis = new Redis(config.INGEST_REDIS_URL, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+  });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection problem'));
   await redis.connect();
 
@@ -47,6 +56,10 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
       keyPrefix: 'ingest:rate:',
       ratePerSecond: () => config.INGEST_RATE_PER_SECOND,
       burst: () => config.INGEST_RATE_BURST,
+      metrics: service.metrics,
+      service: 'ingest',
+      onFallback: (error) => logger.warn({ err: error }, 'ingest limiter: redis failed; enforcing the shares in process until it answers'),
+      onRecovered: () => logger.info('ingest limiter: redis answers again; shares enforced in redis'),
     }),
     metrics: createIngestMetrics(service.metrics, { readBacklog: () => readOutboxBacklog(service.pool) }),
   });

@@ -67,7 +67,7 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
     const signals = result.value.signals;
     const tenantIds = signals.map((s) => s.tenantId);
     if (await refuseForeignTenants(request, reply, options.pool, tenantIds)) return reply;
-    if (await refuseOverLimit(request, reply, options.limiter, principal.tenantId, signals.length)) return reply;
+    if (await refuseOverLimit(reply, options.limiter, principal.tenantId, signals.length)) return reply;
 
     const requestHash = idempotencyKey === undefined ? '' : requestSha256(request.body);
     const context = {
@@ -123,24 +123,12 @@ function readIdempotencyKey(request: FastifyRequest): string | undefined | null 
 }
 
 /**
- * 429 with Retry-After when the tenant is over its share. If Redis cannot be
- * asked, the batch is let through (and logged): throttling exists to protect
- * the service, so its own outage must never refuse producers or become a 5xx.
+ * 429 with Retry-After when the tenant is over its share. The limiter never
+ * rejects (without Redis it decides in process), so its store's outage is
+ * neither a 5xx nor a lifted limit.
  */
-async function refuseOverLimit(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  limiter: TenantRateLimiter,
-  tenantId: string,
-  cost: number,
-): Promise<boolean> {
-  let decision;
-  try {
-    decision = await limiter.consume(tenantId, cost);
-  } catch (error) {
-    request.log.warn({ err: error, tenant_id: tenantId }, 'rate limiter unavailable; letting the batch through');
-    return false;
-  }
+async function refuseOverLimit(reply: FastifyReply, limiter: TenantRateLimiter, tenantId: string, cost: number): Promise<boolean> {
+  const decision = await limiter.consume(tenantId, cost);
   if (decision.allowed) return false;
   await reply
     .code(ingestErrorCodes.RATE_LIMITED)
