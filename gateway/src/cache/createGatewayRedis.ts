@@ -51,7 +51,10 @@ export function createGatewayRedis(options: GatewayRedisOptions) {
       if (Date.now() - warnedAt < WARN_EVERY_MS) return;
       warnedAt = Date.now();
       warned = true;
-      logger.warn({ err: error, use }, 'gateway redis unavailable: serving without cache and limiter until it answers again');
+      logger.warn(
+        { err: error, use },
+        'gateway redis unavailable: serving without cache, limiter enforced in process, until it answers again',
+      );
     },
     /** A command answered. */
     succeeded(): void {
