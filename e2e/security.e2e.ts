@@ -2,7 +2,7 @@ import { DEV_ISSUER, ensureDevKeys, mintDevToken } from '@coherence/auth';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
@@ -66,6 +66,14 @@ const readCoherence = (tenantId: string, operationId = tenantCoherenceId) => ({
   extensions: { persistedQuery: { version: 1, sha256Hash: operationId } },
   variables: { tenantId },
 });
+
+/**
+ * The gateway's correlation id is the trace id it continues or starts, never
+ * the client's `x-request-id` (issue 13, item 9): a test that must find its
+ * rows sends a `traceparent` whose trace id it knows.
+ */
+const newTraceId = () => randomBytes(16).toString('hex');
+const continuing = (traceId: string) => ({ traceparent: `00-${traceId}-${'a'.repeat(16)}-01` });
 
 /** Rows are written off the request path; wait until they land. */
 async function rowsFor<T extends pg.QueryResultRow>(sql: string, correlationId: string, expected = 1): Promise<T[]> {
@@ -214,12 +222,12 @@ describe('authorization table: token × operation × variables', () => {
   it.each(cases)(
     '$name → $status $reasonCode',
     async ({ operation = 'TenantCoherence', token: spec, target, status, code, reasonCode }) => {
-      const correlationId = randomUUID();
+      const correlationId = newTraceId();
       const tenantId = () => tenant(target);
       const token = await app.mintToken({ tenant: tenant(spec.tenant), scopes: spec.scopes, residency: spec.residency ?? ['us'] });
       const response = await post(readCoherence(tenantId(), operationId(operation)), {
         authorization: `Bearer ${token}`,
-        'x-request-id': correlationId,
+        ...continuing(correlationId),
       });
 
       expect(response.status).toBe(status);
@@ -310,8 +318,8 @@ describe('authentication', () => {
   ];
 
   it.each(cases)('$name → 401 UNAUTHENTICATED $reasonCode, an AUTH_DENY event, no decision', async ({ headers, reasonCode, path }) => {
-    const correlationId = randomUUID();
-    const response = await post(readCoherence(tenant('acme')), { ...(await headers()), 'x-request-id': correlationId }, path);
+    const correlationId = newTraceId();
+    const response = await post(readCoherence(tenant('acme')), { ...(await headers()), ...continuing(correlationId) }, path);
     expect(response.status).toBe(401);
     expect(response.headers.get('www-authenticate')).toContain('Bearer');
     expect(response.body.errors?.[0]?.extensions).toEqual({ code: 'UNAUTHENTICATED', reasonCode });
@@ -320,6 +328,28 @@ describe('authentication', () => {
     ]);
     await app.gateway.flushDecisions();
     expect(await admin.query('SELECT 1 FROM policy_decisions WHERE correlation_id = $1', [correlationId])).toMatchObject({ rowCount: 0 });
+  });
+
+  it("files refusals under the gateway's own correlation id, with the client's x-request-id beside it (issue 13, item 9)", async () => {
+    const clientRequestId = `client-chosen-${randomUUID()}`;
+    const response = await post(readCoherence(tenant('acme')), { 'x-request-id': clientRequestId });
+    expect(response.status).toBe(401);
+    const byClientId = (kind: string) =>
+      rowsFor<{ correlation_id: string }>(
+        `SELECT correlation_id FROM security_events WHERE kind = '${kind}' AND details->>'clientRequestId' = $1`,
+        clientRequestId,
+      );
+    const [denied] = await byClientId('AUTH_DENY');
+    expect(denied?.correlation_id).toMatch(/^[0-9a-f]{32}$/);
+
+    const token = await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
+    expect((await post({ query: '{ __typename }' }, { authorization: `Bearer ${token}`, 'x-request-id': clientRequestId })).status).toBe(
+      400,
+    );
+    const [refused] = await byClientId('REQUEST_REFUSED');
+    expect(refused?.correlation_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(refused?.correlation_id).not.toBe(denied?.correlation_id);
+    expect(await admin.query('SELECT 1 FROM security_events WHERE correlation_id = $1', [clientRequestId])).toMatchObject({ rowCount: 0 });
   });
 
   it('checks the token before the operation: an anonymous caller learns nothing about the manifest', async () => {
@@ -345,9 +375,9 @@ describe('authentication', () => {
     { code: 'MALFORMED_REQUEST', body: () => [readCoherence(tenant('acme'))] },
     { code: 'BAD_USER_INPUT', body: () => readCoherence('no spaces allowed') },
   ])('a $code refusal is a REQUEST_REFUSED security event under the token tenant', async ({ code, body }) => {
-    const correlationId = randomUUID();
+    const correlationId = newTraceId();
     const token = await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
-    const response = await post(body(), { authorization: `Bearer ${token}`, 'x-request-id': correlationId });
+    const response = await post(body(), { authorization: `Bearer ${token}`, ...continuing(correlationId) });
     expect(response.status).toBe(400);
     expect(response.body.errors?.[0]?.extensions.code).toBe(code);
     expect(await securityEventRows(correlationId)).toEqual([
@@ -409,7 +439,7 @@ describe('kill switch, break glass and bundle activation', () => {
       issuedAt: extra.issuedAt,
     });
   const sendText = async (query: string, token: string, options: { method?: 'GET' | 'POST'; correlationId?: string } = {}) => {
-    const headers = { authorization: `Bearer ${token}`, 'x-request-id': options.correlationId ?? randomUUID() };
+    const headers = { authorization: `Bearer ${token}`, ...continuing(options.correlationId ?? newTraceId()) };
     const response =
       options.method === 'GET'
         ? await fetch(`${paused.gatewayUrl}/graphql?${new URLSearchParams({ query })}`, { headers })
@@ -451,12 +481,12 @@ describe('kill switch, break glass and bundle activation', () => {
   });
 
   it('break glass runs query text, still authorized, and leaves a BREAK_GLASS event with the sha256 of the text and a counter', async () => {
-    const correlationId = randomUUID();
+    const correlationId = newTraceId();
     const token = await breakGlassToken();
     const query = `query Triage { tenantCoherence(tenantId: "${tenant('globex')}") { tenantId status } }`;
     const response = await fetch(`${paused.gatewayUrl}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': correlationId },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...continuing(correlationId) },
       body: JSON.stringify({ query }),
     });
     expect(response.status).toBe(200);
@@ -497,7 +527,7 @@ describe('kill switch, break glass and bundle activation', () => {
   });
 
   it('break glass: query text without the platform:break-glass scope is a 403, leaves no BREAK_GLASS event, and is never parsed', async () => {
-    const correlationId = randomUUID();
+    const correlationId = newTraceId();
     const operator = await breakGlassToken({ scopes: ['coherence:read'] });
     const refused = await sendText(`query Triage { tenantCoherence(tenantId: "${tenant('acme')}") { status } }`, operator, {
       correlationId,
@@ -761,11 +791,11 @@ describe('policy decisions survive shutdown', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitUntilHealthy('gateway', logFile, async () => (await fetch(`${base}/readyz`)).ok, 30_000, child);
-      const correlationId = randomUUID();
+      const correlationId = newTraceId();
       const token = await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
       const response = await fetch(`${base}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': correlationId },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...continuing(correlationId) },
         body: JSON.stringify(readCoherence(tenant('acme'))),
       });
       expect(response.status).toBe(200);
@@ -790,12 +820,12 @@ describe('policy decisions survive shutdown', () => {
 
   it('writes every queued decision when the gateway closes', async () => {
     const own = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_DECISION_FLUSH_MS: '60000' } });
-    const correlationIds = Array.from({ length: 5 }, () => randomUUID());
+    const correlationIds = Array.from({ length: 5 }, () => newTraceId());
     const token = await own.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
     for (const correlationId of correlationIds) {
       const response = await fetch(`${own.gatewayUrl}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': correlationId },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...continuing(correlationId) },
         body: JSON.stringify(readCoherence(tenant('acme'))),
       });
       expect(response.status).toBe(200);

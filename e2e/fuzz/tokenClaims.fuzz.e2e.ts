@@ -1,6 +1,6 @@
 import { DEV_ISSUER, ensureDevKeys, TOKEN_AUDIENCE } from '@coherence/auth';
 import fc from 'fast-check';
-import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -225,10 +225,11 @@ async function checkCase(testCase: ClaimsCase): Promise<void> {
     expect(after, `a refusal stores nothing: ${ingestWhat}`).toEqual(before);
   }
 
-  const gatewayId = `fuzz-claims-${randomUUID()}`;
+  // The gateway's correlation id is the trace id it continues, not the client's x-request-id (issue 13, item 9).
+  const gatewayId = randomBytes(16).toString('hex');
   const gateway = await harness.postGateway(
     JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } }, variables: { tenantId } }),
-    { authorization: `Bearer ${token}`, 'x-request-id': gatewayId },
+    { authorization: `Bearer ${token}`, traceparent: `00-${gatewayId}-${'a'.repeat(16)}-01` },
   );
   const gatewayWhat = `gateway ${gateway.status} ${excerpt(gateway.text)}`;
   const gatewayBody = gateway.json as

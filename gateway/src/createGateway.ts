@@ -79,6 +79,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
     errorBody: graphqlErrorBody,
+    // Internet-facing: the correlation id is a trace id, never a client's string (issue 13, item 9).
+    trustRequestId: false,
     readinessChecks: gatewayReadinessChecks({ subgraphUrls, pool, policy }),
   });
   const securityMetrics = createSecurityMetrics(metrics);

@@ -13,6 +13,8 @@ export interface AuthDenial {
   detail: string;
   sourceIp: string;
   correlationId: string;
+  /** The client's `x-request-id`, kept beside the gateway's correlation id. */
+  clientRequestId?: string;
   userAgent: string | null;
 }
 
@@ -33,7 +35,7 @@ export function createAuthDenialRecorder(options: AuthDenialRecorderOptions) {
         reason: denial.code,
         sourceIp: denial.sourceIp,
         correlationId: denial.correlationId,
-        details: { detail: denial.detail, userAgent: denial.userAgent },
+        details: { detail: denial.detail, userAgent: denial.userAgent, clientRequestId: denial.clientRequestId },
       });
     } catch (error) {
       // The refusal stands either way; a lost audit row must be visible in the logs.

@@ -24,6 +24,8 @@ export interface RequestTenant {
 export interface RequestContext {
   /** The gateway's id for this request: the trace's request id over HTTP, a fresh one per WebSocket message. */
   readonly correlationId: string;
+  /** The client's own `x-request-id` over HTTP, recorded beside the correlation id, never as it. */
+  readonly clientRequestId?: string;
   readonly sourceIp: string;
   readonly userAgent: string | null;
   /** Where the bearer token is looked for: request headers and URL, or the graphql-ws `connectionParams`. */

@@ -26,7 +26,13 @@ export function auditRefusals(step: GatewayStep, events: SecurityEventQueue): Ga
           reason: refused.code,
           sourceIp: context.sourceIp,
           correlationId: context.correlationId,
-          details: { message: refused.message, step: step.name, operationId: context.operation?.id, userAgent: context.userAgent },
+          details: {
+            message: refused.message,
+            step: step.name,
+            operationId: context.operation?.id,
+            userAgent: context.userAgent,
+            clientRequestId: context.clientRequestId,
+          },
         });
       }
       return refused;

@@ -31,6 +31,7 @@ export function createHttpHandler(options: HttpHandlerOptions) {
     const method = request.method === 'GET' ? 'GET' : 'POST';
     const context: RequestContext = {
       correlationId: request.trace.requestId,
+      ...(request.trace.clientRequestId === undefined ? {} : { clientRequestId: request.trace.clientRequestId }),
       sourceIp: request.ip,
       userAgent: request.headers['user-agent'] ?? null,
       credentials: { headers: request.headers, url: request.url },

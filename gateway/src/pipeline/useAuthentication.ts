@@ -24,6 +24,7 @@ export function useAuthentication(options: AuthenticationOptions): GatewayStep {
         detail: result.reason,
         sourceIp: context.sourceIp,
         correlationId: context.correlationId,
+        clientRequestId: context.clientRequestId,
         userAgent: context.userAgent,
       });
       return refusal('UNAUTHENTICATED', result.reason, { reasonCode: result.code });

@@ -216,6 +216,15 @@ describe('extractTraceContext', () => {
     expect(ctx.remoteParentId).toBeUndefined();
   });
 
+  it('at an edge that does not trust it (trustRequestId: false), keeps x-request-id only as clientRequestId', () => {
+    const lone = extractTraceContext({ 'x-request-id': 'legacy-1' }, { trustRequestId: false });
+    expect(lone.requestId).toBe(lone.traceparent.traceId);
+    expect(lone.clientRequestId).toBe('legacy-1');
+    const traced = extractTraceContext({ traceparent: SPEC_TRACEPARENT, 'x-request-id': 'legacy-1' }, { trustRequestId: false });
+    expect(traced).toMatchObject({ requestId: TRACE_ID, clientRequestId: 'legacy-1' });
+    expect(extractTraceContext({ 'x-request-id': 'has space' }, { trustRequestId: false })).not.toHaveProperty('clientRequestId');
+  });
+
   it('starts a new trace when nothing came in; request id = trace id', () => {
     const ctx = extractTraceContext({});
     expect(ctx.requestId).toBe(ctx.traceparent.traceId);

@@ -44,8 +44,10 @@ export interface TraceContext {
   traceparent: TraceParent;
   /** Normalised `tracestate`, present only when one came in with a valid `traceparent`. */
   tracestate?: string;
-  /** Log/correlation id: the legacy `x-request-id` when it alone came in, else the trace id. */
+  /** Log/correlation id: the legacy `x-request-id` when it alone came in (and is trusted), else the trace id. */
   requestId: string;
+  /** The caller's `x-request-id` when it is a valid one: kept apart, for the logs and audit rows of an edge that does not trust it. */
+  clientRequestId?: string;
   /** The caller's span id when an incoming trace was continued; absent for a new trace. */
   remoteParentId?: string;
 }
@@ -216,12 +218,16 @@ export function formatTracestate(members: readonly TraceStateMember[], maxLength
  * - Otherwise a new sampled trace starts and any `tracestate` is ignored, as
  *   the spec requires.
  * - `requestId` is the incoming `x-request-id` only when no valid
- *   `traceparent` came with it (legacy callers); otherwise the trace id.
- *   A request id that is not 1..128 visible ASCII is ignored.
+ *   `traceparent` came with it (legacy callers) and `trustRequestId` is not
+ *   false; otherwise the trace id. A request id that is not 1..128 visible
+ *   ASCII is ignored; a valid one is also `clientRequestId`.
  *
  * Works for message envelopes too: pass `{ traceparent, tracestate, 'x-request-id': correlationId }`.
  */
-export function extractTraceContext(headers: IncomingHeaders): TraceContext {
+export function extractTraceContext(headers: IncomingHeaders, options: ExtractTraceContextOptions = {}): TraceContext {
+  const sentRequestId = singleHeader(headers, REQUEST_ID_HEADER);
+  const clientRequestId = sentRequestId !== undefined && isCorrelationId(sentRequestId) ? sentRequestId : undefined;
+  const client = clientRequestId === undefined ? {} : { clientRequestId };
   const traceparentHeader = singleHeader(headers, TRACEPARENT_HEADER);
   const incoming = traceparentHeader === undefined ? null : parseTraceparent(traceparentHeader);
   if (incoming !== null) {
@@ -232,13 +238,24 @@ export function extractTraceContext(headers: IncomingHeaders): TraceContext {
       traceparent,
       ...(tracestate === '' ? {} : { tracestate }),
       requestId: traceparent.traceId,
+      ...client,
       remoteParentId: incoming.parentId,
     };
   }
   const traceparent = createTraceparent();
-  const legacyRequestId = singleHeader(headers, REQUEST_ID_HEADER);
-  const requestId = legacyRequestId !== undefined && isCorrelationId(legacyRequestId) ? legacyRequestId : traceparent.traceId;
-  return { traceparent, requestId };
+  const trusted = options.trustRequestId ?? true;
+  return { traceparent, requestId: trusted && clientRequestId !== undefined ? clientRequestId : traceparent.traceId, ...client };
+}
+
+/** Options for {@link extractTraceContext}. */
+export interface ExtractTraceContextOptions {
+  /**
+   * Let a lone `x-request-id` become `requestId`. Default `true` (services
+   * behind the gateway, message envelopes); an internet-facing edge passes
+   * `false` so its correlation id is always a trace id it continued or
+   * started, never a string a client chose.
+   */
+  trustRequestId?: boolean;
 }
 
 /** Headers to send downstream: `traceparent`, `tracestate` (if any) and `x-request-id`. */

@@ -104,6 +104,26 @@ describe('the access log', () => {
     await vi.waitFor(() => expect(accessLines()).toContainEqual(expect.objectContaining({ path: '/missing-marker' })));
     expect(accessLines().filter((entry) => entry['path'] === '/healthz')).toEqual([]);
   });
+
+  // Issue 13, item 9: at the edge a client's x-request-id became the request id of every log line and audit row.
+  it("at an edge (trustRequestId: false), request_id is the trace id and the client's id is client_request_id", async () => {
+    const edge = createServiceApp({ logger, readinessChecks: [], trustRequestId: false });
+    try {
+      const response = await edge.app.inject({ method: 'GET', url: '/edge-marker', headers: { 'x-request-id': 'client-chosen-1' } });
+      expect(response.statusCode).toBe(404);
+      const line = accessLines().find((entry) => entry['path'] === '/edge-marker');
+      expect(line).toMatchObject({ client_request_id: 'client-chosen-1', request_id: line?.['trace_id'] });
+      expect(line?.['request_id']).toMatch(/^[0-9a-f]{32}$/);
+    } finally {
+      await edge.app.close();
+    }
+  });
+
+  it('behind the gateway (the default), a lone x-request-id stays the request id', async () => {
+    await plain.app.inject({ method: 'GET', url: '/inner-marker', headers: { 'x-request-id': 'gateway-1' } });
+    expect(accessLines().find((entry) => entry['path'] === '/inner-marker')).toMatchObject({ request_id: 'gateway-1' });
+    expect(accessLines().find((entry) => entry['path'] === '/inner-marker')).not.toHaveProperty('client_request_id');
+  });
 });
 
 describe('JSON bodies', () => {

@@ -20,6 +20,13 @@ export interface ServiceAppOptions {
   bodyLimitBytes?: number;
   /** How refused requests are rendered. Default `{"error":{code,message}}`. */
   errorBody?: ErrorBodyFormat;
+  /**
+   * Let a caller's lone `x-request-id` become the request id (`request_id`
+   * in logs, the correlation id of audit rows). Default `true`, for services
+   * that only the gateway calls; the internet-facing gateway sets `false`:
+   * its id is the trace id, the caller's is logged as `client_request_id`.
+   */
+  trustRequestId?: boolean;
 }
 
 declare module 'fastify' {
@@ -102,6 +109,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   // Fastify asks for the request id before any hook runs; the trace context
   // made then is kept for the request (making it twice would mint two spans).
   const traces = new WeakMap<IncomingMessage, TraceContext>();
+  const traceOptions = { trustRequestId: options.trustRequestId ?? true };
   const app = Fastify({
     // Typed as Fastify's logger interface so the app is a plain FastifyInstance.
     loggerInstance: options.logger as FastifyBaseLogger,
@@ -110,7 +118,7 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
     // writes one line per request, with the fields our logs always carry.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     genReqId: (req) => {
-      const trace = extractTraceContext(req.headers);
+      const trace = extractTraceContext(req.headers, traceOptions);
       traces.set(req, trace);
       return trace.requestId;
     },
@@ -131,8 +139,12 @@ export function createServiceApp(options: ServiceAppOptions): ServiceApp {
   });
   app.decorateRequest('trace');
   app.addHook('onRequest', async (request) => {
-    request.trace = traces.get(request.raw) ?? extractTraceContext(request.headers);
-    request.log = request.log.child({ trace_id: request.trace.traceparent.traceId });
+    request.trace = traces.get(request.raw) ?? extractTraceContext(request.headers, traceOptions);
+    const { clientRequestId } = request.trace;
+    request.log = request.log.child({
+      trace_id: request.trace.traceparent.traceId,
+      ...(clientRequestId === undefined || clientRequestId === request.id ? {} : { client_request_id: clientRequestId }),
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
     const path = pathOf(request.url);
