@@ -40,16 +40,13 @@ const eventsOf = async (correlationId: string) =>
     )
   ).rows;
 
+/** A queue that writes only when closed, so a test sees nothing is written before. */
+const queueFlushedOnClose = () =>
+  createSecurityEventQueue({ pool: appPool, logger, flushMs: 60_000, batchSize: 100, maxPending: 100, onDropped: () => {} });
+
 describe('auditRefusals', () => {
   it('queues a kill-switch refusal as REQUEST_REFUSED FEATURE_DISABLED under the token tenant, written on flush, not before', async () => {
-    const events = createSecurityEventQueue({
-      pool: appPool,
-      logger,
-      flushMs: 60_000,
-      batchSize: 100,
-      maxPending: 100,
-      onDropped: () => {},
-    });
+    const events = queueFlushedOnClose();
     const step = auditRefusals(useKillSwitch({ isSwitchedOff: () => true }), events);
     const tenantId = `${database.namespace}-acme`;
     const context = testContext({ correlationId: randomUUID(), principal: testPrincipal(tenantId), operation: tenantCoherence });
@@ -70,14 +67,7 @@ describe('auditRefusals', () => {
   });
 
   it('lets an admitted request through without an event', async () => {
-    const events = createSecurityEventQueue({
-      pool: appPool,
-      logger,
-      flushMs: 60_000,
-      batchSize: 100,
-      maxPending: 100,
-      onDropped: () => {},
-    });
+    const events = queueFlushedOnClose();
     const step = auditRefusals(useKillSwitch({ isSwitchedOff: () => false }), events);
     const context = testContext({ correlationId: randomUUID(), principal: testPrincipal('t'), operation: tenantCoherence });
     expect(await step.onRequest?.(context)).toBeUndefined();
