@@ -198,6 +198,7 @@ describe('coherenceEvents', () => {
     const gatewayWs = `${app.gatewayUrl.replace('http', 'ws')}/graphql`;
     const events = subscribe(await connect(undefined, gatewayWs), tenant());
     await expect(events.next()).rejects.toMatchObject({ code: 4403 });
+    await app.gateway.flushSecurityEvents();
     const admin = createPgPool(database.adminUrl);
     try {
       const { rows } = await admin.query<{ reason: string; tenant_id: string }>(

@@ -143,6 +143,8 @@ describe('authorization table: token × operation × variables', () => {
     status: number;
     code?: string;
     reasonCode: string;
+    /** Where the decision (and event) is filed when not under the target: '-' for a target nobody registered. */
+    filedUnder?: string;
   }
   const cases: AuthorizationCase[] = [
     {
@@ -202,12 +204,13 @@ describe('authorization table: token × operation × variables', () => {
       reasonCode: 'RESIDENCY_VIOLATION',
     },
     {
-      name: 'operator reads an unregistered tenant (fail closed)',
+      name: 'operator reads an unregistered tenant (fail closed, filed under -)',
       token: { tenant: 'ops', scopes: ['coherence:read'] },
       target: 'nobody',
       status: 403,
       code: 'FORBIDDEN',
       reasonCode: 'RESIDENCY_VIOLATION',
+      filedUnder: '-',
     },
     {
       name: 'a token that may only read from eu, at the us gateway',
@@ -221,9 +224,10 @@ describe('authorization table: token × operation × variables', () => {
 
   it.each(cases)(
     '$name → $status $reasonCode',
-    async ({ operation = 'TenantCoherence', token: spec, target, status, code, reasonCode }) => {
+    async ({ operation = 'TenantCoherence', token: spec, target, status, code, reasonCode, filedUnder }) => {
       const correlationId = newTraceId();
       const tenantId = () => tenant(target);
+      const fileTenant = filedUnder ?? tenantId();
       const token = await app.mintToken({ tenant: tenant(spec.tenant), scopes: spec.scopes, residency: spec.residency ?? ['us'] });
       const response = await post(readCoherence(tenantId(), operationId(operation)), {
         authorization: `Bearer ${token}`,
@@ -240,7 +244,7 @@ describe('authorization table: token × operation × variables', () => {
       }
       expect(await decisionRows(correlationId)).toEqual([
         {
-          tenant_id: tenantId(),
+          tenant_id: fileTenant,
           subject: 'test-user',
           allow: reasonCode === 'ALLOWED',
           reason_code: reasonCode,
@@ -252,7 +256,7 @@ describe('authorization table: token × operation × variables', () => {
       const isSecurityEvent = reasonCode === 'TENANT_MISMATCH' || reasonCode === 'RESIDENCY_VIOLATION';
       const events = await securityEventRows(correlationId, isSecurityEvent ? 1 : 0);
       if (isSecurityEvent) {
-        expect(events).toEqual([expect.objectContaining({ kind: reasonCode, tenant_id: tenantId(), subject: 'test-user' })]);
+        expect(events).toEqual([expect.objectContaining({ kind: reasonCode, tenant_id: fileTenant, subject: 'test-user' })]);
       } else {
         expect(events).toEqual([]);
       }

@@ -52,6 +52,12 @@ const schema = z.object({
     .optional(),
   /** How long a tenant's residency is cached. */
   GATEWAY_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
+  /** How long "this tenant is not registered" is believed: a tenant registered since is served after at most this. */
+  GATEWAY_TENANT_NEGATIVE_CACHE_TTL_MS: configFields.positiveInt(2_000),
+  /** Refusals (401, 403, 400…) one client address may earn per second before it is throttled… */
+  GATEWAY_ADDRESS_REFUSALS_PER_SECOND: z.coerce.number().positive().default(5),
+  /** …and at once; past it, its requests are 429 before authentication until the bucket refills. */
+  GATEWAY_ADDRESS_REFUSAL_BURST: configFields.positiveInt(50),
   /** Policy decisions are written in batches: at most this often… */
   GATEWAY_DECISION_FLUSH_MS: configFields.positiveInt(200),
   /** …or as soon as this many are waiting. */

@@ -1,10 +1,9 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier } from '@coherence/auth';
-import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { createPgPool, createSecurityEventWriter, createServiceApp, type Logger } from '@coherence/platform';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter } from 'prom-client';
-import { createSecurityEventQueue } from './audit/createSecurityEventQueue';
 import { createAuthDenialRecorder } from './auth/createAuthDenialRecorder';
 import type { GatewayConfig } from './config';
 import { createGatewayRedis } from './cache/createGatewayRedis';
@@ -23,6 +22,7 @@ import { useBreakGlassAudit } from './pipeline/useBreakGlassAudit';
 import { useKillSwitch } from './pipeline/useKillSwitch';
 import { usePersistedOperation } from './pipeline/usePersistedOperation';
 import { usePolicy } from './pipeline/usePolicy';
+import { useRefusalThrottle } from './pipeline/useRefusalThrottle';
 import { useRateLimit } from './pipeline/useRateLimit';
 import { useResponseCache } from './pipeline/useResponseCache';
 import { useTenant } from './pipeline/useTenant';
@@ -36,7 +36,7 @@ import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSub
 import type { SubgraphName } from './supergraph/subgraphs';
 import { createTenantDirectory } from './tenants/createTenantDirectory';
 
-/** Unwritten REQUEST_REFUSED events kept at most (about 1 KB each): beyond it a flood is counted, not stored. */
+/** Unwritten security events kept at most (about 1 KB each): beyond it a flood is counted, not stored. */
 const SECURITY_EVENT_QUEUE_MAX = 10_000;
 
 /**
@@ -94,15 +94,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     batchSize: config.GATEWAY_DECISION_BATCH_SIZE,
     onDropped: (count, reason) => securityMetrics.decisionsDropped.inc({ reason }, count),
   });
-  const recordAuthDenial = createAuthDenialRecorder({ pool, logger, metrics: securityMetrics });
   const securityEventsDropped = new Counter({
     name: 'gateway_security_events_dropped_total',
-    help: 'Security events dropped unwritten: reason="overflow" when the queue was full, "failed" when the write failed.',
+    help: 'Security events dropped unwritten: reason="overflow" when the queue was full, "refused" when Postgres refused the row.',
     labelNames: ['reason'] as const,
     registers: [metrics],
   });
-  // Refused ids, input and kill switches: queued like decisions, on the same cadence, so refusals cost no write per request.
-  const securityEvents = createSecurityEventQueue({
+  // Denials, refused ids, input and kill switches: queued like decisions, on the same cadence, aggregated under a flood.
+  const securityEvents = createSecurityEventWriter({
     pool,
     logger,
     flushMs: config.GATEWAY_DECISION_FLUSH_MS,
@@ -110,12 +109,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     maxPending: SECURITY_EVENT_QUEUE_MAX,
     onDropped: (count, reason) => securityEventsDropped.inc({ reason }, count),
   });
+  const recordAuthDenial = createAuthDenialRecorder({ events: securityEvents, metrics: securityMetrics });
   // Residency for the policy, weight for the limiter, TTL override for the cache: read once per request by the tenant step.
-  const tenants = createTenantDirectory({ pool, ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS });
+  const tenants = createTenantDirectory({
+    pool,
+    ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS,
+    negativeTtlMs: config.GATEWAY_TENANT_NEGATIVE_CACHE_TTL_MS,
+  });
   const authorize = createAuthorizer({
     policy,
-    audit: { decisions, pool },
-    logger,
+    audit: { decisions, events: securityEvents },
     metrics: securityMetrics,
     region: config.GATEWAY_REGION,
     pausedScopes: config.GATEWAY_PAUSED_SCOPES,
@@ -165,6 +168,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   );
 
   // One pipeline, two transports: HTTP runs every step; graphql-ws authenticates on connect and again per subscription, then runs the rest.
+  // First of all: an address that keeps earning refusals is answered 429 before any other work.
+  const refusalThrottle = useRefusalThrottle({
+    refusalsPerSecond: config.GATEWAY_ADDRESS_REFUSALS_PER_SECOND,
+    burst: config.GATEWAY_ADDRESS_REFUSAL_BURST,
+    metrics,
+  });
   const authentication = useAuthentication({ verifyToken, recordAuthDenial });
   const tenant = useTenant({ tenants });
   const policyStep = usePolicy({ authorize, metrics: securityMetrics });
@@ -172,6 +181,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const rateLimit = useRateLimit({ limiter });
   const handleGraphQL = createHttpHandler({
     steps: [
+      refusalThrottle,
       authentication,
       auditRefusals(usePersistedOperation({ operations: operations.current, breakGlass, transport: 'http' }), securityEvents),
       tenant,
@@ -189,9 +199,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     metrics,
     apiSchema,
-    connectSteps: [authentication],
+    connectSteps: [refusalThrottle, authentication],
     // The limiter charges every subscribe as it charges a request (the same share, spent once per subscribe).
     subscribeSteps: [
+      refusalThrottle,
       auditRefusals(usePersistedOperation({ operations: operations.current, transport: 'graphql-ws' }), securityEvents),
       tenant,
       policyStep,

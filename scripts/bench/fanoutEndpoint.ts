@@ -52,7 +52,7 @@ export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
   const activated = await policy.activate(policyBundleDir);
   if (!activated.ok) throw new Error(`the policy bundle was refused: ${activated.error}`);
   const securityMetrics = createSecurityMetrics(metrics);
-  const authorize = createAuthorizer({ policy, logger: options.logger, metrics: securityMetrics, region: REGION, pausedScopes: [] });
+  const authorize = createAuthorizer({ policy, metrics: securityMetrics, region: REGION, pausedScopes: [] });
   attachCoherenceSubscriptions(app, {
     logger: options.logger,
     metrics,

@@ -1,9 +1,9 @@
-import { recordSecurityEvent, type Logger, type PgPool } from '@coherence/platform';
+import type { SecurityEventWriter } from '@coherence/platform';
 import type { SecurityMetrics } from '../createSecurityMetrics';
 
 export interface AuthDenialRecorderOptions {
-  pool: PgPool;
-  logger: Logger;
+  /** The gateway's batched security-event writer: a denial is queued, never awaited. */
+  events: SecurityEventWriter;
   metrics: SecurityMetrics;
 }
 
@@ -19,28 +19,25 @@ export interface AuthDenial {
 }
 
 /**
- * Persists a refused authentication as an AUTH_DENY security event (who, why,
+ * Queues a refused authentication as an AUTH_DENY security event (who, why,
  * when, from where) and counts it. Unverified claims are not trusted, so the
- * event is filed under tenant '-'. HTTP requests and WebSocket connections
- * are refused through the same recorder.
+ * event is filed under tenant '-'. Queued, not written per request: a flood
+ * of bad tokens from one address becomes one aggregated row per write
+ * (`details.count`). HTTP requests and WebSocket connections are refused
+ * through the same recorder.
  */
 export function createAuthDenialRecorder(options: AuthDenialRecorderOptions) {
-  return async function recordAuthDenial(denial: AuthDenial): Promise<void> {
+  return function recordAuthDenial(denial: AuthDenial): void {
     options.metrics.authDenials.inc({ reason_code: denial.code });
-    try {
-      await recordSecurityEvent(options.pool, {
-        kind: 'AUTH_DENY',
-        tenantId: '-',
-        service: 'gateway',
-        reason: denial.code,
-        sourceIp: denial.sourceIp,
-        correlationId: denial.correlationId,
-        details: { detail: denial.detail, userAgent: denial.userAgent, clientRequestId: denial.clientRequestId },
-      });
-    } catch (error) {
-      // The refusal stands either way; a lost audit row must be visible in the logs.
-      options.logger.error({ err: error, reason: denial.code }, 'recording an AUTH_DENY security event failed');
-    }
+    options.events.record({
+      kind: 'AUTH_DENY',
+      tenantId: '-',
+      service: 'gateway',
+      reason: denial.code,
+      sourceIp: denial.sourceIp,
+      correlationId: denial.correlationId,
+      details: { detail: denial.detail, userAgent: denial.userAgent, clientRequestId: denial.clientRequestId },
+    });
   };
 }
 

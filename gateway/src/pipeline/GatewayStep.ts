@@ -68,11 +68,14 @@ export type ExecuteOperation = () => Promise<ExecutedOperation>;
 /**
  * One concern of the gateway (authentication, policy, limiter, cache…),
  * built by a `useX(options)` in this folder. `onRequest` may refuse;
- * `onExecute` answers in place of execution (at most one step has it).
+ * `onRefused` hears every refusal of the steps it runs with (its own
+ * included); `onExecute` answers in place of execution (at most one step has
+ * it).
  */
 export interface GatewayStep {
   readonly name: string;
   onRequest?(context: RequestContext): Promise<Refusal | undefined> | Refusal | undefined;
+  onRefused?(context: RequestContext, refused: Refusal): void;
   onExecute?(context: AdmittedContext, execute: ExecuteOperation): Promise<GatewayResponse>;
 }
 
@@ -86,11 +89,14 @@ export function assertReached<K extends keyof RequestContext>(
   if (missing.length > 0) throw new Error(`gateway step ${step} ran before ${missing.join(', ')} was known`);
 }
 
-/** Runs the steps' `onRequest` in order; the first refusal ends the request. */
+/** Runs the steps' `onRequest` in order; the first refusal ends the request, and every step's `onRefused` hears it. */
 export async function runRequestSteps(steps: readonly GatewayStep[], context: RequestContext): Promise<Refusal | undefined> {
   for (const step of steps) {
     const refused = await step.onRequest?.(context);
-    if (refused) return refused;
+    if (refused) {
+      for (const listener of steps) listener.onRefused?.(context, refused);
+      return refused;
+    }
   }
   return undefined;
 }

@@ -1,11 +1,10 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
+import { createLogger, createPgPool, createSecurityEventWriter, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createSecurityEventQueue } from '../audit/createSecurityEventQueue';
 import { createPersistedOperations } from '../persisted/createPersistedOperations';
 import { supergraphPath } from '../supergraph/subgraphs';
 import { auditRefusals } from './auditRefusals';
@@ -41,8 +40,16 @@ const eventsOf = async (correlationId: string) =>
   ).rows;
 
 /** A queue that writes only when closed, so a test sees nothing is written before. */
-const queueFlushedOnClose = () =>
-  createSecurityEventQueue({ pool: appPool, logger, flushMs: 60_000, batchSize: 100, maxPending: 100, onDropped: () => {} });
+const queueFlushedOnClose = (now?: () => number) =>
+  createSecurityEventWriter({
+    pool: appPool,
+    logger,
+    flushMs: 60_000,
+    batchSize: 100,
+    maxPending: 100,
+    onDropped: () => {},
+    ...(now ? { now } : {}),
+  });
 
 describe('auditRefusals', () => {
   it('queues a kill-switch refusal as REQUEST_REFUSED FEATURE_DISABLED under the token tenant, written on flush, not before', async () => {
@@ -77,7 +84,7 @@ describe('auditRefusals', () => {
 
   it('is bounded: beyond maxPending events are dropped and counted, and the rest written in one batch', async () => {
     const dropped: [number, string][] = [];
-    const events = createSecurityEventQueue({
+    const events = createSecurityEventWriter({
       pool: appPool,
       logger,
       flushMs: 60_000,
@@ -86,13 +93,52 @@ describe('auditRefusals', () => {
       onDropped: (count, reason) => dropped.push([count, reason]),
     });
     const correlationId = randomUUID();
+    // From five addresses: events alike but for the address are not aggregated.
     for (let i = 0; i < 5; i += 1)
-      events.record({ kind: 'REQUEST_REFUSED', tenantId: '-', service: 'gateway', reason: 'MALFORMED_REQUEST', correlationId });
+      events.record({
+        kind: 'REQUEST_REFUSED',
+        tenantId: '-',
+        service: 'gateway',
+        reason: 'MALFORMED_REQUEST',
+        sourceIp: `192.0.2.${i}`,
+        correlationId,
+      });
     await events.close();
     expect(await eventsOf(correlationId)).toHaveLength(3);
     expect(dropped).toEqual([
       [1, 'overflow'],
       [1, 'overflow'],
     ]);
+  });
+
+  it('writes events alone until a flood, then aggregates the rest per kind, subject, address, reason and minute', async () => {
+    let nowMs = 0;
+    const events = createSecurityEventWriter({
+      pool: appPool,
+      logger,
+      flushMs: 60_000,
+      batchSize: 10_000,
+      maxPending: 100,
+      individualPerMinute: 2,
+      now: () => nowMs,
+    });
+    const ids = Array.from({ length: 1_000 }, () => randomUUID());
+    const denial = { kind: 'AUTH_DENY', tenantId: '-', service: 'gateway', reason: 'TOKEN_INVALID', sourceIp: '198.51.100.9' } as const;
+    for (const id of ids) events.record({ ...denial, correlationId: id, details: { detail: 'bad signature' } });
+    // Another address, and the next minute, are events alone again.
+    const otherAddress = randomUUID();
+    events.record({ ...denial, sourceIp: '198.51.100.10', correlationId: otherAddress });
+    nowMs = 60_000;
+    const nextMinute = randomUUID();
+    events.record({ ...denial, correlationId: nextMinute });
+    await events.close();
+    expect(await eventsOf(ids[0]!)).toEqual([expect.objectContaining({ details: { detail: 'bad signature' } })]);
+    expect(await eventsOf(ids[1]!)).toEqual([expect.objectContaining({ details: { detail: 'bad signature' } })]);
+    expect(await eventsOf(ids[2]!)).toEqual([
+      expect.objectContaining({ kind: 'AUTH_DENY', details: { detail: 'bad signature', count: 998, lastCorrelationId: ids.at(-1) } }),
+    ]);
+    expect(await eventsOf(ids[3]!)).toEqual([]);
+    expect(await eventsOf(otherAddress)).toEqual([expect.objectContaining({ details: {} })]);
+    expect(await eventsOf(nextMinute)).toEqual([expect.objectContaining({ details: {} })]);
   });
 });

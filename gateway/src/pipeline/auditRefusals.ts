@@ -1,4 +1,4 @@
-import type { SecurityEventQueue } from '../audit/createSecurityEventQueue';
+import type { SecurityEventWriter } from '@coherence/platform';
 import type { GatewayStep } from './GatewayStep';
 
 /**
@@ -9,7 +9,7 @@ import type { GatewayStep } from './GatewayStep';
  * database write per request (issue 13, item 6). It is filed under the
  * token's tenant (verified by then); '-' when there is no principal yet.
  */
-export function auditRefusals(step: GatewayStep, events: SecurityEventQueue): GatewayStep {
+export function auditRefusals(step: GatewayStep, events: SecurityEventWriter): GatewayStep {
   const { onRequest } = step;
   if (!onRequest) return step;
   return {

@@ -16,7 +16,7 @@ const denials: AuthDenial[] = [];
 beforeAll(async () => {
   keys = await ensureDevKeys(work);
   const verifyToken = await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER] });
-  step = useAuthentication({ verifyToken, recordAuthDenial: async (denial) => void denials.push(denial) });
+  step = useAuthentication({ verifyToken, recordAuthDenial: (denial) => void denials.push(denial) });
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

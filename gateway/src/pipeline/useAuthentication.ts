@@ -4,7 +4,7 @@ import { refusal, type GatewayStep } from './GatewayStep';
 
 export interface AuthenticationOptions {
   verifyToken: TokenVerifier;
-  /** Records a refusal as an AUTH_DENY security event before it is answered; absent, refusals are not audited (the fan-out benchmark). */
+  /** Queues a refusal as an AUTH_DENY security event; absent, refusals are not audited (the fan-out benchmark). */
   recordAuthDenial?: AuthDenialRecorder;
 }
 
@@ -19,7 +19,7 @@ export function useAuthentication(options: AuthenticationOptions): GatewayStep {
         context.principal = result.principal;
         return undefined;
       }
-      await options.recordAuthDenial?.({
+      options.recordAuthDenial?.({
         code: result.code,
         detail: result.reason,
         sourceIp: context.sourceIp,

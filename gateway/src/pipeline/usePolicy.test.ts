@@ -1,12 +1,13 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createLogger } from '@coherence/platform';
+import { createLogger, type SecurityEvent, type SecurityEventWriter } from '@coherence/platform';
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSecurityMetrics } from '../createSecurityMetrics';
 import { createPersistedOperations } from '../persisted/createPersistedOperations';
 import { createAuthorizer } from '../policy/createAuthorizer';
+import type { DecisionRecorder, RecordedDecision } from '../policy/createDecisionRecorder';
 import { createPolicyEngine } from '../policy/createPolicyEngine';
 import { policyBundleDir } from '../policy/loadPolicyBundle';
 import { supergraphPath } from '../supergraph/subgraphs';
@@ -19,11 +20,20 @@ const operations = createPersistedOperations(manifest, apiSchemaFromSupergraph(r
 const tenantCoherence = operations.get(manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id)!;
 const metrics = createSecurityMetrics(new Registry());
 let step: GatewayStep;
+/** The same step with its audit rows kept here (the writers' own tests write them to Postgres). */
+let auditedStep: GatewayStep;
+const decisions: RecordedDecision[] = [];
+const events: SecurityEvent[] = [];
 
 beforeAll(async () => {
   const policy = createPolicyEngine(logger);
   expect((await policy.activate(policyBundleDir)).ok).toBe(true);
-  step = usePolicy({ authorize: createAuthorizer({ policy, logger, metrics, region: 'us', pausedScopes: [] }), metrics });
+  step = usePolicy({ authorize: createAuthorizer({ policy, metrics, region: 'us', pausedScopes: [] }), metrics });
+  const audit = {
+    decisions: { record: (decision: RecordedDecision) => void decisions.push(decision) } as DecisionRecorder,
+    events: { record: (event: SecurityEvent) => void events.push(event) } as SecurityEventWriter,
+  };
+  auditedStep = usePolicy({ authorize: createAuthorizer({ policy, metrics, region: 'us', pausedScopes: [], audit }), metrics });
 });
 
 /** A read of `tenantId`'s coherence by a self-scoped token of `acme`, the tenant residing in `residency`. */
@@ -57,5 +67,24 @@ describe('usePolicy (the committed bundle)', () => {
       message: `denied by policy: ${reasonCode}`,
       extensions: { reasonCode },
     });
+  });
+
+  it("files the decision and security event of a target nobody registered under '-', not under the id the caller sent", async () => {
+    const madeUp = 'made-up-tenant';
+    const context = readOf(madeUp, 'us');
+    context.tenant = { tenantId: madeUp, record: undefined, residency: new Map() };
+    expect(await auditedStep.onRequest!(context)).toMatchObject({ extensions: { reasonCode: 'TENANT_MISMATCH' } });
+    expect(decisions.at(-1)).toMatchObject({ tenantId: '-', allow: false, reasonCode: 'TENANT_MISMATCH' });
+    expect(events.at(-1)).toMatchObject({
+      kind: 'TENANT_MISMATCH',
+      tenantId: '-',
+      details: expect.objectContaining({ tenantIds: [madeUp] }),
+    });
+  });
+
+  it('files a registered target under its own id', async () => {
+    expect(await auditedStep.onRequest!(readOf('globex', 'us'))).toMatchObject({ extensions: { reasonCode: 'TENANT_MISMATCH' } });
+    expect(decisions.at(-1)).toMatchObject({ tenantId: 'globex', reasonCode: 'TENANT_MISMATCH' });
+    expect(events.at(-1)).toMatchObject({ kind: 'TENANT_MISMATCH', tenantId: 'globex' });
   });
 });

@@ -3,6 +3,9 @@ import type { SecurityMetrics } from '../createSecurityMetrics';
 import type { Authorizer } from '../policy/createAuthorizer';
 import { assertReached, refusal, type GatewayStep } from './GatewayStep';
 
+/** Where audit rows of a tenant nobody could verify are filed (as for AUTH_DENY). */
+const UNVERIFIED_TENANT = '-';
+
 export interface PolicyOptions {
   /** Decides with the active OPA bundle and queues the decision for the audit table. */
   authorize: Authorizer;
@@ -14,14 +17,16 @@ export interface PolicyOptions {
 export function usePolicy(options: PolicyOptions): GatewayStep {
   return {
     name: 'policy',
-    async onRequest(context) {
+    onRequest(context) {
       assertReached(context, 'policy', 'principal', 'operation', 'tenantIds', 'tenant');
-      const verdict = await options.authorize({
+      const { tenant, tenantIds } = context;
+      const verdict = options.authorize({
         principal: context.principal,
         operation: context.operation,
-        tenantIds: context.tenantIds,
-        tenantResidency: context.tenant.residency,
-        tenantId: context.tenant.tenantId,
+        tenantIds,
+        tenantResidency: tenant.residency,
+        // An unregistered target is an id nobody verified: its decision is filed under '-'.
+        tenantId: tenant.record || tenantIds.length === 0 ? tenant.tenantId : UNVERIFIED_TENANT,
         correlationId: context.correlationId,
         sourceIp: context.sourceIp,
       });

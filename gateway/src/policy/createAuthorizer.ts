@@ -1,6 +1,6 @@
 import type { Principal } from '@coherence/auth';
 import { POLICY_REASON_CODES } from '@coherence/contracts';
-import { recordSecurityEvent, type Logger, type PgPool } from '@coherence/platform';
+import type { SecurityEventWriter } from '@coherence/platform';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { SecurityMetrics } from '../createSecurityMetrics';
@@ -11,9 +11,8 @@ import type { PolicyEngine, PolicyVerdict } from './createPolicyEngine';
 
 export interface AuthorizerOptions {
   policy: PolicyEngine;
-  /** Where decisions and security events go; absent, nothing is audited (the fan-out benchmark's endpoint). */
-  audit?: { decisions: DecisionRecorder; pool: PgPool };
-  logger: Logger;
+  /** Where decisions and security events are queued; absent, nothing is audited (the fan-out benchmark's endpoint). */
+  audit?: { decisions: DecisionRecorder; events: SecurityEventWriter };
   metrics: SecurityMetrics;
   region: string;
   pausedScopes: readonly string[];
@@ -26,7 +25,11 @@ export interface AuthorizationRequest {
   tenantIds: string[];
   /** Residency of the registered tenants among `tenantIds`. */
   tenantResidency: ReadonlyMap<string, string>;
-  /** The tenant the decision is filed under: the first one touched, or the token's own. */
+  /**
+   * The tenant the decision is filed under: the first one touched, or the
+   * token's own; '-' when the first one touched is not registered (an id
+   * nobody verified must not open audit rows under any name a caller picks).
+   */
   tenantId: string;
   correlationId: string;
   sourceIp: string;
@@ -45,7 +48,7 @@ const MAX_EXPLANATION_LENGTH = 2_048;
  * for the audit table, filed under the request's tenant.
  */
 export function createAuthorizer(options: AuthorizerOptions) {
-  return async function authorize(request: AuthorizationRequest): Promise<PolicyVerdict> {
+  return function authorize(request: AuthorizationRequest): PolicyVerdict {
     const { principal, operation, tenantIds, tenantResidency, tenantId } = request;
     const input = buildPolicyInput({
       principal,
@@ -61,7 +64,7 @@ export function createAuthorizer(options: AuthorizerOptions) {
     options.metrics.policyDecisions.inc({ allow: String(verdict.allow), reason_code: verdict.reasonCode });
 
     if (!options.audit) return verdict;
-    const { decisions, pool } = options.audit;
+    const { decisions, events } = options.audit;
     decisions.record({
       decisionId: randomUUID(),
       tenantId,
@@ -79,7 +82,7 @@ export function createAuthorizer(options: AuthorizerOptions) {
 
     const kind = securityEventKinds[verdict.reasonCode as keyof typeof securityEventKinds];
     if (kind) {
-      await recordSecurityEvent(pool, {
+      events.record({
         kind,
         tenantId,
         service: 'gateway',
@@ -89,7 +92,7 @@ export function createAuthorizer(options: AuthorizerOptions) {
         sourceIp: request.sourceIp,
         correlationId: request.correlationId,
         details: { operationId: operation.id, tokenTenant: principal.tenantId, tenantIds },
-      }).catch((error: unknown) => options.logger.error({ err: error, kind }, 'recording a security event failed'));
+      });
     }
     return verdict;
   };

@@ -88,11 +88,31 @@ describe('createDecisionRecorder', () => {
     } finally {
       await adminPool.query('GRANT INSERT ON policy_decisions TO coherence_app');
     }
-    // Bounded: beyond maxPending the oldest are dropped, and counted.
+    // Bounded: beyond maxPending a new decision is dropped, and counted.
     expect(dropped).toEqual(['overflow:1']);
     await recorder.close();
-    expect(await stored(decisions.slice(1))).toBe(3);
-    expect(await stored(decisions.slice(0, 1))).toBe(0);
+    expect(await stored(decisions.slice(0, 3))).toBe(3);
+    expect(await stored(decisions.slice(3))).toBe(0);
+  });
+
+  it('keeps the newest within maxPending when a failed batch comes back to a queue that filled meanwhile', async () => {
+    const { recorder, dropped } = recorderCountingDrops({ maxPending: 3 });
+    await adminPool.query('REVOKE INSERT ON policy_decisions FROM coherence_app');
+    const older = Array.from({ length: 3 }, () => decision(`${database.namespace}-e`, true));
+    const newer = Array.from({ length: 3 }, () => decision(`${database.namespace}-e`, false));
+    try {
+      for (const d of older) recorder.record(d);
+      const flushed = recorder.flush();
+      // Queued while the batch of `older` is being written (and refused).
+      for (const d of newer) recorder.record(d);
+      expect(await flushed).toBe(false);
+    } finally {
+      await adminPool.query('GRANT INSERT ON policy_decisions TO coherence_app');
+    }
+    expect(dropped).toEqual(['overflow:3']);
+    await recorder.close();
+    expect(await stored(newer)).toBe(3);
+    expect(await stored(older)).toBe(0);
   });
 
   it('sets aside a decision whose values Postgres refuses, and writes every other one of its batch', async () => {

@@ -44,7 +44,7 @@ async function limiterOn(redisUrl: string, options: { maxInFlight?: number; conn
     () => gatewayRedis.close(),
   );
   // The weight comes from the real `tenants` row, as the pipeline's tenant step hands it over.
-  const tenants = createTenantDirectory({ pool: appPool, ttlMs: 60_000 });
+  const tenants = createTenantDirectory({ pool: appPool, ttlMs: 60_000, negativeTtlMs: 60_000 });
   const admit = async (tenantId: string) => limiter.admit(tenantId, (await tenants.recordsOf([tenantId])).get(tenantId)?.weight ?? 1);
   return { limiter: { ...limiter, admit }, metrics };
 }

@@ -11,6 +11,7 @@ import { assertReached, refusal, runRequestSteps, type GatewayStep, type Refusal
 import type { SubscriptionConfig } from './config';
 import { createCoherenceEventHub } from './createCoherenceEventHub';
 import { createCountLimit } from './createCountLimit';
+import { addressKey } from '../ratelimit/addressKey';
 
 export interface CoherenceSubscriptionsOptions {
   logger: Logger;
@@ -32,7 +33,7 @@ const FORBIDDEN_CLOSE_CODE = 4403;
 const UNAUTHENTICATED_CLOSE_CODE = 4401;
 /** graphql-ws's code for a connection not initialised in time. */
 const INIT_TIMEOUT_CLOSE_CODE = 4408;
-/** Over the per-tenant connection cap: 4000 + the status of RATE_LIMITED. */
+/** Over the per-tenant connection cap, or from an address the refusal throttle holds back: 4000 + the status of RATE_LIMITED. */
 const RATE_LIMITED_CLOSE_CODE = 4429;
 /** setTimeout's longest delay (about 24.8 days); Node fires a longer one at once, so a later expiry is re-armed. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -162,7 +163,7 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
         if (refused) {
           logger.info({ code: refused.code, ...refused.extensions }, 'subscription connection refused');
           // graphql-ws closes with 4403 too once this returns false; closing first puts the code in the reason.
-          ctx.extra.socket.close(FORBIDDEN_CLOSE_CODE, refused.code);
+          ctx.extra.socket.close(refused.code === 'RATE_LIMITED' ? RATE_LIMITED_CLOSE_CODE : FORBIDDEN_CLOSE_CODE, refused.code);
           return false;
         }
         assertReached(context, 'connection', 'principal');
@@ -196,11 +197,14 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
           // The token is verified again: a key rotated out (or a token past its leeway) ends the connection, not just this subscribe.
           const unauthenticated = await runRequestSteps(options.connectSteps, context);
           if (unauthenticated) {
-            context.log.info(
-              { code: unauthenticated.code, ...unauthenticated.extensions },
-              'subscription connection no longer authenticated',
-            );
-            ctx.extra.socket.close(UNAUTHENTICATED_CLOSE_CODE, unauthenticated.code);
+            // A throttled address is refused this subscribe; a token no longer valid loses the connection.
+            if (unauthenticated.code === 'UNAUTHENTICATED') {
+              context.log.info(
+                { code: unauthenticated.code, ...unauthenticated.extensions },
+                'subscription connection no longer authenticated',
+              );
+              ctx.extra.socket.close(UNAUTHENTICATED_CLOSE_CODE, unauthenticated.code);
+            }
             return refusalErrors(unauthenticated);
           }
           const refused = await runRequestSteps(options.subscribeSteps, context);
@@ -251,7 +255,8 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
       return;
     }
     // Counted on the TCP socket, before the handshake: a refused client gets a plain 429 and the gateway allocates nothing for it.
-    const address = request.socket.remoteAddress ?? '';
+    // An IPv6 host may use any address of its /64: all of them count as one.
+    const address = addressKey(request.socket.remoteAddress ?? '');
     if (!connectionsPerAddress.tryAcquire(address)) {
       refusedOverLimit.inc({ limit: 'connections-per-address' });
       socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

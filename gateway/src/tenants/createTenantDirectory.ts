@@ -1,4 +1,5 @@
 import { inTransaction, setTenant, type PgPool } from '@coherence/platform';
+import { LRUCache } from 'lru-cache';
 
 /** What the gateway needs of a registered tenant's row in `tenants`. */
 export interface TenantRecord {
@@ -14,17 +15,23 @@ export interface TenantDirectoryOptions {
   pool: PgPool;
   /** How long a found tenant's row is reused before it is read again. */
   ttlMs: number;
+  /** How long "not registered" is believed: briefly, so a new tenant is served soon and a flood of made-up ids is not a query each. */
+  negativeTtlMs: number;
+  /** Tenants (found or not) remembered at most; least recently asked forgotten first. Default 10_000. */
+  maxEntries?: number;
 }
 
 /**
  * Tenants' rows from the `tenants` table (one RLS-scoped read per tenant),
  * cached for `ttlMs` so the read path does not query Postgres per request;
  * the pipeline's tenant step asks once per request. Concurrent reads of one
- * tenant share one query. Tenants that are not found are not cached, so a
- * newly registered tenant is served at once.
+ * tenant share one query. A tenant that is not registered is remembered as
+ * such for `negativeTtlMs` only (made-up ids cost one query per id and
+ * window, not one per request); a failed read is not remembered. The cache
+ * is bounded, so made-up ids cannot grow it.
  */
 export function createTenantDirectory(options: TenantDirectoryOptions) {
-  const cache = new Map<string, { record: Promise<TenantRecord | undefined>; expiresAt: number }>();
+  const cache = new LRUCache<string, Promise<TenantRecord | undefined>>({ max: options.maxEntries ?? 10_000 });
 
   async function read(tenantId: string): Promise<TenantRecord | undefined> {
     return inTransaction(options.pool, async (client) => {
@@ -39,15 +46,15 @@ export function createTenantDirectory(options: TenantDirectoryOptions) {
   }
 
   function recordOf(tenantId: string): Promise<TenantRecord | undefined> {
-    const now = Date.now();
     const cached = cache.get(tenantId);
-    if (cached && cached.expiresAt > now) return cached.record;
+    if (cached) return cached;
     const record = read(tenantId);
-    cache.set(tenantId, { record, expiresAt: now + options.ttlMs });
-    // Neither a failed read nor an unregistered tenant is kept: the next request asks again.
+    cache.set(tenantId, record, { ttl: options.ttlMs });
     record.then(
-      (found) => found ?? cache.delete(tenantId),
-      () => cache.delete(tenantId),
+      (found) => {
+        if (!found && cache.get(tenantId) === record) cache.set(tenantId, record, { ttl: options.negativeTtlMs });
+      },
+      () => cache.get(tenantId) === record && cache.delete(tenantId),
     );
     return record;
   }

@@ -9,7 +9,14 @@ export { createSubgraphService, type SubgraphService, type SubgraphServiceOption
 export { mountSubgraph, maskUnexpectedErrors, type SubgraphContext, type MountSubgraphOptions } from './mountSubgraph';
 export { createPgPool, inTransaction, setTenant, runMigrations, type PgPool, type PgClient } from './postgres';
 export { httpErrorCodes, httpErrorBody, type HttpErrorBody, type HttpErrorCode, type ErrorBodyFormat } from './httpErrors';
-export { recordSecurityEvent, type SecurityEvent, type SecurityEventKind } from './securityEvents';
+export {
+  recordSecurityEvent,
+  createSecurityEventWriter,
+  type SecurityEvent,
+  type SecurityEventKind,
+  type SecurityEventWriter,
+} from './securityEvents';
+export { createTenantBatchWriter, type TenantBatchWriter, type TenantBatchWriterOptions } from './createTenantBatchWriter';
 
 /** Migrations shared by every service (security events); run after ingest's, which creates the roles. */
 export const platformMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

@@ -18,6 +18,16 @@ describe('createLocalGcra', () => {
     expect(results[3]).toEqual({ allowed: false, waitMicros: EMISSION_MICROS });
   });
 
+  it('peeks without spending: the same answer consume would give', () => {
+    const { gcra } = gcraAt();
+    expect(gcra.peek('a', EMISSION_MICROS, 2, 1)).toEqual({ allowed: true, waitMicros: 0 });
+    gcra.consume('a', EMISSION_MICROS, 2, 1);
+    expect(gcra.peek('a', EMISSION_MICROS, 2, 1)).toEqual({ allowed: true, waitMicros: 0 });
+    gcra.consume('a', EMISSION_MICROS, 2, 1);
+    expect(gcra.peek('a', EMISSION_MICROS, 2, 1)).toEqual({ allowed: false, waitMicros: EMISSION_MICROS });
+    expect(gcra.peek('a', EMISSION_MICROS, 2, 1)).toEqual(gcra.consume('a', EMISSION_MICROS, 2, 1));
+  });
+
   it('refills at the rate, and a refusal spends nothing', () => {
     const { gcra, advanceMs } = gcraAt();
     expect(gcra.consume('a', EMISSION_MICROS, 1, 1).allowed).toBe(true);

@@ -5,3 +5,4 @@ export {
   type TenantRateLimiter,
   type TenantRateLimiterOptions,
 } from './createTenantRateLimiter';
+export { createLocalGcra, type GcraResult, type LocalGcra } from './createLocalGcra';

@@ -17,7 +17,7 @@ const urlOf = (app: { server: { address(): unknown } }, path = '') =>
 export interface ApplicationOptions {
   /**
    * Extra gateway environment (GATEWAY_REGION defaults to `us`), e.g. GATEWAY_PAUSED_SCOPES or GATEWAY_BREAK_GLASS_UNTIL.
-   * The response cache is off unless GATEWAY_CACHE_ENABLED is `true`, the limiter's rate is out of reach unless GATEWAY_RATE_PER_SECOND is set;
+   * The response cache is off unless GATEWAY_CACHE_ENABLED is `true`, the limiter's rate is out of reach unless GATEWAY_RATE_PER_SECOND is set, the refusal throttle's unless GATEWAY_ADDRESS_REFUSAL_BURST is;
    * Redis keys and the CoherenceChanged channel carry the database's namespace.
    */
   gatewayEnv?: Record<string, string>;
@@ -75,6 +75,8 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
       GATEWAY_CACHE_ENABLED: 'false',
       // Every request still passes the limiter, but only limiter tests (gatewayEnv) set a rate a test can reach.
       GATEWAY_RATE_PER_SECOND: '100000',
+      // Tests send refusals by the hundred from one address; the throttle's own test (gatewayEnv) sets a burst it reaches.
+      GATEWAY_ADDRESS_REFUSAL_BURST: '100000',
       ...options.gatewayEnv,
     }),
     logger,

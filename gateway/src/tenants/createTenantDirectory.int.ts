@@ -1,0 +1,63 @@
+import { createPgPool, type PgPool } from '@coherence/platform';
+import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTenantDirectory } from './createTenantDirectory';
+
+/** The gateway's tenant directory against the real `tenants` table (row-level security on). */
+let database: TestDatabase;
+let appPool: PgPool;
+let adminPool: PgPool;
+/** Connections the directory took from the pool: one per read of a tenant. */
+let reads = 0;
+
+beforeAll(async () => {
+  database = await createTestDatabase(inject('services'));
+  appPool = createPgPool(database.appUrl);
+  appPool.on('acquire', () => (reads += 1));
+  adminPool = createPgPool(database.adminUrl);
+});
+
+afterAll(async () => {
+  await appPool?.end();
+  await adminPool?.end();
+  await database?.drop();
+});
+
+const register = (tenantId: string) =>
+  adminPool.query(`INSERT INTO tenants (tenant_id, residency, weight) VALUES ($1, 'eu', 3)`, [tenantId]);
+
+describe('createTenantDirectory', () => {
+  it('reads a registered tenant once per TTL, however many requests ask', async () => {
+    const tenantId = `${database.namespace}-found`;
+    await register(tenantId);
+    const directory = createTenantDirectory({ pool: appPool, ttlMs: 60_000, negativeTtlMs: 60_000 });
+    reads = 0;
+    const answers = await Promise.all(Array.from({ length: 50 }, () => directory.recordsOf([tenantId])));
+    expect(answers.every((records) => records.get(tenantId)?.residency === 'eu' && records.get(tenantId)?.weight === 3)).toBe(true);
+    expect(reads).toBe(1);
+  });
+
+  it('believes "not registered" for the negative TTL only: made-up ids cost one read per id and window, and a new tenant is served after it', async () => {
+    const tenantId = `${database.namespace}-later`;
+    const directory = createTenantDirectory({ pool: appPool, ttlMs: 60_000, negativeTtlMs: 300 });
+    reads = 0;
+    for (let i = 0; i < 20; i += 1) expect((await directory.recordsOf([tenantId])).has(tenantId)).toBe(false);
+    expect(reads).toBe(1);
+    await register(tenantId);
+    expect((await directory.recordsOf([tenantId])).has(tenantId)).toBe(false);
+    await sleep(350);
+    expect((await directory.recordsOf([tenantId])).get(tenantId)?.residency).toBe('eu');
+  });
+
+  it('is bounded: a flood of made-up ids forgets the least recently asked', async () => {
+    const directory = createTenantDirectory({ pool: appPool, ttlMs: 60_000, negativeTtlMs: 60_000, maxEntries: 10 });
+    const made = Array.from({ length: 11 }, (_, i) => `${database.namespace}-made-${i}`);
+    for (const id of made) await directory.recordsOf([id]);
+    reads = 0;
+    await directory.recordsOf(made.slice(1));
+    expect(reads).toBe(0);
+    await directory.recordsOf(made.slice(0, 1));
+    expect(reads).toBe(1);
+  });
+});
