@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSecurityMetrics } from '../createSecurityMetrics';
 import { createPersistedOperations } from '../persisted/createPersistedOperations';
-import { createAuthorizer } from '../policy/createAuthorizer';
+import { createAuthorizer, type Authorizer } from '../policy/createAuthorizer';
 import { createPolicyEngine } from '../policy/createPolicyEngine';
 import { policyBundleDir } from '../policy/loadPolicyBundle';
 import { supergraphPath } from '../supergraph/subgraphs';
@@ -16,14 +16,17 @@ import { usePolicy } from './usePolicy';
 
 const logger = createLogger('test', 'silent');
 const operations = createPersistedOperations(manifest, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
-const tenantCoherence = operations.get(manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id)!;
+const operation = (name: string) => operations.get(manifest.operations.findLast((op) => op.name === name)!.id)!;
+const tenantCoherence = operation('TenantCoherence');
 const metrics = createSecurityMetrics(new Registry());
+let authorize: Authorizer;
 let step: GatewayStep;
 
 beforeAll(async () => {
   const policy = createPolicyEngine(logger);
   expect((await policy.activate(policyBundleDir)).ok).toBe(true);
-  step = usePolicy({ authorize: createAuthorizer({ policy, logger, metrics, region: 'us', pausedScopes: [] }), metrics });
+  authorize = createAuthorizer({ policy, logger, metrics, region: 'us', pausedScopes: [] });
+  step = usePolicy({ authorize, metrics });
 });
 
 /** A read of `tenantId`'s coherence by a self-scoped token of `acme`, the tenant residing in `residency`. */
@@ -57,5 +60,82 @@ describe('usePolicy (the committed bundle)', () => {
       message: `denied by policy: ${reasonCode}`,
       extensions: { reasonCode },
     });
+  });
+});
+
+describe('usePolicy filing the decision', () => {
+  /** The step over the real authorizer, with what it files written down instead of queued for Postgres. */
+  function filingStep() {
+    const filed: string[][] = [];
+    const step = usePolicy({
+      authorize: async (request) => ({ ...(await authorize(request)), file: (tenantIds) => void filed.push([...tenantIds]) }),
+      metrics,
+    });
+    return { step, filed };
+  }
+
+  /** A request of an operator of tenant `ops` (comms:operate, residency `residency`) for `name` with `tenantIds` named. */
+  function operatorRequest(name: string, tenantIds: string[], residency = ['us']) {
+    return testContext({
+      principal: { ...testPrincipal('ops'), scopes: ['comms:operate'], residency },
+      operation: operation(name),
+      variables: {},
+      tenantIds,
+      tenant: {
+        tenantId: tenantIds[0] ?? 'ops',
+        record: undefined,
+        residency: new Map(tenantIds.map((tenantId) => [tenantId, 'us'])),
+      },
+    });
+  }
+
+  it('files an allowed query when the request ends, under each tenant the subgraphs report touching', async () => {
+    const { step, filed } = filingStep();
+    const context = operatorRequest('Commands', []);
+    expect(await step.onRequest!(context)).toBeUndefined();
+    expect(filed).toEqual([]);
+    context.tenantsTouched = new Set(['acme', 'globex']);
+    step.onEnd!(context);
+    step.onEnd!(context);
+    expect(filed).toEqual([['acme', 'globex']]);
+  });
+
+  it('files under the tenants the variables name as well, each once', async () => {
+    const { step, filed } = filingStep();
+    const context = operatorRequest('Commands', ['acme']);
+    await step.onRequest!(context);
+    context.tenantsTouched = new Set(['acme']);
+    step.onEnd!(context);
+    expect(filed).toEqual([['acme']]);
+  });
+
+  it("files an allowed request that touched no tenant (nothing found, or refused after the policy) under the token's own", async () => {
+    const { step, filed } = filingStep();
+    const context = operatorRequest('RetryCommand', []);
+    await step.onRequest!(context);
+    step.onEnd!(context);
+    expect(filed).toEqual([['ops']]);
+  });
+
+  it('files a denial at once, under the tenant the request acts for', async () => {
+    const { step, filed } = filingStep();
+    const context = operatorRequest('TroubleshootingQueue', [], ['eu']);
+    expect(await step.onRequest!(context)).toMatchObject({ extensions: { reasonCode: 'RESIDENCY_VIOLATION' } });
+    expect(filed).toEqual([['ops']]);
+    step.onEnd!(context);
+    expect(filed).toHaveLength(1);
+  });
+
+  it('files an allowed subscription at once (it has no end to wait for)', async () => {
+    const { step, filed } = filingStep();
+    const context = testContext({
+      principal: testPrincipal('acme'),
+      operation: operation('CoherenceEvents'),
+      variables: { tenantId: 'acme' },
+      tenantIds: ['acme'],
+      tenant: { tenantId: 'acme', record: undefined, residency: new Map([['acme', 'us']]) },
+    });
+    expect(await step.onRequest!(context)).toBeUndefined();
+    expect(filed).toEqual([['acme']]);
   });
 });
