@@ -85,7 +85,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   });
   const securityMetrics = createSecurityMetrics(metrics);
   const gatewayFlags = await createGatewayFlags({ config, supergraphSdl, logger, metrics });
-  const executor = await createOperationExecutor({ supergraphSdl, subgraphUrls, regionHint: () => gatewayFlags.regionHint() });
+  const executor = await createOperationExecutor({
+    supergraphSdl,
+    subgraphUrls,
+    region: config.GATEWAY_REGION,
+    regionHint: () => gatewayFlags.regionHint(),
+  });
   const decisions = createDecisionRecorder({
     pool,
     logger,

@@ -145,8 +145,18 @@ denials contains {"code": "RESIDENCY_VIOLATION", "explanation": concat("", ["ten
 }
 
 denials contains {"code": "RESIDENCY_VIOLATION", "explanation": concat("", ["the token may not read from region ", input.region])} if {
-	count(input.tenantIds) > 0
+	reads_in_region
 	not region_allowed_for_token
+}
+
+# The operation reads data of this region: the tenants its variables name, or,
+# for an operate field, whichever tenants reside here (comms answers operator
+# fields with this region's tenants only, whether or not a tenant is named).
+reads_in_region if count(input.tenantIds) > 0
+
+reads_in_region if {
+	some field in input.operation.rootFields
+	field_access[field] == "operate"
 }
 
 region_allowed_for_token if {

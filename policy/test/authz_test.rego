@@ -32,3 +32,10 @@ test_input_without_principal_is_denied if {
 	got.allow == false
 	got.reasonCode == "POLICY_ERROR"
 }
+
+test_operate_fields_check_the_token_region_without_a_tenant if {
+	some c in data.authz_matrix.cases
+	c.name == "listing commands from a region the operator token may not read from"
+	got := authz.decision with input as c.input
+	got.explanation == "the token may not read from region us"
+}

@@ -7,7 +7,11 @@ import type { TenantRecord } from '../tenants/createTenantDirectory';
 
 /** The tenant a request acts for, read once per request (after the persisted lookup) for the policy, the limiter and the cache. */
 export interface RequestTenant {
-  /** The first tenant the operation touches, or the token's own when it touches none: its share is charged, its audit rows filed. */
+  /**
+   * The first tenant the operation touches, or the token's own when it touches
+   * none: its share is charged, and the policy decision is filed under it
+   * unless the request turns out to touch tenants (usePolicy).
+   */
   tenantId: string;
   /** Its row in `tenants`; undefined when it is not registered (weight 1, the default cache TTL). */
   record: TenantRecord | undefined;
@@ -44,6 +48,8 @@ export interface RequestContext {
   /** Query text run because break glass is on (audited before the policy decides). */
   breakGlass?: boolean;
   tenant?: RequestTenant;
+  /** Set by execution: the tenants whose rows the subgraphs reported returning or changing (comms' operator fields). */
+  tenantsTouched?: Set<string>;
 }
 
 /** A request every step has let through: what execution and the cache may rely on. */
@@ -70,13 +76,17 @@ export type ExecuteOperation = () => Promise<ExecutedOperation>;
  * built by a `useX(options)` in this folder. `onRequest` may refuse;
  * `onRefused` hears every refusal of the steps it runs with (its own
  * included); `onExecute` answers in place of execution (at most one step has
- * it).
+ * it); `onEnd` runs once an HTTP request is over, before its response is
+ * written: after execution, a refusal or a failure, whichever step got that
+ * far. A graphql-ws subscription has no such end: a step must not rely on
+ * `onEnd` for one.
  */
 export interface GatewayStep {
   readonly name: string;
   onRequest?(context: RequestContext): Promise<Refusal | undefined> | Refusal | undefined;
   onRefused?(context: RequestContext, refused: Refusal): void;
   onExecute?(context: AdmittedContext, execute: ExecuteOperation): Promise<GatewayResponse>;
+  onEnd?(context: RequestContext): void;
 }
 
 /** Fails loudly when steps are wired out of order: a step read something an earlier step should have set. */

@@ -2,7 +2,7 @@ import { formatTraceparent } from '@coherence/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import { gatewayErrorCodes, graphqlErrorBody } from '../errors';
-import { toGatewayResponse, type ExecutedOperation } from '../gatewayResponse';
+import { toGatewayResponse, type ExecutedOperation, type GatewayResponse } from '../gatewayResponse';
 import { assertReached, runRequestSteps, type AdmittedContext, type GatewayStep, type Refusal, type RequestContext } from './GatewayStep';
 
 export interface HttpHandlerOptions {
@@ -20,12 +20,25 @@ function sendRefusal(reply: FastifyReply, context: RequestContext, refused: Refu
   return reply.code(gatewayErrorCodes[refused.code]).send(graphqlErrorBody(refused.code, refused.message, refused.extensions));
 }
 
-/** The `/graphql` route: the request runs the gateway's steps, then execution (through the step that answers in its place, if any). */
+/**
+ * The `/graphql` route: the request runs the gateway's steps, then execution
+ * (through the step that answers in its place, if any); every step's `onEnd`
+ * runs before the response is written.
+ */
 export function createHttpHandler(options: HttpHandlerOptions) {
   const answering = options.steps.filter((step) => step.onExecute);
   // Nesting several would need one response type for all of them; one (the cache) is all the gateway has.
   if (answering.length > 1) throw new Error(`only one step may answer in place of execution: ${answering.map((s) => s.name).join(', ')}`);
   const answer = answering[0]?.onExecute;
+
+  /** The steps, then execution (or the step that answers in its place): a refusal, or the response to write. */
+  async function run(context: RequestContext, request: FastifyRequest): Promise<{ refused: Refusal } | { response: GatewayResponse }> {
+    const refused = await runRequestSteps(options.steps, context);
+    if (refused) return { refused };
+    assertReached(context, 'execution', 'principal', 'operation', 'variables', 'tenantIds', 'tenant');
+    const execute = () => options.execute(context, request);
+    return { response: answer ? await answer(context, execute) : toGatewayResponse(await execute()) };
+  }
 
   return async function handleGraphQL(request: FastifyRequest, reply: FastifyReply) {
     const method = request.method === 'GET' ? 'GET' : 'POST';
@@ -40,11 +53,14 @@ export function createHttpHandler(options: HttpHandlerOptions) {
       receivedAtMs: performance.now(),
       log: request.log,
     };
-    const refused = await runRequestSteps(options.steps, context);
-    if (refused) return sendRefusal(reply, context, refused);
-    assertReached(context, 'execution', 'principal', 'operation', 'variables', 'tenantIds', 'tenant');
-    const execute = () => options.execute(context, request);
-    const response = answer ? await answer(context, execute) : toGatewayResponse(await execute());
+    let outcome: { refused: Refusal } | { response: GatewayResponse };
+    try {
+      outcome = await run(context, request);
+    } finally {
+      for (const step of options.steps) step.onEnd?.(context);
+    }
+    if ('refused' in outcome) return sendRefusal(reply, context, outcome.refused);
+    const { response } = outcome;
     for (const [name, value] of response.headers) void reply.header(name, value);
     void reply.header('traceparent', formatTraceparent(request.trace.traceparent));
     reply.code(response.status);

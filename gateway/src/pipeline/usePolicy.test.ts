@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSecurityMetrics } from '../createSecurityMetrics';
 import { createPersistedOperations } from '../persisted/createPersistedOperations';
-import { createAuthorizer } from '../policy/createAuthorizer';
+import { createAuthorizer, type Authorizer } from '../policy/createAuthorizer';
 import type { DecisionRecorder, RecordedDecision } from '../policy/createDecisionRecorder';
 import { createPolicyEngine } from '../policy/createPolicyEngine';
 import { policyBundleDir } from '../policy/loadPolicyBundle';
@@ -17,8 +17,10 @@ import { usePolicy } from './usePolicy';
 
 const logger = createLogger('test', 'silent');
 const operations = createPersistedOperations(manifest, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
-const tenantCoherence = operations.get(manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id)!;
+const operation = (name: string) => operations.get(manifest.operations.findLast((op) => op.name === name)!.id)!;
+const tenantCoherence = operation('TenantCoherence');
 const metrics = createSecurityMetrics(new Registry());
+let authorize: Authorizer;
 let step: GatewayStep;
 /** The same step with its audit rows kept here (the writers' own tests write them to Postgres). */
 let auditedStep: GatewayStep;
@@ -28,7 +30,8 @@ const events: SecurityEvent[] = [];
 beforeAll(async () => {
   const policy = createPolicyEngine(logger);
   expect((await policy.activate(policyBundleDir)).ok).toBe(true);
-  step = usePolicy({ authorize: createAuthorizer({ policy, metrics, region: 'us', pausedScopes: [] }), metrics });
+  authorize = createAuthorizer({ policy, metrics, region: 'us', pausedScopes: [] });
+  step = usePolicy({ authorize, metrics });
   const audit = {
     decisions: { record: (decision: RecordedDecision) => void decisions.push(decision) } as DecisionRecorder,
     events: { record: (event: SecurityEvent) => void events.push(event) } as SecurityEventWriter,
@@ -86,5 +89,82 @@ describe('usePolicy (the committed bundle)', () => {
     expect(await auditedStep.onRequest!(readOf('globex', 'us'))).toMatchObject({ extensions: { reasonCode: 'TENANT_MISMATCH' } });
     expect(decisions.at(-1)).toMatchObject({ tenantId: 'globex', reasonCode: 'TENANT_MISMATCH' });
     expect(events.at(-1)).toMatchObject({ kind: 'TENANT_MISMATCH', tenantId: 'globex' });
+  });
+});
+
+describe('usePolicy filing the decision', () => {
+  /** The step over the real authorizer, with what it files written down instead of queued for Postgres. */
+  function filingStep() {
+    const filed: string[][] = [];
+    const step = usePolicy({
+      authorize: (request) => ({ ...authorize(request), file: (tenantIds) => void filed.push([...tenantIds]) }),
+      metrics,
+    });
+    return { step, filed };
+  }
+
+  /** A request of an operator of tenant `ops` (comms:operate, residency `residency`) for `name` with `tenantIds` named. */
+  function operatorRequest(name: string, tenantIds: string[], residency = ['us']) {
+    return testContext({
+      principal: { ...testPrincipal('ops'), scopes: ['comms:operate'], residency },
+      operation: operation(name),
+      variables: {},
+      tenantIds,
+      tenant: {
+        tenantId: tenantIds[0] ?? 'ops',
+        record: tenantIds.length > 0 ? { residency: 'us', weight: 1, cacheTtlSeconds: null } : undefined,
+        residency: new Map(tenantIds.map((tenantId) => [tenantId, 'us'])),
+      },
+    });
+  }
+
+  it('files an allowed query when the request ends, under each tenant the subgraphs report touching', async () => {
+    const { step, filed } = filingStep();
+    const context = operatorRequest('Commands', []);
+    expect(await step.onRequest!(context)).toBeUndefined();
+    expect(filed).toEqual([]);
+    context.tenantsTouched = new Set(['acme', 'globex']);
+    step.onEnd!(context);
+    step.onEnd!(context);
+    expect(filed).toEqual([['acme', 'globex']]);
+  });
+
+  it('files under the tenants the variables name as well, each once', async () => {
+    const { step, filed } = filingStep();
+    const context = operatorRequest('Commands', ['acme']);
+    await step.onRequest!(context);
+    context.tenantsTouched = new Set(['acme']);
+    step.onEnd!(context);
+    expect(filed).toEqual([['acme']]);
+  });
+
+  it("files an allowed request that touched no tenant (nothing found, or refused after the policy) under the token's own", async () => {
+    const { step, filed } = filingStep();
+    const context = operatorRequest('RetryCommand', []);
+    await step.onRequest!(context);
+    step.onEnd!(context);
+    expect(filed).toEqual([['ops']]);
+  });
+
+  it('files a denial at once, under the tenant the request acts for', async () => {
+    const { step, filed } = filingStep();
+    const context = operatorRequest('TroubleshootingQueue', [], ['eu']);
+    expect(await step.onRequest!(context)).toMatchObject({ extensions: { reasonCode: 'RESIDENCY_VIOLATION' } });
+    expect(filed).toEqual([['ops']]);
+    step.onEnd!(context);
+    expect(filed).toHaveLength(1);
+  });
+
+  it('files an allowed subscription at once (it has no end to wait for)', async () => {
+    const { step, filed } = filingStep();
+    const context = testContext({
+      principal: testPrincipal('acme'),
+      operation: operation('CoherenceEvents'),
+      variables: { tenantId: 'acme' },
+      tenantIds: ['acme'],
+      tenant: { tenantId: 'acme', record: { residency: 'us', weight: 1, cacheTtlSeconds: null }, residency: new Map([['acme', 'us']]) },
+    });
+    expect(await step.onRequest!(context)).toBeUndefined();
+    expect(filed).toEqual([['acme']]);
   });
 });

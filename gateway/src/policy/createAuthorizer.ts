@@ -26,9 +26,10 @@ export interface AuthorizationRequest {
   /** Residency of the registered tenants among `tenantIds`. */
   tenantResidency: ReadonlyMap<string, string>;
   /**
-   * The tenant the decision is filed under: the first one touched, or the
-   * token's own; '-' when the first one touched is not registered (an id
-   * nobody verified must not open audit rows under any name a caller picks).
+   * The tenant the request acts for (the first one touched, or the token's
+   * own): a security event is filed under it. '-' when the first one touched
+   * is not registered: an id nobody verified must not open audit rows under
+   * any name a caller picks.
    */
   tenantId: string;
   correlationId: string;
@@ -43,12 +44,24 @@ const securityEventKinds = {
 
 const MAX_EXPLANATION_LENGTH = 2_048;
 
+/** A decision, and how to file it for the audit table. */
+export interface Authorization {
+  verdict: PolicyVerdict;
+  /**
+   * Queues the decision for the audit table under each of `tenantIds` (one row
+   * per tenant, each with its own decision id, all with the request's
+   * correlation id). Call it once.
+   */
+  file(tenantIds: readonly string[]): void;
+}
+
 /**
- * Decides one request with the active policy bundle and queues the decision
- * for the audit table, filed under the request's tenant.
+ * Decides one request with the active policy bundle; the caller files the
+ * decision (usePolicy: at once, or once it knows the tenants the request
+ * touched). Denials for another tenant or region are also security events.
  */
 export function createAuthorizer(options: AuthorizerOptions) {
-  return function authorize(request: AuthorizationRequest): PolicyVerdict {
+  return function authorize(request: AuthorizationRequest): Authorization {
     const { principal, operation, tenantIds, tenantResidency, tenantId } = request;
     const input = buildPolicyInput({
       principal,
@@ -63,22 +76,26 @@ export function createAuthorizer(options: AuthorizerOptions) {
     options.metrics.policyEvaluationSeconds.observe((performance.now() - startedAt) / 1_000);
     options.metrics.policyDecisions.inc({ allow: String(verdict.allow), reason_code: verdict.reasonCode });
 
-    if (!options.audit) return verdict;
+    const decidedAt = new Date().toISOString();
+    if (!options.audit) return { verdict, file: () => undefined };
     const { decisions, events } = options.audit;
-    decisions.record({
-      decisionId: randomUUID(),
-      tenantId,
-      subject: principal.subject,
-      clientId: principal.clientId,
-      operationId: operation.id,
-      operationType: operation.type,
-      allow: verdict.allow,
-      reasonCode: verdict.reasonCode,
-      explanation: verdict.explanation.slice(0, MAX_EXPLANATION_LENGTH),
-      bundleSha256: verdict.bundleSha256,
-      correlationId: request.correlationId,
-      decidedAt: new Date().toISOString(),
-    });
+    const file = (filedUnder: readonly string[]) => {
+      for (const filedTenantId of filedUnder)
+        decisions.record({
+          decisionId: randomUUID(),
+          tenantId: filedTenantId,
+          subject: principal.subject,
+          clientId: principal.clientId,
+          operationId: operation.id,
+          operationType: operation.type,
+          allow: verdict.allow,
+          reasonCode: verdict.reasonCode,
+          explanation: verdict.explanation.slice(0, MAX_EXPLANATION_LENGTH),
+          bundleSha256: verdict.bundleSha256,
+          correlationId: request.correlationId,
+          decidedAt,
+        });
+    };
 
     const kind = securityEventKinds[verdict.reasonCode as keyof typeof securityEventKinds];
     if (kind) {
@@ -94,7 +111,7 @@ export function createAuthorizer(options: AuthorizerOptions) {
         details: { operationId: operation.id, tokenTenant: principal.tenantId, tenantIds },
       });
     }
-    return verdict;
+    return { verdict, file };
   };
 }
 

@@ -29,5 +29,21 @@ export const SUBJECT_HEADER = 'x-coherence-subject';
  */
 export const REGION_HINT_HEADER = 'x-coherence-region';
 
+/**
+ * Gateway → every subgraph, on every call: the region of the gateway that
+ * sent it. Comms answers operator fields with the commands of the tenants
+ * residing in that region only, and refuses them without it (REGION_REQUIRED).
+ */
+export const GATEWAY_REGION_HEADER = 'x-coherence-gateway-region';
+
+/**
+ * Subgraph → gateway, a key of a response's `extensions`: the ids of the
+ * tenants whose rows the call returned or changed (comms' operator fields,
+ * whose variables need not name a tenant). The gateway files its policy
+ * decision under each of them (docs/adr/0010-operator-residency.md); it is
+ * never passed on to clients.
+ */
+export const TENANTS_TOUCHED_EXTENSION = 'tenantsTouched';
+
 /** Seconds a rate-limited (429) client should wait. */
 export const RETRY_AFTER_HEADER = 'retry-after';

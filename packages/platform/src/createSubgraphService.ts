@@ -14,6 +14,8 @@ export interface SubgraphServiceOptions<TContext extends SubgraphContext> {
   resolvers: MountSubgraphOptions<TContext>['resolvers'];
   /** Adds the service's own per-request context to the common one (the request for headers such as the gateway's region hint). */
   context: (base: SubgraphContext & { pool: PgPool }, request: FastifyRequest) => TContext;
+  /** Apollo Server plugins, e.g. one that reports to the gateway in a response's `extensions`. */
+  plugins?: MountSubgraphOptions<TContext>['plugins'];
   readinessChecks?: readonly ReadinessCheck[];
 }
 
@@ -40,6 +42,7 @@ export async function createSubgraphService<TContext extends SubgraphContext>(
     typeDefs: options.typeDefs,
     resolvers: options.resolvers,
     context: async (request) => options.context({ log: request.log, requestId: request.trace.requestId, pool }, request),
+    plugins: options.plugins,
   });
   return {
     app,

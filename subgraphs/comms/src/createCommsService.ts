@@ -1,10 +1,11 @@
-import { SUBJECT_HEADER } from '@coherence/contracts';
+import { GATEWAY_REGION_HEADER, SUBJECT_HEADER } from '@coherence/contracts';
 import { createServiceApp, createSubgraphService, type Logger, type PgPool, type SubgraphContext } from '@coherence/platform';
 import { concatAST } from 'graphql';
 import type { CommsConfig } from './config';
 import { registerTwilioInbound } from './inbound/registerTwilioInbound';
 import { alertsResolvers } from './modules/alerts/resolvers';
 import { alertsTypeDefs } from './modules/alerts/schema.graphql';
+import { reportTenantsTouched } from './modules/operator/reportTenantsTouched';
 import { operatorResolvers, type OperatorContext } from './modules/operator/resolvers';
 import { operatorTypeDefs } from './modules/operator/schema.graphql';
 import { createOperatorStorage } from './modules/operator/storage';
@@ -31,12 +32,15 @@ export async function createCommsService(config: CommsConfig, logger: Logger) {
     resolvers: { ...alertsResolvers, ...operatorResolvers },
     context: (base, request) => {
       const subject = request.headers[SUBJECT_HEADER];
+      // Operators see the tenants residing in the gateway's region only; without it, none (operator fields are refused).
+      const region = request.headers[GATEWAY_REGION_HEADER];
       return {
         ...base,
-        operator: createOperatorStorage(base.pool),
+        operator: typeof region === 'string' && region !== '' ? createOperatorStorage(base.pool, region) : undefined,
         actor: typeof subject === 'string' && subject !== '' ? `operator:${subject}` : 'operator',
       };
     },
+    plugins: [reportTenantsTouched],
   });
   const inbound = createServiceApp({
     logger,

@@ -17,5 +17,5 @@ export { createChangeListener, isNotifiable } from './listener/createChangeListe
 export { NOTIFY_WEBHOOK } from './delivery/createWebhookHandler';
 export { computeTwilioSignature, isValidTwilioSignature } from './inbound/twilioSignature';
 
-/** SQL migrations owned by comms; run after ingest's (which creates the roles). */
+/** SQL migrations owned by comms; run after ingest's (which creates the roles) and the gateway's (`tenants`, read by the operator API). */
 export const commsMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

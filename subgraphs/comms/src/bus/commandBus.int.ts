@@ -1,4 +1,4 @@
-import { SUBJECT_HEADER } from '@coherence/contracts';
+import { GATEWAY_REGION_HEADER, SUBJECT_HEADER } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
@@ -85,7 +85,9 @@ afterAll(async () => {
 
 const tenant = (name: string) => `${database.namespace}-${name}`;
 
+/** Sends a command for `tenantId`, registered (once) in region us, where the operator calls below come from. */
 async function send(tenantId: string, path: string, options: { type?: string; maxAttempts?: number; key?: string } = {}) {
+  await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us') ON CONFLICT (tenant_id) DO NOTHING`, [tenantId]);
   return sendCommand(pool, {
     commandId: randomUUID(),
     tenantId,
@@ -119,10 +121,17 @@ async function audit(commandId: string) {
   return rows;
 }
 
+/** What the gateway of region us sends with an operator's call. */
+const operatorHeaders = (subject: string) => ({
+  'content-type': 'application/json',
+  [SUBJECT_HEADER]: subject,
+  [GATEWAY_REGION_HEADER]: 'us',
+});
+
 async function callSubgraph<T>(query: string, variables: Record<string, unknown>, subject = 'ops-alice'): Promise<T> {
   const response = await fetch(graphqlUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [SUBJECT_HEADER]: subject },
+    headers: operatorHeaders(subject),
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as { data: T; errors?: unknown };
@@ -439,7 +448,7 @@ describe('troubleshooting and operator actions', () => {
     const rawCall = async (query: string, variables: Record<string, unknown>) => {
       const response = await fetch(graphqlUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [SUBJECT_HEADER]: 'ops-alice' },
+        headers: operatorHeaders('ops-alice'),
         body: JSON.stringify({ query, variables }),
       });
       return (await response.json()) as { data: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };

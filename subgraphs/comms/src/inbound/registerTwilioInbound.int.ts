@@ -1,3 +1,4 @@
+import { GATEWAY_REGION_HEADER } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
 import type { AddressInfo } from 'node:net';
@@ -98,10 +99,11 @@ it('stores a validly signed SMS once, raw, with the correlation id, on the tenan
     },
   ]);
 
-  // Operators read the timeline through the subgraph's `messages`.
+  // Operators read the timeline through the subgraph's `messages`, from the gateway of the tenant's region.
+  await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us')`, [tenantId]);
   const timeline = await fetch(`${subgraphUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', [GATEWAY_REGION_HEADER]: 'us' },
     body: JSON.stringify({
       query: 'query Timeline($tenantId: ID!) { messages(tenantId: $tenantId) { provider providerMessageId correlationId payloadJson } }',
       variables: { tenantId },

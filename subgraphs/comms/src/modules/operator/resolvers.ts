@@ -1,10 +1,11 @@
 import type { SubgraphContext } from '@coherence/platform';
 import { GraphQLError } from 'graphql';
-import { operatorErrorCodes, type OperatorErrorCode } from '../../errors';
+import { operatorErrorCodes, operatorRefusalCodes, type OperatorErrorCode } from '../../errors';
 import type { CommandRow, CommandState, OperatorAction, OperatorStorage } from './storage';
 
 export type OperatorContext = SubgraphContext & {
-  operator: OperatorStorage;
+  /** Over the tenants residing in the gateway's region; undefined when the gateway did not say its region. */
+  operator: OperatorStorage | undefined;
   /** `operator:<subject>` from the gateway's verified token, or `operator` when the gateway did not say. */
   actor: string;
 };
@@ -59,6 +60,15 @@ function decodeCursor(cursor: string): { at: string; id: string } {
   throw new InvalidArgument('after is not a cursor of this list');
 }
 
+/**
+ * The request's operator storage. Without the gateway's region there is
+ * none: every operator field is refused (fail closed), whatever its arguments.
+ */
+function storageOf(context: OperatorContext): OperatorStorage {
+  if (context.operator) return context.operator;
+  throw new GraphQLError(operatorRefusalCodes.REGION_REQUIRED, { extensions: { code: 'REGION_REQUIRED' } });
+}
+
 /** Unexpected input on a query is a coded GraphQL error (a query has no payload to carry it). */
 function asGraphQLError(error: unknown): never {
   if (error instanceof InvalidArgument) {
@@ -84,12 +94,13 @@ const command = (row: CommandRow) => ({
 
 function act(action: OperatorAction) {
   return async (_: unknown, args: { id: string; reason: string }, context: OperatorContext) => {
+    const operator = storageOf(context);
     const reason = args.reason.trim();
     if (reason === '') return operatorError('REASON_REQUIRED');
     if (reason.length > MAX_REASON_LENGTH)
       return operatorError('INVALID_ARGUMENT', `reason must be at most ${MAX_REASON_LENGTH} characters`);
     if (!isUuid(args.id)) return operatorError('COMMAND_NOT_FOUND', `no command ${args.id}`);
-    const result = await context.operator.act(action, args.id, context.actor, reason, context.requestId);
+    const result = await operator.act(action, args.id, context.actor, reason, context.requestId);
     if ('error' in result) return result;
     context.log.info({ command_id: args.id, action, actor: context.actor }, 'operator action');
     return { ok: command(result.ok) };
@@ -103,13 +114,14 @@ export const operatorResolvers = {
       args: { filter?: { tenantId?: string | null; type?: string | null } | null; first?: number | null; after?: string | null },
       context: OperatorContext,
     ) => {
+      const operator = storageOf(context);
       try {
         const first = pageSize(args.first);
-        const rows = await context.operator.troubleshooting(args.filter ?? {}, first, args.after ? decodeCursor(args.after) : undefined);
-        const page = rows.slice(0, first);
+        const page = await operator.troubleshooting(args.filter ?? {}, first, args.after ? decodeCursor(args.after) : undefined);
+        const last = page.rows.at(-1);
         return {
-          edges: page.map((row) => ({ cursor: encodeCursor(row), node: command(row) })),
-          pageInfo: { hasNextPage: rows.length > first, endCursor: page.length > 0 ? encodeCursor(page[page.length - 1]!) : null },
+          edges: page.rows.map((row) => ({ cursor: encodeCursor(row), node: command(row) })),
+          pageInfo: { hasNextPage: page.hasNextPage, endCursor: last ? encodeCursor(last) : null },
         };
       } catch (error) {
         return asGraphQLError(error);
@@ -127,17 +139,19 @@ export const operatorResolvers = {
       },
       context: OperatorContext,
     ) => {
+      const operator = storageOf(context);
       try {
         for (const bound of [args.from, args.to])
           if (bound && !isIsoDateTime(bound)) throw new InvalidArgument(`${bound} is not an ISO-8601 date-time with an offset`);
-        const rows = await context.operator.list({ ...args, status: args.status ? toState(args.status) : null }, pageSize(args.first));
+        const rows = await operator.list({ ...args, status: args.status ? toState(args.status) : null }, pageSize(args.first));
         return rows.map(command);
       } catch (error) {
         return asGraphQLError(error);
       }
     },
     commandAudit: async (_: unknown, args: { id: string }, context: OperatorContext) => {
-      const rows = isUuid(args.id) ? await context.operator.audit(args.id) : null;
+      const operator = storageOf(context);
+      const rows = isUuid(args.id) ? await operator.audit(args.id) : null;
       if (!rows) return operatorError('COMMAND_NOT_FOUND', `no command ${args.id}`);
       return {
         entries: rows.map((row) => ({
@@ -154,8 +168,9 @@ export const operatorResolvers = {
       };
     },
     messages: async (_: unknown, args: { tenantId: string; first?: number | null }, context: OperatorContext) => {
+      const operator = storageOf(context);
       try {
-        const rows = await context.operator.messages(args.tenantId, pageSize(args.first));
+        const rows = await operator.messages(args.tenantId, pageSize(args.first));
         return rows.map((row) => ({
           id: row.envelope_id,
           tenantId: row.tenant_id,

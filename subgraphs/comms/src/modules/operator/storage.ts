@@ -60,8 +60,26 @@ export type OperatorAction = keyof typeof OPERATOR_ACTIONS;
 
 export type ActionResult = { ok: CommandRow } | { error: { code: OperatorErrorCode; message: string } };
 
-/** Reads and changes commands across tenants, for operators (every query declares operator access). */
-export function createOperatorStorage(pool: PgPool) {
+/**
+ * The condition every operator query puts on its rows: their tenant resides
+ * in the gateway's region, parameter `$1` of every query here. Rows of other
+ * regions are never read, so they cannot be told apart from rows that do not exist.
+ */
+const RESIDENT = `tenant_id IN (SELECT tenant_id FROM tenants WHERE residency = $1)`;
+
+/**
+ * Reads and changes commands across the tenants residing in `region` (the
+ * region of the gateway that asked), for operators: every query declares
+ * operator access and filters on the tenants' residency in SQL. One storage
+ * serves one request and keeps the tenants whose rows it returned or changed
+ * (`tenantsTouched`), which the gateway files its decision under.
+ */
+export function createOperatorStorage(pool: PgPool, region: string) {
+  const touched = new Set<string>();
+  const touch = <T extends { tenant_id: string }>(rows: T[]): T[] => {
+    for (const row of rows) touched.add(row.tenant_id);
+    return rows;
+  };
   const asOperator = <T>(work: Parameters<typeof inTransaction<T>>[1]) =>
     inTransaction(pool, async (client) => {
       await setOperatorAccess(client);
@@ -69,18 +87,24 @@ export function createOperatorStorage(pool: PgPool) {
     });
 
   return {
-    /** Troubleshooting commands, oldest first, keyset-paged on (updated_at, command_id); `after.at` is `updated_at_exact`. */
+    /** The tenants whose rows this storage has returned or changed so far. */
+    tenantsTouched: (): string[] => [...touched],
+
+    /**
+     * Troubleshooting commands, oldest first, keyset-paged on (updated_at, command_id);
+     * `after.at` is `updated_at_exact`. At most `first` rows; `hasNextPage` when more follow.
+     */
     troubleshooting: (filter: { tenantId?: string | null; type?: string | null }, first: number, after?: { at: string; id: string }) =>
       asOperator(async (client) => {
         const { rows } = await client.query<CommandRow>(
           `SELECT ${COMMAND_COLUMNS} FROM dispatch_commands
-            WHERE state = 'troubleshooting'
-              AND ($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR type = $2)
-              AND ($3::timestamptz IS NULL OR (updated_at, command_id) > ($3::timestamptz, $4::uuid))
-            ORDER BY updated_at, command_id LIMIT $5`,
-          [filter.tenantId ?? null, filter.type ?? null, after?.at ?? null, after?.id ?? null, first + 1],
+            WHERE ${RESIDENT} AND state = 'troubleshooting'
+              AND ($2::text IS NULL OR tenant_id = $2) AND ($3::text IS NULL OR type = $3)
+              AND ($4::timestamptz IS NULL OR (updated_at, command_id) > ($4::timestamptz, $5::uuid))
+            ORDER BY updated_at, command_id LIMIT $6`,
+          [region, filter.tenantId ?? null, filter.type ?? null, after?.at ?? null, after?.id ?? null, first + 1],
         );
-        return rows;
+        return { rows: touch(rows.slice(0, first)), hasNextPage: rows.length > first };
       }),
 
     list: (
@@ -90,20 +114,23 @@ export function createOperatorStorage(pool: PgPool) {
       asOperator(async (client) => {
         const { rows } = await client.query<CommandRow>(
           `SELECT ${COMMAND_COLUMNS} FROM dispatch_commands
-            WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR type = $2)
-              AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
-              AND ($5::text IS NULL OR tenant_id = $5)
-            ORDER BY created_at DESC, command_id LIMIT $6`,
-          [filter.status ?? null, filter.type ?? null, filter.from ?? null, filter.to ?? null, filter.tenantId ?? null, first],
+            WHERE ${RESIDENT} AND ($2::text IS NULL OR state = $2) AND ($3::text IS NULL OR type = $3)
+              AND ($4::timestamptz IS NULL OR created_at >= $4) AND ($5::timestamptz IS NULL OR created_at < $5)
+              AND ($6::text IS NULL OR tenant_id = $6)
+            ORDER BY created_at DESC, command_id LIMIT $7`,
+          [region, filter.status ?? null, filter.type ?? null, filter.from ?? null, filter.to ?? null, filter.tenantId ?? null, first],
         );
-        return rows;
+        return touch(rows);
       }),
 
-    /** null when no such command exists. */
+    /** null when no such command exists in the region. */
     audit: (commandId: string) =>
       asOperator(async (client) => {
-        const exists = await client.query('SELECT 1 FROM dispatch_commands WHERE command_id = $1', [commandId]);
-        if (exists.rowCount === 0) return null;
+        const command = await client.query<{ tenant_id: string }>(
+          `SELECT tenant_id FROM dispatch_commands WHERE ${RESIDENT} AND command_id = $2`,
+          [region, commandId],
+        );
+        if (touch(command.rows).length === 0) return null;
         const { rows } = await client.query<AuditRow>(
           `SELECT audit_id::text, command_id, actor, action, from_state, to_state, reason, correlation_id, occurred_at
              FROM dispatch_audit WHERE command_id = $1 ORDER BY dispatch_audit.audit_id`,
@@ -116,20 +143,20 @@ export function createOperatorStorage(pool: PgPool) {
       asOperator(async (client) => {
         const { rows } = await client.query<EnvelopeRow>(
           `SELECT envelope_id, tenant_id, channel, direction, provider, provider_message_id, correlation_id, received_at, payload
-             FROM comms_envelopes WHERE tenant_id = $1 ORDER BY received_at DESC, envelope_id LIMIT $2`,
-          [tenantId, first],
+             FROM comms_envelopes WHERE ${RESIDENT} AND tenant_id = $2 ORDER BY received_at DESC, envelope_id LIMIT $3`,
+          [region, tenantId, first],
         );
-        return rows;
+        return touch(rows);
       }),
 
     /** Applies an operator action with its audit row in one transaction; a typed error when it does not apply. */
     act: (action: OperatorAction, commandId: string, actor: string, reason: string, correlationId: string): Promise<ActionResult> =>
       asOperator(async (client) => {
         const { rows } = await client.query<CommandRow>(
-          `SELECT ${COMMAND_COLUMNS} FROM dispatch_commands WHERE command_id = $1 FOR UPDATE`,
-          [commandId],
+          `SELECT ${COMMAND_COLUMNS} FROM dispatch_commands WHERE ${RESIDENT} AND command_id = $2 FOR UPDATE`,
+          [region, commandId],
         );
-        const command = rows[0];
+        const command = touch(rows)[0];
         if (!command) return { error: { code: 'COMMAND_NOT_FOUND', message: `no command ${commandId}` } };
         const rule = OPERATOR_ACTIONS[action];
         if (!(rule.from as readonly CommandState[]).includes(command.state)) {
