@@ -1,5 +1,7 @@
 export {
   createTenantRateLimiter,
+  type BucketSpend,
+  type BucketsDecision,
   type RateLimitDecision,
   type TenantLimits,
   type TenantRateLimiter,
