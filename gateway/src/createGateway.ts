@@ -153,11 +153,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     securityMetrics.reloads.inc({ artifact, outcome: activated ? 'activated' : 'refused' });
   const reloads = watchReloads(
     [
-      { name: 'manifest', file: config.GATEWAY_MANIFEST_PATH, reload: async () => countReload('manifest', await operations.reload()) },
+      { name: 'manifest', files: operations.files, reload: async () => countReload('manifest', await operations.reload()) },
       {
         name: 'policy',
         // The build writes manifest.json last, so its change means the bundle is complete.
-        file: join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.manifest),
+        files: [join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.manifest)],
         reload: async () => countReload('policy', (await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR)).ok),
       },
     ],

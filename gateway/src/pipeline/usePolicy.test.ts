@@ -1,4 +1,5 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
+import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger } from '@coherence/platform';
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ import { testContext, testPrincipal } from './testContext';
 import { usePolicy } from './usePolicy';
 
 const logger = createLogger('test', 'silent');
-const operations = createPersistedOperations(manifest, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
+const operations = createPersistedOperations(manifest, costs, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
 const tenantCoherence = operations.get(manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id)!;
 const metrics = createSecurityMetrics(new Registry());
 let step: GatewayStep;
