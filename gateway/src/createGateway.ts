@@ -132,6 +132,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     gatewayRedis,
     keyPrefix: config.GATEWAY_REDIS_KEY_PREFIX,
     ratePerSecond: config.GATEWAY_RATE_PER_SECOND,
+    callerRatePerSecond: config.GATEWAY_CALLER_RATE_PER_SECOND,
     burstSeconds: config.GATEWAY_RATE_BURST_SECONDS,
     maxInFlight: config.GATEWAY_SATURATION_IN_FLIGHT,
     maxLoopDelayMs: config.GATEWAY_SATURATION_LOOP_DELAY_MS,
