@@ -11,7 +11,7 @@ const UNREGISTERED_WEIGHT = 1;
  * it (and every dev and test token has `dev-cli`). JSON keeps the parts
  * apart whatever characters they hold.
  */
-export const callerId = (principal: Principal): string => JSON.stringify([principal.issuer, principal.tenantId, principal.subject]);
+const callerId = (principal: Principal): string => JSON.stringify([principal.issuer, principal.tenantId, principal.subject]);
 
 const SHARE: Record<LimiterBucket, string> = { caller: "the caller's", tenant: "the tenant's" };
 

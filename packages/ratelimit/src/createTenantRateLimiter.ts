@@ -52,11 +52,11 @@ const GCRA_COMMAND = 'coherenceGcraBuckets';
 
 export interface TenantRateLimiterOptions {
   redis: Redis;
-  /** Prepended to the tenant id to form the Redis key, e.g. `ingest:rate:`. */
+  /** Prepended to the tenant id (or a bucket's key) to form the Redis key, e.g. `ingest:rate:`. */
   keyPrefix: string;
-  /** The tenant's sustained rate, in units (requests, signals…) per second. */
+  /** The tenant's sustained rate, in units (requests, signals…) per second, for `consume` without `limits`. */
   ratePerSecond: (tenantId: string) => number;
-  /** How many units the tenant may spend at once after being idle; a cost above it is never allowed. */
+  /** How many units the tenant may spend at once after being idle, for `consume` without `limits`; a cost above it is never allowed. */
   burst: (tenantId: string) => number;
   /** Registers `ratelimit_fallback_decisions_total` and `ratelimit_redis_available`, labelled with `service`. */
   metrics: Registry;
