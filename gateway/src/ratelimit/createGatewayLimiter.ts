@@ -137,11 +137,8 @@ export function createGatewayLimiter(options: GatewayLimiterOptions) {
       const factor = currentFactor();
       const tenantRate = options.ratePerSecond * tenant.weight * factor;
       const callerRate = caller.ownTenant ? tenantRate : callerRatePerSecond * factor;
-      const {
-        allowed,
-        retryAfterSeconds,
-        limited: refusedBy,
-      } = await gcra.consumeAll([spend(`caller-rate:${caller.id}`, callerRate, cost), spend(`rate:${tenant.id}`, tenantRate, cost)]);
+      const buckets = [spend(`caller-rate:${caller.id}`, callerRate, cost), spend(`rate:${tenant.id}`, tenantRate, cost)];
+      const { allowed, retryAfterSeconds, limited: refusedBy } = await gcra.consumeAll(buckets);
       const limitedBy = refusedBy.map((i) => BUCKETS[i]!);
       decisions.inc({ outcome: allowed ? 'allowed' : 'limited' });
       if (!allowed) limited.inc({ bucket: limitedBy.length === BUCKETS.length ? 'both' : limitedBy[0] });
