@@ -5,13 +5,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
- * The gateway's per-tenant limiter over the real stack. A tenant of weight 1
- * may make RATE requests per second with a burst of BURST (2 s of its rate);
- * weight w multiplies both. Over it: 429, `Retry-After`, RATE_LIMITED — and
- * never a 5xx, however hard a tenant pushes.
+ * The gateway's limiter over the real stack. A tenant of weight 1 may make
+ * RATE requests per second (TenantCoherence costs 1) with a burst of BURST
+ * (2 s of its rate); weight w multiplies both. A caller reading another
+ * tenant (an operator) has its own share besides: half the rate of weight 1.
+ * Over either: 429, `Retry-After`, RATE_LIMITED — and never a 5xx, however
+ * hard anyone pushes.
  */
 const RATE = 5;
 const BURST = 2 * RATE;
+const CALLER_RATE = RATE / 2;
+const CALLER_BURST = 2 * CALLER_RATE;
 const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
@@ -120,6 +124,22 @@ describe('per-tenant limiter', () => {
     expect(heavyOk).toBeLessThanOrEqual(ceiling(3 * BURST, 3 * RATE, startedAt));
     expect(lightOk).toBeGreaterThanOrEqual(BURST);
     expect(lightOk).toBeLessThanOrEqual(ceiling(BURST, RATE, startedAt));
+  });
+
+  // Issue 13, item 4: the limiter charged the target tenant only, so an operator token could drain any tenant's share.
+  it("holds an operator token to its own share of the tenant it reads; the tenant's own token gets the rest", async () => {
+    const tenantId = `${database.namespace}-operated`;
+    const headers = await app.readHeaders(tenantId);
+    const operator = {
+      authorization: `Bearer ${await app.mintToken({ tenant: `${database.namespace}-ops`, scopes: ['coherence:read'] })}`,
+    };
+    const startedAt = Date.now();
+    const operatorOk = expectOnlyOkOrLimited(await Promise.all(Array.from({ length: 5 * BURST }, () => read(tenantId, operator))));
+    expect(operatorOk).toBeGreaterThanOrEqual(CALLER_BURST);
+    expect(operatorOk).toBeLessThanOrEqual(ceiling(CALLER_BURST, CALLER_RATE, startedAt));
+    // The operator's refusals charged the tenant nothing: what the operator did not take is its own token's.
+    const ownOk = expectOnlyOkOrLimited(await Promise.all(Array.from({ length: BURST }, () => read(tenantId, headers))));
+    expect(ownOk).toBeGreaterThanOrEqual(BURST - operatorOk);
   });
 
   it('lets the tenant in again once Retry-After has passed', async () => {

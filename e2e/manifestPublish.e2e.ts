@@ -1,4 +1,4 @@
-import { publishManifest, readManifest, runPq } from '@coherence/persisted-queries';
+import { costsPath, publishManifest, readCosts, readManifest, runPq } from '@coherence/persisted-queries';
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,8 +29,8 @@ beforeAll(async () => {
       publishDir: 'store',
     }),
   );
-  // What is deployed today: the repo's manifest, published as version 1.
-  publishManifest(store, readManifest(join(repoRoot, 'persisted-queries/manifest.json')));
+  // What is deployed today: the repo's manifest and cost table, published as version 1.
+  publishManifest(store, readManifest(join(repoRoot, 'persisted-queries/manifest.json')), readCosts(costsPath));
   database = await createTestDatabase(inject('services'));
   app = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_MANIFEST_PATH: join(store, 'manifest.json') } });
 });
@@ -57,6 +57,7 @@ it('serves a newly published operation without a restart, and keeps serving the 
     join(project, 'ops/TenantStatus.graphql'),
     'query TenantStatus($tenantId: ID!) { tenantCoherence(tenantId: $tenantId) { status } }\n',
   );
+  writeFileSync(join(project, 'costs.json'), JSON.stringify({ ...readCosts(costsPath), TenantStatus: { base: 1 } }));
   vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   expect(await runPq(['update'], project)).toBe(0);
   const newId = readManifest(join(project, 'manifest.json')).operations.find((op) => op.name === 'TenantStatus')!.id;

@@ -1,4 +1,6 @@
 import { DEV_ISSUER, ensureDevKeys, mintDevToken } from '@coherence/auth';
+import { costsPathFor } from '@coherence/persisted-queries';
+import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
@@ -23,7 +25,7 @@ const bundleSha256 = (JSON.parse(readFileSync(new URL('../policy/bundle/manifest
   .sha256;
 
 const workDir = mkdtempSync(join(tmpdir(), 'coherence-security-'));
-/** The gateway runs a copy of the manifest, so the hot-reload test can change it. */
+/** The gateway runs a copy of the manifest and its cost table, so the hot-reload test can change them. */
 const manifestPath = join(workDir, 'manifest.json');
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
@@ -33,6 +35,7 @@ const tenant = (name: string) => `${database.namespace}-${name}`;
 
 beforeAll(async () => {
   writeFileSync(manifestPath, JSON.stringify(manifest));
+  writeFileSync(costsPathFor(manifestPath), JSON.stringify(costs));
   database = await createTestDatabase(inject('services'));
   app = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_MANIFEST_PATH: manifestPath } });
   admin = new pg.Pool({ connectionString: database.adminUrl });
@@ -413,6 +416,7 @@ describe('manifest hot reload', () => {
 
   it('serves an operation added to the manifest file without a restart (file watch)', async () => {
     expect((await runStatus()).body.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    writeFileSync(costsPathFor(manifestPath), JSON.stringify({ ...costs, TenantStatus: { base: 1 } }));
     writeFileSync(manifestPath, JSON.stringify({ ...manifest, operations: [...manifest.operations, statusOperation] }));
     let response = await runStatus();
     for (let attempt = 0; attempt < 50 && response.status !== 200; attempt += 1) {

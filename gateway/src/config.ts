@@ -79,8 +79,14 @@ const schema = z.object({
   GATEWAY_CACHE_TTL_JITTER: z.coerce.number().min(0).max(0.5).default(0.1),
   /** On a miss that another instance is already loading: how long to wait for its answer before loading too. */
   GATEWAY_CACHE_LOCK_WAIT_MS: configFields.positiveInt(500),
-  /** Requests per second a tenant of weight 1 may make (weight w: w times as many). */
+  /** Tokens per second a tenant of weight 1 may spend (weight w: w times as many); a request spends its operation's cost (costs.json). */
   GATEWAY_RATE_PER_SECOND: z.coerce.number().positive().default(50),
+  /**
+   * Tokens per second one caller (token subject) may spend on tenants other
+   * than its own, summed over them: what bounds an operator. Unset: half of
+   * GATEWAY_RATE_PER_SECOND. On its own tenant a caller has that tenant's share.
+   */
+  GATEWAY_CALLER_RATE_PER_SECOND: z.coerce.number().positive().optional(),
   /** The burst a tenant may spend at once after being idle, in seconds of its rate. */
   GATEWAY_RATE_BURST_SECONDS: z.coerce.number().positive().default(2),
   /** Saturated above this many requests in flight in this process… */

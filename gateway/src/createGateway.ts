@@ -140,6 +140,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     gatewayRedis,
     keyPrefix: config.GATEWAY_REDIS_KEY_PREFIX,
     ratePerSecond: config.GATEWAY_RATE_PER_SECOND,
+    callerRatePerSecond: config.GATEWAY_CALLER_RATE_PER_SECOND,
     burstSeconds: config.GATEWAY_RATE_BURST_SECONDS,
     maxInFlight: config.GATEWAY_SATURATION_IN_FLIGHT,
     maxLoopDelayMs: config.GATEWAY_SATURATION_LOOP_DELAY_MS,
@@ -161,11 +162,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     securityMetrics.reloads.inc({ artifact, outcome: activated ? 'activated' : 'refused' });
   const reloads = watchReloads(
     [
-      { name: 'manifest', file: config.GATEWAY_MANIFEST_PATH, reload: async () => countReload('manifest', await operations.reload()) },
+      { name: 'manifest', files: operations.files, reload: async () => countReload('manifest', await operations.reload()) },
       {
         name: 'policy',
         // The build writes manifest.json last, so its change means the bundle is complete.
-        file: join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.manifest),
+        files: [join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.manifest)],
         reload: async () => countReload('policy', (await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR)).ok),
       },
     ],

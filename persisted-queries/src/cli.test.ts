@@ -22,6 +22,11 @@ function writeConfig(sources: string[]): void {
   );
 }
 
+/** The cost table beside the fixture manifest. */
+function writeCosts(costs: unknown): void {
+  writeFileSync(join(project, 'costs.json'), JSON.stringify(costs));
+}
+
 async function pq(...args: string[]): Promise<number> {
   stdout = [];
   stderr = [];
@@ -33,6 +38,7 @@ beforeEach(() => {
   cpSync(join(import.meta.dirname, '__fixtures__/app'), join(project, 'app'), { recursive: true });
   cpSync(join(repoRoot, 'gateway/supergraph.graphql'), join(project, 'supergraph.graphql'));
   writeConfig(['app/src/dashboard.ts']);
+  writeCosts({ Dashboard: { base: 1 } });
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => Boolean(stdout.push(String(chunk))));
   vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => Boolean(stderr.push(String(chunk))));
 });
@@ -50,9 +56,40 @@ describe('pq as the CI gate', () => {
     expect(stderr.join('')).toContain('app/src/unregistered.ts:5: SourceBreakdown is not in the manifest');
 
     expect(await pq('add', 'app/src/unregistered.ts')).toBe(0);
+    writeCosts({ Dashboard: { base: 1 }, SourceBreakdown: { base: 1 } });
     expect(await pq('check')).toBe(0);
-    expect(stdout.join('')).toMatch(/^pq check: 2 source operations persisted/);
+    expect(stdout.join('')).toMatch(
+      /^pq check: 2 source operations persisted; 2 manifest entries valid against the supergraph, each with a cost/,
+    );
     expect(stderr).toEqual([]);
+  });
+
+  it.each([
+    ['an operation without a cost entry', {}, 'costs.json: Dashboard has no entry in costs.json'],
+    [
+      'an entry for an operation the manifest lacks',
+      { Dashboard: { base: 1 }, SourceBreakdown: { base: 1 } },
+      'costs.json: SourceBreakdown has an entry in costs.json but no operation in the manifest',
+    ],
+    [
+      'a scaling variable the operation does not declare',
+      { Dashboard: { base: 1, scale: { variable: 'first', per: 50, max: 200 } } },
+      'costs.json: Dashboard scale variable $first is not declared by',
+    ],
+    [
+      'a scaling variable that is not an Int',
+      { Dashboard: { base: 1, scale: { variable: 'tenantId', per: 50, max: 200 } } },
+      'costs.json: Dashboard scale variable $tenantId of',
+    ],
+    ['a malformed entry', { Dashboard: { base: 0 } }, 'costs.json: malformed cost table: Dashboard.base:'],
+  ])('fails on %s, and refuses to publish', async (_name, costs, message) => {
+    expect(await pq('update')).toBe(0);
+    writeCosts(costs);
+    expect(await pq('check', '--json')).toBe(1);
+    expect(stderr.join('')).toContain(message);
+    expect(JSON.parse(stdout.join(''))).toMatchObject({ ok: false, costs: [expect.anything()] });
+    expect(await pq('publish')).toBe(1);
+    expect(stderr.join('')).toContain('refusing to publish');
   });
 
   it('fails when a schema change would break a persisted operation', async () => {
@@ -108,6 +145,9 @@ describe('pq update, prune, list, show', () => {
     expect(await pq('publish', '--json')).toBe(0);
     expect(JSON.parse(stdout.join(''))).toMatchObject({ added: [], publication: { version: 2 } });
     expect(readFileSync(join(project, 'published/manifest.json'), 'utf8')).toBe(readFileSync(join(project, 'manifest.json'), 'utf8'));
+    // The cost table goes with it, and into the history beside each version.
+    expect(JSON.parse(readFileSync(join(project, 'published/costs.json'), 'utf8'))).toEqual({ Dashboard: { base: 1 } });
+    expect(JSON.parse(readFileSync(join(project, 'published/versions/000002.costs.json'), 'utf8'))).toEqual({ Dashboard: { base: 1 } });
   });
 
   it('answers usage errors with exit 2 and the help', async () => {

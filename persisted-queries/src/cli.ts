@@ -3,7 +3,8 @@ import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { extractOperations, type SourceOperation, type SourceProblem } from './extractOperations';
 import type { Manifest, PersistedOperation } from './manifest';
-import { publishManifest, readManifest, serializeManifest, writeFileAtomically, PUBLISHED_MANIFEST } from './manifestFiles';
+import { publishManifest, readManifest, serializeJson, writeFileAtomically, PUBLISHED_MANIFEST } from './manifestFiles';
+import { costsPathFor, readCosts, validateCosts, type CostProblem, type CostTable } from './operationCosts';
 import { planManifest, type Change } from './planManifest';
 import { loadPqConfig, type PqConfig } from './pqConfig';
 import { apiSchemaFromSupergraph, validateOperations } from './validateOperations';
@@ -19,12 +20,14 @@ commands
   add <files|globs…>   add the operations in these files to the manifest
   update               re-read every configured source; changed operations get a new id,
                        old ids stay until prune
-  check                CI gate: fail if a source operation is not in the manifest or a
-                       manifest entry does not validate against the supergraph
+  check                CI gate: fail if a source operation is not in the manifest, a
+                       manifest entry does not validate against the supergraph, or the
+                       cost table beside the manifest (costs.json) does not fit it
   list                 the manifest's operations
   show <id|name>       one operation's entries and body
   prune [--dry-run]    drop entries that no source produces any more
-  publish [--dry-run]  push the manifest to the gateways' shared store with a new version
+  publish [--dry-run]  push the manifest and its cost table to the gateways' shared store
+                       with a new version
 
 options
   --json               machine-readable output
@@ -114,6 +117,21 @@ function invalidAgainstSchema(config: PqConfig, operations: readonly PersistedOp
   return validateOperations(operations, apiSchemaFromSupergraph(readFileSync(config.supergraph, 'utf8')));
 }
 
+/** The cost table beside the manifest and why it does not fit the manifest; a malformed table is one problem. */
+function checkCosts(config: PqConfig, manifest: Manifest): { costs: CostTable; problems: CostProblem[] } {
+  try {
+    const costs = readCosts(costsPathFor(config.manifest));
+    return { costs, problems: validateCosts(manifest.operations, costs) };
+  } catch (error) {
+    return { costs: {}, problems: [{ name: '', message: error instanceof Error ? error.message : String(error) }] };
+  }
+}
+
+function reportCostProblems(config: PqConfig, problems: readonly CostProblem[]): void {
+  const path = relative(config.root, costsPathFor(config.manifest));
+  for (const { name, message } of problems) process.stderr.write(`${path}: ${name ? `${name} ` : ''}${message}\n`);
+}
+
 async function register(config: PqConfig, out: Output, patterns: readonly string[], options: { keepOthers: boolean }): Promise<number> {
   const { operations, problems } = await extractOperations(patterns, process.cwd() === config.root ? config.root : config.root);
   reportProblems(problems);
@@ -128,7 +146,7 @@ async function register(config: PqConfig, out: Output, patterns: readonly string
   const untouched = options.keepOthers ? current.operations.filter((op) => !operations.some((o) => o.name === op.name)) : [];
   const plan = planManifest(current, [...operations, ...untouched.map((op) => ({ ...op, file: '(manifest)', line: 0 }))]);
   const changes = plan.changes.filter((c) => !(c.kind === 'unchanged' && (c.operation as SourceOperation).file === '(manifest)'));
-  writeFileAtomically(config.manifest, serializeManifest(plan.manifest));
+  writeFileAtomically(config.manifest, serializeJson(plan.manifest));
   out.print(describeChanges(changes, config), { manifest: relative(config.root, config.manifest), changes: changes.map(changeJson) });
   return EXIT.ok;
 }
@@ -167,6 +185,7 @@ async function check(config: PqConfig, out: Output): Promise<number> {
   const manifestIds = new Set(manifest.operations.map((op) => op.id));
   const missing = operations.filter((op) => !manifestIds.has(op.id));
   const invalid = invalidAgainstSchema(config, manifest.operations);
+  const costs = checkCosts(config, manifest).problems;
   reportProblems(problems);
   for (const op of missing) process.stderr.write(`${op.file}:${op.line}: ${op.name} is not in the manifest (register it: npx pq update)\n`);
   for (const { operation, message } of invalid) {
@@ -174,16 +193,18 @@ async function check(config: PqConfig, out: Output): Promise<number> {
       `${relative(config.root, config.manifest)}: ${operation.name} ${short(operation.id)} would break against the supergraph: ${message}\n`,
     );
   }
-  const ok = problems.length === 0 && missing.length === 0 && invalid.length === 0;
+  reportCostProblems(config, costs);
+  const ok = problems.length === 0 && missing.length === 0 && invalid.length === 0 && costs.length === 0;
   out.print(
     ok
-      ? `pq check: ${operations.length} source operations persisted; ${manifest.operations.length} manifest entries valid against the supergraph`
-      : `pq check: FAILED (${missing.length} not persisted, ${invalid.length} invalid, ${problems.length} unreadable)`,
+      ? `pq check: ${operations.length} source operations persisted; ${manifest.operations.length} manifest entries valid against the supergraph, each with a cost`
+      : `pq check: FAILED (${missing.length} not persisted, ${invalid.length} invalid, ${problems.length} unreadable, ${costs.length} cost problems)`,
     {
       ok,
       missing: missing.map((op) => ({ name: op.name, id: op.id, file: op.file, line: op.line })),
       invalid: invalid.map(({ operation, message }) => ({ name: operation.name, id: operation.id, message })),
       problems,
+      costs,
     },
   );
   return ok ? EXIT.ok : EXIT.checkFailed;
@@ -217,7 +238,7 @@ async function prune(config: PqConfig, out: Output, dryRun: boolean): Promise<nu
   }
   const plan = planManifest(readManifest(config.manifest), operations, { prune: true });
   const removed = plan.changes.filter((c) => c.kind === 'stale');
-  if (!dryRun) writeFileAtomically(config.manifest, serializeManifest(plan.manifest));
+  if (!dryRun) writeFileAtomically(config.manifest, serializeJson(plan.manifest));
   out.print(
     [
       ...removed.map((c) => `- ${c.operation.name} ${c.operation.id}`),
@@ -231,8 +252,10 @@ async function prune(config: PqConfig, out: Output, dryRun: boolean): Promise<nu
 function publish(config: PqConfig, out: Output, publishDir: string, dryRun: boolean): number {
   const manifest = readManifest(config.manifest);
   const invalid = invalidAgainstSchema(config, manifest.operations);
-  if (invalid.length > 0) {
+  const { costs, problems } = checkCosts(config, manifest);
+  if (invalid.length > 0 || problems.length > 0) {
     for (const { operation, message } of invalid) process.stderr.write(`${operation.name} ${short(operation.id)}: ${message}\n`);
+    reportCostProblems(config, problems);
     process.stderr.write('pq: refusing to publish a manifest the gateway would reject\n');
     return EXIT.checkFailed;
   }
@@ -242,7 +265,7 @@ function publish(config: PqConfig, out: Output, publishDir: string, dryRun: bool
     out.print(describeDiff(diff, 'would publish'), { dryRun, ...diff });
     return EXIT.ok;
   }
-  const publication = publishManifest(publishDir, manifest);
+  const publication = publishManifest(publishDir, manifest, costs);
   out.print(`${describeDiff(diff, `published version ${publication.version} to ${publishDir}`)}`, { dryRun, ...diff, publication });
   return EXIT.ok;
 }

@@ -1,14 +1,15 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createManifest, manifestSchema, sha256Hex, type Manifest } from './manifest';
+import { COSTS_FILE, type CostTable } from './operationCosts';
 
 export function readManifest(path: string): Manifest {
   if (!existsSync(path)) return createManifest([]);
   return manifestSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
 }
 
-export function serializeManifest(manifest: Manifest): string {
-  return `${JSON.stringify(manifest, null, 2)}\n`;
+export function serializeJson(value: Manifest | CostTable): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
 }
 
 /** Write-then-rename: a reader (a gateway watching the file) never sees half a manifest. */
@@ -36,19 +37,23 @@ export function readPublication(publishDir: string): Publication | undefined {
 }
 
 /**
- * Publishes a manifest to the shared store with the next version number. The
- * manifest file is replaced atomically (gateways watch it and switch to it
- * whole); the numbered copy keeps the history for rollback.
+ * Publishes a manifest and its cost table to the shared store with the next
+ * version number. Each file is replaced atomically, the cost table first and
+ * the manifest last: gateways watch the manifest and then read both. The
+ * numbered copies keep the history for rollback.
  */
-export function publishManifest(publishDir: string, manifest: Manifest, now = new Date()): Publication {
-  const text = serializeManifest(manifest);
+export function publishManifest(publishDir: string, manifest: Manifest, costs: CostTable, now = new Date()): Publication {
+  const text = serializeJson(manifest);
   const publication: Publication = {
     version: (readPublication(publishDir)?.version ?? 0) + 1,
     sha256: sha256Hex(text),
     publishedAt: now.toISOString(),
     operations: manifest.operations.length,
   };
-  writeFileAtomically(join(publishDir, 'versions', `${String(publication.version).padStart(6, '0')}.json`), text);
+  const numbered = join(publishDir, 'versions', String(publication.version).padStart(6, '0'));
+  writeFileAtomically(`${numbered}.json`, text);
+  writeFileAtomically(`${numbered}.costs.json`, serializeJson(costs));
+  writeFileAtomically(join(publishDir, COSTS_FILE), serializeJson(costs));
   writeFileAtomically(join(publishDir, PUBLISHED_MANIFEST), text);
   writeFileAtomically(join(publishDir, PUBLICATION_RECORD), `${JSON.stringify(publication, null, 2)}\n`);
   return publication;

@@ -14,6 +14,7 @@ import {
   useTenant,
   type TenantSource,
 } from '@coherence/gateway/subscriptions';
+import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createServiceApp, type Logger } from '@coherence/platform';
 import { readFile } from 'node:fs/promises';
@@ -46,7 +47,7 @@ const everyTenantLocal: TenantSource = {
  */
 export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
   const apiSchema = apiSchemaFromSupergraph(await readFile(supergraphPath, 'utf8'));
-  const operations = createPersistedOperations(manifest, apiSchema);
+  const operations = createPersistedOperations(manifest, costs, apiSchema);
   const { app, metrics } = createServiceApp({ logger: options.logger, readinessChecks: [] });
   const policy = createPolicyEngine(options.logger);
   const activated = await policy.activate(policyBundleDir);

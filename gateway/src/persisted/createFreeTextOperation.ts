@@ -30,6 +30,14 @@ export const FREE_TEXT_LIMITS = {
   maxAliases: 10,
 } as const;
 
+/**
+ * What a request of break-glass text spends of the limiter's buckets. It has
+ * no entry in the cost table (nobody reviewed it), so it is charged like the
+ * dearest persisted request, a full page of signals (costs.json); its size is
+ * bounded by {@link FREE_TEXT_LIMITS} instead of by a declared cost.
+ */
+export const FREE_TEXT_COST = 10;
+
 interface SelectionSize {
   depth: number;
   fields: number;
@@ -121,5 +129,6 @@ export function createFreeTextOperation(query: string, apiSchema: GraphQLSchema)
     type: operation.operation,
     body: query,
     shape: analyzeOperation(document),
+    cost: () => FREE_TEXT_COST,
   };
 }

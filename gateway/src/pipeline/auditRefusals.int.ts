@@ -1,4 +1,5 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
+import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger, createPgPool, createSecurityEventWriter, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
@@ -16,7 +17,7 @@ let database: TestDatabase;
 let appPool: PgPool;
 let adminPool: PgPool;
 const logger = createLogger('test', 'silent');
-const operations = createPersistedOperations(manifest, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
+const operations = createPersistedOperations(manifest, costs, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
 const tenantCoherence = operations.get(manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id)!;
 
 beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
+import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { supergraphPath } from '../supergraph/subgraphs';
 import { testContext, testPrincipal } from './testContext';
 import { usePersistedOperation } from './usePersistedOperation';
 
-const operations = createPersistedOperations(manifest, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
+const operations = createPersistedOperations(manifest, costs, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
 const idOf = (name: string) => manifest.operations.findLast((op) => op.name === name)!.id;
 const principal = testPrincipal('acme');
 const http = usePersistedOperation({ operations: () => operations, transport: 'http' });

@@ -1,4 +1,5 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
+import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger, type SecurityEvent, type SecurityEventWriter } from '@coherence/platform';
 import { readFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { testContext, testPrincipal } from './testContext';
 import { usePolicy } from './usePolicy';
 
 const logger = createLogger('test', 'silent');
-const operations = createPersistedOperations(manifest, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
+const operations = createPersistedOperations(manifest, costs, apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8')));
 const operation = (name: string) => operations.get(manifest.operations.findLast((op) => op.name === name)!.id)!;
 const tenantCoherence = operation('TenantCoherence');
 const metrics = createSecurityMetrics(new Registry());

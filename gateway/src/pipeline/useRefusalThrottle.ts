@@ -1,4 +1,4 @@
-import { createLocalGcra } from '@coherence/ratelimit';
+import { createLocalGcra, type GcraBucket } from '@coherence/ratelimit';
 import { Counter, type Registry } from 'prom-client';
 import { addressKey } from '../ratelimit/addressKey';
 import { refusal, type GatewayStep } from './GatewayStep';
@@ -28,6 +28,8 @@ export function useRefusalThrottle(options: RefusalThrottleOptions): GatewayStep
   const nowMs = options.nowMs ?? (() => performance.now());
   const gcra = createLocalGcra(() => nowMs() * 1_000);
   const emissionMicros = 1e6 / options.refusalsPerSecond;
+  /** The address's bucket, one refusal's worth. */
+  const bucketOf = (sourceIp: string): GcraBucket[] => [{ key: addressKey(sourceIp), emissionMicros, burst: options.burst, cost: 1 }];
   const throttled = new Counter({
     name: 'gateway_refusal_throttled_total',
     help: 'Requests refused RATE_LIMITED before authentication because their address kept earning refusals.',
@@ -37,10 +39,10 @@ export function useRefusalThrottle(options: RefusalThrottleOptions): GatewayStep
   return {
     name: 'refusal-throttle',
     onRequest(context) {
-      const room = gcra.peek(addressKey(context.sourceIp), emissionMicros, options.burst, 1);
-      if (room.allowed) return undefined;
+      const [waitMicros = 0] = gcra.peek(bucketOf(context.sourceIp));
+      if (waitMicros === 0) return undefined;
       throttled.inc();
-      const retryAfterSeconds = Math.ceil(room.waitMicros / 1e6);
+      const retryAfterSeconds = Math.ceil(waitMicros / 1e6);
       return refusal('RATE_LIMITED', `too many refused requests from this address; retry in ${retryAfterSeconds} s`, {
         retryAfterSeconds,
       });
@@ -48,7 +50,7 @@ export function useRefusalThrottle(options: RefusalThrottleOptions): GatewayStep
     onRefused(context, refused) {
       // Its own 429s are not charged again, nor the limiter's: they are what the throttle and the limiter answer.
       if (refused.code === 'RATE_LIMITED') return;
-      gcra.consume(addressKey(context.sourceIp), emissionMicros, options.burst, 1);
+      gcra.consume(bucketOf(context.sourceIp));
     },
   };
 }

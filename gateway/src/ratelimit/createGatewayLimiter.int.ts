@@ -3,7 +3,7 @@ import { createTestDatabase, freePort, type TestDatabase } from '@coherence/test
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createGatewayRedis, type GatewayRedis } from '../cache/createGatewayRedis';
-import { createGatewayLimiter } from './createGatewayLimiter';
+import { createGatewayLimiter, type RateLimitRequest } from './createGatewayLimiter';
 import { createTenantDirectory } from '../tenants/createTenantDirectory';
 
 /** The gateway limiter against the real Redis and the real `tenants` table. */
@@ -45,7 +45,15 @@ async function limiterOn(redisUrl: string, options: { maxInFlight?: number; conn
   );
   // The weight comes from the real `tenants` row, as the pipeline's tenant step hands it over.
   const tenants = createTenantDirectory({ pool: appPool, ttlMs: 60_000, negativeTtlMs: 60_000 });
-  const admit = async (tenantId: string) => limiter.admit(tenantId, (await tenants.recordsOf([tenantId])).get(tenantId)?.weight ?? 1);
+  /** A request for `tenantId` at `cost`: by its own token, or by `operator`, a caller from elsewhere. */
+  const admit = async (tenantId: string, { operator, cost = 1 }: { operator?: string; cost?: number } = {}) => {
+    const request: RateLimitRequest = {
+      tenant: { id: tenantId, weight: (await tenants.recordsOf([tenantId])).get(tenantId)?.weight ?? 1 },
+      caller: operator ? { id: operator, ownTenant: false } : { id: `${tenantId}-user`, ownTenant: true },
+      cost,
+    };
+    return limiter.admit(request);
+  };
   return { limiter: { ...limiter, admit }, metrics };
 }
 
@@ -55,10 +63,29 @@ async function registerTenant(name: string, weight: number): Promise<string> {
   return tenantId;
 }
 
-async function allowedOf(limiter: Awaited<ReturnType<typeof limiterOn>>['limiter'], tenantId: string, attempts: number) {
+type TestLimiter = Awaited<ReturnType<typeof limiterOn>>['limiter'];
+
+async function allowedOf(limiter: TestLimiter, tenantId: string, attempts: number, operator?: string) {
   let allowed = 0;
-  for (let i = 0; i < attempts; i += 1) if ((await limiter.admit(tenantId)).allowed) allowed += 1;
+  for (let i = 0; i < attempts; i += 1) if ((await limiter.admit(tenantId, { operator })).allowed) allowed += 1;
   return allowed;
+}
+
+const operatorId = () => `${database.namespace}-operator-${Math.random()}`;
+
+/** Issue 13, item 4: a caller from elsewhere has its own bucket, and cannot spend a tenant's share beyond it. */
+async function expectOperatorHeldToItsShare(limiter: TestLimiter, tenantId: string) {
+  const operator = operatorId();
+  // Rate 10/s, burst 1 s: the tenant's bucket holds 10, the operator's 5 (half the rate of weight 1).
+  const operatorAllowed = await allowedOf(limiter, tenantId, 30, operator);
+  expect(operatorAllowed).toBeGreaterThanOrEqual(5);
+  expect(operatorAllowed).toBeLessThan(7);
+  expect(await limiter.admit(tenantId, { operator })).toMatchObject({ allowed: false, limitedBy: ['caller'] });
+  // The operator's 25 refusals charged the tenant nothing: its own token still has what the operator left.
+  const ownAllowed = await allowedOf(limiter, tenantId, 30);
+  expect(operatorAllowed + ownAllowed).toBeGreaterThanOrEqual(10);
+  expect(operatorAllowed + ownAllowed).toBeLessThan(14);
+  expect(await limiter.admit(tenantId)).toMatchObject({ allowed: false, limitedBy: ['tenant'] });
 }
 
 describe('createGatewayLimiter', () => {
@@ -68,7 +95,7 @@ describe('createGatewayLimiter', () => {
     const heavy = await registerTenant('heavy', 3);
     // Burst = 1 s of rate: 10 for weight 1, 30 for weight 3 (plus what refills during the loop).
     const lightAllowed = await allowedOf(limiter, light, 60);
-    expect(await limiter.admit(light)).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    expect(await limiter.admit(light)).toEqual({ allowed: false, retryAfterSeconds: 1, limitedBy: ['caller', 'tenant'] });
     const heavyAllowed = await allowedOf(limiter, heavy, 60);
     expect(lightAllowed).toBeGreaterThanOrEqual(10);
     expect(lightAllowed).toBeLessThan(14);
@@ -96,6 +123,42 @@ describe('createGatewayLimiter', () => {
     expect(limiter.shareFactor()).toBe(1);
   });
 
+  it("holds a caller from another tenant to its own share of any tenant's, and charges nothing it refuses", async () => {
+    const { limiter, metrics } = await limiterOn(inject('services').redisUrl);
+    await expectOperatorHeldToItsShare(limiter, await registerTenant('drained', 1));
+    // One operator bucket across tenants: spent on one, it has nothing left for the next.
+    const operator = operatorId();
+    expect(await allowedOf(limiter, await registerTenant('first-target', 1), 10, operator)).toBeLessThan(7);
+    expect(await limiter.admit(await registerTenant('next-target', 1), { operator })).toMatchObject({
+      allowed: false,
+      limitedBy: ['caller'],
+    });
+    // Every refusal counted once, under the bucket that had no room.
+    const limited = (await metrics.getSingleMetric('gateway_ratelimit_limited_total')!.get()).values;
+    const decisions = (await metrics.getSingleMetric('gateway_ratelimit_decisions_total')!.get()).values;
+    expect(limited.map((v) => v.labels['bucket']).sort()).toEqual(['caller', 'tenant']);
+    expect(limited.reduce((sum, v) => sum + v.value, 0)).toBe(decisions.find((v) => v.labels['outcome'] === 'limited')?.value);
+  });
+
+  it("spends a request's cost of both buckets, and a cost above a bucket's burst as the whole burst", async () => {
+    const { limiter } = await limiterOn(inject('services').redisUrl);
+    const tenant = await registerTenant('costly', 1);
+    // The tenant's bucket holds 10: a cost of 4 twice, then only 2 are left.
+    expect((await limiter.admit(tenant, { cost: 4 })).allowed).toBe(true);
+    expect((await limiter.admit(tenant, { cost: 4 })).allowed).toBe(true);
+    expect(await limiter.admit(tenant, { cost: 4 })).toMatchObject({ allowed: false, retryAfterSeconds: 1 });
+    expect((await limiter.admit(tenant, { cost: 2 })).allowed).toBe(true);
+    // 25 > the operator's burst of 5: it needs the bucket full and empties it, and is allowed once there is room in both.
+    const roomy = await registerTenant('roomy', 3);
+    const operator = operatorId();
+    expect((await limiter.admit(roomy, { operator, cost: 25 })).allowed).toBe(true);
+    expect(await limiter.admit(roomy, { operator })).toMatchObject({ allowed: false, limitedBy: ['caller'] });
+    // The tenant was charged 25 of its 30, whatever the operator's burst: 5 left (and what refills at 30/s meanwhile).
+    const left = await allowedOf(limiter, roomy, 10);
+    expect(left).toBeGreaterThanOrEqual(5);
+    expect(left).toBeLessThan(9);
+  });
+
   it('enforces the same share in process when Redis cannot be reached, counted', async () => {
     const { limiter, metrics } = await limiterOn(`redis://127.0.0.1:${await freePort()}`, { connectMs: 100 });
     const tenant = await registerTenant('no-redis', 1);
@@ -108,5 +171,7 @@ describe('createGatewayLimiter', () => {
     expect(fallback.find((v) => v.labels['outcome'] === 'limited')?.value).toBe(30 - allowed);
     expect((await metrics.getSingleMetric('ratelimit_redis_available')!.get()).values[0]?.value).toBe(0);
     expect((await metrics.getSingleMetric('gateway_redis_up')!.get()).values[0]?.value).toBe(0);
+    // Caller and tenant alike: an operator is held to its own bucket, and its refusals charge the tenant nothing.
+    await expectOperatorHeldToItsShare(limiter, await registerTenant('no-redis-drained', 1));
   });
 });

@@ -8,9 +8,15 @@ export interface GatewayLimiterOptions {
   gatewayRedis: GatewayRedis;
   /** Prepended to the limiter's keys. */
   keyPrefix: string;
-  /** Requests per second of a tenant of weight 1 while the gateway is not saturated. */
+  /** Tokens per second of a tenant of weight 1 while the gateway is not saturated (a request spends its operation's cost). */
   ratePerSecond: number;
-  /** The burst, in seconds of the tenant's rate (at least one request). */
+  /**
+   * Tokens per second one caller may spend on tenants other than its own
+   * (operators), whichever and however many they are; default half of
+   * {@link ratePerSecond}, so one caller cannot take all of a tenant's share.
+   */
+  callerRatePerSecond?: number;
+  /** The burst, in seconds of the bucket's rate (at least one token). */
   burstSeconds: number;
   /** Saturated above this many requests in flight… */
   maxInFlight: number;
@@ -21,19 +27,45 @@ export interface GatewayLimiterOptions {
   sampleMs?: number;
 }
 
+/** One request to admit: who asks, for which tenant, at what cost. */
+export interface RateLimitRequest {
+  /** The tenant the request acts for, and its weight. */
+  tenant: { id: string; weight: number };
+  /** Who asks (an opaque key), and whether the tenant is its own. */
+  caller: { id: string; ownTenant: boolean };
+  /** Tokens the request spends: its operation's declared cost. */
+  cost: number;
+}
+
+/** The buckets a request is charged to, in the order they are handed to the GCRA. */
+const BUCKETS = ['caller', 'tenant'] as const;
+export type LimiterBucket = (typeof BUCKETS)[number];
+
+export interface Admission extends RateLimitDecision {
+  /** The buckets without room when refused (empty when allowed); neither was charged. */
+  limitedBy: LimiterBucket[];
+}
+
 /**
- * The gateway's per-tenant limiter: a GCRA bucket per tenant in Redis (so
- * the bound holds across instances), sized by the tenant's weight and shrunk
- * for everyone by {@link shareFactor} when this process is saturated. While
- * Redis fails or times out, the same bucket runs in this process (keyed by
- * tenant, as in Redis): an outage of the store neither becomes errors for
- * every tenant nor lifts the limit.
+ * The gateway's limiter: two GCRA buckets per request in Redis (so the
+ * bounds hold across instances), the caller's and the target tenant's, both
+ * charged the operation's cost, and only if both have room (issue 13, item 4:
+ * charging the tenant alone let an operator token drain any tenant). The
+ * tenant's bucket is sized by its weight; the caller's by the tenant's weight
+ * when it is the caller's own tenant (an ordinary token keeps its tenant's
+ * share), else by the caller rate, summed over every tenant the caller
+ * touches. Both shrink by {@link shareFactor} when this process is
+ * saturated. While Redis fails or times out, the same buckets run in this
+ * process (keyed as in Redis): an outage of the store neither becomes errors
+ * for every tenant nor lifts the limit.
  */
 export function createGatewayLimiter(options: GatewayLimiterOptions) {
   const { gatewayRedis } = options;
+  const callerRatePerSecond = options.callerRatePerSecond ?? options.ratePerSecond / 2;
   const gcra = createTenantRateLimiter({
     redis: gatewayRedis.redis,
-    keyPrefix: `${options.keyPrefix}rate:`,
+    // Keys `rate:<tenant>` and `caller-rate:<caller>`: a tenant id cannot start a caller's key, whatever its characters.
+    keyPrefix: options.keyPrefix,
     ratePerSecond: () => options.ratePerSecond,
     burst: () => Math.max(1, options.ratePerSecond * options.burstSeconds),
     metrics: options.metrics,
@@ -77,6 +109,18 @@ export function createGatewayLimiter(options: GatewayLimiterOptions) {
     labelNames: ['outcome'],
     registers: [options.metrics],
   });
+  const limited = new Counter({
+    name: 'gateway_ratelimit_limited_total',
+    help: "Requests the limiter refused, by the bucket without room: the caller's, the tenant's, or both.",
+    labelNames: ['bucket'],
+    registers: [options.metrics],
+  });
+
+  /** A bucket's limits now; a cost above its burst is charged as the whole burst, so no request can wait forever. */
+  const spend = (key: string, ratePerSecond: number, cost: number) => {
+    const burst = Math.max(1, ratePerSecond * options.burstSeconds);
+    return { key, ratePerSecond, burst, cost: Math.min(cost, burst) };
+  };
 
   return {
     /** Counts `handle` as in flight while it runs (the saturation signal). */
@@ -88,12 +132,17 @@ export function createGatewayLimiter(options: GatewayLimiterOptions) {
         inFlight -= 1;
       }
     },
-    /** Spends one request of the tenant's current share (`weight` times the rate of weight 1), or says how long to wait. */
-    async admit(tenantId: string, weight: number): Promise<RateLimitDecision> {
-      const ratePerSecond = options.ratePerSecond * weight * currentFactor();
-      const decision = await gcra.consume(tenantId, 1, { ratePerSecond, burst: Math.max(1, ratePerSecond * options.burstSeconds) });
-      decisions.inc({ outcome: decision.allowed ? 'allowed' : 'limited' });
-      return decision;
+    /** Spends the request's cost of the caller's and the tenant's current shares, or neither and says how long to wait. */
+    async admit({ tenant, caller, cost }: RateLimitRequest): Promise<Admission> {
+      const factor = currentFactor();
+      const tenantRate = options.ratePerSecond * tenant.weight * factor;
+      const callerRate = caller.ownTenant ? tenantRate : callerRatePerSecond * factor;
+      const buckets = [spend(`caller-rate:${caller.id}`, callerRate, cost), spend(`rate:${tenant.id}`, tenantRate, cost)];
+      const { allowed, retryAfterSeconds, limited: refusedBy } = await gcra.consumeAll(buckets);
+      const limitedBy = refusedBy.map((i) => BUCKETS[i]!);
+      decisions.inc({ outcome: allowed ? 'allowed' : 'limited' });
+      if (!allowed) limited.inc({ bucket: limitedBy.length === BUCKETS.length ? 'both' : limitedBy[0] });
+      return { allowed, retryAfterSeconds, limitedBy };
     },
     /** For tests and benchmarks: the factor the shares are multiplied by now. */
     shareFactor: currentFactor,

@@ -4,14 +4,15 @@ import type { Logger } from '@coherence/platform';
 
 export interface ReloadTarget {
   name: string;
-  /** The file whose change triggers the reload (its folder is watched: editors and builds replace files). */
-  file: string;
+  /** The files whose change triggers the reload (their folders are watched: editors and builds replace files). */
+  files: readonly string[];
   reload: () => Promise<void>;
 }
 
 /**
- * Hot reload: runs a target's `reload` when its file changes (debounced, so a
- * build that writes several files triggers one reload) and every target's on
+ * Hot reload: runs a target's `reload` when one of its files changes
+ * (debounced per target, so a build or a publish that writes several files
+ * triggers one reload) and every target's on
  * SIGHUP. Reloads of one target never overlap. `reload` decides whether the
  * new content is taken; a failure keeps what is active.
  */
@@ -29,8 +30,8 @@ export function watchReloads(targets: readonly ReloadTarget[], logger: Logger, d
     return next;
   };
 
-  const onChange = (target: ReloadTarget) => (_event: string, changed: string | null) => {
-    if (changed !== basename(target.file)) return;
+  const onChange = (target: ReloadTarget, file: string) => (_event: string, changed: string | null) => {
+    if (changed !== basename(file)) return;
     clearTimeout(timers.get(target.name));
     timers.set(
       target.name,
@@ -38,13 +39,15 @@ export function watchReloads(targets: readonly ReloadTarget[], logger: Logger, d
     );
   };
   for (const target of targets) {
-    try {
-      const watcher = watch(dirname(target.file), onChange(target));
-      watcher.on('error', (error) => logger.warn({ err: error, target: target.name }, 'file watch failed; SIGHUP still reloads'));
-      watchers.push(watcher);
-    } catch (error) {
-      // A folder that does not exist yet (no bundle deployed) cannot be watched; SIGHUP still reloads.
-      logger.warn({ err: error, target: target.name, file: target.file }, 'cannot watch for changes; reload with SIGHUP');
+    for (const file of target.files) {
+      try {
+        const watcher = watch(dirname(file), onChange(target, file));
+        watcher.on('error', (error) => logger.warn({ err: error, target: target.name }, 'file watch failed; SIGHUP still reloads'));
+        watchers.push(watcher);
+      } catch (error) {
+        // A folder that does not exist yet (no bundle deployed) cannot be watched; SIGHUP still reloads.
+        logger.warn({ err: error, target: target.name, file }, 'cannot watch for changes; reload with SIGHUP');
+      }
     }
   }
   const reloadAll = () => Promise.all(targets.map(run)).then(() => undefined);

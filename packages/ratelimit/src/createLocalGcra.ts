@@ -1,13 +1,20 @@
-/** A GCRA decision: allowed, or how many microseconds until the same cost would be. */
-export interface GcraResult {
-  allowed: boolean;
-  waitMicros: number;
+/** One bucket of a spend: its key, its limits for this call (µs per unit, units at once), and the units to spend. */
+export interface GcraBucket {
+  key: string;
+  emissionMicros: number;
+  burst: number;
+  cost: number;
 }
 
 export interface LocalGcra {
-  consume(key: string, emissionMicros: number, burst: number, cost: number): GcraResult;
+  /**
+   * Spends each bucket's cost if every bucket has room for it, else spends
+   * nothing. Returns, per bucket, the microseconds until it would have room
+   * (0: it has room now), so all zeros means the spend was made.
+   */
+  consume(buckets: readonly GcraBucket[]): number[];
   /** What `consume` would answer now, spending nothing. */
-  peek(key: string, emissionMicros: number, burst: number, cost: number): GcraResult;
+  peek(buckets: readonly GcraBucket[]): number[];
 }
 
 /** Past this many keys, keys whose bucket is full again are dropped (they hold no state worth keeping). */
@@ -15,28 +22,28 @@ const SWEEP_ABOVE_KEYS = 10_000;
 
 /**
  * The same GCRA as the Redis script, in this process's memory: the stand-in
- * while Redis is slow or down. Same arithmetic on the same parameters, so a
- * process enforces the same share it would through Redis; only the sum over
- * processes is lost (each grants the share on its own). Time is the monotonic
- * clock, so a wall-clock step cannot refill buckets.
+ * while Redis is slow or down. Same arithmetic on the same parameters, and
+ * the same all-or-nothing spend over several buckets, so a process enforces
+ * the same shares it would through Redis; only the sum over processes is
+ * lost (each grants the share on its own). Time is the monotonic clock, so a
+ * wall-clock step cannot refill buckets.
  */
 export function createLocalGcra(nowMicros: () => number = () => performance.now() * 1_000): LocalGcra {
   const tats = new Map<string, number>();
-  /** The decision at `now`, and the key's new theoretical arrival time if it is spent. */
-  function decide(key: string, now: number, emissionMicros: number, burst: number, cost: number) {
-    const newTat = Math.max(tats.get(key) ?? now, now) + emissionMicros * cost;
-    const allowAt = newTat - emissionMicros * burst;
-    const result: GcraResult = allowAt > now ? { allowed: false, waitMicros: Math.ceil(allowAt - now) } : { allowed: true, waitMicros: 0 };
-    return { result, newTat };
+  /** Per bucket at `now`: its theoretical arrival time once spent, and the wait until it has room (0: now). */
+  function decide(buckets: readonly GcraBucket[], now: number) {
+    const newTats = buckets.map(({ key, emissionMicros, cost }) => Math.max(tats.get(key) ?? now, now) + emissionMicros * cost);
+    const waits = buckets.map(({ emissionMicros, burst }, i) => Math.max(0, Math.ceil(newTats[i]! - emissionMicros * burst - now)));
+    return { newTats, waits };
   }
   return {
-    consume(key, emissionMicros, burst, cost) {
+    consume(buckets) {
       const now = nowMicros();
       if (tats.size > SWEEP_ABOVE_KEYS) for (const [staleKey, tat] of tats) if (tat <= now) tats.delete(staleKey);
-      const { result, newTat } = decide(key, now, emissionMicros, burst, cost);
-      if (result.allowed) tats.set(key, newTat);
-      return result;
+      const { newTats, waits } = decide(buckets, now);
+      if (waits.every((wait) => wait === 0)) buckets.forEach(({ key }, i) => tats.set(key, newTats[i]!));
+      return waits;
     },
-    peek: (key, emissionMicros, burst, cost) => decide(key, nowMicros(), emissionMicros, burst, cost).result,
+    peek: (buckets) => decide(buckets, nowMicros()).waits,
   };
 }

@@ -86,6 +86,47 @@ describe('createTenantRateLimiter against the real Redis', () => {
     expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
   });
 
+  it('spends on several buckets only when each has room: a refusal by one charges none, and waits for the longest', async () => {
+    const limiter = limiterFor(1, 1);
+    const [caller, tenant] = [`${database.namespace}-caller`, `${database.namespace}-tenant`];
+    const both = () =>
+      limiter.consumeAll([
+        { key: caller, ratePerSecond: 1, burst: 2, cost: 1 },
+        { key: tenant, ratePerSecond: 0.5, burst: 4, cost: 1 },
+      ]);
+    expect(await both()).toEqual({ allowed: true, retryAfterSeconds: 0, limited: [] });
+    expect(await both()).toEqual({ allowed: true, retryAfterSeconds: 0, limited: [] });
+    expect(await both()).toEqual({ allowed: false, retryAfterSeconds: 1, limited: [0] });
+    // The refusal left the tenant's last 2 units where they were.
+    const limits = { ratePerSecond: 0.5, burst: 4 };
+    expect([await limiter.consume(tenant, 1, limits), await limiter.consume(tenant, 1, limits)].map((d) => d.allowed)).toEqual([
+      true,
+      true,
+    ]);
+    // Both empty now: the tenant refills one unit in 2 s, the caller in 1 s.
+    expect(await both()).toEqual({ allowed: false, retryAfterSeconds: 2, limited: [0, 1] });
+  });
+
+  it('is atomic over several buckets under concurrency: one shared bucket grants its burst, the others are charged only then', async () => {
+    const limiter = limiterFor(0.001, 1);
+    const shared = `${database.namespace}-shared`;
+    const own = (i: number) => `${database.namespace}-own-${i}`;
+    const limits = { ratePerSecond: 0.001, burst: 1 };
+    const decisions = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        limiter.consumeAll([
+          { key: shared, ratePerSecond: 0.001, burst: 50, cost: 1 },
+          { key: own(i), ...limits, cost: 1 },
+        ]),
+      ),
+    );
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
+    const refused = decisions.flatMap((d, i) => (d.allowed ? [] : [i]));
+    // A bucket of one unit: spent for the 50 admitted, untouched for every refused call.
+    for (const i of refused) expect((await limiter.consume(own(i), 1, limits)).allowed).toBe(true);
+    expect((await limiter.consume(own(decisions.findIndex((d) => d.allowed)), 1, limits)).allowed).toBe(false);
+  });
+
   it('enforces the same share in process while Redis fails, switching once, counted', async () => {
     // Nothing listens there and nothing is queued: every call fails at once, as with Redis down.
     const down = new Redis(`redis://127.0.0.1:${await freePort()}`, { lazyConnect: true, enableOfflineQueue: false });
@@ -116,5 +157,34 @@ describe('createTenantRateLimiter against the real Redis', () => {
       labels: { service: 'test' },
       value: 0,
     });
+  });
+
+  it('spends on several buckets all or nothing in process too, while Redis fails', async () => {
+    const down = new Redis(`redis://127.0.0.1:${await freePort()}`, { lazyConnect: true, enableOfflineQueue: false });
+    const limiter = createTenantRateLimiter({
+      redis: down,
+      keyPrefix: 'down:',
+      ratePerSecond: () => 1,
+      burst: () => 1,
+      metrics: new Registry(),
+      service: 'test',
+      onFallback: () => undefined,
+      onRecovered: () => undefined,
+    });
+    const both = () =>
+      limiter.consumeAll([
+        { key: 'caller', ratePerSecond: 1, burst: 1, cost: 1 },
+        { key: 'tenant', ratePerSecond: 1, burst: 3, cost: 1 },
+      ]);
+    const decisions = [await both(), await both()];
+    const tenantAlone = () => limiter.consume('tenant', 1, { ratePerSecond: 1, burst: 3 });
+    const afterwards = [await tenantAlone(), await tenantAlone()];
+    down.disconnect();
+    expect(decisions).toEqual([
+      { allowed: true, retryAfterSeconds: 0, limited: [] },
+      { allowed: false, retryAfterSeconds: 1, limited: [0] },
+    ]);
+    // The refusal by the caller's bucket did not charge the tenant's: 2 of its 3 units are still there.
+    expect(afterwards.map((d) => d.allowed)).toEqual([true, true]);
   });
 });

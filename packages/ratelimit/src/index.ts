@@ -1,8 +1,10 @@
 export {
   createTenantRateLimiter,
+  type BucketSpend,
+  type BucketsDecision,
   type RateLimitDecision,
   type TenantLimits,
   type TenantRateLimiter,
   type TenantRateLimiterOptions,
 } from './createTenantRateLimiter';
-export { createLocalGcra, type GcraResult, type LocalGcra } from './createLocalGcra';
+export { createLocalGcra, type GcraBucket, type LocalGcra } from './createLocalGcra';
