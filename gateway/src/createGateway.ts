@@ -1,10 +1,9 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier } from '@coherence/auth';
-import { createPgPool, createSecurityEventWriter, createServiceApp, type Logger } from '@coherence/platform';
+import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Counter } from 'prom-client';
-import { createAuthDenialRecorder } from './auth/createAuthDenialRecorder';
+import { createGatewayAudit } from './audit/createGatewayAudit';
 import type { GatewayConfig } from './config';
 import { createGatewayRedis } from './cache/createGatewayRedis';
 import { createTenantCoherenceCache } from './cache/createTenantCoherenceCache';
@@ -15,19 +14,9 @@ import { createOperationExecutor } from './execution/createOperationExecutor';
 import { createGatewayFlags } from './flags/createGatewayFlags';
 import { createBreakGlass } from './persisted/createBreakGlass';
 import { createOperationStore } from './persisted/createOperationStore';
-import { auditRefusals } from './pipeline/auditRefusals';
+import { assemblePipelines } from './pipeline/assemblePipelines';
 import { createHttpHandler } from './pipeline/createHttpHandler';
-import { useAuthentication } from './pipeline/useAuthentication';
-import { useBreakGlassAudit } from './pipeline/useBreakGlassAudit';
-import { useKillSwitch } from './pipeline/useKillSwitch';
-import { usePersistedOperation } from './pipeline/usePersistedOperation';
-import { usePolicy } from './pipeline/usePolicy';
-import { useRefusalThrottle } from './pipeline/useRefusalThrottle';
-import { useRateLimit } from './pipeline/useRateLimit';
-import { useResponseCache } from './pipeline/useResponseCache';
-import { useTenant } from './pipeline/useTenant';
 import { createAuthorizer } from './policy/createAuthorizer';
-import { createDecisionRecorder } from './policy/createDecisionRecorder';
 import { createPolicyEngine } from './policy/createPolicyEngine';
 import { policyBundleFiles } from './policy/loadPolicyBundle';
 import { createGatewayLimiter } from './ratelimit/createGatewayLimiter';
@@ -36,15 +25,10 @@ import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSub
 import type { SubgraphName } from './supergraph/subgraphs';
 import { createTenantDirectory } from './tenants/createTenantDirectory';
 
-/** Unwritten security events kept at most (about 1 KB each): beyond it a flood is counted, not stored. */
-const SECURITY_EVENT_QUEUE_MAX = 10_000;
-
 /**
- * The gateway, wired. Every request runs the steps of `pipeline/` in the
- * order written here (docs/adr/0009): authenticated (JWT), matched to a
- * persisted operation, its tenant read once, decided by the OPA-Wasm policy
- * (every decision queued for the audit table), then the kill switch, the
- * limiter and the cache, before anything reaches a subgraph. The manifest
+ * The gateway, wired: its stores, policy, audit, limiter and cache, the
+ * steps over them (in the order `pipeline/assemblePipelines.ts` writes once,
+ * docs/adr/0009), the HTTP route and the graphql-ws endpoint. The manifest
  * and the policy bundle are hot-reloaded (file change or SIGHUP); a bad one
  * is refused and the previous stays active.
  */
@@ -91,30 +75,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     region: config.GATEWAY_REGION,
     regionHint: () => gatewayFlags.regionHint(),
   });
-  const decisions = createDecisionRecorder({
+  const audit = createGatewayAudit({
     pool,
     logger,
     region: config.GATEWAY_REGION,
     flushMs: config.GATEWAY_DECISION_FLUSH_MS,
     batchSize: config.GATEWAY_DECISION_BATCH_SIZE,
-    onDropped: (count, reason) => securityMetrics.decisionsDropped.inc({ reason }, count),
+    metrics: securityMetrics,
   });
-  const securityEventsDropped = new Counter({
-    name: 'gateway_security_events_dropped_total',
-    help: 'Security events dropped unwritten: reason="overflow" when the queue was full, "refused" when Postgres refused the row.',
-    labelNames: ['reason'] as const,
-    registers: [metrics],
-  });
-  // Denials, refused ids, input and kill switches: queued like decisions, on the same cadence, aggregated under a flood.
-  const securityEvents = createSecurityEventWriter({
-    pool,
-    logger,
-    flushMs: config.GATEWAY_DECISION_FLUSH_MS,
-    batchSize: config.GATEWAY_DECISION_BATCH_SIZE,
-    maxPending: SECURITY_EVENT_QUEUE_MAX,
-    onDropped: (count, reason) => securityEventsDropped.inc({ reason }, count),
-  });
-  const recordAuthDenial = createAuthDenialRecorder({ events: securityEvents, metrics: securityMetrics });
   // Residency for the policy, weight for the limiter, TTL override for the cache: read once per request by the tenant step.
   const tenants = createTenantDirectory({
     pool,
@@ -123,7 +91,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   });
   const authorize = createAuthorizer({
     policy,
-    audit: { decisions, events: securityEvents },
+    audit: { decisions: audit.decisions, events: audit.securityEvents },
     metrics: securityMetrics,
     region: config.GATEWAY_REGION,
     pausedScopes: config.GATEWAY_PAUSED_SCOPES,
@@ -173,30 +141,25 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
   );
 
-  // One pipeline, two transports: HTTP runs every step; graphql-ws authenticates on connect and again per subscription, then runs the rest.
-  // First of all: an address that keeps earning refusals is answered 429 before any other work.
-  const refusalThrottle = useRefusalThrottle({
-    refusalsPerSecond: config.GATEWAY_ADDRESS_REFUSALS_PER_SECOND,
-    burst: config.GATEWAY_ADDRESS_REFUSAL_BURST,
+  // One pipeline, two transports (docs/adr/0009): the order of the steps is written once, in assemblePipelines.
+  const pipelines = assemblePipelines({
+    refusalThrottle: { refusalsPerSecond: config.GATEWAY_ADDRESS_REFUSALS_PER_SECOND, burst: config.GATEWAY_ADDRESS_REFUSAL_BURST },
+    verifyToken,
+    recordAuthDenial: audit.recordAuthDenial,
+    securityEvents: audit.securityEvents,
+    operations: operations.current,
+    breakGlass,
+    tenants,
+    pool,
+    authorize,
+    isSwitchedOff: (operation) => gatewayFlags.isSwitchedOff(operation),
+    limiter,
+    readCache,
     metrics,
+    securityMetrics,
   });
-  const authentication = useAuthentication({ verifyToken, recordAuthDenial });
-  const tenant = useTenant({ tenants });
-  const policyStep = usePolicy({ authorize, metrics: securityMetrics });
-  const killSwitch = auditRefusals(useKillSwitch({ isSwitchedOff: (operation) => gatewayFlags.isSwitchedOff(operation) }), securityEvents);
-  const rateLimit = useRateLimit({ limiter });
   const handleGraphQL = createHttpHandler({
-    steps: [
-      refusalThrottle,
-      authentication,
-      auditRefusals(usePersistedOperation({ operations: operations.current, breakGlass, transport: 'http' }), securityEvents),
-      tenant,
-      useBreakGlassAudit({ pool, metrics: securityMetrics }),
-      policyStep,
-      killSwitch,
-      rateLimit,
-      useResponseCache({ cache: readCache }),
-    ],
+    steps: pipelines.http,
     execute: (context, request) => executor.execute(context, request.trace),
   });
   app.route({ method: ['GET', 'POST'], url: '/graphql', handler: (request, reply) => limiter.track(() => handleGraphQL(request, reply)) });
@@ -205,25 +168,17 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     metrics,
     apiSchema,
-    connectSteps: [refusalThrottle, authentication],
-    // The limiter charges every subscribe as it charges a request (the same share, spent once per subscribe).
-    subscribeSteps: [
-      refusalThrottle,
-      auditRefusals(usePersistedOperation({ operations: operations.current, transport: 'graphql-ws' }), securityEvents),
-      tenant,
-      policyStep,
-      killSwitch,
-      rateLimit,
-    ],
+    connectSteps: pipelines.connect,
+    subscribeSteps: pipelines.subscribe,
     config,
   });
 
   return {
     app,
     /** Writes the queued policy decisions now (tests, benchmarks). */
-    flushDecisions: () => decisions.flush(),
+    flushDecisions: () => audit.decisions.flush(),
     /** Writes the queued security events now (tests). */
-    flushSecurityEvents: () => securityEvents.flush(),
+    flushSecurityEvents: () => audit.securityEvents.flush(),
     /** Re-reads the manifest and the policy bundle, as SIGHUP does. */
     reload: () => reloads.reloadAll(),
     async close() {
@@ -235,9 +190,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       await readCache.close();
       limiter.close();
       await gatewayRedis.close();
-      // After the server has drained: no request can add a decision any more.
-      await decisions.close();
-      await securityEvents.close();
+      // After the server has drained: no request can add a decision or an event any more.
+      await audit.close();
       await pool.end();
     },
   };

@@ -33,6 +33,12 @@ export function createSecurityMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    securityEventsDropped: new Counter({
+      name: 'gateway_security_events_dropped_total',
+      help: 'Security events dropped unwritten: reason="overflow" when the queue was full, "refused" when Postgres refused the row.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     breakGlassRequests: new Counter({
       name: 'gateway_break_glass_requests_total',
       help: 'Requests that ran query text because break glass is on.',
