@@ -8,7 +8,7 @@
  * everything it started, as on SIGTERM. Data and logs live in .data/stack/,
  * PostgreSQL's data in /var/lib/coherence/ (see `postgresDir`).
  */
-import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
+import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { demoSignals, demoTenants } from '@coherence/fixtures';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import {
@@ -113,7 +113,7 @@ try {
   const services = await servicesStarting;
   const keys = await ensureDevKeys(keyDir);
   await prepareDatabase(services.endpoints);
-  await startProcesses(services.endpoints, keys);
+  await startProcesses(services.endpoints, keys, await ensureDevInternalKeys(keyDir));
   await loadDemoData(services.endpoints, keys);
   if (!stopping) {
     printHowTo();
@@ -146,8 +146,10 @@ async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
   await seed.end();
 }
 
-async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): Promise<void> {
+async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, internalKeys: DevKeyFiles): Promise<void> {
   const { host, port } = endpoints.postgres;
+  // The subgraphs answer calls signed with the gateway's internal key only.
+  const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
   const appUrl = `postgres://coherence_app@${host}:${port}/${DATABASE}`;
   const relayUrl = `postgres://coherence_relay@${host}:${port}/${DATABASE}`;
   const definitions = [
@@ -160,6 +162,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
         INGEST_JWKS: keys.jwksPath,
         INGEST_TOKEN_ISSUERS: DEV_ISSUER,
         INGEST_REDIS_URL: endpoints.redisUrl,
+        ...subgraphEnv,
       },
     },
     {
@@ -175,12 +178,19 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
       env: {
         COHERENCE_DATABASE_URL: appUrl,
         NEO4J_URL: endpoints.neo4jBoltUrl,
-        // Read while the gateway sends a region hint (region-routing on); the stack's gateway is in `us`, so only a gateway in the replica's region uses it.
+        // Read while the gateway's tokens name a replica region (region-routing on); the stack's gateway is in `us`, so only a gateway in the replica's region uses it.
         COHERENCE_READ_REPLICAS: `${endpoints.postgres.replicaRegion}=postgres://coherence_app@${host}:${endpoints.postgres.replicaPort}/${DATABASE}`,
+        ...subgraphEnv,
       },
     },
     // Two listeners: the subgraph (gateway only) and the inbound provider webhooks (internet-facing).
-    { name: 'comms', entry: 'subgraphs/comms/src/main.ts', port: 4003, inboundPort: 4013, env: { COMMS_DATABASE_URL: appUrl } },
+    {
+      name: 'comms',
+      entry: 'subgraphs/comms/src/main.ts',
+      port: 4003,
+      inboundPort: 4013,
+      env: { COMMS_DATABASE_URL: appUrl, ...subgraphEnv },
+    },
     {
       // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.
       name: 'comms-worker',
@@ -203,6 +213,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
         GATEWAY_REGION: REGION,
         GATEWAY_JWKS: keys.jwksPath,
         GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+        GATEWAY_INTERNAL_SIGNING_KEY: internalKeys.privateKeyPath,
         GATEWAY_REDIS_URL: endpoints.redisUrl,
         UNLEASH_URL: endpoints.unleash.apiUrl,
         UNLEASH_API_TOKEN: endpoints.unleash.clientToken,

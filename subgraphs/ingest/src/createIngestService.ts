@@ -37,6 +37,8 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
   await redis.connect();
 
   const service = await createSubgraphService<IngestContext>({
+    name: 'ingest',
+    config,
     logger,
     databaseUrl: config.INGEST_DATABASE_URL,
     bodyLimitBytes: config.INGEST_BODY_LIMIT_BYTES,
