@@ -8,7 +8,9 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
- * Issue 14, item 2: the subgraphs answer the gateway's signed calls only.
+ * Issue 14, item 2: the subgraphs answer the gateway's signed calls only
+ * (and item 3 in part: ingest's subgraph has a listener of its own, no
+ * introspection, bounded `_entities`).
  * Over the whole application, each attack on a subgraph's `/graphql` is
  * refused before anything is resolved: no token (or the old plain headers),
  * a token for another subgraph, an expired one, and a token the gateway
@@ -181,6 +183,20 @@ describe("a token replayed from another tenant's request", () => {
 
     const own = await callSubgraph(ingestTarget, headers, INGEST_ENTITIES, { representations: [scoreOf(acme)] });
     expect(own).toMatchObject({ status: 200, body: { data: { _entities: [{ tenantId: acme, ingest: { accepted24h: 0 } }] } } });
+  });
+});
+
+describe('ingest listeners (item 3)', () => {
+  it("serves no /graphql on the producers' port, and no /v1/signals on the subgraph's", async () => {
+    const acme = tenant('acme');
+    const onProducerPort = await callSubgraph(`${app.ingestUrl}/graphql`, {}, INGEST_ENTITIES, { representations: [scoreOf(acme)] });
+    expect(onProducerPort).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    const signals = await fetch(new URL('/v1/signals', ingestTarget), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(await app.writeHeaders(acme)) },
+      body: JSON.stringify({ signals: [] }),
+    });
+    expect(signals.status).toBe(404);
   });
 });
 

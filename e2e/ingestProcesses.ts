@@ -56,6 +56,7 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
     startHttp: () =>
       start('ingest', 'subgraphs/ingest/src/main.ts', httpPort, {
         INGEST_PORT: `${httpPort}`,
+        INGEST_SUBGRAPH_PORT: '0',
         INGEST_JWKS: keys.jwksPath,
         INGEST_TOKEN_ISSUERS: DEV_ISSUER,
         INGEST_REDIS_URL: services.redisUrl,

@@ -32,7 +32,13 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'ingest',
       entry: 'subgraphs/ingest/src/main.ts',
-      env: (port) => ({ INGEST_PORT: `${port}`, INGEST_DATABASE_URL: database.appUrl, ...ingestAuth(), ...subgraphAuth() }),
+      env: (port) => ({
+        INGEST_PORT: `${port}`,
+        INGEST_SUBGRAPH_PORT: '0',
+        INGEST_DATABASE_URL: database.appUrl,
+        ...ingestAuth(),
+        ...subgraphAuth(),
+      }),
     },
     {
       name: 'ingest-consumer',

@@ -47,7 +47,7 @@ or SIGTERM, which stop everything it started.
             ${rootDir} and ${postgresDir}
   -h        this help
 
-Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003 (inbound webhooks 4013), relay 4010, ingest-consumer 4011, comms-worker 4012,
+Ports: gateway 4000, ingest 4001 (subgraph 4021), coherence 4002, comms 4003 (inbound webhooks 4013), relay 4010, ingest-consumer 4011, comms-worker 4012,
 postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242.`;
 
 const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -153,10 +153,12 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
   const appUrl = `postgres://coherence_app@${host}:${port}/${DATABASE}`;
   const relayUrl = `postgres://coherence_relay@${host}:${port}/${DATABASE}`;
   const definitions = [
+    // Two listeners: the producers' POST /v1/signals (internet-facing) and the subgraph (gateway only).
     {
       name: 'ingest',
       entry: 'subgraphs/ingest/src/main.ts',
       port: 4001,
+      secondPort: 4021,
       env: {
         INGEST_DATABASE_URL: appUrl,
         INGEST_JWKS: keys.jwksPath,
@@ -188,7 +190,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       name: 'comms',
       entry: 'subgraphs/comms/src/main.ts',
       port: 4003,
-      inboundPort: 4013,
+      secondPort: 4013,
       env: { COMMS_DATABASE_URL: appUrl, ...subgraphEnv },
     },
     {
@@ -220,7 +222,8 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       },
     },
   ];
-  for (const { name, entry, port: servicePort, inboundPort, env } of definitions) {
+  // secondPort: the process's other listener, ready too before the next process starts.
+  for (const { name, entry, port: servicePort, secondPort, env } of definitions) {
     // stopAll has already stopped the processes it saw; one started now would be orphaned.
     if (stopping) return;
     const logFile = join(logDir, `${name}.log`);
@@ -237,7 +240,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
     await waitUntilHealthy(
       name,
       logFile,
-      async () => (await ready(servicePort)) && (inboundPort === undefined || (await ready(inboundPort))),
+      async () => (await ready(servicePort)) && (secondPort === undefined || (await ready(secondPort))),
       60_000,
       child,
     );
@@ -348,7 +351,7 @@ function printHowTo(): void {
 Coherence is running.
 
   gateway   http://127.0.0.1:4000/graphql   (persisted operations only, bearer token required, region ${REGION})
-  ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self)
+  ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self); subgraph http://127.0.0.1:4021 (gateway only)
   kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer, metrics on :4011)
   comms     http://127.0.0.1:4003 (subgraph, gateway only), inbound webhooks http://127.0.0.1:4013/v1/inbound/twilio/:tenantId,
             worker metrics on :4012 (command bus, CoherenceChanged listener)

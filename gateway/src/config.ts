@@ -14,7 +14,7 @@ const schema = z.object({
   GATEWAY_PORT: configFields.port(4000),
   GATEWAY_HOST: configFields.host(),
   SUBGRAPH_COHERENCE_URL: configFields.url().default('http://127.0.0.1:4002/graphql'),
-  SUBGRAPH_INGEST_URL: configFields.url().default('http://127.0.0.1:4001/graphql'),
+  SUBGRAPH_INGEST_URL: configFields.url().default('http://127.0.0.1:4021/graphql'),
   SUBGRAPH_COMMS_URL: configFields.url().default('http://127.0.0.1:4003/graphql'),
   GATEWAY_SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
   GATEWAY_MANIFEST_PATH: z.string().min(1).default(manifestPath),

@@ -53,6 +53,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
       ...process.env,
       LOG_LEVEL: 'warn',
       INGEST_PORT: `${port}`,
+      INGEST_SUBGRAPH_PORT: '0',
       INGEST_DATABASE_URL: database.appUrl,
       INGEST_JWKS: keys.jwksPath,
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,

@@ -47,6 +47,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     readIngestConfig({
       INGEST_DATABASE_URL: database.appUrl,
       INGEST_PORT: '0',
+      INGEST_SUBGRAPH_PORT: '0',
       INGEST_JWKS: keys.jwksPath,
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,
       INGEST_REDIS_URL: endpoints.redisUrl,
@@ -64,11 +65,11 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     logger,
   );
   const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, ...subgraphEnv }), logger);
-  for (const service of [ingest, coherence, comms]) await service.app.listen({ port: 0, host: '127.0.0.1' });
+  for (const app of [ingest.app, ingest.subgraph, coherence.app, comms.app]) await app.listen({ port: 0, host: '127.0.0.1' });
 
   const gateway = await createGateway(
     readGatewayConfig({
-      SUBGRAPH_INGEST_URL: urlOf(ingest.app, '/graphql'),
+      SUBGRAPH_INGEST_URL: urlOf(ingest.subgraph, '/graphql'),
       SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
       SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
       GATEWAY_DATABASE_URL: database.appUrl,
@@ -111,7 +112,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     ingestUrl: urlOf(ingest.app),
     /** The subgraphs' /graphql URLs, for a gateway started as its own process. */
     subgraphUrls: {
-      SUBGRAPH_INGEST_URL: urlOf(ingest.app, '/graphql'),
+      SUBGRAPH_INGEST_URL: urlOf(ingest.subgraph, '/graphql'),
       SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
       SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
     },

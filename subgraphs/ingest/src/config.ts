@@ -17,8 +17,12 @@ const storageFields = {
 
 const schema = z.object({
   ...storageFields,
+  /** `POST /v1/signals`: the only ingest port to expose to producers. */
   INGEST_PORT: configFields.port(4001),
   INGEST_HOST: configFields.host(),
+  /** The subgraph's own listener, for the gateway only (never expose it). */
+  INGEST_SUBGRAPH_PORT: configFields.port(4021),
+  INGEST_SUBGRAPH_HOST: configFields.host(),
   INGEST_BODY_LIMIT_BYTES: configFields.positiveInt(1_048_576),
   INGEST_MAX_SIGNALS_PER_BATCH: configFields.positiveInt(1_000),
   /** JWKS file path or https:// URL whose keys sign producers' tokens. */
