@@ -1,4 +1,4 @@
-import { createCoherenceChangedMessage, SUBJECT_HEADER, type CoherenceStatus } from '@coherence/contracts';
+import { createCoherenceChangedMessage, INTERNAL_TOKEN_HEADER, type CoherenceStatus } from '@coherence/contracts';
 import { createWorkerService, readCommsWorkerConfig } from '@coherence/comms';
 import { createReceiver, type Receiver } from '@coherence/comms/testing';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
@@ -252,9 +252,10 @@ describe('operator API through the gateway', () => {
     const [first, second] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
 
     type Action = Record<string, { ok: { id: string; status: string } | null; error: { code: string } | null }>;
-    // A client cannot choose the actor: the gateway sets the subject header from the verified token.
+    // A client cannot choose the actor: the subject comes from the internal token the gateway mints from the verified one.
     const cancel = await gateway<Action>('CancelCommand', { id: first.id, reason: 'pager route retired' }, ['comms:operate'], {
-      [SUBJECT_HEADER]: 'mallory',
+      'x-coherence-subject': 'mallory',
+      [INTERNAL_TOKEN_HEADER]: 'forged',
     });
     expect(cancel.body.data!['cancelCommand']).toMatchObject({ ok: { id: first.id, status: 'CANCELLED' }, error: null });
     const complete = await gateway<Action>('CompleteCommand', { id: second.id, reason: 'paged by phone' }, ['comms:operate']);

@@ -1,4 +1,4 @@
-import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
+import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { createTestDatabase, freePort, type ServiceEndpoints, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
@@ -25,6 +25,7 @@ export interface IngestProcessesOptions {
 export async function createIngestProcesses(options: IngestProcessesOptions) {
   const { services, database, logDir } = options;
   const keys: DevKeyFiles = await ensureDevKeys(join(logDir, 'keys'));
+  const internalKeys = await ensureDevInternalKeys(join(logDir, 'keys'));
   const [httpPort, consumerPort] = [await freePort(), await freePort()];
   const topic = `${database.namespace}.signals`;
   const dlqTopic = `${database.namespace}.signals.dlq`;
@@ -55,9 +56,11 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
     startHttp: () =>
       start('ingest', 'subgraphs/ingest/src/main.ts', httpPort, {
         INGEST_PORT: `${httpPort}`,
+        INGEST_SUBGRAPH_PORT: '0',
         INGEST_JWKS: keys.jwksPath,
         INGEST_TOKEN_ISSUERS: DEV_ISSUER,
         INGEST_REDIS_URL: services.redisUrl,
+        SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath,
       }),
     startConsumer: () =>
       start('ingest-consumer', 'subgraphs/ingest/src/consumer/main.ts', consumerPort, {

@@ -1,4 +1,4 @@
-import { DEV_ISSUER, ensureDevKeys } from '@coherence/auth';
+import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys } from '@coherence/auth';
 import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
 import { spawnSync } from 'node:child_process';
@@ -27,11 +27,18 @@ const definitions = (): ProcessDefinition[] => {
   const services = inject('services');
   // Read when a process starts: the keys are made in beforeAll, after collection.
   const ingestAuth = () => ({ INGEST_JWKS: jwksPath, INGEST_TOKEN_ISSUERS: DEV_ISSUER, INGEST_REDIS_URL: services.redisUrl });
+  const subgraphAuth = () => ({ SUBGRAPH_INTERNAL_JWKS: internalJwksPath });
   return [
     {
       name: 'ingest',
       entry: 'subgraphs/ingest/src/main.ts',
-      env: (port) => ({ INGEST_PORT: `${port}`, INGEST_DATABASE_URL: database.appUrl, ...ingestAuth() }),
+      env: (port) => ({
+        INGEST_PORT: `${port}`,
+        INGEST_SUBGRAPH_PORT: '0',
+        INGEST_DATABASE_URL: database.appUrl,
+        ...ingestAuth(),
+        ...subgraphAuth(),
+      }),
     },
     {
       name: 'ingest-consumer',
@@ -49,12 +56,17 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'coherence',
       entry: 'subgraphs/coherence/src/main.ts',
-      env: (port) => ({ COHERENCE_PORT: `${port}`, COHERENCE_DATABASE_URL: database.appUrl, NEO4J_URL: services.neo4jBoltUrl }),
+      env: (port) => ({
+        COHERENCE_PORT: `${port}`,
+        COHERENCE_DATABASE_URL: database.appUrl,
+        NEO4J_URL: services.neo4jBoltUrl,
+        ...subgraphAuth(),
+      }),
     },
     {
       name: 'comms',
       entry: 'subgraphs/comms/src/main.ts',
-      env: (port) => ({ COMMS_PORT: `${port}`, COMMS_INBOUND_PORT: '0', COMMS_DATABASE_URL: database.appUrl }),
+      env: (port) => ({ COMMS_PORT: `${port}`, COMMS_INBOUND_PORT: '0', COMMS_DATABASE_URL: database.appUrl, ...subgraphAuth() }),
     },
     {
       name: 'relay',
@@ -84,10 +96,12 @@ function start(definition: ProcessDefinition, port: number, extraEnv: Record<str
 }
 
 let jwksPath: string;
+let internalJwksPath: string;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
   jwksPath = (await ensureDevKeys(join(logDir, 'keys'))).jwksPath;
+  internalJwksPath = (await ensureDevInternalKeys(join(logDir, 'keys'))).jwksPath;
 });
 
 afterAll(async () => {

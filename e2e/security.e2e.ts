@@ -129,6 +129,7 @@ function spawnGatewayProcess(logFile: string, env: Record<string, string>) {
       GATEWAY_REGION: 'us',
       GATEWAY_JWKS: app.jwksPath,
       GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+      GATEWAY_INTERNAL_SIGNING_KEY: app.internalKeys.privateKeyPath,
       ...env,
     },
     logFile,

@@ -8,7 +8,7 @@
  * everything it started, as on SIGTERM. Data and logs live in .data/stack/,
  * PostgreSQL's data in /var/lib/coherence/ (see `postgresDir`).
  */
-import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
+import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { demoSignals, demoTenants } from '@coherence/fixtures';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import {
@@ -47,7 +47,7 @@ or SIGTERM, which stop everything it started.
             ${rootDir} and ${postgresDir}
   -h        this help
 
-Ports: gateway 4000, ingest 4001, coherence 4002, comms 4003 (inbound webhooks 4013), relay 4010, ingest-consumer 4011, comms-worker 4012,
+Ports: gateway 4000, ingest 4001 (subgraph 4021), coherence 4002, comms 4003 (inbound webhooks 4013), relay 4010, ingest-consumer 4011, comms-worker 4012,
 postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242.`;
 
 const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -113,7 +113,7 @@ try {
   const services = await servicesStarting;
   const keys = await ensureDevKeys(keyDir);
   await prepareDatabase(services.endpoints);
-  await startProcesses(services.endpoints, keys);
+  await startProcesses(services.endpoints, keys, await ensureDevInternalKeys(keyDir));
   await loadDemoData(services.endpoints, keys);
   if (!stopping) {
     printHowTo();
@@ -146,20 +146,25 @@ async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
   await seed.end();
 }
 
-async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): Promise<void> {
+async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, internalKeys: DevKeyFiles): Promise<void> {
   const { host, port } = endpoints.postgres;
+  // The subgraphs answer calls signed with the gateway's internal key only.
+  const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
   const appUrl = `postgres://coherence_app@${host}:${port}/${DATABASE}`;
   const relayUrl = `postgres://coherence_relay@${host}:${port}/${DATABASE}`;
   const definitions = [
+    // Two listeners: the producers' POST /v1/signals (internet-facing) and the subgraph (gateway only).
     {
       name: 'ingest',
       entry: 'subgraphs/ingest/src/main.ts',
       port: 4001,
+      secondPort: 4021,
       env: {
         INGEST_DATABASE_URL: appUrl,
         INGEST_JWKS: keys.jwksPath,
         INGEST_TOKEN_ISSUERS: DEV_ISSUER,
         INGEST_REDIS_URL: endpoints.redisUrl,
+        ...subgraphEnv,
       },
     },
     {
@@ -175,12 +180,19 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
       env: {
         COHERENCE_DATABASE_URL: appUrl,
         NEO4J_URL: endpoints.neo4jBoltUrl,
-        // Read while the gateway sends a region hint (region-routing on); the stack's gateway is in `us`, so only a gateway in the replica's region uses it.
+        // Read while the gateway's tokens name a replica region (region-routing on); the stack's gateway is in `us`, so only a gateway in the replica's region uses it.
         COHERENCE_READ_REPLICAS: `${endpoints.postgres.replicaRegion}=postgres://coherence_app@${host}:${endpoints.postgres.replicaPort}/${DATABASE}`,
+        ...subgraphEnv,
       },
     },
     // Two listeners: the subgraph (gateway only) and the inbound provider webhooks (internet-facing).
-    { name: 'comms', entry: 'subgraphs/comms/src/main.ts', port: 4003, inboundPort: 4013, env: { COMMS_DATABASE_URL: appUrl } },
+    {
+      name: 'comms',
+      entry: 'subgraphs/comms/src/main.ts',
+      port: 4003,
+      secondPort: 4013,
+      env: { COMMS_DATABASE_URL: appUrl, ...subgraphEnv },
+    },
     {
       // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.
       name: 'comms-worker',
@@ -203,13 +215,15 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
         GATEWAY_REGION: REGION,
         GATEWAY_JWKS: keys.jwksPath,
         GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+        GATEWAY_INTERNAL_SIGNING_KEY: internalKeys.privateKeyPath,
         GATEWAY_REDIS_URL: endpoints.redisUrl,
         UNLEASH_URL: endpoints.unleash.apiUrl,
         UNLEASH_API_TOKEN: endpoints.unleash.clientToken,
       },
     },
   ];
-  for (const { name, entry, port: servicePort, inboundPort, env } of definitions) {
+  // secondPort: the process's other listener, ready too before the next process starts.
+  for (const { name, entry, port: servicePort, secondPort, env } of definitions) {
     // stopAll has already stopped the processes it saw; one started now would be orphaned.
     if (stopping) return;
     const logFile = join(logDir, `${name}.log`);
@@ -226,7 +240,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles): P
     await waitUntilHealthy(
       name,
       logFile,
-      async () => (await ready(servicePort)) && (inboundPort === undefined || (await ready(inboundPort))),
+      async () => (await ready(servicePort)) && (secondPort === undefined || (await ready(secondPort))),
       60_000,
       child,
     );
@@ -337,7 +351,7 @@ function printHowTo(): void {
 Coherence is running.
 
   gateway   http://127.0.0.1:4000/graphql   (persisted operations only, bearer token required, region ${REGION})
-  ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self)
+  ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self); subgraph http://127.0.0.1:4021 (gateway only)
   kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer, metrics on :4011)
   comms     http://127.0.0.1:4003 (subgraph, gateway only), inbound webhooks http://127.0.0.1:4013/v1/inbound/twilio/:tenantId,
             worker metrics on :4012 (command bus, CoherenceChanged listener)

@@ -191,6 +191,7 @@ const extraHeaders = fc.dictionary(
     'tracestate',
     'x-request-id',
     'x-coherence-subject',
+    'x-coherence-internal-token',
     'user-agent',
     'accept',
     'cookie',

@@ -8,6 +8,7 @@ const required = {
   GATEWAY_DATABASE_URL: 'postgres://app@127.0.0.1/coherence',
   GATEWAY_REGION: 'us',
   GATEWAY_REDIS_URL: 'redis://127.0.0.1:6379',
+  GATEWAY_INTERNAL_SIGNING_KEY: '/etc/coherence/internal-signing-key.jwk.json',
 };
 const devTrust = { GATEWAY_JWKS: '.data/stack/keys/dev-jwks.json', GATEWAY_TOKEN_ISSUERS: DEV_ISSUER };
 
@@ -22,6 +23,20 @@ describe('readGatewayConfig: where tokens are trusted from', () => {
     expect(read).toThrow(ConfigError);
     expect(read).toThrow(/GATEWAY_JWKS: the dev key set .* refused when NODE_ENV=production/);
     expect(read).toThrow(/GATEWAY_TOKEN_ISSUERS: the dev issuer .* refused when NODE_ENV=production/);
+  });
+
+  // Issue 14: whoever holds the working copy could sign subgraph calls with the dev internal key.
+  it('refuses to start in production with the dev internal signing key, and without a signing key at all', () => {
+    const devInternalKey = '.data/stack/keys/dev-internal-signing-key.jwk.json';
+    const production = { GATEWAY_JWKS: 'https://idp.example/.well-known/jwks.json', GATEWAY_TOKEN_ISSUERS: 'https://idp.example' };
+    expect(() =>
+      readGatewayConfig({ ...required, ...production, NODE_ENV: 'production', GATEWAY_INTERNAL_SIGNING_KEY: devInternalKey }),
+    ).toThrow(/GATEWAY_INTERNAL_SIGNING_KEY: the dev internal key .* refused when NODE_ENV=production/);
+    expect(readGatewayConfig({ ...required, ...devTrust, GATEWAY_INTERNAL_SIGNING_KEY: devInternalKey })).toMatchObject({
+      GATEWAY_INTERNAL_SIGNING_KEY: devInternalKey,
+    });
+    const { GATEWAY_INTERNAL_SIGNING_KEY: _omitted, ...withoutKey } = required;
+    expect(() => readGatewayConfig({ ...withoutKey, ...devTrust })).toThrow(/GATEWAY_INTERNAL_SIGNING_KEY/);
   });
 
   it('refuses a JWKS URL that is not https', () => {

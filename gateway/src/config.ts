@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, tokenTrustCheck } from '@coherence/auth';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, internalKeyTrustCheck, tokenTrustCheck } from '@coherence/auth';
 import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig } from '@coherence/platform';
 import { manifestPath } from '@coherence/persisted-queries';
@@ -14,7 +14,7 @@ const schema = z.object({
   GATEWAY_PORT: configFields.port(4000),
   GATEWAY_HOST: configFields.host(),
   SUBGRAPH_COHERENCE_URL: configFields.url().default('http://127.0.0.1:4002/graphql'),
-  SUBGRAPH_INGEST_URL: configFields.url().default('http://127.0.0.1:4001/graphql'),
+  SUBGRAPH_INGEST_URL: configFields.url().default('http://127.0.0.1:4021/graphql'),
   SUBGRAPH_COMMS_URL: configFields.url().default('http://127.0.0.1:4003/graphql'),
   GATEWAY_SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
   GATEWAY_MANIFEST_PATH: z.string().min(1).default(manifestPath),
@@ -29,7 +29,13 @@ const schema = z.object({
   GATEWAY_TOKEN_ISSUERS: configFields.nonEmptyCommaList(),
   /** Longest token lifetime accepted (`exp` − `iat`); longer ones are TOKEN_CLAIMS_INVALID. Default 86_400. */
   GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: configFields.positiveInt(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS),
-  /** `production` refuses the dev issuer and the dev key set at start. */
+  /**
+   * The private JWK file (ES256 or RS256, with a `kid`) the gateway signs its
+   * internal tokens to the subgraphs with; a key pair of its own, whose public
+   * half is in the subgraphs' SUBGRAPH_INTERNAL_JWKS.
+   */
+  GATEWAY_INTERNAL_SIGNING_KEY: z.string().min(1),
+  /** `production` refuses the dev issuer and the dev key sets at start. */
   NODE_ENV: z.string().optional(),
   /** The policy bundle folder (policy.wasm, data.json, manifest.json); re-read on SIGHUP or when manifest.json changes. */
   GATEWAY_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
@@ -101,5 +107,11 @@ const schema = z.object({
 export type GatewayConfig = ReturnType<typeof readGatewayConfig>;
 
 export function readGatewayConfig(env?: Record<string, string | undefined>) {
-  return loadConfig('gateway', schema.superRefine(tokenTrustCheck({ jwks: 'GATEWAY_JWKS', issuers: 'GATEWAY_TOKEN_ISSUERS' })), env);
+  return loadConfig(
+    'gateway',
+    schema
+      .superRefine(tokenTrustCheck({ jwks: 'GATEWAY_JWKS', issuers: 'GATEWAY_TOKEN_ISSUERS' }))
+      .superRefine(internalKeyTrustCheck('GATEWAY_INTERNAL_SIGNING_KEY', 'signingKey')),
+    env,
+  );
 }

@@ -72,6 +72,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   const executor = await createOperationExecutor({
     supergraphSdl,
     subgraphUrls,
+    signingKeyPath: config.GATEWAY_INTERNAL_SIGNING_KEY,
     region: config.GATEWAY_REGION,
     regionHint: () => gatewayFlags.regionHint(),
   });

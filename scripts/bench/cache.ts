@@ -96,6 +96,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-cache-', say }
       GATEWAY_REGION: 'us',
       GATEWAY_JWKS: app.jwksPath,
       GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+      GATEWAY_INTERNAL_SIGNING_KEY: app.internalKeys.privateKeyPath,
       GATEWAY_REDIS_URL: services.endpoints.redisUrl,
       GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:uncached:`,
       GATEWAY_CACHE_ENABLED: 'false',

@@ -152,6 +152,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         GATEWAY_REGION: 'us',
         GATEWAY_JWKS: benchJwks,
         GATEWAY_TOKEN_ISSUERS: BENCH_ISSUER,
+        GATEWAY_INTERNAL_SIGNING_KEY: app.internalKeys.privateKeyPath,
         GATEWAY_REDIS_URL: services.endpoints.redisUrl,
         GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:${cacheEnabled ? 'cache-on' : 'cache-off'}:`,
         GATEWAY_CACHE_ENABLED: `${cacheEnabled}`,

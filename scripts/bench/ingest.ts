@@ -14,7 +14,7 @@
  * limiter is set out of the way. Options: --duration <s> for the fixed-rate
  * run (default 60), --batch-duration <s> (default 15), --rate <req/s> (default 1000).
  */
-import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
+import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
 import { freePort } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
 import type autocannon from 'autocannon';
@@ -53,10 +53,12 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
       ...process.env,
       LOG_LEVEL: 'warn',
       INGEST_PORT: `${port}`,
+      INGEST_SUBGRAPH_PORT: '0',
       INGEST_DATABASE_URL: database.appUrl,
       INGEST_JWKS: keys.jwksPath,
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,
       INGEST_REDIS_URL: services.endpoints.redisUrl,
+      SUBGRAPH_INTERNAL_JWKS: (await ensureDevInternalKeys(join(rootDir, 'keys'))).jwksPath,
       INGEST_RATE_PER_SECOND: '10000000',
       INGEST_RATE_BURST: '10000000',
     },

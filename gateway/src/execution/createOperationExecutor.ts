@@ -1,11 +1,10 @@
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { createInternalTokenSigner, type InternalCaller, type InternalTokenSigner } from '@coherence/auth';
 import {
   childTraceparent,
-  GATEWAY_REGION_HEADER,
   injectTraceContext,
-  REGION_HINT_HEADER,
-  SUBJECT_HEADER,
+  INTERNAL_TOKEN_HEADER,
   TENANTS_TOUCHED_EXTENSION,
   type TraceContext,
 } from '@coherence/contracts';
@@ -19,27 +18,31 @@ export interface GatewayContext {
   log: FastifyBaseLogger;
   trace: TraceContext;
   operationId: string;
-  /** The verified token subject, forwarded so subgraphs can record who acted. */
-  subject: string;
-  /** The gateway's region, on every call: comms answers operator fields for the tenants residing there only. */
-  region: string;
-  /** The gateway's region while `region-routing` is on: the coherence subgraph then reads that region's replica. */
-  regionHint?: string | undefined;
+  /**
+   * What every subgraph call's internal token vouches for: the verified
+   * subject and scopes, the tenants the policy admitted, the gateway's region
+   * (comms' operator fields), the replica region while `region-routing` is on
+   * (the coherence subgraph's reads) and the request id.
+   */
+  caller: InternalCaller;
   /** Filled from the subgraphs' answers: the tenants whose rows they returned or changed. */
   tenantsTouched: Set<string>;
 }
 
 /**
  * Every header the gateway adds to a subgraph call, in one place: the
- * request's trace as a child span and what the gateway vouches for (the
- * subgraphs are reachable from the gateway alone and trust these).
+ * request's trace as a child span and the internal token, minted for this
+ * call's subgraph (docs/adr/0011-signed-subgraph-calls.md). Subgraphs trust
+ * nothing else a call says about who sent it.
  */
-function subgraphHeaders(context: GatewayContext, sendsRegionHint: boolean): Record<string, string> {
+async function subgraphHeaders(
+  context: GatewayContext,
+  subgraph: SubgraphName,
+  signer: InternalTokenSigner,
+): Promise<Record<string, string>> {
   return {
     ...injectTraceContext({ ...context.trace, traceparent: childTraceparent(context.trace.traceparent) }),
-    [SUBJECT_HEADER]: context.subject,
-    [GATEWAY_REGION_HEADER]: context.region,
-    ...(sendsRegionHint && context.regionHint ? { [REGION_HINT_HEADER]: context.regionHint } : {}),
+    [INTERNAL_TOKEN_HEADER]: await signer.mint(subgraph, context.caller),
   };
 }
 
@@ -50,9 +53,17 @@ const forRequest = (context: object): context is GatewayContext => 'trace' in co
 
 /** Sends the gateway's headers with every subgraph call and collects the tenants each answer reports touching. */
 class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
+  readonly subgraph: SubgraphName;
+  readonly signer: InternalTokenSigner;
+  constructor(url: string, subgraph: SubgraphName, signer: InternalTokenSigner) {
+    super({ url });
+    this.subgraph = subgraph;
+    this.signer = signer;
+  }
+  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     if (!forRequest(context) || !request.http) return;
-    for (const [name, value] of Object.entries(subgraphHeaders(context, this.sendsRegionHint))) request.http.headers.set(name, value);
+    for (const [name, value] of Object.entries(await subgraphHeaders(context, this.subgraph, this.signer)))
+      request.http.headers.set(name, value);
   }
   override didReceiveResponse({ response, context }: SubgraphAnswer) {
     const touched: unknown = response.extensions?.[TENANTS_TOUCHED_EXTENSION];
@@ -60,16 +71,16 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       for (const tenantId of touched) if (typeof tenantId === 'string') context.tenantsTouched.add(tenantId);
     return response;
   }
-  /** Only the coherence subgraph reads region-tagged replicas. */
-  sendsRegionHint = false;
 }
 
 export interface OperationExecutorOptions {
   supergraphSdl: string;
   subgraphUrls: Record<SubgraphName, string>;
-  /** The gateway's region (GATEWAY_REGION), sent on every subgraph call. */
+  /** The gateway's private JWK (GATEWAY_INTERNAL_SIGNING_KEY) its internal tokens are signed with. */
+  signingKeyPath: string;
+  /** The gateway's region (GATEWAY_REGION), in every internal token. */
   region: string;
-  /** The region hint for the coherence subgraph now (region routing may be switched at any time). */
+  /** The replica region for the coherence subgraph now (region routing may be switched at any time). */
   regionHint: () => string | undefined;
 }
 
@@ -79,10 +90,10 @@ export interface OperationExecutorOptions {
  * written once, afterwards).
  */
 export async function createOperationExecutor(options: OperationExecutorOptions) {
+  const signer = await createInternalTokenSigner(options.signingKeyPath);
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
-    buildService: ({ name }) =>
-      Object.assign(new GatewayDataSource({ url: options.subgraphUrls[name as SubgraphName] }), { sendsRegionHint: name === 'coherence' }),
+    buildService: ({ name }) => new GatewayDataSource(options.subgraphUrls[name as SubgraphName], name as SubgraphName, signer),
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -96,7 +107,8 @@ export async function createOperationExecutor(options: OperationExecutorOptions)
   return {
     /** Runs the operation; sets the request's `tenantsTouched` to what the subgraphs report, as they answer. */
     async execute(context: AdmittedContext, trace: TraceContext): Promise<ExecutedOperation> {
-      const { operation, variables, principal, log } = context;
+      const { operation, variables, principal, tenantIds, log } = context;
+      const replicaRegion = options.regionHint();
       const tenantsTouched = (context.tenantsTouched = new Set<string>());
       // Apollo runs the manifest's text: for persisted ids, the only text it ever runs.
       const response = await apollo.executeOperation(
@@ -106,9 +118,14 @@ export async function createOperationExecutor(options: OperationExecutorOptions)
             log,
             trace,
             operationId: operation.id,
-            subject: principal.subject,
-            region: options.region,
-            regionHint: options.regionHint(),
+            caller: {
+              subject: principal.subject,
+              scopes: principal.scopes,
+              tenantIds,
+              region: options.region,
+              ...(replicaRegion === undefined ? {} : { replicaRegion }),
+              requestId: context.correlationId,
+            },
             tenantsTouched,
           },
         },

@@ -15,13 +15,25 @@ export interface DevKeyFiles {
   jwksPath: string;
 }
 
+/** The file names of the dev key pair that signs the gateway's internal tokens (docs/adr/0011-signed-subgraph-calls.md). */
+export const DEV_INTERNAL_KEY_FILE_NAMES = { privateKey: 'dev-internal-signing-key.jwk.json', jwks: 'dev-internal-jwks.json' } as const;
+
 /**
  * A local ES256 key pair for development and tests, made once under `dir`
  * (git-ignored): the private half signs dev tokens, the JWKS file holds the
  * public half that services are configured to trust.
  */
 export async function ensureDevKeys(dir: string): Promise<DevKeyFiles> {
-  const files = { privateKeyPath: join(dir, 'dev-signing-key.jwk.json'), jwksPath: join(dir, DEV_JWKS_FILE_NAME) };
+  return ensureKeyPair(dir, { privateKey: 'dev-signing-key.jwk.json', jwks: DEV_JWKS_FILE_NAME });
+}
+
+/** The same for the gateway's internal tokens: its own pair, so a user-token key can never sign a subgraph call. */
+export async function ensureDevInternalKeys(dir: string): Promise<DevKeyFiles> {
+  return ensureKeyPair(dir, DEV_INTERNAL_KEY_FILE_NAMES);
+}
+
+async function ensureKeyPair(dir: string, names: { privateKey: string; jwks: string }): Promise<DevKeyFiles> {
+  const files = { privateKeyPath: join(dir, names.privateKey), jwksPath: join(dir, names.jwks) };
   if (existsSync(files.privateKeyPath) && existsSync(files.jwksPath)) return files;
   mkdirSync(dir, { recursive: true });
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });

@@ -9,5 +9,25 @@ export {
   type VerifyResult,
 } from './createTokenVerifier';
 export { extractBearerToken } from './bearerToken';
-export { ensureDevKeys, mintDevToken, DEV_ISSUER, type DevKeyFiles, type DevTokenClaims } from './devKeys';
-export { tokenTrustCheck, type TokenTrustVariables } from './tokenTrustCheck';
+export {
+  ensureDevKeys,
+  ensureDevInternalKeys,
+  mintDevToken,
+  DEV_ISSUER,
+  DEV_INTERNAL_KEY_FILE_NAMES,
+  type DevKeyFiles,
+  type DevTokenClaims,
+} from './devKeys';
+export { tokenTrustCheck, internalKeyTrustCheck, type TokenTrustVariables } from './tokenTrustCheck';
+export {
+  createInternalTokenSigner,
+  createInternalTokenVerifier,
+  INTERNAL_TOKEN_ISSUER,
+  INTERNAL_TOKEN_MAX_LIFETIME_SECONDS,
+  INTERNAL_TOKEN_TYPE,
+  type InternalCaller,
+  type InternalTokenErrorCode,
+  type InternalTokenSigner,
+  type InternalTokenVerifier,
+  type InternalVerifyResult,
+} from './internalToken';

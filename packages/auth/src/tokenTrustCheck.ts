@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import type { z } from 'zod';
 import { jwksSourceProblem } from './createKeySet';
-import { DEV_ISSUER, DEV_JWKS_FILE_NAME } from './devKeys';
+import { DEV_INTERNAL_KEY_FILE_NAMES, DEV_ISSUER, DEV_JWKS_FILE_NAME } from './devKeys';
 
 /** The config variables a service names its token keys and issuers in. */
 export interface TokenTrustVariables<J extends string, I extends string> {
@@ -29,5 +29,23 @@ export function tokenTrustCheck<J extends string, I extends string>(variables: T
       problem(variables.jwks, `the dev key set (${DEV_JWKS_FILE_NAME}) is refused when NODE_ENV=production`);
     if (config[variables.issuers].includes(DEV_ISSUER))
       problem(variables.issuers, `the dev issuer (${DEV_ISSUER}) is refused when NODE_ENV=production`);
+  };
+}
+
+/**
+ * The same for the internal tokens' keys: the gateway's signing key
+ * (`signingKey`, a JWK file) or a subgraph's key set (`jwks`). When
+ * `NODE_ENV` is `production` the dev internal pair is refused: whoever holds
+ * the working copy could sign subgraph calls with it.
+ */
+export function internalKeyTrustCheck<V extends string>(variable: V, holds: 'signingKey' | 'jwks') {
+  return (config: { NODE_ENV?: string | undefined } & Record<V, string>, ctx: z.RefinementCtx): void => {
+    const value = config[variable];
+    const problem = (message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });
+    const source = holds === 'jwks' ? jwksSourceProblem(value) : undefined;
+    if (source !== undefined) problem(source);
+    const devFile = holds === 'jwks' ? DEV_INTERNAL_KEY_FILE_NAMES.jwks : DEV_INTERNAL_KEY_FILE_NAMES.privateKey;
+    if (config.NODE_ENV === 'production' && basename(value) === devFile)
+      problem(`the dev internal key (${devFile}) is refused when NODE_ENV=production`);
   };
 }

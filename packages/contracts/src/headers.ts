@@ -17,24 +17,13 @@ export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 export const AUTHORIZATION_HEADER = 'authorization';
 
 /**
- * Gateway → subgraph only: the verified token subject of the request, so a
- * subgraph can record who acted (e.g. an operator's audit row). Subgraphs are
- * reachable from the gateway alone; clients' values are never forwarded.
+ * Gateway → subgraph, on every call: the gateway's internal token, a JWT
+ * signed with its own key for that one subgraph, carrying the request's
+ * subject, scopes, tenants, region and request id
+ * (docs/adr/0011-signed-subgraph-calls.md). Subgraphs refuse calls without a
+ * valid one and take nothing else from the caller's headers on trust.
  */
-export const SUBJECT_HEADER = 'x-coherence-subject';
-
-/**
- * Gateway → coherence subgraph, while the `region-routing` flag is on: the
- * gateway's region, whose replica the subgraph reads.
- */
-export const REGION_HINT_HEADER = 'x-coherence-region';
-
-/**
- * Gateway → every subgraph, on every call: the region of the gateway that
- * sent it. Comms answers operator fields with the commands of the tenants
- * residing in that region only, and refuses them without it (REGION_REQUIRED).
- */
-export const GATEWAY_REGION_HEADER = 'x-coherence-gateway-region';
+export const INTERNAL_TOKEN_HEADER = 'x-coherence-internal-token';
 
 /**
  * Subgraph → gateway, a key of a response's `extensions`: the ids of the

@@ -1,18 +1,23 @@
+import { createInternalTokenVerifier } from '@coherence/auth';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createServiceApp, type ReadinessCheck } from './createServiceApp';
 import { mountSubgraph, type MountSubgraphOptions, type SubgraphContext } from './mountSubgraph';
 import { createPgPool, type PgPool } from './postgres';
+import type { SubgraphConfig } from './subgraphConfig';
 
 export interface SubgraphServiceOptions<TContext extends SubgraphContext> {
+  /** The subgraph's name in the supergraph: the audience of the gateway's internal tokens it accepts. */
+  name: string;
+  config: SubgraphConfig;
   logger: Logger;
   /** The role it connects as must be one row-level security applies to. */
   databaseUrl: string;
   bodyLimitBytes?: number;
   typeDefs: MountSubgraphOptions<TContext>['typeDefs'];
   resolvers: MountSubgraphOptions<TContext>['resolvers'];
-  /** Adds the service's own per-request context to the common one (the request for headers such as the gateway's region hint). */
+  /** Adds the service's own per-request context to the common one (the verified caller's region, subject…). */
   context: (base: SubgraphContext & { pool: PgPool }, request: FastifyRequest) => TContext;
   /** Apollo Server plugins, e.g. one that reports to the gateway in a response's `extensions`. */
   plugins?: MountSubgraphOptions<TContext>['plugins'];
@@ -27,7 +32,7 @@ export interface SubgraphService {
   close(): Promise<void>;
 }
 
-/** A subgraph process: Postgres pool, `/graphql`, `/healthz`, `/readyz`. */
+/** A subgraph process: Postgres pool, `/graphql` (for the gateway's signed calls only), `/healthz`, `/readyz`. */
 export async function createSubgraphService<TContext extends SubgraphContext>(
   options: SubgraphServiceOptions<TContext>,
 ): Promise<SubgraphService> {
@@ -41,7 +46,9 @@ export async function createSubgraphService<TContext extends SubgraphContext>(
   await mountSubgraph<TContext>(app, {
     typeDefs: options.typeDefs,
     resolvers: options.resolvers,
-    context: async (request) => options.context({ log: request.log, requestId: request.trace.requestId, pool }, request),
+    verifyCaller: await createInternalTokenVerifier({ jwks: options.config.SUBGRAPH_INTERNAL_JWKS, audience: options.name }),
+    maxRepresentations: options.config.SUBGRAPH_MAX_REPRESENTATIONS,
+    context: async (request, caller) => options.context({ log: request.log, requestId: request.trace.requestId, caller, pool }, request),
     plugins: options.plugins,
   });
   return {

@@ -7,6 +7,9 @@ export { runService, type RunServiceOptions, type RunnableService } from './runS
 export { createServiceApp, clientErrorCodes, type ServiceApp, type ServiceAppOptions, type ReadinessCheck } from './createServiceApp';
 export { createSubgraphService, type SubgraphService, type SubgraphServiceOptions } from './createSubgraphService';
 export { mountSubgraph, maskUnexpectedErrors, type SubgraphContext, type MountSubgraphOptions } from './mountSubgraph';
+export { subgraphCallRefusals } from './guardSubgraphCall';
+export { subgraphConfigFields, subgraphConfigCheck, type SubgraphConfig } from './subgraphConfig';
+export { tenantIdsInArguments } from './tenantIdsInArguments';
 export { createPgPool, inTransaction, setTenant, runMigrations, type PgPool, type PgClient } from './postgres';
 export { httpErrorCodes, httpErrorBody, type HttpErrorBody, type HttpErrorCode, type ErrorBodyFormat } from './httpErrors';
 export {

@@ -3,18 +3,28 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import type { InternalCaller, InternalVerifyResult } from '@coherence/auth';
+import { INTERNAL_TOKEN_HEADER } from '@coherence/contracts';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import { httpErrorBody } from './httpErrors';
+import { guardSubgraphCall } from './guardSubgraphCall';
 
 export interface SubgraphContext {
   log: FastifyBaseLogger;
   requestId: string;
+  /** What the gateway's internal token vouches for: subject, scopes, tenants, region. */
+  caller: InternalCaller;
 }
 
 export interface MountSubgraphOptions<TContext extends SubgraphContext> {
   typeDefs: DocumentNode;
   resolvers: GraphQLResolverMap<TContext>;
-  context: (request: FastifyRequest) => Promise<TContext>;
+  /** Verifies the gateway's internal token of a call (before its body is read). */
+  verifyCaller: (token: string | undefined) => Promise<InternalVerifyResult>;
+  /** Most entity representations one `_entities` call may ask for. */
+  maxRepresentations: number;
+  context: (request: FastifyRequest, caller: InternalCaller) => Promise<TContext>;
   plugins?: ApolloServerPlugin<TContext>[];
 }
 
@@ -31,7 +41,12 @@ export function maskUnexpectedErrors(formatted: GraphQLFormattedError, error: un
   return formatted;
 }
 
-/** Serves a federated subgraph at `/graphql` on an existing Fastify app. */
+/**
+ * Serves a federated subgraph at `/graphql` on an existing Fastify app, to
+ * the gateway only: a call without a valid internal token is a 401 before
+ * its body is read, and one that names a tenant the token does not carry is
+ * refused before any resolver runs (guardSubgraphCall).
+ */
 export async function mountSubgraph<TContext extends SubgraphContext>(
   app: FastifyInstance,
   options: MountSubgraphOptions<TContext>,
@@ -43,17 +58,38 @@ export async function mountSubgraph<TContext extends SubgraphContext>(
       resolvers: options.resolvers as GraphQLResolverMap<unknown>,
     }),
     // No Apollo Studio here, so no inline trace data in responses.
-    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginInlineTraceDisabled(), ...(options.plugins ?? [])],
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      ApolloServerPluginInlineTraceDisabled(),
+      guardSubgraphCall<TContext>(options.maxRepresentations),
+      ...(options.plugins ?? []),
+    ],
     formatError: maskUnexpectedErrors,
     // Apollo's default depends on NODE_ENV; internals never leave the process, whatever the environment.
     includeStacktraceInErrorResponses: false,
-    introspection: true,
+    // The gateway composes from the committed SDL; nobody needs a subgraph's schema from the wire.
+    introspection: false,
   });
   await apollo.start();
-  app.route({
+  const callers = new WeakMap<FastifyRequest, InternalCaller>();
+  // Apollo's handler replies with JSON text; so does the refusal below.
+  app.route<{ Reply: string }>({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
-    handler: fastifyApolloHandler(apollo, { context: (request) => options.context(request) }),
+    onRequest: async (request, reply) => {
+      const header = request.headers[INTERNAL_TOKEN_HEADER];
+      const verified = await options.verifyCaller(typeof header === 'string' ? header : undefined);
+      if (!verified.ok) {
+        request.log.warn({ code: verified.code, reason: verified.reason }, 'subgraph call refused');
+        return reply
+          .code(401)
+          .type('application/json')
+          .send(JSON.stringify(httpErrorBody(verified.code, verified.reason)));
+      }
+      callers.set(request, verified.caller);
+    },
+    // onRequest has set the caller of every request that gets here.
+    handler: fastifyApolloHandler(apollo, { context: (request) => options.context(request, callers.get(request)!) }),
   });
   return apollo;
 }

@@ -4,6 +4,7 @@ export { createTestDatabase, adminUrl, adminQuery, TEMPLATE_DATABASE, type TestD
 export { freePort } from './freePort';
 export { ServiceStartError } from './services/managedProcess';
 export { startApplication, type ApplicationOptions, type TestTokenClaims } from './startApplication';
+export { createGatewayCalls, type GatewayCalls } from './gatewayCalls';
 export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
 export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
 export { coherenceChangedFor, type TestChange } from './coherenceChangedFor';

@@ -1,4 +1,4 @@
-import { DEV_ISSUER, ensureDevKeys, mintDevToken, type DevTokenClaims } from '@coherence/auth';
+import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, type DevTokenClaims } from '@coherence/auth';
 import { createCoherenceService, createOutboxRelay, createNeo4jDriver, ensureGraphSchema, readCoherenceConfig } from '@coherence/coherence';
 import { createCommsService, readCommsConfig } from '@coherence/comms';
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
@@ -34,38 +34,49 @@ export type TestTokenClaims = Omit<DevTokenClaims, 'sub' | 'residency'> & { sub?
  * an outbox relay the test drives (`relay.drainAll()`) so it knows when the
  * projection is done. Config goes through each service's own config reader,
  * as in production. The gateway trusts a dev key pair made for this call;
- * `mintToken` signs tokens with it.
+ * `mintToken` signs tokens with it. The gateway signs its subgraph calls with
+ * a dev internal key pair of its own, also made for this call.
  */
 export async function startApplication(endpoints: ServiceEndpoints, database: TestDatabase, options: ApplicationOptions = {}) {
   const logger = createLogger('test', 'silent');
   const keyDir = mkdtempSync(join(tmpdir(), 'coherence-keys-'));
   const keys = await ensureDevKeys(keyDir);
+  const internalKeys = await ensureDevInternalKeys(keyDir);
+  const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
   const ingest = await createIngestService(
     readIngestConfig({
       INGEST_DATABASE_URL: database.appUrl,
       INGEST_PORT: '0',
+      INGEST_SUBGRAPH_PORT: '0',
       INGEST_JWKS: keys.jwksPath,
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,
       INGEST_REDIS_URL: endpoints.redisUrl,
+      ...subgraphEnv,
     }),
     logger,
   );
   const coherence = await createCoherenceService(
-    readCoherenceConfig({ COHERENCE_DATABASE_URL: database.appUrl, NEO4J_URL: endpoints.neo4jBoltUrl, ...options.coherenceEnv }),
+    readCoherenceConfig({
+      COHERENCE_DATABASE_URL: database.appUrl,
+      NEO4J_URL: endpoints.neo4jBoltUrl,
+      ...subgraphEnv,
+      ...options.coherenceEnv,
+    }),
     logger,
   );
-  const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.appUrl }), logger);
-  for (const service of [ingest, coherence, comms]) await service.app.listen({ port: 0, host: '127.0.0.1' });
+  const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, ...subgraphEnv }), logger);
+  for (const app of [ingest.app, ingest.subgraph, coherence.app, comms.app]) await app.listen({ port: 0, host: '127.0.0.1' });
 
   const gateway = await createGateway(
     readGatewayConfig({
-      SUBGRAPH_INGEST_URL: urlOf(ingest.app, '/graphql'),
+      SUBGRAPH_INGEST_URL: urlOf(ingest.subgraph, '/graphql'),
       SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
       SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
       GATEWAY_DATABASE_URL: database.appUrl,
       GATEWAY_REGION: 'us',
       GATEWAY_JWKS: keys.jwksPath,
       GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+      GATEWAY_INTERNAL_SIGNING_KEY: internalKeys.privateKeyPath,
       // Tests read decision rows right after a request; a short interval keeps that wait small.
       GATEWAY_DECISION_FLUSH_MS: '20',
       GATEWAY_REDIS_URL: endpoints.redisUrl,
@@ -101,7 +112,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     ingestUrl: urlOf(ingest.app),
     /** The subgraphs' /graphql URLs, for a gateway started as its own process. */
     subgraphUrls: {
-      SUBGRAPH_INGEST_URL: urlOf(ingest.app, '/graphql'),
+      SUBGRAPH_INGEST_URL: urlOf(ingest.subgraph, '/graphql'),
       SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
       SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
     },
@@ -111,6 +122,8 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     driver,
     /** The key set ingest and the gateway verify tokens against (for endpoints a test starts itself). */
     jwksPath: keys.jwksPath,
+    /** The gateway's internal key pair: the private JWK it signs subgraph calls with, the JWKS the subgraphs trust. */
+    internalKeys,
     /** A token the gateway trusts. */
     mintToken,
     registerTenant,

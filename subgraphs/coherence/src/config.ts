@@ -1,5 +1,5 @@
 import { COHERENCE_CHANGED_CHANNEL } from '@coherence/contracts';
-import { configFields, loadConfig } from '@coherence/platform';
+import { configFields, loadConfig, subgraphConfigCheck, subgraphConfigFields } from '@coherence/platform';
 import { z } from 'zod';
 
 const windowHours = z.coerce
@@ -46,15 +46,16 @@ const subgraphSchema = z.object({
   COHERENCE_WINDOW_HOURS: windowHours,
   /**
    * Region-tagged streaming replicas of the read model, as coherence_app:
-   * a read whose request carries the gateway's region hint (sent while
-   * `region-routing` is on) goes to that region's replica; one without a hint,
-   * or for a region not listed, to COHERENCE_DATABASE_URL (the primary).
+   * a read whose internal token names a replica region (the gateway's, while
+   * `region-routing` is on) goes to that region's replica; one without, or
+   * for a region not listed, to COHERENCE_DATABASE_URL (the primary).
    */
   COHERENCE_READ_REPLICAS: regionUrls,
   /** `signals` reads the graph. */
   ...neo4jFields,
   /** Largest `first` a `signals` page may ask for. */
   SIGNALS_MAX_PAGE_SIZE: configFields.positiveInt(500),
+  ...subgraphConfigFields,
   LOG_LEVEL: configFields.logLevel(),
 });
 
@@ -124,7 +125,7 @@ export type RelayConfig = ReturnType<typeof readRelayConfig>;
 export type RetentionConfig = ReturnType<typeof readRetentionConfig>;
 
 export function readCoherenceConfig(env?: Record<string, string | undefined>) {
-  return loadConfig('coherence', subgraphSchema, env);
+  return loadConfig('coherence', subgraphSchema.superRefine(subgraphConfigCheck), env);
 }
 
 export function readRelayConfig(env?: Record<string, string | undefined>) {

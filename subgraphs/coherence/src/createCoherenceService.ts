@@ -1,4 +1,3 @@
-import { REGION_HINT_HEADER } from '@coherence/contracts';
 import { createSubgraphService, type Logger } from '@coherence/platform';
 import type { CoherenceConfig } from './config';
 import { coherenceTypeDefs } from './coherenceTypeDefs';
@@ -8,7 +7,7 @@ import { coherenceResolvers, type CoherenceContext } from './modules/coherence/r
 
 /**
  * The coherence subgraph: `tenantCoherence` over the Postgres read model
- * (from the replica of the gateway's region while it sends a region hint,
+ * (from the replica of the gateway's region while its token names one,
  * else the primary), `signals` from the graph.
  */
 export async function createCoherenceService(config: CoherenceConfig, logger: Logger) {
@@ -18,14 +17,15 @@ export async function createCoherenceService(config: CoherenceConfig, logger: Lo
     config.NEO4J_USER && config.NEO4J_PASSWORD ? { user: config.NEO4J_USER, password: config.NEO4J_PASSWORD } : undefined,
   );
   const service = await createSubgraphService<CoherenceContext>({
+    name: 'coherence',
+    config,
     logger,
     databaseUrl: config.COHERENCE_DATABASE_URL,
     typeDefs: coherenceTypeDefs,
     resolvers: coherenceResolvers,
-    context: (base, request) => {
-      const hint = request.headers[REGION_HINT_HEADER];
+    context: (base) => {
       // readRouting is made below, once the service's registry exists; requests come only after that.
-      const readPool = readRouting.replicaFor(typeof hint === 'string' ? hint : undefined) ?? base.pool;
+      const readPool = readRouting.replicaFor(base.caller.replicaRegion) ?? base.pool;
       return { ...base, readPool, windowIso, driver, maxPageSize: config.SIGNALS_MAX_PAGE_SIZE };
     },
     readinessChecks: [{ name: 'neo4j', check: async () => void (await driver.verifyConnectivity()) }],

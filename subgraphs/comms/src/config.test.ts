@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { LEASE_MARGIN_MS, readCommsConfig, readCommsWorkerConfig } from './config';
 
 const base = { COMMS_DATABASE_URL: 'postgres://coherence_app@127.0.0.1:5432/coherence' };
+const subgraph = { ...base, SUBGRAPH_INTERNAL_JWKS: '/etc/coherence/internal-jwks.json' };
 
 it('requires the lease to cover the delivery timeout plus the margin (the lease is renewed right before the POST)', () => {
   expect(() => readCommsWorkerConfig({ ...base, COMMS_WEBHOOK_TIMEOUT_MS: '10000', COMMS_LEASE_MS: '15000' })).toThrow(ConfigError);
@@ -12,8 +13,14 @@ it('requires the lease to cover the delivery timeout plus the margin (the lease 
 });
 
 it('gives the inbound webhooks their own port, and drops a trailing slash of COMMS_PUBLIC_URL', () => {
-  const config = readCommsConfig({ ...base, COMMS_PUBLIC_URL: 'https://comms.example.com/' });
+  const config = readCommsConfig({ ...subgraph, COMMS_PUBLIC_URL: 'https://comms.example.com/' });
   expect(config.COMMS_INBOUND_PORT).toBe(4013);
   expect(config.COMMS_PORT).toBe(4003);
   expect(config.COMMS_PUBLIC_URL).toBe('https://comms.example.com');
+});
+
+it("answers the gateway's signed calls only: the key set is required, and _entities takes 100 representations unless set", () => {
+  expect(() => readCommsConfig(base)).toThrow(/SUBGRAPH_INTERNAL_JWKS/);
+  expect(readCommsConfig(subgraph).SUBGRAPH_MAX_REPRESENTATIONS).toBe(100);
+  expect(readCommsConfig({ ...subgraph, SUBGRAPH_MAX_REPRESENTATIONS: '20' }).SUBGRAPH_MAX_REPRESENTATIONS).toBe(20);
 });

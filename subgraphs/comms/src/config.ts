@@ -1,5 +1,5 @@
 import { COHERENCE_CHANGED_CHANNEL } from '@coherence/contracts';
-import { configFields, loadConfig } from '@coherence/platform';
+import { configFields, loadConfig, subgraphConfigCheck, subgraphConfigFields } from '@coherence/platform';
 import { z } from 'zod';
 
 const schema = z.object({
@@ -17,13 +17,14 @@ const schema = z.object({
     .url()
     .transform((url) => url.replace(/\/+$/, ''))
     .optional(),
+  ...subgraphConfigFields,
   LOG_LEVEL: configFields.logLevel(),
 });
 
 export type CommsConfig = ReturnType<typeof readCommsConfig>;
 
 export function readCommsConfig(env?: Record<string, string | undefined>) {
-  return loadConfig('comms', schema, env);
+  return loadConfig('comms', schema.superRefine(subgraphConfigCheck), env);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { GATEWAY_REGION_HEADER, SUBJECT_HEADER } from '@coherence/contracts';
 import { createServiceApp, createSubgraphService, type Logger, type PgPool, type SubgraphContext } from '@coherence/platform';
 import { concatAST } from 'graphql';
 import type { CommsConfig } from './config';
@@ -26,20 +25,18 @@ export type CommsContext = SubgraphContext & { pool: PgPool } & OperatorContext;
  */
 export async function createCommsService(config: CommsConfig, logger: Logger) {
   const service = await createSubgraphService<CommsContext>({
+    name: 'comms',
+    config,
     logger,
     databaseUrl: config.COMMS_DATABASE_URL,
     typeDefs: commsTypeDefs,
     resolvers: { ...alertsResolvers, ...operatorResolvers },
-    context: (base, request) => {
-      const subject = request.headers[SUBJECT_HEADER];
-      // Operators see the tenants residing in the gateway's region only; without it, none (operator fields are refused).
-      const region = request.headers[GATEWAY_REGION_HEADER];
-      return {
-        ...base,
-        operator: typeof region === 'string' && region !== '' ? createOperatorStorage(base.pool, region) : undefined,
-        actor: typeof subject === 'string' && subject !== '' ? `operator:${subject}` : 'operator',
-      };
-    },
+    // Operators see the tenants residing in the region of the gateway that signed the call only.
+    context: (base) => ({
+      ...base,
+      operator: createOperatorStorage(base.pool, base.caller.region),
+      actor: `operator:${base.caller.subject}`,
+    }),
     plugins: [reportTenantsTouched],
   });
   const inbound = createServiceApp({

@@ -55,11 +55,6 @@ export const operatorErrorCodes = {
 } as const;
 export type OperatorErrorCode = keyof typeof operatorErrorCodes;
 
-/** Refusals of the operator API as a whole, thrown as coded GraphQL errors: the call, not the operator's input, is at fault. */
-export const operatorRefusalCodes = {
-  REGION_REQUIRED: "the gateway's region is missing: operator fields answer only for the tenants residing in it",
-} as const;
-
 /** HTTP answers of the inbound provider webhooks. */
 export const inboundErrorCodes = {
   SIGNATURE_INVALID: 403,

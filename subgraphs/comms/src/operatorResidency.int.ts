@@ -1,8 +1,11 @@
-import { GATEWAY_REGION_HEADER, SUBJECT_HEADER, TENANTS_TOUCHED_EXTENSION } from '@coherence/contracts';
+import { TENANTS_TOUCHED_EXTENSION } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createGatewayCalls, createTestDatabase, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sendCommand } from './bus/sendCommand';
 import { readCommsConfig } from './config';
@@ -10,10 +13,12 @@ import { createCommsService } from './createCommsService';
 
 /**
  * The operator API against the real Postgres, called as the gateway calls
- * it: it answers only for the tenants residing in the gateway's region
- * (`tenants.residency`), refuses every field when the region is missing,
- * and reports the tenants whose rows it returned or changed.
+ * it: it answers only for the tenants residing in the region the gateway's
+ * internal token names (`tenants.residency`), refuses every field without a
+ * token, and reports the tenants whose rows it returned or changed.
  */
+const keyDir = mkdtempSync(join(tmpdir(), 'comms-internal-keys-'));
+let gatewayCalls: GatewayCalls;
 let database: TestDatabase;
 let pool: PgPool;
 let admin: PgPool;
@@ -28,7 +33,11 @@ beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
   pool = createPgPool(database.appUrl);
   admin = createPgPool(database.adminUrl);
-  comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.appUrl }), createLogger('comms-test', 'silent'));
+  gatewayCalls = await createGatewayCalls(keyDir);
+  comms = await createCommsService(
+    readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath }),
+    createLogger('comms-test', 'silent'),
+  );
   await comms.app.listen({ port: 0, host: '127.0.0.1' });
   graphqlUrl = `http://127.0.0.1:${(comms.app.server.address() as AddressInfo).port}/graphql`;
 
@@ -68,6 +77,7 @@ afterAll(async () => {
   await pool?.end();
   await admin?.end();
   await database?.drop();
+  rmSync(keyDir, { recursive: true, force: true });
 });
 
 interface Answer<T> {
@@ -76,15 +86,12 @@ interface Answer<T> {
   extensions?: Record<string, unknown>;
 }
 
-/** One call as the gateway of `region` makes it; `region` null leaves the header out. */
-async function call<T>(region: string | null, query: string, variables: Record<string, unknown> = {}): Promise<Answer<T>> {
+/** One call as the gateway of `region` makes it: its token carries the tenant the variables name, as the policy admitted it. */
+async function call<T>(region: string, query: string, variables: Record<string, unknown> = {}): Promise<Answer<T>> {
+  const tenantIds = typeof variables['tenantId'] === 'string' ? [variables['tenantId']] : [];
   const response = await fetch(graphqlUrl, {
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      [SUBJECT_HEADER]: 'ops-alice',
-      ...(region === null ? {} : { [GATEWAY_REGION_HEADER]: region }),
-    },
+    headers: await gatewayCalls.headers('comms', { subject: 'ops-alice', scopes: ['comms:operate'], tenantIds, region }),
     body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as Answer<T>;
@@ -110,7 +117,7 @@ async function stateOf(commandId: string) {
   return rows[0];
 }
 
-describe('operator fields without the gateway region', () => {
+describe("operator fields without the gateway's internal token", () => {
   it.each([
     ['commands', COMMANDS, {}],
     ['troubleshootingQueue', QUEUE, {}],
@@ -119,18 +126,23 @@ describe('operator fields without the gateway region', () => {
     ['retryCommand', ACTION('retryCommand'), { id: 'x', reason: 'r' }],
     ['cancelCommand', ACTION('cancelCommand'), { id: 'x', reason: 'r' }],
     ['completeCommand', ACTION('completeCommand'), { id: 'x', reason: 'r' }],
-  ])('refuses %s as REGION_REQUIRED (fail closed)', async (field, query, variables) => {
-    for (const region of [null, '']) {
-      const answer = await call<Record<string, unknown>>(region, query, variables);
-      expect(answer.errors?.map((e) => e.extensions?.code)).toEqual(['REGION_REQUIRED']);
-      expect(answer.data?.[field] ?? null).toBeNull();
-    }
+  ])('refuses %s as INTERNAL_TOKEN_MISSING (fail closed)', async (_field, query, variables) => {
+    const response = await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('INTERNAL_TOKEN_MISSING');
   });
 
   it('changes nothing when refused', async () => {
     const before = await stateOf(commands['us-a']!.open);
-    const answer = await call<Action>(null, ACTION('cancelCommand'), { id: commands['us-a']!.open, reason: 'no region' });
-    expect(answer.errors?.[0]?.extensions?.code).toBe('REGION_REQUIRED');
+    await fetch(graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: ACTION('cancelCommand'), variables: { id: commands['us-a']!.open, reason: 'no token' } }),
+    });
     expect(await stateOf(commands['us-a']!.open)).toEqual(before);
   });
 });

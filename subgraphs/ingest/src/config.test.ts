@@ -4,7 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { readIngestConfig } from './config';
 
 /** What every ingest process needs besides its token settings. */
-const required = { INGEST_DATABASE_URL: 'postgres://app@127.0.0.1/coherence', INGEST_REDIS_URL: 'redis://127.0.0.1:6379' };
+const required = {
+  INGEST_DATABASE_URL: 'postgres://app@127.0.0.1/coherence',
+  INGEST_REDIS_URL: 'redis://127.0.0.1:6379',
+  SUBGRAPH_INTERNAL_JWKS: '/etc/coherence/internal-jwks.json',
+};
 const devTrust = { INGEST_JWKS: '.data/stack/keys/dev-jwks.json', INGEST_TOKEN_ISSUERS: DEV_ISSUER };
 
 describe('readIngestConfig: where tokens are trusted from', () => {
@@ -18,6 +22,19 @@ describe('readIngestConfig: where tokens are trusted from', () => {
     expect(read).toThrow(ConfigError);
     expect(read).toThrow(/INGEST_JWKS: the dev key set .* refused when NODE_ENV=production/);
     expect(read).toThrow(/INGEST_TOKEN_ISSUERS: the dev issuer .* refused when NODE_ENV=production/);
+  });
+
+  // Issue 14: whoever holds the working copy could sign subgraph calls with the dev internal key.
+  it("refuses to start in production trusting the dev internal key set for the gateway's calls", () => {
+    const production = { INGEST_JWKS: 'https://idp.example/.well-known/jwks.json', INGEST_TOKEN_ISSUERS: 'https://idp.example' };
+    expect(() =>
+      readIngestConfig({
+        ...required,
+        ...production,
+        NODE_ENV: 'production',
+        SUBGRAPH_INTERNAL_JWKS: '.data/stack/keys/dev-internal-jwks.json',
+      }),
+    ).toThrow(/SUBGRAPH_INTERNAL_JWKS: the dev internal key .* refused when NODE_ENV=production/);
   });
 
   it('refuses a JWKS URL that is not https', () => {

@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, tokenTrustCheck } from '@coherence/auth';
 import { SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from '@coherence/contracts';
-import { configFields, loadConfig } from '@coherence/platform';
+import { configFields, loadConfig, subgraphConfigCheck, subgraphConfigFields } from '@coherence/platform';
 import { z } from 'zod';
 
 /** What the HTTP process and the Kafka consumer share: the ledger and the provenance defaults. */
@@ -17,8 +17,12 @@ const storageFields = {
 
 const schema = z.object({
   ...storageFields,
+  /** `POST /v1/signals`: the only ingest port to expose to producers. */
   INGEST_PORT: configFields.port(4001),
   INGEST_HOST: configFields.host(),
+  /** The subgraph's own listener, for the gateway only (never expose it). */
+  INGEST_SUBGRAPH_PORT: configFields.port(4021),
+  INGEST_SUBGRAPH_HOST: configFields.host(),
   INGEST_BODY_LIMIT_BYTES: configFields.positiveInt(1_048_576),
   INGEST_MAX_SIGNALS_PER_BATCH: configFields.positiveInt(1_000),
   /** JWKS file path or https:// URL whose keys sign producers' tokens. */
@@ -27,8 +31,8 @@ const schema = z.object({
   INGEST_TOKEN_ISSUERS: configFields.nonEmptyCommaList(),
   /** Longest token lifetime accepted (`exp` − `iat`); longer ones are TOKEN_CLAIMS_INVALID. Default 86_400. */
   INGEST_TOKEN_MAX_LIFETIME_SECONDS: configFields.positiveInt(DEFAULT_MAX_TOKEN_LIFETIME_SECONDS),
-  /** `production` refuses the dev issuer and the dev key set at start. */
-  NODE_ENV: z.string().optional(),
+  /** SUBGRAPH_INTERNAL_JWKS, SUBGRAPH_MAX_REPRESENTATIONS; NODE_ENV (`production` refuses the dev issuer and the dev key sets at start). */
+  ...subgraphConfigFields,
   /** Redis holding the per-tenant limiter state (shared with every ingest replica). */
   INGEST_REDIS_URL: configFields.url(),
   /** How long the first response to an Idempotency-Key is replayed (the record is then deleted). Default 24. */
@@ -42,7 +46,11 @@ const schema = z.object({
 export type IngestConfig = ReturnType<typeof readIngestConfig>;
 
 export function readIngestConfig(env?: Record<string, string | undefined>) {
-  return loadConfig('ingest', schema.superRefine(tokenTrustCheck({ jwks: 'INGEST_JWKS', issuers: 'INGEST_TOKEN_ISSUERS' })), env);
+  return loadConfig(
+    'ingest',
+    schema.superRefine(tokenTrustCheck({ jwks: 'INGEST_JWKS', issuers: 'INGEST_TOKEN_ISSUERS' })).superRefine(subgraphConfigCheck),
+    env,
+  );
 }
 
 const consumerSchema = z.object({

@@ -1,4 +1,4 @@
-import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
+import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { outboxEventSchema, validate } from '@coherence/contracts';
 import { createLogger } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
@@ -29,6 +29,7 @@ async function startIngest(env: Record<string, string> = {}) {
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,
       INGEST_REDIS_URL: inject('services').redisUrl,
       INGEST_BODY_LIMIT_BYTES: '65536',
+      SUBGRAPH_INTERNAL_JWKS: (await ensureDevInternalKeys(keyDir)).jwksPath,
       ...env,
     }),
     createLogger('ingest', 'silent'),

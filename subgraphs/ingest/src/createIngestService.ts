@@ -1,5 +1,5 @@
 import { createTokenVerifier, SCOPES } from '@coherence/auth';
-import { createSubgraphService, type Logger } from '@coherence/platform';
+import { createServiceApp, createSubgraphService, type Logger } from '@coherence/platform';
 import { createTenantRateLimiter } from '@coherence/ratelimit';
 import { Redis } from 'ioredis';
 import type { IngestConfig } from './config';
@@ -15,7 +15,13 @@ import { defaultProvenanceOf } from './defaultProvenance';
 /** What a limiter call may wait for Redis: as the gateway's default, a paused Redis costs a batch this much at most. */
 const REDIS_COMMAND_TIMEOUT_MS = 100;
 
-/** The ingest process: HTTP push (`POST /v1/signals`) plus its subgraph (ingest stats). */
+/**
+ * The ingest process: HTTP push (`POST /v1/signals`, for producers on the
+ * internet) and, on a listener of its own, its subgraph (ingest stats, for
+ * the gateway's signed calls). Two Fastify apps, as in comms: exposing the
+ * producers' port must not expose the subgraph, nor let subgraph calls
+ * compete with signal writes for the same listener.
+ */
 export async function createIngestService(config: IngestConfig, logger: Logger) {
   const verify = cacheVerifiedTokens(
     await createTokenVerifier({
@@ -37,14 +43,20 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
   await redis.connect();
 
   const service = await createSubgraphService<IngestContext>({
+    name: 'ingest',
+    config,
     logger,
     databaseUrl: config.INGEST_DATABASE_URL,
-    bodyLimitBytes: config.INGEST_BODY_LIMIT_BYTES,
     typeDefs: statsTypeDefs,
     resolvers: statsResolvers,
     context: (base) => base,
   });
-  registerSignalsRoute(service.app, {
+  const producers = createServiceApp({
+    logger,
+    bodyLimitBytes: config.INGEST_BODY_LIMIT_BYTES,
+    readinessChecks: [{ name: 'postgres', check: async () => void (await service.pool.query('SELECT 1')) }],
+  });
+  registerSignalsRoute(producers.app, {
     pool: service.pool,
     maxSignalsPerBatch: config.INGEST_MAX_SIGNALS_PER_BATCH,
     defaultProvenance: defaultProvenanceOf(config),
@@ -56,12 +68,12 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
       keyPrefix: 'ingest:rate:',
       ratePerSecond: () => config.INGEST_RATE_PER_SECOND,
       burst: () => config.INGEST_RATE_BURST,
-      metrics: service.metrics,
+      metrics: producers.metrics,
       service: 'ingest',
       onFallback: (error) => logger.warn({ err: error }, 'ingest limiter: redis failed; enforcing the shares in process until it answers'),
       onRecovered: () => logger.info('ingest limiter: redis answers again; shares enforced in redis'),
     }),
-    metrics: createIngestMetrics(service.metrics, { readBacklog: () => readOutboxBacklog(service.pool) }),
+    metrics: createIngestMetrics(producers.metrics, { readBacklog: () => readOutboxBacklog(service.pool) }),
   });
   // Every replica expires keys; deletes of the same rows simply find them gone.
   const expiryTimer = setInterval(() => {
@@ -72,9 +84,17 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
   }, 60_000);
   expiryTimer.unref();
   return {
-    ...service,
+    /** `POST /v1/signals`, the only part meant for the internet (INGEST_PORT). */
+    app: producers.app,
+    metrics: producers.metrics,
+    pool: service.pool,
+    /** `/graphql` for the gateway's signed calls only (INGEST_SUBGRAPH_PORT). */
+    subgraph: service.app,
+    /** Stop both listeners (in-flight requests finish), then close the pool and Redis. */
     async close() {
       clearInterval(expiryTimer);
+      producers.markDraining();
+      await producers.app.close();
       await service.close();
       redis.disconnect();
     },

@@ -1,8 +1,10 @@
-import { GATEWAY_REGION_HEADER, SUBJECT_HEADER } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createGatewayCalls, createTestDatabase, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { readCommsConfig } from '../config';
 import { createCommsService } from '../createCommsService';
@@ -28,6 +30,8 @@ let receiver: Receiver;
 let worker: BusWorker;
 let comms: Awaited<ReturnType<typeof createCommsService>>;
 let graphqlUrl: string;
+const keyDir = mkdtempSync(join(tmpdir(), 'comms-internal-keys-'));
+let gatewayCalls: GatewayCalls;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
@@ -69,7 +73,11 @@ beforeAll(async () => {
     retry: { baseMs: 50, maxMs: 200 },
   });
   worker.start();
-  comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, LOG_LEVEL: 'silent' }), logger);
+  gatewayCalls = await createGatewayCalls(keyDir);
+  comms = await createCommsService(
+    readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath, LOG_LEVEL: 'silent' }),
+    logger,
+  );
   await comms.app.listen({ port: 0, host: '127.0.0.1' });
   graphqlUrl = `http://127.0.0.1:${(comms.app.server.address() as AddressInfo).port}/graphql`;
 });
@@ -81,6 +89,7 @@ afterAll(async () => {
   await pool?.end();
   await admin?.end();
   await database?.drop();
+  rmSync(keyDir, { recursive: true, force: true });
 });
 
 const tenant = (name: string) => `${database.namespace}-${name}`;
@@ -121,17 +130,17 @@ async function audit(commandId: string) {
   return rows;
 }
 
-/** What the gateway of region us sends with an operator's call. */
-const operatorHeaders = (subject: string) => ({
-  'content-type': 'application/json',
-  [SUBJECT_HEADER]: subject,
-  [GATEWAY_REGION_HEADER]: 'us',
-});
+/** What the gateway of region us sends with an operator's call: its token carries the tenant the variables name (`tenantId`, `filter.tenantId`). */
+function operatorHeaders(subject: string, variables: Record<string, unknown>) {
+  const filter = variables['filter'] as { tenantId?: unknown } | undefined;
+  const tenantIds = [variables['tenantId'], filter?.tenantId].filter((id): id is string => typeof id === 'string');
+  return gatewayCalls.headers('comms', { subject, scopes: ['comms:operate'], tenantIds, region: 'us' });
+}
 
 async function callSubgraph<T>(query: string, variables: Record<string, unknown>, subject = 'ops-alice'): Promise<T> {
   const response = await fetch(graphqlUrl, {
     method: 'POST',
-    headers: operatorHeaders(subject),
+    headers: await operatorHeaders(subject, variables),
     body: JSON.stringify({ query, variables }),
   });
   const body = (await response.json()) as { data: T; errors?: unknown };
@@ -448,7 +457,7 @@ describe('troubleshooting and operator actions', () => {
     const rawCall = async (query: string, variables: Record<string, unknown>) => {
       const response = await fetch(graphqlUrl, {
         method: 'POST',
-        headers: operatorHeaders('ops-alice'),
+        headers: await operatorHeaders('ops-alice', variables),
         body: JSON.stringify({ query, variables }),
       });
       return (await response.json()) as { data: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };

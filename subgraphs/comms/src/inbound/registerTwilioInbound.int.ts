@@ -1,7 +1,9 @@
-import { GATEWAY_REGION_HEADER } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createGatewayCalls, createTestDatabase, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { readCommsConfig } from '../config';
 import { createCommsService } from '../createCommsService';
@@ -22,12 +24,20 @@ let comms: Awaited<ReturnType<typeof createCommsService>>;
 let baseUrl: string;
 /** The subgraph's listener (gateway only). */
 let subgraphUrl: string;
+const keyDir = mkdtempSync(join(tmpdir(), 'comms-internal-keys-'));
+let gatewayCalls: GatewayCalls;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
   admin = createPgPool(database.adminUrl);
+  gatewayCalls = await createGatewayCalls(keyDir);
   comms = await createCommsService(
-    readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, COMMS_TWILIO_AUTH_TOKEN: AUTH_TOKEN, LOG_LEVEL: 'silent' }),
+    readCommsConfig({
+      COMMS_DATABASE_URL: database.appUrl,
+      COMMS_TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath,
+      LOG_LEVEL: 'silent',
+    }),
     createLogger('comms-test', 'silent'),
   );
   await comms.app.listen({ port: 0, host: '127.0.0.1' });
@@ -40,6 +50,7 @@ afterAll(async () => {
   await comms?.close();
   await admin?.end();
   await database?.drop();
+  rmSync(keyDir, { recursive: true, force: true });
 });
 
 const sms = (sid: string) => ({
@@ -103,7 +114,7 @@ it('stores a validly signed SMS once, raw, with the correlation id, on the tenan
   await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us')`, [tenantId]);
   const timeline = await fetch(`${subgraphUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', [GATEWAY_REGION_HEADER]: 'us' },
+    headers: await gatewayCalls.headers('comms', { scopes: ['comms:operate'], tenantIds: [tenantId] }),
     body: JSON.stringify({
       query: 'query Timeline($tenantId: ID!) { messages(tenantId: $tenantId) { provider providerMessageId correlationId payloadJson } }',
       variables: { tenantId },

@@ -1,12 +1,12 @@
 import type { SubgraphContext } from '@coherence/platform';
 import { GraphQLError } from 'graphql';
-import { operatorErrorCodes, operatorRefusalCodes, type OperatorErrorCode } from '../../errors';
+import { operatorErrorCodes, type OperatorErrorCode } from '../../errors';
 import type { CommandRow, CommandState, OperatorAction, OperatorStorage } from './storage';
 
 export type OperatorContext = SubgraphContext & {
-  /** Over the tenants residing in the gateway's region; undefined when the gateway did not say its region. */
-  operator: OperatorStorage | undefined;
-  /** `operator:<subject>` from the gateway's verified token, or `operator` when the gateway did not say. */
+  /** Over the tenants residing in the region of the gateway that signed the call. */
+  operator: OperatorStorage;
+  /** `operator:<subject>`, the subject the gateway's internal token carries. */
   actor: string;
 };
 
@@ -60,15 +60,6 @@ function decodeCursor(cursor: string): { at: string; id: string } {
   throw new InvalidArgument('after is not a cursor of this list');
 }
 
-/**
- * The request's operator storage. Without the gateway's region there is
- * none: every operator field is refused (fail closed), whatever its arguments.
- */
-function storageOf(context: OperatorContext): OperatorStorage {
-  if (context.operator) return context.operator;
-  throw new GraphQLError(operatorRefusalCodes.REGION_REQUIRED, { extensions: { code: 'REGION_REQUIRED' } });
-}
-
 /** Unexpected input on a query is a coded GraphQL error (a query has no payload to carry it). */
 function asGraphQLError(error: unknown): never {
   if (error instanceof InvalidArgument) {
@@ -94,7 +85,7 @@ const command = (row: CommandRow) => ({
 
 function act(action: OperatorAction) {
   return async (_: unknown, args: { id: string; reason: string }, context: OperatorContext) => {
-    const operator = storageOf(context);
+    const { operator } = context;
     const reason = args.reason.trim();
     if (reason === '') return operatorError('REASON_REQUIRED');
     if (reason.length > MAX_REASON_LENGTH)
@@ -114,7 +105,7 @@ export const operatorResolvers = {
       args: { filter?: { tenantId?: string | null; type?: string | null } | null; first?: number | null; after?: string | null },
       context: OperatorContext,
     ) => {
-      const operator = storageOf(context);
+      const { operator } = context;
       try {
         const first = pageSize(args.first);
         const page = await operator.troubleshooting(args.filter ?? {}, first, args.after ? decodeCursor(args.after) : undefined);
@@ -139,7 +130,7 @@ export const operatorResolvers = {
       },
       context: OperatorContext,
     ) => {
-      const operator = storageOf(context);
+      const { operator } = context;
       try {
         for (const bound of [args.from, args.to])
           if (bound && !isIsoDateTime(bound)) throw new InvalidArgument(`${bound} is not an ISO-8601 date-time with an offset`);
@@ -150,7 +141,7 @@ export const operatorResolvers = {
       }
     },
     commandAudit: async (_: unknown, args: { id: string }, context: OperatorContext) => {
-      const operator = storageOf(context);
+      const { operator } = context;
       const rows = isUuid(args.id) ? await operator.audit(args.id) : null;
       if (!rows) return operatorError('COMMAND_NOT_FOUND', `no command ${args.id}`);
       return {
@@ -168,7 +159,7 @@ export const operatorResolvers = {
       };
     },
     messages: async (_: unknown, args: { tenantId: string; first?: number | null }, context: OperatorContext) => {
-      const operator = storageOf(context);
+      const { operator } = context;
       try {
         const rows = await operator.messages(args.tenantId, pageSize(args.first));
         return rows.map((row) => ({

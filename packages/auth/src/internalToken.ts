@@ -1,0 +1,158 @@
+import { errors, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { createKeySet } from './createKeySet';
+
+// The gateway vouches for every subgraph call with a token of its own
+// (docs/adr/0011-signed-subgraph-calls.md): signed with a key pair used for
+// nothing else, for one subgraph (`aud`), living seconds, carrying what the
+// gateway decided about the request.
+
+/** `iss` of internal tokens; a user token (issuer and key of the identity provider) never passes for one. */
+export const INTERNAL_TOKEN_ISSUER = 'coherence-gateway';
+
+/** The JOSE `typ` of internal tokens, checked, so no other JWT signed by the same key could be replayed as one. */
+export const INTERNAL_TOKEN_TYPE = 'coherence-internal+jwt';
+
+/** Longest lifetime (`exp` − `iat`) a subgraph accepts. */
+export const INTERNAL_TOKEN_MAX_LIFETIME_SECONDS = 60;
+
+/** What the gateway mints its tokens for: short, since each is minted right before its call. */
+const MINTED_LIFETIME_SECONDS = 30;
+
+/** Clock skew allowed between the gateway and a subgraph. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+
+const ALGORITHMS = ['ES256', 'RS256'];
+
+/** What the gateway vouches for about the request a subgraph call belongs to. */
+export interface InternalCaller {
+  /** The verified subject of the client's token (audit rows record who acted). */
+  subject: string;
+  scopes: string[];
+  /** Every tenant the policy let the operation touch: a call may name no other (operator listings name none). */
+  tenantIds: string[];
+  /** The gateway's region: comms answers operator fields for the tenants residing there only (ADR 0010). */
+  region: string;
+  /** Set while `region-routing` is on: the coherence subgraph reads that region's replica. */
+  replicaRegion?: string;
+  /** The gateway's request id, for logs and audit rows on both sides. */
+  requestId: string;
+}
+
+const claimsSchema = z.object({
+  sub: z.string().min(1),
+  scope: z.string().transform((value) => value.split(' ').filter((part) => part.length > 0)),
+  tenants: z.array(z.string()),
+  region: z.string().min(1),
+  replica_region: z.string().min(1).optional(),
+  request_id: z.string().min(1),
+  iat: z.number().int(),
+  exp: z.number().int(),
+});
+
+/** Signs internal tokens with the gateway's private JWK (a file; `kid` required, so subgraphs can tell the current key from the previous one). */
+export async function createInternalTokenSigner(signingKeyPath: string) {
+  const jwk = JSON.parse(await readFile(signingKeyPath, 'utf8')) as JWK;
+  if (!jwk.kid) throw new Error(`${signingKeyPath}: the internal signing key has no kid`);
+  const alg = jwk.alg ?? 'ES256';
+  if (!ALGORITHMS.includes(alg)) throw new Error(`${signingKeyPath}: the internal signing key must be ${ALGORITHMS.join(' or ')}`);
+  const key = await importJWK(jwk, alg);
+  const kid = jwk.kid;
+  return {
+    /** A token for one call to the subgraph `audience`. */
+    mint(audience: string, caller: InternalCaller): Promise<string> {
+      return new SignJWT({
+        scope: caller.scopes.join(' '),
+        tenants: caller.tenantIds,
+        region: caller.region,
+        ...(caller.replicaRegion === undefined ? {} : { replica_region: caller.replicaRegion }),
+        request_id: caller.requestId,
+      })
+        .setProtectedHeader({ alg, kid, typ: INTERNAL_TOKEN_TYPE })
+        .setIssuer(INTERNAL_TOKEN_ISSUER)
+        .setAudience(audience)
+        .setSubject(caller.subject)
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime(`${MINTED_LIFETIME_SECONDS}s`)
+        .sign(key);
+    },
+  };
+}
+
+export type InternalTokenSigner = Awaited<ReturnType<typeof createInternalTokenSigner>>;
+
+/** Why a subgraph refused a call; each a 401 before anything is resolved. */
+export type InternalTokenErrorCode =
+  'INTERNAL_TOKEN_MISSING' | 'INTERNAL_TOKEN_EXPIRED' | 'INTERNAL_TOKEN_AUDIENCE_INVALID' | 'INTERNAL_TOKEN_INVALID';
+
+export type InternalVerifyResult = { ok: true; caller: InternalCaller } | { ok: false; code: InternalTokenErrorCode; reason: string };
+
+export interface InternalTokenVerifierOptions {
+  /** The gateway's public keys: a JWKS file (or https:// URL) with the current key and, during a rotation, the previous one. */
+  jwks: string;
+  /** This subgraph's name: tokens minted for another subgraph are refused. */
+  audience: string;
+}
+
+/** Verifies the gateway's internal tokens for one subgraph. */
+export async function createInternalTokenVerifier(options: InternalTokenVerifierOptions) {
+  const keySet = await createKeySet({ jwks: options.jwks });
+  return async function verify(token: string | undefined): Promise<InternalVerifyResult> {
+    if (!token) return { ok: false, code: 'INTERNAL_TOKEN_MISSING', reason: 'no internal token: subgraphs answer the gateway only' };
+    try {
+      const { payload } = await jwtVerify(token, keySet, {
+        algorithms: ALGORITHMS,
+        typ: INTERNAL_TOKEN_TYPE,
+        issuer: INTERNAL_TOKEN_ISSUER,
+        audience: options.audience,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        maxTokenAge: INTERNAL_TOKEN_MAX_LIFETIME_SECONDS,
+        requiredClaims: ['iat', 'exp', 'sub'],
+      });
+      const claims = claimsSchema.safeParse(payload);
+      if (!claims.success)
+        return {
+          ok: false,
+          code: 'INTERNAL_TOKEN_INVALID',
+          reason: claims.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        };
+      const { sub, scope, tenants, region, replica_region, request_id, iat, exp } = claims.data;
+      // A stolen token is good until it expires: bound that, whatever the signer wrote.
+      if (exp - iat > INTERNAL_TOKEN_MAX_LIFETIME_SECONDS)
+        return {
+          ok: false,
+          code: 'INTERNAL_TOKEN_INVALID',
+          reason: `the token lives longer than ${INTERNAL_TOKEN_MAX_LIFETIME_SECONDS} seconds`,
+        };
+      return {
+        ok: true,
+        caller: {
+          subject: sub,
+          scopes: scope,
+          tenantIds: tenants,
+          region,
+          ...(replica_region === undefined ? {} : { replicaRegion: replica_region }),
+          requestId: request_id,
+        },
+      };
+    } catch (error) {
+      return { ok: false, ...classify(error) };
+    }
+  };
+}
+
+export type InternalTokenVerifier = Awaited<ReturnType<typeof createInternalTokenVerifier>>;
+
+function classify(error: unknown): { code: InternalTokenErrorCode; reason: string } {
+  if (error instanceof errors.JWTExpired) return { code: 'INTERNAL_TOKEN_EXPIRED', reason: 'the internal token has expired' };
+  if (error instanceof errors.JWTClaimValidationFailed && error.claim === 'aud')
+    return { code: 'INTERNAL_TOKEN_AUDIENCE_INVALID', reason: 'the internal token was minted for another subgraph' };
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return { code: 'INTERNAL_TOKEN_INVALID', reason: `claim ${error.claim}: ${error.reason}` };
+  if (error instanceof errors.JWSSignatureVerificationFailed || error instanceof errors.JWKSNoMatchingKey)
+    return { code: 'INTERNAL_TOKEN_INVALID', reason: 'the signature does not verify against the current or the previous gateway key' };
+  return { code: 'INTERNAL_TOKEN_INVALID', reason: 'the internal token is not a well-formed JWT of the gateway' };
+}
