@@ -10,13 +10,13 @@
  */
 import { DEV_ISSUER, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { demoSignals, demoTenants } from '@coherence/fixtures';
+import { migrateDatabase } from '@coherence/migrations';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import {
   adminQuery,
   adminUrl,
   devStackPorts,
   devStackUnleashTokenSecrets,
-  migrateDatabase,
   startServices,
   type RunningServices,
   type ServiceEndpoints,
