@@ -17,3 +17,10 @@ it('gives the inbound webhooks their own port, and drops a trailing slash of COM
   expect(config.COMMS_PORT).toBe(4003);
   expect(config.COMMS_PUBLIC_URL).toBe('https://comms.example.com');
 });
+
+it('requires COMMS_PUBLIC_URL with COMMS_TWILIO_AUTH_TOKEN: the signed URL is never rebuilt from a request', () => {
+  expect(() => readCommsConfig({ ...base, COMMS_TWILIO_AUTH_TOKEN: 'token' })).toThrow(/COMMS_PUBLIC_URL/);
+  const config = readCommsConfig({ ...base, COMMS_TWILIO_AUTH_TOKEN: 'token', COMMS_PUBLIC_URL: 'https://comms.example.com' });
+  expect(config.COMMS_PUBLIC_URL).toBe('https://comms.example.com');
+  expect(readCommsConfig(base).COMMS_TWILIO_AUTH_TOKEN).toBeUndefined();
+});
