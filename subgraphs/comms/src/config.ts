@@ -1,4 +1,5 @@
 import { COHERENCE_CHANGED_CHANNEL } from '@coherence/contracts';
+import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
 
@@ -75,6 +76,8 @@ const workerSchema = z
     /** Quiet-hours bundle folder; unset ⇒ the committed policy/comms/bundle. */
     COMMS_POLICY_BUNDLE_DIR: z.string().min(1).optional(),
     LOG_LEVEL: configFields.logLevel(),
+    /** `comms.notifications` off pauses delivery (UNLEASH_URL, FLAGS_BOOTSTRAP, …). */
+    ...flagsConfigFields,
   })
   .refine((c) => c.COMMS_LEASE_MS >= c.COMMS_WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS, {
     path: ['COMMS_LEASE_MS'],
