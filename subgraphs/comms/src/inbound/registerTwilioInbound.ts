@@ -141,7 +141,7 @@ export async function registerTwilioInbound(app: FastifyInstance, options: Twili
         return earlier.rows[0]!.received_at;
       });
       if (firstReceivedAt !== undefined && Date.now() - firstReceivedAt.getTime() > TWILIO_REPLAY_WINDOW_MS) {
-        await deny('MessageSid was first received more than 5 minutes ago (a replay)', {
+        await deny(`MessageSid was first received more than ${TWILIO_REPLAY_WINDOW_MS / 60_000} minutes ago (a replay)`, {
           providerMessageId: sid,
           firstReceivedAt: firstReceivedAt.toISOString(),
         });
