@@ -2,27 +2,32 @@
  * Brings a database up to date with every service's migrations, in the order
  * the stack and the tests apply them: `npm run migrate -- --database-url <url>`.
  * Safe to run again (applied files are skipped, an edited one is refused) and
- * beside a running migrator (they take turns on an advisory lock).
+ * beside a running migrator (they take turns on an advisory lock);
+ * `--dry-run` lists what would be applied and changes nothing.
  */
 import { parseArgs } from 'node:util';
 
 /** The dev stack's database (scripts/stack.ts), as its superuser over loopback. */
 const stackDatabaseUrl = 'postgres://postgres@127.0.0.1:5432/coherence';
 
-const help = `usage: npm run migrate [-- --database-url <url>]
+const help = `usage: npm run migrate [-- --database-url <url>] [--dry-run]
 
 Applies the migrations of ingest, platform, gateway, coherence and comms that the
-database does not have yet, and lists them.
+database does not have yet, in one transaction, and lists them.
 
   --database-url <url>  a superuser of an existing database (the migrations create roles);
                         default ${stackDatabaseUrl} (the dev stack)
+  --dry-run             list the pending migrations (service/file, in order) and apply nothing
   -h, --help            this help
 
-Exit codes: 0 done, 1 a migration failed (the pending files of that service are rolled back), 2 usage.`;
+Exit codes: 0 done (or listed), 1 refused or failed (nothing applied; MIGRATION_CHECKSUM_MISMATCH:
+a migration was edited after it was applied), 2 usage.`;
 
-let values: { 'database-url'?: string | undefined; help?: boolean | undefined };
+let values: { 'database-url'?: string | undefined; 'dry-run'?: boolean | undefined; help?: boolean | undefined };
 try {
-  ({ values } = parseArgs({ options: { 'database-url': { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  ({ values } = parseArgs({
+    options: { 'database-url': { type: 'string' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  }));
 } catch (error) {
   console.error(`${error instanceof Error ? error.message : String(error)}\n\n${help}`);
   process.exit(2);
@@ -33,13 +38,21 @@ if (values.help) {
 }
 
 const databaseUrl = values['database-url'] ?? stackDatabaseUrl;
-// Loaded only now: the test kit pulls in every server's client (seconds), which --help does not need.
-const { migrateDatabase } = await import('@coherence/testkit');
+// Loaded only now: the platform package pulls in its server libraries, which --help does not need.
+const { migrateDatabase, pendingMigrations } = await import('@coherence/migrations');
 try {
-  const applied = await migrateDatabase(databaseUrl);
-  console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'the database is up to date');
+  if (values['dry-run']) {
+    const pending = await pendingMigrations(databaseUrl);
+    console.log(pending.length > 0 ? `pending (${pending.length}), dry run: nothing applied` : 'the database is up to date');
+    for (const migration of pending) console.log(`  ${migration}`);
+  } else {
+    const applied = await migrateDatabase(databaseUrl);
+    console.log(applied.length > 0 ? `applied (${applied.length}):` : 'the database is up to date');
+    for (const migration of applied) console.log(`  ${migration}`);
+  }
 } catch (error) {
-  console.error(`migrating ${redactPassword(databaseUrl)} failed: ${error instanceof Error ? error.message : String(error)}`);
+  const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? `${error.code}: ` : '';
+  console.error(`migrating ${redactPassword(databaseUrl)} failed: ${code}${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
 

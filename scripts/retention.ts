@@ -9,6 +9,7 @@
  * again continues where it stopped.
  */
 import { createNeo4jDriver, createRetention, readRetentionConfig } from '@coherence/coherence';
+import { tenantIdSchema } from '@coherence/contracts';
 import { ConfigError, createPgPool } from '@coherence/platform';
 import { parseArgs } from 'node:util';
 
@@ -18,6 +19,12 @@ const { values } = parseArgs({
 if (values.help) {
   console.log('usage: npm run retention -- [--dry-run] [--tenant-prefix PREFIX]');
   process.exit(0);
+}
+const tenantPrefix = values['tenant-prefix'];
+// Taken literally (no wildcards); one no tenant id can start with is a mistake, not a filter that matches nothing.
+if (tenantPrefix !== undefined && !tenantIdSchema.safeParse(tenantPrefix).success) {
+  console.error(`INVALID_TENANT_PREFIX: no tenant id starts with ${JSON.stringify(tenantPrefix)} (letters, digits, ".", "_", ":" and "-")`);
+  process.exit(2);
 }
 
 let config;
@@ -38,7 +45,7 @@ const retention = createRetention({
   pool,
   driver,
   batchSize: config.RETENTION_BATCH_SIZE,
-  ...(values['tenant-prefix'] ? { tenantPrefix: values['tenant-prefix'] } : {}),
+  ...(tenantPrefix === undefined ? {} : { tenantPrefix }),
   ttls: {
     signalsDays: config.RETENTION_SIGNALS_TTL_DAYS,
     graphDays: config.RETENTION_GRAPH_TTL_DAYS,
@@ -47,6 +54,7 @@ const retention = createRetention({
     commsDays: config.RETENTION_COMMS_TTL_DAYS,
     commsEnvelopesDays: config.RETENTION_COMMS_ENVELOPES_TTL_DAYS,
     scoresHistoryDays: config.RETENTION_SCORES_HISTORY_TTL_DAYS,
+    securityEventsDays: config.RETENTION_SECURITY_EVENTS_TTL_DAYS,
   },
 });
 

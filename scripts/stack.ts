@@ -10,13 +10,13 @@
  */
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { demoSignals, demoTenants } from '@coherence/fixtures';
+import { migrateDatabase } from '@coherence/migrations';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import {
   adminQuery,
   adminUrl,
   devStackPorts,
   devStackUnleashTokenSecrets,
-  migrateDatabase,
   startServices,
   type RunningServices,
   type ServiceEndpoints,
@@ -198,7 +198,13 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       name: 'comms-worker',
       entry: 'subgraphs/comms/src/worker/main.ts',
       port: 4012,
-      env: { COMMS_DATABASE_URL: appUrl, REDIS_URL: endpoints.redisUrl },
+      env: {
+        COMMS_DATABASE_URL: appUrl,
+        REDIS_URL: endpoints.redisUrl,
+        // The comms.notifications kill switch.
+        UNLEASH_URL: endpoints.unleash.apiUrl,
+        UNLEASH_API_TOKEN: endpoints.unleash.clientToken,
+      },
     },
     {
       name: 'relay',
@@ -355,7 +361,7 @@ Coherence is running.
   kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer, metrics on :4011)
   comms     http://127.0.0.1:4003 (subgraph, gateway only), inbound webhooks http://127.0.0.1:4013/v1/inbound/twilio/:tenantId,
             worker metrics on :4012 (command bus, CoherenceChanged listener)
-  unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing; \`npm run drill:killswitch -- --target stack\`)
+  unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill:killswitch -- --target stack\`)
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}
 

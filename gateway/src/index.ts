@@ -1,5 +1,3 @@
-import { fileURLToPath } from 'node:url';
-
 export { createGateway } from './createGateway';
 export type { GatewayContext } from './execution/createOperationExecutor';
 export { readGatewayConfig, type GatewayConfig } from './config';
@@ -15,6 +13,3 @@ export {
   type PolicyBundle,
   type PolicyBundleManifest,
 } from './policy/loadPolicyBundle';
-
-/** The gateway's tables (tenants, policy_decisions); run after platform's. */
-export const gatewayMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

@@ -13,7 +13,7 @@ describe('readFlagsConfig', () => {
 
   it('takes bootstrap states as name=on|off pairs over the defaults', () => {
     const config = readFlagsConfig('test', { FLAGS_BOOTSTRAP: ' region-routing=on , v24.coherence=off' });
-    expect(config.FLAGS_BOOTSTRAP).toEqual({ 'v24.coherence': false, 'region-routing': true });
+    expect(config.FLAGS_BOOTSTRAP).toEqual({ 'v24.coherence': false, 'region-routing': true, 'comms.notifications': true });
   });
 
   it('reports every bad pair and a bad URL together', () => {

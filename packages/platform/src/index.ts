@@ -1,5 +1,3 @@
-import { fileURLToPath } from 'node:url';
-
 export { loadConfig, configFields, ConfigError } from './loadConfig';
 export { createLogger, type Logger } from './createLogger';
 export { onShutdown, type ShutdownStep } from './onShutdown';
@@ -10,7 +8,7 @@ export { mountSubgraph, maskUnexpectedErrors, type SubgraphContext, type MountSu
 export { subgraphCallRefusals } from './guardSubgraphCall';
 export { subgraphConfigFields, subgraphConfigCheck, type SubgraphConfig } from './subgraphConfig';
 export { tenantIdsInArguments } from './tenantIdsInArguments';
-export { createPgPool, inTransaction, setTenant, runMigrations, type PgPool, type PgClient } from './postgres';
+export { createPgPool, inTransaction, setTenant, type PgPool, type PgClient } from './postgres';
 export { httpErrorCodes, httpErrorBody, type HttpErrorBody, type HttpErrorCode, type ErrorBodyFormat } from './httpErrors';
 export {
   recordSecurityEvent,
@@ -20,8 +18,5 @@ export {
   type SecurityEventWriter,
 } from './securityEvents';
 export { createTenantBatchWriter, type TenantBatchWriter, type TenantBatchWriterOptions } from './createTenantBatchWriter';
-
-/** Migrations shared by every service (security events); run after ingest's, which creates the roles. */
-export const platformMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));
 export { someCause, errorCode, isUnreachableError, isRefusedDataError, type CodedError } from './errorCauses';
 export { canonicalJson } from './canonicalJson';

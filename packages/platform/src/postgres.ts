@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import pg from 'pg';
 
 export type PgPool = pg.Pool;
@@ -36,35 +33,4 @@ export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClie
  */
 export async function setTenant(client: pg.PoolClient, tenantId: string): Promise<void> {
   await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
-}
-
-/** Applies, in file-name order, the `*.sql` files of `dir` not yet recorded for `service`. */
-export async function runMigrations(pool: pg.Pool, service: string, dir: string): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
-  const applied: string[] = [];
-  await inTransaction(pool, async (client) => {
-    // One migrator at a time per database, whatever process runs it.
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('coherence.migrations'))`);
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      service text NOT NULL, name text NOT NULL, sha256 text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (service, name))`);
-    const done = await client.query<{ name: string; sha256: string }>('SELECT name, sha256 FROM schema_migrations WHERE service = $1', [
-      service,
-    ]);
-    const doneByName = new Map(done.rows.map((r) => [r.name, r.sha256]));
-    for (const file of files) {
-      const sql = await readFile(join(dir, file), 'utf8');
-      const sha256 = createHash('sha256').update(sql).digest('hex');
-      const previous = doneByName.get(file);
-      if (previous !== undefined) {
-        if (previous !== sha256)
-          throw new Error(`migration ${service}/${file} was edited after it was applied; add a new migration instead`);
-        continue;
-      }
-      await client.query(sql);
-      await client.query('INSERT INTO schema_migrations (service, name, sha256) VALUES ($1, $2, $3)', [service, file, sha256]);
-      applied.push(file);
-    }
-  });
-  return applied;
 }

@@ -1,5 +1,4 @@
 export { startServices, devStackPorts, type ServiceEndpoints, type ServicePorts, type RunningServices } from './startServices';
-export { migrateDatabase, migrationSets } from './migrateDatabase';
 export { createTestDatabase, adminUrl, adminQuery, TEMPLATE_DATABASE, type TestDatabase } from './testDatabase';
 export { freePort } from './freePort';
 export { ServiceStartError } from './services/managedProcess';

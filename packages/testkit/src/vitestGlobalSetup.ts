@@ -1,8 +1,8 @@
+import { migrateDatabase } from '@coherence/migrations';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { migrateDatabase } from './migrateDatabase';
 import { startServices, type RunningServices } from './startServices';
 import { adminQuery, adminUrl, TEMPLATE_DATABASE } from './testDatabase';
 

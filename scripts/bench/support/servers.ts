@@ -7,11 +7,11 @@
  * closed newest first, then the database is dropped, the servers stopped and
  * the temp dir removed, so no run leaves anything behind.
  */
+import { migrateDatabase } from '@coherence/migrations';
 import {
   adminQuery,
   adminUrl,
   createTestDatabase,
-  migrateDatabase,
   startServices,
   TEMPLATE_DATABASE,
   type RunningServices,

@@ -107,8 +107,10 @@ const retentionSchema = z
     RETENTION_POLICY_DECISIONS_TTL_DAYS: ttlDays(400),
     /** Finished comms commands (succeeded or cancelled), by `created_at`. */
     RETENTION_COMMS_TTL_DAYS: ttlDays(90),
-    /** Inbound comms envelopes (provider payloads), by `received_at`. */
+    /** Inbound comms envelopes (provider payloads), by `received_at`; at least a day (their MessageSids tell Twilio replays). */
     RETENTION_COMMS_ENVELOPES_TTL_DAYS: ttlDays(90),
+    /** Security events (refused tokens, tenant mismatches, break glass), by `occurred_at`. */
+    RETENTION_SECURITY_EVENTS_TTL_DAYS: ttlDays(400),
     /** Score history (every change of a tenant's score or status), by `changed_at`; unpublished changes stay. */
     RETENTION_SCORES_HISTORY_TTL_DAYS: ttlDays(400),
     /** Rows or nodes removed per transaction. */
@@ -118,6 +120,10 @@ const retentionSchema = z
   .refine((config) => config.RETENTION_GRAPH_TTL_DAYS * 24 > config.COHERENCE_WINDOW_HOURS, {
     error: 'RETENTION_GRAPH_TTL_DAYS must be longer than the scoring window (COHERENCE_WINDOW_HOURS)',
     path: ['RETENTION_GRAPH_TTL_DAYS'],
+  })
+  .refine((config) => config.RETENTION_COMMS_ENVELOPES_TTL_DAYS >= 1, {
+    error: 'RETENTION_COMMS_ENVELOPES_TTL_DAYS must be at least 1: comms refuses a replayed Twilio message by the MessageSid kept there',
+    path: ['RETENTION_COMMS_ENVELOPES_TTL_DAYS'],
   });
 
 export type CoherenceConfig = ReturnType<typeof readCoherenceConfig>;

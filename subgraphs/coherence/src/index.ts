@@ -1,5 +1,3 @@
-import { fileURLToPath } from 'node:url';
-
 export { coherenceTypeDefs } from './coherenceTypeDefs';
 export { computeCoherence, aggregateBySource, statusOf, type SourceAggregate, type Coherence } from './modules/coherence/computeCoherence';
 export { createCoherenceService } from './createCoherenceService';
@@ -33,6 +31,3 @@ export {
   type RetentionConfig,
 } from './config';
 export { createRetention, type Retention, type RetentionReportRow, type RetentionOutcome } from './retention/createRetention';
-
-/** SQL migrations owned by coherence (the read model); run after ingest's. */
-export const coherenceMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

@@ -24,3 +24,10 @@ it("answers the gateway's signed calls only: the key set is required, and _entit
   expect(readCommsConfig(subgraph).SUBGRAPH_MAX_REPRESENTATIONS).toBe(100);
   expect(readCommsConfig({ ...subgraph, SUBGRAPH_MAX_REPRESENTATIONS: '20' }).SUBGRAPH_MAX_REPRESENTATIONS).toBe(20);
 });
+
+it('requires COMMS_PUBLIC_URL with COMMS_TWILIO_AUTH_TOKEN: the signed URL is never rebuilt from a request', () => {
+  expect(() => readCommsConfig({ ...subgraph, COMMS_TWILIO_AUTH_TOKEN: 'token' })).toThrow(/COMMS_PUBLIC_URL/);
+  const config = readCommsConfig({ ...subgraph, COMMS_TWILIO_AUTH_TOKEN: 'token', COMMS_PUBLIC_URL: 'https://comms.example.com' });
+  expect(config.COMMS_PUBLIC_URL).toBe('https://comms.example.com');
+  expect(readCommsConfig(subgraph).COMMS_TWILIO_AUTH_TOKEN).toBeUndefined();
+});

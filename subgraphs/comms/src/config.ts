@@ -1,25 +1,32 @@
 import { COHERENCE_CHANGED_CHANNEL } from '@coherence/contracts';
+import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig, subgraphConfigCheck, subgraphConfigFields } from '@coherence/platform';
 import { z } from 'zod';
 
-const schema = z.object({
-  COMMS_PORT: configFields.port(4003),
-  COMMS_HOST: configFields.host(),
-  /** The inbound provider webhooks' own listener (the only port to expose to the internet; COMMS_PORT is for the gateway). */
-  COMMS_INBOUND_PORT: configFields.port(4013),
-  COMMS_INBOUND_HOST: configFields.host(),
-  /** Connects as coherence_app: row-level security applies. */
-  COMMS_DATABASE_URL: configFields.url(),
-  /** Twilio auth token that signs inbound webhooks; unset ⇒ every inbound request is refused. */
-  COMMS_TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
-  /** Scheme + host Twilio calls (signatures cover that URL); unset ⇒ taken from the request. */
-  COMMS_PUBLIC_URL: z
-    .url()
-    .transform((url) => url.replace(/\/+$/, ''))
-    .optional(),
-  ...subgraphConfigFields,
-  LOG_LEVEL: configFields.logLevel(),
-});
+const schema = z
+  .object({
+    COMMS_PORT: configFields.port(4003),
+    COMMS_HOST: configFields.host(),
+    /** The inbound provider webhooks' own listener (the only port to expose to the internet; COMMS_PORT is for the gateway). */
+    COMMS_INBOUND_PORT: configFields.port(4013),
+    COMMS_INBOUND_HOST: configFields.host(),
+    /** Connects as coherence_app: row-level security applies. */
+    COMMS_DATABASE_URL: configFields.url(),
+    /** Twilio auth token that signs inbound webhooks; unset ⇒ every inbound request is refused. */
+    COMMS_TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+    /** Scheme + host Twilio calls (signatures cover that URL); required with COMMS_TWILIO_AUTH_TOKEN, never taken from the request. */
+    COMMS_PUBLIC_URL: z
+      .url()
+      .transform((url) => url.replace(/\/+$/, ''))
+      .optional(),
+    ...subgraphConfigFields,
+    LOG_LEVEL: configFields.logLevel(),
+  })
+  .refine((c) => c.COMMS_TWILIO_AUTH_TOKEN === undefined || c.COMMS_PUBLIC_URL !== undefined, {
+    path: ['COMMS_PUBLIC_URL'],
+    message:
+      'is required with COMMS_TWILIO_AUTH_TOKEN: signatures cover the URL Twilio calls, which a request (its Host) cannot be trusted to tell',
+  });
 
 export type CommsConfig = ReturnType<typeof readCommsConfig>;
 
@@ -70,6 +77,8 @@ const workerSchema = z
     /** Quiet-hours bundle folder; unset ⇒ the committed policy/comms/bundle. */
     COMMS_POLICY_BUNDLE_DIR: z.string().min(1).optional(),
     LOG_LEVEL: configFields.logLevel(),
+    /** `comms.notifications` off pauses delivery (UNLEASH_URL, FLAGS_BOOTSTRAP, …). */
+    ...flagsConfigFields,
   })
   .refine((c) => c.COMMS_LEASE_MS >= c.COMMS_WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS, {
     path: ['COMMS_LEASE_MS'],

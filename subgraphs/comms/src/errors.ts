@@ -58,6 +58,8 @@ export type OperatorErrorCode = keyof typeof operatorErrorCodes;
 /** HTTP answers of the inbound provider webhooks. */
 export const inboundErrorCodes = {
   SIGNATURE_INVALID: 403,
+  /** A validly signed message received before, more than TWILIO_REPLAY_WINDOW_MS ago. */
+  REPLAYED: 403,
   UNKNOWN_TENANT: 404,
   INVALID_PAYLOAD: 400,
 } as const;

@@ -1,5 +1,3 @@
-import { fileURLToPath } from 'node:url';
-
 export { commsTypeDefs, createCommsService } from './createCommsService';
 export { readCommsConfig, readCommsWorkerConfig, type CommsConfig, type CommsWorkerConfig } from './config';
 export { createWorkerService } from './worker/createWorkerService';
@@ -16,6 +14,3 @@ export { CommandFailure, commandFailureCodes, operatorErrorCodes, inboundErrorCo
 export { createChangeListener, isNotifiable } from './listener/createChangeListener';
 export { NOTIFY_WEBHOOK } from './delivery/createWebhookHandler';
 export { computeTwilioSignature, isValidTwilioSignature } from './inbound/twilioSignature';
-
-/** SQL migrations owned by comms; run after ingest's (which creates the roles) and the gateway's (`tenants`, read by the operator API). */
-export const commsMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

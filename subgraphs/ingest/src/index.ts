@@ -1,10 +1,5 @@
-import { fileURLToPath } from 'node:url';
-
 export { statsTypeDefs as ingestTypeDefs } from './modules/stats/schema.graphql';
 export { createIngestService } from './createIngestService';
 export { readIngestConfig, readIngestConsumerConfig, type IngestConfig, type IngestConsumerConfig } from './config';
 export { createConsumerService } from './consumer/createConsumerService';
 export { ingestErrorCodes } from './errors';
-
-/** SQL migrations owned by ingest (ledger, outbox, counters, idempotency keys; roles). */
-export const ingestMigrationsDir = fileURLToPath(new URL('../migrations', import.meta.url));

@@ -25,6 +25,7 @@ const ttls = {
   commsDays: 90,
   scoresHistoryDays: 60,
   commsEnvelopesDays: 90,
+  securityEventsDays: 90,
 };
 
 beforeAll(async () => {
@@ -49,7 +50,7 @@ const tenant = (name: string) => `${database.namespace}-${name}`;
 /** Per tenant: one row just past each TTL, one just inside it, and open work older than any TTL. */
 async function seed(): Promise<void> {
   await admin.query(
-    'TRUNCATE signal_ledger, outbox, policy_decisions, dispatch_commands, coherence_score_history, comms_envelopes, comms_policy_decisions CASCADE',
+    'TRUNCATE signal_ledger, outbox, policy_decisions, dispatch_commands, coherence_score_history, comms_envelopes, comms_policy_decisions, security_events CASCADE',
   );
   await driver.executeQuery('MATCH (n) WHERE n.tenantId STARTS WITH $ns OR n.id STARTS WITH $ns DETACH DELETE n', {
     ns: `${database.namespace}-`,
@@ -136,6 +137,35 @@ async function seed(): Promise<void> {
         [randomUUID(), tenantId, receivedAt],
       );
     }
+    for (const occurredAt of [daysAgo(91), daysAgo(89)]) {
+      await admin.query(
+        `INSERT INTO security_events (tenant_id, kind, service, reason, correlation_id, occurred_at) VALUES ($1, 'AUTH_DENY', 'gateway', 'seeded', 'c', $2)`,
+        [tenantId, occurredAt],
+      );
+    }
+  }
+}
+
+/** An old signal (ledger and graph) of each tenant. */
+async function seedOldSignals(tenantIds: string[]): Promise<void> {
+  for (const tenantId of tenantIds) {
+    await admin.query(
+      `INSERT INTO signal_ledger (tenant_id, source, signal_id, ts, type, value, weight, provenance) VALUES ($1, 'api', 'old', $2, 'health', 0.5, 1, '{}')`,
+      [tenantId, daysAgo(45)],
+    );
+    await projectSignals(driver, [
+      {
+        tenantId,
+        source: 'api',
+        signalId: 'old',
+        ts: daysAgo(45),
+        type: 'health',
+        value: 0.5,
+        weight: 1,
+        provenance: { purpose: 'test', retention: 'P30D', license: 'internal', residency: 'us' },
+        receivedAt: daysAgo(45),
+      },
+    ]);
   }
 }
 
@@ -152,6 +182,7 @@ async function remaining() {
     pendingOutbox: await count('SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL'),
     decisions: await count('SELECT count(*)::int AS n FROM policy_decisions'),
     commsDecisions: await count('SELECT count(*)::int AS n FROM comms_policy_decisions'),
+    securityEvents: await count('SELECT count(*)::int AS n FROM security_events'),
     audit: await count('SELECT count(*)::int AS n FROM dispatch_audit'),
     commands: (await admin.query<{ state: string }>('SELECT state FROM dispatch_commands ORDER BY state')).rows.map((r) => r.state),
     envelopes: (
@@ -188,6 +219,7 @@ describe('retention', () => {
       ['comms_commands', 2],
       ['scores_history', 1],
       ['comms_envelopes', 1],
+      ['security_events', 1],
     ] as const) {
       expect(byDataset(dataset)).toEqual([
         [tenant('a'), count],
@@ -212,6 +244,7 @@ describe('retention', () => {
       comms_commands: 4,
       scores_history: 2,
       comms_envelopes: 2,
+      security_events: 2,
       graph_signals: 4,
     });
     expect(await remaining()).toEqual({
@@ -220,6 +253,7 @@ describe('retention', () => {
       pendingOutbox: 2,
       decisions: 2,
       commsDecisions: 2,
+      securityEvents: 2,
       audit: 4,
       commands: ['succeeded', 'succeeded', 'troubleshooting', 'troubleshooting'],
       // The unpublished change (90 days old) and the published one inside the TTL, per tenant.
@@ -238,5 +272,26 @@ describe('retention', () => {
     expect(await remaining()).toMatchObject({ ledger: ['kept', 'kept'], graph: ['kept', 'kept'], decisions: 2 });
     const rerun = await retention(1).apply(now);
     expect(rerun.every((o) => o.deleted === 0)).toBe(true);
+  });
+
+  it('takes the tenant prefix literally on both stores: `_` and `%` are no wildcards', async () => {
+    await seedOldSignals([tenant('u_1'), tenant('uX1')]);
+    const literal = (tenantPrefix: string) => createRetention({ pool: admin, driver, ttls, batchSize: 10, tenantPrefix });
+    const deletedOf = async (tenantPrefix: string) =>
+      Object.fromEntries((await literal(tenantPrefix).apply(now)).map((o) => [o.dataset, o.deleted]));
+
+    // `%` alone, or after the namespace, would be every tenant to LIKE.
+    expect((await literal('%').report(now)).rows).toEqual([]);
+    expect((await literal(`${database.namespace}-%`).report(now)).rows).toEqual([]);
+    expect(new Set(Object.values(await deletedOf(`${database.namespace}-%`)))).toEqual(new Set([0]));
+    // `_` would also match `uX1`.
+    expect(await deletedOf(tenant('u_'))).toMatchObject({ signal_ledger: 1, graph_signals: 1 });
+
+    const ledger = await admin.query<{ tenant_id: string }>(`SELECT tenant_id FROM signal_ledger WHERE signal_id = 'old'`);
+    expect(ledger.rows.map((r) => r.tenant_id)).toEqual([tenant('uX1')]);
+    const graph = await driver.executeQuery(`MATCH (s:Signal {signalId: 'old'}) WHERE s.tenantId STARTS WITH $ns RETURN s.tenantId AS id`, {
+      ns: `${database.namespace}-`,
+    });
+    expect(graph.records.map((r) => r.get('id') as string)).toEqual([tenant('uX1')]);
   });
 });

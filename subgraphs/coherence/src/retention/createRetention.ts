@@ -21,6 +21,7 @@ export interface RetentionTtls {
   commsDays: number;
   scoresHistoryDays: number;
   commsEnvelopesDays: number;
+  securityEventsDays: number;
 }
 
 export interface RetentionOptions {
@@ -30,7 +31,10 @@ export interface RetentionOptions {
   ttls: RetentionTtls;
   /** Rows or nodes per transaction. */
   batchSize: number;
-  /** Only tenants whose id starts with this (one tenant, or a test's namespace). Default all. */
+  /**
+   * Only tenants whose id starts with this (one tenant, or a test's namespace), taken literally on
+   * both stores: `_` and `%` are characters here, not LIKE wildcards. Default all.
+   */
   tenantPrefix?: string;
 }
 
@@ -85,11 +89,13 @@ export function createRetention(options: RetentionOptions) {
       ttlDays: options.ttls.scoresHistoryDays,
     },
     { name: 'comms_envelopes', table: 'comms_envelopes', column: 'received_at', ttlDays: options.ttls.commsEnvelopesDays },
+    { name: 'security_events', table: 'security_events', column: 'occurred_at', ttlDays: options.ttls.securityEventsDays },
   ];
   const cutoffOf = (ttlDays: number, now: Date) => new Date(now.getTime() - ttlDays * DAY_MS).toISOString();
-  // Table and column names come from the list above, never from input.
+  // Table and column names come from the list above, never from input. starts_with, like Cypher's
+  // STARTS WITH, has no wildcards: a LIKE prefix would let `_` or `%` reach other tenants' rows here only.
   const eligible = (d: PostgresDataset) =>
-    `FROM ${d.table} WHERE ${d.column} < $1 AND tenant_id LIKE $2 || '%'${d.keep ? ` AND NOT (${d.keep})` : ''}`;
+    `FROM ${d.table} WHERE ${d.column} < $1 AND starts_with(tenant_id, $2)${d.keep ? ` AND NOT (${d.keep})` : ''}`;
 
   async function exists(table: string): Promise<boolean> {
     const { rows } = await options.pool.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [table]);

@@ -1,7 +1,7 @@
 import type { CommandPayload } from '@coherence/contracts';
 import { inTransaction, type Logger, type PgPool } from '@coherence/platform';
 import pg from 'pg';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CommandFailure, type CommandFailureCode } from '../errors';
 import { retryDelayMs, type BackoffOptions } from './backoff';
 import { setOperatorAccess } from './operatorAccess';
@@ -55,6 +55,12 @@ export interface BusWorkerOptions {
   drainMs: number;
   retry: BackoffOptions;
   metrics?: Registry;
+  /**
+   * While it answers true the worker claims nothing (commands already running
+   * finish): due commands wait in the table, and are claimed once it answers
+   * false again. The `comms.notifications` kill switch.
+   */
+  paused?: () => boolean;
 }
 
 interface ClaimedRow {
@@ -90,7 +96,8 @@ export interface StoredError {
  * fallback; a lease that expires (crashed worker) makes the command due
  * again. `stop()` lets in-flight commands finish for `drainMs`, then aborts
  * and releases the rest: none is lost, none runs twice at the same time
- * (every write is fenced by the lease token).
+ * (every write is fenced by the lease token). While `paused()` it claims
+ * nothing, says so once in the log and in `comms_delivery_paused`.
  */
 export function createBusWorker(options: BusWorkerOptions) {
   const { pool, logger } = options;
@@ -119,6 +126,27 @@ export function createBusWorker(options: BusWorkerOptions) {
         registers: [options.metrics],
       })
     : undefined;
+
+  const pausedGauge = options.metrics
+    ? new Gauge({
+        name: 'comms_delivery_paused',
+        help: '1 while this worker claims no command because the comms.notifications kill switch is off.',
+        registers: [options.metrics],
+      })
+    : undefined;
+  let wasPaused = false;
+
+  /** Follows `options.paused`, logging and exporting each change; true while claiming must wait. */
+  function isPaused(): boolean {
+    const paused = options.paused?.() ?? false;
+    if (paused !== wasPaused) {
+      wasPaused = paused;
+      pausedGauge?.set(paused ? 1 : 0);
+      if (paused) logger.warn('delivery paused (comms.notifications is off): claiming nothing, commands wait');
+      else logger.info('delivery resumed (comms.notifications is on)');
+    }
+    return paused;
+  }
 
   function wake(): void {
     wakePending = true;
@@ -325,7 +353,7 @@ export function createBusWorker(options: BusWorkerOptions) {
       wakePending = false;
       const free = options.concurrency - inFlight.size;
       let mayBeMore = false;
-      if (free > 0) {
+      if (free > 0 && !isPaused()) {
         try {
           const claimed = await claim(free);
           for (const command of claimed) start(command);

@@ -1,6 +1,7 @@
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createGatewayCalls, createTestDatabase, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
+import { createGatewayCalls, createTestDatabase, freePort, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,8 @@ import { computeTwilioSignature } from './twilioSignature';
  * own listener (the subgraph's port does not serve it): a valid
  * signature stores the raw message once, linked to the tenant and the
  * request's correlation id; a missing or wrong one is a 403 and an AUTH_DENY
- * security event, and nothing is stored.
+ * security event, and nothing is stored; so is one signed for the Host the
+ * sender chose, and the same message sent again after 5 minutes (a replay).
  */
 const AUTH_TOKEN = 'test-auth-token';
 let database: TestDatabase;
@@ -31,19 +33,21 @@ beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
   admin = createPgPool(database.adminUrl);
   gatewayCalls = await createGatewayCalls(keyDir);
+  const inboundPort = await freePort();
+  baseUrl = `http://127.0.0.1:${inboundPort}`;
   comms = await createCommsService(
     readCommsConfig({
       COMMS_DATABASE_URL: database.appUrl,
       COMMS_TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath,
+      COMMS_PUBLIC_URL: baseUrl,
       LOG_LEVEL: 'silent',
     }),
     createLogger('comms-test', 'silent'),
   );
   await comms.app.listen({ port: 0, host: '127.0.0.1' });
-  await comms.inbound.listen({ port: 0, host: '127.0.0.1' });
+  await comms.inbound.listen({ port: inboundPort, host: '127.0.0.1' });
   subgraphUrl = `http://127.0.0.1:${(comms.app.server.address() as AddressInfo).port}`;
-  baseUrl = `http://127.0.0.1:${(comms.inbound.server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
@@ -197,5 +201,87 @@ it('answers 400 INVALID_PAYLOAD to a signed message that does not fit an envelop
   const response = await post(path, params, computeTwilioSignature(AUTH_TOKEN, `${baseUrl}${path}`, params), 'invalid-1');
   expect(response.status).toBe(400);
   expect(await response.json()).toEqual({ error: { code: 'INVALID_PAYLOAD', message: expect.any(String) } });
+  expect((await admin.query('SELECT 1 FROM comms_envelopes WHERE tenant_id = $1', [tenantId])).rowCount).toBe(0);
+});
+
+/** A POST with a Host header of the sender's choosing (fetch cannot set one). */
+function postWithHost(path: string, params: Record<string, string>, signature: string, host: string): Promise<number> {
+  const body = new URLSearchParams(params).toString();
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      `${baseUrl}${path}`,
+      {
+        method: 'POST',
+        headers: {
+          host,
+          'x-forwarded-host': host,
+          'x-forwarded-proto': 'https',
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': signature,
+        },
+      },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode!);
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+it('checks the signature against COMMS_PUBLIC_URL, never a URL rebuilt from the Host the sender chose', async () => {
+  const tenantId = `${database.namespace}-host`;
+  const path = `/v1/inbound/twilio/${tenantId}`;
+  const params = sms('SM0005');
+  // A request Twilio really signed, for another deployment under the same account (or captured
+  // there), sent here naming that deployment's host: a URL rebuilt from Host would match it.
+  for (const scheme of ['http', 'https']) {
+    const signedElsewhere = computeTwilioSignature(AUTH_TOKEN, `${scheme}://staging.example${path}`, params);
+    expect(await postWithHost(path, params, signedElsewhere, 'staging.example')).toBe(403);
+  }
+  // What Twilio sends still passes whatever Host a proxy forwards.
+  const genuine = computeTwilioSignature(AUTH_TOKEN, `${baseUrl}${path}`, params);
+  expect(await postWithHost(path, params, genuine, 'internal-proxy.local')).toBe(200);
+  const stored = await admin.query('SELECT provider_message_id FROM comms_envelopes WHERE tenant_id = $1', [tenantId]);
+  expect(stored.rows).toEqual([{ provider_message_id: 'SM0005' }]);
+});
+
+it('refuses the same MessageSid after 5 minutes with 403 REPLAYED and AUTH_DENY, keeping the first message', async () => {
+  const tenantId = `${database.namespace}-replay`;
+  const path = `/v1/inbound/twilio/${tenantId}`;
+  const first = sms('SM0006');
+  const signature = computeTwilioSignature(AUTH_TOKEN, `${baseUrl}${path}`, first);
+  expect((await post(path, first, signature, 'replay-1')).status).toBe(200);
+  // Within the window the same request is Twilio's retry.
+  expect((await post(path, first, signature, 'replay-2')).status).toBe(200);
+
+  await admin.query(`UPDATE comms_envelopes SET received_at = now() - interval '6 minutes' WHERE tenant_id = $1`, [tenantId]);
+  const replay = await post(path, first, signature, 'replay-3');
+  expect(replay.status).toBe(403);
+  expect(await replay.json()).toEqual({ error: { code: 'REPLAYED', message: expect.any(String) } });
+  // Another body under the same MessageSid, validly signed, is no way around it.
+  const altered = { ...first, Body: 'another text' };
+  expect((await post(path, altered, computeTwilioSignature(AUTH_TOKEN, `${baseUrl}${path}`, altered), 'replay-4')).status).toBe(403);
+
+  const stored = await admin.query('SELECT payload, correlation_id FROM comms_envelopes WHERE tenant_id = $1', [tenantId]);
+  expect(stored.rows).toEqual([{ payload: first, correlation_id: 'replay-1' }]);
+  const events = await admin.query(
+    `SELECT reason, correlation_id, details->>'providerMessageId' AS sid FROM security_events WHERE tenant_id = $1 ORDER BY id`,
+    [tenantId],
+  );
+  expect(events.rows).toEqual([
+    { reason: 'MessageSid was first received more than 5 minutes ago (a replay)', correlation_id: 'replay-3', sid: 'SM0006' },
+    { reason: 'MessageSid was first received more than 5 minutes ago (a replay)', correlation_id: 'replay-4', sid: 'SM0006' },
+  ]);
+});
+
+it('answers 400 INVALID_PAYLOAD to a signed message without a MessageSid (its replays could not be told apart)', async () => {
+  const tenantId = `${database.namespace}-nosid`;
+  const path = `/v1/inbound/twilio/${tenantId}`;
+  const { MessageSid: _sid, ...params } = sms('SM0007');
+  const response = await post(path, params, computeTwilioSignature(AUTH_TOKEN, `${baseUrl}${path}`, params), 'nosid-1');
+  expect(response.status).toBe(400);
+  expect(await response.json()).toEqual({ error: { code: 'INVALID_PAYLOAD', message: 'MessageSid is required' } });
   expect((await admin.query('SELECT 1 FROM comms_envelopes WHERE tenant_id = $1', [tenantId])).rowCount).toBe(0);
 });

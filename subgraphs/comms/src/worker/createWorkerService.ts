@@ -1,3 +1,4 @@
+import { createFeatureFlags, flagNames } from '@coherence/flags';
 import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
 import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
@@ -12,9 +13,11 @@ import { loadQuietHoursPolicy } from '../quietHours/loadQuietHoursPolicy';
 /**
  * The comms worker process: the command-bus worker with the webhook handler
  * (SSRF guard, quiet hours), the `CoherenceChanged` listener that sends the
- * notifications, `/healthz`, `/readyz` and `/metrics`. `close()` stops taking
- * events, drains in-flight commands (releasing what outlives the drain) and
- * closes connections.
+ * notifications, `/healthz`, `/readyz` and `/metrics`. While the
+ * `comms.notifications` kill switch is off the bus claims nothing; the
+ * listener still turns status changes into commands, which wait for it to be
+ * on again. `close()` stops taking events, drains in-flight commands
+ * (releasing what outlives the drain) and closes connections.
  */
 export async function createWorkerService(config: CommsWorkerConfig, logger: Logger) {
   const pool = createPgPool(config.COMMS_DATABASE_URL, {
@@ -30,6 +33,9 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
       ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
     ],
   });
+  const flags = createFeatureFlags({ config, appName: 'comms-worker', logger, metrics });
+  // As the gateway: a worker that can reach Unleash does not deliver on bootstrap states while a switch is off.
+  if (!(await flags.waitUntilSynchronized(2_000))) logger.warn('unleash has not answered yet; starting on the bootstrap flag states');
   const policy = await loadQuietHoursPolicy(config.COMMS_POLICY_BUNDLE_DIR);
   const workerId = `comms-worker@${hostname()}:${process.pid}`;
   const worker = createBusWorker({
@@ -52,6 +58,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
     drainMs: config.COMMS_DRAIN_MS,
     retry: { baseMs: config.COMMS_RETRY_BASE_MS, maxMs: config.COMMS_RETRY_MAX_MS },
     metrics,
+    paused: () => !flags.isEnabled(flagNames.commsNotifications),
   });
   const listener = createChangeListener({ pool, logger, maxAttempts: config.COMMS_MAX_ATTEMPTS });
   const pendingEvents = new Set<Promise<unknown>>();
@@ -107,6 +114,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
         redis.disconnect();
       }
       await worker.stop();
+      flags.close();
       await app.close();
       await pool.end();
     },
