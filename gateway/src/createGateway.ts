@@ -1,6 +1,7 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier } from '@coherence/auth';
 import { createPgPool, createSecurityEventWriter, createServiceApp, type Logger } from '@coherence/platform';
+import { createDecisionRecorder, createPolicyEngine, createTenantDirectory, policyBundleFiles } from '@coherence/policy';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter } from 'prom-client';
@@ -27,14 +28,10 @@ import { useRateLimit } from './pipeline/useRateLimit';
 import { useResponseCache } from './pipeline/useResponseCache';
 import { useTenant } from './pipeline/useTenant';
 import { createAuthorizer } from './policy/createAuthorizer';
-import { createDecisionRecorder } from './policy/createDecisionRecorder';
-import { createPolicyEngine } from './policy/createPolicyEngine';
-import { policyBundleFiles } from './policy/loadPolicyBundle';
 import { createGatewayLimiter } from './ratelimit/createGatewayLimiter';
 import { watchReloads } from './reload/watchReloads';
 import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSubscriptions';
 import type { SubgraphName } from './supergraph/subgraphs';
-import { createTenantDirectory } from './tenants/createTenantDirectory';
 
 /** Unwritten security events kept at most (about 1 KB each): beyond it a flood is counted, not stored. */
 const SECURITY_EVENT_QUEUE_MAX = 10_000;
