@@ -31,7 +31,7 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'ingest',
       entry: 'subgraphs/ingest/src/main.ts',
-      env: (port) => ({ INGEST_PORT: `${port}`, INGEST_DATABASE_URL: database.appUrl, ...ingestAuth() }),
+      env: (port) => ({ INGEST_PORT: `${port}`, INGEST_DATABASE_URL: database.appUrl, INGEST_REGION: 'us', ...ingestAuth() }),
     },
     {
       name: 'ingest-consumer',
@@ -39,6 +39,7 @@ const definitions = (): ProcessDefinition[] => {
       env: (port) => ({
         INGEST_CONSUMER_PORT: `${port}`,
         INGEST_DATABASE_URL: database.appUrl,
+        INGEST_REGION: 'us',
         KAFKA_BROKERS: services.kafkaBrokers.join(','),
         INGEST_SIGNALS_TOPIC: `${database.namespace}.signals`,
         INGEST_SIGNALS_DLQ_TOPIC: `${database.namespace}.dlq`,

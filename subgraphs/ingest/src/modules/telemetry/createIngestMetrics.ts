@@ -28,6 +28,12 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
       labelNames: ['transport'] as const,
       registers: [registry],
     }),
+    writeDecisions: new Counter({
+      name: 'ingest_write_decisions_total',
+      help: 'Write policy decisions, by transport and reason code (ALLOWED, TENANT_UNKNOWN, RESIDENCY_VIOLATION, …).',
+      labelNames: ['transport', 'reason_code'] as const,
+      registers: [registry],
+    }),
     deadLettered: new Counter({
       name: 'ingest_dlq_records_total',
       help: 'Kafka records sent to the dead-letter topic, by the code of their dlq-reason (STORE_FAILED: valid, but Postgres refused the data).',
