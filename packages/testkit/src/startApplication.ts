@@ -44,6 +44,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     readIngestConfig({
       INGEST_DATABASE_URL: database.appUrl,
       INGEST_REGION: 'us',
+      INGEST_DECISION_FLUSH_MS: '20',
       INGEST_PORT: '0',
       INGEST_JWKS: keys.jwksPath,
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,
