@@ -11,7 +11,7 @@ import type { Logger, PgPool } from '@coherence/platform';
 import type { PolicyVerdict } from '@coherence/policy';
 import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KAFKA_CONSUMER_SUBJECT, type WritePolicy } from '../modules/policy/createWritePolicy';
+import { KAFKA_CONSUMER_SUBJECT, type WritePolicy, type WriteRequest } from '../modules/policy/createWritePolicy';
 import { readOutboxBacklog } from '../modules/signals/readOutboxBacklog';
 import { storeSignals } from '../modules/signals/storeSignals';
 import type { IngestMetrics } from '../modules/telemetry/createIngestMetrics';
@@ -228,31 +228,19 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
       const decideTenants = async (records: { message: KafkaMessage; signal: Signal }[]) => {
         const firstOfTenant = new Map<string, KafkaMessage>();
         for (const { message, signal } of records) if (!firstOfTenant.has(signal.tenantId)) firstOfTenant.set(signal.tenantId, message);
-        const verdicts = new Map<string, PolicyVerdict>();
-        for (const [tenantId, message] of firstOfTenant) {
-          const decided = await retrying(
-            () =>
-              options.writePolicy.decide({
-                transport: 'kafka',
-                principal: {
-                  subject: KAFKA_CONSUMER_SUBJECT,
-                  tenantId,
-                  scopes: [SCOPES.writeSelf],
-                  residency: [options.writePolicy.region],
-                },
-                clientId: null,
-                tenantId,
-                operationId: `kafka:${batch.topic}`,
-                correlationId: extractTraceContext(stringHeaders(message)).requestId,
-              }),
-            records.length,
-          );
-          if (decided.outcome === 'left') return undefined;
-          // Reading a validated tenant id cannot be refused for its data; kafkajs retries the batch.
-          if (decided.outcome === 'refused') throw decided.error;
-          verdicts.set(tenantId, decided.value);
-        }
-        return verdicts;
+        const requests: WriteRequest[] = [...firstOfTenant].map(([tenantId, message]) => ({
+          transport: 'kafka',
+          principal: { subject: KAFKA_CONSUMER_SUBJECT, tenantId, scopes: [SCOPES.writeSelf], residency: [options.writePolicy.region] },
+          clientId: null,
+          tenantId,
+          operationId: `kafka:${batch.topic}`,
+          correlationId: extractTraceContext(stringHeaders(message)).requestId,
+        }));
+        const decided = await retrying(() => options.writePolicy.decide(requests), records.length);
+        if (decided.outcome === 'left') return undefined;
+        // Reading validated tenant ids cannot be refused for their data; kafkajs retries the batch.
+        if (decided.outcome === 'refused') throw decided.error;
+        return new Map<string, PolicyVerdict>(requests.map((request, i) => [request.tenantId, decided.value[i]!]));
       };
 
       const first = batch.messages[0];

@@ -1,6 +1,13 @@
 import type { Principal } from '@coherence/auth';
 import type { Logger, PgPool } from '@coherence/platform';
-import { buildPolicyInput, createDecisionRecorder, createPolicyEngine, createTenantDirectory, type PolicyVerdict } from '@coherence/policy';
+import {
+  buildPolicyInput,
+  createDecisionRecorder,
+  createPolicyEngine,
+  createTenantDirectory,
+  type PolicyVerdict,
+  type TenantRecord,
+} from '@coherence/policy';
 import { randomUUID } from 'node:crypto';
 import type { IngestMetrics, Transport } from '../telemetry/createIngestMetrics';
 
@@ -75,42 +82,47 @@ export async function createWritePolicy(options: WritePolicyOptions) {
   return {
     /** The region this ingest stores data in. */
     region: options.region,
-    /** Decides one write and queues the decision; rejects only when the tenant's row cannot be read (the database is unavailable). */
-    async decide(request: WriteRequest): Promise<PolicyVerdict> {
-      const records = await tenants.recordsOf([request.tenantId]);
-      const record = records.get(request.tenantId);
-      const verdict = engine.decide(
-        buildPolicyInput({
-          principal: request.principal,
-          operation: { id: request.operationId, type: 'ingest', rootFields: [WRITE_FIELD] },
-          tenantIds: [request.tenantId],
-          tenantResidency: new Map(record ? [[request.tenantId, record.residency]] : []),
-          region: options.region,
-          pausedScopes: [],
-        }),
-      );
-      options.metrics.writeDecisions.inc({ transport: request.transport, reason_code: verdict.reasonCode });
-      decisions.record({
-        decisionId: randomUUID(),
-        tenantId: record ? request.tenantId : UNREGISTERED_TENANT,
-        subject: request.principal.subject,
-        clientId: request.clientId,
-        operationId: request.operationId,
-        operationType: 'ingest',
-        allow: verdict.allow,
-        reasonCode: verdict.reasonCode,
-        explanation: verdict.explanation,
-        bundleSha256: verdict.bundleSha256,
-        correlationId: request.correlationId,
-        decidedAt: new Date().toISOString(),
-      });
-      return verdict;
+    /**
+     * Decides each write (their tenants' rows read together) and queues each
+     * decision; rejects, deciding none, only when a row cannot be read (the
+     * database is unavailable).
+     */
+    async decide(requests: readonly WriteRequest[]): Promise<PolicyVerdict[]> {
+      const records = await tenants.recordsOf(requests.map((request) => request.tenantId));
+      return requests.map((request) => decideOne(request, records.get(request.tenantId)));
     },
-    /** Writes the queued decisions now (tests). */
-    flushDecisions: () => decisions.flush(),
     /** Writes what is still queued; call after the last write was decided. */
     close: () => decisions.close(),
   };
+
+  function decideOne(request: WriteRequest, record: TenantRecord | undefined): PolicyVerdict {
+    const verdict = engine.decide(
+      buildPolicyInput({
+        principal: request.principal,
+        operation: { id: request.operationId, type: 'ingest', rootFields: [WRITE_FIELD] },
+        tenantIds: [request.tenantId],
+        tenantResidency: new Map(record ? [[request.tenantId, record.residency]] : []),
+        region: options.region,
+        pausedScopes: [],
+      }),
+    );
+    options.metrics.writeDecisions.inc({ transport: request.transport, reason_code: verdict.reasonCode });
+    decisions.record({
+      decisionId: randomUUID(),
+      tenantId: record ? request.tenantId : UNREGISTERED_TENANT,
+      subject: request.principal.subject,
+      clientId: request.clientId,
+      operationId: request.operationId,
+      operationType: 'ingest',
+      allow: verdict.allow,
+      reasonCode: verdict.reasonCode,
+      explanation: verdict.explanation,
+      bundleSha256: verdict.bundleSha256,
+      correlationId: request.correlationId,
+      decidedAt: new Date().toISOString(),
+    });
+    return verdict;
+  }
 }
 
 export type WritePolicy = Awaited<ReturnType<typeof createWritePolicy>>;

@@ -141,14 +141,17 @@ function readIdempotencyKey(request: FastifyRequest): string | undefined | null 
 async function refuseByWritePolicy(request: FastifyRequest, reply: FastifyReply, writePolicy: WritePolicy | 'off'): Promise<boolean> {
   if (writePolicy === 'off') return false;
   const principal = request.principal!;
-  const verdict = await writePolicy.decide({
-    transport: 'http',
-    principal,
-    clientId: principal.clientId,
-    tenantId: principal.tenantId,
-    operationId: SIGNALS_ROUTE,
-    correlationId: request.trace.requestId,
-  });
+  const decided = await writePolicy.decide([
+    {
+      transport: 'http',
+      principal,
+      clientId: principal.clientId,
+      tenantId: principal.tenantId,
+      operationId: SIGNALS_ROUTE,
+      correlationId: request.trace.requestId,
+    },
+  ]);
+  const verdict = decided[0]!;
   if (verdict.allow) return false;
   request.log.info({ tenant_id: principal.tenantId, reason: verdict.reasonCode }, 'batch denied by the write policy');
   if (verdict.reasonCode === POLICY_REASON_CODES.TENANT_UNKNOWN) {
