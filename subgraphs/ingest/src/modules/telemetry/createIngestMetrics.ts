@@ -42,7 +42,7 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
     }),
     storeRetries: new Counter({
       name: 'ingest_consumer_store_retries_total',
-      help: 'Failed stores of Kafka records that the consumer retries after a backoff, by kind (transient: database unavailable; unknown: unclassified error).',
+      help: 'Failed stores of Kafka records (or reads of their tenants for the write policy) that the consumer retries after a backoff, by kind (transient: database unavailable; unknown: unclassified error).',
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
