@@ -12,7 +12,8 @@
  * 4. what the write policy costs, in the same run: single-signal pushes at
  *    the fixed rate, then as fast as accepted, against a second ingest
  *    process with INGEST_WRITE_POLICY=off and against the first (policy on),
- *    alternately, --policy-duration seconds each.
+ *    in alternating slices (off/on, then on/off, …) so that a machine whose
+ *    load drifts weighs on both alike; --policy-duration seconds each.
  *
  * Ingest runs as its own process (as in production) at LOG_LEVEL=warn, with
  * the write policy on and its tenants registered; the limiter is set out of
@@ -29,7 +30,7 @@ import pg from 'pg';
 import { allPassed, checkLines } from './support/checks';
 import { parseNumberArgs } from './support/cli';
 import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
-import { runLoad, type LoadResult } from './support/runLoad';
+import { runLoad, sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
 
 const usage = `usage: npm run bench:ingest -- [--duration 60] [--batch-duration 15] [--policy-duration 15] [--rate 1000]
@@ -45,6 +46,8 @@ const {
 } = parseNumberArgs(usage, { duration: 60, 'batch-duration': 15, 'policy-duration': 15, rate: 1000 });
 const TARGET_P95_MS = 100;
 const TENANTS = 10;
+/** The policy comparison's runs are cut into this many slices, alternating off and on. */
+const POLICY_SLICES = 4;
 
 const say = (message: string) => console.log(`[bench] ${message}`);
 
@@ -140,22 +143,29 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
   // Same run, same database, alternately: what the write policy adds to a single-signal push.
   say(`warm-up of the policy-off process: 5 s`);
   await runLoad({ url: policyOffUrl, connections: 10, duration: 5, requests: [pushRequest(1)] });
-  const policyRun = async (policy: 'on' | 'off', load: 'fixed' | 'max') => {
+  const compare = async (load: 'fixed' | 'max') => {
     say(
-      `policy ${policy}: single-signal pushes ${load === 'fixed' ? `at ${ratePerSecond} req/s` : 'as fast as accepted'}, ${policyDurationSeconds} s`,
+      `policy off vs on: single-signal pushes ${load === 'fixed' ? `at ${ratePerSecond} req/s` : 'as fast as accepted'}, ` +
+        `${policyDurationSeconds} s each in ${POLICY_SLICES} alternating slices`,
     );
-    return runLoad({
-      url: policy === 'on' ? url : policyOffUrl,
-      connections: load === 'fixed' ? 50 : 10,
-      ...(load === 'fixed' ? { overallRate: ratePerSecond } : {}),
-      duration: policyDurationSeconds,
-      requests: [pushRequest(1)],
-    });
+    const samples: Record<'on' | 'off', LoadSample[]> = { on: [], off: [] };
+    for (let slice = 0; slice < POLICY_SLICES; slice += 1) {
+      for (const policy of slice % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        samples[policy].push(
+          await sampleLoad({
+            url: policy === 'on' ? url : policyOffUrl,
+            connections: load === 'fixed' ? 50 : 10,
+            ...(load === 'fixed' ? { overallRate: ratePerSecond } : {}),
+            duration: policyDurationSeconds / POLICY_SLICES,
+            requests: [pushRequest(1)],
+          }),
+        );
+      }
+    }
+    return { off: summarizeLoad(samples.off), on: summarizeLoad(samples.on) };
   };
-  const offFixed = await policyRun('off', 'fixed');
-  const onFixed = await policyRun('on', 'fixed');
-  const offMax = await policyRun('off', 'max');
-  const onMax = await policyRun('on', 'max');
+  const { off: offFixed, on: onFixed } = await compare('fixed');
+  const { off: offMax, on: onMax } = await compare('max');
   const policyOff = { fixedRate: offFixed, maxRate: offMax };
   const policyOn = { fixedRate: onFixed, maxRate: onMax };
   const { rows: decided } = await admin.query<{ n: string }>(
