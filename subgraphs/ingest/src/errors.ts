@@ -22,9 +22,5 @@ export const ingestErrorCodes = {
 } as const;
 export type IngestErrorCode = keyof typeof ingestErrorCodes;
 
-/**
- * Why a valid token was refused (`error.reason` of a 403 FORBIDDEN): the two
- * checks before the body is stored, or what the write policy denied with
- * (RESIDENCY_VIOLATION, or a code a newer policy bundle introduces).
- */
-export type ForbiddenReason = 'SCOPE_MISSING' | 'TENANT_MISMATCH' | 'RESIDENCY_VIOLATION' | (string & {});
+/** Why the authentication hook refused a valid token (`error.reason` of a 403); the write policy's reasons are its reason codes. */
+export type ForbiddenReason = 'SCOPE_MISSING' | 'TENANT_MISMATCH';

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { IngestMetrics, Transport } from '../telemetry/createIngestMetrics';
 
 /** The Rego field every signal write is decided as (policy/src/authz.rego: a `write` field). */
-export const WRITE_FIELD = 'publishSignals';
+const WRITE_FIELD = 'publishSignals';
 
 /**
  * Kafka records carry no token: the consumer decides a record's write as this

@@ -40,7 +40,7 @@ export interface SignalsRouteOptions {
 export const IDEMPOTENT_REPLAY_HEADER = 'idempotent-replayed';
 
 /** The operation id of HTTP writes in `policy_decisions`. */
-export const SIGNALS_ROUTE = 'POST /v1/signals';
+const SIGNALS_ROUTE = 'POST /v1/signals';
 
 /**
  * `POST /v1/signals`, in this order: bearer token (before the body is even
