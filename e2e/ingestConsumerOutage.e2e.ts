@@ -29,6 +29,7 @@ afterAll(async () => {
 
 it(`catches up after a ${OUTAGE_MS / 1_000} s consumer outage without loss or duplicates`, async () => {
   const tenantId = `${database.namespace}-outage`;
+  await harness.registerTenant(tenantId);
   let produced = 0;
   const produceFor = async (durationMs: number) => {
     const until = Date.now() + durationMs;

@@ -39,6 +39,7 @@ it('loses and duplicates nothing when ingest is SIGKILLed under HTTP and Kafka l
   let consumer = await ingest.startConsumer();
   const httpTenant = tenant('http');
   const kafkaTenant = tenant('kafka');
+  for (const tenantId of [httpTenant, kafkaTenant]) await harness.registerTenant(tenantId);
   const bearer = await ingest.token(httpTenant);
   const acceptedHttp = new Set<string>();
   const producedKafka = new Set<string>();

@@ -38,7 +38,7 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
       command: process.execPath,
       args: ['--import', 'tsx', join(repoRoot, entry)],
       cwd: repoRoot,
-      env: { ...process.env, LOG_LEVEL: 'info', INGEST_DATABASE_URL: database.appUrl, ...env },
+      env: { ...process.env, LOG_LEVEL: 'info', INGEST_DATABASE_URL: database.appUrl, INGEST_REGION: 'us', ...env },
       logFile: join(logDir, `${name}.log`),
     });
     running.push(child);
@@ -119,6 +119,8 @@ export async function createIngestHarness(name: string, services: ServiceEndpoin
     ingest,
     kafkaAdmin,
     producer,
+    /** Registers a tenant in ingest's region (`us`): the write policy refuses to store signals of unregistered ones. */
+    registerTenant: (tenantId: string) => admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us')`, [tenantId]),
     async stop() {
       await ingest.stopAll();
       await producer.disconnect();

@@ -36,6 +36,7 @@ const definitions = (): ProcessDefinition[] => {
         INGEST_PORT: `${port}`,
         INGEST_SUBGRAPH_PORT: '0',
         INGEST_DATABASE_URL: database.appUrl,
+        INGEST_REGION: 'us',
         ...ingestAuth(),
         ...subgraphAuth(),
       }),
@@ -46,6 +47,7 @@ const definitions = (): ProcessDefinition[] => {
       env: (port) => ({
         INGEST_CONSUMER_PORT: `${port}`,
         INGEST_DATABASE_URL: database.appUrl,
+        INGEST_REGION: 'us',
         KAFKA_BROKERS: services.kafkaBrokers.join(','),
         INGEST_SIGNALS_TOPIC: `${database.namespace}.signals`,
         INGEST_SIGNALS_DLQ_TOPIC: `${database.namespace}.dlq`,

@@ -14,7 +14,7 @@
  * OPA version). The tar itself is not committed (docs/adr/0002-gateway-security.md).
  */
 import { COMMS_POLICY_ENTRYPOINT, commsPolicyDir } from '@coherence/comms/quietHours';
-import { policyBundleFiles, policyBundleSha256, POLICY_ENTRYPOINT, type PolicyBundleManifest } from '@coherence/gateway/policy';
+import { policyBundleFiles, policyBundleSha256, POLICY_ENTRYPOINT, type PolicyBundleManifest } from '@coherence/policy';
 import { ensureOpa, pinnedOpaVersion } from '@coherence/testkit/opa';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';

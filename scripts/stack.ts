@@ -60,7 +60,7 @@ const logDir = join(rootDir, 'logs');
 const DATABASE = 'coherence';
 /** The dev key pair: the gateway and ingest trust its public half; `npm run token` signs with the private half. */
 const keyDir = join(rootDir, 'keys');
-/** The region the stack's gateway serves; the demo tenants reside in it. */
+/** The region the stack's gateway and ingest serve; the demo tenants reside in it. */
 const REGION = 'us';
 /** How long the start waits for the relay to project the demo data; it goes through the outbox in order, after any backlog. */
 const PROJECTION_DEADLINE_MS = 60_000;
@@ -136,7 +136,7 @@ async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
   if (rowCount === 0) await adminQuery(endpoints, `CREATE DATABASE ${DATABASE}`);
   const applied = await migrateDatabase(adminUrl(endpoints, DATABASE));
   say(applied.length > 0 ? `migrations applied: ${applied.join(', ')}` : 'database is up to date');
-  // The gateway serves registered tenants only (fail closed on unknown residency).
+  // The gateway and ingest serve registered tenants only (fail closed on unknown residency).
   const seed = new pg.Client({ connectionString: adminUrl(endpoints, DATABASE) });
   await seed.connect();
   await seed.query('INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), $2 ON CONFLICT (tenant_id) DO NOTHING', [
@@ -161,6 +161,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       secondPort: 4021,
       env: {
         INGEST_DATABASE_URL: appUrl,
+        INGEST_REGION: REGION,
         INGEST_JWKS: keys.jwksPath,
         INGEST_TOKEN_ISSUERS: DEV_ISSUER,
         INGEST_REDIS_URL: endpoints.redisUrl,
@@ -171,7 +172,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       name: 'ingest-consumer',
       entry: 'subgraphs/ingest/src/consumer/main.ts',
       port: 4011,
-      env: { INGEST_DATABASE_URL: appUrl, KAFKA_BROKERS: endpoints.kafkaBrokers.join(',') },
+      env: { INGEST_DATABASE_URL: appUrl, INGEST_REGION: REGION, KAFKA_BROKERS: endpoints.kafkaBrokers.join(',') },
     },
     {
       name: 'coherence',

@@ -99,6 +99,7 @@ export async function startFuzzHarness() {
     const consumer = await createConsumerService(
       readIngestConsumerConfig({
         INGEST_DATABASE_URL: database.appUrl,
+        INGEST_REGION: 'us',
         KAFKA_BROKERS: services.kafkaBrokers.join(','),
         INGEST_SIGNALS_TOPIC: topic,
         INGEST_SIGNALS_DLQ_TOPIC: dlqTopic,

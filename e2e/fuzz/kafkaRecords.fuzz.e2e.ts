@@ -43,6 +43,8 @@ const tally = createOutcomeTally('kafka');
 beforeAll(async () => {
   harness = await startFuzzHarness();
   fuzzTenant = harness.tenant('kafka');
+  // Both tenants the records name are registered: the write policy would dead-letter every signal of an unregistered one.
+  for (const tenantId of [fuzzTenant, harness.tenant('other')]) await harness.app.registerTenant(tenantId);
   ledgerAtStart = (await harness.counts()).ledger;
 });
 

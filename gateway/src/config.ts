@@ -3,7 +3,7 @@ import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig } from '@coherence/platform';
 import { manifestPath } from '@coherence/persisted-queries';
 import { z } from 'zod';
-import { policyBundleDir } from './policy/loadPolicyBundle';
+import { policyBundleDir } from '@coherence/policy';
 import { subscriptionConfigFields } from './subscriptions/config';
 import { supergraphPath } from './supergraph/subgraphs';
 
@@ -22,7 +22,7 @@ const schema = z.object({
   /** Connects as coherence_app (row-level security applies): tenants' residency, policy decisions, security events. */
   GATEWAY_DATABASE_URL: configFields.url(),
   /** The region this gateway serves; the policy denies reads of tenants residing elsewhere. */
-  GATEWAY_REGION: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'a region tag such as us or eu' }),
+  GATEWAY_REGION: configFields.region(),
   /** The key set tokens are verified against: a JWKS file path or an https:// URL. */
   GATEWAY_JWKS: z.string().min(1),
   /** Accepted token issuers (`iss`), comma-separated. */

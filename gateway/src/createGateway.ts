@@ -1,6 +1,7 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier } from '@coherence/auth';
 import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { createPolicyEngine, createTenantDirectory, policyBundleFiles } from '@coherence/policy';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGatewayAudit } from './audit/createGatewayAudit';
@@ -17,13 +18,10 @@ import { createOperationStore } from './persisted/createOperationStore';
 import { assemblePipelines } from './pipeline/assemblePipelines';
 import { createHttpHandler } from './pipeline/createHttpHandler';
 import { createAuthorizer } from './policy/createAuthorizer';
-import { createPolicyEngine } from './policy/createPolicyEngine';
-import { policyBundleFiles } from './policy/loadPolicyBundle';
 import { createGatewayLimiter } from './ratelimit/createGatewayLimiter';
 import { watchReloads } from './reload/watchReloads';
 import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSubscriptions';
 import type { SubgraphName } from './supergraph/subgraphs';
-import { createTenantDirectory } from './tenants/createTenantDirectory';
 
 /**
  * The gateway, wired: its stores, policy, audit, limiter and cache, the

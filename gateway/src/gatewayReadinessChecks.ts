@@ -1,5 +1,5 @@
 import type { PgPool, ReadinessCheck } from '@coherence/platform';
-import type { PolicyEngine } from './policy/createPolicyEngine';
+import type { PolicyEngine } from '@coherence/policy';
 import type { SubgraphName } from './supergraph/subgraphs';
 
 /** How long one subgraph's /readyz may take before the gateway counts it as not ready. */

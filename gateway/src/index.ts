@@ -3,13 +3,3 @@ export type { GatewayContext } from './execution/createOperationExecutor';
 export { readGatewayConfig, type GatewayConfig } from './config';
 export { gatewayErrorCodes, graphqlErrorBody } from './errors';
 export { supergraphPath, subgraphNames } from './supergraph/subgraphs';
-export {
-  loadPolicyBundle,
-  policyBundleDir,
-  policyBundleFiles,
-  policyBundleManifestSchema,
-  policyBundleSha256,
-  POLICY_ENTRYPOINT,
-  type PolicyBundle,
-  type PolicyBundleManifest,
-} from './policy/loadPolicyBundle';

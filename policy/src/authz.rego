@@ -1,13 +1,16 @@
 # Authorization of one persisted GraphQL operation (or one ingest write).
 #
 # The gateway builds the input from the persisted operation and the request's
-# variables, never from query text (docs/adr/0002-gateway-security.md):
+# variables, never from query text (docs/adr/0002-gateway-security.md). Ingest
+# builds it for a batch of signals as the field `publishSignals`, from the
+# producer's token over HTTP or, for Kafka, from the consumer acting for the
+# record's tenant (docs/adr/0013-ingest-write-policy.md):
 #
-#   principal        the verified token: subject, tenant, scopes, residency (regions it may read from)
+#   principal        the verified token: subject, tenant, scopes, residency (regions it may act in)
 #   operation        id, type, rootFields of the persisted operation
-#   tenantIds        every tenant id the variables touch
+#   tenantIds        every tenant id the variables (or the signals) touch
 #   tenantResidency  tenant id -> its residency region, for the tenants that are registered
-#   region           the region of the gateway deciding
+#   region           the region of the gateway (or ingest) deciding
 #   pausedScopes     scopes a kill switch has paused
 #
 # The one entrypoint is `decision`: {allow, reasonCode, explanation}. Anything
@@ -49,7 +52,8 @@ rank := {
 	"SCOPE_MISSING": 1,
 	"TENANT_MISMATCH": 2,
 	"FEATURE_PAUSED": 3,
-	"RESIDENCY_VIOLATION": 4,
+	"TENANT_UNKNOWN": 4,
+	"RESIDENCY_VIOLATION": 5,
 }
 
 default decision := {
@@ -133,7 +137,19 @@ denials contains {"code": "FEATURE_PAUSED", "explanation": concat("", ["every sc
 	count(held - paused) == 0
 }
 
+# Reading a tenant that is not registered is a residency violation: there is
+# no data of it here, and a reader learns no more than that.
 denials contains {"code": "RESIDENCY_VIOLATION", "explanation": concat("", ["tenant ", t, " is not registered, so its residency is unknown"])} if {
+	not writes
+	some t in input.tenantIds
+	not input.tenantResidency[t]
+}
+
+# Writing one is refused as such: the producer writes its own tenant (a
+# foreign one is TENANT_MISMATCH first) and has to get it registered, which
+# is not the same fix as sending to the right region.
+denials contains {"code": "TENANT_UNKNOWN", "explanation": concat("", ["tenant ", t, " is not registered, so nothing may be written for it"])} if {
+	writes
 	some t in input.tenantIds
 	not input.tenantResidency[t]
 }
@@ -157,6 +173,11 @@ reads_in_region if count(input.tenantIds) > 0
 reads_in_region if {
 	some field in input.operation.rootFields
 	field_access[field] == "operate"
+}
+
+writes if {
+	some field in input.operation.rootFields
+	field_access[field] == "write"
 }
 
 region_allowed_for_token if {

@@ -1,6 +1,6 @@
 # The allow/deny matrix in matrix.json, run by `opa test` against the Rego
 # source. The gateway's Node tests run the same file through the compiled
-# Wasm (gateway/src/policy/policyMatrix.test.ts), so the two cannot disagree.
+# Wasm (packages/policy/src/policyMatrix.test.ts), so the two cannot disagree.
 package coherence.authz_test
 
 import data.coherence.authz
@@ -38,4 +38,11 @@ test_operate_fields_check_the_token_region_without_a_tenant if {
 	c.name == "listing commands from a region the operator token may not read from"
 	got := authz.decision with input as c.input
 	got.explanation == "the token may not read from region us"
+}
+
+test_writing_an_unregistered_tenant_names_it if {
+	some c in data.authz_matrix.cases
+	c.name == "ingest: a producer writes its own tenant, which is not registered"
+	got := authz.decision with input as c.input
+	got.explanation == "tenant nobody is not registered, so nothing may be written for it"
 }

@@ -1,11 +1,10 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier, DEV_ISSUER } from '@coherence/auth';
-import { policyBundleDir, supergraphPath } from '@coherence/gateway';
+import { supergraphPath } from '@coherence/gateway';
 import {
   attachCoherenceSubscriptions,
   createAuthorizer,
   createPersistedOperations,
-  createPolicyEngine,
   createSecurityMetrics,
   readSubscriptionConfig,
   useAuthentication,
@@ -17,6 +16,7 @@ import {
 import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createServiceApp, type Logger } from '@coherence/platform';
+import { createPolicyEngine, policyBundleDir } from '@coherence/policy';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 

@@ -8,11 +8,18 @@
  * 2. single-signal pushes at a fixed 1,000 requests/s for 60 s, over 10
  *    tenants, each request a new signal: p95 time-to-202 ≤ 100 ms, 0 errors;
  * 3. batch throughput: batches of 100, 500 and 1,000 signals as fast as
- *    they are accepted; the best signals/s is reported.
+ *    they are accepted; the best signals/s is reported;
+ * 4. what the write policy costs, in the same run: single-signal pushes at
+ *    the fixed rate, then as fast as accepted, against a second ingest
+ *    process with INGEST_WRITE_POLICY=off and against the first (policy on),
+ *    in alternating slices (off/on, then on/off, …) so that a machine whose
+ *    load drifts weighs on both alike; --policy-duration seconds each.
  *
- * Ingest runs as its own process (as in production) at LOG_LEVEL=warn; the
- * limiter is set out of the way. Options: --duration <s> for the fixed-rate
- * run (default 60), --batch-duration <s> (default 15), --rate <req/s> (default 1000).
+ * Ingest runs as its own process (as in production) at LOG_LEVEL=warn, with
+ * the write policy on and its tenants registered; the limiter is set out of
+ * the way. Options: --duration <s> for the fixed-rate run (default 60),
+ * --batch-duration <s> (default 15), --policy-duration <s> (default 15),
+ * --rate <req/s> (default 1000).
  */
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
 import { freePort } from '@coherence/testkit';
@@ -23,52 +30,71 @@ import pg from 'pg';
 import { allPassed, checkLines } from './support/checks';
 import { parseNumberArgs } from './support/cli';
 import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
-import { runLoad, type LoadResult } from './support/runLoad';
+import { runLoad, sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
 
-const usage = `usage: npm run bench:ingest -- [--duration 60] [--batch-duration 15] [--rate 1000]
+const usage = `usage: npm run bench:ingest -- [--duration 60] [--batch-duration 15] [--policy-duration 15] [--rate 1000]
   --duration         seconds of single-signal pushes at the fixed rate (default 60)
   --batch-duration   seconds of load per batch size (default 15)
+  --policy-duration  seconds of each policy on / off run (default 15)
   --rate             requests per second of the fixed-rate runs (default 1000)`;
 const {
   duration: durationSeconds,
   'batch-duration': batchDurationSeconds,
+  'policy-duration': policyDurationSeconds,
   rate: ratePerSecond,
-} = parseNumberArgs(usage, { duration: 60, 'batch-duration': 15, rate: 1000 });
+} = parseNumberArgs(usage, { duration: 60, 'batch-duration': 15, 'policy-duration': 15, rate: 1000 });
 const TARGET_P95_MS = 100;
 const TENANTS = 10;
+/** The policy comparison's runs are cut into this many slices, alternating off and on. */
+const POLICY_SLICES = 4;
 
 const say = (message: string) => console.log(`[bench] ${message}`);
 
 const machine = watchMachine();
 const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, async ({ rootDir, services, database, defer }) => {
   const keys = await ensureDevKeys(join(rootDir, 'keys'));
-  const port = await freePort();
-  const child = spawnManaged({
-    name: 'ingest',
-    command: process.execPath,
-    args: ['--import', 'tsx', join(repoRoot, 'subgraphs/ingest/src/main.ts')],
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      LOG_LEVEL: 'warn',
-      INGEST_PORT: `${port}`,
-      INGEST_SUBGRAPH_PORT: '0',
-      INGEST_DATABASE_URL: database.appUrl,
-      INGEST_JWKS: keys.jwksPath,
-      INGEST_TOKEN_ISSUERS: DEV_ISSUER,
-      INGEST_REDIS_URL: services.endpoints.redisUrl,
-      SUBGRAPH_INTERNAL_JWKS: (await ensureDevInternalKeys(join(rootDir, 'keys'))).jwksPath,
-      INGEST_RATE_PER_SECOND: '10000000',
-      INGEST_RATE_BURST: '10000000',
-    },
-    logFile: join(services.logDir, 'ingest.log'),
-  });
-  defer(() => child.stop());
-  const url = `http://127.0.0.1:${port}`;
-  await waitUntilHealthy('ingest', child.logFile, async () => (await fetch(`${url}/readyz`)).ok, 60_000, child);
-
+  const internalJwksPath = (await ensureDevInternalKeys(join(rootDir, 'keys'))).jwksPath;
+  const admin = new pg.Client({ connectionString: database.adminUrl });
+  await admin.connect();
+  defer(() => admin.end());
   const tenants = Array.from({ length: TENANTS }, (_, i) => `${database.namespace}-bench${i}`);
+  // The write policy stores signals of registered tenants residing in ingest's region only.
+  await admin.query(`INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), 'us'`, [tenants]);
+
+  /** An ingest process on its own port; `writePolicy` off only for the policy comparison. */
+  const startIngest = async (name: string, writePolicy: 'enforce' | 'off') => {
+    const port = await freePort();
+    const child = spawnManaged({
+      name,
+      command: process.execPath,
+      args: ['--import', 'tsx', join(repoRoot, 'subgraphs/ingest/src/main.ts')],
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        INGEST_PORT: `${port}`,
+        INGEST_SUBGRAPH_PORT: '0',
+        INGEST_DATABASE_URL: database.appUrl,
+        SUBGRAPH_INTERNAL_JWKS: internalJwksPath,
+        INGEST_REGION: 'us',
+        INGEST_WRITE_POLICY: writePolicy,
+        INGEST_JWKS: keys.jwksPath,
+        INGEST_TOKEN_ISSUERS: DEV_ISSUER,
+        INGEST_REDIS_URL: services.endpoints.redisUrl,
+        INGEST_RATE_PER_SECOND: '10000000',
+        INGEST_RATE_BURST: '10000000',
+      },
+      logFile: join(services.logDir, `${name}.log`),
+    });
+    defer(() => child.stop());
+    const url = `http://127.0.0.1:${port}`;
+    await waitUntilHealthy(name, child.logFile, async () => (await fetch(`${url}/readyz`)).ok, 60_000, child);
+    return url;
+  };
+  const url = await startIngest('ingest', 'enforce');
+  const policyOffUrl = await startIngest('ingest-policy-off', 'off');
+
   const tokens = await Promise.all(
     tenants.map((tenant) => mintDevToken(keys.privateKeyPath, { sub: 'bench', tenant, scopes: [SCOPES.writeSelf], residency: ['us'] })),
   );
@@ -117,11 +143,48 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
   }
   const best = batches.reduce((a, b) => (b.signalsPerSecond > a.signalsPerSecond ? b : a));
 
-  const admin = new pg.Client({ connectionString: database.adminUrl });
-  await admin.connect();
+  // Same run, same database, alternately: what the write policy adds to a single-signal push.
+  say(`warm-up of the policy-off process: 5 s`);
+  await runLoad({ url: policyOffUrl, connections: 10, duration: 5, requests: [pushRequest(1)] });
+  const compare = async (load: 'fixed' | 'max') => {
+    say(
+      `policy off vs on: single-signal pushes ${load === 'fixed' ? `at ${ratePerSecond} req/s` : 'as fast as accepted'}, ` +
+        `${policyDurationSeconds} s each in ${POLICY_SLICES} alternating slices`,
+    );
+    const samples: Record<'on' | 'off', LoadSample[]> = { on: [], off: [] };
+    for (let slice = 0; slice < POLICY_SLICES; slice += 1) {
+      for (const policy of slice % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        samples[policy].push(
+          await sampleLoad({
+            url: policy === 'on' ? url : policyOffUrl,
+            connections: load === 'fixed' ? 50 : 10,
+            ...(load === 'fixed' ? { overallRate: ratePerSecond } : {}),
+            duration: policyDurationSeconds / POLICY_SLICES,
+            requests: [pushRequest(1)],
+          }),
+        );
+      }
+    }
+    return { off: summarizeLoad(samples.off), on: summarizeLoad(samples.on) };
+  };
+  const { off: offFixed, on: onFixed } = await compare('fixed');
+  const { off: offMax, on: onMax } = await compare('max');
+  const policyOff = { fixedRate: offFixed, maxRate: offMax };
+  const policyOn = { fixedRate: onFixed, maxRate: onMax };
+  const { rows: decided } = await admin.query<{ n: string }>(
+    `SELECT count(*) AS n FROM policy_decisions WHERE operation_id = 'POST /v1/signals' AND allow`,
+  );
+  const policyCost = {
+    off: policyOff,
+    on: policyOn,
+    fixedRateP50DeltaMs: Number((policyOn.fixedRate.latencyMs.p50 - policyOff.fixedRate.latencyMs.p50).toFixed(2)),
+    fixedRateP95DeltaMs: Number((policyOn.fixedRate.latencyMs.p95 - policyOff.fixedRate.latencyMs.p95).toFixed(2)),
+    maxRateThroughputRatio: Number((policyOn.maxRate.requestsPerSecond / Math.max(policyOff.maxRate.requestsPerSecond, 1)).toFixed(3)),
+    allowedDecisionsRecorded: Number(decided[0]!.n),
+  };
+
   const stored = Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM signal_ledger')).rows[0]!.n);
   const deduped = Number((await admin.query<{ n: string | null }>('SELECT sum(deduped) AS n FROM ingest_counters')).rows[0]!.n ?? 0);
-  await admin.end();
 
   const singleErrors = single.non2xx + single.errors + single.timeouts;
   const checks = {
@@ -129,11 +192,19 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
     'zero errors at the fixed rate': singleErrors === 0,
     [`sustained ≥ 99% of ${ratePerSecond} req/s`]: single.requestsPerSecond >= ratePerSecond * 0.99,
     'nothing deduped (every request was a new signal)': deduped === 0,
+    'zero errors with the write policy on or off': [offFixed, onFixed, offMax, onMax].every((r) => r.non2xx + r.errors + r.timeouts === 0),
   };
   const report = {
     when: new Date().toISOString(),
     machine: machine.report(),
-    setup: { ingestLogLevel: 'warn', tenants: TENANTS, connectionsAtFixedRate: 50, connectionsForBatches: 4 },
+    setup: {
+      ingestLogLevel: 'warn',
+      tenants: TENANTS,
+      connectionsAtFixedRate: 50,
+      connectionsForBatches: 4,
+      connectionsAsFastAsAccepted: 10,
+      writePolicy: 'on, except the INGEST_WRITE_POLICY=off process of the comparison',
+    },
     baselineHealthz: baseline,
     singleSignal: {
       ...single,
@@ -142,6 +213,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
     },
     batches,
     bestBatch: { batchSize: best.batchSize, signalsPerSecond: best.signalsPerSecond },
+    policyCost,
     ledger: { stored, deduped },
     checks,
     passed: allPassed(checks),
@@ -153,6 +225,9 @@ ingest benchmark (${describeMachine(report.machine)})
   /healthz baseline  ${baseline.requestsPerSecond} req/s  p50 ${baseline.latencyMs.p50} ms  p95 ${baseline.latencyMs.p95} ms
   single signal      ${single.requestsPerSecond} req/s  p50 ${single.latencyMs.p50} ms  p95 ${single.latencyMs.p95} ms  p99 ${single.latencyMs.p99} ms  errors ${singleErrors}  (p95 = ${report.singleSignal.p95VsHealthz}× /healthz)
 ${batches.map((b) => `  batch of ${String(b.batchSize).padEnd(5)}     ${b.signalsPerSecond} signals/s  (${b.requestsPerSecond} req/s, p95 ${b.latencyMs.p95} ms, errors ${b.non2xx + b.errors + b.timeouts})`).join('\n')}
+  write policy off   fixed rate ${policyOff.fixedRate.requestsPerSecond} req/s  p50 ${policyOff.fixedRate.latencyMs.p50} ms  p95 ${policyOff.fixedRate.latencyMs.p95} ms;  as fast as accepted ${policyOff.maxRate.requestsPerSecond} req/s  p95 ${policyOff.maxRate.latencyMs.p95} ms
+  write policy on    fixed rate ${policyOn.fixedRate.requestsPerSecond} req/s  p50 ${policyOn.fixedRate.latencyMs.p50} ms  p95 ${policyOn.fixedRate.latencyMs.p95} ms;  as fast as accepted ${policyOn.maxRate.requestsPerSecond} req/s  p95 ${policyOn.maxRate.latencyMs.p95} ms
+  policy cost        p50 ${policyCost.fixedRateP50DeltaMs} ms, p95 ${policyCost.fixedRateP95DeltaMs} ms at the fixed rate; throughput × ${policyCost.maxRateThroughputRatio}; ${policyCost.allowedDecisionsRecorded} ALLOWED decisions recorded
   ledger             ${stored} stored, ${deduped} deduped
 ${checkLines(checks)}
   report: reports/bench-ingest.json`);

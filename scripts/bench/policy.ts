@@ -11,8 +11,7 @@
  *    `gateway_request_security_seconds`; the report is the request time with
  *    those steps over the request time without them, as a ratio.
  */
-import { policyBundleDir } from '@coherence/gateway/policy';
-import { createPolicyEngine, type PolicyInput } from '@coherence/gateway/policyEngine';
+import { createPolicyEngine, policyBundleDir, type PolicyInput } from '@coherence/policy';
 import { createLogger } from '@coherence/platform';
 import { startApplication } from '@coherence/testkit';
 import { readFileSync } from 'node:fs';

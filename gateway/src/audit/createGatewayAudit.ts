@@ -1,7 +1,7 @@
 import { createSecurityEventWriter, type Logger, type PgPool } from '@coherence/platform';
 import { createAuthDenialRecorder } from '../auth/createAuthDenialRecorder';
 import type { SecurityMetrics } from '../createSecurityMetrics';
-import { createDecisionRecorder } from '../policy/createDecisionRecorder';
+import { createDecisionRecorder } from '@coherence/policy';
 
 export interface GatewayAuditOptions {
   pool: PgPool;

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayErrorCode } from '../errors';
 import type { ExecutedOperation, GatewayResponse } from '../gatewayResponse';
 import type { GatewayOperation } from '../persisted/createPersistedOperations';
-import type { TenantRecord } from '../tenants/createTenantDirectory';
+import type { TenantRecord } from '@coherence/policy';
 
 /** The tenant a request acts for, read once per request (after the persisted lookup) for the policy, the limiter and the cache. */
 export interface RequestTenant {

@@ -12,7 +12,7 @@ import { createTenantCoherenceCache, type TenantCoherenceCache } from '../cache/
 import { JSON_CONTENT_TYPE, serializeResult, type ExecutedOperation, type GatewayResponse } from '../gatewayResponse';
 import { createPersistedOperations } from '../persisted/createPersistedOperations';
 import { supergraphPath } from '../supergraph/subgraphs';
-import type { TenantRecord } from '../tenants/createTenantDirectory';
+import type { TenantRecord } from '@coherence/policy';
 import type { AdmittedContext, GatewayStep } from './GatewayStep';
 import { testContext, testPrincipal } from './testContext';
 import { useResponseCache } from './useResponseCache';

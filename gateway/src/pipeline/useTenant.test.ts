@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TenantRecord } from '../tenants/createTenantDirectory';
+import type { TenantRecord } from '@coherence/policy';
 import { testContext, testPrincipal } from './testContext';
 import { useTenant, type TenantSource } from './useTenant';
 

@@ -1,4 +1,4 @@
-import type { TenantRecord } from '../tenants/createTenantDirectory';
+import type { TenantRecord } from '@coherence/policy';
 import { assertReached, type GatewayStep } from './GatewayStep';
 
 /** Where tenants' rows come from: the gateway's cached `tenants` table, or a fixed answer in the fan-out benchmark. */

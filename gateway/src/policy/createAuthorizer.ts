@@ -1,13 +1,11 @@
 import type { Principal } from '@coherence/auth';
 import { POLICY_REASON_CODES } from '@coherence/contracts';
 import type { SecurityEventWriter } from '@coherence/platform';
+import { buildPolicyInput, type DecisionRecorder, type PolicyEngine, type PolicyVerdict } from '@coherence/policy';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { SecurityMetrics } from '../createSecurityMetrics';
 import type { GatewayOperation } from '../persisted/createPersistedOperations';
-import { buildPolicyInput } from './buildPolicyInput';
-import type { DecisionRecorder } from './createDecisionRecorder';
-import type { PolicyEngine, PolicyVerdict } from './createPolicyEngine';
 
 export interface AuthorizerOptions {
   policy: PolicyEngine;

@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createGatewayRedis, type GatewayRedis } from '../cache/createGatewayRedis';
 import { createGatewayLimiter, type RateLimitRequest } from './createGatewayLimiter';
-import { createTenantDirectory } from '../tenants/createTenantDirectory';
+import { createTenantDirectory } from '@coherence/policy';
 
 /** The gateway limiter against the real Redis and the real `tenants` table. */
 let database: TestDatabase;

@@ -9,5 +9,4 @@ export { usePersistedOperation } from '../pipeline/usePersistedOperation';
 export { usePolicy } from '../pipeline/usePolicy';
 export { useTenant, type TenantSource } from '../pipeline/useTenant';
 export { createAuthorizer } from '../policy/createAuthorizer';
-export { createPolicyEngine } from '../policy/createPolicyEngine';
 export { createSecurityMetrics } from '../createSecurityMetrics';

@@ -21,8 +21,10 @@ export const POLICY_REASON_CODES = {
   SCOPE_MISSING: 'SCOPE_MISSING',
   /** The token's tenant is not the tenant the operation targets. */
   TENANT_MISMATCH: 'TENANT_MISMATCH',
-  /** The tenant's data may not be read through this region's gateway. */
+  /** The tenant's data may not be read or written in this region (or the token may not act here). */
   RESIDENCY_VIOLATION: 'RESIDENCY_VIOLATION',
+  /** A write for a tenant that is not registered (reads of one are RESIDENCY_VIOLATION). */
+  TENANT_UNKNOWN: 'TENANT_UNKNOWN',
   /** A kill switch has paused the feature. */
   FEATURE_PAUSED: 'FEATURE_PAUSED',
   /** No valid bundle is active: fail closed. */

@@ -22,13 +22,15 @@ export interface SubgraphServiceOptions<TContext extends SubgraphContext> {
   /** Apollo Server plugins, e.g. one that reports to the gateway in a response's `extensions`. */
   plugins?: MountSubgraphOptions<TContext>['plugins'];
   readinessChecks?: readonly ReadinessCheck[];
+  /** Runs on close once in-flight requests have finished, before the pool closes: writes what requests queued (audit rows). */
+  onDrained?: () => Promise<void>;
 }
 
 export interface SubgraphService {
   app: FastifyInstance;
   metrics: Registry;
   pool: PgPool;
-  /** Stop taking traffic, let in-flight requests finish, then close the pool. */
+  /** Stop taking traffic, let in-flight requests finish, run `onDrained`, then close the pool. */
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function createSubgraphService<TContext extends SubgraphContext>(
     async close() {
       markDraining();
       await app.close();
+      await options.onDrained?.();
       await pool.end();
     },
   };

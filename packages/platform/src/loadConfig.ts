@@ -37,6 +37,8 @@ export const configFields = {
   port: (defaultPort: number) => z.coerce.number().int().min(0).max(65_535).default(defaultPort),
   host: () => z.string().min(1).default('127.0.0.1'),
   url: () => z.url(),
+  /** A region tag such as `us` or `eu`, as `tenants.residency` spells it. */
+  region: () => z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'a region tag such as us or eu' }),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   positiveInt: (defaultValue: number) => z.coerce.number().int().positive().default(defaultValue),
   /** A comma-separated list: items trimmed, empty ones dropped; unset is the empty list. */

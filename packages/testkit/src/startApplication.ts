@@ -46,6 +46,8 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
   const ingest = await createIngestService(
     readIngestConfig({
       INGEST_DATABASE_URL: database.appUrl,
+      INGEST_REGION: 'us',
+      INGEST_DECISION_FLUSH_MS: '20',
       INGEST_PORT: '0',
       INGEST_SUBGRAPH_PORT: '0',
       INGEST_JWKS: keys.jwksPath,
@@ -100,7 +102,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
   const relay = createOutboxRelay({ pool: relayPool, driver, logger, windowHours: 24 });
   const adminPool = createPgPool(database.adminUrl, { max: 2 });
   const mintToken = (claims: TestTokenClaims) => mintDevToken(keys.privateKeyPath, { sub: 'test-user', residency: ['us'], ...claims });
-  /** Registers a tenant (the gateway refuses unregistered ones); a tenant already there keeps its row. */
+  /** Registers a tenant (the gateway and ingest refuse unregistered ones); a tenant already there keeps its row. */
   const registerTenant = async (tenantId: string, residency = 'us') => {
     await adminPool.query('INSERT INTO tenants (tenant_id, residency) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING', [
       tenantId,
@@ -132,8 +134,9 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
       await registerTenant(tenantId);
       return { authorization: `Bearer ${await mintToken({ tenant: tenantId, scopes: ['coherence:read:self'] })}` };
     },
-    /** Headers of a token that may write `tenantId`'s signals (coherence:write:self). */
+    /** Registers `tenantId` in ingest's region (its write policy refuses unregistered ones) and returns headers of a token that may write its signals (coherence:write:self). */
     async writeHeaders(tenantId: string): Promise<Record<string, string>> {
+      await registerTenant(tenantId);
       return { authorization: `Bearer ${await mintToken({ tenant: tenantId, scopes: ['coherence:write:self'] })}` };
     },
     async stop() {

@@ -1,13 +1,14 @@
 import { DEV_ISSUER } from '@coherence/auth';
 import { ConfigError } from '@coherence/platform';
 import { describe, expect, it } from 'vitest';
-import { readIngestConfig } from './config';
+import { readIngestConfig, readIngestConsumerConfig } from './config';
 
 /** What every ingest process needs besides its token settings. */
 const required = {
   INGEST_DATABASE_URL: 'postgres://app@127.0.0.1/coherence',
   INGEST_REDIS_URL: 'redis://127.0.0.1:6379',
   SUBGRAPH_INTERNAL_JWKS: '/etc/coherence/internal-jwks.json',
+  INGEST_REGION: 'us',
 };
 const devTrust = { INGEST_JWKS: '.data/stack/keys/dev-jwks.json', INGEST_TOKEN_ISSUERS: DEV_ISSUER };
 
@@ -52,5 +53,30 @@ describe('readIngestConfig: where tokens are trusted from', () => {
       INGEST_TOKEN_MAX_LIFETIME_SECONDS: '3600',
     });
     expect(config).toMatchObject({ INGEST_TOKEN_ISSUERS: ['https://idp.example'], INGEST_TOKEN_MAX_LIFETIME_SECONDS: 3_600 });
+  });
+});
+
+describe('readIngestConfig: the write policy', () => {
+  it('needs the region ingest stores data in, for both processes: a deployment must not fall back to one', () => {
+    const { INGEST_REGION: _region, ...withoutRegion } = required;
+    expect(() => readIngestConfig({ ...withoutRegion, ...devTrust })).toThrow(/INGEST_REGION/);
+    expect(() => readIngestConsumerConfig({ INGEST_DATABASE_URL: required.INGEST_DATABASE_URL, KAFKA_BROKERS: '127.0.0.1:9092' })).toThrow(
+      /INGEST_REGION/,
+    );
+    expect(() => readIngestConfig({ ...required, ...devTrust, INGEST_REGION: 'US East' })).toThrow(/INGEST_REGION: a region tag/);
+  });
+
+  it('enforces the policy unless told otherwise, and refuses to turn it off in production', () => {
+    expect(readIngestConfig({ ...required, ...devTrust })).toMatchObject({ INGEST_WRITE_POLICY: 'enforce' });
+    expect(readIngestConfig({ ...required, ...devTrust, INGEST_WRITE_POLICY: 'off' })).toMatchObject({ INGEST_WRITE_POLICY: 'off' });
+    const production = {
+      ...required,
+      NODE_ENV: 'production',
+      INGEST_JWKS: 'https://idp.example/.well-known/jwks.json',
+      INGEST_TOKEN_ISSUERS: 'https://idp.example',
+    };
+    expect(() => readIngestConfig({ ...production, INGEST_WRITE_POLICY: 'off' })).toThrow(
+      /INGEST_WRITE_POLICY: off is refused when NODE_ENV=production/,
+    );
   });
 });

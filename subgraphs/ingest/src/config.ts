@@ -1,12 +1,25 @@
 import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, tokenTrustCheck } from '@coherence/auth';
 import { SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from '@coherence/contracts';
 import { configFields, loadConfig, subgraphConfigCheck, subgraphConfigFields } from '@coherence/platform';
+import { policyBundleDir } from '@coherence/policy';
 import { z } from 'zod';
 
-/** What the HTTP process and the Kafka consumer share: the ledger and the provenance defaults. */
+/** What the HTTP process and the Kafka consumer share: the ledger, the write policy and the provenance defaults. */
 const storageFields = {
-  /** Connects as coherence_app: a role that row-level security applies to. */
+  /** Connects as coherence_app: a role that row-level security applies to (ledger, tenants' residency, policy decisions). */
   INGEST_DATABASE_URL: configFields.url(),
+  /** The region this ingest stores data in; the write policy refuses tenants residing elsewhere (RESIDENCY_VIOLATION). */
+  INGEST_REGION: configFields.region(),
+  /** The policy bundle folder (policy.wasm, data.json, manifest.json), read at start: a bundle that does not verify stops the start. */
+  INGEST_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
+  /** How long a registered tenant's residency is reused before it is read again. Default 10_000. */
+  INGEST_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
+  /** How long "this tenant is not registered" is believed: a tenant registered since is written after at most this. Default 2_000. */
+  INGEST_TENANT_NEGATIVE_CACHE_TTL_MS: configFields.positiveInt(2_000),
+  /** Policy decisions are written at least this often while some wait… Default 200. */
+  INGEST_DECISION_FLUSH_MS: configFields.positiveInt(200),
+  /** …or as soon as this many are waiting. Default 200. */
+  INGEST_DECISION_BATCH_SIZE: configFields.positiveInt(200),
   /** Provenance attached to signals that arrive without one. */
   INGEST_DEFAULT_PURPOSE: z.string().min(1).default('operations'),
   INGEST_DEFAULT_RETENTION: z.string().min(1).default('P30D'),
@@ -41,6 +54,11 @@ const schema = z.object({
   INGEST_RATE_PER_SECOND: configFields.positiveInt(5_000),
   /** Signals a tenant may send at once after being idle; keep it ≥ INGEST_MAX_SIGNALS_PER_BATCH. Default 10_000. */
   INGEST_RATE_BURST: configFields.positiveInt(10_000),
+  /**
+   * `off` skips the write policy on `POST /v1/signals`: only for `npm run bench:ingest`, which measures what
+   * the policy costs. Refused when NODE_ENV=production. Default `enforce`.
+   */
+  INGEST_WRITE_POLICY: z.enum(['enforce', 'off']).default('enforce'),
 });
 
 export type IngestConfig = ReturnType<typeof readIngestConfig>;
@@ -48,7 +66,13 @@ export type IngestConfig = ReturnType<typeof readIngestConfig>;
 export function readIngestConfig(env?: Record<string, string | undefined>) {
   return loadConfig(
     'ingest',
-    schema.superRefine(tokenTrustCheck({ jwks: 'INGEST_JWKS', issuers: 'INGEST_TOKEN_ISSUERS' })).superRefine(subgraphConfigCheck),
+    schema
+      .superRefine(tokenTrustCheck({ jwks: 'INGEST_JWKS', issuers: 'INGEST_TOKEN_ISSUERS' }))
+      .superRefine(subgraphConfigCheck)
+      .superRefine((config, ctx) => {
+        if (config.NODE_ENV === 'production' && config.INGEST_WRITE_POLICY === 'off')
+          ctx.addIssue({ code: 'custom', path: ['INGEST_WRITE_POLICY'], message: 'off is refused when NODE_ENV=production' });
+      }),
     env,
   );
 }

@@ -2,17 +2,19 @@ import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES,
 import { outboxEventSchema, validate } from '@coherence/contracts';
 import { createLogger } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readIngestConfig } from './config';
 import { createIngestService } from './createIngestService';
 import { expireIdempotencyKeys } from './modules/idempotency/idempotencyStore';
 
-/** `POST /v1/signals` against the real Postgres and Redis: auth, the bad-input matrix, provenance, idempotency, the limiter. */
+/** `POST /v1/signals` against the real Postgres and Redis: auth, the write policy, the bad-input matrix, provenance, idempotency, the limiter. */
 const keyDir = mkdtempSync(join(tmpdir(), 'ingest-keys-'));
 let keys: DevKeyFiles;
 let database: TestDatabase;
@@ -25,6 +27,9 @@ async function startIngest(env: Record<string, string> = {}) {
   const service = await createIngestService(
     readIngestConfig({
       INGEST_DATABASE_URL: database.appUrl,
+      INGEST_REGION: 'us',
+      // Tests read decision rows right after a request; a short interval keeps that wait small.
+      INGEST_DECISION_FLUSH_MS: '20',
       INGEST_JWKS: keys.jwksPath,
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,
       INGEST_REDIS_URL: inject('services').redisUrl,
@@ -55,8 +60,22 @@ afterAll(async () => {
 });
 
 const tenant = (name: string) => `${database.namespace}-${name}`;
-const token = (tenantName: string, scopes: string[] = [SCOPES.writeSelf], extra: { ttlSeconds?: number } = {}) =>
-  mintDevToken(keys.privateKeyPath, { sub: `producer-${tenantName}`, tenant: tenant(tenantName), scopes, residency: ['us'], ...extra });
+/** Registers `tenantName` (once) in `residency`; the write policy refuses signals of an unregistered tenant. */
+const register = (tenantName: string, residency = 'us') =>
+  admin.query('INSERT INTO tenants (tenant_id, residency) VALUES ($1, $2) ON CONFLICT (tenant_id) DO NOTHING', [
+    tenant(tenantName),
+    residency,
+  ]);
+/** A producer token of `tenantName`, which is registered in ingest's region unless `registered` is false. */
+const token = async (
+  tenantName: string,
+  scopes: string[] = [SCOPES.writeSelf],
+  extra: { ttlSeconds?: number; residency?: string[]; registered?: boolean } = {},
+) => {
+  const { registered = true, residency = ['us'], ...claims } = extra;
+  if (registered) await register(tenantName);
+  return mintDevToken(keys.privateKeyPath, { sub: `producer-${tenantName}`, tenant: tenant(tenantName), scopes, residency, ...claims });
+};
 const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
 
 let nextId = 0;
@@ -167,6 +186,94 @@ describe('authentication and authorization', () => {
     ]);
     expect(await ledgerCount('alpha')).toBe(0);
     expect(await ledgerCount('beta')).toBe(0);
+  });
+});
+
+/** The `policy_decisions` rows of one request, once the recorder has written them (it flushes every 20 ms here). */
+async function decisionsOf(correlationId: string) {
+  const read = () =>
+    admin.query<Record<string, unknown>>(
+      `SELECT tenant_id, subject, client_id, operation_id, operation_type, allow, reason_code, explanation, bundle_sha256, region
+         FROM policy_decisions WHERE correlation_id = $1`,
+      [correlationId],
+    );
+  for (let waited = 0; waited < 2_000; waited += 50) {
+    const { rows } = await read();
+    if (rows.length > 0) return rows;
+    await sleep(50);
+  }
+  return (await read()).rows;
+}
+
+describe('write policy: the OPA bundle decides publishSignals for the token’s tenant, every decision recorded', () => {
+  const pushAs = async (tenantName: string, bearer: string) => {
+    const correlationId = randomUUID();
+    const response = await push({ signals: [signalOf(tenantName)] }, { bearer, headers: { 'x-request-id': correlationId } });
+    return { response, decisions: await decisionsOf(correlationId) };
+  };
+  const decision = (tenantId: string, subject: string, allow: boolean, reasonCode: string) => ({
+    tenant_id: tenantId,
+    subject,
+    client_id: 'dev-cli',
+    operation_id: 'POST /v1/signals',
+    operation_type: 'ingest',
+    allow,
+    reason_code: reasonCode,
+    explanation: expect.any(String),
+    bundle_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    region: 'us',
+  });
+
+  it('stores a registered tenant’s batch: 202 and an ALLOWED decision under the tenant', async () => {
+    const { response, decisions } = await pushAs('policy-ok', await token('policy-ok'));
+    expect(response.status).toBe(202);
+    expect(decisions).toEqual([decision(tenant('policy-ok'), 'producer-policy-ok', true, 'ALLOWED')]);
+    expect(await ledgerCount('policy-ok')).toBe(1);
+  });
+
+  it('refuses a tenant that is not registered: 403 TENANT_UNKNOWN, the decision filed under -, nothing stored', async () => {
+    const { response, decisions } = await pushAs(
+      'policy-unknown',
+      await token('policy-unknown', [SCOPES.writeSelf], { registered: false }),
+    );
+    expect(response.status).toBe(403);
+    expect(response.json).toEqual({
+      error: { code: 'TENANT_UNKNOWN', message: "the token's tenant is not registered; nothing was stored" },
+    });
+    expect(decisions).toEqual([decision('-', 'producer-policy-unknown', false, 'TENANT_UNKNOWN')]);
+    expect(decisions[0]!['explanation']).toBe(`tenant ${tenant('policy-unknown')} is not registered, so nothing may be written for it`);
+    expect(await ledgerCount('policy-unknown')).toBe(0);
+  });
+
+  it('refuses a tenant residing in another region: 403 RESIDENCY_VIOLATION, the decision under the tenant, nothing stored', async () => {
+    await register('policy-eu', 'eu');
+    // The token may act in both regions: what refuses the write is where the tenant's data must stay.
+    const bearer = await token('policy-eu', [SCOPES.writeSelf], { registered: false, residency: ['us', 'eu'] });
+    const { response, decisions } = await pushAs('policy-eu', bearer);
+    expect(response.status).toBe(403);
+    expect(response.json).toEqual({
+      error: { code: 'FORBIDDEN', reason: 'RESIDENCY_VIOLATION', message: 'denied by policy: RESIDENCY_VIOLATION; nothing was stored' },
+    });
+    expect(decisions).toEqual([decision(tenant('policy-eu'), 'producer-policy-eu', false, 'RESIDENCY_VIOLATION')]);
+    expect(decisions[0]!['explanation']).toBe(`tenant ${tenant('policy-eu')} resides in eu, not in us`);
+    expect(await ledgerCount('policy-eu')).toBe(0);
+  });
+
+  it('refuses a token whose residency claim does not include this region, though its tenant resides here', async () => {
+    const { response, decisions } = await pushAs('policy-claim', await token('policy-claim', [SCOPES.writeSelf], { residency: ['eu'] }));
+    expect(response.status).toBe(403);
+    expect(response.json?.error).toMatchObject({ code: 'FORBIDDEN', reason: 'RESIDENCY_VIOLATION' });
+    expect(decisions).toEqual([decision(tenant('policy-claim'), 'producer-policy-claim', false, 'RESIDENCY_VIOLATION')]);
+    expect(await ledgerCount('policy-claim')).toBe(0);
+  });
+
+  it('counts decisions by transport and reason code', async () => {
+    const body = (await fetch(`${url}/metrics`).then((r) => r.text())).split('\n');
+    const count = (reasonCode: string) =>
+      Number(body.find((l) => l.startsWith(`ingest_write_decisions_total{transport="http",reason_code="${reasonCode}"}`))?.split(' ')[1]);
+    expect(count('TENANT_UNKNOWN')).toBeGreaterThanOrEqual(1);
+    expect(count('RESIDENCY_VIOLATION')).toBeGreaterThanOrEqual(2);
+    expect(count('ALLOWED')).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -5,12 +5,14 @@ import { Redis } from 'ioredis';
 import type { IngestConfig } from './config';
 import { cacheVerifiedTokens } from './modules/auth/cacheVerifiedTokens';
 import { expireIdempotencyKeys } from './modules/idempotency/idempotencyStore';
+import { createWritePolicy } from './modules/policy/createWritePolicy';
 import { readOutboxBacklog } from './modules/signals/readOutboxBacklog';
 import { registerSignalsRoute } from './modules/signals/signalsRoute';
 import { statsResolvers, type IngestContext } from './modules/stats/resolvers';
 import { statsTypeDefs } from './modules/stats/schema.graphql';
 import { createIngestMetrics } from './modules/telemetry/createIngestMetrics';
 import { defaultProvenanceOf } from './defaultProvenance';
+import { writePolicyOptionsOf } from './writePolicyOptions';
 
 /** What a limiter call may wait for Redis: as the gateway's default, a paused Redis costs a batch this much at most. */
 const REDIS_COMMAND_TIMEOUT_MS = 100;
@@ -50,18 +52,29 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
     typeDefs: statsTypeDefs,
     resolvers: statsResolvers,
     context: (base) => base,
+    // Once the server has drained, no request can queue a decision any more.
+    onDrained: async () => {
+      if (writePolicy !== 'off') await writePolicy.close();
+    },
   });
   const producers = createServiceApp({
     logger,
     bodyLimitBytes: config.INGEST_BODY_LIMIT_BYTES,
     readinessChecks: [{ name: 'postgres', check: async () => void (await service.pool.query('SELECT 1')) }],
   });
+  const metrics = createIngestMetrics(producers.metrics, { readBacklog: () => readOutboxBacklog(service.pool) });
+  const writePolicy =
+    config.INGEST_WRITE_POLICY === 'off'
+      ? 'off'
+      : await createWritePolicy({ ...writePolicyOptionsOf(config), pool: service.pool, logger, metrics });
+  if (writePolicy === 'off') logger.warn('INGEST_WRITE_POLICY=off: writes are not checked against the policy (benchmarks only)');
   registerSignalsRoute(producers.app, {
     pool: service.pool,
     maxSignalsPerBatch: config.INGEST_MAX_SIGNALS_PER_BATCH,
     defaultProvenance: defaultProvenanceOf(config),
     verify,
     requiredScope: SCOPES.writeSelf,
+    writePolicy,
     idempotencyTtlHours: config.INGEST_IDEMPOTENCY_TTL_HOURS,
     limiter: createTenantRateLimiter({
       redis,
@@ -73,7 +86,7 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
       onFallback: (error) => logger.warn({ err: error }, 'ingest limiter: redis failed; enforcing the shares in process until it answers'),
       onRecovered: () => logger.info('ingest limiter: redis answers again; shares enforced in redis'),
     }),
-    metrics: createIngestMetrics(producers.metrics, { readBacklog: () => readOutboxBacklog(service.pool) }),
+    metrics,
   });
   // Every replica expires keys; deletes of the same rows simply find them gone.
   const expiryTimer = setInterval(() => {

@@ -11,8 +11,10 @@ export const ingestErrorCodes = {
   INVALID_IDEMPOTENCY_KEY: 400,
   /** No usable bearer token; `reason` says why (e.g. TOKEN_EXPIRED, TOKEN_IN_QUERY_STRING). */
   UNAUTHENTICATED: 401,
-  /** A valid token that may not do this; `reason` is SCOPE_MISSING or TENANT_MISMATCH. */
+  /** A valid token that may not do this; `reason` is SCOPE_MISSING, TENANT_MISMATCH, RESIDENCY_VIOLATION or another policy reason code. */
   FORBIDDEN: 403,
+  /** The token's tenant has no row in `tenants`: nothing may be written for it until it is registered. */
+  TENANT_UNKNOWN: 403,
   /** The `Idempotency-Key` was used with another body; `fields` lists the paths that differ. */
   IDEMPOTENCY_MISMATCH: 409,
   /** Over the tenant's share; `Retry-After` says when to come back. */
@@ -20,5 +22,5 @@ export const ingestErrorCodes = {
 } as const;
 export type IngestErrorCode = keyof typeof ingestErrorCodes;
 
-/** Why a valid token was refused (`error.reason` of a 403). */
+/** Why the authentication hook refused a valid token (`error.reason` of a 403); the write policy's reasons are its reason codes. */
 export type ForbiddenReason = 'SCOPE_MISSING' | 'TENANT_MISMATCH';

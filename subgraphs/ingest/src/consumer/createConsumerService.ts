@@ -2,8 +2,10 @@ import { createPgPool, createServiceApp, type Logger } from '@coherence/platform
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { IngestConsumerConfig } from '../config';
 import { defaultProvenanceOf } from '../defaultProvenance';
+import { createWritePolicy } from '../modules/policy/createWritePolicy';
 import { readOutboxBacklog } from '../modules/signals/readOutboxBacklog';
 import { createIngestMetrics } from '../modules/telemetry/createIngestMetrics';
+import { writePolicyOptionsOf } from '../writePolicyOptions';
 import { startSignalConsumer } from './startSignalConsumer';
 
 /**
@@ -13,7 +15,8 @@ import { startSignalConsumer } from './startSignalConsumer';
  * `INGEST_CONSUMER_STALL_SECONDS`; a pause for the outbox backlog is
  * back-pressure, not a stall) and `/metrics`.
  * `close()` drains: it stops fetching, lets the slice in progress commit its
- * transaction and offsets, then closes Kafka and Postgres.
+ * transaction and offsets, writes the queued policy decisions, then closes
+ * Kafka and Postgres.
  */
 export async function createConsumerService(config: IngestConsumerConfig, logger: Logger) {
   const pool = createPgPool(config.INGEST_DATABASE_URL, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
@@ -49,6 +52,7 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
     ],
   });
   const ingestMetrics = createIngestMetrics(metrics, { readBacklog: () => readOutboxBacklog(pool) });
+  const writePolicy = await createWritePolicy({ ...writePolicyOptionsOf(config), pool, logger, metrics: ingestMetrics });
   const consumer = await startSignalConsumer({
     kafka,
     pool,
@@ -60,6 +64,7 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
     sessionTimeoutMs: config.INGEST_CONSUMER_SESSION_TIMEOUT_MS,
     partitions: config.INGEST_TOPIC_PARTITIONS,
     defaultProvenance: defaultProvenanceOf(config),
+    writePolicy,
     backlog: {
       pauseAbove: config.INGEST_BACKLOG_PAUSE_ABOVE,
       resumeBelow: config.INGEST_BACKLOG_RESUME_BELOW,
@@ -73,6 +78,7 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
     async close() {
       markDraining();
       await consumer.stop();
+      await writePolicy.close();
       await app.close();
       await pool.end();
     },

@@ -1,6 +1,7 @@
 import { createLogger } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -9,7 +10,7 @@ import { createConsumerService } from './createConsumerService';
 
 type ConsumerService = Awaited<ReturnType<typeof createConsumerService>>;
 
-/** The Kafka consumer against the real Kafka and Postgres: replay without duplicates, DLQ, backpressure, graceful stop. */
+/** The Kafka consumer against the real Kafka and Postgres: replay without duplicates, DLQ, the write policy, backpressure, graceful stop. */
 let database: TestDatabase;
 let admin: pg.Pool;
 let kafka: Kafka;
@@ -25,6 +26,23 @@ beforeAll(async () => {
   await kafkaAdmin.connect();
   producer = kafka.producer();
   await producer.connect();
+  // The write policy dead-letters records of unregistered tenants: every tenant these tests store is registered here.
+  const stored = [
+    'replay0',
+    'replay1',
+    'replay2',
+    'replay3',
+    'replay4',
+    'dlq',
+    'pause',
+    'stop0',
+    'stop1',
+    'stop2',
+    'refused',
+    'outage',
+    'hung',
+  ];
+  await admin.query(`INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), 'us'`, [stored.map(tenant)]);
 });
 
 afterAll(async () => {
@@ -44,6 +62,8 @@ function setup(name: string, env: Record<string, string> = {}) {
     const service = await createConsumerService(
       readIngestConsumerConfig({
         INGEST_DATABASE_URL: database.appUrl,
+        INGEST_REGION: 'us',
+        INGEST_DECISION_FLUSH_MS: '20',
         KAFKA_BROKERS: inject('services').kafkaBrokers.join(','),
         INGEST_SIGNALS_TOPIC: topic,
         INGEST_SIGNALS_DLQ_TOPIC: dlqTopic,
@@ -252,6 +272,78 @@ describe('Kafka consumer', () => {
     await start();
     await waitFor('the rest to be consumed', async () => (await lag(groupId, topic)) === 0);
     expect(await ledgerCount('stop')).toBe(total);
+  });
+});
+
+describe('Kafka consumer write policy', () => {
+  it('dead-letters the records of an unregistered tenant (TENANT_UNKNOWN) and of a tenant of another region (RESIDENCY_VIOLATION), with decisions, and the partition flows on', async () => {
+    const { topic, dlqTopic, groupId, start } = setup('policy', { INGEST_TOPIC_PARTITIONS: '1' });
+    await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us'), ($2, 'eu')`, [
+      tenant('policy-us'),
+      tenant('policy-eu'),
+    ]);
+    const service = await start();
+    const record = (tenantName: string, id: string, requestId: string) => ({
+      key: tenant(tenantName),
+      value: JSON.stringify(signal(tenantName, id)),
+      headers: { 'x-request-id': requestId },
+    });
+    const [unknownId, euId, usId] = [randomUUID(), randomUUID(), randomUUID()];
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [
+        record('policy-unknown', 'u1', unknownId),
+        record('policy-us', 'g1', usId),
+        record('policy-eu', 'e1', euId),
+        record('policy-unknown', 'u2', unknownId),
+        record('policy-us', 'g2', usId),
+      ],
+    });
+    await waitFor('the partition to be consumed', async () => (await lag(groupId, topic)) === 0);
+
+    const { rows } = await admin.query<{ tenant_id: string; signal_id: string }>(
+      'SELECT tenant_id, signal_id FROM signal_ledger WHERE tenant_id LIKE $1 ORDER BY 2',
+      [`${tenant('policy')}%`],
+    );
+    expect(rows).toEqual([
+      { tenant_id: tenant('policy-us'), signal_id: 'g1' },
+      { tenant_id: tenant('policy-us'), signal_id: 'g2' },
+    ]);
+    const dead = await readDeadLetters(dlqTopic, 3);
+    expect(dead.map((d) => ({ key: d.key, code: d.reason.code, source: d.source }))).toEqual([
+      { key: tenant('policy-unknown'), code: 'TENANT_UNKNOWN', source: `${topic}/0/0` },
+      { key: tenant('policy-eu'), code: 'RESIDENCY_VIOLATION', source: `${topic}/0/2` },
+      { key: tenant('policy-unknown'), code: 'TENANT_UNKNOWN', source: `${topic}/0/3` },
+    ]);
+    expect(dead[1]!.reason.issues).toEqual([
+      { path: 'tenantId', rule: 'residency_violation', message: `tenant ${tenant('policy-eu')} resides in eu, not in us` },
+    ]);
+    expect(await metric(service, 'ingest_dlq_records_total{code="TENANT_UNKNOWN"}')).toBe(2);
+    expect(await metric(service, 'ingest_dlq_records_total{code="RESIDENCY_VIOLATION"}')).toBe(1);
+
+    // One decision per tenant and slice, as the consumer acting for the record's tenant; an unregistered one filed under '-'.
+    const decisions = async () =>
+      (
+        await admin.query<Record<string, unknown>>(
+          `SELECT tenant_id, subject, client_id, operation_id, operation_type, allow, reason_code, correlation_id, region
+             FROM policy_decisions WHERE correlation_id = ANY($1) ORDER BY reason_code`,
+          [[unknownId, euId, usId]],
+        )
+      ).rows;
+    await waitFor('the decisions to be written', async () => (await decisions()).length >= 3, 5_000);
+    const common = {
+      subject: 'service:ingest-consumer',
+      client_id: null,
+      operation_id: `kafka:${topic}`,
+      operation_type: 'ingest',
+      region: 'us',
+    };
+    expect(await decisions()).toEqual([
+      { ...common, tenant_id: tenant('policy-us'), allow: true, reason_code: 'ALLOWED', correlation_id: usId },
+      { ...common, tenant_id: tenant('policy-eu'), allow: false, reason_code: 'RESIDENCY_VIOLATION', correlation_id: euId },
+      { ...common, tenant_id: '-', allow: false, reason_code: 'TENANT_UNKNOWN', correlation_id: unknownId },
+    ]);
   });
 });
 

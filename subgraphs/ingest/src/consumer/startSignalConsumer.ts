@@ -1,3 +1,4 @@
+import { SCOPES } from '@coherence/auth';
 import {
   createSignalSchema,
   extractTraceContext,
@@ -7,8 +8,10 @@ import {
   type ValidationIssue,
 } from '@coherence/contracts';
 import type { Logger, PgPool } from '@coherence/platform';
+import type { PolicyVerdict } from '@coherence/policy';
 import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { KAFKA_CONSUMER_SUBJECT, type WritePolicy, type WriteRequest } from '../modules/policy/createWritePolicy';
 import { readOutboxBacklog } from '../modules/signals/readOutboxBacklog';
 import { storeSignals } from '../modules/signals/storeSignals';
 import type { IngestMetrics } from '../modules/telemetry/createIngestMetrics';
@@ -28,6 +31,8 @@ export interface SignalConsumerOptions {
   /** Used only when the consumer has to create the topics. */
   partitions: number;
   defaultProvenance: Provenance;
+  /** Decides each tenant's records of a slice; denied ones are dead-lettered with the reason code. */
+  writePolicy: WritePolicy;
   backlog: { pauseAbove: number; resumeBelow: number; pollMs: number };
   /** Records pending and none committed for this long is a stall (see {@link createStallWatch}). */
   stallSeconds: number;
@@ -48,21 +53,28 @@ export interface RunningSignalConsumer {
   stop(): Promise<void>;
 }
 
-/** The `dlq-reason` of a valid record that Postgres refused to store, in the shape of the validation reasons. */
-interface StoreFailedReason {
-  code: 'STORE_FAILED';
+/**
+ * The `dlq-reason` of a valid record that Postgres refused to store
+ * (STORE_FAILED) or the write policy denied (TENANT_UNKNOWN,
+ * RESIDENCY_VIOLATION, …), in the shape of the validation reasons.
+ */
+interface RefusedRecordReason {
+  code: string;
   issues: ValidationIssue[];
 }
 
-type StoreOutcome = { outcome: 'stored' } | { outcome: 'refused'; error: unknown } | { outcome: 'left' };
+/** What retrying an action came to: done, refused for the records' own fault, or given up because the consumer must leave. */
+type Attempt<T> = { outcome: 'done'; value: T } | { outcome: 'refused'; error: unknown } | { outcome: 'left' };
 
 /**
  * Consumes signals from Kafka into the same ledger + outbox transaction as
  * HTTP. At-least-once with dedupe: a slice of a batch is stored in one
  * transaction and only then are its offsets committed, so a crash in between
  * replays records the ledger already has (they count as deduped). Invalid
- * records go to the dead-letter topic before their offsets are committed, so
- * none is lost and none blocks its partition.
+ * records, and records of a tenant the write policy denies (not registered,
+ * or residing in another region: one decision per tenant and slice), go to
+ * the dead-letter topic before their offsets are committed, so none is lost
+ * and none blocks its partition.
  *
  * A failed store is classified ({@link classifyStoreError}). When Postgres
  * refuses the data, the slice is stored again record by record and each
@@ -190,23 +202,45 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
         }
         return !mustLeave();
       };
-      /** Stores `signals`, retrying failures that are not the records' fault until stored or leaving. */
-      const storeRetrying = async (signals: Signal[], traced: KafkaMessage): Promise<StoreOutcome> => {
+      /** Runs `action` (a store, or a read of tenants' rows), retrying failures that are not the records' fault until done or leaving. */
+      const retrying = async <T>(action: () => Promise<T>, records: number): Promise<Attempt<T>> => {
         for (let attempt = 0; ; attempt += 1) {
           try {
-            await store(signals, traced);
-            return { outcome: 'stored' };
+            return { outcome: 'done', value: await action() };
           } catch (error) {
             const kind = classifyStoreError(error);
             if (kind === 'record') return { outcome: 'refused', error };
             const delayMs = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
             metrics.storeRetries.inc({ kind });
-            const context = { err: error, partition, records: signals.length, attempt, delayMs };
+            const context = { err: error, partition, records, attempt, delayMs };
             if (kind === 'transient') logger.warn(context, 'database unavailable; retrying the same records');
             else logger.error(context, 'store failed for an unclassified reason; retrying the same records');
             if (!(await waitUnlessLeaving(delayMs))) return { outcome: 'left' };
           }
         }
+      };
+      const storeRetrying = (signals: Signal[], traced: KafkaMessage) => retrying(() => store(signals, traced), signals.length);
+      /**
+       * The write policy's verdict for each tenant among `records`, decided
+       * once per slice (the decision carries the correlation id of the
+       * tenant's first record); undefined when the consumer must leave.
+       */
+      const decideTenants = async (records: { message: KafkaMessage; signal: Signal }[]) => {
+        const firstOfTenant = new Map<string, KafkaMessage>();
+        for (const { message, signal } of records) if (!firstOfTenant.has(signal.tenantId)) firstOfTenant.set(signal.tenantId, message);
+        const requests: WriteRequest[] = [...firstOfTenant].map(([tenantId, message]) => ({
+          transport: 'kafka',
+          principal: { subject: KAFKA_CONSUMER_SUBJECT, tenantId, scopes: [SCOPES.writeSelf], residency: [options.writePolicy.region] },
+          clientId: null,
+          tenantId,
+          operationId: `kafka:${batch.topic}`,
+          correlationId: extractTraceContext(stringHeaders(message)).requestId,
+        }));
+        const decided = await retrying(() => options.writePolicy.decide(requests), records.length);
+        if (decided.outcome === 'left') return undefined;
+        // Reading validated tenant ids cannot be refused for their data; kafkajs retries the batch.
+        if (decided.outcome === 'refused') throw decided.error;
+        return new Map<string, PolicyVerdict>(requests.map((request, i) => [request.tenantId, decided.value[i]!]));
       };
 
       const first = batch.messages[0];
@@ -214,14 +248,25 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
       for (let start = 0; start < batch.messages.length; start += recordsPerTransaction) {
         if (mustLeave()) return;
         const slice = batch.messages.slice(start, start + recordsPerTransaction);
+        const decoded = slice.map((message) => ({ message, record: decodeSignalRecord(signalSchema, message) }));
+        const verdicts = await decideTenants(
+          decoded.flatMap(({ message, record }) => (record.ok ? [{ message, signal: record.signal }] : [])),
+        );
+        if (!verdicts) return;
         const valid: { message: KafkaMessage; signal: Signal }[] = [];
-        const invalid: { message: Message; code: string }[] = [];
-        for (const message of slice) {
-          const decoded = decodeSignalRecord(signalSchema, message);
-          if (decoded.ok) valid.push({ message, signal: decoded.signal });
-          else invalid.push({ message: deadLetterOf(message, decoded.reason, batch.topic, partition), code: decoded.reason.code });
+        const refused: { message: Message; code: string }[] = [];
+        const refuse = (message: KafkaMessage, reason: RefusedRecordReason) =>
+          refused.push({ message: deadLetterOf(message, reason, batch.topic, partition), code: reason.code });
+        for (const { message, record } of decoded) {
+          if (!record.ok) {
+            refuse(message, record.reason);
+            continue;
+          }
+          const verdict = verdicts.get(record.signal.tenantId)!;
+          if (verdict.allow) valid.push({ message, signal: record.signal });
+          else refuse(message, deniedReason(verdict));
         }
-        if (invalid.length > 0) await deadLetter(invalid, partition);
+        if (refused.length > 0) await deadLetter(refused, partition);
         if (valid.length > 0) {
           // A slice is one transaction and one outbox event per tenant, so it continues the trace of its first record.
           const stored = await storeRetrying(
@@ -238,7 +283,7 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
               const single = await storeRetrying([signal], message);
               if (single.outcome === 'left') return;
               if (single.outcome === 'refused') {
-                const reason: StoreFailedReason = {
+                const reason: RefusedRecordReason = {
                   code: 'STORE_FAILED',
                   issues: [{ path: '', rule: 'store_failed', message: describeStoreError(single.error) }],
                 };
@@ -270,6 +315,11 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
       await producer.disconnect();
     },
   };
+}
+
+/** The `dlq-reason` of a record the write policy denied: the reason code, and the policy's explanation as its issue. */
+function deniedReason(verdict: PolicyVerdict): RefusedRecordReason {
+  return { code: verdict.reasonCode, issues: [{ path: 'tenantId', rule: verdict.reasonCode.toLowerCase(), message: verdict.explanation }] };
 }
 
 /** The original bytes, key and headers, plus why and where from. */

@@ -4,6 +4,7 @@ import {
   formatTraceparent,
   IDEMPOTENCY_KEY_HEADER,
   idempotencyKeySchema,
+  POLICY_REASON_CODES,
   RETRY_AFTER_HEADER,
   validate,
   type Provenance,
@@ -15,6 +16,7 @@ import { ingestErrorCodes } from '../../errors';
 import { createAuthenticateHook, refuseForeignTenants } from '../auth/authenticateProducer';
 import { lockIdempotencyKey, saveIdempotentResponse, type StoredResponse } from '../idempotency/idempotencyStore';
 import { differingFields, requestSha256 } from '../idempotency/requestFingerprint';
+import type { WritePolicy } from '../policy/createWritePolicy';
 import type { IngestMetrics } from '../telemetry/createIngestMetrics';
 import { storeSignals, writeSignals, type StoreResult } from './storeSignals';
 
@@ -26,6 +28,8 @@ export interface SignalsRouteOptions {
   /** Charged one unit per signal of the batch, on the token's tenant. */
   limiter: TenantRateLimiter;
   requiredScope: string;
+  /** Decides the token's tenant's write (registered, resident in this region); `off` only in the ingest benchmark. */
+  writePolicy: WritePolicy | 'off';
   /** How long an Idempotency-Key's first response is replayed. */
   idempotencyTtlHours: number;
   metrics: IngestMetrics;
@@ -35,10 +39,14 @@ export interface SignalsRouteOptions {
 /** Header set on a response that is the stored answer to an earlier request with the same Idempotency-Key. */
 export const IDEMPOTENT_REPLAY_HEADER = 'idempotent-replayed';
 
+/** The operation id of HTTP writes in `policy_decisions`. */
+const SIGNALS_ROUTE = 'POST /v1/signals';
+
 /**
  * `POST /v1/signals`, in this order: bearer token (before the body is even
  * read), whole-batch validation (all-or-nothing), the token's tenant owns
- * every signal, the tenant's rate share, then one transaction holding the
+ * every signal, the write policy (the tenant is registered and resides in
+ * this region), the tenant's rate share, then one transaction holding the
  * ledger rows, the outbox event and the idempotency record. 202 is sent
  * only after that transaction committed.
  */
@@ -67,6 +75,7 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
     const signals = result.value.signals;
     const tenantIds = signals.map((s) => s.tenantId);
     if (await refuseForeignTenants(request, reply, options.pool, tenantIds)) return reply;
+    if (await refuseByWritePolicy(request, reply, options.writePolicy)) return reply;
     if (await refuseOverLimit(reply, options.limiter, principal.tenantId, signals.length)) return reply;
 
     const requestHash = idempotencyKey === undefined ? '' : requestSha256(request.body);
@@ -120,6 +129,41 @@ function readIdempotencyKey(request: FastifyRequest): string | undefined | null 
   if (header === undefined) return undefined;
   const parsed = validate(idempotencyKeySchema, Array.isArray(header) ? header[0] : header);
   return parsed.ok ? parsed.value : null;
+}
+
+/**
+ * 403 when the write policy denies the token's tenant (every signal is of it
+ * by now): TENANT_UNKNOWN when it is not registered, otherwise FORBIDDEN with
+ * the policy's reason (RESIDENCY_VIOLATION: the tenant resides in another
+ * region, or the token may not act in this one). The decision is queued for
+ * `policy_decisions` either way; the explanation stays there.
+ */
+async function refuseByWritePolicy(request: FastifyRequest, reply: FastifyReply, writePolicy: WritePolicy | 'off'): Promise<boolean> {
+  if (writePolicy === 'off') return false;
+  const principal = request.principal!;
+  const decided = await writePolicy.decide([
+    {
+      transport: 'http',
+      principal,
+      clientId: principal.clientId,
+      tenantId: principal.tenantId,
+      operationId: SIGNALS_ROUTE,
+      correlationId: request.trace.requestId,
+    },
+  ]);
+  const verdict = decided[0]!;
+  if (verdict.allow) return false;
+  request.log.info({ tenant_id: principal.tenantId, reason: verdict.reasonCode }, 'batch denied by the write policy');
+  if (verdict.reasonCode === POLICY_REASON_CODES.TENANT_UNKNOWN) {
+    await reply
+      .code(ingestErrorCodes.TENANT_UNKNOWN)
+      .send(httpErrorBody('TENANT_UNKNOWN', "the token's tenant is not registered; nothing was stored"));
+  } else {
+    await reply
+      .code(ingestErrorCodes.FORBIDDEN)
+      .send(httpErrorBody('FORBIDDEN', `denied by policy: ${verdict.reasonCode}; nothing was stored`, { reason: verdict.reasonCode }));
+  }
+  return true;
 }
 
 /**

@@ -28,6 +28,12 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
       labelNames: ['transport'] as const,
       registers: [registry],
     }),
+    writeDecisions: new Counter({
+      name: 'ingest_write_decisions_total',
+      help: 'Write policy decisions, by transport and reason code (ALLOWED, TENANT_UNKNOWN, RESIDENCY_VIOLATION, …).',
+      labelNames: ['transport', 'reason_code'] as const,
+      registers: [registry],
+    }),
     deadLettered: new Counter({
       name: 'ingest_dlq_records_total',
       help: 'Kafka records sent to the dead-letter topic, by the code of their dlq-reason (STORE_FAILED: valid, but Postgres refused the data).',
@@ -36,7 +42,7 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
     }),
     storeRetries: new Counter({
       name: 'ingest_consumer_store_retries_total',
-      help: 'Failed stores of Kafka records that the consumer retries after a backoff, by kind (transient: database unavailable; unknown: unclassified error).',
+      help: 'Failed stores of Kafka records (or reads of their tenants for the write policy) that the consumer retries after a backoff, by kind (transient: database unavailable; unknown: unclassified error).',
       labelNames: ['kind'] as const,
       registers: [registry],
     }),

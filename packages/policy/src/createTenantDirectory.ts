@@ -1,9 +1,9 @@
 import { inTransaction, setTenant, type PgPool } from '@coherence/platform';
 import { LRUCache } from 'lru-cache';
 
-/** What the gateway needs of a registered tenant's row in `tenants`. */
+/** A registered tenant's row in `tenants`, as the gateway and ingest read it. */
 export interface TenantRecord {
-  /** The region its data may be read in (the policy's residency check). */
+  /** The region its data may be read and written in (the policy's residency check). */
   residency: string;
   /** Its share of the gateway: its rate is `weight` times the rate of weight 1. */
   weight: number;
@@ -23,8 +23,9 @@ export interface TenantDirectoryOptions {
 
 /**
  * Tenants' rows from the `tenants` table (one RLS-scoped read per tenant),
- * cached for `ttlMs` so the read path does not query Postgres per request;
- * the pipeline's tenant step asks once per request. Concurrent reads of one
+ * cached for `ttlMs` so neither the read path nor ingest queries Postgres per
+ * request; the gateway's tenant step asks once per request, ingest's write
+ * policy once per batch (HTTP) or per tenant and slice (Kafka). Concurrent reads of one
  * tenant share one query. A tenant that is not registered is remembered as
  * such for `negativeTtlMs` only (made-up ids cost one query per id and
  * window, not one per request); a failed read is not remembered. The cache

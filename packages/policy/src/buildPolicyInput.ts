@@ -12,7 +12,8 @@ export interface PolicyInput {
 }
 
 export interface PolicyInputParts {
-  principal: Principal;
+  /** The verified token's, or the service's that acts for a tenant (the ingest consumer). */
+  principal: Pick<Principal, 'subject' | 'tenantId' | 'scopes' | 'residency'>;
   operation: { id: string; type: PolicyOperationType; rootFields: string[] };
   tenantIds: string[];
   /** Residency of the registered tenants among `tenantIds`; unregistered ones are simply absent. */
@@ -21,7 +22,7 @@ export interface PolicyInputParts {
   pausedScopes: readonly string[];
 }
 
-/** Built only from the verified token, the persisted operation, the variables and server-side data: never from query text. */
+/** Built only from the verified principal, the persisted operation (or the ingest write), the variables and server-side data: never from query text. */
 export function buildPolicyInput(parts: PolicyInputParts): PolicyInput {
   return {
     principal: {

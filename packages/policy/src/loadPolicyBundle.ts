@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-/** The committed bundle the gateway runs by default; `npm run policy:check` keeps it in step with the Rego. */
+/** The committed bundle the gateway and ingest run by default; `npm run policy:check` keeps it in step with the Rego. */
 export const policyBundleDir = fileURLToPath(new URL('../../../policy/bundle', import.meta.url));
 
-/** The one rule the gateway asks for: `data.coherence.authz.decision`. */
+/** The one rule the gateway and ingest ask for: `data.coherence.authz.decision`. */
 export const POLICY_ENTRYPOINT = 'coherence/authz/decision';
 
 export const policyBundleFiles = { wasm: 'policy.wasm', data: 'data.json', manifest: 'manifest.json' } as const;

@@ -4,7 +4,7 @@ import { createTenantBatchWriter, type Logger, type PgPool } from '@coherence/pl
 export interface DecisionRecorderOptions {
   pool: PgPool;
   logger: Logger;
-  /** The gateway's region, stored with every decision. */
+  /** The region of the service deciding (the gateway's or ingest's), stored with every decision. */
   region: string;
   /** Flush at least this often while decisions are waiting. */
   flushMs: number;
@@ -65,7 +65,7 @@ export function createDecisionRecorder(options: DecisionRecorderOptions) {
   });
 
   return {
-    /** Queues one decision; throws if it breaks the PolicyDecision contract (a gateway bug, never the caller's fault). */
+    /** Queues one decision; throws if it breaks the PolicyDecision contract (a bug of the service deciding, never the caller's fault). */
     record(decision: RecordedDecision): void {
       const { clientId: _clientId, ...contract } = decision;
       policyDecisionSchema.parse(contract);

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTenantDirectory } from './createTenantDirectory';
 
-/** The gateway's tenant directory against the real `tenants` table (row-level security on). */
+/** The tenant directory (the gateway's and ingest's) against the real `tenants` table (row-level security on). */
 let database: TestDatabase;
 let appPool: PgPool;
 let adminPool: PgPool;
