@@ -31,6 +31,7 @@ import { createDecisionRecorder } from './policy/createDecisionRecorder';
 import { createPolicyEngine } from './policy/createPolicyEngine';
 import { policyBundleFiles } from './policy/loadPolicyBundle';
 import { createGatewayLimiter } from './ratelimit/createGatewayLimiter';
+import { createArtifactActivationRecorder } from './reload/artifactActivation';
 import { watchReloads } from './reload/watchReloads';
 import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSubscriptions';
 import type { SubgraphName } from './supergraph/subgraphs';
@@ -45,13 +46,21 @@ const SECURITY_EVENT_QUEUE_MAX = 10_000;
  * persisted operation, its tenant read once, decided by the OPA-Wasm policy
  * (every decision queued for the audit table), then the kill switch, the
  * limiter and the cache, before anything reaches a subgraph. The manifest
- * and the policy bundle are hot-reloaded (file change or SIGHUP); a bad one
- * is refused and the previous stays active.
+ * and the policy bundle are signed artifacts, hot-reloaded (file change or
+ * SIGHUP); an unsigned, wrongly signed, older or bad one is refused and the
+ * previous stays active; every activation and refusal is a security event
+ * (docs/adr/0012-signed-artifacts.md).
  */
 export async function createGateway(config: GatewayConfig, logger: Logger) {
   const supergraphSdl = await readFile(config.GATEWAY_SUPERGRAPH_PATH, 'utf8');
   const apiSchema = apiSchemaFromSupergraph(supergraphSdl);
-  const operations = await createOperationStore({ manifestPath: config.GATEWAY_MANIFEST_PATH, apiSchema, logger });
+  const operations = await createOperationStore({
+    manifestPath: config.GATEWAY_MANIFEST_PATH,
+    apiSchema,
+    publicKey: config.GATEWAY_MANIFEST_PUBLIC_KEY.key,
+    allowRollback: config.GATEWAY_ALLOW_ROLLBACK,
+    logger,
+  });
   const breakGlassUntil = config.GATEWAY_BREAK_GLASS_UNTIL;
   const breakGlass = breakGlassUntil && createBreakGlass({ apiSchema, until: breakGlassUntil });
   if (breakGlassUntil)
@@ -66,9 +75,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     issuers: config.GATEWAY_TOKEN_ISSUERS,
     maxLifetimeSeconds: config.GATEWAY_TOKEN_MAX_LIFETIME_SECONDS,
   });
-  // With no valid bundle the gateway still starts, denies every request, and is not ready.
-  const policy = createPolicyEngine(logger);
-  await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR);
+  const policy = createPolicyEngine({
+    logger,
+    publicKey: config.GATEWAY_POLICY_PUBLIC_KEY.key,
+    allowRollback: config.GATEWAY_ALLOW_ROLLBACK,
+  });
 
   const subgraphUrls: Record<SubgraphName, string> = {
     coherence: config.SUBGRAPH_COHERENCE_URL,
@@ -115,6 +126,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     onDropped: (count, reason) => securityEventsDropped.inc({ reason }, count),
   });
   const recordAuthDenial = createAuthDenialRecorder({ events: securityEvents, metrics: securityMetrics });
+  const recordActivation = createArtifactActivationRecorder({ events: securityEvents, metrics: securityMetrics });
+  recordActivation('manifest', config.GATEWAY_MANIFEST_PATH, operations.started);
+  // With no valid bundle the gateway still starts, denies every request, and is not ready.
+  recordActivation('policy', config.GATEWAY_POLICY_BUNDLE_DIR, await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR));
   // Residency for the policy, weight for the limiter, TTL override for the cache: read once per request by the tenant step.
   const tenants = createTenantDirectory({
     pool,
@@ -158,16 +173,19 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     metrics,
   });
-  const countReload = (artifact: string, activated: boolean) =>
-    securityMetrics.reloads.inc({ artifact, outcome: activated ? 'activated' : 'refused' });
   const reloads = watchReloads(
     [
-      { name: 'manifest', files: operations.files, reload: async () => countReload('manifest', await operations.reload()) },
+      {
+        name: 'manifest',
+        files: operations.files,
+        reload: async () => recordActivation('manifest', config.GATEWAY_MANIFEST_PATH, await operations.reload()),
+      },
       {
         name: 'policy',
-        // The build writes manifest.json last, so its change means the bundle is complete.
-        files: [join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.manifest)],
-        reload: async () => countReload('policy', (await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR)).ok),
+        // The build writes .signatures.json last, so its change means the bundle is complete.
+        files: [join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.signatures)],
+        reload: async () =>
+          recordActivation('policy', config.GATEWAY_POLICY_BUNDLE_DIR, await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR)),
       },
     ],
     logger,

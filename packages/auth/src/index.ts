@@ -11,3 +11,23 @@ export {
 export { extractBearerToken } from './bearerToken';
 export { ensureDevKeys, mintDevToken, DEV_ISSUER, type DevKeyFiles, type DevTokenClaims } from './devKeys';
 export { tokenTrustCheck, type TokenTrustVariables } from './tokenTrustCheck';
+export {
+  ArtifactSignatureError,
+  artifactFileHash,
+  artifactKeyId,
+  readArtifactPublicKey,
+  readArtifactSigningKey,
+  signArtifact,
+  verifyArtifactSignature,
+  SIGNATURES_FILE,
+  type ArtifactSignatureProblem,
+  type VerifyArtifactOptions,
+} from './artifactSignature';
+export {
+  allowRollbackField,
+  artifactPublicKeyField,
+  artifactTrustCheck,
+  devArtifactPublicKeyPath,
+  devArtifactSigningKeyPath,
+  type PinnedArtifactKey,
+} from './artifactKeys';
