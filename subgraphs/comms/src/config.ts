@@ -1,3 +1,4 @@
+import { artifactPublicKeyField, artifactTrustCheck } from '@coherence/auth';
 import { COHERENCE_CHANGED_CHANNEL } from '@coherence/contracts';
 import { configFields, loadConfig } from '@coherence/platform';
 import { z } from 'zod';
@@ -68,12 +69,17 @@ const workerSchema = z
     COMMS_REGION: z.string().min(1).default('us'),
     /** Quiet-hours bundle folder; unset ⇒ the committed policy/comms/bundle. */
     COMMS_POLICY_BUNDLE_DIR: z.string().min(1).optional(),
+    /** The public key (PEM or JWK file) the quiet-hours bundle must be signed with. Default: the dev key, refused in production. */
+    COMMS_POLICY_PUBLIC_KEY: artifactPublicKeyField(),
+    /** `production` refuses the dev artifact key at start. */
+    NODE_ENV: z.string().optional(),
     LOG_LEVEL: configFields.logLevel(),
   })
   .refine((c) => c.COMMS_LEASE_MS >= c.COMMS_WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS, {
     path: ['COMMS_LEASE_MS'],
     message: `must be at least COMMS_WEBHOOK_TIMEOUT_MS + ${LEASE_MARGIN_MS} ms, or a slow delivery could run twice`,
-  });
+  })
+  .superRefine(artifactTrustCheck(['COMMS_POLICY_PUBLIC_KEY']));
 
 export type CommsWorkerConfig = ReturnType<typeof readCommsWorkerConfig>;
 

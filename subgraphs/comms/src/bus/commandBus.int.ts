@@ -1,3 +1,4 @@
+import { devArtifactPublicKeyPath, readArtifactPublicKey } from '@coherence/auth';
 import { GATEWAY_REGION_HEADER, SUBJECT_HEADER } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
@@ -40,7 +41,7 @@ beforeAll(async () => {
     if (path === '/redirect-inside') return { status: 307, body: '', headers: { location: 'http://127.0.0.2:9/' } };
     return { status: 200 };
   });
-  const policy = await loadQuietHoursPolicy();
+  const policy = await loadQuietHoursPolicy(readArtifactPublicKey(devArtifactPublicKeyPath));
   worker = createBusWorker({
     pool,
     listenUrl: database.appUrl,

@@ -30,7 +30,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
       ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
     ],
   });
-  const policy = await loadQuietHoursPolicy(config.COMMS_POLICY_BUNDLE_DIR);
+  const policy = await loadQuietHoursPolicy(config.COMMS_POLICY_PUBLIC_KEY.key, config.COMMS_POLICY_BUNDLE_DIR);
   const workerId = `comms-worker@${hostname()}:${process.pid}`;
   const worker = createBusWorker({
     pool,
