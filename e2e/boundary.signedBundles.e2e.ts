@@ -1,4 +1,4 @@
-import { devArtifactSigningKeyPath, readArtifactSigningKey, signArtifact } from '@coherence/auth';
+import { devArtifactSigningKeyPath, readArtifactSigningKey } from '@coherence/auth';
 import {
   createGateway,
   POLICY_ENTRYPOINT,
@@ -6,6 +6,7 @@ import {
   policyBundleFiles,
   policyBundleSha256,
   readGatewayConfig,
+  signPolicyBundle,
 } from '@coherence/gateway';
 import { costsPath, publishManifest, readCosts, readManifest, type Manifest } from '@coherence/persisted-queries';
 import { createLogger } from '@coherence/platform';
@@ -55,14 +56,11 @@ async function writeBundle(dir: string, version: string, key: KeyObject = devKey
   const wasm = readFileSync(join(policyBundleDir, policyBundleFiles.wasm));
   const data = Buffer.from(JSON.stringify({ release: version }));
   const sha256 = policyBundleSha256(wasm, data);
-  const manifest = Buffer.from(JSON.stringify({ version, sha256, entrypoint: POLICY_ENTRYPOINT, opaVersion: 'test' }));
-  const files = new Map([
-    [policyBundleFiles.wasm, wasm],
-    [policyBundleFiles.data, data],
-    [policyBundleFiles.manifest, manifest],
-  ]);
-  for (const [name, content] of files) writeFileSync(join(dir, name), content);
-  writeFileSync(join(dir, policyBundleFiles.signatures), await signArtifact(files, key, POLICY_ENTRYPOINT));
+  const manifest = { version, sha256, entrypoint: POLICY_ENTRYPOINT, opaVersion: 'test' };
+  writeFileSync(join(dir, policyBundleFiles.wasm), wasm);
+  writeFileSync(join(dir, policyBundleFiles.data), data);
+  writeFileSync(join(dir, policyBundleFiles.manifest), JSON.stringify(manifest));
+  await signPolicyBundle(dir, key);
   return sha256;
 }
 

@@ -22,12 +22,17 @@ import {
   devArtifactSigningKeyPath,
   readArtifactPublicKey,
   readArtifactSigningKey,
-  signArtifact,
   verifyArtifactSignature,
   SIGNATURES_FILE,
 } from '@coherence/auth';
 import { COMMS_POLICY_ENTRYPOINT, commsPolicyDir } from '@coherence/comms/quietHours';
-import { policyBundleFiles, policyBundleSha256, POLICY_ENTRYPOINT, type PolicyBundleManifest } from '@coherence/gateway/policy';
+import {
+  policyBundleFiles,
+  policyBundleSha256,
+  POLICY_ENTRYPOINT,
+  signPolicyBundle,
+  type PolicyBundleManifest,
+} from '@coherence/gateway/policy';
 import { ensureOpa, pinnedOpaVersion } from '@coherence/testkit/opa';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -101,12 +106,9 @@ for (const bundle of bundles) {
   const compiled = await compile(bundle);
   const bundleDir = join(bundle.dir, 'bundle');
   if (command === 'build') {
-    const signingKey = readArtifactSigningKey(values['signing-key'] ?? devArtifactSigningKeyPath);
-    const signatures = await signArtifact(new Map(Object.entries(compiled)), signingKey, bundle.entrypoint);
     mkdirSync(bundleDir, { recursive: true });
     for (const [name, content] of Object.entries(compiled)) writeFileSync(join(bundleDir, name), content);
-    // Last: gateways reload when it changes, and by then the files it signs are in place.
-    writeFileSync(join(bundleDir, SIGNATURES_FILE), signatures);
+    await signPolicyBundle(bundleDir, readArtifactSigningKey(values['signing-key'] ?? devArtifactSigningKeyPath), bundle.entrypoint);
     console.log(`policy bundle written and signed to ${relative(repoRoot, bundleDir)}`);
     continue;
   }

@@ -12,6 +12,7 @@ export {
   policyBundleManifestSchema,
   policyBundleSha256,
   POLICY_ENTRYPOINT,
+  signPolicyBundle,
   type PolicyBundle,
   type PolicyBundleManifest,
 } from './policy/loadPolicyBundle';

@@ -1,10 +1,4 @@
-import {
-  devArtifactPublicKeyPath,
-  devArtifactSigningKeyPath,
-  readArtifactPublicKey,
-  readArtifactSigningKey,
-  signArtifact,
-} from '@coherence/auth';
+import { devArtifactPublicKeyPath, devArtifactSigningKeyPath, readArtifactPublicKey, readArtifactSigningKey } from '@coherence/auth';
 import { createLogger } from '@coherence/platform';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PolicyInput } from './buildPolicyInput';
 import { createPolicyEngine } from './createPolicyEngine';
-import { POLICY_ENTRYPOINT, policyBundleDir, policyBundleFiles } from './loadPolicyBundle';
+import { policyBundleDir, policyBundleFiles, signPolicyBundle } from './loadPolicyBundle';
 
 const work = mkdtempSync(join(tmpdir(), 'coherence-bundles-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -42,9 +36,7 @@ async function resignedCopy(editManifest: (manifest: Record<string, unknown>) =>
     editManifest(manifest);
     writeFileSync(join(copy, policyBundleFiles.manifest), JSON.stringify(manifest));
   });
-  const names = [policyBundleFiles.wasm, policyBundleFiles.data, policyBundleFiles.manifest];
-  const files = new Map(names.map((name) => [name, readFileSync(join(dir, name))]));
-  writeFileSync(join(dir, policyBundleFiles.signatures), await signArtifact(files, key, POLICY_ENTRYPOINT));
+  await signPolicyBundle(dir, key);
   return dir;
 }
 

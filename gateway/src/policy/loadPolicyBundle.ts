@@ -1,8 +1,8 @@
-import { SIGNATURES_FILE, verifyArtifactSignature } from '@coherence/auth';
+import { SIGNATURES_FILE, signArtifact, verifyArtifactSignature } from '@coherence/auth';
 import { policyReasonCodeSchema, sha256HexSchema } from '@coherence/contracts';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { createHash, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -55,6 +55,16 @@ export interface PolicyBundle {
   keyId: string;
   /** Evaluates the entrypoint; throws when the module fails or answers something that is not a decision. */
   evaluate(input: unknown): RawDecision;
+}
+
+/**
+ * Signs a bundle folder's files into its `.signatures.json`, written after
+ * them (gateways reload when it changes). `scope` is the bundle's entrypoint.
+ */
+export async function signPolicyBundle(dir: string, signingKey: KeyObject, scope: string = POLICY_ENTRYPOINT): Promise<void> {
+  const names = [policyBundleFiles.manifest, policyBundleFiles.wasm, policyBundleFiles.data];
+  const files = new Map(await Promise.all(names.map(async (name) => [name, await readFile(join(dir, name))] as const)));
+  await writeFile(join(dir, policyBundleFiles.signatures), await signArtifact(files, signingKey, scope));
 }
 
 /** A file's bytes, or undefined when there is no such file. */
