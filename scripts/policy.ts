@@ -35,7 +35,7 @@ import {
 } from '@coherence/gateway/policy';
 import { ensureOpa, pinnedOpaVersion } from '@coherence/testkit/opa';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -114,7 +114,7 @@ for (const bundle of bundles) {
   }
   try {
     await verifyArtifactSignature({
-      signatures: readFileSync(join(bundleDir, SIGNATURES_FILE), 'utf8'),
+      signatures: existsSync(join(bundleDir, SIGNATURES_FILE)) ? readFileSync(join(bundleDir, SIGNATURES_FILE), 'utf8') : undefined,
       files: new Map(Object.entries(compiled)),
       publicKey: readArtifactPublicKey(values['public-key'] ?? devArtifactPublicKeyPath),
       scope: bundle.entrypoint,
