@@ -56,11 +56,12 @@ describe('signArtifact / verifyArtifactSignature (OPA bundle signing format)', (
     await expect(verifyArtifactSignature({ signatures, files, publicKey, scope })).resolves.toEqual({ keyId: artifactKeyId(publicKey) });
   });
 
-  it('hashes JSON as OPA does: keys sorted, whitespace ignored', () => {
-    const hash = (text: string) => artifactFileHash('data.json', Buffer.from(text));
-    expect(hash('{"b": 1, "a": [true, null, "x"]}')).toBe(hash('{"a":[true,null,"x"],"b":1}'));
-    expect(hash('{"a":[true,null,"x"],"b":1}')).toBe(createHash('sha256').update('{"a":[true,null,"x"],"b":1}').digest('hex'));
-    expect(hash('{"a":[true,null,"x"],"b":2}')).not.toBe(hash('{"a":[true,null,"x"],"b":1}'));
+  it('hashes a data document as OPA does (keys sorted, whitespace ignored) and any other file as its bytes', () => {
+    const hash = (name: string, text: string) => artifactFileHash(name, Buffer.from(text));
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect(hash('data.json', '{"b": 1, "a": [true, null, "x"]}')).toBe(sha256('{"a":[true,null,"x"],"b":1}'));
+    expect(hash('data.json', '{"a":[true,null,"x"],"b":2}')).not.toBe(hash('data.json', '{"a":[true,null,"x"],"b":1}'));
+    expect(hash('manifest.json', '{"b": 1, "a": 2}')).toBe(sha256('{"b": 1, "a": 2}'));
   });
 
   it.each<[string, (signatures: string) => Parameters<typeof verifyArtifactSignature>[0], ArtifactSignatureProblem]>([

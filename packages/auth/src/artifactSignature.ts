@@ -1,6 +1,7 @@
 import { CompactSign, compactVerify } from 'jose';
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -44,14 +45,14 @@ const payloadSchema = z.object({
 });
 
 /**
- * A file's hash as OPA computes it: the bytes for anything but JSON; for a
- * `.json` file the parsed document with every object's keys sorted, so
- * whitespace and key order do not matter and what is hashed is what a reader
- * parses.
+ * A file's hash as OPA computes it (`IsStructuredDoc` in OPA's bundle
+ * package): a data document (`data.json`) is parsed and re-serialised with
+ * every object's keys sorted, so whitespace and key order do not matter;
+ * every other file, our manifests included, is hashed as its bytes.
  */
 export function artifactFileHash(name: string, content: Uint8Array): string {
   const hash = createHash('sha256');
-  if (name.endsWith('.json')) hash.update(canonicalJson(JSON.parse(Buffer.from(content).toString('utf8'))));
+  if (basename(name) === 'data.json') hash.update(canonicalJson(JSON.parse(Buffer.from(content).toString('utf8'))));
   else hash.update(content);
   return hash.digest('hex');
 }
@@ -174,7 +175,7 @@ export async function verifyArtifactSignature(options: VerifyArtifactOptions): P
       try {
         return artifactFileHash(file.name, options.files.get(file.name)!);
       } catch {
-        return fail('HASH_MISMATCH', `${file.name} is not JSON, so not the JSON that was signed`);
+        return fail('HASH_MISMATCH', `${file.name} is not JSON, so not the data document that was signed`);
       }
     })();
     if (actual !== file.hash) fail('HASH_MISMATCH', `${file.name} hashes to ${actual}, signed as ${file.hash}`);
