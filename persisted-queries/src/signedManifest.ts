@@ -1,4 +1,4 @@
-import { SIGNATURES_FILE, signArtifact, verifyArtifactSignature } from '@coherence/auth';
+import { readArtifactSignatures, SIGNATURES_FILE, signArtifact, verifyArtifactSignature } from '@coherence/auth';
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -64,12 +64,9 @@ export interface SignedManifest {
  * What it returns was parsed from the very bytes verified.
  */
 export async function readSignedManifest(manifestPath: string, publicKey: KeyObject): Promise<SignedManifest> {
-  const [files, signatures] = await Promise.all([
-    readManifestFiles(manifestPath),
-    readIfPresent(join(dirname(manifestPath), SIGNATURES_FILE)),
-  ]);
+  const [files, signatures] = await Promise.all([readManifestFiles(manifestPath), readArtifactSignatures(dirname(manifestPath))]);
   const { keyId } = await verifyArtifactSignature({
-    signatures: signatures?.toString('utf8'),
+    signatures,
     files,
     publicKey,
     scope: MANIFEST_SIGNATURE_SCOPE,

@@ -5,7 +5,7 @@ import { isOlderVersion, refusal, type ActivationResult } from '../reload/artifa
 import { loadPolicyBundle, type PolicyBundle } from './loadPolicyBundle';
 import type { PolicyInput } from './buildPolicyInput';
 
-export type { PolicyInput, ActivationResult };
+export type { PolicyInput };
 
 export interface PolicyVerdict {
   allow: boolean;

@@ -1,4 +1,4 @@
-import { SIGNATURES_FILE, signArtifact, verifyArtifactSignature } from '@coherence/auth';
+import { readArtifactSignatures, SIGNATURES_FILE, signArtifact, verifyArtifactSignature } from '@coherence/auth';
 import { policyReasonCodeSchema, sha256HexSchema } from '@coherence/contracts';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { createHash, type KeyObject } from 'node:crypto';
@@ -67,16 +67,6 @@ export async function signPolicyBundle(dir: string, signingKey: KeyObject, scope
   await writeFile(join(dir, policyBundleFiles.signatures), await signArtifact(files, signingKey, scope));
 }
 
-/** A file's bytes, or undefined when there is no such file. */
-export async function readOptionalFile(path: string): Promise<Buffer | undefined> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
 /**
  * Loads and verifies a bundle folder: `.signatures.json` must sign exactly
  * its three files under `publicKey` (OPA's format, scope = the entrypoint;
@@ -91,10 +81,10 @@ export async function loadPolicyBundle(dir: string, publicKey: KeyObject): Promi
     readFile(join(dir, policyBundleFiles.manifest)),
     readFile(join(dir, policyBundleFiles.wasm)),
     readFile(join(dir, policyBundleFiles.data)),
-    readOptionalFile(join(dir, policyBundleFiles.signatures)),
+    readArtifactSignatures(dir),
   ]);
   const { keyId } = await verifyArtifactSignature({
-    signatures: signatures?.toString('utf8'),
+    signatures,
     files: new Map([
       [policyBundleFiles.manifest, manifestBytes],
       [policyBundleFiles.wasm, wasm],

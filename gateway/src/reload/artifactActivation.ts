@@ -54,5 +54,3 @@ export function createArtifactActivationRecorder({ events, metrics }: ArtifactAc
     });
   };
 }
-
-export type ArtifactActivationRecorder = ReturnType<typeof createArtifactActivationRecorder>;

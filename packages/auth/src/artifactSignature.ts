@@ -1,7 +1,8 @@
 import { CompactSign, compactVerify } from 'jose';
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -34,6 +35,16 @@ export class ArtifactSignatureError extends Error {
   ) {
     super(message);
     this.name = 'ArtifactSignatureError';
+  }
+}
+
+/** A folder's `.signatures.json` text; undefined when there is none (then verification says UNSIGNED). */
+export async function readArtifactSignatures(dir: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(dir, SIGNATURES_FILE), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
 }
 

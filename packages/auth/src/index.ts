@@ -16,6 +16,7 @@ export {
   artifactFileHash,
   artifactKeyId,
   readArtifactPublicKey,
+  readArtifactSignatures,
   readArtifactSigningKey,
   signArtifact,
   verifyArtifactSignature,

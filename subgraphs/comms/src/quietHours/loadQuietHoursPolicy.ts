@@ -1,4 +1,4 @@
-import { SIGNATURES_FILE, verifyArtifactSignature } from '@coherence/auth';
+import { readArtifactSignatures, verifyArtifactSignature } from '@coherence/auth';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { createHash, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -55,10 +55,7 @@ export async function loadQuietHoursPolicy(publicKey: KeyObject, dir = commsPoli
     readFile(join(dir, 'manifest.json')),
     readFile(join(dir, 'policy.wasm')),
     readFile(join(dir, 'data.json')),
-    readFile(join(dir, SIGNATURES_FILE), 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    }),
+    readArtifactSignatures(dir),
   ]);
   await verifyArtifactSignature({
     signatures,
