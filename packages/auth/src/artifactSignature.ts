@@ -1,4 +1,4 @@
-import { CompactSign, compactVerify } from 'jose';
+import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
 import { createHash, createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -158,9 +158,10 @@ export async function verifyArtifactSignature(options: VerifyArtifactOptions): P
   const pinnedKeyId = artifactKeyId(options.publicKey);
   const verified = await compactVerify(parsed.signatures[0]!, options.publicKey, { algorithms: [algorithmOf(options.publicKey)] }).catch(
     (error: unknown) => {
+      // Only to name the signer in the message: the header is not trusted for anything.
       const kid = (() => {
         try {
-          return (JSON.parse(Buffer.from(parsed.signatures[0]!.split('.')[0]!, 'base64url').toString('utf8')) as { kid?: unknown }).kid;
+          return decodeProtectedHeader(parsed.signatures[0]!).kid;
         } catch {
           return undefined;
         }
