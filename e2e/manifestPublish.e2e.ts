@@ -1,3 +1,4 @@
+import { devArtifactSigningKeyPath, readArtifactSigningKey } from '@coherence/auth';
 import { costsPath, publishManifest, readCosts, readManifest, runPq } from '@coherence/persisted-queries';
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,8 +9,9 @@ import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
 
 /**
  * `pq publish` reaches a running gateway: the gateway watches the published
- * manifest in the shared store and switches to a new version without a
- * restart, while the ids it already served keep working.
+ * manifest's signature in the shared store and switches to a new version
+ * without a restart, while the ids it already served keep working. (Refused
+ * publications: e2e/boundary.signedBundles.e2e.ts.)
  */
 const repoRoot = resolve(import.meta.dirname, '..');
 const project = mkdtempSync(join(tmpdir(), 'pq-publish-'));
@@ -30,7 +32,12 @@ beforeAll(async () => {
     }),
   );
   // What is deployed today: the repo's manifest and cost table, published as version 1.
-  publishManifest(store, readManifest(join(repoRoot, 'persisted-queries/manifest.json')), readCosts(costsPath));
+  await publishManifest(
+    store,
+    readManifest(join(repoRoot, 'persisted-queries/manifest.json')),
+    readCosts(costsPath),
+    readArtifactSigningKey(devArtifactSigningKeyPath),
+  );
   database = await createTestDatabase(inject('services'));
   app = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_MANIFEST_PATH: join(store, 'manifest.json') } });
 });

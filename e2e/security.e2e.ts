@@ -1,5 +1,5 @@
-import { DEV_ISSUER, ensureDevKeys, mintDevToken } from '@coherence/auth';
-import { costsPathFor } from '@coherence/persisted-queries';
+import { DEV_ISSUER, devArtifactSigningKeyPath, ensureDevKeys, mintDevToken, readArtifactSigningKey } from '@coherence/auth';
+import { costsPathFor, signManifest } from '@coherence/persisted-queries';
 import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
@@ -25,8 +25,9 @@ const bundleSha256 = (JSON.parse(readFileSync(new URL('../policy/bundle/manifest
   .sha256;
 
 const workDir = mkdtempSync(join(tmpdir(), 'coherence-security-'));
-/** The gateway runs a copy of the manifest and its cost table, so the hot-reload test can change them. */
+/** The gateway runs a copy of the manifest and its cost table, so the hot-reload test can change them (and sign them again, as `pq` does). */
 const manifestPath = join(workDir, 'manifest.json');
+const signCopy = () => signManifest(manifestPath, readArtifactSigningKey(devArtifactSigningKeyPath));
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
 let admin: pg.Pool;
@@ -36,6 +37,7 @@ const tenant = (name: string) => `${database.namespace}-${name}`;
 beforeAll(async () => {
   writeFileSync(manifestPath, JSON.stringify(manifest));
   writeFileSync(costsPathFor(manifestPath), JSON.stringify(costs));
+  await signCopy();
   database = await createTestDatabase(inject('services'));
   app = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_MANIFEST_PATH: manifestPath } });
   admin = new pg.Pool({ connectionString: database.adminUrl });
@@ -415,10 +417,11 @@ describe('manifest hot reload', () => {
       { authorization: `Bearer ${await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] })}` },
     );
 
-  it('serves an operation added to the manifest file without a restart (file watch)', async () => {
+  it('serves an operation added to the signed manifest without a restart (file watch)', async () => {
     expect((await runStatus()).body.errors?.[0]?.extensions.code).toBe('PERSISTED_QUERY_NOT_FOUND');
     writeFileSync(costsPathFor(manifestPath), JSON.stringify({ ...costs, TenantStatus: { base: 1 } }));
     writeFileSync(manifestPath, JSON.stringify({ ...manifest, operations: [...manifest.operations, statusOperation] }));
+    await signCopy();
     let response = await runStatus();
     for (let attempt = 0; attempt < 50 && response.status !== 200; attempt += 1) {
       await sleep(100);
@@ -432,6 +435,7 @@ describe('manifest hot reload', () => {
     const broken = 'query Broken {\n  noSuchField\n}';
     const brokenOperation = { id: createHash('sha256').update(broken).digest('hex'), name: 'Broken', type: 'query', body: broken };
     writeFileSync(manifestPath, JSON.stringify({ ...manifest, operations: [brokenOperation] }));
+    await signCopy();
     await app.gateway.reload();
     expect((await runStatus()).status).toBe(200);
   });
@@ -637,7 +641,7 @@ describe('kill switch, break glass and bundle activation', () => {
     });
     expect(response.status).toBe(200);
     expect(await (await fetch(`${paused.gatewayUrl}/metrics`)).text()).toMatch(
-      /gateway_reloads_total\{artifact="policy",outcome="refused"\} [1-9]/,
+      /gateway_artifact_activations_total\{artifact="policy",outcome="refused",reason="HASH_MISMATCH"\} [1-9]/,
     );
   });
 

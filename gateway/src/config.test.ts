@@ -1,5 +1,9 @@
-import { DEV_ISSUER } from '@coherence/auth';
+import { DEV_ISSUER, devArtifactPublicKeyPath } from '@coherence/auth';
 import { ConfigError } from '@coherence/platform';
+import { generateKeyPairSync } from 'node:crypto';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readGatewayConfig } from './config';
 
@@ -11,6 +15,11 @@ const required = {
   GATEWAY_INTERNAL_SIGNING_KEY: '/etc/coherence/internal-signing-key.jwk.json',
 };
 const devTrust = { GATEWAY_JWKS: '.data/stack/keys/dev-jwks.json', GATEWAY_TOKEN_ISSUERS: DEV_ISSUER };
+const keyDir = mkdtempSync(join(tmpdir(), 'gateway-config-'));
+/** A production artifact key's public half, as a PEM file. */
+const productionArtifactKey = join(keyDir, 'artifacts.pem');
+writeFileSync(productionArtifactKey, generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }));
+const productionArtifactTrust = { GATEWAY_POLICY_PUBLIC_KEY: productionArtifactKey, GATEWAY_MANIFEST_PUBLIC_KEY: productionArtifactKey };
 
 describe('readGatewayConfig: where tokens are trusted from', () => {
   it('the dev stack (NODE_ENV unset) trusts the dev issuer and key set; tokens live at most 24 hours', () => {
@@ -52,7 +61,47 @@ describe('readGatewayConfig: where tokens are trusted from', () => {
       GATEWAY_JWKS: 'https://idp.example/.well-known/jwks.json',
       GATEWAY_TOKEN_ISSUERS: 'https://idp.example',
       GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: '3600',
+      ...productionArtifactTrust,
     });
     expect(config).toMatchObject({ GATEWAY_TOKEN_ISSUERS: ['https://idp.example'], GATEWAY_TOKEN_MAX_LIFETIME_SECONDS: 3_600 });
+  });
+});
+
+describe('readGatewayConfig: the keys policy bundles and manifests are signed with', () => {
+  const production = {
+    ...required,
+    NODE_ENV: 'production',
+    GATEWAY_JWKS: 'https://idp.example/.well-known/jwks.json',
+    GATEWAY_TOKEN_ISSUERS: 'https://idp.example',
+  };
+
+  it('pins the dev key outside production, with rollback refused unless GATEWAY_ALLOW_ROLLBACK=true', () => {
+    const config = readGatewayConfig({ ...required, ...devTrust });
+    expect(config.GATEWAY_POLICY_PUBLIC_KEY.path).toBe(devArtifactPublicKeyPath);
+    expect(config.GATEWAY_MANIFEST_PUBLIC_KEY.path).toBe(devArtifactPublicKeyPath);
+    expect(config.GATEWAY_ALLOW_ROLLBACK).toBe(false);
+    expect(readGatewayConfig({ ...required, ...devTrust, GATEWAY_ALLOW_ROLLBACK: 'true' }).GATEWAY_ALLOW_ROLLBACK).toBe(true);
+  });
+
+  // Issue 14: anyone can sign with the dev key (both halves are committed); production must not trust it, under any file name.
+  it('refuses to start in production with the dev key, even copied under another name', () => {
+    const copied = join(keyDir, 'renamed.jwk.json');
+    copyFileSync(devArtifactPublicKeyPath, copied);
+    const read = () => readGatewayConfig({ ...production, GATEWAY_POLICY_PUBLIC_KEY: copied });
+    expect(read).toThrow(/GATEWAY_POLICY_PUBLIC_KEY: the dev artifact key is refused when NODE_ENV=production/);
+    expect(read).toThrow(/GATEWAY_MANIFEST_PUBLIC_KEY: the dev artifact key is refused when NODE_ENV=production/);
+    expect(readGatewayConfig({ ...production, ...productionArtifactTrust }).GATEWAY_POLICY_PUBLIC_KEY.path).toBe(productionArtifactKey);
+  });
+
+  it('refuses a key file it cannot read and a rollback flag that is not true or false', () => {
+    const read = () =>
+      readGatewayConfig({
+        ...required,
+        ...devTrust,
+        GATEWAY_MANIFEST_PUBLIC_KEY: join(keyDir, 'missing.pem'),
+        GATEWAY_ALLOW_ROLLBACK: 'yes',
+      });
+    expect(read).toThrow(/GATEWAY_MANIFEST_PUBLIC_KEY: cannot read a public key from/);
+    expect(read).toThrow(/GATEWAY_ALLOW_ROLLBACK:/);
   });
 });

@@ -1,4 +1,11 @@
-import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, internalKeyTrustCheck, tokenTrustCheck } from '@coherence/auth';
+import {
+  allowRollbackField,
+  artifactPublicKeyField,
+  artifactTrustCheck,
+  DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+  internalKeyTrustCheck,
+  tokenTrustCheck,
+} from '@coherence/auth';
 import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig } from '@coherence/platform';
 import { manifestPath } from '@coherence/persisted-queries';
@@ -37,8 +44,19 @@ const schema = z.object({
   GATEWAY_INTERNAL_SIGNING_KEY: z.string().min(1),
   /** `production` refuses the dev issuer and the dev key sets at start. */
   NODE_ENV: z.string().optional(),
-  /** The policy bundle folder (policy.wasm, data.json, manifest.json); re-read on SIGHUP or when manifest.json changes. */
+  /** The policy bundle folder (policy.wasm, data.json, manifest.json, .signatures.json); re-read on SIGHUP or when .signatures.json changes. */
   GATEWAY_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
+  /** The public key (PEM or JWK file) policy bundles must be signed with; read once at start. Default: the dev key, refused in production. */
+  GATEWAY_POLICY_PUBLIC_KEY: artifactPublicKeyField(),
+  /** The public key (PEM or JWK file) the persisted-operation manifest must be signed with (`pq publish`). Default: the dev key, refused in production. */
+  GATEWAY_MANIFEST_PUBLIC_KEY: artifactPublicKeyField(),
+  /**
+   * `true` (the `--allow-rollback` of a service, read at start): a policy
+   * bundle or manifest older than the active one may be activated. Default
+   * false: an older one is refused, so a replayed old signed artifact cannot
+   * undo a fix.
+   */
+  GATEWAY_ALLOW_ROLLBACK: allowRollbackField(),
   /** Kill switch: scopes paused here grant nothing, comma-separated. */
   GATEWAY_PAUSED_SCOPES: configFields.commaList(),
   /**
@@ -111,7 +129,8 @@ export function readGatewayConfig(env?: Record<string, string | undefined>) {
     'gateway',
     schema
       .superRefine(tokenTrustCheck({ jwks: 'GATEWAY_JWKS', issuers: 'GATEWAY_TOKEN_ISSUERS' }))
-      .superRefine(internalKeyTrustCheck('GATEWAY_INTERNAL_SIGNING_KEY', 'signingKey')),
+      .superRefine(internalKeyTrustCheck('GATEWAY_INTERNAL_SIGNING_KEY', 'signingKey'))
+      .superRefine(artifactTrustCheck(['GATEWAY_POLICY_PUBLIC_KEY', 'GATEWAY_MANIFEST_PUBLIC_KEY'])),
     env,
   );
 }

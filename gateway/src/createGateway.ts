@@ -19,6 +19,7 @@ import { assemblePipelines } from './pipeline/assemblePipelines';
 import { createHttpHandler } from './pipeline/createHttpHandler';
 import { createAuthorizer } from './policy/createAuthorizer';
 import { createGatewayLimiter } from './ratelimit/createGatewayLimiter';
+import { createArtifactActivationRecorder } from './reload/artifactActivation';
 import { watchReloads } from './reload/watchReloads';
 import { attachCoherenceSubscriptions } from './subscriptions/attachCoherenceSubscriptions';
 import type { SubgraphName } from './supergraph/subgraphs';
@@ -27,13 +28,21 @@ import type { SubgraphName } from './supergraph/subgraphs';
  * The gateway, wired: its stores, policy, audit, limiter and cache, the
  * steps over them (in the order `pipeline/assemblePipelines.ts` writes once,
  * docs/adr/0009), the HTTP route and the graphql-ws endpoint. The manifest
- * and the policy bundle are hot-reloaded (file change or SIGHUP); a bad one
- * is refused and the previous stays active.
+ * and the policy bundle are signed artifacts, hot-reloaded (file change or
+ * SIGHUP); an unsigned, wrongly signed, older or bad one is refused and the
+ * previous stays active; every activation and refusal is a security event
+ * (docs/adr/0012-signed-artifacts.md).
  */
 export async function createGateway(config: GatewayConfig, logger: Logger) {
   const supergraphSdl = await readFile(config.GATEWAY_SUPERGRAPH_PATH, 'utf8');
   const apiSchema = apiSchemaFromSupergraph(supergraphSdl);
-  const operations = await createOperationStore({ manifestPath: config.GATEWAY_MANIFEST_PATH, apiSchema, logger });
+  const operations = await createOperationStore({
+    manifestPath: config.GATEWAY_MANIFEST_PATH,
+    apiSchema,
+    publicKey: config.GATEWAY_MANIFEST_PUBLIC_KEY.key,
+    allowRollback: config.GATEWAY_ALLOW_ROLLBACK,
+    logger,
+  });
   const breakGlassUntil = config.GATEWAY_BREAK_GLASS_UNTIL;
   const breakGlass = breakGlassUntil && createBreakGlass({ apiSchema, until: breakGlassUntil });
   if (breakGlassUntil)
@@ -48,9 +57,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     issuers: config.GATEWAY_TOKEN_ISSUERS,
     maxLifetimeSeconds: config.GATEWAY_TOKEN_MAX_LIFETIME_SECONDS,
   });
-  // With no valid bundle the gateway still starts, denies every request, and is not ready.
-  const policy = createPolicyEngine(logger);
-  await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR);
+  const policy = createPolicyEngine({
+    logger,
+    publicKey: config.GATEWAY_POLICY_PUBLIC_KEY.key,
+    allowRollback: config.GATEWAY_ALLOW_ROLLBACK,
+  });
 
   const subgraphUrls: Record<SubgraphName, string> = {
     coherence: config.SUBGRAPH_COHERENCE_URL,
@@ -82,6 +93,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     batchSize: config.GATEWAY_DECISION_BATCH_SIZE,
     metrics: securityMetrics,
   });
+  const recordActivation = createArtifactActivationRecorder({ events: audit.securityEvents, metrics: securityMetrics });
+  recordActivation('manifest', config.GATEWAY_MANIFEST_PATH, operations.started);
+  // With no valid bundle the gateway still starts, denies every request, and is not ready.
+  recordActivation('policy', config.GATEWAY_POLICY_BUNDLE_DIR, await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR));
   // Residency for the policy, weight for the limiter, TTL override for the cache: read once per request by the tenant step.
   const tenants = createTenantDirectory({
     pool,
@@ -125,16 +140,19 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     metrics,
   });
-  const countReload = (artifact: string, activated: boolean) =>
-    securityMetrics.reloads.inc({ artifact, outcome: activated ? 'activated' : 'refused' });
   const reloads = watchReloads(
     [
-      { name: 'manifest', files: operations.files, reload: async () => countReload('manifest', await operations.reload()) },
+      {
+        name: 'manifest',
+        files: operations.files,
+        reload: async () => recordActivation('manifest', config.GATEWAY_MANIFEST_PATH, await operations.reload()),
+      },
       {
         name: 'policy',
-        // The build writes manifest.json last, so its change means the bundle is complete.
-        files: [join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.manifest)],
-        reload: async () => countReload('policy', (await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR)).ok),
+        // The build writes .signatures.json last, so its change means the bundle is complete.
+        files: [join(config.GATEWAY_POLICY_BUNDLE_DIR, policyBundleFiles.signatures)],
+        reload: async () =>
+          recordActivation('policy', config.GATEWAY_POLICY_BUNDLE_DIR, await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR)),
       },
     ],
     logger,

@@ -44,10 +44,10 @@ export function createSecurityMetrics(registry: Registry) {
       help: 'Requests that ran query text because break glass is on.',
       registers: [registry],
     }),
-    reloads: new Counter({
-      name: 'gateway_reloads_total',
-      help: 'Hot reloads of the persisted-query manifest and the policy bundle, by artifact and outcome.',
-      labelNames: ['artifact', 'outcome'] as const,
+    artifactActivations: new Counter({
+      name: 'gateway_artifact_activations_total',
+      help: 'Activations of the persisted-query manifest and the policy bundle, at start and on reload, by artifact, outcome and refusal reason.',
+      labelNames: ['artifact', 'outcome', 'reason'] as const,
       registers: [registry],
     }),
   };

@@ -1,9 +1,12 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { artifactKeyId, devArtifactPublicKeyPath, readArtifactPublicKey } from '@coherence/auth';
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runPq } from './cli';
+import { readSignedManifest } from './signedManifest';
 
 /**
  * The `pq` commands against a throw-away project: the fixture frontend
@@ -55,13 +58,31 @@ describe('pq as the CI gate', () => {
     expect(await pq('check')).toBe(1);
     expect(stderr.join('')).toContain('app/src/unregistered.ts:5: SourceBreakdown is not in the manifest');
 
-    expect(await pq('add', 'app/src/unregistered.ts')).toBe(0);
     writeCosts({ Dashboard: { base: 1 }, SourceBreakdown: { base: 1 } });
+    expect(await pq('add', 'app/src/unregistered.ts')).toBe(0);
     expect(await pq('check')).toBe(0);
     expect(stdout.join('')).toMatch(
-      /^pq check: 2 source operations persisted; 2 manifest entries valid against the supergraph, each with a cost/,
+      /^pq check: 2 source operations persisted; 2 manifest entries valid against the supergraph, each with a cost; signed by key [0-9a-f]{16}/,
     );
     expect(stderr).toEqual([]);
+  });
+
+  it('fails on a manifest or cost table changed since it was signed, or signed by another key; update signs again', async () => {
+    expect(await pq('update')).toBe(0);
+    writeCosts({ Dashboard: { base: 2 } });
+    expect(await pq('check', '--json')).toBe(1);
+    expect(stderr.join('')).toMatch(/^manifest\.json: signature HASH_MISMATCH: costs\.json hashes to .* \(re-sign: npx pq update\)/);
+    expect(JSON.parse(stdout.join(''))).toMatchObject({ ok: false, signature: expect.stringMatching(/^HASH_MISMATCH/) });
+    expect(await pq('update')).toBe(0);
+    expect(await pq('check')).toBe(0);
+
+    const otherKey = join(project, 'other.pem');
+    writeFileSync(otherKey, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    expect(await pq('check', '--signing-key', otherKey)).toBe(1);
+    expect(stderr.join('')).toContain('signature SIGNATURE_INVALID: the signature does not verify under the pinned key');
+    rmSync(join(project, '.signatures.json'));
+    expect(await pq('check')).toBe(1);
+    expect(stderr.join('')).toContain('signature UNSIGNED');
   });
 
   it.each([
@@ -145,6 +166,9 @@ describe('pq update, prune, list, show', () => {
     expect(await pq('publish', '--json')).toBe(0);
     expect(JSON.parse(stdout.join(''))).toMatchObject({ added: [], publication: { version: 2 } });
     expect(readFileSync(join(project, 'published/manifest.json'), 'utf8')).toBe(readFileSync(join(project, 'manifest.json'), 'utf8'));
+    // Signed with the publication record, whose version a gateway will not go back from.
+    const published = await readSignedManifest(join(project, 'published/manifest.json'), readArtifactPublicKey(devArtifactPublicKeyPath));
+    expect(published).toMatchObject({ version: 2, keyId: artifactKeyId(readArtifactPublicKey(devArtifactPublicKeyPath)) });
     // The cost table goes with it, and into the history beside each version.
     expect(JSON.parse(readFileSync(join(project, 'published/costs.json'), 'utf8'))).toEqual({ Dashboard: { base: 1 } });
     expect(JSON.parse(readFileSync(join(project, 'published/versions/000002.costs.json'), 'utf8'))).toEqual({ Dashboard: { base: 1 } });

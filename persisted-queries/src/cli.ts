@@ -1,12 +1,16 @@
+import { artifactKeyId, readArtifactSigningKey } from '@coherence/auth';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { extractOperations, type SourceOperation, type SourceProblem } from './extractOperations';
 import type { Manifest, PersistedOperation } from './manifest';
-import { publishManifest, readManifest, serializeJson, writeFileAtomically, PUBLISHED_MANIFEST } from './manifestFiles';
+import { readManifest, serializeJson, writeFileAtomically, PUBLISHED_MANIFEST } from './manifestFiles';
 import { costsPathFor, readCosts, validateCosts, type CostProblem, type CostTable } from './operationCosts';
 import { planManifest, type Change } from './planManifest';
 import { loadPqConfig, type PqConfig } from './pqConfig';
+import { publishManifest } from './publishManifest';
+import { readSignedManifest, signManifest } from './signedManifest';
 import { apiSchemaFromSupergraph, validateOperations } from './validateOperations';
 
 /** Exit codes, as documented in the README ("Persisted operations"). */
@@ -19,20 +23,23 @@ usage: npx pq <command> [options]
 commands
   add <files|globs…>   add the operations in these files to the manifest
   update               re-read every configured source; changed operations get a new id,
-                       old ids stay until prune
+                       old ids stay until prune; re-signs the manifest with its cost table
   check                CI gate: fail if a source operation is not in the manifest, a
-                       manifest entry does not validate against the supergraph, or the
-                       cost table beside the manifest (costs.json) does not fit it
+                       manifest entry does not validate against the supergraph, the
+                       cost table beside the manifest (costs.json) does not fit it, or
+                       their signature (.signatures.json) does not verify
   list                 the manifest's operations
   show <id|name>       one operation's entries and body
   prune [--dry-run]    drop entries that no source produces any more
   publish [--dry-run]  push the manifest and its cost table to the gateways' shared store
-                       with a new version
+                       with a new version, signed
 
 options
   --json               machine-readable output
   --config <file>      default: pq.config.json found upwards from here
   --to <dir>           publish: the shared store (default: publishDir in the config)
+  --signing-key <file> the private key (PEM or JWK) that signs (default: signingKey in the
+                       config, else the dev key, which production gateways refuse)
   --dry-run            prune, publish: show what would change, change nothing
   -h, --help           this help
 
@@ -53,6 +60,7 @@ export async function runPq(argv: readonly string[], cwd = process.cwd()): Promi
         json: { type: 'boolean' },
         config: { type: 'string' },
         to: { type: 'string' },
+        'signing-key': { type: 'string' },
         'dry-run': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -79,23 +87,30 @@ export async function runPq(argv: readonly string[], cwd = process.cwd()): Promi
     return EXIT.usage;
   }
   const dryRun = values['dry-run'] ?? false;
+  let signingKey: KeyObject;
+  try {
+    signingKey = readArtifactSigningKey(values['signing-key'] ?? config.signingKey);
+  } catch (error) {
+    process.stderr.write(`pq: cannot read the signing key: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.usage;
+  }
   switch (command) {
     case 'add':
       if (args.length === 0) return usage('add needs files or globs');
-      return register(config, out, args, { keepOthers: true });
+      return register(config, out, args, { keepOthers: true, signingKey });
     case 'update':
-      return register(config, out, config.sources, { keepOthers: false });
+      return register(config, out, config.sources, { keepOthers: false, signingKey });
     case 'check':
-      return check(config, out);
+      return check(config, out, signingKey);
     case 'list':
       return list(config, out);
     case 'show':
       if (!args[0]) return usage('show needs an id or a name');
       return show(config, out, args[0]);
     case 'prune':
-      return prune(config, out, dryRun);
+      return prune(config, out, dryRun, signingKey);
     case 'publish':
-      return publish(config, out, values.to ?? config.publishDir, dryRun);
+      return publish(config, out, values.to ?? config.publishDir, dryRun, signingKey);
     default:
       return usage(`unknown command ${command}`);
   }
@@ -132,7 +147,12 @@ function reportCostProblems(config: PqConfig, problems: readonly CostProblem[]):
   for (const { name, message } of problems) process.stderr.write(`${path}: ${name ? `${name} ` : ''}${message}\n`);
 }
 
-async function register(config: PqConfig, out: Output, patterns: readonly string[], options: { keepOthers: boolean }): Promise<number> {
+async function register(
+  config: PqConfig,
+  out: Output,
+  patterns: readonly string[],
+  options: { keepOthers: boolean; signingKey: KeyObject },
+): Promise<number> {
   const { operations, problems } = await extractOperations(patterns, process.cwd() === config.root ? config.root : config.root);
   reportProblems(problems);
   const invalid = invalidAgainstSchema(config, operations);
@@ -147,6 +167,7 @@ async function register(config: PqConfig, out: Output, patterns: readonly string
   const plan = planManifest(current, [...operations, ...untouched.map((op) => ({ ...op, file: '(manifest)', line: 0 }))]);
   const changes = plan.changes.filter((c) => !(c.kind === 'unchanged' && (c.operation as SourceOperation).file === '(manifest)'));
   writeFileAtomically(config.manifest, serializeJson(plan.manifest));
+  await signManifest(config.manifest, options.signingKey);
   out.print(describeChanges(changes, config), { manifest: relative(config.root, config.manifest), changes: changes.map(changeJson) });
   return EXIT.ok;
 }
@@ -179,7 +200,18 @@ function changeJson(change: Change) {
   return { kind: change.kind, id, name, type, ...(change.kind === 'changed' ? { previousIds: change.previousIds } : {}) };
 }
 
-async function check(config: PqConfig, out: Output): Promise<number> {
+/** Why the manifest's signature does not verify under the public half of the signing key, or undefined when it does. */
+async function signatureProblem(config: PqConfig, signingKey: KeyObject): Promise<string | undefined> {
+  try {
+    await readSignedManifest(config.manifest, createPublicKey(signingKey));
+    return undefined;
+  } catch (error) {
+    const problem = (error as { problem?: string }).problem ?? 'UNREADABLE';
+    return `${problem}: ${error instanceof Error ? error.message : String(error)} (re-sign: npx pq update)`;
+  }
+}
+
+async function check(config: PqConfig, out: Output, signingKey: KeyObject): Promise<number> {
   const manifest = readManifest(config.manifest);
   const { operations, problems } = await extractOperations(config.sources, config.root);
   const manifestIds = new Set(manifest.operations.map((op) => op.id));
@@ -194,17 +226,20 @@ async function check(config: PqConfig, out: Output): Promise<number> {
     );
   }
   reportCostProblems(config, costs);
-  const ok = problems.length === 0 && missing.length === 0 && invalid.length === 0 && costs.length === 0;
+  const signature = await signatureProblem(config, signingKey);
+  if (signature) process.stderr.write(`${relative(config.root, config.manifest)}: signature ${signature}\n`);
+  const ok = problems.length === 0 && missing.length === 0 && invalid.length === 0 && costs.length === 0 && !signature;
   out.print(
     ok
-      ? `pq check: ${operations.length} source operations persisted; ${manifest.operations.length} manifest entries valid against the supergraph, each with a cost`
-      : `pq check: FAILED (${missing.length} not persisted, ${invalid.length} invalid, ${problems.length} unreadable, ${costs.length} cost problems)`,
+      ? `pq check: ${operations.length} source operations persisted; ${manifest.operations.length} manifest entries valid against the supergraph, each with a cost; signed by key ${artifactKeyId(signingKey)}`
+      : `pq check: FAILED (${missing.length} not persisted, ${invalid.length} invalid, ${problems.length} unreadable, ${costs.length} cost problems, signature ${signature ? 'refused' : 'ok'})`,
     {
       ok,
       missing: missing.map((op) => ({ name: op.name, id: op.id, file: op.file, line: op.line })),
       invalid: invalid.map(({ operation, message }) => ({ name: operation.name, id: operation.id, message })),
       problems,
       costs,
+      signature: signature ?? null,
     },
   );
   return ok ? EXIT.ok : EXIT.checkFailed;
@@ -230,7 +265,7 @@ function show(config: PqConfig, out: Output, key: string): number {
   return EXIT.ok;
 }
 
-async function prune(config: PqConfig, out: Output, dryRun: boolean): Promise<number> {
+async function prune(config: PqConfig, out: Output, dryRun: boolean, signingKey: KeyObject): Promise<number> {
   const { operations, problems } = await extractOperations(config.sources, config.root);
   if (problems.length > 0) {
     reportProblems(problems);
@@ -238,7 +273,10 @@ async function prune(config: PqConfig, out: Output, dryRun: boolean): Promise<nu
   }
   const plan = planManifest(readManifest(config.manifest), operations, { prune: true });
   const removed = plan.changes.filter((c) => c.kind === 'stale');
-  if (!dryRun) writeFileAtomically(config.manifest, serializeJson(plan.manifest));
+  if (!dryRun) {
+    writeFileAtomically(config.manifest, serializeJson(plan.manifest));
+    await signManifest(config.manifest, signingKey);
+  }
   out.print(
     [
       ...removed.map((c) => `- ${c.operation.name} ${c.operation.id}`),
@@ -249,7 +287,7 @@ async function prune(config: PqConfig, out: Output, dryRun: boolean): Promise<nu
   return EXIT.ok;
 }
 
-function publish(config: PqConfig, out: Output, publishDir: string, dryRun: boolean): number {
+async function publish(config: PqConfig, out: Output, publishDir: string, dryRun: boolean, signingKey: KeyObject): Promise<number> {
   const manifest = readManifest(config.manifest);
   const invalid = invalidAgainstSchema(config, manifest.operations);
   const { costs, problems } = checkCosts(config, manifest);
@@ -265,8 +303,14 @@ function publish(config: PqConfig, out: Output, publishDir: string, dryRun: bool
     out.print(describeDiff(diff, 'would publish'), { dryRun, ...diff });
     return EXIT.ok;
   }
-  const publication = publishManifest(publishDir, manifest, costs);
-  out.print(`${describeDiff(diff, `published version ${publication.version} to ${publishDir}`)}`, { dryRun, ...diff, publication });
+  const publication = await publishManifest(publishDir, manifest, costs, signingKey);
+  const keyId = artifactKeyId(signingKey);
+  out.print(`${describeDiff(diff, `published version ${publication.version} to ${publishDir}, signed by key ${keyId}`)}`, {
+    dryRun,
+    ...diff,
+    publication,
+    keyId,
+  });
   return EXIT.ok;
 }
 

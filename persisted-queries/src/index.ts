@@ -16,7 +16,9 @@ export {
   type CostTable,
 } from './operationCosts';
 export { apiSchemaFromSupergraph, validateOperations, type OperationProblem } from './validateOperations';
-export { readManifest, publishManifest, readPublication, PUBLISHED_MANIFEST, PUBLICATION_RECORD, type Publication } from './manifestFiles';
+export { readManifest, readPublication, PUBLISHED_MANIFEST, PUBLICATION_RECORD, type Publication } from './manifestFiles';
+export { publishManifest } from './publishManifest';
+export { MANIFEST_SIGNATURE_SCOPE, readSignedManifest, signManifest, type SignedManifest } from './signedManifest';
 export { runPq, EXIT } from './cli';
 
 export const operationsDir = fileURLToPath(new URL('../operations', import.meta.url));

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createManifest, manifestSchema, sha256Hex, type Manifest } from './manifest';
-import { COSTS_FILE, type CostTable } from './operationCosts';
+import { createManifest, manifestSchema, type Manifest } from './manifest';
+import type { CostTable } from './operationCosts';
 
 export function readManifest(path: string): Manifest {
   if (!existsSync(path)) return createManifest([]);
@@ -34,27 +34,4 @@ export const PUBLICATION_RECORD = 'publication.json';
 export function readPublication(publishDir: string): Publication | undefined {
   const path = join(publishDir, PUBLICATION_RECORD);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as Publication) : undefined;
-}
-
-/**
- * Publishes a manifest and its cost table to the shared store with the next
- * version number. Each file is replaced atomically, the cost table first and
- * the manifest last: gateways watch the manifest and then read both. The
- * numbered copies keep the history for rollback.
- */
-export function publishManifest(publishDir: string, manifest: Manifest, costs: CostTable, now = new Date()): Publication {
-  const text = serializeJson(manifest);
-  const publication: Publication = {
-    version: (readPublication(publishDir)?.version ?? 0) + 1,
-    sha256: sha256Hex(text),
-    publishedAt: now.toISOString(),
-    operations: manifest.operations.length,
-  };
-  const numbered = join(publishDir, 'versions', String(publication.version).padStart(6, '0'));
-  writeFileAtomically(`${numbered}.json`, text);
-  writeFileAtomically(`${numbered}.costs.json`, serializeJson(costs));
-  writeFileAtomically(join(publishDir, COSTS_FILE), serializeJson(costs));
-  writeFileAtomically(join(publishDir, PUBLISHED_MANIFEST), text);
-  writeFileAtomically(join(publishDir, PUBLICATION_RECORD), `${JSON.stringify(publication, null, 2)}\n`);
-  return publication;
 }

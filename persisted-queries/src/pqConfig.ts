@@ -1,3 +1,4 @@
+import { devArtifactSigningKeyPath } from '@coherence/auth';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
@@ -9,9 +10,11 @@ const configSchema = z.strictObject({
   supergraph: z.string().min(1),
   /** The shared store gateways load published manifests from. */
   publishDir: z.string().min(1),
+  /** The private key (PEM or JWK file) that signs the manifest; default the dev key, which production gateways refuse. */
+  signingKey: z.string().min(1).optional(),
 });
 
-export type PqConfig = z.output<typeof configSchema> & { root: string };
+export type PqConfig = Required<z.output<typeof configSchema>> & { root: string };
 
 export const CONFIG_FILE = 'pq.config.json';
 
@@ -31,5 +34,6 @@ export function loadPqConfig(startDir: string, explicitPath?: string): PqConfig 
     manifest: resolve(root, parsed.data.manifest),
     supergraph: resolve(root, parsed.data.supergraph),
     publishDir: resolve(root, parsed.data.publishDir),
+    signingKey: parsed.data.signingKey ? resolve(root, parsed.data.signingKey) : devArtifactSigningKeyPath,
   };
 }

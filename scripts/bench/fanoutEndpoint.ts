@@ -1,5 +1,5 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
-import { createTokenVerifier, DEV_ISSUER } from '@coherence/auth';
+import { createTokenVerifier, devArtifactPublicKeyPath, DEV_ISSUER, readArtifactPublicKey } from '@coherence/auth';
 import { supergraphPath } from '@coherence/gateway';
 import {
   attachCoherenceSubscriptions,
@@ -49,7 +49,11 @@ export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
   const apiSchema = apiSchemaFromSupergraph(await readFile(supergraphPath, 'utf8'));
   const operations = createPersistedOperations(manifest, costs, apiSchema);
   const { app, metrics } = createServiceApp({ logger: options.logger, readinessChecks: [] });
-  const policy = createPolicyEngine(options.logger);
+  const policy = createPolicyEngine({
+    logger: options.logger,
+    publicKey: readArtifactPublicKey(devArtifactPublicKeyPath),
+    allowRollback: false,
+  });
   const activated = await policy.activate(policyBundleDir);
   if (!activated.ok) throw new Error(`the policy bundle was refused: ${activated.error}`);
   const securityMetrics = createSecurityMetrics(metrics);

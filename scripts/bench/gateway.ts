@@ -26,10 +26,13 @@
  * Ratios are against (b).
  */
 import { supergraphPath } from '@coherence/gateway';
+import { policyBundleDir, signPolicyBundle } from '@coherence/policy';
+import { costsPath, manifestPath, signManifest } from '@coherence/persisted-queries';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { freePort, startApplication } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exitWithUsage, parseNumberArgs } from './support/cli';
 import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
@@ -104,6 +107,18 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   // (packages/auth tokenTrustCheck): the bench trusts the same key under a name and issuer of its own.
   const benchJwks = join(rootDir, 'bench-jwks.json');
   copyFileSync(app.jwksPath, benchJwks);
+  // It refuses the committed dev artifact key too: the bench signs copies of the policy bundle and the manifest with a key of its own.
+  const artifactKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const artifactPublicKey = join(rootDir, 'bench-artifacts.pem');
+  writeFileSync(artifactPublicKey, artifactKey.publicKey.export({ type: 'spki', format: 'pem' }));
+  const benchBundle = join(rootDir, 'policy-bundle');
+  cpSync(policyBundleDir, benchBundle, { recursive: true });
+  await signPolicyBundle(benchBundle, artifactKey.privateKey);
+  const benchManifest = join(rootDir, 'manifest', 'manifest.json');
+  mkdirSync(join(rootDir, 'manifest'));
+  copyFileSync(manifestPath, benchManifest);
+  copyFileSync(costsPath, join(rootDir, 'manifest', 'costs.json'));
+  await signManifest(benchManifest, artifactKey.privateKey);
   await app.registerTenant(tenantId);
   const readToken = await app.mintToken({ tenant: tenantId, scopes: ['coherence:read:self'], issuer: BENCH_ISSUER });
   const readHeaders = { authorization: `Bearer ${readToken}` };
@@ -153,6 +168,10 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         GATEWAY_JWKS: benchJwks,
         GATEWAY_TOKEN_ISSUERS: BENCH_ISSUER,
         GATEWAY_INTERNAL_SIGNING_KEY: app.internalKeys.privateKeyPath,
+        GATEWAY_POLICY_BUNDLE_DIR: benchBundle,
+        GATEWAY_POLICY_PUBLIC_KEY: artifactPublicKey,
+        GATEWAY_MANIFEST_PATH: benchManifest,
+        GATEWAY_MANIFEST_PUBLIC_KEY: artifactPublicKey,
         GATEWAY_REDIS_URL: services.endpoints.redisUrl,
         GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:${cacheEnabled ? 'cache-on' : 'cache-off'}:`,
         GATEWAY_CACHE_ENABLED: `${cacheEnabled}`,

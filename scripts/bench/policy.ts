@@ -11,6 +11,7 @@
  *    `gateway_request_security_seconds`; the report is the request time with
  *    those steps over the request time without them, as a ratio.
  */
+import { devArtifactPublicKeyPath, readArtifactPublicKey } from '@coherence/auth';
 import { createPolicyEngine, policyBundleDir, type PolicyInput } from '@coherence/policy';
 import { createLogger } from '@coherence/platform';
 import { startApplication } from '@coherence/testkit';
@@ -39,7 +40,11 @@ async function benchDecisions(): Promise<boolean> {
   const matrixPath = join(repoRoot, 'policy', 'test', 'matrix.json');
   const matrix = JSON.parse(readFileSync(matrixPath, 'utf8')) as { authz_matrix: { cases: { input: PolicyInput }[] } };
   const inputs = matrix.authz_matrix.cases.map((c) => c.input);
-  const engine = createPolicyEngine(createLogger('bench', 'silent'));
+  const engine = createPolicyEngine({
+    logger: createLogger('bench', 'silent'),
+    publicKey: readArtifactPublicKey(devArtifactPublicKeyPath),
+    allowRollback: false,
+  });
   const activated = await engine.activate(policyBundleDir);
   if (!activated.ok) throw new Error(`the committed bundle does not load: ${activated.error}`);
   for (let round = 0; round < 200; round += 1) for (const input of inputs) engine.decide(input);

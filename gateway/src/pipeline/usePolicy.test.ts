@@ -1,3 +1,4 @@
+import { devArtifactPublicKeyPath, readArtifactPublicKey } from '@coherence/auth';
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
@@ -27,7 +28,7 @@ const decisions: RecordedDecision[] = [];
 const events: SecurityEvent[] = [];
 
 beforeAll(async () => {
-  const policy = createPolicyEngine(logger);
+  const policy = createPolicyEngine({ logger, publicKey: readArtifactPublicKey(devArtifactPublicKeyPath), allowRollback: false });
   expect((await policy.activate(policyBundleDir)).ok).toBe(true);
   authorize = createAuthorizer({ policy, metrics, region: 'us', pausedScopes: [] });
   step = usePolicy({ authorize, metrics });

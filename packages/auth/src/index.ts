@@ -31,3 +31,24 @@ export {
   type InternalTokenVerifier,
   type InternalVerifyResult,
 } from './internalToken';
+export {
+  ArtifactSignatureError,
+  artifactFileHash,
+  artifactKeyId,
+  readArtifactPublicKey,
+  readArtifactSignatures,
+  readArtifactSigningKey,
+  signArtifact,
+  verifyArtifactSignature,
+  SIGNATURES_FILE,
+  type ArtifactSignatureProblem,
+  type VerifyArtifactOptions,
+} from './artifactSignature';
+export {
+  allowRollbackField,
+  artifactPublicKeyField,
+  artifactTrustCheck,
+  devArtifactPublicKeyPath,
+  devArtifactSigningKeyPath,
+  type PinnedArtifactKey,
+} from './artifactKeys';

@@ -9,7 +9,11 @@ export type SecurityEventKind =
   | 'URL_BLOCKED'
   | 'BREAK_GLASS'
   /** A request refused before it ran for what it sent (persisted id, input) or a kill switch; the error code is the reason. */
-  | 'REQUEST_REFUSED';
+  | 'REQUEST_REFUSED'
+  /** A signed artifact (policy bundle, persisted-operation manifest) taken into use; details name it, its version and signing key. */
+  | 'ARTIFACT_ACTIVATED'
+  /** A signed artifact refused (signature, rollback, content); the reason is the refusal code, the previous one stays active. */
+  | 'ARTIFACT_REFUSED';
 
 export interface SecurityEvent {
   kind: SecurityEventKind;

@@ -1,5 +1,7 @@
 import { POLICY_REASON_CODES, type PolicyReasonCode } from '@coherence/contracts';
 import type { Logger } from '@coherence/platform';
+import type { KeyObject } from 'node:crypto';
+import { isOlderVersion, refusal, type ActivationResult } from './activationResult';
 import { loadPolicyBundle, type PolicyBundle } from './loadPolicyBundle';
 import type { PolicyInput } from './buildPolicyInput';
 
@@ -14,29 +16,49 @@ export interface PolicyVerdict {
   bundleSha256: string | null;
 }
 
-export type ActivationResult = { ok: true; version: string; sha256: string } | { ok: false; error: string };
+export interface PolicyEngineOptions {
+  logger: Logger;
+  /** The pinned key bundles must be signed with (GATEWAY_POLICY_PUBLIC_KEY). */
+  publicKey: KeyObject;
+  /** Activate a bundle whose version is lower than the active one's (GATEWAY_ALLOW_ROLLBACK); otherwise it is refused. */
+  allowRollback: boolean;
+}
 
 /**
  * Holds exactly one active policy bundle. `activate` swaps in a new one only
- * if it loads and verifies; otherwise the previous one stays active. With no
- * active bundle, or when evaluation fails, every request is denied.
+ * if it is signed by the pinned key, loads and verifies, and is not older
+ * than the active one (unless rollback is allowed); otherwise the previous
+ * one stays active. With no active bundle, or when evaluation fails, every
+ * request is denied.
  */
-export function createPolicyEngine(logger: Logger) {
+export function createPolicyEngine({ logger, publicKey, allowRollback }: PolicyEngineOptions) {
   let active: PolicyBundle | undefined;
+
+  const refuse = (dir: string, result: ActivationResult & { ok: false }): ActivationResult => {
+    logger.error(
+      { dir, reason: result.reason, error: result.error, kept: active?.sha256 ?? null },
+      'policy bundle refused; the previous one stays active',
+    );
+    return result;
+  };
 
   return {
     async activate(dir: string): Promise<ActivationResult> {
+      let bundle: PolicyBundle;
       try {
-        const bundle = await loadPolicyBundle(dir);
-        if (bundle.sha256 !== active?.sha256)
-          logger.info({ version: bundle.version, sha256: bundle.sha256, dir }, 'policy bundle activated');
-        active = bundle;
-        return { ok: true, version: bundle.version, sha256: bundle.sha256 };
+        bundle = await loadPolicyBundle(dir, publicKey);
       } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        logger.error({ dir, error: message, kept: active?.sha256 ?? null }, 'policy bundle refused; the previous one stays active');
-        return { ok: false, error: message };
+        return refuse(dir, refusal(error));
       }
+      if (active && !allowRollback && isOlderVersion(bundle.version, active.version))
+        return refuse(dir, {
+          ok: false,
+          reason: 'ROLLBACK',
+          error: `version ${bundle.version} is older than the active ${active.version}`,
+        });
+      if (bundle.sha256 !== active?.sha256) logger.info({ version: bundle.version, sha256: bundle.sha256, dir }, 'policy bundle activated');
+      active = bundle;
+      return { ok: true, version: bundle.version, sha256: bundle.sha256, keyId: bundle.keyId };
     },
 
     decide(input: PolicyInput): PolicyVerdict {

@@ -5,10 +5,12 @@ export {
   policyBundleManifestSchema,
   policyBundleSha256,
   POLICY_ENTRYPOINT,
+  signPolicyBundle,
   type PolicyBundle,
   type PolicyBundleManifest,
 } from './loadPolicyBundle';
-export { createPolicyEngine, type ActivationResult, type PolicyEngine, type PolicyVerdict } from './createPolicyEngine';
+export { createPolicyEngine, type PolicyEngine, type PolicyEngineOptions, type PolicyVerdict } from './createPolicyEngine';
+export { isOlderVersion, refusal, type ActivationResult, type ArtifactRefusal } from './activationResult';
 export { buildPolicyInput, type PolicyInput, type PolicyInputParts } from './buildPolicyInput';
 export {
   createDecisionRecorder,

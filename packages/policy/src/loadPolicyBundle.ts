@@ -1,7 +1,8 @@
+import { readArtifactSignatures, SIGNATURES_FILE, signArtifact, verifyArtifactSignature } from '@coherence/auth';
 import { policyReasonCodeSchema, sha256HexSchema } from '@coherence/contracts';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createHash, type KeyObject } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -12,11 +13,20 @@ export const policyBundleDir = fileURLToPath(new URL('../../../policy/bundle', i
 /** The one rule the gateway and ingest ask for: `data.coherence.authz.decision`. */
 export const POLICY_ENTRYPOINT = 'coherence/authz/decision';
 
-export const policyBundleFiles = { wasm: 'policy.wasm', data: 'data.json', manifest: 'manifest.json' } as const;
+/** The files a bundle is made of; `.signatures.json` signs the other three and is written last. */
+export const policyBundleFiles = {
+  wasm: 'policy.wasm',
+  data: 'data.json',
+  manifest: 'manifest.json',
+  signatures: SIGNATURES_FILE,
+} as const;
+
+/** Dotted numbers (1.2.0): an activation compares them to refuse a rollback. */
+export const artifactVersionSchema = z.string().regex(/^\d+(\.\d+)*$/, { error: 'a version of dotted numbers, such as 1.2.0' });
 
 export const policyBundleManifestSchema = z.strictObject({
-  /** Bumped by hand in policy/VERSION when the rules change meaning. */
-  version: z.string().min(1),
+  /** Bumped by hand in policy/VERSION when the rules change meaning; a lower one than the active bundle's is a rollback. */
+  version: artifactVersionSchema,
   /** See {@link policyBundleSha256}. */
   sha256: sha256HexSchema,
   entrypoint: z.literal(POLICY_ENTRYPOINT),
@@ -41,23 +51,49 @@ export function policyBundleSha256(wasm: Uint8Array, data: Uint8Array): string {
 export interface PolicyBundle {
   version: string;
   sha256: string;
+  /** The id of the key that signed it. */
+  keyId: string;
   /** Evaluates the entrypoint; throws when the module fails or answers something that is not a decision. */
   evaluate(input: unknown): RawDecision;
 }
 
 /**
- * Loads and verifies a bundle folder: the manifest must parse, its sha256
+ * Signs a bundle folder's files into its `.signatures.json`, written after
+ * them (gateways reload when it changes). `scope` is the bundle's entrypoint.
+ */
+export async function signPolicyBundle(dir: string, signingKey: KeyObject, scope: string = POLICY_ENTRYPOINT): Promise<void> {
+  const names = [policyBundleFiles.manifest, policyBundleFiles.wasm, policyBundleFiles.data];
+  const files = new Map(await Promise.all(names.map(async (name) => [name, await readFile(join(dir, name))] as const)));
+  await writeFile(join(dir, policyBundleFiles.signatures), await signArtifact(files, signingKey, scope));
+}
+
+/**
+ * Loads and verifies a bundle folder: `.signatures.json` must sign exactly
+ * its three files under `publicKey` (OPA's format, scope = the entrypoint;
+ * an ArtifactSignatureError otherwise), the manifest must parse, its sha256
  * must match the files, the Wasm must expose the entrypoint, and a probe
  * with an empty input must be denied (a policy that allows nonsense is not
- * activated). Throws, naming the problem, on any failure.
+ * activated). Every check is on the bytes read once, the ones then run.
+ * Throws, naming the problem, on any failure.
  */
-export async function loadPolicyBundle(dir: string): Promise<PolicyBundle> {
-  const [manifestText, wasm, data] = await Promise.all([
-    readFile(join(dir, policyBundleFiles.manifest), 'utf8'),
+export async function loadPolicyBundle(dir: string, publicKey: KeyObject): Promise<PolicyBundle> {
+  const [manifestBytes, wasm, data, signatures] = await Promise.all([
+    readFile(join(dir, policyBundleFiles.manifest)),
     readFile(join(dir, policyBundleFiles.wasm)),
     readFile(join(dir, policyBundleFiles.data)),
+    readArtifactSignatures(dir),
   ]);
-  const manifest = policyBundleManifestSchema.parse(JSON.parse(manifestText));
+  const { keyId } = await verifyArtifactSignature({
+    signatures,
+    files: new Map([
+      [policyBundleFiles.manifest, manifestBytes],
+      [policyBundleFiles.wasm, wasm],
+      [policyBundleFiles.data, data],
+    ]),
+    publicKey,
+    scope: POLICY_ENTRYPOINT,
+  });
+  const manifest = policyBundleManifestSchema.parse(JSON.parse(manifestBytes.toString('utf8')));
   const actual = policyBundleSha256(wasm, data);
   if (actual !== manifest.sha256) throw new Error(`bundle sha256 mismatch: manifest says ${manifest.sha256}, files hash to ${actual}`);
 
@@ -72,5 +108,5 @@ export async function loadPolicyBundle(dir: string): Promise<PolicyBundle> {
   };
   const probe = evaluate({});
   if (probe.allow) throw new Error('the bundle allows an empty input; refusing to activate it');
-  return { version: manifest.version, sha256: manifest.sha256, evaluate };
+  return { version: manifest.version, sha256: manifest.sha256, keyId, evaluate };
 }

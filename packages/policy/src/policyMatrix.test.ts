@@ -1,3 +1,4 @@
+import { devArtifactPublicKeyPath, readArtifactPublicKey } from '@coherence/auth';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadPolicyBundle, policyBundleDir } from './loadPolicyBundle';
@@ -17,7 +18,7 @@ const matrix = JSON.parse(readFileSync(new URL('../../../policy/test/matrix.json
 };
 
 describe('policy matrix through the committed Wasm bundle', async () => {
-  const bundle = await loadPolicyBundle(policyBundleDir);
+  const bundle = await loadPolicyBundle(policyBundleDir, readArtifactPublicKey(devArtifactPublicKeyPath));
 
   it.each(matrix.authz_matrix.cases.map((c) => [c.name, c] as const))('%s', (_name, matrixCase) => {
     const decision = bundle.evaluate(matrixCase.input);

@@ -31,3 +31,11 @@ it('requires COMMS_PUBLIC_URL with COMMS_TWILIO_AUTH_TOKEN: the signed URL is ne
   expect(config.COMMS_PUBLIC_URL).toBe('https://comms.example.com');
   expect(readCommsConfig(subgraph).COMMS_TWILIO_AUTH_TOKEN).toBeUndefined();
 });
+
+// Issue 14: the dev artifact key's private half is committed; a production worker must not trust bundles it signed.
+it('pins the dev key for the quiet-hours bundle outside production and refuses it in production', () => {
+  expect(readCommsWorkerConfig(base).COMMS_POLICY_PUBLIC_KEY.keyId).toMatch(/^[0-9a-f]{16}$/);
+  expect(() => readCommsWorkerConfig({ ...base, NODE_ENV: 'production' })).toThrow(
+    /COMMS_POLICY_PUBLIC_KEY: the dev artifact key is refused when NODE_ENV=production/,
+  );
+});

@@ -1,3 +1,4 @@
+import { artifactPublicKeyField, artifactTrustCheck } from '@coherence/auth';
 import { COHERENCE_CHANGED_CHANNEL } from '@coherence/contracts';
 import { flagsConfigFields } from '@coherence/flags';
 import { configFields, loadConfig, subgraphConfigCheck, subgraphConfigFields } from '@coherence/platform';
@@ -76,6 +77,10 @@ const workerSchema = z
     COMMS_REGION: z.string().min(1).default('us'),
     /** Quiet-hours bundle folder; unset ⇒ the committed policy/comms/bundle. */
     COMMS_POLICY_BUNDLE_DIR: z.string().min(1).optional(),
+    /** The public key (PEM or JWK file) the quiet-hours bundle must be signed with. Default: the dev key, refused in production. */
+    COMMS_POLICY_PUBLIC_KEY: artifactPublicKeyField(),
+    /** `production` refuses the dev artifact key at start. */
+    NODE_ENV: z.string().optional(),
     LOG_LEVEL: configFields.logLevel(),
     /** `comms.notifications` off pauses delivery (UNLEASH_URL, FLAGS_BOOTSTRAP, …). */
     ...flagsConfigFields,
@@ -83,7 +88,8 @@ const workerSchema = z
   .refine((c) => c.COMMS_LEASE_MS >= c.COMMS_WEBHOOK_TIMEOUT_MS + LEASE_MARGIN_MS, {
     path: ['COMMS_LEASE_MS'],
     message: `must be at least COMMS_WEBHOOK_TIMEOUT_MS + ${LEASE_MARGIN_MS} ms, or a slow delivery could run twice`,
-  });
+  })
+  .superRefine(artifactTrustCheck(['COMMS_POLICY_PUBLIC_KEY']));
 
 export type CommsWorkerConfig = ReturnType<typeof readCommsWorkerConfig>;
 

@@ -1,5 +1,9 @@
 import { DEV_ISSUER } from '@coherence/auth';
 import { ConfigError } from '@coherence/platform';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readIngestConfig, readIngestConsumerConfig } from './config';
 
@@ -11,6 +15,9 @@ const required = {
   INGEST_REGION: 'us',
 };
 const devTrust = { INGEST_JWKS: '.data/stack/keys/dev-jwks.json', INGEST_TOKEN_ISSUERS: DEV_ISSUER };
+/** A production key the policy bundle is signed with (its public half, as a PEM file): production refuses the dev one. */
+const productionPolicyKey = join(mkdtempSync(join(tmpdir(), 'ingest-config-')), 'policy.pem');
+writeFileSync(productionPolicyKey, generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }));
 
 describe('readIngestConfig: where tokens are trusted from', () => {
   it('the dev stack (NODE_ENV unset) trusts the dev issuer and key set; tokens live at most 24 hours', () => {
@@ -48,6 +55,7 @@ describe('readIngestConfig: where tokens are trusted from', () => {
     const config = readIngestConfig({
       ...required,
       NODE_ENV: 'production',
+      INGEST_POLICY_PUBLIC_KEY: productionPolicyKey,
       INGEST_JWKS: 'https://idp.example/.well-known/jwks.json',
       INGEST_TOKEN_ISSUERS: 'https://idp.example',
       INGEST_TOKEN_MAX_LIFETIME_SECONDS: '3600',
@@ -72,11 +80,24 @@ describe('readIngestConfig: the write policy', () => {
     const production = {
       ...required,
       NODE_ENV: 'production',
+      INGEST_POLICY_PUBLIC_KEY: productionPolicyKey,
       INGEST_JWKS: 'https://idp.example/.well-known/jwks.json',
       INGEST_TOKEN_ISSUERS: 'https://idp.example',
     };
     expect(() => readIngestConfig({ ...production, INGEST_WRITE_POLICY: 'off' })).toThrow(
       /INGEST_WRITE_POLICY: off is refused when NODE_ENV=production/,
+    );
+  });
+});
+
+describe('readIngestConfig: the policy bundle', () => {
+  // Issue 14: the dev artifact key's private half is committed; a production ingest must not trust bundles it signed.
+  it('refuses the dev artifact key in production, for both processes', () => {
+    expect(() => readIngestConfig({ ...required, ...devTrust, NODE_ENV: 'production' })).toThrow(
+      /INGEST_POLICY_PUBLIC_KEY: the dev artifact key is refused when NODE_ENV=production/,
+    );
+    expect(() => readIngestConsumerConfig({ ...required, KAFKA_BROKERS: '127.0.0.1:9092', NODE_ENV: 'production' })).toThrow(
+      /INGEST_POLICY_PUBLIC_KEY: the dev artifact key is refused/,
     );
   });
 });

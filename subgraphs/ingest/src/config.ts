@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, tokenTrustCheck } from '@coherence/auth';
+import { artifactPublicKeyField, artifactTrustCheck, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, tokenTrustCheck } from '@coherence/auth';
 import { SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from '@coherence/contracts';
 import { configFields, loadConfig, subgraphConfigCheck, subgraphConfigFields } from '@coherence/platform';
 import { policyBundleDir } from '@coherence/policy';
@@ -12,6 +12,8 @@ const storageFields = {
   INGEST_REGION: configFields.region(),
   /** The policy bundle folder (policy.wasm, data.json, manifest.json), read at start: a bundle that does not verify stops the start. */
   INGEST_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
+  /** The public key (PEM or JWK file) the bundle must be signed with. Default: the dev key, refused in production. */
+  INGEST_POLICY_PUBLIC_KEY: artifactPublicKeyField(),
   /** How long a registered tenant's residency is reused before it is read again. Default 10_000. */
   INGEST_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
   /** How long "this tenant is not registered" is believed: a tenant registered since is written after at most this. Default 2_000. */
@@ -69,6 +71,7 @@ export function readIngestConfig(env?: Record<string, string | undefined>) {
     schema
       .superRefine(tokenTrustCheck({ jwks: 'INGEST_JWKS', issuers: 'INGEST_TOKEN_ISSUERS' }))
       .superRefine(subgraphConfigCheck)
+      .superRefine(artifactTrustCheck(['INGEST_POLICY_PUBLIC_KEY']))
       .superRefine((config, ctx) => {
         if (config.NODE_ENV === 'production' && config.INGEST_WRITE_POLICY === 'off')
           ctx.addIssue({ code: 'custom', path: ['INGEST_WRITE_POLICY'], message: 'off is refused when NODE_ENV=production' });
@@ -102,10 +105,12 @@ const consumerSchema = z.object({
    * committed for this long (a pause for the outbox backlog does not count). Default 60.
    */
   INGEST_CONSUMER_STALL_SECONDS: configFields.positiveInt(60),
+  /** `production` refuses the dev artifact key at start. */
+  NODE_ENV: z.string().optional(),
 });
 
 export type IngestConsumerConfig = ReturnType<typeof readIngestConsumerConfig>;
 
 export function readIngestConsumerConfig(env?: Record<string, string | undefined>) {
-  return loadConfig('ingest-consumer', consumerSchema, env);
+  return loadConfig('ingest-consumer', consumerSchema.superRefine(artifactTrustCheck(['INGEST_POLICY_PUBLIC_KEY'])), env);
 }

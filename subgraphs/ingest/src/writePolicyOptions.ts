@@ -6,6 +6,7 @@ export function writePolicyOptionsOf(config: IngestConfig | IngestConsumerConfig
   return {
     region: config.INGEST_REGION,
     bundleDir: config.INGEST_POLICY_BUNDLE_DIR,
+    publicKey: config.INGEST_POLICY_PUBLIC_KEY.key,
     tenantCacheTtlMs: config.INGEST_TENANT_CACHE_TTL_MS,
     tenantNegativeCacheTtlMs: config.INGEST_TENANT_NEGATIVE_CACHE_TTL_MS,
     decisionFlushMs: config.INGEST_DECISION_FLUSH_MS,

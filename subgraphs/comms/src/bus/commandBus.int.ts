@@ -1,3 +1,4 @@
+import { devArtifactPublicKeyPath, readArtifactPublicKey } from '@coherence/auth';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createGatewayCalls, createTestDatabase, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
@@ -44,7 +45,7 @@ beforeAll(async () => {
     if (path === '/redirect-inside') return { status: 307, body: '', headers: { location: 'http://127.0.0.2:9/' } };
     return { status: 200 };
   });
-  const policy = await loadQuietHoursPolicy();
+  const policy = await loadQuietHoursPolicy(readArtifactPublicKey(devArtifactPublicKeyPath));
   worker = createBusWorker({
     pool,
     listenUrl: database.appUrl,

@@ -1,5 +1,6 @@
+import { readArtifactSignatures, verifyArtifactSignature } from '@coherence/auth';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,16 +45,29 @@ export interface QuietHoursPolicy {
 
 /**
  * Loads the quiet-hours bundle and verifies it like the gateway verifies its
- * own (same manifest shape, sha256 over Wasm then data): a bundle whose files
- * do not match its manifest, or that lacks the entrypoint, is refused.
+ * own (signed by `publicKey` in OPA's format with the entrypoint as scope,
+ * same manifest shape, sha256 over Wasm then data): an unsigned or wrongly
+ * signed bundle, one whose files do not match its manifest, or one that
+ * lacks the entrypoint, is refused. The worker loads it once, at start.
  */
-export async function loadQuietHoursPolicy(dir = commsPolicyBundleDir): Promise<QuietHoursPolicy> {
-  const [manifestText, wasm, data] = await Promise.all([
-    readFile(join(dir, 'manifest.json'), 'utf8'),
+export async function loadQuietHoursPolicy(publicKey: KeyObject, dir = commsPolicyBundleDir): Promise<QuietHoursPolicy> {
+  const [manifestBytes, wasm, data, signatures] = await Promise.all([
+    readFile(join(dir, 'manifest.json')),
     readFile(join(dir, 'policy.wasm')),
     readFile(join(dir, 'data.json')),
+    readArtifactSignatures(dir),
   ]);
-  const manifest = manifestSchema.parse(JSON.parse(manifestText));
+  await verifyArtifactSignature({
+    signatures,
+    files: new Map([
+      ['manifest.json', manifestBytes],
+      ['policy.wasm', wasm],
+      ['data.json', data],
+    ]),
+    publicKey,
+    scope: COMMS_POLICY_ENTRYPOINT,
+  });
+  const manifest = manifestSchema.parse(JSON.parse(manifestBytes.toString('utf8')));
   const actual = createHash('sha256').update(wasm).update(data).digest('hex');
   if (actual !== manifest.sha256) throw new Error(`quiet-hours bundle sha256 mismatch: manifest ${manifest.sha256}, files ${actual}`);
   const policy = await loadPolicy(wasm);

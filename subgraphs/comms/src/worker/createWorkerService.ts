@@ -36,7 +36,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
   const flags = createFeatureFlags({ config, appName: 'comms-worker', logger, metrics });
   // As the gateway: a worker that can reach Unleash does not deliver on bootstrap states while a switch is off.
   if (!(await flags.waitUntilSynchronized(2_000))) logger.warn('unleash has not answered yet; starting on the bootstrap flag states');
-  const policy = await loadQuietHoursPolicy(config.COMMS_POLICY_BUNDLE_DIR);
+  const policy = await loadQuietHoursPolicy(config.COMMS_POLICY_PUBLIC_KEY.key, config.COMMS_POLICY_BUNDLE_DIR);
   const workerId = `comms-worker@${hostname()}:${process.pid}`;
   const worker = createBusWorker({
     pool,

@@ -10,6 +10,7 @@ import {
 } from '@coherence/policy';
 import { randomUUID } from 'node:crypto';
 import type { IngestMetrics, Transport } from '../telemetry/createIngestMetrics';
+import type { KeyObject } from 'node:crypto';
 
 /** The Rego field every signal write is decided as (policy/src/authz.rego: a `write` field). */
 const WRITE_FIELD = 'publishSignals';
@@ -34,6 +35,8 @@ export interface WritePolicyOptions {
   region: string;
   /** The policy bundle folder; it must load and verify, or the process does not start. */
   bundleDir: string;
+  /** The key the bundle must be signed with (INGEST_POLICY_PUBLIC_KEY). */
+  publicKey: KeyObject;
   tenantCacheTtlMs: number;
   tenantNegativeCacheTtlMs: number;
   decisionFlushMs: number;
@@ -63,7 +66,8 @@ export interface WriteRequest {
  * (a new bundle takes a restart).
  */
 export async function createWritePolicy(options: WritePolicyOptions) {
-  const engine = createPolicyEngine(options.logger);
+  // Read once, at start: there is no active bundle to roll back from.
+  const engine = createPolicyEngine({ logger: options.logger, publicKey: options.publicKey, allowRollback: false });
   const activated = await engine.activate(options.bundleDir);
   if (!activated.ok) throw new Error(`the write policy bundle in ${options.bundleDir} was refused: ${activated.error}`);
   const tenants = createTenantDirectory({
