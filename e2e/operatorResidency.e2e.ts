@@ -1,7 +1,6 @@
-import { sendCommand } from '@coherence/comms';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, seedOperatorCommands, startApplication, type TestDatabase } from '@coherence/testkit';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
@@ -36,21 +35,7 @@ beforeAll(async () => {
     ['eu', 'eu'],
   ] as const) {
     await app.registerTenant(tenant(name), residency);
-    const [open, waiting] = [randomUUID(), randomUUID()];
-    for (const commandId of [open, waiting])
-      await sendCommand(pool, {
-        commandId,
-        tenantId: tenant(name),
-        type: 'notify.webhook',
-        idempotencyKey: commandId,
-        correlationId: `corr-${commandId}`,
-        payload: { contactId: 'ops', url: 'https://example.com/hook', body: {} },
-        maxAttempts: 5,
-      });
-    await admin.query(`UPDATE dispatch_commands SET state = 'troubleshooting', updated_at = clock_timestamp() WHERE command_id = $1`, [
-      open,
-    ]);
-    commands[name] = { open, waiting };
+    commands[name] = await seedOperatorCommands(pool, admin, tenant(name));
   }
 });
 

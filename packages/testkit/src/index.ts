@@ -8,3 +8,4 @@ export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEn
 export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
 export { coherenceChangedFor, type TestChange } from './coherenceChangedFor';
 export { signalsAcceptedEventFor, appendOutboxEvents, type TestSignal } from './outboxEvents';
+export { seedOperatorCommands } from './operatorCommands';

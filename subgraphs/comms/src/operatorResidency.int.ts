@@ -1,13 +1,12 @@
 import { TENANTS_TOUCHED_EXTENSION } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createGatewayCalls, createTestDatabase, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
+import { createGatewayCalls, createTestDatabase, seedOperatorCommands, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { sendCommand } from './bus/sendCommand';
 import { readCommsConfig } from './config';
 import { createCommsService } from './createCommsService';
 
@@ -49,20 +48,7 @@ beforeAll(async () => {
     ['ghost', null],
   ] as const) {
     if (residency) await admin.query('INSERT INTO tenants (tenant_id, residency) VALUES ($1, $2)', [tenant(name), residency]);
-    const [open, waiting] = [randomUUID(), randomUUID()];
-    for (const commandId of [open, waiting])
-      await sendCommand(pool, {
-        commandId,
-        tenantId: tenant(name),
-        type: 'notify.webhook',
-        idempotencyKey: commandId,
-        correlationId: `corr-${commandId}`,
-        payload: { contactId: 'ops', url: 'https://example.com/hook', body: {} },
-        maxAttempts: 5,
-      });
-    await admin.query(`UPDATE dispatch_commands SET state = 'troubleshooting', updated_at = clock_timestamp() WHERE command_id = $1`, [
-      open,
-    ]);
+    const { open, waiting } = await seedOperatorCommands(pool, admin, tenant(name));
     await admin.query(
       `INSERT INTO comms_envelopes (envelope_id, tenant_id, channel, direction, provider, correlation_id, received_at, payload)
        VALUES ($1, $2, 'sms', 'inbound', 'twilio', 'corr', now(), '{}')`,
