@@ -69,4 +69,13 @@ describe('createLocalGcra', () => {
     // The sweep runs on this call: the idle keys are full again and go, `busy` still owes 100 ms.
     expect(consume('busy', 1, 1)).toBe(100_000);
   });
+
+  it('allows a spend that fills the bucket exactly, however the fractional clock rounds', () => {
+    // performance.now() gives fractional microseconds: (now + e) - e need not come back to now exactly.
+    for (const start of [0.1, 1e6 + 0.3, 123_456_789.123, 8.64e10 + 0.7]) {
+      const gcra = createLocalGcra(() => start);
+      expect(gcra.consume([{ key: 'a', emissionMicros: 1e6 / 3, burst: 1, cost: 1 }])).toEqual([0]);
+      expect(gcra.consume([{ key: 'b', emissionMicros: 1e6, burst: 3, cost: 3 }])).toEqual([0]);
+    }
+  });
 });

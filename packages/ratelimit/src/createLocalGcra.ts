@@ -33,7 +33,12 @@ export function createLocalGcra(nowMicros: () => number = () => performance.now(
   /** Per bucket at `now`: its theoretical arrival time once spent, and the wait until it has room (0: now). */
   function decide(buckets: readonly GcraBucket[], now: number) {
     const newTats = buckets.map(({ key, emissionMicros, cost }) => Math.max(tats.get(key) ?? now, now) + emissionMicros * cost);
-    const waits = buckets.map(({ emissionMicros, burst }, i) => Math.max(0, Math.ceil(newTats[i]! - emissionMicros * burst - now)));
+    // Under a microsecond is rounding, not a wait: `now` and the emission interval are fractional microseconds here
+    // (the Redis script's are whole), and (now + e) - e can come out a hair above now, refusing a bucket that has room.
+    const waits = buckets.map(({ emissionMicros, burst }, i) => {
+      const wait = newTats[i]! - emissionMicros * burst - now;
+      return wait < 1 ? 0 : Math.ceil(wait);
+    });
     return { newTats, waits };
   }
   return {
