@@ -107,6 +107,9 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   // (packages/auth tokenTrustCheck): the bench trusts the same key under a name and issuer of its own.
   const benchJwks = join(rootDir, 'bench-jwks.json');
   copyFileSync(app.jwksPath, benchJwks);
+  // Likewise the internal signing key (a file named like the dev one is refused): the same key under a name of its own.
+  const benchInternalKey = join(rootDir, 'bench-internal-signing-key.jwk.json');
+  copyFileSync(app.internalKeys.privateKeyPath, benchInternalKey);
   // It refuses the committed dev artifact key too: the bench signs copies of the policy bundle and the manifest with a key of its own.
   const artifactKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const artifactPublicKey = join(rootDir, 'bench-artifacts.pem');
@@ -167,7 +170,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         GATEWAY_REGION: 'us',
         GATEWAY_JWKS: benchJwks,
         GATEWAY_TOKEN_ISSUERS: BENCH_ISSUER,
-        GATEWAY_INTERNAL_SIGNING_KEY: app.internalKeys.privateKeyPath,
+        GATEWAY_INTERNAL_SIGNING_KEY: benchInternalKey,
         GATEWAY_POLICY_BUNDLE_DIR: benchBundle,
         GATEWAY_POLICY_PUBLIC_KEY: artifactPublicKey,
         GATEWAY_MANIFEST_PATH: benchManifest,
@@ -192,7 +195,18 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       spawnNode(
         kind,
         'scripts/bench/support/baselineGateway.ts',
-        ['--kind', kind, '--supergraph', supergraphFile, '--port', `${port}`],
+        [
+          '--kind',
+          kind,
+          '--supergraph',
+          supergraphFile,
+          '--port',
+          `${port}`,
+          '--internal-key',
+          app.internalKeys.privateKeyPath,
+          '--tenant',
+          tenantId,
+        ],
         logFile,
       ),
   });

@@ -1,41 +1,94 @@
 /**
  * A baseline gateway as a process of its own, for `bench:gateway`: the
  * supergraph as given, default settings, no plugins, no auth, query text.
+ * The one thing it adds is what any gateway in front of these subgraphs
+ * must: an internal token per subgraph (ADR 0011), for the one tenant the
+ * bench reads. Unlike this project's gateway it does not mint one per call:
+ * a token per subgraph is reused and renewed every 10 s, which spares the
+ * baselines a signature per call (the comparison leans their way).
  *
- *   tsx scripts/bench/support/baselineGateway.ts --kind apollo|hive --supergraph PATH --port N
+ *   tsx scripts/bench/support/baselineGateway.ts --kind apollo|hive --supergraph PATH --port N --internal-key PATH --tenant ID
  *
  * `apollo` is `@apollo/gateway` in `@apollo/server`'s standalone server;
  * `hive` is Hive Gateway's runtime (`createGatewayRuntime`) on a node:http
  * server. The subgraph URLs are the ones in the supergraph file. Prints one
  * JSON line with its URL once listening; stops on SIGTERM.
  */
-import { ApolloGateway } from '@apollo/gateway';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
+import { createInternalTokenSigner } from '@coherence/auth';
+import { INTERNAL_TOKEN_HEADER } from '@coherence/contracts';
 import { createGatewayRuntime } from '@graphql-hive/gateway';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { exitWithUsage, parseScriptArgs } from './cli';
 
-const usage = 'usage: tsx scripts/bench/support/baselineGateway.ts --kind apollo|hive --supergraph PATH --port N';
+const usage =
+  'usage: tsx scripts/bench/support/baselineGateway.ts --kind apollo|hive --supergraph PATH --port N --internal-key PATH --tenant ID';
 const values = parseScriptArgs(usage, {
   kind: { type: 'string' },
   supergraph: { type: 'string' },
   port: { type: 'string' },
+  'internal-key': { type: 'string' },
+  tenant: { type: 'string' },
 });
 const port = Number(values.port);
-if ((values.kind !== 'apollo' && values.kind !== 'hive') || !values.supergraph || !Number.isInteger(port) || port <= 0)
+const { 'internal-key': internalKey, tenant } = values;
+if (
+  (values.kind !== 'apollo' && values.kind !== 'hive') ||
+  !values.supergraph ||
+  !Number.isInteger(port) ||
+  port <= 0 ||
+  !internalKey ||
+  !tenant
+)
   exitWithUsage(usage);
 const supergraphSdl = readFileSync(values.supergraph, 'utf8');
+const benchTenant: string = tenant;
+
+/** Renewed well inside the 30 s a minted token lives. */
+const TOKEN_RENEW_MS = 10_000;
+const signer = await createInternalTokenSigner(internalKey);
+const tokens = new Map<string, string>();
+async function renewTokens(): Promise<void> {
+  for (const subgraph of ['coherence', 'ingest', 'comms'])
+    tokens.set(
+      subgraph,
+      await signer.mint(subgraph, {
+        subject: 'bench',
+        scopes: ['coherence:read:self'],
+        tenantIds: [benchTenant],
+        region: 'us',
+        requestId: randomUUID(),
+      }),
+    );
+}
+await renewTokens();
+setInterval(() => void renewTokens(), TOKEN_RENEW_MS).unref();
+const internalTokenOf = (subgraph: string): string => tokens.get(subgraph) ?? '';
 
 async function startApollo(): Promise<() => Promise<void>> {
-  const server = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl }) });
+  const gateway = new ApolloGateway({
+    supergraphSdl,
+    buildService: ({ name, url }) =>
+      new RemoteGraphQLDataSource({
+        ...(url === undefined ? {} : { url }),
+        willSendRequest: ({ request }) => void request.http?.headers.set(INTERNAL_TOKEN_HEADER, internalTokenOf(name)),
+      }),
+  });
+  const server = new ApolloServer({ gateway });
   await startStandaloneServer(server, { listen: { port, host: '127.0.0.1' } });
   return () => server.stop();
 }
 
 async function startHive(): Promise<() => Promise<void>> {
-  const runtime = createGatewayRuntime({ supergraph: supergraphSdl, logging: false });
+  const runtime = createGatewayRuntime({
+    supergraph: supergraphSdl,
+    logging: false,
+    propagateHeaders: { fromClientToSubgraphs: ({ subgraphName }) => ({ [INTERNAL_TOKEN_HEADER]: internalTokenOf(subgraphName) }) },
+  });
   const server = createServer(runtime);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return async () => {
