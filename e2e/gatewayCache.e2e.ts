@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import { createPgPool, type PgPool } from '@coherence/platform';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -18,7 +18,7 @@ const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'Tena
 const workDir = mkdtempSync(join(tmpdir(), 'coherence-gateway-cache-'));
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
-let admin: pg.Pool;
+let admin: PgPool;
 let redis: Redis;
 let channel: string;
 
@@ -29,7 +29,8 @@ beforeAll(async () => {
   database = await createTestDatabase(services);
   channel = `${database.namespace}:coherence.changed`;
   app = await startApplication(services, database, { gatewayEnv: { GATEWAY_CACHE_ENABLED: 'true', COHERENCE_CHANGED_CHANNEL: channel } });
-  admin = new pg.Pool({ connectionString: database.adminUrl });
+  // createPgPool handles an idle client's error: one ended just before the database is dropped may still hear its FATAL.
+  admin = createPgPool(database.adminUrl);
   redis = new Redis(services.redisUrl);
 });
 
@@ -238,7 +239,7 @@ describe('tenantCoherence cache while its Redis fails', () => {
   it('serves from the subgraphs with no error while Redis is stopped, says so, and recovers by itself', async () => {
     const tenantId = `${secondDatabase.namespace}-outage`;
     const headers = await second.readHeaders(tenantId);
-    const adminPool = new pg.Pool({ connectionString: secondDatabase.adminUrl });
+    const adminPool = createPgPool(secondDatabase.adminUrl);
     try {
       await adminPool.query(
         `INSERT INTO coherence_scores (tenant_id, score, status, agreement, window_iso, sources, as_of)
