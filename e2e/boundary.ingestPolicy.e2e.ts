@@ -1,11 +1,10 @@
 import { createConsumerService, readIngestConsumerConfig } from '@coherence/ingest';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createLogger } from '@coherence/platform';
+import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -20,7 +19,7 @@ const tenantCoherenceId = manifest.operations.find((op) => op.name === 'TenantCo
 
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
-let admin: pg.Pool;
+let admin: PgPool;
 let consumer: Awaited<ReturnType<typeof createConsumerService>>;
 let kafkaAdmin: Admin;
 let producer: Producer;
@@ -34,7 +33,7 @@ beforeAll(async () => {
   const services = inject('services');
   database = await createTestDatabase(services);
   app = await startApplication(services, database);
-  admin = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
+  admin = createPgPool(database.adminUrl, { max: 2 });
   await app.registerTenant(tenant('home'));
   await app.registerTenant(tenant('abroad'), 'eu');
   topic = `${database.namespace}.boundary.signals`;

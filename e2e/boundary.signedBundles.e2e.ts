@@ -2,13 +2,12 @@ import { devArtifactSigningKeyPath, readArtifactSigningKey } from '@coherence/au
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
 import { POLICY_ENTRYPOINT, policyBundleDir, policyBundleFiles, policyBundleSha256, signPolicyBundle } from '@coherence/policy';
 import { costsPath, publishManifest, readCosts, readManifest, type Manifest } from '@coherence/persisted-queries';
-import { createLogger } from '@coherence/platform';
+import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -40,7 +39,7 @@ const store = join(workDir, 'store');
 const bundleDir = join(workDir, 'bundle');
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
-let admin: pg.Pool;
+let admin: PgPool;
 let tenantId: string;
 
 /** A policy bundle made from the committed Wasm with its own data document and version, signed with `key` (the Wasm decides alike; the sha256 tells which bundle decided). */
@@ -106,7 +105,7 @@ beforeAll(async () => {
   app = await startApplication(inject('services'), database, {
     gatewayEnv: { GATEWAY_MANIFEST_PATH: join(store, 'manifest.json'), GATEWAY_POLICY_BUNDLE_DIR: bundleDir },
   });
-  admin = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
+  admin = createPgPool(database.adminUrl, { max: 2 });
   tenantId = `${database.namespace}-signed`;
   // The release the attacks try to replace: policy 1.2.0 and manifest publication 2, both properly signed.
   releasedBundle = await writeBundle(bundleDir, '1.2.0');

@@ -1,7 +1,7 @@
+import { createPgPool, type PgPool } from '@coherence/platform';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -19,7 +19,7 @@ const CALLER_BURST = 2 * CALLER_RATE;
 const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
-let admin: pg.Pool;
+let admin: PgPool;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
@@ -32,7 +32,7 @@ beforeAll(async () => {
       GATEWAY_SATURATION_LOOP_DELAY_MS: '100000',
     },
   });
-  admin = new pg.Pool({ connectionString: database.adminUrl });
+  admin = createPgPool(database.adminUrl);
 });
 
 afterAll(async () => {

@@ -1,3 +1,4 @@
+import { createPgPool } from '@coherence/platform';
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { createTestDatabase, freePort, type ServiceEndpoints, type TestDatabase } from '@coherence/testkit';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
@@ -6,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 
 /**
  * The two ingest processes (HTTP push and Kafka consumer) as they run in
@@ -102,7 +102,7 @@ export async function waitFor(what: string, condition: () => Promise<boolean>, t
 export async function createIngestHarness(name: string, services: ServiceEndpoints) {
   const logDir = mkdtempSync(join(tmpdir(), `coherence-${name}-`));
   const database = await createTestDatabase(services);
-  const admin = new pg.Pool({ connectionString: database.adminUrl });
+  const admin = createPgPool(database.adminUrl);
   // Outage tests terminate sessions and DROP … WITH (FORCE) ends the pool's
   // idle ones; pg reports that as an 'error' event, fatal when unheard. A
   // query on a dead session still fails loudly, so nothing is hidden.

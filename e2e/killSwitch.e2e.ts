@@ -1,3 +1,4 @@
+import { createPgPool, type PgPool } from '@coherence/platform';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import {
   createTestDatabase,
@@ -14,7 +15,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -30,7 +30,7 @@ const workDir = mkdtempSync(join(tmpdir(), 'coherence-kill-switch-'));
 let database: TestDatabase;
 let unleash: RunningUnleash;
 let app: Awaited<ReturnType<typeof startApplication>>;
-let admin: pg.Pool;
+let admin: PgPool;
 let tenantId: string;
 let readHeaders: Record<string, string>;
 const clients: Client[] = [];
@@ -46,7 +46,7 @@ beforeAll(async () => {
     flags: { 'v24.coherence': true, 'region-routing': false },
   });
   app = await startApplication(services, database, { gatewayEnv: { ...unleashClientEnv(unleash, 200), GATEWAY_CACHE_ENABLED: 'true' } });
-  admin = new pg.Pool({ connectionString: database.adminUrl });
+  admin = createPgPool(database.adminUrl);
   tenantId = `${database.namespace}-acme`;
   readHeaders = await app.readHeaders(tenantId);
   await admin.query(

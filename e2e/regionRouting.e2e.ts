@@ -1,7 +1,7 @@
+import { createPgPool, type PgPool } from '@coherence/platform';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, createUnleashAdmin, startApplication, unleashClientEnv, type TestDatabase } from '@coherence/testkit';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
-let primary: pg.Pool;
-let replicaSuperuser: pg.Pool;
+let primary: PgPool;
+let replicaSuperuser: PgPool;
 let tenantId: string;
 let headers: Record<string, string>;
 
@@ -29,8 +29,8 @@ beforeAll(async () => {
     gatewayEnv: { ...unleashClientEnv(services.unleash, 200), GATEWAY_REGION: replicaRegion },
     coherenceEnv: { COHERENCE_READ_REPLICAS: `${replicaRegion}=postgres://coherence_app@${host}:${replicaPort}/${database.name}` },
   });
-  primary = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
-  replicaSuperuser = new pg.Pool({ connectionString: `postgres://postgres@${host}:${replicaPort}/${database.name}`, max: 1 });
+  primary = createPgPool(database.adminUrl, { max: 2 });
+  replicaSuperuser = createPgPool(`postgres://postgres@${host}:${replicaPort}/${database.name}`, { max: 1 });
   tenantId = `${database.namespace}-emea`;
   await app.registerTenant(tenantId, replicaRegion);
   headers = {

@@ -1,3 +1,4 @@
+import { createPgPool, type PgPool } from '@coherence/platform';
 import { DEV_ISSUER, devArtifactSigningKeyPath, ensureDevKeys, mintDevToken, readArtifactSigningKey } from '@coherence/auth';
 import { costsPathFor, signManifest } from '@coherence/persisted-queries';
 import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
@@ -30,7 +31,7 @@ const manifestPath = join(workDir, 'manifest.json');
 const signCopy = () => signManifest(manifestPath, readArtifactSigningKey(devArtifactSigningKeyPath));
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
-let admin: pg.Pool;
+let admin: PgPool;
 
 const tenant = (name: string) => `${database.namespace}-${name}`;
 
@@ -40,7 +41,7 @@ beforeAll(async () => {
   await signCopy();
   database = await createTestDatabase(inject('services'));
   app = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_MANIFEST_PATH: manifestPath } });
-  admin = new pg.Pool({ connectionString: database.adminUrl });
+  admin = createPgPool(database.adminUrl);
   await app.registerTenant(tenant('acme'), 'us');
   await app.registerTenant(tenant('globex'), 'us');
   await app.registerTenant(tenant('hooli'), 'eu');

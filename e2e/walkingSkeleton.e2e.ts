@@ -1,6 +1,6 @@
+import { createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -13,14 +13,14 @@ const tenantCoherenceId = manifest.operations.find((op) => op.name === 'TenantCo
 
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
-let admin: pg.Pool;
+let admin: PgPool;
 let operatorToken: string;
 
 beforeAll(async () => {
   const services = inject('services');
   database = await createTestDatabase(services);
   app = await startApplication(services, database);
-  admin = new pg.Pool({ connectionString: database.adminUrl });
+  admin = createPgPool(database.adminUrl);
   // The gateway serves only registered tenants residing in its region (us).
   for (const name of ['acme', 'globex', 'nobody', 'x']) await app.registerTenant(`${database.namespace}-${name}`);
   operatorToken = await app.mintToken({ tenant: `${database.namespace}-ops`, scopes: ['coherence:read'] });
@@ -242,7 +242,7 @@ describe('refused requests change nothing', () => {
 
 describe('tenant isolation in Postgres', () => {
   it('lets the application role see only the tenant set for the transaction', async () => {
-    const appPool = new pg.Pool({ connectionString: database.appUrl });
+    const appPool = createPgPool(database.appUrl);
     try {
       const client = await appPool.connect();
       try {

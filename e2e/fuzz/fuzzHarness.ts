@@ -1,12 +1,11 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createConsumerService, readIngestConsumerConfig } from '@coherence/ingest';
-import { createLogger } from '@coherence/platform';
+import { createLogger, createPgPool } from '@coherence/platform';
 import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { expect, inject, it } from 'vitest';
 
 /**
@@ -87,7 +86,7 @@ export async function startFuzzHarness() {
   try {
     const database: TestDatabase = await createTestDatabase(services);
     stops.push(() => database.drop());
-    const admin = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
+    const admin = createPgPool(database.adminUrl, { max: 2 });
     stops.push(() => admin.end());
     const app = await startApplication(services, database);
     stops.push(() => app.stop());

@@ -16,13 +16,13 @@
  * Options: --requests <n> per round and mode (default 200), --rounds <n>
  * (default 3), --wan-ms <ms> one-way delay on the cross-region link (default 20).
  */
+import { createPgPool } from '@coherence/platform';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createUnleashAdmin, startApplication, unleashClientEnv } from '@coherence/testkit';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { verdict } from './support/checks';
 import { exitWithUsage, parseNumberArgs } from './support/cli';
 import { writeReport } from './support/report';
@@ -109,8 +109,8 @@ const exitCode = await withServers(
       },
     });
     defer(() => app.stop());
-    const admin = new pg.Pool({ connectionString: database.adminUrl, max: 2 });
-    const replica = new pg.Pool({ connectionString: `postgres://postgres@${host}:${replicaPort}/${database.name}`, max: 1 });
+    const admin = createPgPool(database.adminUrl, { max: 2 });
+    const replica = createPgPool(`postgres://postgres@${host}:${replicaPort}/${database.name}`, { max: 1 });
     defer(() => Promise.all([admin.end(), replica.end()]));
     const tenants = Array.from({ length: TENANTS }, (_, i) => `${database.namespace}-eu-${i}`);
     const bodies = new Map<string, string>();

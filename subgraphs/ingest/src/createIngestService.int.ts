@@ -1,6 +1,6 @@
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { outboxEventSchema, validate } from '@coherence/contracts';
-import { createLogger } from '@coherence/platform';
+import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readIngestConfig } from './config';
 import { createIngestService } from './createIngestService';
@@ -18,7 +17,7 @@ import { expireIdempotencyKeys } from './modules/idempotency/idempotencyStore';
 const keyDir = mkdtempSync(join(tmpdir(), 'ingest-keys-'));
 let keys: DevKeyFiles;
 let database: TestDatabase;
-let admin: pg.Pool;
+let admin: PgPool;
 const services: Awaited<ReturnType<typeof createIngestService>>[] = [];
 let url: string;
 let throttledUrl: string;
@@ -46,7 +45,7 @@ async function startIngest(env: Record<string, string> = {}) {
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  admin = new pg.Pool({ connectionString: database.adminUrl });
+  admin = createPgPool(database.adminUrl);
   keys = await ensureDevKeys(keyDir);
   url = await startIngest();
   throttledUrl = await startIngest({ INGEST_RATE_PER_SECOND: '1', INGEST_RATE_BURST: '3' });
@@ -577,7 +576,7 @@ describe('Idempotency-Key', () => {
     // Expired but not yet deleted: treated as absent, and replaced.
     expect((await push({ signals: [{ ...original, value: 0.1 }] }, { bearer, headers })).json).toEqual({ accepted: 0, deduped: 1 });
     await age(25);
-    const appPool = new pg.Pool({ connectionString: database.appUrl });
+    const appPool = createPgPool(database.appUrl);
     try {
       expect(await expireIdempotencyKeys(appPool, 24)).toBe(1);
     } finally {

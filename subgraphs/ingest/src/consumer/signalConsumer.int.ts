@@ -1,9 +1,8 @@
-import { createLogger } from '@coherence/platform';
+import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readIngestConsumerConfig } from '../config';
 import { createConsumerService } from './createConsumerService';
@@ -12,7 +11,7 @@ type ConsumerService = Awaited<ReturnType<typeof createConsumerService>>;
 
 /** The Kafka consumer against the real Kafka and Postgres: replay without duplicates, DLQ, the write policy, backpressure, graceful stop. */
 let database: TestDatabase;
-let admin: pg.Pool;
+let admin: PgPool;
 let kafka: Kafka;
 let kafkaAdmin: Admin;
 let producer: Producer;
@@ -20,7 +19,7 @@ const started: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  admin = new pg.Pool({ connectionString: database.adminUrl });
+  admin = createPgPool(database.adminUrl);
   kafka = new Kafka({ clientId: 'signal-consumer-test', brokers: inject('services').kafkaBrokers, logLevel: logLevel.ERROR });
   kafkaAdmin = kafka.admin();
   await kafkaAdmin.connect();
