@@ -120,6 +120,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     },
     gatewayUrl: urlOf(gateway.app),
     gateway,
+    ingest,
     relay,
     driver,
     /** The key set ingest and the gateway verify tokens against (for endpoints a test starts itself). */

@@ -18,7 +18,7 @@ const storageFields = {
   INGEST_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
   /** How long "this tenant is not registered" is believed: a tenant registered since is written after at most this. Default 2_000. */
   INGEST_TENANT_NEGATIVE_CACHE_TTL_MS: configFields.positiveInt(2_000),
-  /** Policy decisions are written at least this often while some wait… Default 200. */
+  /** Policy decisions and security events are written at least this often while some wait… Default 200. */
   INGEST_DECISION_FLUSH_MS: configFields.positiveInt(200),
   /** …or as soon as this many are waiting. Default 200. */
   INGEST_DECISION_BATCH_SIZE: configFields.positiveInt(200),

@@ -119,6 +119,7 @@ async function ledgerCount(tenantName: string): Promise<number> {
 }
 
 async function securityEvents(tenantId: string) {
+  await Promise.all(services.map((service) => service.flushSecurityEvents()));
   const { rows } = await admin.query<{ kind: string; reason: string; subject: string | null; details: Record<string, unknown> }>(
     'SELECT kind, reason, subject, details FROM security_events WHERE tenant_id = $1 ORDER BY id',
     [tenantId],

@@ -1,5 +1,5 @@
 import { createTokenVerifier, SCOPES } from '@coherence/auth';
-import { createServiceApp, createSubgraphService, type Logger } from '@coherence/platform';
+import { createSecurityEventWriter, createServiceApp, createSubgraphService, type Logger } from '@coherence/platform';
 import { createTenantRateLimiter } from '@coherence/ratelimit';
 import { Redis } from 'ioredis';
 import type { IngestConfig } from './config';
@@ -16,6 +16,9 @@ import { writePolicyOptionsOf } from './writePolicyOptions';
 
 /** What a limiter call may wait for Redis: as the gateway's default, a paused Redis costs a batch this much at most. */
 const REDIS_COMMAND_TIMEOUT_MS = 100;
+
+/** Unwritten security events kept at most (about 1 KB each), as in the gateway: beyond it a flood is counted, not stored. */
+const SECURITY_EVENT_QUEUE_MAX = 10_000;
 
 /**
  * The ingest process: HTTP push (`POST /v1/signals`, for producers on the
@@ -52,9 +55,10 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
     typeDefs: statsTypeDefs,
     resolvers: statsResolvers,
     context: (base) => base,
-    // Once the server has drained, no request can queue a decision any more.
+    // Once the server has drained, no request can queue a decision or an event any more.
     onDrained: async () => {
       if (writePolicy !== 'off') await writePolicy.close();
+      await securityEvents.close();
     },
   });
   const producers = createServiceApp({
@@ -67,9 +71,18 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
     config.INGEST_WRITE_POLICY === 'off'
       ? 'off'
       : await createWritePolicy({ ...writePolicyOptionsOf(config), pool: service.pool, logger, metrics });
+  const securityEvents = createSecurityEventWriter({
+    pool: service.pool,
+    logger,
+    flushMs: config.INGEST_DECISION_FLUSH_MS,
+    batchSize: config.INGEST_DECISION_BATCH_SIZE,
+    maxPending: SECURITY_EVENT_QUEUE_MAX,
+    onDropped: (count, reason) => metrics.securityEventsDropped.inc({ reason }, count),
+  });
   if (writePolicy === 'off') logger.warn('INGEST_WRITE_POLICY=off: writes are not checked against the policy (benchmarks only)');
   registerSignalsRoute(producers.app, {
     pool: service.pool,
+    securityEvents,
     maxSignalsPerBatch: config.INGEST_MAX_SIGNALS_PER_BATCH,
     defaultProvenance: defaultProvenanceOf(config),
     verify,
@@ -103,6 +116,8 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
     pool: service.pool,
     /** `/graphql` for the gateway's signed calls only (INGEST_SUBGRAPH_PORT). */
     subgraph: service.app,
+    /** Writes the refusals queued so far (tests read them right after a response). */
+    flushSecurityEvents: () => securityEvents.flush(),
     /** Stop both listeners (in-flight requests finish), then close the pool and Redis. */
     async close() {
       clearInterval(expiryTimer);

@@ -7,7 +7,15 @@ import {
   type DevKeyFiles,
   type DevTokenClaims,
 } from '@coherence/auth';
-import { createLogger, createPgPool, createServiceApp, type PgPool, type ServiceApp } from '@coherence/platform';
+import {
+  createLogger,
+  createPgPool,
+  createSecurityEventWriter,
+  createServiceApp,
+  type PgPool,
+  type SecurityEventWriter,
+  type ServiceApp,
+} from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +39,7 @@ let keys: DevKeyFiles;
 let database: TestDatabase;
 let pool: PgPool;
 let admin: PgPool;
+let securityEvents: SecurityEventWriter;
 let service: ServiceApp;
 let url: string;
 let routeRuns = 0;
@@ -41,11 +50,13 @@ beforeAll(async () => {
   admin = createPgPool(database.adminUrl);
   keys = await ensureDevKeys(keyDir);
   const verify = cacheVerifiedTokens(await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER] }));
-  service = createServiceApp({ logger: createLogger('ingest', 'silent'), readinessChecks: [] });
+  const logger = createLogger('ingest', 'silent');
+  securityEvents = createSecurityEventWriter({ pool, logger, flushMs: 20, batchSize: 200, maxPending: 1_000 });
+  service = createServiceApp({ logger, readinessChecks: [] });
   service.app.decorateRequest('principal', null);
   service.app.post(
     '/v1/signals',
-    { onRequest: createAuthenticateHook({ verify, pool, requiredScope: SCOPES.writeSelf }) },
+    { onRequest: createAuthenticateHook({ verify, securityEvents, requiredScope: SCOPES.writeSelf }) },
     async (_request, reply) => {
       routeRuns += 1;
       return reply.code(202).send({});
@@ -57,6 +68,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.app.close();
+  await securityEvents?.close();
   await pool?.end();
   await admin?.end();
   await database?.drop();
@@ -92,10 +104,33 @@ describe('tokens with out-of-range claims', () => {
     expect(await response.json()).toEqual({
       error: { code: 'UNAUTHENTICATED', reason: 'TOKEN_CLAIMS_INVALID', message: expect.any(String) },
     });
+    await securityEvents.flush();
     const { rows: events } = await admin.query('SELECT kind, tenant_id, reason, subject FROM security_events WHERE correlation_id = $1', [
       correlationId,
     ]);
     expect(events).toEqual([{ kind: 'AUTH_DENY', tenant_id: '-', reason: 'TOKEN_CLAIMS_INVALID', subject: null }]);
+    expect(routeRuns).toBe(0);
+  });
+});
+
+describe('a flood of refused tokens', () => {
+  it('costs no database write per request: past 20 alike refusals a minute, the rest are folded into rows with a count', async () => {
+    const floods = 60;
+    for (let i = 0; i < floods; i += 1) {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer not.a.jwt', 'x-request-id': `flood-${i}` },
+        body: '{}',
+      });
+      expect(response.status).toBe(401);
+    }
+    await securityEvents.flush();
+    const { rows } = await admin.query<{ count: number }>(
+      `SELECT coalesce((details->>'count')::int, 1) AS count FROM security_events WHERE reason = 'TOKEN_MALFORMED' AND correlation_id LIKE 'flood-%'`,
+    );
+    expect(rows.reduce((sum, row) => sum + row.count, 0)).toBe(floods);
+    // 20 rows of their own and one aggregate per minute; a minute boundary during the flood makes it two of each at most.
+    expect(rows.length).toBeLessThanOrEqual(2 * 21);
     expect(routeRuns).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { extractBearerToken, type Principal, type TokenVerifier } from '@coherence/auth';
-import { httpErrorBody, recordSecurityEvent, type PgPool } from '@coherence/platform';
+import { httpErrorBody, type SecurityEventWriter } from '@coherence/platform';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ingestErrorCodes, type ForbiddenReason } from '../../errors';
 
@@ -12,8 +12,8 @@ declare module 'fastify' {
 
 export interface AuthenticateOptions {
   verify: TokenVerifier;
-  /** Where AUTH_DENY and TENANT_MISMATCH events are recorded. */
-  pool: PgPool;
+  /** Where AUTH_DENY and TENANT_MISMATCH events are queued: written in batches, so a flood of refusals costs no write per request. */
+  securityEvents: SecurityEventWriter;
   requiredScope: string;
 }
 
@@ -27,7 +27,7 @@ export function createAuthenticateHook(options: AuthenticateOptions) {
     const extracted = extractBearerToken(request.headers, request.url);
     const result = extracted.ok ? await options.verify(extracted.token) : extracted;
     if (!result.ok) {
-      await recordSecurityEventSafely(request, options.pool, { kind: 'AUTH_DENY', tenantId: '-', reason: result.code });
+      recordSecurityEvent(request, options.securityEvents, { kind: 'AUTH_DENY', tenantId: '-', reason: result.code });
       return reply
         .code(ingestErrorCodes.UNAUTHENTICATED)
         .header('www-authenticate', 'Bearer realm="coherence"')
@@ -35,7 +35,7 @@ export function createAuthenticateHook(options: AuthenticateOptions) {
     }
     const principal = result.principal;
     if (!principal.scopes.includes(options.requiredScope)) {
-      await recordSecurityEventSafely(request, options.pool, {
+      recordSecurityEvent(request, options.securityEvents, {
         kind: 'AUTH_DENY',
         tenantId: principal.tenantId,
         reason: 'SCOPE_MISSING',
@@ -55,7 +55,7 @@ export const MAX_MISMATCH_EVENTS_PER_REQUEST = 10;
 export async function refuseForeignTenants(
   request: FastifyRequest,
   reply: FastifyReply,
-  pool: PgPool,
+  securityEvents: SecurityEventWriter,
   tenantIds: readonly string[],
 ): Promise<boolean> {
   const principal = request.principal!;
@@ -64,7 +64,7 @@ export async function refuseForeignTenants(
   // Recorded under each targeted tenant, so the tenant that was attacked can
   // see it; bounded, so one crafted batch cannot cause a thousand writes.
   for (const tenantId of foreign.slice(0, MAX_MISMATCH_EVENTS_PER_REQUEST)) {
-    await recordSecurityEventSafely(request, pool, {
+    recordSecurityEvent(request, securityEvents, {
       kind: 'TENANT_MISMATCH',
       tenantId,
       reason: 'TENANT_MISMATCH',
@@ -80,10 +80,9 @@ function forbidden(reply: FastifyReply, reason: ForbiddenReason, message: string
   return reply.code(ingestErrorCodes.FORBIDDEN).send(httpErrorBody('FORBIDDEN', message, { reason }));
 }
 
-/** A failed audit write must not turn a refusal into a 500; it is logged loudly instead. */
-async function recordSecurityEventSafely(
+function recordSecurityEvent(
   request: FastifyRequest,
-  pool: PgPool,
+  securityEvents: SecurityEventWriter,
   event: {
     kind: 'AUTH_DENY' | 'TENANT_MISMATCH';
     tenantId: string;
@@ -91,19 +90,15 @@ async function recordSecurityEventSafely(
     principal?: Principal;
     details?: Record<string, unknown>;
   },
-): Promise<void> {
-  try {
-    await recordSecurityEvent(pool, {
-      kind: event.kind,
-      tenantId: event.tenantId,
-      service: 'ingest',
-      reason: event.reason,
-      correlationId: request.trace.requestId,
-      sourceIp: request.ip,
-      ...(event.principal ? { subject: event.principal.subject, clientId: event.principal.clientId } : {}),
-      ...(event.details ? { details: event.details } : {}),
-    });
-  } catch (error) {
-    request.log.error({ err: error, kind: event.kind }, 'could not record security event');
-  }
+): void {
+  securityEvents.record({
+    kind: event.kind,
+    tenantId: event.tenantId,
+    service: 'ingest',
+    reason: event.reason,
+    correlationId: request.trace.requestId,
+    sourceIp: request.ip,
+    ...(event.principal ? { subject: event.principal.subject, clientId: event.principal.clientId } : {}),
+    ...(event.details ? { details: event.details } : {}),
+  });
 }

@@ -9,7 +9,7 @@ import {
   validate,
   type Provenance,
 } from '@coherence/contracts';
-import { httpErrorBody, inTransaction, setTenant, type PgPool } from '@coherence/platform';
+import { httpErrorBody, inTransaction, setTenant, type PgPool, type SecurityEventWriter } from '@coherence/platform';
 import type { TenantRateLimiter } from '@coherence/ratelimit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestErrorCodes } from '../../errors';
@@ -22,6 +22,8 @@ import { storeSignals, writeSignals, type StoreResult } from './storeSignals';
 
 export interface SignalsRouteOptions {
   pool: PgPool;
+  /** Refusals (AUTH_DENY, TENANT_MISMATCH) are queued here. */
+  securityEvents: SecurityEventWriter;
   maxSignalsPerBatch: number;
   defaultProvenance: Provenance;
   verify: TokenVerifier;
@@ -53,7 +55,11 @@ const SIGNALS_ROUTE = 'POST /v1/signals';
 export function registerSignalsRoute(app: FastifyInstance, options: SignalsRouteOptions): void {
   const batchSchema = createSignalBatchSchema({ now: options.now ?? (() => new Date()), maxSignals: options.maxSignalsPerBatch });
   app.decorateRequest('principal', null);
-  const authenticate = createAuthenticateHook({ verify: options.verify, pool: options.pool, requiredScope: options.requiredScope });
+  const authenticate = createAuthenticateHook({
+    verify: options.verify,
+    securityEvents: options.securityEvents,
+    requiredScope: options.requiredScope,
+  });
 
   app.post('/v1/signals', { onRequest: authenticate }, async (request, reply) => {
     const principal = request.principal!;
@@ -74,7 +80,7 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
     }
     const signals = result.value.signals;
     const tenantIds = signals.map((s) => s.tenantId);
-    if (await refuseForeignTenants(request, reply, options.pool, tenantIds)) return reply;
+    if (await refuseForeignTenants(request, reply, options.securityEvents, tenantIds)) return reply;
     if (await refuseByWritePolicy(request, reply, options.writePolicy)) return reply;
     if (await refuseOverLimit(reply, options.limiter, principal.tenantId, signals.length)) return reply;
 

@@ -34,6 +34,12 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
       labelNames: ['transport', 'reason_code'] as const,
       registers: [registry],
     }),
+    securityEventsDropped: new Counter({
+      name: 'ingest_security_events_dropped_total',
+      help: 'Security events (AUTH_DENY, TENANT_MISMATCH) dropped unwritten: reason="overflow" when the queue was full, "refused" when Postgres refused the row.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     deadLettered: new Counter({
       name: 'ingest_dlq_records_total',
       help: 'Kafka records sent to the dead-letter topic, by the code of their dlq-reason (STORE_FAILED: valid, but Postgres refused the data).',
