@@ -127,23 +127,30 @@ type SubgraphName = (typeof subgraphNames)[number];
 const subgraphUrl = (name: SubgraphName) =>
   ({ ingest: ingestSubgraph, coherence: app.subgraphUrls.SUBGRAPH_COHERENCE_URL, comms: app.subgraphUrls.SUBGRAPH_COMMS_URL })[name];
 
-interface GraphqlAnswer {
-  status: number;
-  body: {
-    error?: { code: string; reason?: string; message?: string };
-    data?: Record<string, unknown> | null;
-    errors?: { extensions?: { code?: string } }[];
-  };
+interface AnswerBody {
+  error?: { code: string; reason?: string; message?: string };
+  data?: Record<string, unknown> | null;
+  errors?: { extensions?: { code?: string } }[];
+}
+
+async function answerOf(response: Response) {
+  return { status: response.status, body: (await response.json()) as AnswerBody };
 }
 
 /** POSTs a GraphQL request to `url` as any caller could. */
 async function postGraphql(url: string, headers: Record<string, string>, query: string, variables: Record<string, unknown> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: response.status, body: (await response.json()) as GraphqlAnswer['body'] };
+  return answerOf(
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query, variables }),
+    }),
+  );
+}
+
+/** The same request as a GET, its query and variables in the query string. */
+async function getGraphql(url: string, headers: Record<string, string>, query: string, variables: Record<string, unknown> = {}) {
+  return answerOf(await fetch(`${url}?${new URLSearchParams({ query, variables: JSON.stringify(variables) })}`, { headers }));
 }
 
 /** Runs a persisted operation on the gateway with `tenantId` as its variable and a token that may read it. */
@@ -215,7 +222,8 @@ describe('public listeners: no GraphQL', () => {
   let commsInbound: string;
 
   beforeAll(async () => {
-    // The comms process's listener for the internet: its webhooks, configured as in production.
+    // The comms process's listener for the internet, its webhooks, configured as in production
+    // (startApplication serves comms' subgraph listener only).
     comms = await createCommsService(
       readCommsConfig({
         COMMS_DATABASE_URL: database.appUrl,
@@ -237,25 +245,24 @@ describe('public listeners: no GraphQL', () => {
   ] as const;
 
   it.each(publicListeners)(
-    '%s answers 404 to /graphql: POST and GET, anonymous, with a producer token or a stolen internal token, _entities of another tenant included',
+    '%s answers 404 to /graphql: POST and GET, anonymous, with a producer token or a valid internal token, _entities of another tenant included',
     async (_name, subgraph, baseUrl) => {
       const [acme, globex] = [tenant('acme'), tenant('globex')];
       const graphql = `${baseUrl()}/graphql`;
       const producer = await app.writeHeaders(acme);
-      const stolen = internalHeaders(await gatewaySigned({ audience: subgraph, tenants: [globex] }));
+      const gatewayToken = internalHeaders(await gatewaySigned({ audience: subgraph, tenants: [globex] }));
       const entities = { representations: [scoreOf(globex)] };
       const posted = [
         await postGraphql(graphql, {}, '{ __typename }'),
         await postGraphql(graphql, {}, ENTITIES, entities),
         await postGraphql(graphql, producer, ENTITIES, entities),
-        await postGraphql(graphql, stolen, ENTITIES, entities),
+        await postGraphql(graphql, gatewayToken, ENTITIES, entities),
       ];
-      const asGet = (headers: Record<string, string>, query: string, variables = {}) =>
-        fetch(`${graphql}?${new URLSearchParams({ query, variables: JSON.stringify(variables) })}`, { headers }).then(async (response) => ({
-          status: response.status,
-          body: (await response.json()) as GraphqlAnswer['body'],
-        }));
-      const got = [await asGet({}, '{ __typename }'), await asGet(producer, ENTITIES, entities), await asGet(stolen, ENTITIES, entities)];
+      const got = [
+        await getGraphql(graphql, {}, '{ __typename }'),
+        await getGraphql(graphql, producer, ENTITIES, entities),
+        await getGraphql(graphql, gatewayToken, ENTITIES, entities),
+      ];
       for (const answer of [...posted, ...got]) {
         expect(answer).toEqual({ status: 404, body: { error: { code: 'NOT_FOUND', message: expect.any(String) } } });
       }
@@ -459,7 +466,7 @@ describe('ingest write policy: only registered tenants of ingest’s region are 
       headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}`, 'x-request-id': correlationId },
       body: JSON.stringify({ signals: [signalOf(tenantId)] }),
     });
-    return { status: response.status, body: (await response.json()) as GraphqlAnswer['body'], correlationId };
+    return { ...(await answerOf(response)), correlationId };
   }
 
   async function waitFor(what: string, condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
