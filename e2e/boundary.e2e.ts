@@ -215,6 +215,11 @@ const signalOf = (tenantId: string) => ({
   value: 0.5,
 });
 
+/**
+ * What the internet reaches besides the gateway (ingest's producers' port,
+ * comms' webhooks' port) serves no GraphQL at all, whatever a request
+ * carries; each still serves what it is for (the controls).
+ */
 describe('public listeners: no GraphQL', () => {
   const twilioAuthToken = 'boundary-twilio-token';
   const commsPublicUrl = 'https://comms.boundary.test';
@@ -289,12 +294,20 @@ describe('public listeners: no GraphQL', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
         body: new URLSearchParams(form).toString(),
       });
-    expect((await post({})).status).toBe(403);
+    const unsigned = await post({});
+    expect(unsigned.status).toBe(403);
+    expect(((await unsigned.json()) as AnswerBody).error?.code).toBe('SIGNATURE_INVALID');
     const signed = await post({ 'x-twilio-signature': computeTwilioSignature(twilioAuthToken, `${commsPublicUrl}${path}`, form) });
     expect(signed.status).toBe(200);
   });
 });
 
+/**
+ * Each subgraph answers the gateway's signed calls only (ADR 0011): any other
+ * call is a 401 before its body is read, a token replayed with a call about
+ * another tenant a 403 before any resolver runs; and a signed call gets no
+ * introspection and a bounded `_entities`.
+ */
 describe('internal token: a subgraph answers the gateway’s signed calls only', () => {
   /** Anything but a valid token of the gateway for this subgraph, with the code of its 401. */
   const attacks: [string, string, (audience: SubgraphName) => Promise<Record<string, string>>][] = [
@@ -318,10 +331,11 @@ describe('internal token: a subgraph answers the gateway’s signed calls only',
       'INTERNAL_TOKEN_INVALID',
       async (audience) => {
         const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
-        const header = encode({ alg: 'none', typ: INTERNAL_TOKEN_TYPE });
-        const iat = nowSeconds();
-        const claims = { iss: INTERNAL_TOKEN_ISSUER, aud: audience, sub: 'mallory', iat, exp: iat + 30, tenants: [tenant('globex')] };
-        return internalHeaders(`${header}.${encode({ ...claims, scope: 'coherence:read', region: 'us', request_id: 'x' })}.`);
+        const [iat, tenants] = [nowSeconds(), [tenant('globex')]];
+        const claims = { iss: INTERNAL_TOKEN_ISSUER, aud: audience, sub: 'mallory', iat, exp: iat + 30, tenants, region: 'us' };
+        return internalHeaders(
+          `${encode({ alg: 'none', typ: INTERNAL_TOKEN_TYPE })}.${encode({ ...claims, scope: 'coherence:read', request_id: 'x' })}.`,
+        );
       },
     ],
     [
@@ -418,6 +432,13 @@ describe('internal token: a subgraph answers the gateway’s signed calls only',
   });
 });
 
+/**
+ * Writes reach the ledger only for a tenant registered in ingest's region
+ * (ADR 0013), over HTTP (a valid producer token is not enough) and over Kafka
+ * (a trusted producer is not either). Each attack leaves nothing in the
+ * ledger or the read model and a decision row that names no tenant of the
+ * attacker's choosing; Kafka's partition keeps flowing.
+ */
 describe('ingest write policy: only registered tenants of ingest’s region are written', () => {
   let consumer: Awaited<ReturnType<typeof createConsumerService>>;
   let kafkaAdmin: Admin;
@@ -583,6 +604,12 @@ describe('ingest write policy: only registered tenants of ingest’s region are 
   });
 });
 
+/**
+ * The gateway takes a policy bundle or a manifest only when signed by the
+ * pinned key and not older than the active one (ADR 0012). Each attack swaps
+ * files on disk and reloads; the request after it is still decided by the
+ * artifact active before, and the refusal is a security event and a metric.
+ */
 describe('signed policy bundles and manifests: taken only when signed by the pinned key and not older', () => {
   const statusBody = 'query TenantStatus($tenantId: ID!) {\n  tenantCoherence(tenantId: $tenantId) {\n    status\n  }\n}';
   const statusOperation = {
@@ -725,9 +752,12 @@ describe('signed policy bundles and manifests: taken only when signed by the pin
   });
 });
 
+/**
+ * The smaller holes closed with the migrations (ADR 0014), from outside the
+ * processes. (The Twilio webhook's, a replayed message and a Host naming
+ * another deployment, are in subgraphs/comms/src/inbound/registerTwilioInbound.int.ts.)
+ */
 describe('migrations and review holes: npm run retention --tenant-prefix', () => {
-  // (The Twilio webhook's holes — a replayed message, a Host naming another
-  // deployment — are in subgraphs/comms/src/inbound/registerTwilioInbound.int.ts.)
   const execFileAsync = promisify(execFile);
 
   /** `npm run retention -- …` as an operator runs it, on this file's database. */
