@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
  * `pq publish` reaches a running gateway: the gateway watches the published
  * manifest's signature in the shared store and switches to a new version
  * without a restart, while the ids it already served keep working. (Refused
- * publications: e2e/boundary.signedBundles.e2e.ts.)
+ * publications: e2e/boundary.e2e.ts.)
  */
 const repoRoot = resolve(import.meta.dirname, '..');
 const project = mkdtempSync(join(tmpdir(), 'pq-publish-'));
