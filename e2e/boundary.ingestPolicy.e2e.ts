@@ -41,7 +41,7 @@ beforeAll(async () => {
   groupId = `${database.namespace}-boundary`;
   consumer = await createConsumerService(
     readIngestConsumerConfig({
-      INGEST_DATABASE_URL: database.appUrl,
+      INGEST_DATABASE_URL: database.urls.ingest,
       INGEST_REGION: 'us',
       INGEST_DECISION_FLUSH_MS: '20',
       KAFKA_BROKERS: services.kafkaBrokers.join(','),

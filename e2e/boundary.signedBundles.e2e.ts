@@ -202,7 +202,7 @@ describe('signed persisted-operation manifests', () => {
     cpSync(join(workDir, 'published-v1'), dir, { recursive: true });
     await attack(dir);
     const config = readGatewayConfig({
-      GATEWAY_DATABASE_URL: database.appUrl,
+      GATEWAY_DATABASE_URL: database.urls.gateway,
       GATEWAY_REGION: 'us',
       GATEWAY_JWKS: app.jwksPath,
       GATEWAY_TOKEN_ISSUERS: 'coherence-dev',

@@ -58,7 +58,7 @@ afterAll(async () => {
 
 function workerConfig(redisUrl = inject('services').redisUrl) {
   return readCommsWorkerConfig({
-    COMMS_DATABASE_URL: database.appUrl,
+    COMMS_DATABASE_URL: database.urls.comms,
     REDIS_URL: redisUrl,
     COHERENCE_CHANGED_CHANNEL: channel,
     COMMS_SSRF_ALLOW: '127.0.0.1/32',
