@@ -33,7 +33,7 @@ beforeAll(async () => {
       ],
     }),
   });
-  expect(response.status).toBe(200);
+  expect(response.status).toBe(202);
   await app.relay.drainAll();
   scoreBefore = (await admin.query('SELECT status, score FROM coherence_scores WHERE tenant_id = $1', [tenant('acme')])).rows;
   expect(scoreBefore).toHaveLength(1);

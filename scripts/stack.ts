@@ -201,6 +201,8 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       port: 4012,
       env: {
         COMMS_DATABASE_URL: urlAs('comms_app'),
+        // It claims the commands of the tenants residing in its region only; the demo tenants reside in REGION.
+        COMMS_REGION: REGION,
         REDIS_URL: endpoints.redisUrl,
         // The comms.notifications kill switch.
         UNLEASH_URL: endpoints.unleash.apiUrl,
