@@ -45,8 +45,23 @@ BEGIN
   RETURN (SELECT g.region FROM public.comms_operator_grants g WHERE g.backend_pid = pg_backend_pid() AND g.xact_id = xact);
 END
 $$;
-REVOKE ALL ON FUNCTION comms_operator_access(text), comms_operator_region() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION comms_operator_access(text), comms_operator_region() TO comms_app;
+
+-- The tenants residing in the granted region, none without a grant: the
+-- policies below ask once per statement, and a statement scoped to one
+-- tenant (no grant) costs one lookup, not a scan of `tenants`.
+CREATE FUNCTION comms_operator_tenants() RETURNS SETOF text
+  LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public
+AS $$
+DECLARE
+  granted text := public.comms_operator_region();
+BEGIN
+  IF granted IS NOT NULL THEN
+    RETURN QUERY SELECT t.tenant_id FROM public.tenants t WHERE t.residency = granted;
+  END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION comms_operator_access(text), comms_operator_region(), comms_operator_tenants() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION comms_operator_access(text), comms_operator_region(), comms_operator_tenants() TO comms_app;
 
 DROP POLICY comms_operator ON tenants;
 DO $$
@@ -73,13 +88,13 @@ CALL coherence_tenant_rls('comms_envelopes', ARRAY['comms_app']);
 
 CREATE POLICY comms_operator ON tenants FOR SELECT TO comms_app USING (residency = comms_operator_region());
 CREATE POLICY comms_operator ON dispatch_commands TO comms_app
-  USING (tenant_id IN (SELECT tenant_id FROM tenants WHERE residency = comms_operator_region()))
-  WITH CHECK (tenant_id IN (SELECT tenant_id FROM tenants WHERE residency = comms_operator_region()));
+  USING (tenant_id IN (SELECT comms_operator_tenants()))
+  WITH CHECK (tenant_id IN (SELECT comms_operator_tenants()));
 CREATE POLICY comms_operator ON dispatch_audit TO comms_app
-  USING (tenant_id IN (SELECT tenant_id FROM tenants WHERE residency = comms_operator_region()))
-  WITH CHECK (tenant_id IN (SELECT tenant_id FROM tenants WHERE residency = comms_operator_region()));
+  USING (tenant_id IN (SELECT comms_operator_tenants()))
+  WITH CHECK (tenant_id IN (SELECT comms_operator_tenants()));
 CREATE POLICY comms_operator ON comms_envelopes FOR SELECT TO comms_app
-  USING (tenant_id IN (SELECT tenant_id FROM tenants WHERE residency = comms_operator_region()));
+  USING (tenant_id IN (SELECT comms_operator_tenants()));
 
 -- The bus (send, claim, lease, transition, audit), deliveries, quiet-hours
 -- decisions, inbound messages, the catch-up read of score changes; contacts
