@@ -4,9 +4,9 @@ import { INTERNAL_TOKEN_HEADER } from '@coherence/contracts';
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
 import { createConsumerService, readIngestConsumerConfig } from '@coherence/ingest';
 import { costsPath, publishManifest, readCosts, readManifest, type Manifest } from '@coherence/persisted-queries';
-import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
+import { createLogger, createPgPool, type PgClient, type PgPool } from '@coherence/platform';
 import { POLICY_ENTRYPOINT, policyBundleDir, policyBundleFiles, policyBundleSha256, signPolicyBundle } from '@coherence/policy';
-import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, freePort, startApplication, type ServiceRole, type TestDatabase } from '@coherence/testkit';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { execFile } from 'node:child_process';
@@ -231,7 +231,7 @@ describe('public listeners: no GraphQL', () => {
     // (startApplication serves comms' subgraph listener only).
     comms = await createCommsService(
       readCommsConfig({
-        COMMS_DATABASE_URL: database.appUrl,
+        COMMS_DATABASE_URL: database.urls.comms,
         SUBGRAPH_INTERNAL_JWKS: app.internalKeys.jwksPath,
         COMMS_TWILIO_AUTH_TOKEN: twilioAuthToken,
         COMMS_PUBLIC_URL: commsPublicUrl,
@@ -433,6 +433,113 @@ describe('internal token: a subgraph answers the gateway’s signed calls only',
 });
 
 /**
+ * Each process connects as its own Postgres role (ADR 0015). Someone holding
+ * one process's database URL tries what that process has no business doing:
+ * each attempt is refused (42501) or sees nothing, and the data stays as it
+ * was.
+ */
+describe('database roles: a stolen service URL is refused what its process never does', () => {
+  const pools: PgPool[] = [];
+  let scoreBefore: unknown[];
+  const home = () => tenant('roles-us');
+  const abroad = () => tenant('roles-eu');
+
+  beforeAll(async () => {
+    await app.registerTenant(abroad(), 'eu');
+    const response = await fetch(`${app.ingestUrl}/v1/signals`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(await app.writeHeaders(home())) },
+      body: JSON.stringify({ signals: [signalOf(home())] }),
+    });
+    expect(response.status).toBe(202);
+    await app.relay.drainAll();
+    scoreBefore = (await admin.query('SELECT status, score FROM coherence_scores WHERE tenant_id = $1', [home()])).rows;
+    expect(scoreBefore).toHaveLength(1);
+    for (const tenantId of [home(), abroad()]) {
+      await admin.query(
+        `INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'ops', 'webhook', 'https://example.com/hook')`,
+        [tenantId],
+      );
+      await admin.query(
+        `INSERT INTO dispatch_commands (command_id, tenant_id, type, idempotency_key, state, payload) VALUES ($1, $2, 'notify', 'k', 'troubleshooting', '{}')`,
+        [randomUUID(), tenantId],
+      );
+    }
+  });
+
+  afterAll(async () => {
+    for (const pool of pools) await pool.end();
+  });
+
+  /** One transaction as `role`, scoped to `tenantId` as the services scope theirs; rolled back. */
+  async function as<T>(role: ServiceRole, tenantId: string, work: (client: PgClient) => Promise<T>): Promise<T> {
+    const pool = createPgPool(database.urls[role], { max: 1 });
+    pools.push(pool);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+      return await work(client);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  }
+
+  const permissionDenied = { code: '42501', message: expect.stringMatching(/^permission denied/) };
+
+  it("ingest's: rewrite a tenant's webhook URL, read its commands", async () => {
+    await expect(as('ingest', home(), (c) => c.query(`UPDATE comms_contacts SET url = 'https://evil.example'`))).rejects.toMatchObject(
+      permissionDenied,
+    );
+    await expect(as('ingest', home(), (c) => c.query('SELECT payload FROM dispatch_commands'))).rejects.toMatchObject(permissionDenied);
+  });
+
+  it("the gateway's: read the signal ledger or the outbox", async () => {
+    await expect(as('gateway', home(), (c) => c.query('SELECT * FROM signal_ledger'))).rejects.toMatchObject(permissionDenied);
+    await expect(as('gateway', home(), (c) => c.query('SELECT envelope FROM outbox'))).rejects.toMatchObject(permissionDenied);
+  });
+
+  it("coherence's: overwrite the score it serves", async () => {
+    await expect(as('coherence', home(), (c) => c.query(`UPDATE coherence_scores SET status = 'HEALTHY'`))).rejects.toMatchObject(
+      permissionDenied,
+    );
+  });
+
+  it("the relay's: read where notifications go", async () => {
+    await expect(as('relay', home(), (c) => c.query('SELECT url FROM comms_contacts'))).rejects.toMatchObject(permissionDenied);
+  });
+
+  it("retention's: read what a signal or a command carries", async () => {
+    await expect(as('retention', home(), (c) => c.query('SELECT provenance FROM signal_ledger'))).rejects.toMatchObject(permissionDenied);
+    await expect(as('retention', home(), (c) => c.query('SELECT payload FROM dispatch_commands'))).rejects.toMatchObject(permissionDenied);
+  });
+
+  it("comms': open every tenant with the old operator setting, or another region's with operator access", async () => {
+    const everyone = await as('comms', '', async (c) => {
+      await c.query(`SELECT set_config('app.comms_operator', 'on', true)`);
+      return (await c.query('SELECT tenant_id FROM dispatch_commands')).rows;
+    });
+    expect(everyone).toEqual([]);
+    const usOperator = await as('comms', '', async (c) => {
+      await c.query(`SELECT comms_operator_access('us')`);
+      return (await c.query('SELECT tenant_id FROM dispatch_commands WHERE tenant_id = ANY($1) ORDER BY 1', [[home(), abroad()]])).rows;
+    });
+    expect(usOperator).toEqual([{ tenant_id: home() }]);
+    await expect(as('comms', home(), (c) => c.query(`UPDATE comms_contacts SET url = 'https://evil.example'`))).rejects.toMatchObject(
+      permissionDenied,
+    );
+  });
+
+  it('left every row as it was', async () => {
+    const contacts = await admin.query('SELECT DISTINCT url FROM comms_contacts WHERE tenant_id = ANY($1)', [[home(), abroad()]]);
+    expect(contacts.rows).toEqual([{ url: 'https://example.com/hook' }]);
+    const score = await admin.query('SELECT status, score FROM coherence_scores WHERE tenant_id = $1', [home()]);
+    expect(score.rows).toEqual(scoreBefore);
+  });
+});
+
+/**
  * Writes reach the ledger only for a tenant registered in ingest's region
  * (ADR 0013), over HTTP (a valid producer token is not enough) and over Kafka
  * (a trusted producer is not either). Each attack leaves nothing in the
@@ -455,7 +562,7 @@ describe('ingest write policy: only registered tenants of ingest’s region are 
     groupId = `${database.namespace}-boundary`;
     consumer = await createConsumerService(
       readIngestConsumerConfig({
-        INGEST_DATABASE_URL: database.appUrl,
+        INGEST_DATABASE_URL: database.urls.ingest,
         INGEST_REGION: 'us',
         INGEST_DECISION_FLUSH_MS: '20',
         KAFKA_BROKERS: services.kafkaBrokers.join(','),
@@ -739,7 +846,7 @@ describe('signed policy bundles and manifests: taken only when signed by the pin
       cpSync(join(workDir, 'published-v1'), dir, { recursive: true });
       await attack(dir);
       const config = readGatewayConfig({
-        GATEWAY_DATABASE_URL: database.appUrl,
+        GATEWAY_DATABASE_URL: database.urls.gateway,
         GATEWAY_REGION: 'us',
         GATEWAY_JWKS: app.jwksPath,
         GATEWAY_TOKEN_ISSUERS: 'coherence-dev',

@@ -39,7 +39,7 @@ beforeAll(async () => {
   listener = new Redis(services.redisUrl);
   listener.on('message', (_channel, text: string) => published.push(JSON.parse(text) as CoherenceChangedMessage));
   await listener.subscribe(channel);
-  relayPool = createPgPool(database.relayUrl);
+  relayPool = createPgPool(database.urls.relay);
   relay = createOutboxRelay({
     pool: relayPool,
     driver: app.driver,

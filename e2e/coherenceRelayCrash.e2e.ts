@@ -93,7 +93,7 @@ function startRelayProcess(attempt: number, port = 0): ManagedProcess {
     logFile: join(logDir, `relay-${attempt}.log`),
     env: {
       PATH: process.env['PATH'],
-      RELAY_DATABASE_URL: database.relayUrl,
+      RELAY_DATABASE_URL: database.urls.relay,
       RELAY_PORT: String(port),
       RELAY_BATCH_SIZE: '4',
       RELAY_IDLE_POLL_MS: '50',
@@ -138,7 +138,7 @@ async function stateOf(run: string) {
 describe('relay crash and resume', () => {
   it('converges to the state of an uninterrupted run after a SIGKILL mid-batch', async () => {
     const logger = createLogger('test', 'silent');
-    const relayPool = createPgPool(database.relayUrl);
+    const relayPool = createPgPool(database.urls.relay);
     try {
       await appendToOutbox(outboxEvents('calm'));
       const calmRelay = createOutboxRelay({ pool: relayPool, driver, logger, windowHours: 24, batchSize: 4 });

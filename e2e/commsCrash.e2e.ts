@@ -29,7 +29,7 @@ const running: ManagedProcess[] = [];
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
   admin = createPgPool(database.adminUrl);
-  app = createPgPool(database.appUrl);
+  app = createPgPool(database.urls.comms);
   logDir = mkdtempSync(join(tmpdir(), 'coherence-comms-crash-'));
   // The first delivery to /crash never gets an answer: the worker is killed while waiting for it.
   receiver = await createReceiver((path, n) => ((path === '/crash' || path === '/term') && n === 1 ? 'hang' : { status: 200 }));
@@ -55,7 +55,7 @@ async function startWorker(name: string, env: Record<string, string> = {}): Prom
       ...process.env,
       LOG_LEVEL: 'info',
       COMMS_WORKER_PORT: `${port}`,
-      COMMS_DATABASE_URL: database.appUrl,
+      COMMS_DATABASE_URL: database.urls.comms,
       COMMS_SSRF_ALLOW: '127.0.0.1/32',
       COMMS_WORKER_CONCURRENCY: '4',
       COMMS_WEBHOOK_TIMEOUT_MS: '3000',
@@ -71,8 +71,10 @@ async function startWorker(name: string, env: Record<string, string> = {}): Prom
   return child;
 }
 
-const send = (tenantId: string, path: string) =>
-  sendCommand(app, {
+/** Sends a command for `tenantId`, registered in the workers' region (us): they claim its tenants' commands only. */
+async function send(tenantId: string, path: string) {
+  await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us') ON CONFLICT (tenant_id) DO NOTHING`, [tenantId]);
+  return sendCommand(app, {
     commandId: randomUUID(),
     tenantId,
     type: NOTIFY_WEBHOOK,
@@ -81,6 +83,7 @@ const send = (tenantId: string, path: string) =>
     payload: { contactId: 'ops', url: receiver.url(path), body: { n: path } },
     maxAttempts: 5,
   });
+}
 
 it('delivers a command whose worker was SIGKILLed mid-delivery once its lease expires, and loses none', async () => {
   const tenantId = `${database.namespace}-crash`;

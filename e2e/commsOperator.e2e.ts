@@ -58,7 +58,7 @@ afterAll(async () => {
 
 function workerConfig(redisUrl = inject('services').redisUrl) {
   return readCommsWorkerConfig({
-    COMMS_DATABASE_URL: database.appUrl,
+    COMMS_DATABASE_URL: database.urls.comms,
     REDIS_URL: redisUrl,
     COHERENCE_CHANGED_CHANNEL: channel,
     COMMS_SSRF_ALLOW: '127.0.0.1/32',
@@ -161,6 +161,8 @@ describe('notifications from CoherenceChanged', () => {
 
   it('replays, at start, a change recorded while no worker was subscribed, once', async () => {
     const lateTenant = `${database.namespace}-late`;
+    // Workers claim the commands of the tenants residing in their region (us) only.
+    await app.registerTenant(lateTenant);
     await admin.query(`INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'chat', 'webhook', $2)`, [
       lateTenant,
       receiver.url('/late'),
@@ -184,6 +186,8 @@ describe('notifications from CoherenceChanged', () => {
   });
   it('starts while Redis is unreachable, keeps reconnecting, then replays and subscribes once it answers', async () => {
     const downTenant = `${database.namespace}-redis-down`;
+    // Workers claim the commands of the tenants residing in their region (us) only.
+    await app.registerTenant(downTenant);
     await admin.query(`INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'chat', 'webhook', $2)`, [
       downTenant,
       receiver.url('/redis-down'),

@@ -38,7 +38,7 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
       command: process.execPath,
       args: ['--import', 'tsx', join(repoRoot, entry)],
       cwd: repoRoot,
-      env: { ...process.env, LOG_LEVEL: 'info', INGEST_DATABASE_URL: database.appUrl, INGEST_REGION: 'us', ...env },
+      env: { ...process.env, LOG_LEVEL: 'info', INGEST_DATABASE_URL: database.urls.ingest, INGEST_REGION: 'us', ...env },
       logFile: join(logDir, `${name}.log`),
     });
     running.push(child);

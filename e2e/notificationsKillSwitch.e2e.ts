@@ -68,7 +68,7 @@ beforeAll(async () => {
   listener = new Redis(services.redisUrl);
   listener.on('message', (_channel, text: string) => published.push(text));
   await listener.subscribe(channel);
-  relayPool = createPgPool(database.relayUrl);
+  relayPool = createPgPool(database.urls.relay);
   const logger = createLogger('test', 'silent');
   relay = createOutboxRelay({
     pool: relayPool,
@@ -79,7 +79,7 @@ beforeAll(async () => {
   });
   worker = await createWorkerService(
     readCommsWorkerConfig({
-      COMMS_DATABASE_URL: database.appUrl,
+      COMMS_DATABASE_URL: database.urls.comms,
       REDIS_URL: services.redisUrl,
       COHERENCE_CHANGED_CHANNEL: channel,
       COMMS_SSRF_ALLOW: '127.0.0.1/32',

@@ -27,7 +27,7 @@ const commands: Record<string, { open: string; waiting: string }> = {};
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
   app = await startApplication(inject('services'), database);
-  pool = createPgPool(database.appUrl);
+  pool = createPgPool(database.urls.comms);
   admin = createPgPool(database.adminUrl);
   for (const [name, residency] of [
     ['us-a', 'us'],

@@ -35,7 +35,7 @@ const definitions = (): ProcessDefinition[] => {
       env: (port) => ({
         INGEST_PORT: `${port}`,
         INGEST_SUBGRAPH_PORT: '0',
-        INGEST_DATABASE_URL: database.appUrl,
+        INGEST_DATABASE_URL: database.urls.ingest,
         INGEST_REGION: 'us',
         ...ingestAuth(),
         ...subgraphAuth(),
@@ -46,7 +46,7 @@ const definitions = (): ProcessDefinition[] => {
       entry: 'subgraphs/ingest/src/consumer/main.ts',
       env: (port) => ({
         INGEST_CONSUMER_PORT: `${port}`,
-        INGEST_DATABASE_URL: database.appUrl,
+        INGEST_DATABASE_URL: database.urls.ingest,
         INGEST_REGION: 'us',
         KAFKA_BROKERS: services.kafkaBrokers.join(','),
         INGEST_SIGNALS_TOPIC: `${database.namespace}.signals`,
@@ -60,7 +60,7 @@ const definitions = (): ProcessDefinition[] => {
       entry: 'subgraphs/coherence/src/main.ts',
       env: (port) => ({
         COHERENCE_PORT: `${port}`,
-        COHERENCE_DATABASE_URL: database.appUrl,
+        COHERENCE_DATABASE_URL: database.urls.coherence,
         NEO4J_URL: services.neo4jBoltUrl,
         ...subgraphAuth(),
       }),
@@ -68,14 +68,14 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'comms',
       entry: 'subgraphs/comms/src/main.ts',
-      env: (port) => ({ COMMS_PORT: `${port}`, COMMS_INBOUND_PORT: '0', COMMS_DATABASE_URL: database.appUrl, ...subgraphAuth() }),
+      env: (port) => ({ COMMS_PORT: `${port}`, COMMS_INBOUND_PORT: '0', COMMS_DATABASE_URL: database.urls.comms, ...subgraphAuth() }),
     },
     {
       name: 'relay',
       entry: 'subgraphs/coherence/src/relay/main.ts',
       env: (port) => ({
         RELAY_PORT: `${port}`,
-        RELAY_DATABASE_URL: database.relayUrl,
+        RELAY_DATABASE_URL: database.urls.relay,
         NEO4J_URL: services.neo4jBoltUrl,
         REDIS_URL: services.redisUrl,
         COHERENCE_CHANGED_CHANNEL: `${database.namespace}.coherence.changed`,

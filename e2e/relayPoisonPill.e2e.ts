@@ -41,7 +41,7 @@ beforeAll(async () => {
     logFile: join(logDir, 'relay.log'),
     env: {
       PATH: process.env['PATH'],
-      RELAY_DATABASE_URL: database.relayUrl,
+      RELAY_DATABASE_URL: database.urls.relay,
       RELAY_PORT: String(relayPort),
       RELAY_IDLE_POLL_MS: '50',
       RELAY_MAX_ATTEMPTS: '2',
@@ -83,7 +83,7 @@ async function outboxCli(...args: string[]): Promise<{ code: number; stdout: str
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/outbox.ts', ...args], {
       cwd: repoRoot,
-      env: { PATH: process.env['PATH'], RELAY_DATABASE_URL: database.relayUrl },
+      env: { PATH: process.env['PATH'], RELAY_DATABASE_URL: database.urls.relay },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {

@@ -128,7 +128,7 @@ function spawnGatewayProcess(logFile: string, env: Record<string, string>) {
     env: {
       ...process.env,
       ...app.subgraphUrls,
-      GATEWAY_DATABASE_URL: database.appUrl,
+      GATEWAY_DATABASE_URL: database.urls.gateway,
       GATEWAY_REGION: 'us',
       GATEWAY_JWKS: app.jwksPath,
       GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,

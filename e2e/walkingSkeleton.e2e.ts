@@ -241,8 +241,8 @@ describe('refused requests change nothing', () => {
 });
 
 describe('tenant isolation in Postgres', () => {
-  it('lets the application role see only the tenant set for the transaction', async () => {
-    const appPool = createPgPool(database.appUrl);
+  it("lets ingest's role see only the tenant set for the transaction", async () => {
+    const appPool = createPgPool(database.urls.ingest);
     try {
       const client = await appPool.connect();
       try {

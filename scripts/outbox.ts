@@ -7,7 +7,7 @@ import { createPgPool } from '@coherence/platform';
 import { parseArgs } from 'node:util';
 
 /** The relay's database in `npm run stack` (and .env.example), so the command printed by the stack works as is. */
-const LOCAL_STACK_URL = 'postgres://coherence_relay@127.0.0.1:5432/coherence';
+const LOCAL_STACK_URL = 'postgres://relay_app@127.0.0.1:5432/coherence';
 
 const help = `usage: npm run outbox -- <command> [options]
 
@@ -18,7 +18,7 @@ Outbox events the relay could not project (docs/runbooks/outbox-quarantine.md).
                        the relay projects them again (fix the cause first)
   drop <id>… --yes     delete quarantined events for good (the relay never projects them)
 
-  --database-url <url> the relay's database as coherence_relay; default $RELAY_DATABASE_URL,
+  --database-url <url> the relay's database as relay_app; default $RELAY_DATABASE_URL,
                        else the local stack's (${LOCAL_STACK_URL})
   --all                retry: every quarantined event
   --yes                drop: confirm

@@ -1,7 +1,7 @@
 /**
  * Removes data past its time-to-live: `npm run retention -- [--dry-run] [--tenant-prefix P]`.
  *
- * TTLs, the database (a role that bypasses row-level security) and Neo4j
+ * TTLs, the database (as retention_app, docs/adr/0015) and Neo4j
  * come from the environment (RETENTION_* in .env.example). `--dry-run`
  * prints what would go — per dataset and tenant: count, oldest, newest — and
  * changes nothing. A live run deletes in bounded batches, each its own

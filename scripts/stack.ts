@@ -150,8 +150,8 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
   const { host, port } = endpoints.postgres;
   // The subgraphs answer calls signed with the gateway's internal key only.
   const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
-  const appUrl = `postgres://coherence_app@${host}:${port}/${DATABASE}`;
-  const relayUrl = `postgres://coherence_relay@${host}:${port}/${DATABASE}`;
+  // Each process as its own role (docs/adr/0015-service-roles.md).
+  const urlAs = (role: string, onPort = port) => `postgres://${role}@${host}:${onPort}/${DATABASE}`;
   const definitions = [
     // Two listeners: the producers' POST /v1/signals (internet-facing) and the subgraph (gateway only).
     {
@@ -160,7 +160,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       port: 4001,
       secondPort: 4021,
       env: {
-        INGEST_DATABASE_URL: appUrl,
+        INGEST_DATABASE_URL: urlAs('ingest_app'),
         INGEST_REGION: REGION,
         INGEST_JWKS: keys.jwksPath,
         INGEST_TOKEN_ISSUERS: DEV_ISSUER,
@@ -172,17 +172,17 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       name: 'ingest-consumer',
       entry: 'subgraphs/ingest/src/consumer/main.ts',
       port: 4011,
-      env: { INGEST_DATABASE_URL: appUrl, INGEST_REGION: REGION, KAFKA_BROKERS: endpoints.kafkaBrokers.join(',') },
+      env: { INGEST_DATABASE_URL: urlAs('ingest_app'), INGEST_REGION: REGION, KAFKA_BROKERS: endpoints.kafkaBrokers.join(',') },
     },
     {
       name: 'coherence',
       entry: 'subgraphs/coherence/src/main.ts',
       port: 4002,
       env: {
-        COHERENCE_DATABASE_URL: appUrl,
+        COHERENCE_DATABASE_URL: urlAs('coherence_app'),
         NEO4J_URL: endpoints.neo4jBoltUrl,
         // Read while the gateway's tokens name a replica region (region-routing on); the stack's gateway is in `us`, so only a gateway in the replica's region uses it.
-        COHERENCE_READ_REPLICAS: `${endpoints.postgres.replicaRegion}=postgres://coherence_app@${host}:${endpoints.postgres.replicaPort}/${DATABASE}`,
+        COHERENCE_READ_REPLICAS: `${endpoints.postgres.replicaRegion}=${urlAs('coherence_app', endpoints.postgres.replicaPort)}`,
         ...subgraphEnv,
       },
     },
@@ -192,7 +192,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       entry: 'subgraphs/comms/src/main.ts',
       port: 4003,
       secondPort: 4013,
-      env: { COMMS_DATABASE_URL: appUrl, ...subgraphEnv },
+      env: { COMMS_DATABASE_URL: urlAs('comms_app'), ...subgraphEnv },
     },
     {
       // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.
@@ -200,7 +200,9 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       entry: 'subgraphs/comms/src/worker/main.ts',
       port: 4012,
       env: {
-        COMMS_DATABASE_URL: appUrl,
+        COMMS_DATABASE_URL: urlAs('comms_app'),
+        // It claims the commands of the tenants residing in its region only; the demo tenants reside in REGION.
+        COMMS_REGION: REGION,
         REDIS_URL: endpoints.redisUrl,
         // The comms.notifications kill switch.
         UNLEASH_URL: endpoints.unleash.apiUrl,
@@ -211,14 +213,14 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       name: 'relay',
       entry: 'subgraphs/coherence/src/relay/main.ts',
       port: 4010,
-      env: { RELAY_DATABASE_URL: relayUrl, NEO4J_URL: endpoints.neo4jBoltUrl, REDIS_URL: endpoints.redisUrl },
+      env: { RELAY_DATABASE_URL: urlAs('relay_app'), NEO4J_URL: endpoints.neo4jBoltUrl, REDIS_URL: endpoints.redisUrl },
     },
     {
       name: 'gateway',
       entry: 'gateway/src/main.ts',
       port: 4000,
       env: {
-        GATEWAY_DATABASE_URL: appUrl,
+        GATEWAY_DATABASE_URL: urlAs('gateway_app'),
         GATEWAY_REGION: REGION,
         GATEWAY_JWKS: keys.jwksPath,
         GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,

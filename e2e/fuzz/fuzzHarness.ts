@@ -97,7 +97,7 @@ export async function startFuzzHarness() {
     const groupId = `${database.namespace}-fuzz`;
     const consumer = await createConsumerService(
       readIngestConsumerConfig({
-        INGEST_DATABASE_URL: database.appUrl,
+        INGEST_DATABASE_URL: database.urls.ingest,
         INGEST_REGION: 'us',
         KAFKA_BROKERS: services.kafkaBrokers.join(','),
         INGEST_SIGNALS_TOPIC: topic,

@@ -26,7 +26,7 @@ const schema = z.object({
   GATEWAY_SUPERGRAPH_PATH: z.string().min(1).default(supergraphPath),
   GATEWAY_MANIFEST_PATH: z.string().min(1).default(manifestPath),
   GATEWAY_BODY_LIMIT_BYTES: configFields.positiveInt(65_536),
-  /** Connects as coherence_app (row-level security applies): tenants' residency, policy decisions, security events. */
+  /** Connects as gateway_app (row-level security applies): tenants' residency, policy decisions, security events (docs/adr/0015). */
   GATEWAY_DATABASE_URL: configFields.url(),
   /** The region this gateway serves; the policy denies reads of tenants residing elsewhere. */
   GATEWAY_REGION: configFields.region(),

@@ -56,6 +56,7 @@ function startWorkers(
   return Array.from({ length: count }, (_, i) => {
     const worker = createBusWorker({
       pool,
+      region: 'us',
       ...(options.listen ? { listenUrl: appUrl } : {}),
       handlers: { [NOOP]: handler },
       logger,
@@ -132,18 +133,25 @@ const { loadAverageAtStart } = watchMachine();
 let exitCode = 1;
 try {
   await withServers({ tempPrefix: 'coherence-bench-bus-', say }, async ({ database, defer }) => {
-    const pool = createPgPool(database.appUrl, { max: 24 });
+    const pool = createPgPool(database.urls.comms, { max: 24 });
     defer(() => pool.end());
+    // Workers claim the commands of their region's tenants only.
+    const admin = createPgPool(database.adminUrl, { max: 1 });
+    defer(() => admin.end());
+    const tenants = [...WORKER_COUNTS.map((workers) => `tp${workers}`), 'lat-notify', 'lat-poll'].map(
+      (name) => `${database.namespace}-${name}`,
+    );
+    await admin.query(`INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), 'us'`, [tenants]);
     const runs = [];
     for (const workers of WORKER_COUNTS) {
-      const run = await throughput(pool, database.appUrl, `${database.namespace}-tp${workers}`, workers);
+      const run = await throughput(pool, database.urls.comms, `${database.namespace}-tp${workers}`, workers);
       say(`${workers} worker(s): ${run.commandsPerSecond} commands/s (${run.commands} in ${run.seconds} s)`);
       runs.push(run);
     }
     const baseline = runs[0]!.commandsPerSecond;
     const latencies = [];
     for (const listen of [true, false]) {
-      const result = await latency(pool, database.appUrl, `${database.namespace}-lat-${listen ? 'notify' : 'poll'}`, listen);
+      const result = await latency(pool, database.urls.comms, `${database.namespace}-lat-${listen ? 'notify' : 'poll'}`, listen);
       say(`${result.mode}: send-to-start p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, max ${result.maxMs} ms`);
       latencies.push(result);
     }

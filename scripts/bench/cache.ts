@@ -92,7 +92,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-cache-', say }
     readGatewayConfig({
       ...app.subgraphUrls,
       ...sharedEnv,
-      GATEWAY_DATABASE_URL: database.appUrl,
+      GATEWAY_DATABASE_URL: database.urls.gateway,
       GATEWAY_REGION: 'us',
       GATEWAY_JWKS: app.jwksPath,
       GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,

@@ -166,7 +166,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         GATEWAY_PORT: `${port}`,
         GATEWAY_HOST: '127.0.0.1',
         ...app.subgraphUrls,
-        GATEWAY_DATABASE_URL: database.appUrl,
+        GATEWAY_DATABASE_URL: database.urls.gateway,
         GATEWAY_REGION: 'us',
         GATEWAY_JWKS: benchJwks,
         GATEWAY_TOKEN_ISSUERS: BENCH_ISSUER,

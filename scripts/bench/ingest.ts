@@ -75,7 +75,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
         LOG_LEVEL: 'warn',
         INGEST_PORT: `${port}`,
         INGEST_SUBGRAPH_PORT: '0',
-        INGEST_DATABASE_URL: database.appUrl,
+        INGEST_DATABASE_URL: database.urls.ingest,
         SUBGRAPH_INTERNAL_JWKS: internalJwksPath,
         INGEST_REGION: 'us',
         INGEST_WRITE_POLICY: writePolicy,

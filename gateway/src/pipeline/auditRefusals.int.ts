@@ -22,7 +22,7 @@ const tenantCoherence = operations.get(manifest.operations.findLast((op) => op.n
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  appPool = createPgPool(database.appUrl);
+  appPool = createPgPool(database.urls.gateway);
   adminPool = createPgPool(database.adminUrl);
 });
 

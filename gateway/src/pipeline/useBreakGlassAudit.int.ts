@@ -22,7 +22,7 @@ const apiSchema = apiSchemaFromSupergraph(readFileSync(supergraphPath, 'utf8'));
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  appPool = createPgPool(database.appUrl);
+  appPool = createPgPool(database.urls.gateway);
   adminPool = createPgPool(database.adminUrl);
   step = useBreakGlassAudit({ pool: appPool, metrics: createSecurityMetrics(registry) });
 });

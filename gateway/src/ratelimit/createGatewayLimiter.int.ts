@@ -15,7 +15,7 @@ const logger = createLogger('test', 'silent');
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  appPool = createPgPool(database.appUrl);
+  appPool = createPgPool(database.urls.gateway);
   adminPool = createPgPool(database.adminUrl);
 });
 

@@ -91,6 +91,12 @@ describe('migrateDatabase and pendingMigrations', () => {
     expect([first, second].sort((a, b) => a.length - b.length)).toEqual([[], everyMigration]);
   });
 
+  it('migrates two fresh databases of the cluster at once: the cluster-wide roles are created and altered by one at a time', async () => {
+    // Without ingest 005's lock on pg_authid the second ALTER ROLE fails (tuple concurrently updated).
+    const [first, second] = await Promise.all([emptyDatabase(), emptyDatabase()]);
+    expect(await Promise.all([migrateDatabase(first), migrateDatabase(second)])).toEqual([everyMigration, everyMigration]);
+  });
+
   it('refuses a migration edited after it was applied, applying nothing else, in a dry run too', async () => {
     const { adminUrl: url } = await migratedDatabase();
     const sets = copiedSets();

@@ -10,7 +10,7 @@ let adminPool: PgPool;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  appPool = createPgPool(database.appUrl);
+  appPool = createPgPool(database.urls.gateway);
   adminPool = createPgPool(database.adminUrl);
 });
 
@@ -80,13 +80,13 @@ describe('createDecisionRecorder', () => {
 
   it('keeps decisions the database refused and writes them once it accepts again', async () => {
     const { recorder, dropped } = recorderCountingDrops({ maxPending: 3 });
-    await adminPool.query('REVOKE INSERT ON policy_decisions FROM coherence_app');
+    await adminPool.query('REVOKE INSERT ON policy_decisions FROM gateway_app');
     const decisions = Array.from({ length: 4 }, () => decision(`${database.namespace}-c`, true));
     try {
       for (const d of decisions) recorder.record(d);
       expect(await recorder.flush()).toBe(false);
     } finally {
-      await adminPool.query('GRANT INSERT ON policy_decisions TO coherence_app');
+      await adminPool.query('GRANT INSERT ON policy_decisions TO gateway_app');
     }
     // Bounded: beyond maxPending a new decision is dropped, and counted.
     expect(dropped).toEqual(['overflow:1']);
@@ -97,7 +97,7 @@ describe('createDecisionRecorder', () => {
 
   it('keeps the newest within maxPending when a failed batch comes back to a queue that filled meanwhile', async () => {
     const { recorder, dropped } = recorderCountingDrops({ maxPending: 3 });
-    await adminPool.query('REVOKE INSERT ON policy_decisions FROM coherence_app');
+    await adminPool.query('REVOKE INSERT ON policy_decisions FROM gateway_app');
     const older = Array.from({ length: 3 }, () => decision(`${database.namespace}-e`, true));
     const newer = Array.from({ length: 3 }, () => decision(`${database.namespace}-e`, false));
     try {
@@ -107,7 +107,7 @@ describe('createDecisionRecorder', () => {
       for (const d of newer) recorder.record(d);
       expect(await flushed).toBe(false);
     } finally {
-      await adminPool.query('GRANT INSERT ON policy_decisions TO coherence_app');
+      await adminPool.query('GRANT INSERT ON policy_decisions TO gateway_app');
     }
     expect(dropped).toEqual(['overflow:3']);
     await recorder.close();

@@ -13,7 +13,7 @@ let reads = 0;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  appPool = createPgPool(database.appUrl);
+  appPool = createPgPool(database.urls.gateway);
   appPool.on('acquire', () => (reads += 1));
   adminPool = createPgPool(database.adminUrl);
 });

@@ -1,5 +1,13 @@
 export { startServices, devStackPorts, type ServiceEndpoints, type ServicePorts, type RunningServices } from './startServices';
-export { createTestDatabase, adminUrl, adminQuery, TEMPLATE_DATABASE, type TestDatabase } from './testDatabase';
+export {
+  createTestDatabase,
+  adminUrl,
+  adminQuery,
+  SERVICE_ROLES,
+  TEMPLATE_DATABASE,
+  type ServiceRole,
+  type TestDatabase,
+} from './testDatabase';
 export { freePort } from './freePort';
 export { ServiceStartError } from './services/managedProcess';
 export { startApplication, type ApplicationOptions, type TestTokenClaims } from './startApplication';

@@ -45,7 +45,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
   const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
   const ingest = await createIngestService(
     readIngestConfig({
-      INGEST_DATABASE_URL: database.appUrl,
+      INGEST_DATABASE_URL: database.urls.ingest,
       INGEST_REGION: 'us',
       INGEST_DECISION_FLUSH_MS: '20',
       INGEST_PORT: '0',
@@ -59,14 +59,14 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
   );
   const coherence = await createCoherenceService(
     readCoherenceConfig({
-      COHERENCE_DATABASE_URL: database.appUrl,
+      COHERENCE_DATABASE_URL: database.urls.coherence,
       NEO4J_URL: endpoints.neo4jBoltUrl,
       ...subgraphEnv,
       ...options.coherenceEnv,
     }),
     logger,
   );
-  const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, ...subgraphEnv }), logger);
+  const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.urls.comms, ...subgraphEnv }), logger);
   for (const app of [ingest.app, ingest.subgraph, coherence.app, comms.app]) await app.listen({ port: 0, host: '127.0.0.1' });
 
   const gateway = await createGateway(
@@ -74,7 +74,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
       SUBGRAPH_INGEST_URL: urlOf(ingest.subgraph, '/graphql'),
       SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
       SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
-      GATEWAY_DATABASE_URL: database.appUrl,
+      GATEWAY_DATABASE_URL: database.urls.gateway,
       GATEWAY_REGION: 'us',
       GATEWAY_JWKS: keys.jwksPath,
       GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
@@ -98,7 +98,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
 
   const driver = createNeo4jDriver(endpoints.neo4jBoltUrl);
   await ensureGraphSchema(driver);
-  const relayPool = createPgPool(database.relayUrl);
+  const relayPool = createPgPool(database.urls.relay);
   const relay = createOutboxRelay({ pool: relayPool, driver, logger, windowHours: 24 });
   const adminPool = createPgPool(database.adminUrl, { max: 2 });
   const mintToken = (claims: TestTokenClaims) => mintDevToken(keys.privateKeyPath, { sub: 'test-user', residency: ['us'], ...claims });

@@ -16,14 +16,26 @@ export function adminUrl(endpoints: ServiceEndpoints, database: string): string 
   return `postgres://postgres@${endpoints.postgres.host}:${endpoints.postgres.port}/${database}`;
 }
 
+/** The role each process connects as (docs/adr/0015-service-roles.md); row-level security applies to every one. */
+export const SERVICE_ROLES = {
+  ingest: 'ingest_app',
+  relay: 'relay_app',
+  coherence: 'coherence_app',
+  comms: 'comms_app',
+  gateway: 'gateway_app',
+  retention: 'retention_app',
+  /** Writes comms' contacts and quiet hours: the tenant-admin API's role (no process uses it yet). */
+  commsAdmin: 'comms_admin',
+} as const;
+
+export type ServiceRole = keyof typeof SERVICE_ROLES;
+
 export interface TestDatabase {
   name: string;
   /** Superuser: for test assertions that must see every tenant's rows. */
   adminUrl: string;
-  /** coherence_app: what the services use; row-level security applies. */
-  appUrl: string;
-  /** coherence_relay: the relay's role (bypasses row-level security). */
-  relayUrl: string;
+  /** The URL of this database as each process's role ({@link SERVICE_ROLES}). */
+  urls: Record<ServiceRole, string>;
   /** Tenant ids, topics and Redis keys of this test file start with it, so files never see each other's data. */
   namespace: string;
   drop(): Promise<void>;
@@ -49,8 +61,7 @@ export async function createTestDatabase(endpoints: ServiceEndpoints): Promise<T
   return {
     name: namespace,
     adminUrl: url('postgres'),
-    appUrl: url('coherence_app'),
-    relayUrl: url('coherence_relay'),
+    urls: Object.fromEntries(Object.entries(SERVICE_ROLES).map(([service, role]) => [service, url(role)])) as Record<ServiceRole, string>,
     namespace,
     drop: () => adminQuery(endpoints, `DROP DATABASE IF EXISTS ${namespace} WITH (FORCE)`),
   };

@@ -41,7 +41,7 @@ const regionUrls = z
 const subgraphSchema = z.object({
   COHERENCE_PORT: configFields.port(4002),
   COHERENCE_HOST: configFields.host(),
-  /** Connects as coherence_app: row-level security applies. */
+  /** Connects as coherence_app: reads one tenant's score, row-level security applies (docs/adr/0015). */
   COHERENCE_DATABASE_URL: configFields.url(),
   COHERENCE_WINDOW_HOURS: windowHours,
   /**
@@ -62,7 +62,7 @@ const subgraphSchema = z.object({
 const relaySchema = z.object({
   RELAY_PORT: configFields.port(4010),
   RELAY_HOST: configFields.host(),
-  /** Connects as coherence_relay: the one role that reads every tenant's outbox. */
+  /** Connects as relay_app: the one role that drains every tenant's outbox (docs/adr/0015). */
   RELAY_DATABASE_URL: configFields.url(),
   ...neo4jFields,
   RELAY_BATCH_SIZE: configFields.positiveInt(200),
@@ -94,7 +94,7 @@ const ttlDays = (defaultDays: number) => z.coerce.number().positive().default(de
 
 const retentionSchema = z
   .object({
-    /** A role that bypasses row-level security (the table owner or a superuser): retention spans every tenant. */
+    /** Connects as retention_app: reads the columns that date a row and deletes, across tenants (docs/adr/0015). */
     RETENTION_DATABASE_URL: configFields.url(),
     ...neo4jFields,
     /** Signal ledger rows, by observation time `ts`. */

@@ -2,7 +2,7 @@ import { ConfigError } from '@coherence/platform';
 import { expect, it } from 'vitest';
 import { LEASE_MARGIN_MS, readCommsConfig, readCommsWorkerConfig } from './config';
 
-const base = { COMMS_DATABASE_URL: 'postgres://coherence_app@127.0.0.1:5432/coherence' };
+const base = { COMMS_DATABASE_URL: 'postgres://comms_app@127.0.0.1:5432/coherence' };
 const subgraph = { ...base, SUBGRAPH_INTERNAL_JWKS: '/etc/coherence/internal-jwks.json' };
 
 it('requires the lease to cover the delivery timeout plus the margin (the lease is renewed right before the POST)', () => {

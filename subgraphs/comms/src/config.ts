@@ -11,7 +11,7 @@ const schema = z
     /** The inbound provider webhooks' own listener (the only port to expose to the internet; COMMS_PORT is for the gateway). */
     COMMS_INBOUND_PORT: configFields.port(4013),
     COMMS_INBOUND_HOST: configFields.host(),
-    /** Connects as coherence_app: row-level security applies. */
+    /** Connects as comms_app: row-level security applies (docs/adr/0015). */
     COMMS_DATABASE_URL: configFields.url(),
     /** Twilio auth token that signs inbound webhooks; unset ⇒ every inbound request is refused. */
     COMMS_TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -46,7 +46,7 @@ const workerSchema = z
   .object({
     COMMS_WORKER_PORT: configFields.port(4012),
     COMMS_WORKER_HOST: configFields.host(),
-    /** coherence_app; the worker declares operator access per transaction. */
+    /** comms_app; the worker takes operator access to COMMS_REGION's tenants per transaction. */
     COMMS_DATABASE_URL: configFields.url(),
     /** Where `CoherenceChanged` arrives; unset ⇒ the worker only runs commands. */
     REDIS_URL: configFields.url().optional(),
@@ -73,8 +73,8 @@ const workerSchema = z
     COMMS_CATCH_UP_MINUTES: configFields.positiveInt(60),
     /** CIDRs deliveries may reach although not public (e.g. 127.0.0.1/32 in tests). Explicit; empty by default. */
     COMMS_SSRF_ALLOW: configFields.commaList(),
-    /** Stored with quiet-hours decisions. */
-    COMMS_REGION: z.string().min(1).default('us'),
+    /** The region this worker serves: it claims the commands of the tenants residing there only (docs/adr/0015); stored with quiet-hours decisions. */
+    COMMS_REGION: configFields.region().default('us'),
     /** Quiet-hours bundle folder; unset ⇒ the committed policy/comms/bundle. */
     COMMS_POLICY_BUNDLE_DIR: z.string().min(1).optional(),
     /** The public key (PEM or JWK file) the quiet-hours bundle must be signed with. Default: the dev key, refused in production. */

@@ -30,11 +30,11 @@ const commands: Record<string, { open: string; waiting: string }> = {};
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  pool = createPgPool(database.appUrl);
+  pool = createPgPool(database.urls.comms);
   admin = createPgPool(database.adminUrl);
   gatewayCalls = await createGatewayCalls(keyDir);
   comms = await createCommsService(
-    readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath }),
+    readCommsConfig({ COMMS_DATABASE_URL: database.urls.comms, SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath }),
     createLogger('comms-test', 'silent'),
   );
   await comms.app.listen({ port: 0, host: '127.0.0.1' });

@@ -6,7 +6,7 @@ import { z } from 'zod';
 
 /** What the HTTP process and the Kafka consumer share: the ledger, the write policy and the provenance defaults. */
 const storageFields = {
-  /** Connects as coherence_app: a role that row-level security applies to (ledger, tenants' residency, policy decisions). */
+  /** Connects as ingest_app: row-level security applies (ledger, outbox, tenants' residency, policy decisions; docs/adr/0015). */
   INGEST_DATABASE_URL: configFields.url(),
   /** The region this ingest stores data in; the write policy refuses tenants residing elsewhere (RESIDENCY_VIOLATION). */
   INGEST_REGION: configFields.region(),

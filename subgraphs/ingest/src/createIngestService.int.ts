@@ -25,7 +25,7 @@ let throttledUrl: string;
 async function startIngest(env: Record<string, string> = {}) {
   const service = await createIngestService(
     readIngestConfig({
-      INGEST_DATABASE_URL: database.appUrl,
+      INGEST_DATABASE_URL: database.urls.ingest,
       INGEST_REGION: 'us',
       // Tests read decision rows right after a request; a short interval keeps that wait small.
       INGEST_DECISION_FLUSH_MS: '20',
@@ -577,7 +577,7 @@ describe('Idempotency-Key', () => {
     // Expired but not yet deleted: treated as absent, and replaced.
     expect((await push({ signals: [{ ...original, value: 0.1 }] }, { bearer, headers })).json).toEqual({ accepted: 0, deduped: 1 });
     await age(25);
-    const appPool = createPgPool(database.appUrl);
+    const appPool = createPgPool(database.urls.ingest);
     try {
       expect(await expireIdempotencyKeys(appPool, 24)).toBe(1);
     } finally {

@@ -36,7 +36,7 @@ beforeAll(async () => {
   driver = createNeo4jDriver(services.neo4jBoltUrl);
   await ensureGraphSchema(driver);
   admin = createPgPool(database.adminUrl);
-  relayPool = createPgPool(database.relayUrl);
+  relayPool = createPgPool(database.urls.relay);
 });
 
 afterAll(async () => {

@@ -21,7 +21,7 @@ import { isConnectionError } from './isConnectionError';
 import { claimById, claimDueRetry, claimFresh, markProcessed, recordFailure, type ClaimedRow } from './outboxQueue';
 
 export interface OutboxRelayOptions {
-  /** Connects as coherence_relay, the one role that reads every tenant's outbox. */
+  /** Connects as relay_app, the one role that drains every tenant's outbox. */
   pool: PgPool;
   driver: Driver;
   logger: Logger;

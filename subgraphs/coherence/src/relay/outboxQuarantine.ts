@@ -3,7 +3,7 @@ import { inTransaction, type PgClient, type PgPool } from '@coherence/platform';
 /**
  * What an operator does with events the relay gave up on (docs/adr/0008,
  * docs/runbooks/outbox-quarantine.md): `npm run outbox -- list|retry|drop`.
- * Connects as coherence_relay, which bypasses row-level security.
+ * Connects as relay_app, which sees every tenant's outbox and quarantine.
  */
 
 export interface QuarantinedEvent {

@@ -14,6 +14,8 @@ import { createRetention } from './createRetention';
  */
 let database: TestDatabase;
 let admin: PgPool;
+/** Retention's own role: it must see every tenant's dates and delete (docs/adr/0015). */
+let pool: PgPool;
 let driver: Driver;
 const now = new Date();
 const daysAgo = (days: number) => new Date(now.getTime() - days * 86_400_000).toISOString();
@@ -32,6 +34,7 @@ beforeAll(async () => {
   const services = inject('services');
   database = await createTestDatabase(services);
   admin = createPgPool(database.adminUrl);
+  pool = createPgPool(database.urls.retention);
   driver = createNeo4jDriver(services.neo4jBoltUrl);
   await ensureGraphSchema(driver);
 });
@@ -42,6 +45,7 @@ afterAll(async () => {
   });
   await driver?.close();
   await admin?.end();
+  await pool?.end();
   await database?.drop();
 });
 
@@ -200,7 +204,7 @@ async function remaining() {
   };
 }
 
-const retention = (batchSize = 2) => createRetention({ pool: admin, driver, ttls, batchSize, tenantPrefix: `${database.namespace}-` });
+const retention = (batchSize = 2) => createRetention({ pool, driver, ttls, batchSize, tenantPrefix: `${database.namespace}-` });
 
 describe('retention', () => {
   beforeEach(seed);
@@ -276,7 +280,7 @@ describe('retention', () => {
 
   it('takes the tenant prefix literally on both stores: `_` and `%` are no wildcards', async () => {
     await seedOldSignals([tenant('u_1'), tenant('uX1')]);
-    const literal = (tenantPrefix: string) => createRetention({ pool: admin, driver, ttls, batchSize: 10, tenantPrefix });
+    const literal = (tenantPrefix: string) => createRetention({ pool, driver, ttls, batchSize: 10, tenantPrefix });
     const deletedOf = async (tenantPrefix: string) =>
       Object.fromEntries((await literal(tenantPrefix).apply(now)).map((o) => [o.dataset, o.deleted]));
 

@@ -25,7 +25,7 @@ export interface RetentionTtls {
 }
 
 export interface RetentionOptions {
-  /** Bypasses row-level security: retention spans every tenant. */
+  /** retention_app (or a superuser): sees and deletes every tenant's rows. */
   pool: PgPool;
   driver: Driver;
   ttls: RetentionTtls;

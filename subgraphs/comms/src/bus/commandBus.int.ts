@@ -36,7 +36,7 @@ let gatewayCalls: GatewayCalls;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  pool = createPgPool(database.appUrl);
+  pool = createPgPool(database.urls.comms);
   admin = createPgPool(database.adminUrl);
   receiver = await createReceiver((path, n) => {
     if (path === '/flaky') return n <= 2 ? { status: 503, body: '{"error":"busy","token":"abc"}' } : { status: 204, body: '' };
@@ -48,7 +48,8 @@ beforeAll(async () => {
   const policy = await loadQuietHoursPolicy(readArtifactPublicKey(devArtifactPublicKeyPath));
   worker = createBusWorker({
     pool,
-    listenUrl: database.appUrl,
+    region: 'us',
+    listenUrl: database.urls.comms,
     handlers: {
       [NOTIFY_WEBHOOK]: createWebhookHandler({
         pool,
@@ -76,7 +77,7 @@ beforeAll(async () => {
   worker.start();
   gatewayCalls = await createGatewayCalls(keyDir);
   comms = await createCommsService(
-    readCommsConfig({ COMMS_DATABASE_URL: database.appUrl, SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath, LOG_LEVEL: 'silent' }),
+    readCommsConfig({ COMMS_DATABASE_URL: database.urls.comms, SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath, LOG_LEVEL: 'silent' }),
     logger,
   );
   await comms.app.listen({ port: 0, host: '127.0.0.1' });
@@ -95,9 +96,13 @@ afterAll(async () => {
 
 const tenant = (name: string) => `${database.namespace}-${name}`;
 
-/** Sends a command for `tenantId`, registered (once) in region us, where the operator calls below come from. */
+/** Registers `tenantId` (once) in region us: the worker's region, where the operator calls below come from too. */
+const registerInUs = (tenantId: string) =>
+  admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us') ON CONFLICT (tenant_id) DO NOTHING`, [tenantId]);
+
+/** Sends a command for `tenantId`, registered in region us. */
 async function send(tenantId: string, path: string, options: { type?: string; maxAttempts?: number; key?: string } = {}) {
-  await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us') ON CONFLICT (tenant_id) DO NOTHING`, [tenantId]);
+  await registerInUs(tenantId);
   return sendCommand(pool, {
     commandId: randomUUID(),
     tenantId,
@@ -278,7 +283,8 @@ describe('LISTEN connection', () => {
     };
     const standbyWorker = createBusWorker({
       pool,
-      listenUrl: onReplica(database.appUrl),
+      region: 'us',
+      listenUrl: onReplica(database.urls.comms),
       handlers: {},
       logger,
       workerId: 'listen-test-worker',
@@ -294,7 +300,7 @@ describe('LISTEN connection', () => {
     const replicaAdmin = createPgPool(onReplica(database.adminUrl));
     try {
       const { rows } = await replicaAdmin.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND usename = 'coherence_app'`,
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND usename = 'comms_app'`,
       );
       expect(rows[0]!.n).toBe(0);
     } finally {
@@ -594,6 +600,7 @@ describe('quiet hours', () => {
 describe('SSRF guard', () => {
   it('refuses a URL that resolves to a private range, records URL_BLOCKED, and sends the command to troubleshooting', async () => {
     const tenantId = tenant('ssrf');
+    await registerInUs(tenantId);
     const { commandId } = await sendCommand(pool, {
       commandId: randomUUID(),
       tenantId,

@@ -36,8 +36,10 @@ export type HandlerOutcome = { outcome: 'done' } | { outcome: 'deferred'; until:
 export type CommandHandler = (context: HandlerContext) => Promise<HandlerOutcome>;
 
 export interface BusWorkerOptions {
-  /** coherence_app; the worker declares operator access per transaction to claim across tenants. */
+  /** comms_app; the worker takes operator access to `region` per transaction to claim across its tenants. */
   pool: PgPool;
+  /** The worker's region (COMMS_REGION): it claims the commands of the tenants residing there only. */
+  region: string;
   /** Connection string for the LISTEN connection; absent ⇒ polling only. */
   listenUrl?: string;
   /** Command type → handler. A type not here goes straight to troubleshooting. */
@@ -187,7 +189,7 @@ export function createBusWorker(options: BusWorkerOptions) {
 
   async function claim(limit: number): Promise<ClaimedCommand[]> {
     const { rows } = await inTransaction(pool, async (client) => {
-      await setOperatorAccess(client);
+      await setOperatorAccess(client, options.region);
       return client.query<ClaimedRow>(
         `WITH picked AS (
            SELECT command_id, state FROM dispatch_commands
@@ -230,7 +232,7 @@ export function createBusWorker(options: BusWorkerOptions) {
     const attemptsDelta = 'attemptsDelta' in change ? change.attemptsDelta : 0;
     const error = 'error' in change && change.error ? JSON.stringify(change.error) : null;
     const { rowCount } = await inTransaction(pool, async (client) => {
-      await setOperatorAccess(client);
+      await setOperatorAccess(client, options.region);
       return client.query(
         `WITH updated AS (
            UPDATE dispatch_commands

@@ -37,7 +37,7 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${inboundPort}`;
   comms = await createCommsService(
     readCommsConfig({
-      COMMS_DATABASE_URL: database.appUrl,
+      COMMS_DATABASE_URL: database.urls.comms,
       COMMS_TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       SUBGRAPH_INTERNAL_JWKS: gatewayCalls.jwksPath,
       COMMS_PUBLIC_URL: baseUrl,

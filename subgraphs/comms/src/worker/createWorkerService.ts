@@ -40,6 +40,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
   const workerId = `comms-worker@${hostname()}:${process.pid}`;
   const worker = createBusWorker({
     pool,
+    region: config.COMMS_REGION,
     ...(config.COMMS_LISTEN_NOTIFY ? { listenUrl: config.COMMS_DATABASE_URL } : {}),
     handlers: {
       [NOTIFY_WEBHOOK]: createWebhookHandler({

@@ -31,15 +31,17 @@ const logLines: { msg: string }[] = [];
 beforeAll(async () => {
   const services = inject('services');
   database = await createTestDatabase(services);
-  app = createPgPool(database.appUrl);
+  app = createPgPool(database.urls.comms);
   admin = createPgPool(database.adminUrl);
   receiver = await createReceiver(() => ({ status: 200 }));
+  // The worker claims the commands of the tenants residing in its region (COMMS_REGION, us) only.
+  await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us')`, [`${database.namespace}-acme`]);
   flags = createUnleashAdmin(services.unleash);
   await flags.setFlag(flag, true);
   const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as { msg: string }) });
   worker = await createWorkerService(
     readCommsWorkerConfig({
-      COMMS_DATABASE_URL: database.appUrl,
+      COMMS_DATABASE_URL: database.urls.comms,
       COMMS_SSRF_ALLOW: '127.0.0.1/32',
       COMMS_POLL_MS: '200',
       ...unleashClientEnv(services.unleash, 200),

@@ -60,7 +60,7 @@ function setup(name: string, env: Record<string, string> = {}) {
   const start = async () => {
     const service = await createConsumerService(
       readIngestConsumerConfig({
-        INGEST_DATABASE_URL: database.appUrl,
+        INGEST_DATABASE_URL: database.urls.ingest,
         INGEST_REGION: 'us',
         INGEST_DECISION_FLUSH_MS: '20',
         KAFKA_BROKERS: inject('services').kafkaBrokers.join(','),
@@ -387,11 +387,11 @@ describe('Kafka consumer failure isolation and readiness', () => {
     const service = await start();
     await waitFor('the consumer to be ready', async () => (await readiness(service)).status === 200);
     const total = 300;
-    // The outage: coherence_app may open no connection to this database (SQLSTATE 53300) and loses
+    // The outage: ingest_app may open no connection to this database (SQLSTATE 53300) and loses
     // the ones it holds (57P01). The superuser the test asserts with is exempt from the limit.
     await admin.query(`ALTER DATABASE ${database.name} CONNECTION LIMIT 0`);
     try {
-      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'coherence_app'`, [
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND usename = 'ingest_app'`, [
         database.name,
       ]);
       await produce(

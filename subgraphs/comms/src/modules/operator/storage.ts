@@ -82,7 +82,7 @@ export function createOperatorStorage(pool: PgPool, region: string) {
   };
   const asOperator = <T>(work: Parameters<typeof inTransaction<T>>[1]) =>
     inTransaction(pool, async (client) => {
-      await setOperatorAccess(client);
+      await setOperatorAccess(client, region);
       return work(client);
     });
 

@@ -46,7 +46,7 @@ let routeRuns = 0;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
-  pool = createPgPool(database.appUrl);
+  pool = createPgPool(database.urls.ingest);
   admin = createPgPool(database.adminUrl);
   keys = await ensureDevKeys(keyDir);
   const verify = cacheVerifiedTokens(await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER] }));
