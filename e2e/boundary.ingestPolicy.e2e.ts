@@ -198,7 +198,7 @@ describe('Kafka: a trusted producer cannot write tenants that are not registered
     expect(stored).toEqual([]);
     const dlq = (await kafkaAdmin.fetchTopicOffsets(dlqTopic)).reduce((sum, p) => sum + Number(p.high), 0);
     expect(dlq).toBe(201);
-    const metrics = await consumer.app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await consumer.admin.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toContain('ingest_dlq_records_total{code="TENANT_UNKNOWN"} 200');
     expect(metrics.body).toContain('ingest_dlq_records_total{code="RESIDENCY_VIOLATION"} 1');
 

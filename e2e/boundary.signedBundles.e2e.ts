@@ -67,7 +67,7 @@ async function artifactEvents(source: string): Promise<{ kind: string; reason: s
 }
 
 async function metrics(): Promise<string> {
-  return (await fetch(`${app.gatewayUrl}/metrics`)).text();
+  return (await fetch(`${app.adminUrls.gateway}/metrics`)).text();
 }
 
 async function run(operationId: string): Promise<{ status: number; code?: string; correlationId: string }> {

@@ -7,7 +7,7 @@ import {
   type DevKeyFiles,
   type DevTokenClaims,
 } from '@coherence/auth';
-import { createLogger, createPgPool, createServiceApp, type PgPool, type ServiceApp } from '@coherence/platform';
+import { createAdminApp, createLogger, createPgPool, createServiceApp, type PgPool, type ServiceApp } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -41,7 +41,8 @@ beforeAll(async () => {
   admin = createPgPool(database.adminUrl);
   keys = await ensureDevKeys(keyDir);
   const verify = cacheVerifiedTokens(await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER] }));
-  service = createServiceApp({ logger: createLogger('ingest', 'silent'), readinessChecks: [] });
+  const logger = createLogger('ingest', 'silent');
+  service = createServiceApp({ logger, admin: createAdminApp({ logger, readinessChecks: [] }) });
   service.app.decorateRequest('principal', null);
   service.app.post(
     '/v1/signals',
