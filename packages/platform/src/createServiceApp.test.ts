@@ -158,16 +158,16 @@ describe('JSON bodies', () => {
 // Issue 14: the gateway's public /readyz queried three subgraphs and Postgres on every hit from the internet.
 describe('the admin listener', () => {
   let checks = 0;
-  let draining: ReturnType<typeof createAdminApp>;
+  let processAdmin: ReturnType<typeof createAdminApp>;
   let service: ServiceApp;
   beforeAll(async () => {
-    draining = createAdminApp({ logger, readinessChecks: [{ name: 'dependency', check: async () => void checks++ }] });
-    service = createServiceApp({ logger, admin: draining });
+    processAdmin = createAdminApp({ logger, readinessChecks: [{ name: 'dependency', check: async () => void checks++ }] });
+    service = createServiceApp({ logger, admin: processAdmin });
     service.app.get('/work', async () => ({ done: true }));
-    await Promise.all([service.app.ready(), draining.app.ready()]);
+    await Promise.all([service.app.ready(), processAdmin.app.ready()]);
   });
   afterAll(async () => {
-    await Promise.all([service?.app.close(), draining?.app.close()]);
+    await Promise.all([service?.app.close(), processAdmin?.app.close()]);
   });
 
   it('a service listener answers /healthz only: /readyz and /metrics are 404 NOT_FOUND, and no readiness check runs', async () => {
@@ -184,19 +184,19 @@ describe('the admin listener', () => {
 
   it('serves /readyz (running the checks) and /metrics with the service listener’s request durations', async () => {
     await service.app.inject({ method: 'GET', url: '/work' });
-    const ready = await draining.app.inject({ method: 'GET', url: '/readyz' });
+    const ready = await processAdmin.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.json()).toEqual({ status: 'ready', checks: [{ name: 'dependency', ok: true }] });
     expect(checks).toBe(1);
-    const metrics = await draining.app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await processAdmin.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/work",status="200"\} 1/);
     expect(metrics.body).toContain('process_cpu_user_seconds_total');
   });
 
   it('answers 503 draining once the process drains, while /healthz stays 200', async () => {
-    draining.markDraining();
-    const ready = await draining.app.inject({ method: 'GET', url: '/readyz' });
+    processAdmin.markDraining();
+    const ready = await processAdmin.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(503);
     expect(ready.json()).toMatchObject({ status: 'draining' });
-    expect((await draining.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect((await processAdmin.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 });

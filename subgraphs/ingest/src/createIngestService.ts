@@ -102,7 +102,6 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
     subgraph: service.app,
     /** `/healthz`, `/readyz`, `/metrics` (INGEST_ADMIN_PORT). */
     admin: admin.app,
-    metrics: admin.metrics,
     /** Stop both service listeners (in-flight requests finish), close the pool and the admin listener, then Redis. */
     async close() {
       clearInterval(expiryTimer);
