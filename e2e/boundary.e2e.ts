@@ -303,6 +303,49 @@ describe('public listeners: no GraphQL', () => {
 });
 
 /**
+ * `/metrics` and `/readyz` are served on each process's admin listener only
+ * (ADR 0016). Every public or internal service port (the gateway, ingest's
+ * producers and subgraph, the coherence subgraph, comms' subgraph and inbound
+ * webhooks) refuses them as any unknown route, with a 404 NOT_FOUND that
+ * carries no check result and no metric, however the path is spelled; each
+ * admin listener serves them.
+ */
+describe('admin listeners: no readiness or metrics on a service port', () => {
+  const probes = [
+    '/readyz',
+    '/metrics',
+    '/readyz?verbose=1',
+    '/metrics?name[]=process_cpu_user_seconds_total',
+    '/metrics/',
+    '//readyz',
+    '/%72eadyz',
+  ];
+
+  it.each(['gateway', 'ingest', 'ingestSubgraph', 'coherence', 'comms', 'commsInbound'] as const)(
+    '%s: /readyz and /metrics are 404 NOT_FOUND, with neither checks nor metrics in the body',
+    async (listener) => {
+      for (const probe of probes) {
+        for (const method of ['GET', 'HEAD', 'POST'] as const) {
+          const response = await fetch(`${app.serviceUrls[listener]}${probe}`, { method });
+          const body = await response.text();
+          expect({ probe, method, status: response.status }).toEqual({ probe, method, status: 404 });
+          if (method === 'HEAD') continue;
+          expect(body).toMatch(/"NOT_FOUND"/);
+          expect(body).not.toMatch(/checks|process_cpu|http_request_duration/);
+        }
+      }
+    },
+  );
+
+  it.each(['gateway', 'ingest', 'coherence', 'comms'] as const)('%s: its admin listener serves them', async (process) => {
+    const ready = await fetch(`${app.adminUrls[process]}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: expect.arrayContaining([{ name: 'postgres', ok: true }]) });
+    expect(await (await fetch(`${app.adminUrls[process]}/metrics`)).text()).toContain('process_cpu_user_seconds_total');
+  });
+});
+
+/**
  * Each subgraph answers the gateway's signed calls only (ADR 0011): any other
  * call is a 401 before its body is read, a token replayed with a call about
  * another tenant a 403 before any resolver runs; and a signed call gets no
@@ -698,7 +741,7 @@ describe('ingest write policy: only registered tenants of ingest’s region are 
       expect(stored).toEqual([]);
       const dlq = (await kafkaAdmin.fetchTopicOffsets(dlqTopic)).reduce((sum, p) => sum + Number(p.high), 0);
       expect(dlq).toBe(201);
-      const metrics = await consumer.app.inject({ method: 'GET', url: '/metrics' });
+      const metrics = await consumer.admin.inject({ method: 'GET', url: '/metrics' });
       expect(metrics.body).toContain('ingest_dlq_records_total{code="TENANT_UNKNOWN"} 200');
       expect(metrics.body).toContain('ingest_dlq_records_total{code="RESIDENCY_VIOLATION"} 1');
 
@@ -749,7 +792,7 @@ describe('signed policy bundles and manifests: taken only when signed by the pin
   }
 
   const refusalsCounted = async (artifact: string, reason: string) =>
-    expect(await (await fetch(`${app.gatewayUrl}/metrics`)).text()).toMatch(
+    expect(await (await fetch(`${app.adminUrls.gateway}/metrics`)).text()).toMatch(
       new RegExp(`gateway_artifact_activations_total\\{artifact="${artifact}",outcome="refused",reason="${reason}"\\} [1-9]`),
     );
 
@@ -872,7 +915,7 @@ describe('migrations and review holes: npm run retention --tenant-prefix', () =>
     try {
       const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/retention.ts', ...args], {
         cwd: repoRoot,
-        env: { PATH: process.env['PATH'], RETENTION_DATABASE_URL: database.adminUrl, NEO4J_URL: services.neo4jBoltUrl },
+        env: { PATH: process.env['PATH'], RETENTION_DATABASE_URL: database.urls.retention, NEO4J_URL: services.neo4jBoltUrl },
       });
       return { code: 0, stdout, stderr };
     } catch (error) {

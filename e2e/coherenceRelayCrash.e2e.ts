@@ -94,7 +94,7 @@ function startRelayProcess(attempt: number, port = 0): ManagedProcess {
     env: {
       PATH: process.env['PATH'],
       RELAY_DATABASE_URL: database.urls.relay,
-      RELAY_PORT: String(port),
+      RELAY_ADMIN_PORT: String(port),
       RELAY_BATCH_SIZE: '4',
       RELAY_IDLE_POLL_MS: '50',
       NEO4J_URL: services.neo4jBoltUrl,

@@ -54,7 +54,7 @@ async function startWorker(name: string, env: Record<string, string> = {}): Prom
     env: {
       ...process.env,
       LOG_LEVEL: 'info',
-      COMMS_WORKER_PORT: `${port}`,
+      COMMS_WORKER_ADMIN_PORT: `${port}`,
       COMMS_DATABASE_URL: database.urls.comms,
       COMMS_SSRF_ALLOW: '127.0.0.1/32',
       COMMS_WORKER_CONCURRENCY: '4',

@@ -84,8 +84,8 @@ async function read(
   return { status: response.status, cache: response.headers.get('x-cache'), score: body.data?.tenantCoherence.score, body };
 }
 
-async function metricsText(gatewayUrl = app.gatewayUrl): Promise<string> {
-  return (await fetch(`${gatewayUrl}/metrics`)).text();
+async function metricsText(gatewayAdminUrl = app.adminUrls.gateway): Promise<string> {
+  return (await fetch(`${gatewayAdminUrl}/metrics`)).text();
 }
 
 const metricValue = (text: string, series: string) =>
@@ -256,7 +256,7 @@ describe('tenantCoherence cache while its Redis fails', () => {
     for (let i = 0; i < 5; i += 1) {
       expect(await read(tenantId, headers, second.gatewayUrl)).toMatchObject({ status: 200, cache: 'BYPASS', score: 0.7 });
     }
-    const during = await metricsText(second.gatewayUrl);
+    const during = await metricsText(second.adminUrls.gateway);
     expect(metricValue(during, 'gateway_redis_up')).toBe(0);
     expect(metricValue(during, 'gateway_cache_requests_total{operation="TenantCoherence",outcome="bypass"}')).toBe(5);
     expect(metricValue(during, 'gateway_cache_errors_total{operation="TenantCoherence",step="lookup"}')).toBe(5);
@@ -270,7 +270,7 @@ describe('tenantCoherence cache while its Redis fails', () => {
       await sleep(100);
     }
     expect(recovered).toMatchObject({ status: 200, cache: 'HIT', score: 0.7 });
-    expect(metricValue(await metricsText(second.gatewayUrl), 'gateway_redis_up')).toBe(1);
+    expect(metricValue(await metricsText(second.adminUrls.gateway), 'gateway_redis_up')).toBe(1);
   });
 
   it('drops every cached read when the invalidation feed reconnects, since changes published meanwhile are unknown', async () => {

@@ -71,7 +71,7 @@ async function read(tenantId: string, headers: Record<string, string>): Promise<
 }
 
 async function metricValue(series: string): Promise<number> {
-  const text = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+  const text = await (await fetch(`${app.adminUrls.gateway}/metrics`)).text();
   return Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
 

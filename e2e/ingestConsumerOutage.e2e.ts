@@ -76,7 +76,7 @@ it(`catches up after a ${OUTAGE_MS / 1_000} s consumer outage without loss or du
   const catchUpMs = Date.now() - restartedAt;
 
   expect(await stored()).toBe(produced);
-  const metrics = await (await fetch(`${ingest.consumerUrl}/metrics`)).text();
+  const metrics = await (await fetch(`${ingest.consumerAdminUrl}/metrics`)).text();
   expect(metrics).toMatch(/ingest_events_processed_total\{transport="kafka"\} \d+/);
   console.info(
     `[outage] ${OUTAGE_MS / 1_000} s outage, ${lagAtRestart} records behind at restart; lag back to 0 in ${catchUpMs} ms ` +

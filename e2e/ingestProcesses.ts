@@ -26,13 +26,13 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
   const { services, database, logDir } = options;
   const keys: DevKeyFiles = await ensureDevKeys(join(logDir, 'keys'));
   const internalKeys = await ensureDevInternalKeys(join(logDir, 'keys'));
-  const [httpPort, consumerPort] = [await freePort(), await freePort()];
+  const [httpPort, httpAdminPort, consumerAdminPort] = [await freePort(), await freePort(), await freePort()];
   const topic = `${database.namespace}.signals`;
   const dlqTopic = `${database.namespace}.signals.dlq`;
   const groupId = `${database.namespace}-ingest`;
   const running: ManagedProcess[] = [];
 
-  const start = async (name: string, entry: string, port: number, env: Record<string, string>) => {
+  const start = async (name: string, entry: string, adminPort: number, env: Record<string, string>) => {
     const child = spawnManaged({
       name,
       command: process.execPath,
@@ -42,7 +42,7 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
       logFile: join(logDir, `${name}.log`),
     });
     running.push(child);
-    await waitUntilHealthy(name, child.logFile, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, 60_000, child);
+    await waitUntilHealthy(name, child.logFile, async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 60_000, child);
     return child;
   };
 
@@ -50,12 +50,14 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
     topic,
     groupId,
     httpUrl: `http://127.0.0.1:${httpPort}`,
-    consumerUrl: `http://127.0.0.1:${consumerPort}`,
+    /** The consumer's only listener, its admin one: /healthz, /readyz, /metrics. */
+    consumerAdminUrl: `http://127.0.0.1:${consumerAdminPort}`,
     token: (tenantId: string) =>
       mintDevToken(keys.privateKeyPath, { sub: `producer-${tenantId}`, tenant: tenantId, scopes: [SCOPES.writeSelf], residency: ['us'] }),
     startHttp: () =>
-      start('ingest', 'subgraphs/ingest/src/main.ts', httpPort, {
+      start('ingest', 'subgraphs/ingest/src/main.ts', httpAdminPort, {
         INGEST_PORT: `${httpPort}`,
+        INGEST_ADMIN_PORT: `${httpAdminPort}`,
         INGEST_SUBGRAPH_PORT: '0',
         INGEST_JWKS: keys.jwksPath,
         INGEST_TOKEN_ISSUERS: DEV_ISSUER,
@@ -63,8 +65,8 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
         SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath,
       }),
     startConsumer: () =>
-      start('ingest-consumer', 'subgraphs/ingest/src/consumer/main.ts', consumerPort, {
-        INGEST_CONSUMER_PORT: `${consumerPort}`,
+      start('ingest-consumer', 'subgraphs/ingest/src/consumer/main.ts', consumerAdminPort, {
+        INGEST_CONSUMER_ADMIN_PORT: `${consumerAdminPort}`,
         KAFKA_BROKERS: services.kafkaBrokers.join(','),
         INGEST_SIGNALS_TOPIC: topic,
         INGEST_SIGNALS_DLQ_TOPIC: dlqTopic,

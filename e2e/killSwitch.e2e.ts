@@ -151,7 +151,7 @@ describe('kill switch v24.coherence on a real Unleash server', () => {
     expect(await pushSignal('during-kill-switch')).toBe(202);
     expect(await ledgerCount()).toBe(before + 1);
 
-    const metrics = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${app.adminUrls.gateway}/metrics`)).text();
     expect(metrics).toMatch(/^gateway_feature_disabled_total\{operation="TenantCoherence"\} [1-9]/m);
     expect(metrics).toMatch(/^feature_flag_enabled\{flag="v24.coherence"\} 0$/m);
   });

@@ -105,7 +105,7 @@ afterAll(async () => {
 });
 
 async function deliveryPaused(): Promise<boolean> {
-  const metrics = await worker.app.inject({ method: 'GET', url: '/metrics' });
+  const metrics = await worker.admin.inject({ method: 'GET', url: '/metrics' });
   return /^comms_delivery_paused 1$/m.test(metrics.body);
 }
 

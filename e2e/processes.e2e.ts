@@ -9,8 +9,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
  * Every process as it runs in production: its own `main`, configured by
- * environment, serving /healthz and /readyz, logging JSON, and exiting 0
- * after a graceful SIGTERM.
+ * environment, serving /healthz, /readyz and /metrics on its admin listener
+ * and only /healthz of the three on its service listeners
+ * (docs/adr/0016-admin-listeners.md), logging JSON, and exiting 0 after a
+ * graceful SIGTERM.
  */
 const repoRoot = resolve(import.meta.dirname, '..');
 const logDir = mkdtempSync(join(tmpdir(), 'coherence-processes-'));
@@ -20,7 +22,11 @@ const running: ManagedProcess[] = [];
 interface ProcessDefinition {
   name: string;
   entry: string;
-  env: (port: number) => Record<string, string>;
+  /** The variable naming its admin port. */
+  adminPort: string;
+  /** The variables naming its service listeners' ports: none for a process that serves no API. */
+  servicePorts: readonly string[];
+  env: () => Record<string, string>;
 }
 
 const definitions = (): ProcessDefinition[] => {
@@ -32,9 +38,9 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'ingest',
       entry: 'subgraphs/ingest/src/main.ts',
-      env: (port) => ({
-        INGEST_PORT: `${port}`,
-        INGEST_SUBGRAPH_PORT: '0',
+      adminPort: 'INGEST_ADMIN_PORT',
+      servicePorts: ['INGEST_PORT', 'INGEST_SUBGRAPH_PORT'],
+      env: () => ({
         INGEST_DATABASE_URL: database.urls.ingest,
         INGEST_REGION: 'us',
         ...ingestAuth(),
@@ -44,8 +50,9 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'ingest-consumer',
       entry: 'subgraphs/ingest/src/consumer/main.ts',
-      env: (port) => ({
-        INGEST_CONSUMER_PORT: `${port}`,
+      adminPort: 'INGEST_CONSUMER_ADMIN_PORT',
+      servicePorts: [],
+      env: () => ({
         INGEST_DATABASE_URL: database.urls.ingest,
         INGEST_REGION: 'us',
         KAFKA_BROKERS: services.kafkaBrokers.join(','),
@@ -58,8 +65,9 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'coherence',
       entry: 'subgraphs/coherence/src/main.ts',
-      env: (port) => ({
-        COHERENCE_PORT: `${port}`,
+      adminPort: 'COHERENCE_ADMIN_PORT',
+      servicePorts: ['COHERENCE_PORT'],
+      env: () => ({
         COHERENCE_DATABASE_URL: database.urls.coherence,
         NEO4J_URL: services.neo4jBoltUrl,
         ...subgraphAuth(),
@@ -68,13 +76,23 @@ const definitions = (): ProcessDefinition[] => {
     {
       name: 'comms',
       entry: 'subgraphs/comms/src/main.ts',
-      env: (port) => ({ COMMS_PORT: `${port}`, COMMS_INBOUND_PORT: '0', COMMS_DATABASE_URL: database.urls.comms, ...subgraphAuth() }),
+      adminPort: 'COMMS_ADMIN_PORT',
+      servicePorts: ['COMMS_PORT', 'COMMS_INBOUND_PORT'],
+      env: () => ({ COMMS_DATABASE_URL: database.urls.comms, ...subgraphAuth() }),
+    },
+    {
+      name: 'comms-worker',
+      entry: 'subgraphs/comms/src/worker/main.ts',
+      adminPort: 'COMMS_WORKER_ADMIN_PORT',
+      servicePorts: [],
+      env: () => ({ COMMS_DATABASE_URL: database.urls.comms }),
     },
     {
       name: 'relay',
       entry: 'subgraphs/coherence/src/relay/main.ts',
-      env: (port) => ({
-        RELAY_PORT: `${port}`,
+      adminPort: 'RELAY_ADMIN_PORT',
+      servicePorts: [],
+      env: () => ({
         RELAY_DATABASE_URL: database.urls.relay,
         NEO4J_URL: services.neo4jBoltUrl,
         REDIS_URL: services.redisUrl,
@@ -84,13 +102,18 @@ const definitions = (): ProcessDefinition[] => {
   ];
 };
 
-function start(definition: ProcessDefinition, port: number, extraEnv: Record<string, string> = {}): ManagedProcess {
+function start(definition: ProcessDefinition, ports: Record<string, number>): ManagedProcess {
   const child = spawnManaged({
     name: definition.name,
     command: process.execPath,
     args: ['--import', 'tsx', join(repoRoot, definition.entry)],
     cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: 'info', ...definition.env(port), ...extraEnv },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      ...definition.env(),
+      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, `${port}`])),
+    },
     logFile: join(logDir, `${definition.name}.log`),
   });
   running.push(child);
@@ -113,10 +136,11 @@ afterAll(async () => {
 });
 
 describe.each(definitions().map((d) => [d.name, d] as const))('%s process', (_name, definition) => {
-  it('is ready, logs JSON, and exits 0 on SIGTERM', async () => {
-    const port = await freePort();
-    const child = start(definition, port);
-    const base = `http://127.0.0.1:${port}`;
+  it('is ready on its admin listener only, logs JSON, and exits 0 on SIGTERM', async () => {
+    const ports: Record<string, number> = {};
+    for (const name of [definition.adminPort, ...definition.servicePorts]) ports[name] = await freePort();
+    const child = start(definition, ports);
+    const base = `http://127.0.0.1:${ports[definition.adminPort]}`;
     await waitUntilHealthy(definition.name, child.logFile, async () => (await fetch(`${base}/readyz`)).ok, 30_000, child);
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = (await (await fetch(`${base}/readyz`)).json()) as { status: string; checks: { name: string; ok: boolean }[] };
@@ -126,6 +150,13 @@ describe.each(definitions().map((d) => [d.name, d] as const))('%s process', (_na
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('http_request_duration_seconds_bucket');
     expect(metrics).toContain('process_cpu_user_seconds_total');
+    for (const name of definition.servicePorts) {
+      const service = `http://127.0.0.1:${ports[name]}`;
+      const statuses = await Promise.all(
+        ['/healthz', '/readyz', '/metrics'].map(async (path) => (await fetch(`${service}${path}`)).status),
+      );
+      expect({ [name]: statuses }).toEqual({ [name]: [200, 404, 404] });
+    }
 
     await fetch(`${base}/no-such-route`, { headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } });
     process.kill(child.pid, 'SIGTERM');

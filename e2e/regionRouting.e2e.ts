@@ -78,7 +78,7 @@ async function until(probe: () => Promise<unknown>, expected: unknown, timeoutMs
 }
 
 async function readsByTarget(): Promise<Record<string, number>> {
-  const text = await (await fetch(new URL('/metrics', app.subgraphUrls.SUBGRAPH_COHERENCE_URL))).text();
+  const text = await (await fetch(`${app.adminUrls.coherence}/metrics`)).text();
   return Object.fromEntries(
     [...text.matchAll(/^coherence_read_model_reads_total\{target="([^"]+)"\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
   );

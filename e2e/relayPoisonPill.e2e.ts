@@ -42,7 +42,7 @@ beforeAll(async () => {
     env: {
       PATH: process.env['PATH'],
       RELAY_DATABASE_URL: database.urls.relay,
-      RELAY_PORT: String(relayPort),
+      RELAY_ADMIN_PORT: String(relayPort),
       RELAY_IDLE_POLL_MS: '50',
       RELAY_MAX_ATTEMPTS: '2',
       RELAY_RETRY_BASE_MS: '200',

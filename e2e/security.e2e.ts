@@ -133,6 +133,7 @@ function spawnGatewayProcess(logFile: string, env: Record<string, string>) {
       GATEWAY_JWKS: app.jwksPath,
       GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
       GATEWAY_INTERNAL_SIGNING_KEY: app.internalKeys.privateKeyPath,
+      GATEWAY_ADMIN_PORT: '0',
       ...env,
     },
     logFile,
@@ -397,7 +398,7 @@ describe('authentication', () => {
   });
 
   it('counts denials and decisions on /metrics', async () => {
-    const metrics = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${app.adminUrls.gateway}/metrics`)).text();
     expect(metrics).toMatch(/gateway_auth_denials_total\{reason_code="TOKEN_MISSING"\} [1-9]/);
     expect(metrics).toMatch(/gateway_policy_decisions_total\{allow="false",reason_code="TENANT_MISMATCH"\} [1-9]/);
     expect(metrics).toContain('gateway_policy_evaluation_seconds_bucket');
@@ -512,7 +513,7 @@ describe('kill switch, break glass and bundle activation', () => {
     expect(audited).toEqual([{ sha256: createHash('sha256').update(query).digest('hex') }]);
     const [decision] = await decisionRows(correlationId);
     expect(decision?.operation_id).toMatch(/^free-text:[0-9a-f]{64}$/);
-    expect(await (await fetch(`${paused.gatewayUrl}/metrics`)).text()).toMatch(/gateway_break_glass_requests_total [1-9]/);
+    expect(await (await fetch(`${paused.adminUrls.gateway}/metrics`)).text()).toMatch(/gateway_break_glass_requests_total [1-9]/);
 
     const otherTenant = await fetch(`${paused.gatewayUrl}/graphql`, {
       method: 'POST',
@@ -641,7 +642,7 @@ describe('kill switch, break glass and bundle activation', () => {
       body: JSON.stringify(readCoherence(tenant('acme'))),
     });
     expect(response.status).toBe(200);
-    expect(await (await fetch(`${paused.gatewayUrl}/metrics`)).text()).toMatch(
+    expect(await (await fetch(`${paused.adminUrls.gateway}/metrics`)).text()).toMatch(
       /gateway_artifact_activations_total\{artifact="policy",outcome="refused",reason="HASH_MISMATCH"\} [1-9]/,
     );
   });
@@ -662,7 +663,7 @@ describe('kill switch, break glass and bundle activation', () => {
         code: 'FORBIDDEN',
         reasonCode: 'NO_ACTIVE_BUNDLE',
       });
-      const ready = await fetch(`${closed.gatewayUrl}/readyz`);
+      const ready = await fetch(`${closed.adminUrls.gateway}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.json()).toMatchObject({
         checks: expect.arrayContaining([expect.objectContaining({ name: 'policy', ok: false })]),
@@ -799,12 +800,17 @@ describe('odd input is a 4xx, never a 5xx (issue 12)', () => {
 
 describe('policy decisions survive shutdown', () => {
   it('the gateway process drains on SIGTERM, writes its queued decisions and exits 0', async () => {
-    const port = await freePort();
+    const [port, adminPort] = [await freePort(), await freePort()];
     const logFile = join(workDir, 'gateway-process.log');
-    const child = spawnGatewayProcess(logFile, { LOG_LEVEL: 'info', GATEWAY_PORT: String(port), GATEWAY_DECISION_FLUSH_MS: '60000' });
+    const child = spawnGatewayProcess(logFile, {
+      LOG_LEVEL: 'info',
+      GATEWAY_PORT: String(port),
+      GATEWAY_ADMIN_PORT: String(adminPort),
+      GATEWAY_DECISION_FLUSH_MS: '60000',
+    });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitUntilHealthy('gateway', logFile, async () => (await fetch(`${base}/readyz`)).ok, 30_000, child);
+      await waitUntilHealthy('gateway', logFile, async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 30_000, child);
       const correlationId = newTraceId();
       const token = await app.mintToken({ tenant: tenant('acme'), scopes: ['coherence:read:self'] });
       const response = await fetch(`${base}/graphql`, {

@@ -99,7 +99,7 @@ const publish = (tenantId: string, score: number) => publisher.publish(channel()
 
 /** `subscription_active` of the gateway: subscriptions admitted and registered with its hub. */
 async function activeSubscriptions(): Promise<number> {
-  const text = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+  const text = await (await fetch(`${app.adminUrls.gateway}/metrics`)).text();
   return Number(/^subscription_active (\d+)$/m.exec(text)?.[1] ?? NaN);
 }
 

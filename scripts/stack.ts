@@ -47,7 +47,8 @@ or SIGTERM, which stop everything it started.
             ${rootDir} and ${postgresDir}
   -h        this help
 
-Ports: gateway 4000, ingest 4001 (subgraph 4021), coherence 4002, comms 4003 (inbound webhooks 4013), relay 4010, ingest-consumer 4011, comms-worker 4012,
+Ports: gateway 4000, ingest 4001 (subgraph 4021), coherence 4002, comms 4003 (inbound webhooks 4013);
+admin listeners (/healthz, /readyz, /metrics): gateway 4100, ingest 4101, coherence 4102, comms 4103, relay 4110, ingest-consumer 4111, comms-worker 4112;
 postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242.`;
 
 const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -159,6 +160,7 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       entry: 'subgraphs/ingest/src/main.ts',
       port: 4001,
       secondPort: 4021,
+      adminPort: 4101,
       env: {
         INGEST_DATABASE_URL: urlAs('ingest_app'),
         INGEST_REGION: REGION,
@@ -171,13 +173,14 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
     {
       name: 'ingest-consumer',
       entry: 'subgraphs/ingest/src/consumer/main.ts',
-      port: 4011,
+      adminPort: 4111,
       env: { INGEST_DATABASE_URL: urlAs('ingest_app'), INGEST_REGION: REGION, KAFKA_BROKERS: endpoints.kafkaBrokers.join(',') },
     },
     {
       name: 'coherence',
       entry: 'subgraphs/coherence/src/main.ts',
       port: 4002,
+      adminPort: 4102,
       env: {
         COHERENCE_DATABASE_URL: urlAs('coherence_app'),
         NEO4J_URL: endpoints.neo4jBoltUrl,
@@ -192,13 +195,14 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       entry: 'subgraphs/comms/src/main.ts',
       port: 4003,
       secondPort: 4013,
+      adminPort: 4103,
       env: { COMMS_DATABASE_URL: urlAs('comms_app'), ...subgraphEnv },
     },
     {
       // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.
       name: 'comms-worker',
       entry: 'subgraphs/comms/src/worker/main.ts',
-      port: 4012,
+      adminPort: 4112,
       env: {
         COMMS_DATABASE_URL: urlAs('comms_app'),
         // It claims the commands of the tenants residing in its region only; the demo tenants reside in REGION.
@@ -212,13 +216,14 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
     {
       name: 'relay',
       entry: 'subgraphs/coherence/src/relay/main.ts',
-      port: 4010,
+      adminPort: 4110,
       env: { RELAY_DATABASE_URL: urlAs('relay_app'), NEO4J_URL: endpoints.neo4jBoltUrl, REDIS_URL: endpoints.redisUrl },
     },
     {
       name: 'gateway',
       entry: 'gateway/src/main.ts',
       port: 4000,
+      adminPort: 4100,
       env: {
         GATEWAY_DATABASE_URL: urlAs('gateway_app'),
         GATEWAY_REGION: REGION,
@@ -231,8 +236,9 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       },
     },
   ];
-  // secondPort: the process's other listener, ready too before the next process starts.
-  for (const { name, entry, port: servicePort, secondPort, env } of definitions) {
+  // port, secondPort: the process's service listeners (none for a worker), each answering /healthz before the next process starts;
+  // adminPort: its admin listener, whose /readyz says it is ready (the defaults of *_ADMIN_PORT, docs/adr/0016-admin-listeners.md).
+  for (const { name, entry, port, secondPort, adminPort, env } of definitions) {
     // stopAll has already stopped the processes it saw; one started now would be orphaned.
     if (stopping) return;
     const logFile = join(logDir, `${name}.log`);
@@ -245,15 +251,18 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
       logFile,
     });
     processes.push(child);
-    const ready = async (port: number) => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+    const servicePorts = [port, secondPort].filter((p) => p !== undefined);
+    const answers = async (listenerPort: number, path: string) => (await fetch(`http://127.0.0.1:${listenerPort}${path}`)).ok;
     await waitUntilHealthy(
       name,
       logFile,
-      async () => (await ready(servicePort)) && (secondPort === undefined || (await ready(secondPort))),
+      async () =>
+        (await answers(adminPort, '/readyz')) && (await Promise.all(servicePorts.map((p) => answers(p, '/healthz')))).every(Boolean),
       60_000,
       child,
     );
-    say(`${name} ready on http://127.0.0.1:${servicePort} (log: ${logFile})`);
+    const on = servicePorts.map((p) => `http://127.0.0.1:${p}`).join(' and ');
+    say(`${name} ready${on ? ` on ${on}` : ''}, admin (/readyz, /metrics) on http://127.0.0.1:${adminPort} (log: ${logFile})`);
   }
 }
 
@@ -361,9 +370,11 @@ Coherence is running.
 
   gateway   http://127.0.0.1:4000/graphql   (persisted operations only, bearer token required, region ${REGION})
   ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self); subgraph http://127.0.0.1:4021 (gateway only)
-  kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer, metrics on :4011)
+  kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer)
   comms     http://127.0.0.1:4003 (subgraph, gateway only), inbound webhooks http://127.0.0.1:4013/v1/inbound/twilio/:tenantId,
-            worker metrics on :4012 (command bus, CoherenceChanged listener)
+            comms-worker (command bus, CoherenceChanged listener)
+  admin     /readyz and /metrics of each process, never exposed: gateway :4100, ingest :4101, coherence :4102, comms :4103,
+            relay :4110, ingest-consumer :4111, comms-worker :4112
   unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill:killswitch -- --target stack\`)
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}

@@ -213,7 +213,7 @@ export async function startFuzzHarness() {
 
     /** A counter of the consumer's `/metrics` (0 when not yet exported). */
     async function consumerCounter(name: string): Promise<number> {
-      const metrics = await consumer.app.inject({ method: 'GET', url: '/metrics' });
+      const metrics = await consumer.admin.inject({ method: 'GET', url: '/metrics' });
       const line = metrics.body.split('\n').find((l) => l.startsWith(`${name}{transport="kafka"} `) || l.startsWith(`${name} `));
       return line ? Number(line.split(' ').at(-1)) : 0;
     }

@@ -20,6 +20,9 @@ const BREAK_GLASS_MAX_HOURS = 24;
 const schema = z.object({
   GATEWAY_PORT: configFields.port(4000),
   GATEWAY_HOST: configFields.host(),
+  /** `/healthz`, `/readyz`, `/metrics`: for probes and the scraper only, never exposed (docs/adr/0016-admin-listeners.md). */
+  GATEWAY_ADMIN_PORT: configFields.port(4100),
+  GATEWAY_ADMIN_HOST: configFields.host(),
   SUBGRAPH_COHERENCE_URL: configFields.url().default('http://127.0.0.1:4002/graphql'),
   SUBGRAPH_INGEST_URL: configFields.url().default('http://127.0.0.1:4021/graphql'),
   SUBGRAPH_COMMS_URL: configFields.url().default('http://127.0.0.1:4003/graphql'),

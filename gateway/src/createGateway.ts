@@ -1,6 +1,6 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier } from '@coherence/auth';
-import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { createAdminApp, createPgPool, createServiceApp, type Logger } from '@coherence/platform';
 import { createPolicyEngine, createTenantDirectory, policyBundleFiles } from '@coherence/policy';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -68,13 +68,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     ingest: config.SUBGRAPH_INGEST_URL,
     comms: config.SUBGRAPH_COMMS_URL,
   };
-  const { app, metrics, markDraining } = createServiceApp({
+  // Readiness (a call to each subgraph, a Postgres query) runs on the admin listener only: a public request never starts it.
+  const admin = createAdminApp({ logger, readinessChecks: gatewayReadinessChecks({ subgraphUrls, pool, policy }) });
+  const { metrics } = admin;
+  const { app } = createServiceApp({
     logger,
+    admin,
     bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
     errorBody: graphqlErrorBody,
     // Internet-facing: the correlation id is a trace id, never a client's string (issue 13, item 9).
     trustRequestId: false,
-    readinessChecks: gatewayReadinessChecks({ subgraphUrls, pool, policy }),
   });
   const securityMetrics = createSecurityMetrics(metrics);
   const gatewayFlags = await createGatewayFlags({ config, supergraphSdl, logger, metrics });
@@ -191,7 +194,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   });
 
   return {
+    /** `/graphql`, the subscriptions and `/healthz`: the public listener (GATEWAY_PORT). */
     app,
+    /** `/healthz`, `/readyz`, `/metrics` (GATEWAY_ADMIN_PORT). */
+    admin: admin.app,
     /** Writes the queued policy decisions now (tests, benchmarks). */
     flushDecisions: () => audit.decisions.flush(),
     /** Writes the queued security events now (tests). */
@@ -199,7 +205,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     /** Re-reads the manifest and the policy bundle, as SIGHUP does. */
     reload: () => reloads.reloadAll(),
     async close() {
-      markDraining();
+      admin.markDraining();
       await reloads.close();
       await app.close();
       await executor.stop();
@@ -210,6 +216,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       // After the server has drained: no request can add a decision or an event any more.
       await audit.close();
       await pool.end();
+      await admin.app.close();
     },
   };
 }

@@ -69,9 +69,9 @@ function createZipfPicker(count: number, exponent: number, seed: number): () => 
   };
 }
 
-/** Cache outcome counters of the cached gateway, from its /metrics. */
-async function cacheCounts(gatewayUrl: string): Promise<Record<'hit' | 'miss' | 'bypass', number>> {
-  const text = await (await fetch(`${gatewayUrl}/metrics`)).text();
+/** Cache outcome counters of the cached gateway, from its admin /metrics. */
+async function cacheCounts(gatewayAdminUrl: string): Promise<Record<'hit' | 'miss' | 'bypass', number>> {
+  const text = await (await fetch(`${gatewayAdminUrl}/metrics`)).text();
   const count = (outcome: string) =>
     Number(
       new RegExp(`^gateway_cache_requests_total\\{operation="TenantCoherence",outcome="${outcome}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0,
@@ -172,7 +172,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-cache-', say }
 
   const off: LoadSample[] = [];
   const on: LoadSample[] = [];
-  const before = await cacheCounts(app.gatewayUrl);
+  const before = await cacheCounts(app.adminUrls.gateway);
   const slices = Math.max(1, Math.round(durationSeconds / SLICE_SECONDS));
   for (let slice = 0; slice < slices; slice += 1) {
     say(`slice ${slice + 1}/${slices}: ${SLICE_SECONDS} s cache off, then ${SLICE_SECONDS} s cache on, ${ratePerSecond} req/s`);
@@ -181,7 +181,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-cache-', say }
     on.push(await measure(app.gatewayUrl, SLICE_SECONDS));
     clearInterval(changer);
   }
-  const after = await cacheCounts(app.gatewayUrl);
+  const after = await cacheCounts(app.adminUrls.gateway);
   const hits = after.hit - before.hit;
   const lookups = hits + (after.miss - before.miss) + (after.bypass - before.bypass);
   const hitRatio = lookups === 0 ? 0 : hits / lookups;

@@ -15,7 +15,7 @@ import {
 } from '@coherence/gateway/subscriptions';
 import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createServiceApp, type Logger } from '@coherence/platform';
+import { createAdminApp, createServiceApp, type Logger } from '@coherence/platform';
 import { createPolicyEngine, policyBundleDir } from '@coherence/policy';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -48,7 +48,9 @@ const everyTenantLocal: TenantSource = {
 export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
   const apiSchema = apiSchemaFromSupergraph(await readFile(supergraphPath, 'utf8'));
   const operations = createPersistedOperations(manifest, costs, apiSchema);
-  const { app, metrics } = createServiceApp({ logger: options.logger, readinessChecks: [] });
+  const admin = createAdminApp({ logger: options.logger, readinessChecks: [] });
+  const { metrics } = admin;
+  const { app } = createServiceApp({ logger: options.logger, admin });
   const policy = createPolicyEngine({
     logger: options.logger,
     publicKey: readArtifactPublicKey(devArtifactPublicKeyPath),
@@ -77,11 +79,15 @@ export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
       GATEWAY_WS_MAX_SUBSCRIPTIONS_PER_TENANT: String(BENCH_CAP),
     }),
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = app.server.address() as AddressInfo;
+  for (const listener of [app, admin.app]) await listener.listen({ port: 0, host: '127.0.0.1' });
+  const portOf = (listener: typeof app) => (listener.server.address() as AddressInfo).port;
   return {
-    wsUrl: `ws://127.0.0.1:${port}/graphql`,
-    metricsUrl: `http://127.0.0.1:${port}/metrics`,
-    close: () => app.close(),
+    wsUrl: `ws://127.0.0.1:${portOf(app)}/graphql`,
+    /** On the admin listener, as in the gateway. */
+    metricsUrl: `http://127.0.0.1:${portOf(admin.app)}/metrics`,
+    close: async () => {
+      await app.close();
+      await admin.app.close();
+    },
   };
 }

@@ -64,14 +64,16 @@ interface Gateway {
   label: string;
   /** How the operation is sent: by persisted id with a token, or as text. */
   request: 'persisted id + JWT' | 'query text';
-  /** Serves `gateway_cache_requests_total` on /metrics (this gateway), read after the run as evidence of what the cache did. */
+  /** Serves `gateway_cache_requests_total` on its admin /metrics (this gateway), read after the run as evidence of what the cache did. */
   hasCacheMetrics: boolean;
-  start(port: number, logFile: string): ManagedProcess;
+  /** `adminPort`: where this gateway serves /metrics (the baselines have no admin listener). */
+  start(port: number, adminPort: number, logFile: string): ManagedProcess;
 }
 interface RunningGateway {
   gateway: Gateway;
   child: ManagedProcess;
   baseUrl: string;
+  adminUrl: string;
   samples: LoadSample[];
 }
 type Measured = LoadResult & Pick<Gateway, 'key' | 'label' | 'request'> & { cacheOutcomes?: Record<string, number> };
@@ -159,12 +161,13 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
     label: `this gateway, cache ${cacheEnabled ? 'on' : 'off'}`,
     request: 'persisted id + JWT',
     hasCacheMetrics: true,
-    start: (port, logFile) =>
+    start: (port, adminPort, logFile) =>
       spawnNode('gateway', 'gateway/src/main.ts', [], logFile, {
         ...childEnv,
         LOG_LEVEL: 'warn',
         GATEWAY_PORT: `${port}`,
         GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_ADMIN_PORT: `${adminPort}`,
         ...app.subgraphUrls,
         GATEWAY_DATABASE_URL: database.urls.gateway,
         GATEWAY_REGION: 'us',
@@ -191,7 +194,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         : `Hive Gateway ${installedVersion('@graphql-hive/gateway')}`,
     request: 'query text',
     hasCacheMetrics: false,
-    start: (port, logFile) =>
+    start: (port, _adminPort, logFile) =>
       spawnNode(
         kind,
         'scripts/bench/support/baselineGateway.ts',
@@ -229,9 +232,9 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   const running: RunningGateway[] = [];
   try {
     for (const gateway of gateways) {
-      const port = await freePort();
-      const child = gateway.start(port, join(services.logDir, `${gateway.key}.log`));
-      running.push({ gateway, child, baseUrl: `http://127.0.0.1:${port}`, samples: [] });
+      const [port, adminPort] = [await freePort(), await freePort()];
+      const child = gateway.start(port, adminPort, join(services.logDir, `${gateway.key}.log`));
+      running.push({ gateway, child, baseUrl: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}`, samples: [] });
     }
     for (const { gateway, child, baseUrl } of running) {
       say(`${gateway.label}: starting; it must answer the operation with data`);
@@ -271,13 +274,13 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         target.samples.push(await loadOn(target, sliceSeconds));
       }
     }
-    for (const { gateway, baseUrl, samples } of running) {
+    for (const { gateway, adminUrl, samples } of running) {
       results.push({
         key: gateway.key,
         label: gateway.label,
         request: gateway.request,
         ...summarizeLoad(samples),
-        ...(gateway.hasCacheMetrics ? { cacheOutcomes: await cacheOutcomes(`${baseUrl}/metrics`) } : {}),
+        ...(gateway.hasCacheMetrics ? { cacheOutcomes: await cacheOutcomes(`${adminUrl}/metrics`) } : {}),
       });
     }
   } finally {

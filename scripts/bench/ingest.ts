@@ -64,7 +64,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
 
   /** An ingest process on its own port; `writePolicy` off only for the policy comparison. */
   const startIngest = async (name: string, writePolicy: 'enforce' | 'off') => {
-    const port = await freePort();
+    const [port, adminPort] = [await freePort(), await freePort()];
     const child = spawnManaged({
       name,
       command: process.execPath,
@@ -75,6 +75,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
         LOG_LEVEL: 'warn',
         INGEST_PORT: `${port}`,
         INGEST_SUBGRAPH_PORT: '0',
+        INGEST_ADMIN_PORT: `${adminPort}`,
         INGEST_DATABASE_URL: database.urls.ingest,
         SUBGRAPH_INTERNAL_JWKS: internalJwksPath,
         INGEST_REGION: 'us',
@@ -89,7 +90,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
     });
     defer(() => child.stop());
     const url = `http://127.0.0.1:${port}`;
-    await waitUntilHealthy(name, child.logFile, async () => (await fetch(`${url}/readyz`)).ok, 60_000, child);
+    await waitUntilHealthy(name, child.logFile, async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 60_000, child);
     return url;
   };
   const url = await startIngest('ingest', 'enforce');

@@ -86,9 +86,9 @@ async function benchGateway(requests: number): Promise<void> {
       await response.arrayBuffer();
     };
     for (let i = 0; i < 100; i += 1) await read();
-    const before = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+    const before = await (await fetch(`${app.adminUrls.gateway}/metrics`)).text();
     for (let i = 0; i < requests; i += 1) await read();
-    const after = await (await fetch(`${app.gatewayUrl}/metrics`)).text();
+    const after = await (await fetch(`${app.adminUrls.gateway}/metrics`)).text();
     const route = 'route="/graphql"';
     const totalSeconds =
       histogramSum(after, 'http_request_duration_seconds', route) - histogramSum(before, 'http_request_duration_seconds', route);

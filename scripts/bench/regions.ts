@@ -151,7 +151,7 @@ const exitCode = await withServers(
       return elapsed;
     };
     const readsByTarget = async (): Promise<Record<string, number>> => {
-      const text = await (await fetch(new URL('/metrics', app.subgraphUrls.SUBGRAPH_COHERENCE_URL))).text();
+      const text = await (await fetch(`${app.adminUrls.coherence}/metrics`)).text();
       return Object.fromEntries(
         [...text.matchAll(/^coherence_read_model_reads_total\{target="([^"]+)"\} (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]),
       );
@@ -160,7 +160,7 @@ const exitCode = await withServers(
       await unleash.setFlag('region-routing', on);
       // Until the gateway applies it (its flag gauge says so).
       const series = `feature_flag_enabled{flag="region-routing"} ${on ? 1 : 0}`;
-      while (!(await (await fetch(`${app.gatewayUrl}/metrics`)).text()).includes(series)) await sleep(50);
+      while (!(await (await fetch(`${app.adminUrls.gateway}/metrics`)).text()).includes(series)) await sleep(50);
     };
 
     // Warm-up: connections in both pools, JIT, the tenant cache.

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createAdminApp } from './createAdminApp';
 import { createServiceApp, type ServiceApp } from './createServiceApp';
 
 /**
@@ -22,13 +23,14 @@ const logger = pino(
   }),
 );
 const graphqlShape = (code: string, message: string) => ({ errors: [{ message, extensions: { code } }] });
+const admin = createAdminApp({ logger, readinessChecks: [] });
 let plain: ServiceApp;
 let graphql: ServiceApp;
 const urlOf = ({ app }: ServiceApp) => `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
 beforeAll(async () => {
-  plain = createServiceApp({ logger, readinessChecks: [] });
-  graphql = createServiceApp({ logger, readinessChecks: [], errorBody: graphqlShape });
+  plain = createServiceApp({ logger, admin });
+  graphql = createServiceApp({ logger, admin, errorBody: graphqlShape });
   for (const { app } of [plain, graphql]) await app.listen({ port: 0, host: '127.0.0.1' });
 });
 
@@ -107,7 +109,7 @@ describe('the access log', () => {
 
   // Issue 13, item 9: at the edge a client's x-request-id became the request id of every log line and audit row.
   it("at an edge (trustRequestId: false), request_id is the trace id and the client's id is client_request_id", async () => {
-    const edge = createServiceApp({ logger, readinessChecks: [], trustRequestId: false });
+    const edge = createServiceApp({ logger, admin, trustRequestId: false });
     try {
       const response = await edge.app.inject({ method: 'GET', url: '/edge-marker', headers: { 'x-request-id': 'client-chosen-1' } });
       expect(response.statusCode).toBe(404);
@@ -129,7 +131,7 @@ describe('the access log', () => {
 describe('JSON bodies', () => {
   let echo: ServiceApp;
   beforeAll(async () => {
-    echo = createServiceApp({ logger, readinessChecks: [] });
+    echo = createServiceApp({ logger, admin });
     echo.app.post('/echo', async (request) => request.body);
     await echo.app.ready();
   });
@@ -150,5 +152,51 @@ describe('JSON bodies', () => {
     expect((await post('')).json()).toMatchObject({ error: { code: 'EMPTY_BODY' } });
     expect((await post('{"__proto__":{"x":1}}')).statusCode).toBe(400);
     expect((await post('{"a":')).json()).toMatchObject({ error: { code: 'MALFORMED_JSON' } });
+  });
+});
+
+// Issue 14: the gateway's public /readyz queried three subgraphs and Postgres on every hit from the internet.
+describe('the admin listener', () => {
+  let checks = 0;
+  let processAdmin: ReturnType<typeof createAdminApp>;
+  let service: ServiceApp;
+  beforeAll(async () => {
+    processAdmin = createAdminApp({ logger, readinessChecks: [{ name: 'dependency', check: async () => void checks++ }] });
+    service = createServiceApp({ logger, admin: processAdmin });
+    service.app.get('/work', async () => ({ done: true }));
+    await Promise.all([service.app.ready(), processAdmin.app.ready()]);
+  });
+  afterAll(async () => {
+    await Promise.all([service?.app.close(), processAdmin?.app.close()]);
+  });
+
+  it('a service listener answers /healthz only: /readyz and /metrics are 404 NOT_FOUND, and no readiness check runs', async () => {
+    for (let i = 0; i < 20; i++) {
+      expect((await service.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+      for (const url of ['/readyz', '/metrics', '/readyz?verbose=1']) {
+        const response = await service.app.inject({ method: 'GET', url });
+        expect(response.statusCode).toBe(404);
+        expect(response.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+      }
+    }
+    expect(checks).toBe(0);
+  });
+
+  it('serves /readyz (running the checks) and /metrics with the service listener’s request durations', async () => {
+    await service.app.inject({ method: 'GET', url: '/work' });
+    const ready = await processAdmin.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.json()).toEqual({ status: 'ready', checks: [{ name: 'dependency', ok: true }] });
+    expect(checks).toBe(1);
+    const metrics = await processAdmin.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/work",status="200"\} 1/);
+    expect(metrics.body).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('answers 503 draining once the process drains, while /healthz stays 200', async () => {
+    processAdmin.markDraining();
+    const ready = await processAdmin.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ status: 'draining' });
+    expect((await processAdmin.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 });

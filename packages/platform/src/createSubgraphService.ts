@@ -1,8 +1,8 @@
 import { createInternalTokenVerifier } from '@coherence/auth';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { createServiceApp, type ReadinessCheck } from './createServiceApp';
+import { createAdminApp, type AdminApp, type ReadinessCheck } from './createAdminApp';
+import { createServiceApp } from './createServiceApp';
 import { mountSubgraph, type MountSubgraphOptions, type SubgraphContext } from './mountSubgraph';
 import { createPgPool, type PgPool } from './postgres';
 import type { SubgraphConfig } from './subgraphConfig';
@@ -27,23 +27,29 @@ export interface SubgraphServiceOptions<TContext extends SubgraphContext> {
 }
 
 export interface SubgraphService {
+  /** `/graphql` and `/healthz`. */
   app: FastifyInstance;
-  metrics: Registry;
+  /** The process's admin listener: `/readyz` (Postgres and `readinessChecks`), `/metrics`. */
+  admin: AdminApp;
   pool: PgPool;
-  /** Stop taking traffic, let in-flight requests finish, run `onDrained`, then close the pool. */
+  /** Stop taking traffic, let in-flight requests finish, run `onDrained`, close the pool, then the admin listener. */
   close(): Promise<void>;
 }
 
-/** A subgraph process: Postgres pool, `/graphql` (for the gateway's signed calls only), `/healthz`, `/readyz`. */
+/** A subgraph process: Postgres pool, `/graphql` (for the gateway's signed calls only) and `/healthz`, and its admin listener. */
 export async function createSubgraphService<TContext extends SubgraphContext>(
   options: SubgraphServiceOptions<TContext>,
 ): Promise<SubgraphService> {
   const { logger } = options;
   const pool = createPgPool(options.databaseUrl, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
-  const { app, metrics, markDraining } = createServiceApp({
+  const admin = createAdminApp({
     logger,
-    ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
     readinessChecks: [{ name: 'postgres', check: async () => void (await pool.query('SELECT 1')) }, ...(options.readinessChecks ?? [])],
+  });
+  const { app } = createServiceApp({
+    logger,
+    admin,
+    ...(options.bodyLimitBytes === undefined ? {} : { bodyLimitBytes: options.bodyLimitBytes }),
   });
   await mountSubgraph<TContext>(app, {
     typeDefs: options.typeDefs,
@@ -55,13 +61,14 @@ export async function createSubgraphService<TContext extends SubgraphContext>(
   });
   return {
     app,
-    metrics,
+    admin,
     pool,
     async close() {
-      markDraining();
+      admin.markDraining();
       await app.close();
       await options.onDrained?.();
       await pool.end();
+      await admin.app.close();
     },
   };
 }

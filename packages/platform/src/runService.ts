@@ -5,15 +5,26 @@ import { ConfigError } from './loadConfig';
 import { onShutdown } from './onShutdown';
 
 export interface RunnableService {
-  app: FastifyInstance;
+  /** The service listener; a process that serves no API (a worker, the relay) has none. */
+  app?: FastifyInstance;
+  /** The admin listener (/healthz, /readyz, /metrics), which `close()` closes last. */
+  admin: FastifyInstance;
   close(): Promise<void>;
+}
+
+interface ListenAddress {
+  port: number;
+  host: string;
 }
 
 export interface RunServiceOptions<C> {
   name: string;
   readConfig: () => C;
   logLevel: (config: C) => LevelWithSilent;
-  listen: (config: C) => { port: number; host: string };
+  /** Where the service listener (`app`) listens. */
+  listen?: (config: C) => ListenAddress;
+  /** Where the admin listener listens: `<SERVICE>_ADMIN_PORT`, `<SERVICE>_ADMIN_HOST`. */
+  listenAdmin: (config: C) => ListenAddress;
   create: (config: C, logger: Logger) => Promise<RunnableService>;
   /** Runs after the HTTP server listens (e.g. start a background loop). */
   afterListen?: () => void;
@@ -21,7 +32,9 @@ export interface RunServiceOptions<C> {
 
 /**
  * The whole of a process's `main`: read config (exit 2 listing every
- * problem), build the service, listen, and close gracefully on SIGTERM.
+ * problem), build the service, listen (the service listener first, so that
+ * /readyz cannot answer before it takes traffic), and close gracefully on
+ * SIGTERM.
  */
 export async function runService<C>(options: RunServiceOptions<C>): Promise<void> {
   let config: C;
@@ -37,8 +50,12 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
   const logger = createLogger(options.name, options.logLevel(config));
   try {
     const service = await options.create(config, logger);
-    const address = await service.app.listen(options.listen(config));
-    logger.info({ address }, `${options.name} listening`);
+    if (service.app && options.listen) {
+      const address = await service.app.listen(options.listen(config));
+      logger.info({ address }, `${options.name} listening`);
+    }
+    const adminAddress = await service.admin.listen(options.listenAdmin(config));
+    logger.info({ address: adminAddress }, `${options.name} admin listening`);
     options.afterListen?.();
     onShutdown(logger, [{ name: options.name, run: () => service.close() }]);
   } catch (error) {

@@ -67,7 +67,8 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     logger,
   );
   const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.urls.comms, ...subgraphEnv }), logger);
-  for (const app of [ingest.app, ingest.subgraph, coherence.app, comms.app]) await app.listen({ port: 0, host: '127.0.0.1' });
+  for (const app of [ingest.app, ingest.subgraph, ingest.admin, coherence.app, coherence.admin, comms.app, comms.inbound, comms.admin])
+    await app.listen({ port: 0, host: '127.0.0.1' });
 
   const gateway = await createGateway(
     readGatewayConfig({
@@ -94,7 +95,7 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     }),
     logger,
   );
-  await gateway.app.listen({ port: 0, host: '127.0.0.1' });
+  for (const app of [gateway.app, gateway.admin]) await app.listen({ port: 0, host: '127.0.0.1' });
 
   const driver = createNeo4jDriver(endpoints.neo4jBoltUrl);
   await ensureGraphSchema(driver);
@@ -119,6 +120,22 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
       SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
     },
     gatewayUrl: urlOf(gateway.app),
+    /** Every public or internal service listener: none answers /readyz or /metrics. */
+    serviceUrls: {
+      gateway: urlOf(gateway.app),
+      ingest: urlOf(ingest.app),
+      ingestSubgraph: urlOf(ingest.subgraph),
+      coherence: urlOf(coherence.app),
+      comms: urlOf(comms.app),
+      commsInbound: urlOf(comms.inbound),
+    },
+    /** Each process's admin listener: /healthz, /readyz, /metrics (docs/adr/0016-admin-listeners.md). */
+    adminUrls: {
+      gateway: urlOf(gateway.admin),
+      ingest: urlOf(ingest.admin),
+      coherence: urlOf(coherence.admin),
+      comms: urlOf(comms.admin),
+    },
     gateway,
     ingest,
     relay,

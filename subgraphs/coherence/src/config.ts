@@ -41,6 +41,9 @@ const regionUrls = z
 const subgraphSchema = z.object({
   COHERENCE_PORT: configFields.port(4002),
   COHERENCE_HOST: configFields.host(),
+  /** `/healthz`, `/readyz`, `/metrics`: for probes and the scraper only, never exposed (docs/adr/0016-admin-listeners.md). */
+  COHERENCE_ADMIN_PORT: configFields.port(4102),
+  COHERENCE_ADMIN_HOST: configFields.host(),
   /** Connects as coherence_app: reads one tenant's score, row-level security applies (docs/adr/0015). */
   COHERENCE_DATABASE_URL: configFields.url(),
   COHERENCE_WINDOW_HOURS: windowHours,
@@ -60,8 +63,9 @@ const subgraphSchema = z.object({
 });
 
 const relaySchema = z.object({
-  RELAY_PORT: configFields.port(4010),
-  RELAY_HOST: configFields.host(),
+  /** The relay serves no API: its only listener is the admin one (/healthz, /readyz, /metrics). */
+  RELAY_ADMIN_PORT: configFields.port(4110),
+  RELAY_ADMIN_HOST: configFields.host(),
   /** Connects as relay_app: the one role that drains every tenant's outbox (docs/adr/0015). */
   RELAY_DATABASE_URL: configFields.url(),
   ...neo4jFields,

@@ -30,9 +30,11 @@ export async function createCoherenceService(config: CoherenceConfig, logger: Lo
     },
     readinessChecks: [{ name: 'neo4j', check: async () => void (await driver.verifyConnectivity()) }],
   });
-  const readRouting = createReadRouting({ replicaUrls: config.COHERENCE_READ_REPLICAS, logger, metrics: service.metrics });
+  const readRouting = createReadRouting({ replicaUrls: config.COHERENCE_READ_REPLICAS, logger, metrics: service.admin.metrics });
   return {
     ...service,
+    /** `/healthz`, `/readyz`, `/metrics` (COHERENCE_ADMIN_PORT). */
+    admin: service.admin.app,
     async close() {
       await service.close();
       await readRouting.close();

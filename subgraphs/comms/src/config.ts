@@ -11,6 +11,9 @@ const schema = z
     /** The inbound provider webhooks' own listener (the only port to expose to the internet; COMMS_PORT is for the gateway). */
     COMMS_INBOUND_PORT: configFields.port(4013),
     COMMS_INBOUND_HOST: configFields.host(),
+    /** `/healthz`, `/readyz`, `/metrics` of both listeners: for probes and the scraper only, never exposed (docs/adr/0016-admin-listeners.md). */
+    COMMS_ADMIN_PORT: configFields.port(4103),
+    COMMS_ADMIN_HOST: configFields.host(),
     /** Connects as comms_app: row-level security applies (docs/adr/0015). */
     COMMS_DATABASE_URL: configFields.url(),
     /** Twilio auth token that signs inbound webhooks; unset ⇒ every inbound request is refused. */
@@ -44,8 +47,9 @@ export const LEASE_MARGIN_MS = 10_000;
 
 const workerSchema = z
   .object({
-    COMMS_WORKER_PORT: configFields.port(4012),
-    COMMS_WORKER_HOST: configFields.host(),
+    /** The worker serves no API: its only listener is the admin one (/healthz, /readyz, /metrics). */
+    COMMS_WORKER_ADMIN_PORT: configFields.port(4112),
+    COMMS_WORKER_ADMIN_HOST: configFields.host(),
     /** comms_app; the worker takes operator access to COMMS_REGION's tenants per transaction. */
     COMMS_DATABASE_URL: configFields.url(),
     /** Where `CoherenceChanged` arrives; unset ⇒ the worker only runs commands. */

@@ -20,7 +20,8 @@ export type CommsContext = SubgraphContext & { pool: PgPool } & OperatorContext;
  * provider webhooks. They are two Fastify apps because the subgraph trusts
  * that only the gateway reaches it (no authentication of its own), while the
  * webhooks must be reachable from the internet: exposing one port must not
- * expose the other. (The workers that run commands are their own process:
+ * expose the other. A third, the admin listener, serves `/readyz` and
+ * `/metrics` for both. (The workers that run commands are their own process:
  * worker/main.ts.)
  */
 export async function createCommsService(config: CommsConfig, logger: Logger) {
@@ -39,10 +40,7 @@ export async function createCommsService(config: CommsConfig, logger: Logger) {
     }),
     plugins: [reportTenantsTouched],
   });
-  const inbound = createServiceApp({
-    logger,
-    readinessChecks: [{ name: 'postgres', check: async () => void (await service.pool.query('SELECT 1')) }],
-  });
+  const inbound = createServiceApp({ logger, admin: service.admin });
   await registerTwilioInbound(inbound.app, {
     pool: service.pool,
     authToken: config.COMMS_TWILIO_AUTH_TOKEN,
@@ -51,13 +49,14 @@ export async function createCommsService(config: CommsConfig, logger: Logger) {
   return {
     /** `/graphql` for the gateway only (COMMS_PORT). */
     app: service.app,
-    metrics: service.metrics,
     pool: service.pool,
     /** The provider webhooks, the only part meant for the internet (COMMS_INBOUND_PORT). */
     inbound: inbound.app,
-    /** Stop both listeners (in-flight requests finish), then close the pool. */
+    /** `/healthz`, `/readyz`, `/metrics` (COMMS_ADMIN_PORT). */
+    admin: service.admin.app,
+    /** Stop both service listeners (in-flight requests finish), then close the pool and the admin listener. */
     async close() {
-      inbound.markDraining();
+      service.admin.markDraining();
       await inbound.app.close();
       await service.close();
     },

@@ -7,6 +7,7 @@ await runService({
   readConfig: readCommsConfig,
   logLevel: (config) => config.LOG_LEVEL,
   listen: (config) => ({ port: config.COMMS_PORT, host: config.COMMS_HOST }),
+  listenAdmin: (config) => ({ port: config.COMMS_ADMIN_PORT, host: config.COMMS_ADMIN_HOST }),
   create: async (config, logger) => {
     const service = await createCommsService(config, logger);
     // The inbound webhooks listen first on their own port; runService then

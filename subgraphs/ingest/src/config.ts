@@ -38,6 +38,9 @@ const schema = z.object({
   /** The subgraph's own listener, for the gateway only (never expose it). */
   INGEST_SUBGRAPH_PORT: configFields.port(4021),
   INGEST_SUBGRAPH_HOST: configFields.host(),
+  /** `/healthz`, `/readyz`, `/metrics` of both listeners: for probes and the scraper only, never exposed (docs/adr/0016-admin-listeners.md). */
+  INGEST_ADMIN_PORT: configFields.port(4101),
+  INGEST_ADMIN_HOST: configFields.host(),
   INGEST_BODY_LIMIT_BYTES: configFields.positiveInt(1_048_576),
   INGEST_MAX_SIGNALS_PER_BATCH: configFields.positiveInt(1_000),
   /** JWKS file path or https:// URL whose keys sign producers' tokens. */
@@ -82,9 +85,9 @@ export function readIngestConfig(env?: Record<string, string | undefined>) {
 
 const consumerSchema = z.object({
   ...storageFields,
-  /** Port of the consumer's /healthz, /readyz and /metrics. */
-  INGEST_CONSUMER_PORT: configFields.port(4011),
-  INGEST_CONSUMER_HOST: configFields.host(),
+  /** The consumer serves no API: its only listener is the admin one (/healthz, /readyz, /metrics). */
+  INGEST_CONSUMER_ADMIN_PORT: configFields.port(4111),
+  INGEST_CONSUMER_ADMIN_HOST: configFields.host(),
   /** Comma-separated `host:port` list. */
   KAFKA_BROKERS: configFields.nonEmptyCommaList(),
   INGEST_SIGNALS_TOPIC: z.string().min(1).default(SIGNALS_TOPIC),

@@ -21,6 +21,9 @@ let admin: PgPool;
 const services: Awaited<ReturnType<typeof createIngestService>>[] = [];
 let url: string;
 let throttledUrl: string;
+/** The first service's subgraph and admin listeners. */
+let subgraphUrl: string;
+let adminUrl: string;
 
 async function startIngest(env: Record<string, string> = {}) {
   const service = await createIngestService(
@@ -39,16 +42,19 @@ async function startIngest(env: Record<string, string> = {}) {
     createLogger('ingest', 'silent'),
   );
   services.push(service);
-  await service.app.listen({ port: 0, host: '127.0.0.1' });
-  return `http://127.0.0.1:${(service.app.server.address() as AddressInfo).port}`;
+  const urlOf = async (app: typeof service.app) => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  };
+  return { url: await urlOf(service.app), subgraphUrl: await urlOf(service.subgraph), adminUrl: await urlOf(service.admin) };
 }
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
   admin = createPgPool(database.adminUrl);
   keys = await ensureDevKeys(keyDir);
-  url = await startIngest();
-  throttledUrl = await startIngest({ INGEST_RATE_PER_SECOND: '1', INGEST_RATE_BURST: '3' });
+  ({ url, subgraphUrl, adminUrl } = await startIngest());
+  throttledUrl = (await startIngest({ INGEST_RATE_PER_SECOND: '1', INGEST_RATE_BURST: '3' })).url;
 });
 
 afterAll(async () => {
@@ -268,7 +274,7 @@ describe('write policy: the OPA bundle decides publishSignals for the token’s 
   });
 
   it('counts decisions by transport and reason code', async () => {
-    const body = (await fetch(`${url}/metrics`).then((r) => r.text())).split('\n');
+    const body = (await fetch(`${adminUrl}/metrics`).then((r) => r.text())).split('\n');
     const count = (reasonCode: string) =>
       Number(body.find((l) => l.startsWith(`ingest_write_decisions_total{transport="http",reason_code="${reasonCode}"}`))?.split(' ')[1]);
     expect(count('TENANT_UNKNOWN')).toBeGreaterThanOrEqual(1);
@@ -620,11 +626,21 @@ describe('per-tenant limiter', () => {
 
 describe('metrics', () => {
   it('exposes processed and deduped counters by transport, the backlog, and request durations', async () => {
-    const text = await (await fetch(`${url}/metrics`)).text();
+    const text = await (await fetch(`${adminUrl}/metrics`)).text();
     expect(text).toMatch(/ingest_events_processed_total\{transport="http"\} [1-9]/);
     expect(text).toMatch(/ingest_signals_deduped_total\{transport="http"\} [1-9]/);
     expect(text).toMatch(/ingest_backlog [1-9]/);
     expect(text).toContain('ingest_store_duration_seconds_bucket');
     expect(text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/v1\/signals",status="202"\}/);
+  });
+
+  // Issue 14: /readyz and /metrics answered on the port exposed to producers.
+  it('serves /readyz and /metrics on the admin listener only: the producers’ and the subgraph’s answer 404', async () => {
+    const statuses = async (base: string) =>
+      Promise.all(['/healthz', '/readyz', '/metrics'].map(async (path) => (await fetch(`${base}${path}`)).status));
+    expect(await statuses(url)).toEqual([200, 404, 404]);
+    expect(await statuses(subgraphUrl)).toEqual([200, 404, 404]);
+    expect(await statuses(adminUrl)).toEqual([200, 200, 200]);
+    expect(await (await fetch(`${adminUrl}/readyz`)).json()).toEqual({ status: 'ready', checks: [{ name: 'postgres', ok: true }] });
   });
 });

@@ -25,7 +25,8 @@ const SECURITY_EVENT_QUEUE_MAX = 10_000;
  * internet) and, on a listener of its own, its subgraph (ingest stats, for
  * the gateway's signed calls). Two Fastify apps, as in comms: exposing the
  * producers' port must not expose the subgraph, nor let subgraph calls
- * compete with signal writes for the same listener.
+ * compete with signal writes for the same listener. A third, the admin
+ * listener, serves `/readyz` and `/metrics` for both.
  */
 export async function createIngestService(config: IngestConfig, logger: Logger) {
   const verify = cacheVerifiedTokens(
@@ -61,12 +62,9 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
       await securityEvents.close();
     },
   });
-  const producers = createServiceApp({
-    logger,
-    bodyLimitBytes: config.INGEST_BODY_LIMIT_BYTES,
-    readinessChecks: [{ name: 'postgres', check: async () => void (await service.pool.query('SELECT 1')) }],
-  });
-  const metrics = createIngestMetrics(producers.metrics, { readBacklog: () => readOutboxBacklog(service.pool) });
+  const { admin } = service;
+  const producers = createServiceApp({ logger, admin, bodyLimitBytes: config.INGEST_BODY_LIMIT_BYTES });
+  const metrics = createIngestMetrics(admin.metrics, { readBacklog: () => readOutboxBacklog(service.pool) });
   const writePolicy =
     config.INGEST_WRITE_POLICY === 'off'
       ? 'off'
@@ -94,7 +92,7 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
       keyPrefix: 'ingest:rate:',
       ratePerSecond: () => config.INGEST_RATE_PER_SECOND,
       burst: () => config.INGEST_RATE_BURST,
-      metrics: producers.metrics,
+      metrics: admin.metrics,
       service: 'ingest',
       onFallback: (error) => logger.warn({ err: error }, 'ingest limiter: redis failed; enforcing the shares in process until it answers'),
       onRecovered: () => logger.info('ingest limiter: redis answers again; shares enforced in redis'),
@@ -112,16 +110,17 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
   return {
     /** `POST /v1/signals`, the only part meant for the internet (INGEST_PORT). */
     app: producers.app,
-    metrics: producers.metrics,
     pool: service.pool,
     /** `/graphql` for the gateway's signed calls only (INGEST_SUBGRAPH_PORT). */
     subgraph: service.app,
     /** Writes the refusals queued so far (tests read them right after a response). */
     flushSecurityEvents: () => securityEvents.flush(),
-    /** Stop both listeners (in-flight requests finish), then close the pool and Redis. */
+    /** `/healthz`, `/readyz`, `/metrics` (INGEST_ADMIN_PORT). */
+    admin: admin.app,
+    /** Stop both service listeners (in-flight requests finish), close the pool and the admin listener, then Redis. */
     async close() {
       clearInterval(expiryTimer);
-      producers.markDraining();
+      admin.markDraining();
       await producers.app.close();
       await service.close();
       redis.disconnect();

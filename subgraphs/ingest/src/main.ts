@@ -7,6 +7,7 @@ await runService({
   readConfig: readIngestConfig,
   logLevel: (config) => config.LOG_LEVEL,
   listen: (config) => ({ port: config.INGEST_PORT, host: config.INGEST_HOST }),
+  listenAdmin: (config) => ({ port: config.INGEST_ADMIN_PORT, host: config.INGEST_ADMIN_HOST }),
   create: async (config, logger) => {
     const service = await createIngestService(config, logger);
     // The subgraph listens first on its own port; runService then opens the

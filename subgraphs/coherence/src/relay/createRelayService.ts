@@ -1,4 +1,4 @@
-import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { createAdminApp, createPgPool, type Logger } from '@coherence/platform';
 import { Redis } from 'ioredis';
 import type { RelayConfig } from '../config';
 import { createChangePublisher } from '../events/createChangePublisher';
@@ -7,7 +7,7 @@ import { createOutboxRelay } from './createOutboxRelay';
 import { createProgressWatch } from './createProgressWatch';
 import { createRelayMetrics } from './createRelayMetrics';
 
-/** Wires the relay process: the outbox loop, `CoherenceChanged` publishing, health endpoints and metrics (it serves no API). */
+/** Wires the relay process: the outbox loop, `CoherenceChanged` publishing, and its admin listener (health, metrics); it serves no API. */
 export async function createRelayService(config: RelayConfig, logger: Logger) {
   const pool = createPgPool(config.RELAY_DATABASE_URL, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
   const driver = createNeo4jDriver(
@@ -20,7 +20,7 @@ export async function createRelayService(config: RelayConfig, logger: Logger) {
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
   await redis.connect();
   const progress = createProgressWatch({ pool, stallSeconds: config.RELAY_STALL_SECONDS });
-  const { app, metrics, markDraining } = createServiceApp({
+  const admin = createAdminApp({
     logger,
     readinessChecks: [
       { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
@@ -53,18 +53,19 @@ export async function createRelayService(config: RelayConfig, logger: Logger) {
     progress,
     windowHours: config.COHERENCE_WINDOW_HOURS,
     publishChanged: createChangePublisher(redis, config.COHERENCE_CHANGED_CHANNEL),
-    metrics: createRelayMetrics(metrics, pool, progress),
+    metrics: createRelayMetrics(admin.metrics, pool, progress),
   });
   return {
-    app,
+    /** `/healthz`, `/readyz`, `/metrics` (RELAY_ADMIN_PORT). */
+    admin: admin.app,
     relay,
     async close() {
-      markDraining();
+      admin.markDraining();
       await relay.stop();
-      await app.close();
       await driver.close();
       redis.disconnect();
       await pool.end();
+      await admin.app.close();
     },
   };
 }

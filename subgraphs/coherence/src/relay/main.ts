@@ -7,7 +7,7 @@ await runService({
   name: 'relay',
   readConfig: readRelayConfig,
   logLevel: (config) => config.LOG_LEVEL,
-  listen: (config) => ({ port: config.RELAY_PORT, host: config.RELAY_HOST }),
+  listenAdmin: (config) => ({ port: config.RELAY_ADMIN_PORT, host: config.RELAY_ADMIN_HOST }),
   create: async (config, logger) => {
     const service = await createRelayService(config, logger);
     startLoop = () => service.relay.start();

@@ -26,6 +26,8 @@ let comms: Awaited<ReturnType<typeof createCommsService>>;
 let baseUrl: string;
 /** The subgraph's listener (gateway only). */
 let subgraphUrl: string;
+/** The admin listener: /healthz, /readyz, /metrics. */
+let adminUrl: string;
 const keyDir = mkdtempSync(join(tmpdir(), 'comms-internal-keys-'));
 let gatewayCalls: GatewayCalls;
 
@@ -47,7 +49,9 @@ beforeAll(async () => {
   );
   await comms.app.listen({ port: 0, host: '127.0.0.1' });
   await comms.inbound.listen({ port: inboundPort, host: '127.0.0.1' });
+  await comms.admin.listen({ port: 0, host: '127.0.0.1' });
   subgraphUrl = `http://127.0.0.1:${(comms.app.server.address() as AddressInfo).port}`;
+  adminUrl = `http://127.0.0.1:${(comms.admin.server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
@@ -169,8 +173,17 @@ it('is not served on the subgraph port, and the inbound port serves no /graphql'
     body: JSON.stringify({ query: '{ __typename }' }),
   });
   expect(graphql.status).toBe(404);
-  for (const probe of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${baseUrl}${probe}`)).status).toBe(200);
   expect((await admin.query('SELECT 1 FROM comms_envelopes WHERE tenant_id = $1', [tenantId])).rowCount).toBe(0);
+});
+
+// Issue 14: /readyz and /metrics answered on the port exposed to Twilio.
+it('serves /readyz and /metrics on the admin listener only: the inbound and the subgraph listeners answer 404', async () => {
+  const statuses = async (base: string) =>
+    Promise.all(['/healthz', '/readyz', '/metrics'].map(async (path) => (await fetch(`${base}${path}`)).status));
+  expect(await statuses(baseUrl)).toEqual([200, 404, 404]);
+  expect(await statuses(subgraphUrl)).toEqual([200, 404, 404]);
+  expect(await statuses(adminUrl)).toEqual([200, 200, 200]);
+  expect(await (await fetch(`${adminUrl}/readyz`)).json()).toEqual({ status: 'ready', checks: [{ name: 'postgres', ok: true }] });
 });
 
 it('takes forms only: a signed JSON body is 415 UNSUPPORTED_MEDIA_TYPE, storing nothing', async () => {

@@ -1,5 +1,5 @@
 import { createFeatureFlags, flagNames } from '@coherence/flags';
-import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { createAdminApp, createPgPool, type Logger } from '@coherence/platform';
 import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { createBusWorker } from '../bus/createBusWorker';
@@ -13,7 +13,7 @@ import { loadQuietHoursPolicy } from '../quietHours/loadQuietHoursPolicy';
 /**
  * The comms worker process: the command-bus worker with the webhook handler
  * (SSRF guard, quiet hours), the `CoherenceChanged` listener that sends the
- * notifications, `/healthz`, `/readyz` and `/metrics`. While the
+ * notifications, and its admin listener (`/healthz`, `/readyz`, `/metrics`; it serves no API). While the
  * `comms.notifications` kill switch is off the bus claims nothing; the
  * listener still turns status changes into commands, which wait for it to be
  * on again. `close()` stops taking events, drains in-flight commands
@@ -26,13 +26,14 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
   });
   const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 3 }) : undefined;
   redis?.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-  const { app, metrics, markDraining } = createServiceApp({
+  const admin = createAdminApp({
     logger,
     readinessChecks: [
       { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
       ...(redis ? [{ name: 'redis', check: async () => void (await redis.ping()) }] : []),
     ],
   });
+  const { metrics } = admin;
   const flags = createFeatureFlags({ config, appName: 'comms-worker', logger, metrics });
   // As the gateway: a worker that can reach Unleash does not deliver on bootstrap states while a switch is off.
   if (!(await flags.waitUntilSynchronized(2_000))) logger.warn('unleash has not answered yet; starting on the bootstrap flag states');
@@ -76,7 +77,8 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
         .catch((err: unknown) => logger.error({ err }, 'replaying recent status changes failed')),
     );
   return {
-    app,
+    /** `/healthz`, `/readyz`, `/metrics` (COMMS_WORKER_ADMIN_PORT). */
+    admin: admin.app,
     worker,
     /**
      * Starts the bus loop and subscribes to `CoherenceChanged`; resolves once
@@ -108,7 +110,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
       });
     },
     async close() {
-      markDraining();
+      admin.markDraining();
       if (redis) {
         await redis.unsubscribe().catch(() => undefined);
         await Promise.all(pendingEvents);
@@ -116,8 +118,8 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
       }
       await worker.stop();
       flags.close();
-      await app.close();
       await pool.end();
+      await admin.app.close();
     },
   };
 }

@@ -7,7 +7,7 @@ await runService({
   name: 'comms-worker',
   readConfig: readCommsWorkerConfig,
   logLevel: (config) => config.LOG_LEVEL,
-  listen: (config) => ({ port: config.COMMS_WORKER_PORT, host: config.COMMS_WORKER_HOST }),
+  listenAdmin: (config) => ({ port: config.COMMS_WORKER_ADMIN_PORT, host: config.COMMS_WORKER_ADMIN_HOST }),
   create: async (config, logger) => {
     const service = await createWorkerService(config, logger);
     startWork = () => service.start();

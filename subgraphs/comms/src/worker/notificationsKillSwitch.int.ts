@@ -69,7 +69,7 @@ async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 1
 }
 
 async function pausedGauge(): Promise<number> {
-  const metrics = await worker.app.inject({ method: 'GET', url: '/metrics' });
+  const metrics = await worker.admin.inject({ method: 'GET', url: '/metrics' });
   return Number(/^comms_delivery_paused (\d+)$/m.exec(metrics.body)![1]);
 }
 

@@ -1,4 +1,4 @@
-import { createPgPool, createServiceApp, type Logger } from '@coherence/platform';
+import { createAdminApp, createPgPool, type Logger } from '@coherence/platform';
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { IngestConsumerConfig } from '../config';
 import { defaultProvenanceOf } from '../defaultProvenance';
@@ -9,8 +9,8 @@ import { writePolicyOptionsOf } from '../writePolicyOptions';
 import { startSignalConsumer } from './startSignalConsumer';
 
 /**
- * The ingest Kafka consumer process: the consumer loop plus `/healthz`,
- * `/readyz` (Postgres answers, the consumer joined its group and is not
+ * The ingest Kafka consumer process: the consumer loop plus, on its admin
+ * listener (its only one), `/healthz`, `/readyz` (Postgres answers, the consumer joined its group and is not
  * stalled: records pending and none committed for
  * `INGEST_CONSUMER_STALL_SECONDS`; a pause for the outbox backlog is
  * back-pressure, not a stall) and `/metrics`.
@@ -26,7 +26,7 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => logger.warn({ kafka: entry.log, namespace: entry.namespace }, entry.log.message),
   });
-  const { app, metrics, markDraining } = createServiceApp({
+  const admin = createAdminApp({
     logger,
     readinessChecks: [
       { name: 'postgres', check: async () => void (await pool.query('SELECT 1')) },
@@ -51,7 +51,7 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
       },
     ],
   });
-  const ingestMetrics = createIngestMetrics(metrics, { readBacklog: () => readOutboxBacklog(pool) });
+  const ingestMetrics = createIngestMetrics(admin.metrics, { readBacklog: () => readOutboxBacklog(pool) });
   const writePolicy = await createWritePolicy({ ...writePolicyOptionsOf(config), pool, logger, metrics: ingestMetrics });
   const consumer = await startSignalConsumer({
     kafka,
@@ -73,13 +73,14 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
     stallSeconds: config.INGEST_CONSUMER_STALL_SECONDS,
   });
   return {
-    app,
+    /** `/healthz`, `/readyz`, `/metrics` (INGEST_CONSUMER_ADMIN_PORT). */
+    admin: admin.app,
     consumer,
     async close() {
-      markDraining();
+      admin.markDraining();
       await consumer.stop();
       await writePolicy.close();
-      await app.close();
+      await admin.app.close();
       await pool.end();
     },
   };

@@ -6,6 +6,6 @@ await runService({
   name: 'ingest-consumer',
   readConfig: readIngestConsumerConfig,
   logLevel: (config) => config.LOG_LEVEL,
-  listen: (config) => ({ port: config.INGEST_CONSUMER_PORT, host: config.INGEST_CONSUMER_HOST }),
+  listenAdmin: (config) => ({ port: config.INGEST_CONSUMER_ADMIN_PORT, host: config.INGEST_CONSUMER_ADMIN_HOST }),
   create: createConsumerService,
 });

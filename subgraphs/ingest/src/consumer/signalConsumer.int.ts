@@ -144,13 +144,13 @@ async function recordsIn(topic: string): Promise<number> {
 }
 
 async function readiness(service: ConsumerService): Promise<{ status: number; checks: { name: string; ok: boolean; error?: string }[] }> {
-  const response = await service.app.inject({ method: 'GET', url: '/readyz' });
+  const response = await service.admin.inject({ method: 'GET', url: '/readyz' });
   return { status: response.statusCode, checks: (response.json() as { checks: { name: string; ok: boolean; error?: string }[] }).checks };
 }
 
 /** The value of an unlabelled metric, or of the one series whose line starts with `series`. */
 async function metric(service: ConsumerService, series: string): Promise<number | undefined> {
-  const body = (await service.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const body = (await service.admin.inject({ method: 'GET', url: '/metrics' })).body;
   const line = body.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }
@@ -186,7 +186,7 @@ describe('Kafka consumer', () => {
       [`${tenant('replay')}%`],
     );
     expect(rows[0]).toEqual({ stored: 10_000, distinct_keys: 10_000, outboxed: 10_000, accepted: '10000', deduped: '10000' });
-    const metrics = await service.app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await service.admin.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toContain('ingest_events_processed_total{transport="kafka"} 20000');
     expect(metrics.body).toContain('ingest_signals_deduped_total{transport="kafka"} 10000');
     const lags = metrics.body.split('\n').filter((line) => line.startsWith('ingest_consumer_lag{'));

@@ -8,6 +8,7 @@ import {
   type DevTokenClaims,
 } from '@coherence/auth';
 import {
+  createAdminApp,
   createLogger,
   createPgPool,
   createSecurityEventWriter,
@@ -52,7 +53,7 @@ beforeAll(async () => {
   const verify = cacheVerifiedTokens(await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER] }));
   const logger = createLogger('ingest', 'silent');
   securityEvents = createSecurityEventWriter({ pool, logger, flushMs: 20, batchSize: 200, maxPending: 1_000 });
-  service = createServiceApp({ logger, readinessChecks: [] });
+  service = createServiceApp({ logger, admin: createAdminApp({ logger, readinessChecks: [] }) });
   service.app.decorateRequest('principal', null);
   service.app.post(
     '/v1/signals',
