@@ -58,7 +58,7 @@ let ingestSubgraph: string;
 /** The internal tokens the gateway sent to ingest, in order. */
 const sentToIngest: string[] = [];
 
-/** Forwards every call to ingest unchanged, keeping the internal token it carried. */
+/** Forwards every call to ingest's subgraph listener unchanged, keeping the internal token it carried. */
 function startRecordingProxy(port: number): Promise<Server> {
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -67,10 +67,11 @@ function startRecordingProxy(port: number): Promise<Server> {
       const token = request.headers[INTERNAL_TOKEN_HEADER];
       if (typeof token === 'string') sentToIngest.push(token);
       const headers = Object.entries(request.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string');
-      void fetch(ingestSubgraph, {
+      // The same path on ingest's subgraph listener: /graphql, and /healthz when the gateway's readiness asks.
+      void fetch(new URL(request.url!, ingestSubgraph), {
         method: request.method!,
         headers: headers.filter(([name]) => name !== 'host'),
-        body: Buffer.concat(chunks),
+        ...(request.method === 'GET' || request.method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }),
       })
         .then(async (answer) => response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text()))
         .catch(() => response.writeHead(502).end());
