@@ -309,6 +309,64 @@ describe.each(regions)('with values-%s.yaml', (region) => {
   });
 });
 
+/** Where each process's variables are declared (its config schema and the shared fields it spreads in). */
+const configSources: Record<string, string[]> = {
+  gateway: ['gateway/src/config.ts', 'gateway/src/subscriptions/config.ts', 'packages/flags/src/config.ts'],
+  ingest: ['subgraphs/ingest/src/config.ts', 'packages/platform/src/subgraphConfig.ts'],
+  'ingest-consumer': ['subgraphs/ingest/src/config.ts'],
+  coherence: ['subgraphs/coherence/src/config.ts', 'packages/platform/src/subgraphConfig.ts'],
+  relay: ['subgraphs/coherence/src/config.ts'],
+  comms: ['subgraphs/comms/src/config.ts', 'packages/platform/src/subgraphConfig.ts'],
+  'comms-worker': ['subgraphs/comms/src/config.ts', 'packages/flags/src/config.ts'],
+};
+/** The values key of each component (values.yaml). */
+const valuesKeys: Record<string, string> = {
+  gateway: 'gateway',
+  ingest: 'ingest',
+  'ingest-consumer': 'ingestConsumer',
+  coherence: 'coherence',
+  relay: 'relay',
+  comms: 'comms',
+  'comms-worker': 'commsWorker',
+};
+
+describe('variables', () => {
+  const declared = (name: string): Set<string> =>
+    new Set(
+      configSources[name]!.flatMap((file) =>
+        [...readFileSync(join(repoRoot, file), 'utf8').matchAll(/^\s*([A-Z][A-Z0-9_]+): /gm)].map((match) => match[1]!),
+      ),
+    );
+
+  it('are only those each process reads: what the chart sets and what values.schema.json lets an operator tune', async () => {
+    const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')) as {
+      properties: Record<string, { properties: { env: { propertyNames: { enum: string[] } } } }>;
+    };
+    const manifests = await render([overlay('eu')]);
+    for (const deployment of ofKind(manifests, 'Deployment')) {
+      const name = component(deployment)!;
+      const known = declared(name);
+      // NODE_ENV is Node's own; every process runs in production.
+      const set = containerEnvSources(deployment)
+        .map((entry) => entry.name)
+        .filter((variable) => variable !== 'NODE_ENV');
+      expect(
+        set.filter((variable) => !known.has(variable)),
+        `${name} sets`,
+      ).toEqual([]);
+      const tunable = schema.properties[valuesKeys[name]!]!.properties.env.propertyNames.enum;
+      expect(
+        tunable.filter((variable) => !known.has(variable)),
+        `${name} tunes`,
+      ).toEqual([]);
+      expect(
+        tunable.filter((variable) => set.includes(variable)),
+        `${name} both sets and tunes`,
+      ).toEqual([]);
+    }
+  });
+});
+
 describe('published artifacts', () => {
   it('become ConfigMaps mounted where the processes read them, and roll the pods when they change', async () => {
     const wasm = readFileSync(join(repoRoot, 'policy', 'bundle', 'policy.wasm'));
