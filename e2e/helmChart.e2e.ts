@@ -9,12 +9,12 @@ import { validate as validateIngress } from 'kubernetes-models/_schemas/IoK8sApi
 import { validate as validateNetworkPolicy } from 'kubernetes-models/_schemas/IoK8sApiNetworkingV1NetworkPolicy';
 import { validate as validatePodDisruptionBudget } from 'kubernetes-models/_schemas/IoK8sApiPolicyV1PodDisruptionBudget';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
 /**
@@ -67,9 +67,13 @@ interface Manifest {
 }
 
 let helm: string;
+/** Values files and artifacts the tests write. */
+let scratch: string;
 beforeAll(async () => {
+  scratch = mkdtempSync(join(tmpdir(), 'coherence-chart-'));
   helm = await ensureHelm();
 }, 900_000);
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 async function runHelm(args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(helm, args, { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
@@ -370,8 +374,7 @@ describe('variables', () => {
 describe('published artifacts', () => {
   it('become ConfigMaps mounted where the processes read them, and roll the pods when they change', async () => {
     const wasm = readFileSync(join(repoRoot, 'policy', 'bundle', 'policy.wasm'));
-    const dir = mkdtempSync(join(tmpdir(), 'coherence-chart-'));
-    const wasmBase64 = join(dir, 'policy.wasm.b64');
+    const wasmBase64 = join(scratch, 'policy.wasm.b64');
     writeFileSync(wasmBase64, wasm.toString('base64'));
     const setFiles = (manifestFile: string): string[] =>
       [
@@ -399,7 +402,7 @@ describe('published artifacts', () => {
     const mounts = gateway.spec.template.spec.containers[0].volumeMounts.map((mount: { mountPath: string }) => mount.mountPath);
     expect(mounts).toEqual(expect.arrayContaining(['/etc/coherence/manifest', '/etc/coherence/policy-bundle']));
 
-    const otherManifest = join(dir, 'manifest.json');
+    const otherManifest = join(scratch, 'manifest.json');
     writeFileSync(otherManifest, '{"format":"apollo-persisted-query-manifest","version":1,"operations":[]}');
     const republished = await render([overlay('us')], setFiles(otherManifest));
     const checksum = (rendered: Manifest[], name: string) =>
@@ -425,7 +428,7 @@ auth:
 `;
   let valuesFile: string;
   beforeAll(() => {
-    valuesFile = join(mkdtempSync(join(tmpdir(), 'coherence-chart-')), 'invalid.yaml');
+    valuesFile = join(scratch, 'invalid.yaml');
     writeFileSync(valuesFile, invalidValues);
   });
 
@@ -433,7 +436,7 @@ auth:
     ['lint', ['lint', '--strict', chartDir, '-f', overlay('us')]],
     ['template', ['template', 'coherence', chartDir, '--kube-version', kubeVersion, '-f', overlay('us')]],
   ])('are refused by helm %s, naming each', async (_command, args) => {
-    const failure = await runHelm([...args, '-f', '<values>'].map((arg) => (arg === '<values>' ? valuesFile : arg))).then(
+    const failure = await runHelm([...args, '-f', valuesFile]).then(
       () => undefined,
       (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
     );
