@@ -15,6 +15,8 @@ export const versions = {
   redis: '7.0',
   /** OPA, built with `go install` into `.cache/go/bin`; compiles policy/ to Wasm and runs `opa test`. Changing it changes policy/bundle (npm run policy:build). */
   opa: '1.22.2',
+  /** Helm 3, built with `go install` into `.cache/go/bin` like OPA; lints and renders helm/coherence in the chart tests. */
+  helm: '3.22.0',
   /** npm `unleash-server`, a dependency of @coherence/testkit (exact, so npm ci provisions it); 7.5 is the last line that runs on Node 20. */
   unleash: '7.5.1',
 } as const;
