@@ -7,7 +7,7 @@ import { versions } from './versions';
 
 const run = promisify(execFile);
 
-/** The OPA version the test kit provisions (and that compiled policy/bundle). */
+/** The OPA version the dev services kit provisions (and that compiled policy/bundle). */
 export const pinnedOpaVersion: string = versions.opa;
 
 /** Where `go install` puts the binary (GOBIN); git-ignored with the rest of `.cache/`. */

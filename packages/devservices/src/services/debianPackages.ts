@@ -42,7 +42,7 @@ export async function ensureDebianPackages(packages: readonly DebianPackage[]): 
     const names = packageNames(missingNow());
     if (names.length === 0) return;
     const startedAt = Date.now();
-    process.stderr.write(`[testkit] installing Debian packages: ${names.join(' ')} …\n`);
+    process.stderr.write(`[devservices] installing Debian packages: ${names.join(' ')} …\n`);
     const lockOption = ['-o', `DPkg::Lock::Timeout=${aptTimeoutMs / 1000}`];
     if (!aptUpdated) {
       await runApt(['-q', ...lockOption, 'update']);
@@ -53,10 +53,10 @@ export async function ensureDebianPackages(packages: readonly DebianPackage[]): 
     if (stillMissing.length > 0) {
       throw new Error(
         `apt-get installed ${names.join(' ')} but ${stillMissing.map((p) => p.binary).join(', ')} still does not exist; ` +
-          'the binary-to-package map in the test kit is wrong',
+          'the binary-to-package map in the dev services kit is wrong',
       );
     }
-    process.stderr.write(`[testkit] installed ${names.join(' ')} in ${Date.now() - startedAt} ms\n`);
+    process.stderr.write(`[devservices] installed ${names.join(' ')} in ${Date.now() - startedAt} ms\n`);
   });
 }
 
