@@ -18,6 +18,8 @@ export interface DebianPackage {
 // `apt-get update` does not wait for the lists lock at all; hence one mutex
 // around the whole update + install, plus retries for apt users outside it.
 const aptTimeoutMs = 300_000;
+// Its name predates packages/devservices; kept so that checkouts from before
+// the move and after it, on one machine, still take the same lock.
 const aptMutexFile = join(tmpdir(), 'testkit-apt.lock');
 
 let aptUpdated = false;
