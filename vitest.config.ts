@@ -25,7 +25,7 @@ export default defineConfig({
           name: 'integration',
           include: ['**/src/**/*.int.ts', '**/src/**/*.e2e.ts', 'e2e/**/*.e2e.ts'],
           exclude,
-          globalSetup: ['./packages/testkit/src/vitestGlobalSetup.ts'],
+          globalSetup: ['./e2e/support/vitestGlobalSetup.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
         },

@@ -6,7 +6,8 @@ import { createConsumerService, readIngestConsumerConfig } from '@coherence/inge
 import { costsPath, publishManifest, readCosts, readManifest, type Manifest } from '@coherence/persisted-queries';
 import { createLogger, createPgPool, type PgClient, type PgPool } from '@coherence/platform';
 import { POLICY_ENTRYPOINT, policyBundleDir, policyBundleFiles, policyBundleSha256, signPolicyBundle } from '@coherence/policy';
-import { createTestDatabase, freePort, startApplication, type ServiceRole, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, freePort, type ServiceRole, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { execFile } from 'node:child_process';

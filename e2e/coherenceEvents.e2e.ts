@@ -2,7 +2,9 @@ import { createChangePublisher, createOutboxRelay, type OutboxRelay } from '@coh
 import { COHERENCE_CHANGED, type CoherenceChangedMessage } from '@coherence/contracts';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { coherenceChangedFor, createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { coherenceChangedFor } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';

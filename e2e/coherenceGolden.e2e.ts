@@ -2,7 +2,8 @@ import { aggregateBySource, aggregateWindow, computeCoherence, createNeo4jDriver
 import type { SignalInput } from '@coherence/contracts';
 import { buildExpectedScores, goldenSignals, loadSignals } from '@coherence/fixtures';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 

@@ -1,15 +1,9 @@
 import { createNeo4jDriver, createOutboxRelay, createRelayMetrics, ensureGraphSchema } from '@coherence/coherence';
 import type { SignalsAcceptedEvent } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import {
-  appendOutboxEvents,
-  createTestDatabase,
-  freePort,
-  signalsAcceptedEventFor,
-  type TestDatabase,
-  type TestSignal,
-} from '@coherence/testkit';
-import { spawnManaged, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { appendOutboxEvents, signalsAcceptedEventFor, type TestSignal } from '@coherence/testkit';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
+import { spawnManaged, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import type { Driver } from 'neo4j-driver';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,8 +1,8 @@
 import { createPgPool, type PgPool } from '@coherence/platform';
 import { NOTIFY_WEBHOOK, sendCommand } from '@coherence/comms';
 import { createReceiver, type Receiver } from '@coherence/comms/testing';
-import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,6 +1,7 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,5 @@
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createConnection, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

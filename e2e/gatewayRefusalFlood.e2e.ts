@@ -1,6 +1,7 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 

@@ -1,5 +1,6 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { createClient, type Client, type SubscribePayload } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';

@@ -1,4 +1,4 @@
-import { ensureHelm } from '@coherence/testkit/helm';
+import { ensureHelm } from '@coherence/devservices/helm';
 import { validate as validateDockerfile } from 'dockerfile-utils';
 import { validate as validateHorizontalPodAutoscaler } from 'kubernetes-models/_schemas/IoK8sApiAutoscalingV2HorizontalPodAutoscaler';
 import { validate as validateDeployment } from 'kubernetes-models/_schemas/IoK8sApiAppsV1Deployment';

@@ -1,7 +1,7 @@
 import { createPgPool } from '@coherence/platform';
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
-import { createTestDatabase, freePort, type ServiceEndpoints, type TestDatabase } from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { createTestDatabase, freePort, type ServiceEndpoints, type TestDatabase } from '@coherence/devservices';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

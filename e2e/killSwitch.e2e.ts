@@ -4,12 +4,12 @@ import {
   createTestDatabase,
   createUnleashAdmin,
   freePort,
-  startApplication,
   startUnleash,
   unleashClientEnv,
   type RunningUnleash,
   type TestDatabase,
-} from '@coherence/testkit';
+} from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { createClient, type Client } from 'graphql-ws';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

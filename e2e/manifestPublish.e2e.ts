@@ -1,6 +1,7 @@
 import { devArtifactSigningKeyPath, readArtifactSigningKey } from '@coherence/auth';
 import { costsPath, publishManifest, readCosts, readManifest, runPq } from '@coherence/persisted-queries';
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

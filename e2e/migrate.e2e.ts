@@ -1,5 +1,5 @@
 import { migrationSets } from '@coherence/migrations';
-import { adminQuery, adminUrl } from '@coherence/testkit';
+import { adminQuery, adminUrl } from '@coherence/devservices';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';

@@ -8,12 +8,12 @@ import {
   createTestDatabase,
   createUnleashAdmin,
   freePort,
-  startApplication,
   startUnleash,
   unleashClientEnv,
   type RunningUnleash,
   type TestDatabase,
-} from '@coherence/testkit';
+} from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

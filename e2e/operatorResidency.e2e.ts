@@ -1,6 +1,8 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, seedOperatorCommands, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { seedOperatorCommands } from '@coherence/comms/testing/seedOperatorCommands';
+import { startApplication } from './support/startApplication';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 

@@ -1,6 +1,6 @@
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys } from '@coherence/auth';
-import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,8 @@
 import type { SignalsAcceptedEvent } from '@coherence/contracts';
 import { createPgPool, type PgPool } from '@coherence/platform';
-import { appendOutboxEvents, createTestDatabase, freePort, signalsAcceptedEventFor, type TestDatabase } from '@coherence/testkit';
-import { spawnManaged, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { appendOutboxEvents, signalsAcceptedEventFor } from '@coherence/testkit';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
+import { spawnManaged, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -3,8 +3,9 @@ import { DEV_ISSUER, devArtifactSigningKeyPath, ensureDevKeys, mintDevToken, rea
 import { costsPathFor, signManifest } from '@coherence/persisted-queries';
 import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createTestDatabase, freePort, startApplication, type TestDatabase } from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
+import { spawnManaged, waitUntilHealthy } from '@coherence/devservices/managedProcess';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,6 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { createClient, type Client } from 'graphql-ws';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';

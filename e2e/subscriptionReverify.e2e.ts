@@ -1,7 +1,9 @@
 import { ensureDevKeys, mintDevToken } from '@coherence/auth';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createPgPool } from '@coherence/platform';
-import { coherenceChangedFor, createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { coherenceChangedFor } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from './support/startApplication';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the npm dependencies exactly as locked, unless they already are.
 # Servers (PostgreSQL, Redis, Neo4j, Kafka) are provisioned later, on first
-# use, by packages/testkit.
+# use, by packages/devservices.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=node_modules/.package-lock.json

@@ -27,7 +27,7 @@ import {
 } from '@coherence/auth';
 import { COMMS_POLICY_ENTRYPOINT, commsPolicyDir } from '@coherence/comms/quietHours';
 import { policyBundleFiles, policyBundleSha256, POLICY_ENTRYPOINT, signPolicyBundle, type PolicyBundleManifest } from '@coherence/policy';
-import { ensureOpa, pinnedOpaVersion } from '@coherence/testkit/opa';
+import { ensureOpa, pinnedOpaVersion } from '@coherence/devservices/opa';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -10,6 +10,7 @@
  */
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { demoSignals, demoTenants } from '@coherence/fixtures';
+import { defaultFlagStates } from '@coherence/flags';
 import { migrateDatabase } from '@coherence/migrations';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import {
@@ -20,8 +21,8 @@ import {
   startServices,
   type RunningServices,
   type ServiceEndpoints,
-} from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+} from '@coherence/devservices';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -84,6 +85,7 @@ const servicesStarting: Promise<RunningServices> = startServices({
   postgresDir,
   ports: devStackPorts,
   fast: false,
+  unleashFlags: defaultFlagStates,
   unleashTokenSecrets: devStackUnleashTokenSecrets,
 });
 const processes: ManagedProcess[] = [];

@@ -1,7 +1,8 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createConsumerService, readIngestConsumerConfig } from '@coherence/ingest';
 import { createLogger, createPgPool } from '@coherence/platform';
-import { createTestDatabase, startApplication, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { startApplication } from '../support/startApplication';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';

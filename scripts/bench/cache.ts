@@ -2,7 +2,7 @@
  * `npm run bench:cache`: the `TenantCoherence` persisted operation through
  * the real gateway, with its Redis cache on and off, measured in the same run.
  *
- * Servers: Postgres, Redis, Neo4j, Kafka, Unleash from the test kit, and the
+ * Servers: Postgres, Redis, Neo4j, Kafka, Unleash from the dev services kit, and the
  * whole application in this process (`startApplication`: ingest, coherence
  * and comms subgraphs, gateway with the cache on). A second gateway with the
  * cache off runs over the same subgraphs, database and Redis. Data: the 10
@@ -24,7 +24,7 @@ import { createRandom, expectedScoresPath, type ExpectedScoresFile } from '@cohe
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger } from '@coherence/platform';
-import { startApplication } from '@coherence/testkit';
+import { startApplication } from '../../e2e/support/startApplication';
 import type autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';

@@ -11,8 +11,9 @@
  */
 import { ensureDevKeys, mintDevToken } from '@coherence/auth';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { coherenceChangedFor, freePort } from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { coherenceChangedFor } from '@coherence/testkit';
+import { freePort } from '@coherence/devservices';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { readFileSync } from 'node:fs';
 import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';

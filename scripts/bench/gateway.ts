@@ -14,7 +14,7 @@
  *   (c) Hive Gateway's runtime, default settings (which include sharing one
  *       subgraph call among identical ones in flight — this load is one
  *       identical read, so that default matters; it is left on, as shipped);
- * over the same subgraph servers (in this process, from testkit's
+ * over the same subgraph servers (in this process, from e2e/support's
  * `startApplication`) and the same supergraph. (a) gets the persisted id and a
  * token; (b) and (c) know no manifest and get the manifest's text of the
  * operation (the same text (a) runs). Every gateway is its own child process;
@@ -29,8 +29,9 @@ import { supergraphPath } from '@coherence/gateway';
 import { policyBundleDir, signPolicyBundle } from '@coherence/policy';
 import { costsPath, manifestPath, signManifest } from '@coherence/persisted-queries';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { freePort, startApplication } from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/testkit/managedProcess';
+import { freePort } from '@coherence/devservices';
+import { startApplication } from '../../e2e/support/startApplication';
+import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -308,7 +309,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       rounds,
       warmupSeconds,
       gateways: 'each its own child process (node --import tsx, NODE_ENV=production), all running, loaded one at a time',
-      subgraphs: 'ingest, coherence and comms in the bench process (testkit startApplication), shared by every gateway',
+      subgraphs: 'ingest, coherence and comms in the bench process (e2e/support startApplication), shared by every gateway',
       limiter: 'on, GATEWAY_RATE_PER_SECOND=1000000 so it never refuses',
       flags: 'bootstrap defaults (v24.coherence on, region-routing off), no Unleash server',
     },

@@ -22,8 +22,8 @@
  * --rate <req/s> (default 1000).
  */
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
-import { freePort } from '@coherence/testkit';
-import { spawnManaged, waitUntilHealthy } from '@coherence/testkit/managedProcess';
+import { freePort } from '@coherence/devservices';
+import { spawnManaged, waitUntilHealthy } from '@coherence/devservices/managedProcess';
 import type autocannon from 'autocannon';
 import { join } from 'node:path';
 import pg from 'pg';

@@ -14,7 +14,7 @@
 import { devArtifactPublicKeyPath, readArtifactPublicKey } from '@coherence/auth';
 import { createPolicyEngine, policyBundleDir, type PolicyInput } from '@coherence/policy';
 import { createLogger } from '@coherence/platform';
-import { startApplication } from '@coherence/testkit';
+import { startApplication } from '../../e2e/support/startApplication';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';

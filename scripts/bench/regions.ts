@@ -18,7 +18,8 @@
  */
 import { createPgPool } from '@coherence/platform';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createUnleashAdmin, startApplication, unleashClientEnv } from '@coherence/testkit';
+import { createUnleashAdmin, unleashClientEnv } from '@coherence/devservices';
+import { startApplication } from '../../e2e/support/startApplication';
 import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';

@@ -19,10 +19,10 @@ import {
   createUnleashAdmin,
   devStackPorts,
   devStackUnleashTokenSecrets,
-  startApplication,
   unleashClientEnv,
   type UnleashEndpoint,
-} from '@coherence/testkit';
+} from '@coherence/devservices';
+import { startApplication } from '../../e2e/support/startApplication';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verdict } from '../bench/support/checks';

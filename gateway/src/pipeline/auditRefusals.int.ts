@@ -2,7 +2,7 @@ import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import costs from '@coherence/persisted-queries/costs.json' with { type: 'json' };
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger, createPgPool, createSecurityEventWriter, type PgPool } from '@coherence/platform';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';

@@ -1,6 +1,6 @@
 import { createPgPool, type PgPool } from '@coherence/platform';
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';

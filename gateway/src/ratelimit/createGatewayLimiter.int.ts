@@ -1,5 +1,5 @@
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createGatewayRedis, type GatewayRedis } from '../cache/createGatewayRedis';

@@ -1,5 +1,5 @@
 import { createLogger } from '@coherence/platform';
-import { createTestDatabase, createUnleashAdmin, freePort, startUnleash, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, createUnleashAdmin, freePort, startUnleash, type TestDatabase } from '@coherence/devservices';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-import { adminQuery, adminUrl, createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { adminQuery, adminUrl, createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 import { createPgPool, setTenant, type PgClient, type PgPool } from '@coherence/platform';
-import { createTestDatabase, SERVICE_ROLES, type ServiceRole, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, SERVICE_ROLES, type ServiceRole, type TestDatabase } from '@coherence/devservices';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 

@@ -1,5 +1,5 @@
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDecisionRecorder, type RecordedDecision } from './createDecisionRecorder';

@@ -1,5 +1,5 @@
 import { createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTenantDirectory } from './createTenantDirectory';

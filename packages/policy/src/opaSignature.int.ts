@@ -1,5 +1,5 @@
 import { devArtifactSigningKeyPath, readArtifactSigningKey, signArtifact } from '@coherence/auth';
-import { ensureOpa } from '@coherence/testkit/opa';
+import { ensureOpa } from '@coherence/devservices/opa';
 import { execFile } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-import { ensureOpa } from '@coherence/testkit/opa';
+import { ensureOpa } from '@coherence/devservices/opa';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';

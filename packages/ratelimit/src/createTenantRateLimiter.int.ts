@@ -1,4 +1,4 @@
-import { createTestDatabase, freePort, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
 import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';

@@ -1,19 +1,3 @@
-export { startServices, devStackPorts, type ServiceEndpoints, type ServicePorts, type RunningServices } from './startServices';
-export {
-  createTestDatabase,
-  adminUrl,
-  adminQuery,
-  SERVICE_ROLES,
-  TEMPLATE_DATABASE,
-  type ServiceRole,
-  type TestDatabase,
-} from './testDatabase';
-export { freePort } from './freePort';
-export { ServiceStartError } from './services/managedProcess';
-export { startApplication, type ApplicationOptions, type TestTokenClaims } from './startApplication';
 export { createGatewayCalls, type GatewayCalls } from './gatewayCalls';
-export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
-export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
 export { coherenceChangedFor, type TestChange } from './coherenceChangedFor';
 export { signalsAcceptedEventFor, appendOutboxEvents, type TestSignal } from './outboxEvents';
-export { seedOperatorCommands } from './operatorCommands';

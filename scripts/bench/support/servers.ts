@@ -1,5 +1,5 @@
 /**
- * The servers a benchmark or drill runs against, from the test kit: Postgres
+ * The servers a benchmark or drill runs against, from the dev services kit: Postgres
  * (primary + replica), Redis, Neo4j, Kafka and Unleash on free ports under a
  * fresh temp dir, the template database migrated and one database for the
  * run. Whatever the body starts on top (the application, pools, processes)
@@ -7,6 +7,7 @@
  * closed newest first, then the database is dropped, the servers stopped and
  * the temp dir removed, so no run leaves anything behind.
  */
+import { defaultFlagStates } from '@coherence/flags';
 import { migrateDatabase } from '@coherence/migrations';
 import {
   adminQuery,
@@ -16,7 +17,7 @@ import {
   TEMPLATE_DATABASE,
   type RunningServices,
   type TestDatabase,
-} from '@coherence/testkit';
+} from '@coherence/devservices';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +43,7 @@ export interface ServersOptions {
 export async function withServers<T>(options: ServersOptions, body: (servers: BenchServers) => Promise<T>): Promise<T> {
   const rootDir = mkdtempSync(join(tmpdir(), options.tempPrefix));
   try {
-    const services = await startServices({ rootDir, replicaRegion: options.replicaRegion });
+    const services = await startServices({ rootDir, replicaRegion: options.replicaRegion, unleashFlags: defaultFlagStates });
     const closers: (() => Promise<unknown>)[] = [];
     try {
       options.say?.('servers up; migrating');

@@ -1,6 +1,8 @@
 import { TENANTS_TOUCHED_EXTENSION } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createGatewayCalls, createTestDatabase, seedOperatorCommands, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
+import { createGatewayCalls, type GatewayCalls } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { seedOperatorCommands } from './testing/seedOperatorCommands';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';

@@ -1,6 +1,6 @@
 import { type AcceptedSignal, type SignalInput } from '@coherence/contracts';
 import { goldenTenants, goldenTenantSignals } from '@coherence/fixtures';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import type { Driver } from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createNeo4jDriver, ensureGraphSchema, projectSignals, readSignalPage } from './signalGraph';

@@ -1,13 +1,7 @@
 import type { SignalsAcceptedEvent } from '@coherence/contracts';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import {
-  appendOutboxEvents,
-  createTestDatabase,
-  freePort,
-  signalsAcceptedEventFor,
-  type TestDatabase,
-  type TestSignal,
-} from '@coherence/testkit';
+import { appendOutboxEvents, signalsAcceptedEventFor, type TestSignal } from '@coherence/testkit';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';

@@ -1,6 +1,7 @@
 import { devArtifactPublicKeyPath, readArtifactPublicKey } from '@coherence/auth';
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createGatewayCalls, createTestDatabase, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
+import { createGatewayCalls, type GatewayCalls } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';

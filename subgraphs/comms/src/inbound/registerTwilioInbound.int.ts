@@ -1,5 +1,6 @@
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
-import { createGatewayCalls, createTestDatabase, freePort, type GatewayCalls, type TestDatabase } from '@coherence/testkit';
+import { createGatewayCalls, type GatewayCalls } from '@coherence/testkit';
+import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,6 +1,6 @@
 import { flagNames } from '@coherence/flags';
 import { createPgPool, type PgPool } from '@coherence/platform';
-import { createTestDatabase, createUnleashAdmin, unleashClientEnv, type TestDatabase, type UnleashAdmin } from '@coherence/testkit';
+import { createTestDatabase, createUnleashAdmin, unleashClientEnv, type TestDatabase, type UnleashAdmin } from '@coherence/devservices';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';

@@ -17,7 +17,7 @@ import {
   type SecurityEventWriter,
   type ServiceApp,
 } from '@coherence/platform';
-import { createTestDatabase, type TestDatabase } from '@coherence/testkit';
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';

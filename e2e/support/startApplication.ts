@@ -1,6 +1,7 @@
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, type DevTokenClaims } from '@coherence/auth';
 import { createCoherenceService, createOutboxRelay, createNeo4jDriver, ensureGraphSchema, readCoherenceConfig } from '@coherence/coherence';
 import { createCommsService, readCommsConfig } from '@coherence/comms';
+import type { ServiceEndpoints, TestDatabase } from '@coherence/devservices';
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
 import { createIngestService, readIngestConfig } from '@coherence/ingest';
 import { createLogger, createPgPool } from '@coherence/platform';
@@ -8,8 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServiceEndpoints } from './startServices';
-import type { TestDatabase } from './testDatabase';
 
 const urlOf = (app: { server: { address(): unknown } }, path = '') =>
   `http://127.0.0.1:${(app.server.address() as AddressInfo).port}${path}`;

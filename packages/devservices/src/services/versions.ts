@@ -1,5 +1,5 @@
 /**
- * The one place where the versions of the servers the test kit provisions
+ * The one place where the versions of the servers the dev services kit provisions
  * are pinned. For the JVM servers (neo4j, kafka), bumping a version here makes
  * the next start fetch the matching jars into a new
  * `.cache/jvm/<component>-<version>/` folder.
@@ -17,6 +17,6 @@ export const versions = {
   opa: '1.22.2',
   /** Helm 3, built with `go install` into `.cache/go/bin` like OPA; lints and renders helm/coherence in the chart tests. */
   helm: '3.22.0',
-  /** npm `unleash-server`, a dependency of @coherence/testkit (exact, so npm ci provisions it); 7.5 is the last line that runs on Node 20. */
+  /** npm `unleash-server`, a dependency of @coherence/devservices (exact, so npm ci provisions it); 7.5 is the last line that runs on Node 20. */
   unleash: '7.5.1',
 } as const;

@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** A server process started by the test kit; `stop()` is idempotent. */
+/** A server process started by the dev services kit; `stop()` is idempotent. */
 export interface ManagedProcess {
   readonly name: string;
   readonly pid: number;

@@ -1,4 +1,3 @@
-import { defaultFlagStates } from '@coherence/flags';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './freePort';
@@ -55,8 +54,12 @@ export interface StartServicesOptions {
   fast?: boolean;
   /** Region tag of the read replica (docs/architecture.md, "Read path"). Default 'eu'. */
   replicaRegion?: string;
-  /** Flags created on the Unleash server when missing, with their state; default `defaultFlagStates` of @coherence/flags. */
-  unleashFlags?: Readonly<Record<string, boolean>>;
+  /**
+   * Flags created on the Unleash server when missing, with their state:
+   * `defaultFlagStates` of @coherence/flags, passed in by the caller so the
+   * server kit depends on no package of the application.
+   */
+  unleashFlags: Readonly<Record<string, boolean>>;
   /** Fixed API token secrets (dev stack, whose Unleash keeps its tokens across restarts); default: random per start. */
   unleashTokenSecrets?: { admin: string; client: string };
 }
@@ -134,7 +137,7 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         port: ports.unleash,
         postgres: primary,
         logFile: join(logDir, 'unleash.log'),
-        flags: options.unleashFlags ?? defaultFlagStates,
+        flags: options.unleashFlags,
         ...(options.unleashTokenSecrets ? { tokenSecrets: options.unleashTokenSecrets } : {}),
       }).then(track<RunningUnleash>),
     );

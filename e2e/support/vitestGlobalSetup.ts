@@ -1,10 +1,10 @@
+import { adminQuery, adminUrl, startServices, TEMPLATE_DATABASE, type RunningServices } from '@coherence/devservices';
+import { defaultFlagStates } from '@coherence/flags';
 import { migrateDatabase } from '@coherence/migrations';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startServices, type RunningServices } from './startServices';
-import { adminQuery, adminUrl, TEMPLATE_DATABASE } from './testDatabase';
 
 let running: RunningServices | undefined;
 let rootDir: string | undefined;
@@ -17,8 +17,8 @@ let rootDir: string | undefined;
 export async function setup(project: TestProject): Promise<void> {
   rootDir = mkdtempSync(join(tmpdir(), 'coherence-test-'));
   const startedAt = Date.now();
-  running = await startServices({ rootDir });
-  process.stderr.write(`[testkit] services up in ${Date.now() - startedAt} ms (logs: ${running.logDir})\n`);
+  running = await startServices({ rootDir, unleashFlags: defaultFlagStates });
+  process.stderr.write(`[devservices] services up in ${Date.now() - startedAt} ms (logs: ${running.logDir})\n`);
   await adminQuery(running.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
   await migrateDatabase(adminUrl(running.endpoints, TEMPLATE_DATABASE));
   project.provide('services', running.endpoints);

@@ -1,6 +1,6 @@
-import { sendCommand } from '@coherence/comms';
 import type { PgPool } from '@coherence/platform';
 import { randomUUID } from 'node:crypto';
+import { sendCommand } from '../bus/sendCommand';
 
 /**
  * Two webhook commands of `tenantId` for operator tests: `open` moved to

@@ -118,7 +118,7 @@ const kafkaErrorLine = /^\[[^\]]+\] (ERROR|FATAL) /;
 const formatErrorLine = /^(Exception in thread|\[[^\]]+\] (ERROR|FATAL) )/;
 
 function serverConfig(port: number, controllerPort: number, logDir: string): string {
-  return `# Written by packages/testkit/src/services/kafka.ts on every start; edits are lost.
+  return `# Written by packages/devservices/src/services/kafka.ts on every start; edits are lost.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${controllerPort}
@@ -148,7 +148,7 @@ log.cleaner.threads=1
 `;
 }
 
-const log4jConfig = `# Written by packages/testkit/src/services/kafka.ts: everything at INFO to stdout, which is the log file.
+const log4jConfig = `# Written by packages/devservices/src/services/kafka.ts: everything at INFO to stdout, which is the log file.
 log4j.rootLogger=INFO, stdout
 log4j.appender.stdout=org.apache.log4j.ConsoleAppender
 log4j.appender.stdout.layout=org.apache.log4j.PatternLayout

@@ -121,7 +121,7 @@ export async function startUnleash(options: UnleashOptions): Promise<RunningUnle
     for (const [name, enabled] of Object.entries(options.flags)) {
       if (await admin.createFlag(name)) await admin.setFlag(name, enabled);
     }
-    writeFileSync(logFile, `[testkit] start to healthy with flags set up took ${Date.now() - startedAt} ms\n`, { flag: 'a' });
+    writeFileSync(logFile, `[devservices] start to healthy with flags set up took ${Date.now() - startedAt} ms\n`, { flag: 'a' });
   } catch (error) {
     await running.stop();
     throw error;

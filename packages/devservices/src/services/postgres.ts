@@ -340,7 +340,7 @@ async function runAsPostgres(server: PreparedServer, command: string, args: read
 
 function appendLog(logFile: string, line: string): void {
   mkdirSync(dirname(logFile), { recursive: true });
-  writeFileSync(logFile, `[testkit] ${line}\n`, { flag: 'a' });
+  writeFileSync(logFile, `[devservices] ${line}\n`, { flag: 'a' });
 }
 
 async function query(port: number, sql: string): Promise<Record<string, unknown>[]> {

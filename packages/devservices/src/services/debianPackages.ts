@@ -18,6 +18,8 @@ export interface DebianPackage {
 // `apt-get update` does not wait for the lists lock at all; hence one mutex
 // around the whole update + install, plus retries for apt users outside it.
 const aptTimeoutMs = 300_000;
+// Its name predates packages/devservices; kept so that checkouts from before
+// the move and after it, on one machine, still take the same lock.
 const aptMutexFile = join(tmpdir(), 'testkit-apt.lock');
 
 let aptUpdated = false;
@@ -42,7 +44,7 @@ export async function ensureDebianPackages(packages: readonly DebianPackage[]): 
     const names = packageNames(missingNow());
     if (names.length === 0) return;
     const startedAt = Date.now();
-    process.stderr.write(`[testkit] installing Debian packages: ${names.join(' ')} …\n`);
+    process.stderr.write(`[devservices] installing Debian packages: ${names.join(' ')} …\n`);
     const lockOption = ['-o', `DPkg::Lock::Timeout=${aptTimeoutMs / 1000}`];
     if (!aptUpdated) {
       await runApt(['-q', ...lockOption, 'update']);
@@ -53,10 +55,10 @@ export async function ensureDebianPackages(packages: readonly DebianPackage[]): 
     if (stillMissing.length > 0) {
       throw new Error(
         `apt-get installed ${names.join(' ')} but ${stillMissing.map((p) => p.binary).join(', ')} still does not exist; ` +
-          'the binary-to-package map in the test kit is wrong',
+          'the binary-to-package map in the dev services kit is wrong',
       );
     }
-    process.stderr.write(`[testkit] installed ${names.join(' ')} in ${Date.now() - startedAt} ms\n`);
+    process.stderr.write(`[devservices] installed ${names.join(' ')} in ${Date.now() - startedAt} ms\n`);
   });
 }
 

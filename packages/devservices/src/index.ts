@@ -1,0 +1,14 @@
+export { startServices, devStackPorts, type ServiceEndpoints, type ServicePorts, type RunningServices } from './startServices';
+export {
+  createTestDatabase,
+  adminUrl,
+  adminQuery,
+  SERVICE_ROLES,
+  TEMPLATE_DATABASE,
+  type ServiceRole,
+  type TestDatabase,
+} from './testDatabase';
+export { freePort } from './freePort';
+export { ServiceStartError } from './services/managedProcess';
+export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
+export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
