@@ -4,10 +4,11 @@ import { INTERNAL_TOKEN_HEADER } from '@coherence/contracts';
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
 import { createConsumerService, readIngestConsumerConfig } from '@coherence/ingest';
 import { costsPath, publishManifest, readCosts, readManifest, type Manifest } from '@coherence/persisted-queries';
-import { createLogger, createPgPool, type PgClient, type PgPool } from '@coherence/platform';
+import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { POLICY_ENTRYPOINT, policyBundleDir, policyBundleFiles, policyBundleSha256, signPolicyBundle } from '@coherence/policy';
 import { createTestDatabase, freePort, type ServiceRole, type TestDatabase } from '@coherence/devservices';
 import { startApplication } from './support/startApplication';
+import { createRoleSessions, seedCommsTargets } from '@coherence/testkit';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import { execFile } from 'node:child_process';
@@ -484,7 +485,7 @@ describe('internal token: a subgraph answers the gateway’s signed calls only',
  * was.
  */
 describe('database roles: a stolen service URL is refused what its process never does', () => {
-  const pools: PgPool[] = [];
+  let sessions: ReturnType<typeof createRoleSessions<ServiceRole>>;
   let scoreBefore: unknown[];
   const home = () => tenant('roles-us');
   const abroad = () => tenant('roles-eu');
@@ -500,78 +501,55 @@ describe('database roles: a stolen service URL is refused what its process never
     await app.relay.drainAll();
     scoreBefore = (await admin.query('SELECT status, score FROM coherence_scores WHERE tenant_id = $1', [home()])).rows;
     expect(scoreBefore).toHaveLength(1);
-    for (const tenantId of [home(), abroad()]) {
-      await admin.query(
-        `INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'ops', 'webhook', 'https://example.com/hook')`,
-        [tenantId],
-      );
-      await admin.query(
-        `INSERT INTO dispatch_commands (command_id, tenant_id, type, idempotency_key, state, payload) VALUES ($1, $2, 'notify', 'k', 'troubleshooting', '{}')`,
-        [randomUUID(), tenantId],
-      );
-    }
+    for (const tenantId of [home(), abroad()]) await seedCommsTargets(admin, tenantId);
+    sessions = createRoleSessions(database.urls);
   });
 
   afterAll(async () => {
-    for (const pool of pools) await pool.end();
+    await sessions?.close();
   });
-
-  /** One transaction as `role`, scoped to `tenantId` as the services scope theirs; rolled back. */
-  async function as<T>(role: ServiceRole, tenantId: string, work: (client: PgClient) => Promise<T>): Promise<T> {
-    const pool = createPgPool(database.urls[role], { max: 1 });
-    pools.push(pool);
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
-      return await work(client);
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-    }
-  }
 
   const permissionDenied = { code: '42501', message: expect.stringMatching(/^permission denied/) };
 
   it("ingest's: rewrite a tenant's webhook URL, read its commands", async () => {
-    await expect(as('ingest', home(), (c) => c.query(`UPDATE comms_contacts SET url = 'https://evil.example'`))).rejects.toMatchObject(
+    await expect(sessions.asTenant('ingest', home(), `UPDATE comms_contacts SET url = 'https://evil.example'`)).rejects.toMatchObject(
       permissionDenied,
     );
-    await expect(as('ingest', home(), (c) => c.query('SELECT payload FROM dispatch_commands'))).rejects.toMatchObject(permissionDenied);
+    await expect(sessions.asTenant('ingest', home(), 'SELECT payload FROM dispatch_commands')).rejects.toMatchObject(permissionDenied);
   });
 
   it("the gateway's: read the signal ledger or the outbox", async () => {
-    await expect(as('gateway', home(), (c) => c.query('SELECT * FROM signal_ledger'))).rejects.toMatchObject(permissionDenied);
-    await expect(as('gateway', home(), (c) => c.query('SELECT envelope FROM outbox'))).rejects.toMatchObject(permissionDenied);
+    await expect(sessions.asTenant('gateway', home(), 'SELECT * FROM signal_ledger')).rejects.toMatchObject(permissionDenied);
+    await expect(sessions.asTenant('gateway', home(), 'SELECT envelope FROM outbox')).rejects.toMatchObject(permissionDenied);
   });
 
   it("coherence's: overwrite the score it serves", async () => {
-    await expect(as('coherence', home(), (c) => c.query(`UPDATE coherence_scores SET status = 'HEALTHY'`))).rejects.toMatchObject(
+    await expect(sessions.asTenant('coherence', home(), `UPDATE coherence_scores SET status = 'HEALTHY'`)).rejects.toMatchObject(
       permissionDenied,
     );
   });
 
   it("the relay's: read where notifications go", async () => {
-    await expect(as('relay', home(), (c) => c.query('SELECT url FROM comms_contacts'))).rejects.toMatchObject(permissionDenied);
+    await expect(sessions.asTenant('relay', home(), 'SELECT url FROM comms_contacts')).rejects.toMatchObject(permissionDenied);
   });
 
   it("retention's: read what a signal or a command carries", async () => {
-    await expect(as('retention', home(), (c) => c.query('SELECT provenance FROM signal_ledger'))).rejects.toMatchObject(permissionDenied);
-    await expect(as('retention', home(), (c) => c.query('SELECT payload FROM dispatch_commands'))).rejects.toMatchObject(permissionDenied);
+    await expect(sessions.asTenant('retention', home(), 'SELECT provenance FROM signal_ledger')).rejects.toMatchObject(permissionDenied);
+    await expect(sessions.asTenant('retention', home(), 'SELECT payload FROM dispatch_commands')).rejects.toMatchObject(permissionDenied);
   });
 
   it("comms': open every tenant with the old operator setting, or another region's with operator access", async () => {
-    const everyone = await as('comms', '', async (c) => {
+    const everyone = await sessions.rolledBack('comms', async (c) => {
       await c.query(`SELECT set_config('app.comms_operator', 'on', true)`);
       return (await c.query('SELECT tenant_id FROM dispatch_commands')).rows;
     });
     expect(everyone).toEqual([]);
-    const usOperator = await as('comms', '', async (c) => {
+    const usOperator = await sessions.rolledBack('comms', async (c) => {
       await c.query(`SELECT comms_operator_access('us')`);
       return (await c.query('SELECT tenant_id FROM dispatch_commands WHERE tenant_id = ANY($1) ORDER BY 1', [[home(), abroad()]])).rows;
     });
     expect(usOperator).toEqual([{ tenant_id: home() }]);
-    await expect(as('comms', home(), (c) => c.query(`UPDATE comms_contacts SET url = 'https://evil.example'`))).rejects.toMatchObject(
+    await expect(sessions.asTenant('comms', home(), `UPDATE comms_contacts SET url = 'https://evil.example'`)).rejects.toMatchObject(
       permissionDenied,
     );
   });

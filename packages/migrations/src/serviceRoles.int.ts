@@ -1,6 +1,7 @@
-import { createPgPool, setTenant, type PgClient, type PgPool } from '@coherence/platform';
+import { createPgPool, type PgClient, type PgPool } from '@coherence/platform';
 import { createTestDatabase, SERVICE_ROLES, type ServiceRole, type TestDatabase } from '@coherence/devservices';
 import { randomUUID } from 'node:crypto';
+import { createRoleSessions, seedCommsTargets } from '@coherence/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 /**
@@ -10,16 +11,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
  */
 let database: TestDatabase;
 let admin: PgPool;
-const pools = new Map<ServiceRole, PgPool>();
-const as = (role: ServiceRole): PgPool => {
-  let pool = pools.get(role);
-  if (!pool) pools.set(role, (pool = createPgPool(database.urls[role], { max: 2 })));
-  return pool;
-};
+let sessions: ReturnType<typeof createRoleSessions<ServiceRole>>;
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('services'));
   admin = createPgPool(database.adminUrl, { max: 2 });
+  sessions = createRoleSessions(database.urls);
   await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us'), ($2, 'us'), ($3, 'eu')`, [
     usTenant(),
     otherUsTenant(),
@@ -38,19 +35,12 @@ beforeAll(async () => {
       `INSERT INTO coherence_scores (tenant_id, score, status, window_iso, sources, as_of) VALUES ($1, 0.5, 'WARN', 'PT24H', '[]', now())`,
       [tenantId],
     );
-    await admin.query(
-      `INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'ops', 'webhook', 'https://example.com/hook')`,
-      [tenantId],
-    );
-    await admin.query(
-      `INSERT INTO dispatch_commands (command_id, tenant_id, type, idempotency_key, state, payload) VALUES ($1, $2, 'notify', 'k', 'troubleshooting', '{}')`,
-      [randomUUID(), tenantId],
-    );
+    await seedCommsTargets(admin, tenantId);
   }
 });
 
 afterAll(async () => {
-  for (const pool of pools.values()) await pool.end();
+  await sessions?.close();
   await admin?.end();
   await database?.drop();
 });
@@ -59,24 +49,11 @@ const usTenant = () => `${database.namespace}-us`;
 const otherUsTenant = () => `${database.namespace}-us2`;
 const euTenant = () => `${database.namespace}-eu`;
 
-/** Runs `work` as `role` in a transaction that is rolled back, whatever happened. */
-async function rolledBack<T>(role: ServiceRole, work: (client: PgClient) => Promise<T>): Promise<T> {
-  const client = await as(role).connect();
-  try {
-    await client.query('BEGIN');
-    return await work(client);
-  } finally {
-    await client.query('ROLLBACK');
-    client.release();
-  }
-}
-
-/** `sql` as `role`, scoped to `tenantId` as the services scope their transactions (setTenant). */
+// The sessions exist once beforeAll has made the database.
+const as = (role: ServiceRole): PgPool => sessions.pool(role);
+const rolledBack = <T>(role: ServiceRole, work: (client: PgClient) => Promise<T>) => sessions.rolledBack(role, work);
 const asTenant = (role: ServiceRole, tenantId: string, sql: string, values: unknown[] = []) =>
-  rolledBack(role, async (client) => {
-    await setTenant(client, tenantId);
-    return (await client.query(sql, values)).rows;
-  });
+  sessions.asTenant(role, tenantId, sql, values);
 
 /** `sql` as comms_app after taking operator access to `region`, as the worker and the operator API do. */
 const asOperator = (region: string, sql: string, values: unknown[] = []) =>
