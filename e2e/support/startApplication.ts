@@ -52,6 +52,8 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
       INGEST_JWKS: keys.jwksPath,
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,
       INGEST_REDIS_URL: endpoints.redisUrl,
+      // Tests send many refused tokens from one address on purpose; ingest's refusal throttle is tested on its own.
+      INGEST_ADDRESS_REFUSAL_BURST: '100000',
       ...subgraphEnv,
     }),
     logger,

@@ -11,7 +11,7 @@ import { assertReached, refusal, runRequestSteps, type GatewayStep, type Refusal
 import type { SubscriptionConfig } from './config';
 import { createCoherenceEventHub } from './createCoherenceEventHub';
 import { createCountLimit } from './createCountLimit';
-import { addressKey } from '../ratelimit/addressKey';
+import { addressKey } from '@coherence/ratelimit';
 
 export interface CoherenceSubscriptionsOptions {
   logger: Logger;

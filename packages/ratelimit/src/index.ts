@@ -8,3 +8,5 @@ export {
   type TenantRateLimiterOptions,
 } from './createTenantRateLimiter';
 export { createLocalGcra, type GcraBucket, type LocalGcra } from './createLocalGcra';
+export { addressKey } from './addressKey';
+export { createRefusalThrottle, type RefusalThrottle, type RefusalThrottleOptions } from './createRefusalThrottle';

@@ -59,6 +59,10 @@ const schema = z.object({
   INGEST_RATE_PER_SECOND: configFields.positiveInt(5_000),
   /** Signals a tenant may send at once after being idle; keep it ≥ INGEST_MAX_SIGNALS_PER_BATCH. Default 10_000. */
   INGEST_RATE_BURST: configFields.positiveInt(10_000),
+  /** Refused tokens (401, 403) one client address may earn per second before it is throttled… Default 5. */
+  INGEST_ADDRESS_REFUSALS_PER_SECOND: z.coerce.number().positive().default(5),
+  /** …and at once; past it, its pushes are 429 before the token is verified until the bucket refills. Default 50. */
+  INGEST_ADDRESS_REFUSAL_BURST: configFields.positiveInt(50),
   /**
    * `off` skips the write policy on `POST /v1/signals`: only for `npm run bench:ingest`, which measures what
    * the policy costs. Refused when NODE_ENV=production. Default `enforce`.

@@ -36,6 +36,8 @@ async function startIngest(env: Record<string, string> = {}) {
       INGEST_TOKEN_ISSUERS: DEV_ISSUER,
       INGEST_REDIS_URL: inject('services').redisUrl,
       INGEST_BODY_LIMIT_BYTES: '65536',
+      // These tests send refused tokens from one address on purpose; the throttle has its own instance below.
+      INGEST_ADDRESS_REFUSAL_BURST: '100000',
       SUBGRAPH_INTERNAL_JWKS: (await ensureDevInternalKeys(keyDir)).jwksPath,
       ...env,
     }),
@@ -621,6 +623,36 @@ describe('per-tenant limiter', () => {
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     expect(await ledgerCount('busy')).toBe(3);
     expect((await push({ signals: [signalOf('calm')] }, { bearer: await token('calm'), base: throttledUrl })).status).toBe(202);
+  });
+});
+
+describe('refusal throttle per address', () => {
+  it('answers 429 before verifying the token once an address has earned its burst of refusals, and charges no accepted push', async () => {
+    const throttled = await startIngest({ INGEST_ADDRESS_REFUSAL_BURST: '3', INGEST_ADDRESS_REFUSALS_PER_SECOND: '0.1' });
+    const bearer = await token('throttle');
+    for (let i = 0; i < 5; i += 1)
+      expect((await push({ signals: [signalOf('throttle')] }, { bearer, base: throttled.url })).status).toBe(202);
+    const refused = [];
+    for (let i = 0; i < 5; i += 1) {
+      refused.push(
+        await push(
+          { signals: [signalOf('throttle')] },
+          { bearer: 'not.a.jwt', base: throttled.url, headers: { 'x-request-id': `throttle-${i}` } },
+        ),
+      );
+    }
+    expect(refused.map((response) => response.status)).toEqual([401, 401, 401, 429, 429]);
+    expect(refused[3]!.json?.['error']?.['code']).toBe('RATE_LIMITED');
+    expect(Number(refused[3]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // While the bucket refills, the address's valid pushes wait too: the throttle runs before the token is read.
+    expect((await push({ signals: [signalOf('throttle')] }, { bearer, base: throttled.url })).status).toBe(429);
+    await Promise.all(services.map((service) => service.flushSecurityEvents()));
+    const { rows } = await admin.query<{ correlation_id: string }>(
+      `SELECT correlation_id FROM security_events WHERE correlation_id LIKE 'throttle-%' ORDER BY correlation_id`,
+    );
+    expect(rows.map((row) => row.correlation_id)).toEqual(['throttle-0', 'throttle-1', 'throttle-2']);
+    expect(await (await fetch(`${throttled.adminUrl}/metrics`)).text()).toMatch(/ingest_refusal_throttled_total 3\b/);
+    expect(await ledgerCount('throttle')).toBe(5);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createTokenVerifier, SCOPES } from '@coherence/auth';
 import { createSecurityEventWriter, createServiceApp, createSubgraphService, type Logger } from '@coherence/platform';
-import { createTenantRateLimiter } from '@coherence/ratelimit';
+import { createRefusalThrottle, createTenantRateLimiter } from '@coherence/ratelimit';
 import { Redis } from 'ioredis';
 import type { IngestConfig } from './config';
 import { cacheVerifiedTokens } from './modules/auth/cacheVerifiedTokens';
@@ -96,6 +96,10 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
       service: 'ingest',
       onFallback: (error) => logger.warn({ err: error }, 'ingest limiter: redis failed; enforcing the shares in process until it answers'),
       onRecovered: () => logger.info('ingest limiter: redis answers again; shares enforced in redis'),
+    }),
+    refusalThrottle: createRefusalThrottle({
+      refusalsPerSecond: config.INGEST_ADDRESS_REFUSALS_PER_SECOND,
+      burst: config.INGEST_ADDRESS_REFUSAL_BURST,
     }),
     metrics,
   });

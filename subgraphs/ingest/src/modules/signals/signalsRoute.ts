@@ -10,7 +10,7 @@ import {
   type Provenance,
 } from '@coherence/contracts';
 import { httpErrorBody, inTransaction, setTenant, type PgPool, type SecurityEventWriter } from '@coherence/platform';
-import type { TenantRateLimiter } from '@coherence/ratelimit';
+import type { RefusalThrottle, TenantRateLimiter } from '@coherence/ratelimit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestErrorCodes } from '../../errors';
 import { createAuthenticateHook, refuseForeignTenants } from '../auth/authenticateProducer';
@@ -29,6 +29,8 @@ export interface SignalsRouteOptions {
   verify: TokenVerifier;
   /** Charged one unit per signal of the batch, on the token's tenant. */
   limiter: TenantRateLimiter;
+  /** Charged for every refused token (401, 403) of an address; while that address's bucket is empty its pushes are 429 before anything else. */
+  refusalThrottle: RefusalThrottle;
   requiredScope: string;
   /** Decides the token's tenant's write (registered, resident in this region); `off` only in the ingest benchmark. */
   writePolicy: WritePolicy | 'off';
@@ -61,7 +63,24 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
     requiredScope: options.requiredScope,
   });
 
-  app.post('/v1/signals', { onRequest: authenticate }, async (request, reply) => {
+  const { refusalThrottle } = options;
+  // Before the token is verified: an address that keeps sending refused tokens costs no verification and no audit row.
+  const throttleRefusedAddresses = async (request: FastifyRequest, reply: FastifyReply) => {
+    const retryAfterSeconds = refusalThrottle.retryAfterSeconds(request.ip);
+    if (retryAfterSeconds === 0) return undefined;
+    options.metrics.refusalThrottled.inc();
+    return reply
+      .code(ingestErrorCodes.RATE_LIMITED)
+      .header(RETRY_AFTER_HEADER, String(retryAfterSeconds))
+      .send(httpErrorBody('RATE_LIMITED', `too many refused requests from this address; retry in ${retryAfterSeconds} s`));
+  };
+  const chargeRefusals = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (reply.statusCode === ingestErrorCodes.UNAUTHENTICATED || reply.statusCode === ingestErrorCodes.FORBIDDEN) {
+      refusalThrottle.charge(request.ip);
+    }
+  };
+
+  app.post('/v1/signals', { onRequest: [throttleRefusedAddresses, authenticate], onResponse: chargeRefusals }, async (request, reply) => {
     const principal = request.principal!;
     const idempotencyKey = readIdempotencyKey(request);
     if (idempotencyKey === null) {

@@ -34,6 +34,11 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
       labelNames: ['transport', 'reason_code'] as const,
       registers: [registry],
     }),
+    refusalThrottled: new Counter({
+      name: 'ingest_refusal_throttled_total',
+      help: 'Pushes refused RATE_LIMITED before their token was verified because their address kept sending refused tokens.',
+      registers: [registry],
+    }),
     securityEventsDropped: new Counter({
       name: 'ingest_security_events_dropped_total',
       help: 'Security events (AUTH_DENY, TENANT_MISMATCH) dropped unwritten: reason="overflow" when the queue was full, "refused" when Postgres refused the row.',
