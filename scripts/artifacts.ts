@@ -4,17 +4,21 @@
  *   tsx scripts/artifacts.ts write [name…]   regenerate (all by default)
  *   tsx scripts/artifacts.ts check [name…]   fail with a diff hint if a checked-in file drifted
  */
+import { jsonSchemasDir, renderJsonSchemas } from '@coherence/contracts';
 import { composeSupergraph } from '@coherence/gateway/compose';
 import { expectedScoresPath, renderExpectedScores } from '@coherence/fixtures';
 import { supergraphPath } from '@coherence/gateway';
 import { readFile, writeFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const artifacts: Record<string, { path: string; generate: () => Promise<string> }> = {
-  supergraph: { path: supergraphPath, generate: async () => composeSupergraph() },
+/** Each artifact generates one or more files: path → content. */
+const artifacts: Record<string, () => Promise<Record<string, string>>> = {
+  supergraph: async () => ({ [supergraphPath]: await composeSupergraph() }),
   /** Expected scores of the golden tenants (fixtures/src/golden). */
-  fixtures: { path: expectedScoresPath, generate: async () => renderExpectedScores() },
+  fixtures: async () => ({ [expectedScoresPath]: await renderExpectedScores() }),
+  /** JSON Schemas of the producer and consumer contracts (packages/contracts/json-schema). */
+  schemas: async () => Object.fromEntries(Object.entries(renderJsonSchemas()).map(([file, text]) => [join(jsonSchemasDir, file), text])),
 };
 
 const usage = `usage: tsx scripts/artifacts.ts <write|check> [${Object.keys(artifacts).join('|')}…]`;
@@ -27,23 +31,24 @@ if (values.help || (mode !== 'write' && mode !== 'check')) {
 const selected = names.length > 0 ? names : Object.keys(artifacts);
 let drifted = 0;
 for (const name of selected) {
-  const artifact = artifacts[name];
-  if (!artifact) {
+  const generate = artifacts[name];
+  if (!generate) {
     console.error(`unknown artifact ${name}\n${usage}`);
     process.exit(2);
   }
-  const fresh = await artifact.generate();
-  const where = relative(process.cwd(), artifact.path);
-  if (mode === 'write') {
-    await writeFile(artifact.path, fresh);
-    console.log(`wrote ${where}`);
-    continue;
-  }
-  const current = await readFile(artifact.path, 'utf8').catch(() => '');
-  if (current === fresh) console.log(`ok ${where}`);
-  else {
-    drifted += 1;
-    console.error(`DRIFT ${where} is not what its sources generate; run: npm run ${name}:write`);
+  for (const [path, fresh] of Object.entries(await generate())) {
+    const where = relative(process.cwd(), path);
+    if (mode === 'write') {
+      await writeFile(path, fresh);
+      console.log(`wrote ${where}`);
+      continue;
+    }
+    const current = await readFile(path, 'utf8').catch(() => '');
+    if (current === fresh) console.log(`ok ${where}`);
+    else {
+      drifted += 1;
+      console.error(`DRIFT ${where} is not what its sources generate; run: npx tsx scripts/artifacts.ts write ${name}`);
+    }
   }
 }
 process.exit(drifted > 0 ? 1 : 0);

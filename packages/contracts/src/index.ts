@@ -117,3 +117,5 @@ export {
 } from './headers';
 
 export { COHERENCE_CHANGED_CHANNEL, SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from './topics';
+
+export { jsonSchemasDir, renderJsonSchemas } from './jsonSchemas';

@@ -116,14 +116,15 @@ export const isoDateTimeSchema = z.iso
 export const MAX_ZONE_OFFSET_HOURS = 15;
 
 /**
- * True when every store can hold the date-time as written: Postgres refuses
+ * What every store can hold of a well-formed ISO date-time: Postgres refuses
  * year 0000 (it counts 1 BC, 1 AD) and offsets beyond ±15:59, which zod's
- * ISO check lets through. `value` is already a well-formed ISO date-time.
+ * ISO check lets through. Written without look-arounds so that the JSON
+ * Schema (packages/contracts/json-schema) can carry it to any regex engine.
  */
+export const STORABLE_INSTANT_PATTERN = /^(?:000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3}).*(?:Z|[+-](?:0\d|1[0-5]):\d{2})$/;
+
 function isStorableInstant(value: string): boolean {
-  if (value.startsWith('0000')) return false;
-  const offsetHours = /[+-](\d{2}):\d{2}$/.exec(value)?.[1];
-  return offsetHours === undefined || Number(offsetHours) <= MAX_ZONE_OFFSET_HOURS;
+  return STORABLE_INSTANT_PATTERN.test(value);
 }
 
 /** ISO-8601 duration such as `PT24H` or `P7D`. */
