@@ -4,6 +4,9 @@ import { buildExpectedScores, goldenSignals, loadSignals } from '@coherence/fixt
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { startApplication } from './support/startApplication';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
@@ -16,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
  */
 const operationId = (name: string) => manifest.operations.find((op) => op.name === name)!.id;
 const expected = buildExpectedScores();
+const execFileAsync = promisify(execFile);
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
@@ -154,4 +159,52 @@ describe('golden fixtures end to end', () => {
     const tooMany = await query('Signals', { tenantId: tenantId('golden-01'), first: 100_000 }, headers);
     expect(tooMany.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })]);
   });
+
+  it('after Neo4j loses the graph, `npm run graph:rebuild` restores every signal from the ledger and every score is identical', async () => {
+    const scoresBefore = await storedScores();
+    await deleteGraphOf(`${database.namespace}-`);
+    expect(await graphSignalCount()).toBe(0);
+
+    const started = Date.now();
+    const { stdout } = await execFileAsync('npx', ['tsx', 'scripts/graph.ts', 'rebuild', '--json'], {
+      cwd: repoRoot,
+      env: { ...process.env, REBUILD_DATABASE_URL: database.urls.rebuild, NEO4J_URL: inject('services').neo4jBoltUrl },
+    });
+    timings['rebuildMs'] = Date.now() - started;
+    const report = JSON.parse(stdout) as {
+      complete: boolean;
+      tenants: { tenantId: string; signals: number; score: { changed: boolean } }[];
+    };
+    expect(report.complete).toBe(true);
+    expect(report.tenants).toHaveLength(expected.tenants.length);
+    for (const tenant of report.tenants) expect(tenant).toMatchObject({ signals: 10_000, score: { changed: false } });
+    expect(await graphSignalCount()).toBe(100_000);
+    expect(await storedScores()).toEqual(scoresBefore);
+  }, 600_000);
 });
+
+/** Every tenant's stored score without the instants it was computed at. */
+async function storedScores() {
+  const client = new pg.Client({ connectionString: database.adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      'SELECT tenant_id, score, status, agreement, window_iso, sources FROM coherence_scores ORDER BY tenant_id',
+    );
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
+async function graphSignalCount(): Promise<number> {
+  const driver = createNeo4jDriver(inject('services').neo4jBoltUrl);
+  try {
+    const { records } = await driver.executeQuery('MATCH (s:Signal) WHERE s.tenantId STARTS WITH $prefix RETURN count(s) AS n', {
+      prefix: `${database.namespace}-`,
+    });
+    return records[0]!.get('n') as number;
+  } finally {
+    await driver.close();
+  }
+}

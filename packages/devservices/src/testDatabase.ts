@@ -24,6 +24,8 @@ export const SERVICE_ROLES = {
   comms: 'comms_app',
   gateway: 'gateway_app',
   retention: 'retention_app',
+  /** `npm run graph:rebuild`: reads every tenant's ledger, writes scores. */
+  rebuild: 'rebuild_app',
   /** Writes comms' contacts and quiet hours: the tenant-admin API's role (no process uses it yet). */
   commsAdmin: 'comms_admin',
 } as const;

@@ -313,3 +313,39 @@ describe('retention_app', () => {
     await refused(as('retention').query('DELETE FROM tenants'));
   });
 });
+
+describe('rebuild_app', () => {
+  it("reads every tenant's ledger whole and writes one tenant's score, its history and its checkpoints", async () => {
+    const { rows } = await as('rebuild').query<{ tenant_id: string; provenance: unknown }>(
+      'SELECT tenant_id, provenance FROM signal_ledger WHERE tenant_id = ANY($1) ORDER BY tenant_id',
+      [[usTenant(), euTenant()]],
+    );
+    expect(rows).toEqual([
+      { tenant_id: euTenant(), provenance: {} },
+      { tenant_id: usTenant(), provenance: {} },
+    ]);
+    const updated = await asTenant('rebuild', usTenant(), `UPDATE coherence_scores SET score = 0.6 RETURNING tenant_id`);
+    expect(updated).toEqual([{ tenant_id: usTenant() }]);
+    await rolledBack('rebuild', async (client) => {
+      await client.query(`INSERT INTO graph_rebuild_progress (tenant_id) VALUES ($1)`, [usTenant()]);
+      await client.query(
+        `INSERT INTO coherence_score_history (tenant_id, score, status, changed_at, message) VALUES ($1, 0.6, 'WARN', now(), '{}') RETURNING id`,
+        [usTenant()],
+      );
+    });
+  });
+
+  it("writes no other tenant's score and nothing outside the graph's read side", async () => {
+    expect(
+      await asTenant('rebuild', usTenant(), `UPDATE coherence_scores SET score = 0.6 WHERE tenant_id = $1 RETURNING tenant_id`, [
+        euTenant(),
+      ]),
+    ).toEqual([]);
+    await refused(as('rebuild').query(`UPDATE signal_ledger SET value = 0`));
+    await refused(as('rebuild').query(`DELETE FROM signal_ledger`));
+    await refused(as('rebuild').query('SELECT envelope FROM outbox'));
+    await refused(as('rebuild').query('SELECT * FROM comms_contacts'));
+    await refused(as('rebuild').query('SELECT * FROM policy_decisions'));
+    await refused(as('rebuild').query('DELETE FROM coherence_score_history'));
+  });
+});

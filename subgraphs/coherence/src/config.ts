@@ -130,9 +130,19 @@ const retentionSchema = z
     path: ['RETENTION_COMMS_ENVELOPES_TTL_DAYS'],
   });
 
+const graphRebuildSchema = z.object({
+  /** Connects as rebuild_app: reads every tenant's ledger, writes scores and its checkpoints (docs/adr/0015). */
+  REBUILD_DATABASE_URL: configFields.url(),
+  ...neo4jFields,
+  /** Ledger rows read and projected per step (one Neo4j transaction, one checkpoint). */
+  REBUILD_BATCH_SIZE: configFields.positiveInt(2_000),
+  COHERENCE_WINDOW_HOURS: windowHours,
+});
+
 export type CoherenceConfig = ReturnType<typeof readCoherenceConfig>;
 export type RelayConfig = ReturnType<typeof readRelayConfig>;
 export type RetentionConfig = ReturnType<typeof readRetentionConfig>;
+export type GraphRebuildConfig = ReturnType<typeof readGraphRebuildConfig>;
 
 export function readCoherenceConfig(env?: Record<string, string | undefined>) {
   return loadConfig('coherence', subgraphSchema.superRefine(subgraphConfigCheck), env);
@@ -144,4 +154,8 @@ export function readRelayConfig(env?: Record<string, string | undefined>) {
 
 export function readRetentionConfig(env?: Record<string, string | undefined>) {
   return loadConfig('retention', retentionSchema, env);
+}
+
+export function readGraphRebuildConfig(env?: Record<string, string | undefined>) {
+  return loadConfig('graph-rebuild', graphRebuildSchema, env);
 }

@@ -26,8 +26,18 @@ export {
   readCoherenceConfig,
   readRelayConfig,
   readRetentionConfig,
+  readGraphRebuildConfig,
   type CoherenceConfig,
+  type GraphRebuildConfig,
   type RelayConfig,
   type RetentionConfig,
 } from './config';
 export { createRetention, type Retention, type RetentionReportRow, type RetentionOutcome } from './retention/createRetention';
+export {
+  createGraphRebuild,
+  type GraphRebuild,
+  type GraphRebuildOptions,
+  type TenantPlan,
+  type TenantProgress,
+  type TenantRebuild,
+} from './rebuild/rebuildGraph';

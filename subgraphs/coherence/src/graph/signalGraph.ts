@@ -91,6 +91,16 @@ export async function aggregateWindow(driver: Driver, tenantId: string, asOf: Da
   }));
 }
 
+/** How many signals of the tenant the graph holds (an index seek on the tenant). */
+export async function countTenantSignals(driver: Driver, tenantId: string): Promise<number> {
+  const { records } = await driver.executeQuery(
+    'MATCH (s:Signal {tenantId: $tenantId}) RETURN count(s) AS n',
+    { tenantId },
+    { database: 'neo4j' },
+  );
+  return records[0]!.get('n') as number;
+}
+
 /** A signal as the graph holds it, with `ts` and `receivedAt` as the graph renders them (ISO-8601). */
 export interface GraphSignal {
   tenantId: string;

@@ -1,5 +1,4 @@
 import {
-  createCoherenceChangedMessage,
   outboxEventSchema,
   validate,
   type AcceptedSignal,
@@ -11,10 +10,9 @@ import { inTransaction, type Logger, type PgClient, type PgPool } from '@coheren
 import type { Driver } from 'neo4j-driver';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangePublisher } from '../events/createChangePublisher';
-import { aggregateWindow, projectSignals } from '../graph/signalGraph';
-import { computeCoherence } from '../modules/coherence/computeCoherence';
-import { upsertCoherenceScore } from '../modules/coherence/readModel';
-import { markPublished, publishPendingChanges, recordChange } from './changeNotifications';
+import { projectSignals } from '../graph/signalGraph';
+import { recomputeScore } from '../modules/coherence/recomputeScore';
+import { markPublished, publishPendingChanges } from './changeNotifications';
 import type { ProgressWatch } from './createProgressWatch';
 import type { RelayMetrics } from './createRelayMetrics';
 import { isConnectionError } from './isConnectionError';
@@ -158,20 +156,14 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
       const asOf = now();
       const tenants: BatchResult['tenants'] = [];
       for (const [tenantId, cause] of causeByTenant) {
-        const coherence = computeCoherence(await aggregateWindow(options.driver, tenantId, asOf, windowMs));
-        const { previous, updatedAt } = await upsertCoherenceScore(client, tenantId, coherence, windowIso, asOf);
-        const changed = previous?.score !== coherence.score || previous?.status !== coherence.status;
-        tenants.push({ tenantId, status: coherence.status, changed });
-        if (!changed) continue;
-        const message = createCoherenceChangedMessage({
-          // changedAt is replaced by the commit time below: subscribers measure fan-out latency from it.
-          change: { tenantId, previous, current: { tenantId, ...coherence, window: windowIso, updatedAt }, changedAt: updatedAt },
-          timestamp: updatedAt,
-          correlationId: cause.correlationId,
-          causationId: cause.messageId,
-          ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
+        const recomputed = await recomputeScore(client, options.driver, tenantId, {
+          asOf,
+          windowMs,
+          windowIso,
+          cause: { correlationId: cause.correlationId, causationId: cause.messageId, traceparent: cause.traceparent },
         });
-        changes.push({ message, historyId: await recordChange(client, message) });
+        tenants.push({ tenantId, status: recomputed.status, changed: recomputed.changed });
+        if (recomputed.change) changes.push(recomputed.change);
       }
       await markProcessed(
         client,
