@@ -12,3 +12,5 @@ export { freePort } from './freePort';
 export { ServiceStartError } from './services/managedProcess';
 export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
 export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
+export { startPostgres, type RunningPostgres, type PostgresOptions } from './services/postgres';
+export { postgresBinDirPath } from './services/debianPackages';
