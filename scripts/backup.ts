@@ -6,7 +6,7 @@
  */
 import { BackupError, listBaseBackups, prepareRestore, startWalArchiver, takeBaseBackup } from '@coherence/backup';
 import { postgresBinDirPath } from '@coherence/devservices';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, usageError } from './commandLine';
 
 /** The stack's superuser: pg_basebackup and pg_receivewal need a role with REPLICATION. */
 const LOCAL_STACK_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -44,35 +44,15 @@ Exit status: 0 prepared, 1 failed, 2 usage.`;
 const command = process.argv[2];
 const args = process.argv.slice(3);
 
-function usage(help: string, problem?: string): never {
-  if (problem) console.error(`${problem}\n`);
-  (problem ? console.error : console.log)(help);
-  process.exit(problem ? 2 : 0);
-}
-
-/** An unknown option or a missing value is a usage error that names it. */
-function parseOr<T>(help: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    return usage(help, error instanceof Error ? error.message : String(error));
-  }
-}
-
 const binDir = process.env['PG_BIN_DIR'] ?? postgresBinDirPath();
 
 async function backup(): Promise<void> {
-  const options = {
-    dir: { type: 'string' },
-    'base-only': { type: 'boolean' },
-    list: { type: 'boolean' },
-    'database-url': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  } as const;
-  const { values } = parseOr(backupHelp, () => parseArgs({ args, options }));
-  if (values.help) usage(backupHelp);
+  const { values } = parseCommandLine(backupHelp, {
+    args,
+    options: { dir: { type: 'string' }, 'base-only': { type: 'boolean' }, list: { type: 'boolean' }, 'database-url': { type: 'string' } },
+  });
   const dir = values['dir'];
-  if (!dir) usage(backupHelp, 'missing --dir');
+  if (!dir) usageError(backupHelp, 'missing --dir');
   if (values['list']) {
     const bases = await listBaseBackups(dir);
     console.log(
@@ -104,21 +84,16 @@ async function backup(): Promise<void> {
 }
 
 async function restore(): Promise<void> {
-  const options = {
-    from: { type: 'string' },
-    to: { type: 'string' },
-    'data-dir': { type: 'string' },
-    owner: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  } as const;
-  const { values } = parseOr(restoreHelp, () => parseArgs({ args, options }));
-  if (values.help) usage(restoreHelp);
+  const { values } = parseCommandLine(restoreHelp, {
+    args,
+    options: { from: { type: 'string' }, to: { type: 'string' }, 'data-dir': { type: 'string' }, owner: { type: 'string' } },
+  });
   const from = values['from'];
   const to = values['to'];
   const dataDir = values['data-dir'];
-  if (!from || !to || !dataDir) usage(restoreHelp, 'missing --from, --to or --data-dir');
+  if (!from || !to || !dataDir) usageError(restoreHelp, 'missing --from, --to or --data-dir');
   if (!/(Z|[+-]\d\d:\d\d)$/.test(to) || Number.isNaN(Date.parse(to)))
-    usage(restoreHelp, `INVALID_TIME: ${to} is not an ISO-8601 instant with a zone`);
+    usageError(restoreHelp, `INVALID_TIME: ${to} is not an ISO-8601 instant with a zone`);
   const owner = values['owner'] ?? (process.getuid?.() === 0 ? 'postgres' : undefined);
   const prepared = await prepareRestore({ dir: from, target: new Date(to), dataDir, ...(owner ? { owner } : {}) });
   console.log(`prepared ${prepared.dataDir} from base backup ${prepared.base.stamp}, to replay WAL up to ${prepared.target}
@@ -136,7 +111,7 @@ next:
 try {
   if (command === 'backup') await backup();
   else if (command === 'restore') await restore();
-  else usage(`${backupHelp}\n\n${restoreHelp}`, 'the commands are backup and restore');
+  else usageError(`${backupHelp}\n\n${restoreHelp}`, 'the commands are backup and restore');
 } catch (error) {
   console.error(error instanceof BackupError ? error.message : `failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;

@@ -5,7 +5,7 @@
 import { createGraphRebuild, createNeo4jDriver, readGraphRebuildConfig, type TenantProgress } from '@coherence/coherence';
 import { tenantIdSchema } from '@coherence/contracts';
 import { ConfigError, createPgPool } from '@coherence/platform';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, usageError } from './commandLine';
 
 /** rebuild_app on the database of `npm run stack` (and .env.example), so the command works as is next to the stack. */
 const LOCAL_STACK_URL = 'postgres://rebuild_app@127.0.0.1:5432/coherence';
@@ -29,32 +29,16 @@ COHERENCE_WINDOW_HOURS (24).
 
 Exit status: 0 done, 1 failed or stopped before the end, 2 usage or configuration.`;
 
-function usage(problem: string): never {
-  console.error(`${problem}\n\n${help}`);
-  process.exit(2);
-}
+const usage = (problem: string) => usageError(help, problem);
 
-function parse() {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        tenant: { type: 'string', multiple: true },
-        'dry-run': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    return usage(error instanceof Error ? error.message : String(error));
-  }
-}
-
-const { values, positionals } = parse();
-if (values.help) {
-  console.log(help);
-  process.exit(0);
-}
+const { values, positionals } = parseCommandLine(help, {
+  allowPositionals: true,
+  options: {
+    tenant: { type: 'string', multiple: true },
+    'dry-run': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+});
 if (positionals[0] !== 'rebuild' || positionals.length > 1) usage('the one command is: rebuild');
 const badTenant = (values.tenant ?? []).find((id) => !tenantIdSchema.safeParse(id).success);
 if (badTenant !== undefined) usage(`INVALID_TENANT_ID: ${JSON.stringify(badTenant)} is not a tenant id`);

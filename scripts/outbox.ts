@@ -4,7 +4,7 @@
  */
 import { dropQuarantined, listQuarantined, listRetrying, retryQuarantined, type QuarantineChange } from '@coherence/coherence';
 import { createPgPool } from '@coherence/platform';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, usageError } from './commandLine';
 
 /** The relay's database in `npm run stack` (and .env.example), so the command printed by the stack works as is. */
 const LOCAL_STACK_URL = 'postgres://relay_app@127.0.0.1:5432/coherence';
@@ -26,33 +26,16 @@ Outbox events the relay could not project (docs/runbooks/outbox-quarantine.md).
 
 Exit status: 0 done, 1 an id is not in quarantine (nothing changed) or the database failed, 2 usage.`;
 
-function usage(problem: string): never {
-  console.error(`${problem}\n\n${help}`);
-  process.exit(2);
-}
+const usage = (problem: string) => usageError(help, problem);
 
-function parse() {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        'database-url': { type: 'string' },
-        all: { type: 'boolean' },
-        yes: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    // An unknown option or a missing value: say which, with the usage.
-    return usage(error instanceof Error ? error.message : String(error));
-  }
-}
-
-const { values, positionals } = parse();
-if (values.help) {
-  console.log(help);
-  process.exit(0);
-}
+const { values, positionals } = parseCommandLine(help, {
+  allowPositionals: true,
+  options: {
+    'database-url': { type: 'string' },
+    all: { type: 'boolean' },
+    yes: { type: 'boolean' },
+  },
+});
 const [command, ...ids] = positionals;
 const badId = ids.find((id) => !/^[1-9][0-9]{0,18}$/.test(id));
 if (badId !== undefined) usage(`"${badId}" is not an outbox id`);
