@@ -1,5 +1,5 @@
 import type { CoherenceScore } from '@coherence/contracts';
-import { inTransaction, setTenant, type PgClient, type PgPool } from '@coherence/platform';
+import { setTenant, type PgClient, type PgPool } from '@coherence/platform';
 import type { Coherence } from './computeCoherence';
 
 interface ScoreRow {
@@ -22,16 +22,9 @@ export type CoherenceScoreRead = CoherenceScore & { asOf: string | null };
 
 /** See {@link CoherenceScoreRead}. */
 export async function readCoherenceScore(pool: PgPool, tenantId: string, windowIso: string): Promise<CoherenceScoreRead> {
-  const row = await inTransaction(pool, async (client) => {
-    await setTenant(client, tenantId);
-    const { rows } = await client.query<ScoreRow>(
-      `SELECT tenant_id, score, status, agreement, window_iso, sources,
-              to_json(as_of) #>> '{}' AS as_of, to_json(updated_at) #>> '{}' AS updated_at
-         FROM coherence_scores WHERE tenant_id = $1`,
-      [tenantId],
-    );
-    return rows[0];
-  });
+  // One round trip: the function sets the tenant for row-level security and reads (coherence migration 006).
+  const { rows } = await pool.query<ScoreRow>('SELECT * FROM coherence_read_score($1)', [tenantId]);
+  const row = rows[0];
   if (!row) {
     return {
       tenantId,
