@@ -19,7 +19,7 @@ import { createLogger, createPgPool, inTransaction, setTenant, type PgPool } fro
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseNumberArgs } from './support/cli';
+import { parseNumberArgs } from '../commandLine';
 import { watchMachine, writeReport } from './support/report';
 import { withServers } from './support/servers';
 

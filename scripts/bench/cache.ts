@@ -31,7 +31,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { allPassed, checkLines } from './support/checks';
-import { exitWithUsage, parseNumberArgs } from './support/cli';
+import { usageError, parseNumberArgs } from '../commandLine';
 import { describeMachine, watchMachine, writeReport } from './support/report';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
@@ -48,7 +48,7 @@ const {
   'changes-per-second': changesPerSecond,
 } = parseNumberArgs(usage, { duration: 60, rate: 200, zipf: 1.1, 'changes-per-second': 1 });
 if (![durationSeconds, ratePerSecond, zipfExponent].every((n) => Number.isFinite(n) && n > 0) || !(changesPerSecond >= 0))
-  exitWithUsage(usage);
+  usageError(usage);
 const SLICE_SECONDS = Math.min(10, durationSeconds);
 const TARGET_HIT_RATIO = 0.7;
 const TARGET_P95_REDUCTION = 0.2;

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { parseNumberArgs } from './support/cli';
+import { parseNumberArgs } from '../commandLine';
 
 const {
   subscribers,

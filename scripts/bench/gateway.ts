@@ -35,7 +35,7 @@ import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitWithUsage, parseNumberArgs } from './support/cli';
+import { usageError, parseNumberArgs } from '../commandLine';
 import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
@@ -53,7 +53,7 @@ const {
   connections,
   warmup: warmupSeconds,
 } = parseNumberArgs(usage, { duration: 30, rounds: 5, connections: 10, warmup: 5 });
-if (![durationSeconds, rounds, connections, warmupSeconds].every((n) => Number.isInteger(n) && n > 0)) exitWithUsage(usage);
+if (![durationSeconds, rounds, connections, warmupSeconds].every((n) => Number.isInteger(n) && n > 0)) usageError(usage);
 
 const say = (message: string) => console.log(`[bench:gateway] ${message}`);
 const operation = manifest.operations.find((op) => op.name === 'TenantCoherence')!;

@@ -28,7 +28,7 @@ import type autocannon from 'autocannon';
 import { join } from 'node:path';
 import pg from 'pg';
 import { allPassed, checkLines } from './support/checks';
-import { parseNumberArgs } from './support/cli';
+import { parseNumberArgs } from '../commandLine';
 import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
 import { runLoad, sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';

@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { parseScriptArgs } from './support/cli';
+import { parseScriptArgs } from '../commandLine';
 import { repoRoot } from './support/report';
 import { withServers } from './support/servers';
 

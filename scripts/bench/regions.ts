@@ -25,7 +25,7 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verdict } from './support/checks';
-import { exitWithUsage, parseNumberArgs } from './support/cli';
+import { usageError, parseNumberArgs } from '../commandLine';
 import { writeReport } from './support/report';
 import { withServers } from './support/servers';
 
@@ -35,8 +35,7 @@ const usage = `usage: npm run bench:regions [-- --requests N] [--rounds N] [--wa
   --rounds N    off/on rounds, alternating (default 3)
   --wan-ms MS   one-way delay on the link to the far primary (default 20)`;
 const { requests: requestsPerRound, rounds, 'wan-ms': wanMs } = parseNumberArgs(usage, { requests: 200, rounds: 3, 'wan-ms': 20 });
-if (![requestsPerRound, rounds, wanMs].every((n) => Number.isFinite(n) && n >= 0) || requestsPerRound < 1 || rounds < 1)
-  exitWithUsage(usage);
+if (![requestsPerRound, rounds, wanMs].every((n) => Number.isFinite(n) && n >= 0) || requestsPerRound < 1 || rounds < 1) usageError(usage);
 const TARGET_REDUCTION = 0.25;
 const TENANTS = 5;
 const REGION = 'eu';

@@ -26,7 +26,7 @@ import { startApplication } from '../../e2e/support/startApplication';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { verdict } from '../bench/support/checks';
-import { exitWithUsage, parseScriptArgs } from '../bench/support/cli';
+import { usageError, parseScriptArgs } from '../commandLine';
 import { repoRoot, writeReport } from '../bench/support/report';
 import { withServers } from '../bench/support/servers';
 
@@ -53,7 +53,7 @@ const cycles = Number(values.cycles);
 const pollMs = Number(values['poll-ms']);
 const refreshMs = Number(values['refresh-ms']);
 if ((values.target !== undefined && values.target !== 'stack') || ![cycles, pollMs, refreshMs].every((n) => Number.isInteger(n) && n > 0))
-  exitWithUsage(usage);
+  usageError(usage);
 const TARGET_MS = 10_000;
 /** Past this a phase is recorded as failed rather than waited for. */
 const GIVE_UP_MS = 60_000;

@@ -23,7 +23,7 @@ import { createGatewayRuntime } from '@graphql-hive/gateway';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { exitWithUsage, parseScriptArgs } from './cli';
+import { usageError, parseScriptArgs } from '../../commandLine';
 
 const usage =
   'usage: tsx scripts/bench/support/baselineGateway.ts --kind apollo|hive --supergraph PATH --port N --internal-key PATH --tenant ID';
@@ -44,7 +44,7 @@ if (
   !internalKey ||
   !tenant
 )
-  exitWithUsage(usage);
+  usageError(usage);
 const supergraphSdl = readFileSync(values.supergraph, 'utf8');
 const benchTenant: string = tenant;
 
