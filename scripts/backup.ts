@@ -71,15 +71,17 @@ async function backup(): Promise<void> {
   const base = await takeBaseBackup({ url, dir, binDir });
   console.log(`base backup ${base.stamp}: ${base.startedAt} → ${base.finishedAt}`);
   console.log('archiving until Ctrl-C / SIGTERM; restore to any time after the base backup finished');
-  await new Promise<void>((resolveStop) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolveStop());
-    archiver.process.once('exit', (code) => {
-      console.error(`pg_receivewal exited with ${code}`);
-      process.exitCode = 1;
-      resolveStop();
-    });
+  const failed = await new Promise<boolean>((resolveStop) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolveStop(false));
+    archiver.process.once('exit', () => resolveStop(true));
   });
+  if (failed)
+    console.error(`pg_receivewal exited (${archiver.process.exitCode ?? archiver.process.signalCode}); WAL is not archived any more`);
   await archiver.stop();
+  if (failed) {
+    process.exitCode = 1;
+    return;
+  }
   console.log('stopped; the slot coherence_backup keeps WAL on the server until the next run (drop it if you stop backing up)');
 }
 

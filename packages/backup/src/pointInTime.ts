@@ -93,6 +93,8 @@ export async function startWalArchiver(options: { url: string; dir: string; binD
   await execFileAsync(bin, ['-d', options.url, '--slot', slot, '--create-slot', '--if-not-exists', '--no-password']);
   const child = spawn(bin, ['-d', options.url, '-D', walDir(options.dir), '--slot', slot, '--synchronous', '--no-password'], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    // Its own process group: a Ctrl-C in the terminal reaches the command, which stops the archiver itself.
+    detached: true,
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -172,6 +174,10 @@ export async function prepareRestore(options: {
     restore_command: restoreCommand,
     recovery_target_time: postgresTimestamp(options.target),
     recovery_target_action: 'promote',
+    // A hot standby must run with max_connections and friends at least the source's, which were
+    // perhaps given on its command line and are not in the backup; a restore takes no queries
+    // before it is promoted anyway, so it does not need to be one.
+    hot_standby: 'off',
   };
   const lines = Object.entries(settings).map(([key, value]) => `${key} = '${value.replaceAll("'", "''")}'`);
   await appendFile(join(dataDir, 'postgresql.auto.conf'), `\n# point-in-time restore (npm run restore)\n${lines.join('\n')}\n`);
