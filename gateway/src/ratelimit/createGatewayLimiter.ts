@@ -69,7 +69,6 @@ export function createGatewayLimiter(options: GatewayLimiterOptions) {
     ratePerSecond: () => options.ratePerSecond,
     burst: () => Math.max(1, options.ratePerSecond * options.burstSeconds),
     metrics: options.metrics,
-    service: 'gateway',
     // The connection shared with the cache logs one line per outage and keeps `gateway_redis_up`.
     onFallback: (error) => gatewayRedis.failed('limiter', error),
     onRecovered: () => gatewayRedis.succeeded(),

@@ -6,6 +6,8 @@ export type Transport = 'http' | 'kafka';
 export interface IngestMetricsOptions {
   /** Reads the outbox backlog (unprojected signals, all tenants) when /metrics is scraped. */
   readBacklog: () => Promise<number>;
+  /** Reads the age of the oldest unprojected outbox event when /metrics is scraped. */
+  readOutboxLag: () => Promise<number>;
 }
 
 /**
@@ -88,6 +90,14 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
         // An unreadable backlog must not take /metrics down with it: during a database outage the
         // consumer's stall gauge is what matters. NaN says "unknown" where a stale count would mislead.
         this.set(await options.readBacklog().catch(() => Number.NaN));
+      },
+    }),
+    outboxLag: new Gauge({
+      name: 'ingest_outbox_lag_seconds',
+      help: "Age of the oldest outbox event the relay has not projected (0 when none waits); the relay's own relay_outbox_lag_seconds vanishes while it is down, this one does not.",
+      registers: [registry],
+      async collect() {
+        this.set(await options.readOutboxLag().catch(() => Number.NaN));
       },
     }),
   };
