@@ -24,6 +24,14 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
       labelNames: ['transport'] as const,
       registers: [registry],
     }),
+    // Per tenant for the cost model (docs/slo.md): only signals of registered tenants get this far (the write
+    // policy refuses the others before anything is stored), so the label is bounded by the tenants table.
+    tenantSignals: new Counter({
+      name: 'ingest_tenant_signals_total',
+      help: 'Signals committed to the ledger or found already stored, by tenant.',
+      labelNames: ['tenant'] as const,
+      registers: [registry],
+    }),
     deduped: new Counter({
       name: 'ingest_signals_deduped_total',
       help: 'Signals whose key (tenant, source, signalId, ts) was already stored, by transport.',
