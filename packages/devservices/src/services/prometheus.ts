@@ -101,6 +101,11 @@ export interface PrometheusOptions {
   scrapeTargets: readonly ScrapeTarget[];
   /** Rule files (recording and alerting), absolute or relative to the working directory. */
   ruleFiles: readonly string[];
+  /**
+   * Labels this Prometheus adds to whatever leaves it (alerts, federation, remote
+   * write): one Prometheus per region carries `region` here (grafana/README.md).
+   */
+  externalLabels?: Readonly<Record<string, string>>;
   /** Default 15 s (Prometheus' own default); tests use 1 s so an alert is seen quickly. */
   scrapeIntervalSeconds?: number;
   /** Default: the scrape interval. */
@@ -129,6 +134,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       scrape_interval: `${scrapeInterval}s`,
       scrape_timeout: `${Math.min(scrapeInterval, 10)}s`,
       evaluation_interval: `${options.evaluationIntervalSeconds ?? scrapeInterval}s`,
+      external_labels: { ...options.externalLabels },
     },
     rule_files: options.ruleFiles.map((file) => resolve(file)),
     // One job per service, so `job` names the process as `service` does.
