@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { allRules, readMetricVocabulary, ruleFiles, ruleTestFiles, rulesDir, seriesNames } from './support/observability';
+import { allRules, grafanaDir, readMetricVocabulary, ruleFiles, ruleTestFiles, rulesDir, seriesNames } from './support/observability';
 
 /**
  * The rules of grafana/rules/ checked and unit-tested by promtool (Debian's,
@@ -33,6 +33,16 @@ function selectedNames(expr: string): string[] {
     .map(([name]) => name)
     .filter((name) => !promqlWords.has(name) && !/^(Inf|NaN)$/i.test(name) && !/^\d/.test(name));
 }
+
+describe('grafana/metrics.json', () => {
+  it('is documented in grafana/README.md, metric by metric', () => {
+    const readme = readFileSync(join(grafanaDir, 'README.md'), 'utf8');
+    const undocumented = readMetricVocabulary()
+      .metrics.map((metric) => metric.name)
+      .filter((name) => !readme.includes(`\`${name}\``));
+    expect(undocumented).toEqual([]);
+  });
+});
 
 describe('grafana/rules', () => {
   it('passes promtool check rules (syntax, lint)', async () => {
