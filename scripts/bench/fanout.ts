@@ -156,7 +156,10 @@ try {
     delivered,
     clientLatencyMs: { p50: percentile(50), p95: percentile(95), p99: percentile(99), max: sorted.at(-1) },
     serverHistogram: Object.fromEntries(
-      [...metrics.matchAll(/^subscription_fanout_latency_seconds_(bucket\{le="[^"]+"\}|count|sum) (\S+)$/gm)].map((m) => [m[1], Number(m[2])]),
+      [...metrics.matchAll(/^subscription_fanout_latency_seconds_(bucket\{le="[^"]+"\}|count|sum) (\S+)$/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
     ),
   };
   console.log(JSON.stringify(summary, null, 2));

@@ -149,11 +149,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
   const managed = spawnManaged({
     name: 'prometheus',
     command: prometheus,
-    args: [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${dataDir}`,
-      `--web.listen-address=${host}:${options.port}`,
-    ],
+    args: [`--config.file=${configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=${host}:${options.port}`],
     logFile,
     cwd: dataDir,
   });
