@@ -1,4 +1,4 @@
-import { runPromtool } from '@coherence/devservices/prometheus';
+import { checkPromql, runPromtool } from '@coherence/devservices/prometheus';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +33,17 @@ function selectedNames(expr: string): string[] {
     .map(([name]) => name)
     .filter((name) => !promqlWords.has(name) && !/^(Inf|NaN)$/i.test(name) && !/^\d/.test(name));
 }
+
+describe('checkPromql (for PromQL kept outside the rule files, e.g. dashboards)', () => {
+  it('accepts expressions that parse and names the ones that do not', async () => {
+    expect((await checkPromql(['sum by (service) (rate(http_request_duration_seconds_count[5m]))', 'up == 1'])).exitCode).toBe(0);
+    const broken = await checkPromql(['up', 'sum(rate(up[5m])', 'up ==']);
+    expect(broken.exitCode).not.toBe(0);
+    expect(broken.output).toMatch(/"check:expression_1": could not parse/);
+    expect(broken.output).toMatch(/"check:expression_2": could not parse/);
+    expect(broken.output).not.toMatch(/"check:expression_0"/);
+  });
+});
 
 describe('grafana/metrics.json', () => {
   it('is documented in grafana/README.md, metric by metric', () => {

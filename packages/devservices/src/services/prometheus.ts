@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { downloadDebianPackage } from './debianPackages';
@@ -50,6 +51,26 @@ export async function runPromtool(args: readonly string[], options: { cwd?: stri
     const failed = error as { code?: number | string; stdout?: string; stderr?: string };
     if (typeof failed.code !== 'number') throw error;
     return { exitCode: failed.code, output: (failed.stdout ?? '') + (failed.stderr ?? '') };
+  }
+}
+
+/**
+ * Whether each PromQL expression parses, as `promtool check rules` sees it in
+ * a recording rule (promtool has no command for a bare expression): for
+ * dashboards and other PromQL kept outside the rule files. Resolves with
+ * promtool's result; the output names the rule (`check:expression_<index>`)
+ * of each expression that does not parse.
+ */
+export async function checkPromql(expressions: readonly string[]): Promise<PromtoolResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'promql-check-'));
+  try {
+    const file = join(dir, 'expressions.yml');
+    const rules = expressions.map((expr, index) => ({ record: `check:expression_${index}`, expr }));
+    // JSON is YAML; one group per expression, so one bad expression does not hide the others.
+    writeFileSync(file, JSON.stringify({ groups: rules.map((rule, index) => ({ name: `expression_${index}`, rules: [rule] })) }));
+    return await runPromtool(['check', 'rules', '--lint=none', file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
