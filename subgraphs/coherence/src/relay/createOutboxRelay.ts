@@ -8,6 +8,7 @@ import {
   type OutboxEvent,
 } from '@coherence/contracts';
 import { inTransaction, type Logger, type PgClient, type PgPool } from '@coherence/platform';
+import { contextOf, inSpan, SpanKind, traceHeadersOf } from '@coherence/telemetry';
 import type { Driver } from 'neo4j-driver';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangePublisher } from '../events/createChangePublisher';
@@ -151,27 +152,43 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
         }
       }
       eventAgesSeconds = projected.map((row) => row.age_seconds);
-      for (let i = 0; i < signals.length; i += graphChunkSize) {
-        await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
-      }
+      // One graph write serves the events of many traces: it is traced in the first one's.
+      const first = projected.length > 0 ? causeByTenant.values().next().value : undefined;
+      await inSpan(
+        'relay project signals',
+        {
+          kind: SpanKind.CONSUMER,
+          ...(first ? { parent: contextOf(first) } : {}),
+          attributes: { 'messaging.batch.message_count': projected.length },
+        },
+        async () => {
+          for (let i = 0; i < signals.length; i += graphChunkSize) {
+            await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
+          }
+        },
+      );
 
       const asOf = now();
       const tenants: BatchResult['tenants'] = [];
       for (const [tenantId, cause] of causeByTenant) {
-        const coherence = computeCoherence(await aggregateWindow(options.driver, tenantId, asOf, windowMs));
-        const { previous, updatedAt } = await upsertCoherenceScore(client, tenantId, coherence, windowIso, asOf);
-        const changed = previous?.score !== coherence.score || previous?.status !== coherence.status;
-        tenants.push({ tenantId, status: coherence.status, changed });
-        if (!changed) continue;
-        const message = createCoherenceChangedMessage({
-          // changedAt is replaced by the commit time below: subscribers measure fan-out latency from it.
-          change: { tenantId, previous, current: { tenantId, ...coherence, window: windowIso, updatedAt }, changedAt: updatedAt },
-          timestamp: updatedAt,
-          correlationId: cause.correlationId,
-          causationId: cause.messageId,
-          ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
+        // Scoring a tenant continues the trace of the event that caused it (stored with the outbox row),
+        // and so does the CoherenceChanged message it may publish (docs/adr/0020-traces.md).
+        await inSpan('relay score tenant', { kind: SpanKind.CONSUMER, parent: contextOf(cause) }, async () => {
+          const coherence = computeCoherence(await aggregateWindow(options.driver, tenantId, asOf, windowMs));
+          const { previous, updatedAt } = await upsertCoherenceScore(client, tenantId, coherence, windowIso, asOf);
+          const changed = previous?.score !== coherence.score || previous?.status !== coherence.status;
+          tenants.push({ tenantId, status: coherence.status, changed });
+          if (!changed) return;
+          const message = createCoherenceChangedMessage({
+            // changedAt is replaced by the commit time below: subscribers measure fan-out latency from it.
+            change: { tenantId, previous, current: { tenantId, ...coherence, window: windowIso, updatedAt }, changedAt: updatedAt },
+            timestamp: updatedAt,
+            correlationId: cause.correlationId,
+            causationId: cause.messageId,
+            trace: traceHeadersOf(),
+          });
+          changes.push({ message, historyId: await recordChange(client, message) });
         });
-        changes.push({ message, historyId: await recordChange(client, message) });
       }
       await markProcessed(
         client,
