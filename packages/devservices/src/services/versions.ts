@@ -17,6 +17,8 @@ export const versions = {
   opa: '1.22.2',
   /** Helm 3, built with `go install` into `.cache/go/bin` like OPA; lints and renders helm/coherence in the chart tests. */
   helm: '3.22.0',
+  /** Jaeger all-in-one (v2, on the OpenTelemetry collector), built from source into `.cache/go/bin` (see jaeger.ts); the trace backend of the stack and the trace test. */
+  jaeger: '1.76.0',
   /** npm `unleash-server`, a dependency of @coherence/devservices (exact, so npm ci provisions it); 7.5 is the last line that runs on Node 20. */
   unleash: '7.5.1',
 } as const;
