@@ -201,7 +201,9 @@ it('follows a signal from ingest through the relay and comms, and its read throu
 
   // The client's spans are the parents of ingest's and the gateway's request spans.
   expect(named('POST /v1/signals').map(parentOf)).toEqual([pushSpan]);
-  expect(new Set(named('POST /graphql').map(parentOf))).toEqual(new Set([readSpan]));
+  const gatewayRequests = named('POST /graphql').filter((span) => serviceOf(span) === 'gateway');
+  expect(gatewayRequests.length).toBeGreaterThan(0);
+  expect(new Set(gatewayRequests.map(parentOf))).toEqual(new Set([readSpan]));
   // Ingest → (outbox row) → relay → (CoherenceChanged over Redis) → comms worker.
   for (const span of [...named('relay score tenant'), ...named('relay project signals')]) expect(parentService(span)).toBe('ingest');
   expect(named('relay score tenant').length).toBeGreaterThan(0);

@@ -1,5 +1,4 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { W3CBaggagePropagator } from '@opentelemetry/core';
+import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -10,7 +9,6 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeepRefusedRequests } from './keepRefusedRequests';
-import { TENANT_ID, TenantAttributeProcessor, setSpanTenant, withTenantBaggage } from './tenantBaggage';
 
 const exported = new InMemorySpanExporter();
 afterEach(() => exported.reset());
@@ -68,31 +66,5 @@ describe('KeepRefusedRequests', () => {
     open[4]!.end();
     await provider.forceFlush();
     expect(exported.getFinishedSpans().map((span) => span.name)).toEqual(['child', 'POST /graphql']);
-  });
-});
-
-describe('TenantAttributeProcessor', () => {
-  it('sets tenant.id from the local parent span, over baggage, and from baggage where no parent names one', async () => {
-    propagation.setGlobalPropagator(new W3CBaggagePropagator());
-    const provider = new TracerProvider({
-      spanProcessors: [new TenantAttributeProcessor(), new SimpleSpanProcessor({ exporter: exported })],
-    });
-    const tracer = provider.getTracer('test');
-    const claimed = withTenantBaggage('claimed-by-caller');
-    const server = tracer.startSpan('POST /graphql', {}, claimed);
-    tracer.startSpan('before authentication', {}, trace.setSpan(claimed, server)).end();
-    setSpanTenant('from-token', server);
-    tracer.startSpan('after authentication', {}, trace.setSpan(claimed, server)).end();
-    server.end();
-    tracer.startSpan('untraced tenant').end();
-    await provider.forceFlush();
-    const tenantOf = Object.fromEntries(exported.getFinishedSpans().map((span) => [span.name, span.attributes[TENANT_ID]]));
-    expect(tenantOf).toEqual({
-      'before authentication': 'claimed-by-caller',
-      'after authentication': 'from-token',
-      'POST /graphql': 'from-token',
-      'untraced tenant': undefined,
-    });
-    propagation.disable();
   });
 });
