@@ -1,4 +1,5 @@
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
+import { createReceiver, type Receiver } from '@coherence/comms/testing';
 import { createTestDatabase, freePort, type TestDatabase } from '@coherence/devservices';
 import { startJaeger, type RunningJaeger } from '@coherence/devservices/jaeger';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
@@ -15,7 +16,8 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
  * One trace through every process, as they run in production (each its own
  * `main`, exporting OTLP to a real Jaeger): a signal pushed to ingest with a
  * known `traceparent` is followed through the outbox row, the relay (Neo4j,
- * read model), `CoherenceChanged` over Redis and the comms worker, and a read
+ * read model), `CoherenceChanged` over Redis, the comms worker and the
+ * command it sends to the tenant's webhook, to the webhook's receiver; a read
  * of the tenant's score through the gateway in the same trace reaches the
  * subgraphs. Jaeger's query API must then hold all of it, each span under
  * the right parent and carrying `tenant.id` (docs/adr/0020-traces.md).
@@ -26,6 +28,7 @@ const tenantCoherenceId = manifest.operations.find((op) => op.name === 'TenantCo
 let database: TestDatabase;
 let jaeger: RunningJaeger;
 let keys: DevKeyFiles;
+let receiver: Receiver;
 const running: ManagedProcess[] = [];
 const ports = { gateway: 0, ingest: 0 };
 
@@ -100,9 +103,12 @@ beforeAll(async () => {
     COMMS_DATABASE_URL: database.urls.comms,
     ...subgraphAuth,
   });
+  receiver = await createReceiver(() => ({ status: 200 }));
   await startProcess('comms-worker', 'subgraphs/comms/src/worker/main.ts', {
     COMMS_DATABASE_URL: database.urls.comms,
     REDIS_URL: services.redisUrl,
+    // The webhook receiver is on loopback, which deliveries may not reach otherwise.
+    COMMS_SSRF_ALLOW: '127.0.0.1/32',
     ...channel,
   });
   await startProcess('relay', 'subgraphs/coherence/src/relay/main.ts', {
@@ -129,6 +135,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(running.map((child) => child.stop()));
   await jaeger?.stop();
+  await receiver?.close();
   await database?.drop();
   rmSync(logDir, { recursive: true, force: true });
 });
@@ -139,6 +146,11 @@ it('follows a signal from ingest through the relay and comms, and its read throu
   const tenantId = `${database.namespace}-traced`;
   const admin = createPgPool(database.adminUrl);
   await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us')`, [tenantId]);
+  // The tenant's first score (critical, below) is a status change its webhook hears about.
+  await admin.query(`INSERT INTO comms_contacts (tenant_id, contact_id, channel, url) VALUES ($1, 'chat', 'webhook', $2)`, [
+    tenantId,
+    receiver.url('/chat'),
+  ]);
   await admin.end();
   const traceId = randomBytes(16).toString('hex');
   // A client that traces: its own spans are the parents of the first span in each process it calls.
@@ -187,8 +199,12 @@ it('follows a signal from ingest through the relay and comms, and its read throu
     const found = ((await response.json()) as { data: JaegerTrace[] }).data[0];
     if (found === undefined) return undefined;
     const services = new Set(Object.values(found.processes).map((p) => p.serviceName));
-    return wanted.every((service) => services.has(service)) && hasSpan(found, 'comms handle CoherenceChanged') ? found : undefined;
+    return wanted.every((service) => services.has(service)) && hasSpan(found, 'comms run notify.webhook') ? found : undefined;
   });
+  // The webhook's receiver got the trace too.
+  const delivered = receiver.to('/chat');
+  expect(delivered).toHaveLength(1);
+  expect(delivered[0]!.headers['traceparent']).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
 
   const byId = new Map(trace.spans.map((span) => [span.spanID, span]));
   const serviceOf = (span: JaegerSpan) => trace.processes[span.processID]!.serviceName;
@@ -210,6 +226,11 @@ it('follows a signal from ingest through the relay and comms, and its read throu
   for (const span of named('comms handle CoherenceChanged')) {
     expect(serviceOf(span)).toBe('comms-worker');
     expect(byId.get(parentOf(span)!)?.operationName).toBe('relay score tenant');
+  }
+  // → (command on the bus) → its run, and the webhook POST inside it.
+  for (const span of named('comms run notify.webhook')) {
+    expect(byId.get(parentOf(span)!)?.operationName).toBe('comms handle CoherenceChanged');
+    expect(trace.spans.some((child) => parentOf(child) === span.spanID && child.operationName === 'POST')).toBe(true);
   }
   // The relay's Neo4j queries and the gateway's own steps are spans too.
   expect(trace.spans.some((span) => serviceOf(span) === 'relay' && span.operationName.startsWith('neo4j '))).toBe(true);

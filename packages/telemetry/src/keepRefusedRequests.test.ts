@@ -1,14 +1,7 @@
-import { context, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  createAlwaysRecordSampler,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KeepRefusedRequests } from './keepRefusedRequests';
+import { KeepRefusedRequests, recordRequestSpans } from './keepRefusedRequests';
 
 const exported = new InMemorySpanExporter();
 afterEach(() => exported.reset());
@@ -25,46 +18,38 @@ function request(provider: TracerProvider, status: number, failed = false): stri
   return server.spanContext().traceId;
 }
 
-describe('KeepRefusedRequests', () => {
-  it('exports a refused or failed request whole although the head sampler dropped it, and drops the rest', async () => {
-    const keep = new KeepRefusedRequests(new SimpleSpanProcessor({ exporter: exported }));
-    const provider = new TracerProvider({ sampler: createAlwaysRecordSampler(new AlwaysOffSampler()), spanProcessors: [keep] });
-    request(provider, 200);
-    const refused = request(provider, 403);
-    const failed = request(provider, 200, true);
-    await provider.forceFlush();
+const provider = (headSampler: AlwaysOffSampler | AlwaysOnSampler) =>
+  new TracerProvider({
+    sampler: recordRequestSpans(headSampler),
+    spanProcessors: [new KeepRefusedRequests(new SimpleSpanProcessor({ exporter: exported }))],
+  });
+
+describe('KeepRefusedRequests with recordRequestSpans', () => {
+  it("exports the span of a refused or failed request although the head sampler dropped its trace, and nothing of the others'", async () => {
+    const dropping = provider(new AlwaysOffSampler());
+    request(dropping, 200);
+    const refused = request(dropping, 403);
+    const failed = request(dropping, 200, true);
+    await dropping.forceFlush();
     const spans = exported.getFinishedSpans();
-    expect(new Set(spans.map((span) => span.spanContext().traceId))).toEqual(new Set([refused, failed]));
-    expect(spans).toHaveLength(6);
-    expect(spans.every((span) => span.spanContext().traceFlags === 1)).toBe(true);
-    expect(keep.waitingTraces).toBe(0);
+    expect(spans.map((span) => [span.name, span.spanContext().traceId, span.spanContext().traceFlags])).toEqual([
+      ['POST /graphql', refused, 1],
+      ['POST /graphql', failed, 1],
+    ]);
   });
 
-  it('passes sampled spans straight through', async () => {
-    const provider = new TracerProvider({
-      sampler: new AlwaysOnSampler(),
-      spanProcessors: [new KeepRefusedRequests(new SimpleSpanProcessor({ exporter: exported }))],
-    });
-    request(provider, 200);
-    await provider.forceFlush();
+  it('records no span below a dropped request: one span per request is the cost', () => {
+    const tracer = provider(new AlwaysOffSampler()).getTracer('test');
+    const server = tracer.startSpan('POST /graphql', { kind: SpanKind.SERVER });
+    expect(server.isRecording()).toBe(true);
+    expect(tracer.startSpan('gateway policy', {}, trace.setSpan(context.active(), server)).isRecording()).toBe(false);
+    expect(tracer.startSpan('unleash poll', { kind: SpanKind.CLIENT }).isRecording()).toBe(false);
+  });
+
+  it('passes sampled traces through whole', async () => {
+    const keeping = provider(new AlwaysOnSampler());
+    request(keeping, 200);
+    await keeping.forceFlush();
     expect(exported.getFinishedSpans()).toHaveLength(3);
-  });
-
-  it('holds at most the configured number of requests waiting for their decision', async () => {
-    const keep = new KeepRefusedRequests(new SimpleSpanProcessor({ exporter: exported }), { traces: 2, spansPerTrace: 1 });
-    const provider = new TracerProvider({ sampler: createAlwaysRecordSampler(new AlwaysOffSampler()), spanProcessors: [keep] });
-    const tracer = provider.getTracer('test');
-    const open: Span[] = [];
-    for (let i = 0; i < 5; i += 1) {
-      const server = tracer.startSpan('POST /graphql');
-      tracer.startSpan('child', {}, trace.setSpan(context.active(), server)).end();
-      open.push(server);
-    }
-    expect(keep.waitingTraces).toBe(2);
-    // The newest request was still held: refused, its span and its one child are exported.
-    open[4]!.setAttribute('http.response.status_code', 429);
-    open[4]!.end();
-    await provider.forceFlush();
-    expect(exported.getFinishedSpans().map((span) => span.name)).toEqual(['child', 'POST /graphql']);
   });
 });

@@ -1,47 +1,61 @@
-import { SpanStatusCode, TraceFlags, type Context } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
-
-/** How much of the unsampled requests in flight is held while they run. */
-export interface KeepRefusedRequestsLimits {
-  /** Requests (traces) held at once; the oldest is let go past this. */
-  traces: number;
-  /** Spans held per request; later ones are dropped. */
-  spansPerTrace: number;
-}
-
-const defaultLimits: KeepRefusedRequestsLimits = { traces: 2_000, spansPerTrace: 128 };
+import {
+  isSpanContextValid,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type Link,
+} from '@opentelemetry/api';
+import {
+  SamplingDecision,
+  type ReadableSpan,
+  type Sampler,
+  type SamplingResult,
+  type Span,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 
 /**
- * The gateway's tail decision (docs/adr/0020-traces.md): the head sampler
- * keeps a ratio of traces, but a request that was refused (status 4xx) or
- * failed (5xx, or a span in error) is exported whole even when the head
- * sampler said no. Used with a sampler that records every span
- * (`createAlwaysRecordSampler`): sampled spans go straight to `next`;
- * unsampled ones wait until their request's span (the local root) ends, and
- * are then exported if it was refused or failed, else dropped. What waits is
- * bounded by {@link KeepRefusedRequestsLimits}.
+ * The gateway's tail decision, first half (docs/adr/0020-traces.md): where
+ * the head sampler drops a trace, the request's own span (a server span with
+ * no local parent) is still recorded, unsampled, so that
+ * {@link KeepRefusedRequests} can export it if the request is refused or
+ * fails. Nothing else of a dropped trace is recorded: one span per request
+ * is the whole cost.
+ */
+export function recordRequestSpans(headSampler: Sampler): Sampler {
+  return {
+    shouldSample(context: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+      const result = headSampler.shouldSample(context, traceId, name, kind, attributes, links);
+      if (result.decision !== SamplingDecision.NOT_RECORD || kind !== SpanKind.SERVER) return result;
+      const parent = trace.getSpanContext(context);
+      const localRoot = parent === undefined || !isSpanContextValid(parent) || parent.isRemote === true;
+      return localRoot ? { ...result, decision: SamplingDecision.RECORD } : result;
+    },
+    toString: () => `RecordRequestSpans{${headSampler.toString()}}`,
+  };
+}
+
+/**
+ * The gateway's tail decision, second half: sampled spans go straight to
+ * `next`; a recorded but unsampled one (a request's span, see
+ * {@link recordRequestSpans}) is exported, flagged sampled, when the request
+ * was refused (HTTP status 4xx) or failed (5xx, or the span is in error),
+ * and dropped otherwise.
  */
 export class KeepRefusedRequests implements SpanProcessor {
-  private readonly waiting = new Map<string, ReadableSpan[]>();
-
-  constructor(
-    private readonly next: SpanProcessor,
-    private readonly limits: KeepRefusedRequestsLimits = defaultLimits,
-  ) {}
+  constructor(private readonly next: SpanProcessor) {}
 
   onStart(span: Span, parentContext: Context): void {
     this.next.onStart(span, parentContext);
   }
 
   onEnd(span: ReadableSpan): void {
-    const { traceId, traceFlags } = span.spanContext();
-    if ((traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED) return this.next.onEnd(span);
-    const parent = span.parentSpanContext;
-    if (parent !== undefined && !parent.isRemote) return this.hold(traceId, span);
-    const held = this.waiting.get(traceId) ?? [];
-    this.waiting.delete(traceId);
-    if (!isRefusedOrFailed(span)) return;
-    for (const kept of [...held, span]) this.next.onEnd(asSampled(kept));
+    const sampled = (span.spanContext().traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+    if (sampled) this.next.onEnd(span);
+    else if (isRefusedOrFailed(span)) this.next.onEnd(asSampled(span));
   }
 
   forceFlush(): Promise<void> {
@@ -49,26 +63,7 @@ export class KeepRefusedRequests implements SpanProcessor {
   }
 
   shutdown(): Promise<void> {
-    this.waiting.clear();
     return this.next.shutdown();
-  }
-
-  /** How many requests have spans waiting for their decision (for tests). */
-  get waitingTraces(): number {
-    return this.waiting.size;
-  }
-
-  private hold(traceId: string, span: ReadableSpan): void {
-    const held = this.waiting.get(traceId);
-    if (held !== undefined) {
-      if (held.length < this.limits.spansPerTrace) held.push(span);
-      return;
-    }
-    if (this.waiting.size >= this.limits.traces) {
-      const oldest = this.waiting.keys().next().value;
-      if (oldest !== undefined) this.waiting.delete(oldest);
-    }
-    this.waiting.set(traceId, [span]);
   }
 }
 

@@ -7,11 +7,11 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, createAlwaysRecordSampler, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { register } from 'node:module';
 import { headSampler } from './headSampler';
-import { KeepRefusedRequests } from './keepRefusedRequests';
+import { KeepRefusedRequests, recordRequestSpans } from './keepRefusedRequests';
 import { TenantAttributeProcessor } from './tenantBaggage';
 
 /** The processes, by their `service.name`. */
@@ -20,9 +20,9 @@ export type ServiceName = 'gateway' | 'ingest' | 'ingest-consumer' | 'relay' | '
 export interface TelemetryOptions {
   serviceName: ServiceName;
   /**
-   * Record every span and export a refused or failed request even when the
-   * head sampler dropped its trace (the gateway's tail decision, see
-   * {@link KeepRefusedRequests}).
+   * Export the span of a refused or failed request even when the head
+   * sampler dropped its trace (the gateway's tail decision, see
+   * {@link recordRequestSpans} and {@link KeepRefusedRequests}).
    */
   keepRefusedRequests?: boolean;
 }
@@ -59,7 +59,7 @@ export async function startTelemetry(options: TelemetryOptions, env: NodeJS.Proc
   sdk = new NodeSDK({
     serviceName: options.serviceName,
     resource: resourceFromAttributes({ 'deployment.environment.name': env['NODE_ENV'] ?? 'development' }),
-    sampler: options.keepRefusedRequests && exporter !== undefined ? createAlwaysRecordSampler(sampler) : sampler,
+    sampler: options.keepRefusedRequests && exporter !== undefined ? recordRequestSpans(sampler) : sampler,
     spanProcessors: [new TenantAttributeProcessor(), ...exporting],
     textMapPropagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
     instrumentations: [
