@@ -23,6 +23,7 @@ import {
   type RunningServices,
   type ServiceEndpoints,
 } from '@coherence/devservices';
+import { startJaeger, type RunningJaeger } from '@coherence/devservices/jaeger';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { startPrometheus, type RunningPrometheus } from '@coherence/devservices/prometheus';
 import { createHash } from 'node:crypto';
@@ -53,7 +54,8 @@ or SIGTERM, which stop everything it started.
 
 Ports: gateway 4000, ingest 4001 (subgraph 4021), coherence 4002, comms 4003 (inbound webhooks 4013);
 admin listeners (/healthz, /readyz, /metrics): gateway 4100, ingest 4101, coherence 4102, comms 4103, relay 4110, ingest-consumer 4111, comms-worker 4112;
-postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242, prometheus 9090.`;
+postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242, prometheus 9090;
+jaeger: OTLP/HTTP 4318, query API 16686 (gRPC 16685).`;
 
 const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -69,6 +71,8 @@ const keyDir = join(rootDir, 'keys');
 const REGION = 'us';
 /** Prometheus' UI and API; it scrapes every process's admin listener (grafana/README.md). */
 const PROMETHEUS_PORT = 9090;
+/** Jaeger's default ports: the processes export OTLP/HTTP to 4318; its query API answers on 16686. */
+const jaegerPorts = { otlpHttp: 4318, query: 16686, queryGrpc: 16685 };
 /** How long the start waits for the relay to project the demo data; it goes through the outbox in order, after any backlog. */
 const PROJECTION_DEADLINE_MS = 60_000;
 const say = (message: string) => console.log(`[stack] ${message}`);
@@ -93,6 +97,8 @@ const servicesStarting: Promise<RunningServices> = startServices({
   unleashFlags: defaultFlagStates,
   unleashTokenSecrets: devStackUnleashTokenSecrets,
 });
+// The trace backend; the first run builds it from source (a few minutes), alongside the servers' start.
+const jaegerStarting: Promise<RunningJaeger> = startJaeger({ ports: jaegerPorts, logFile: join(logDir, 'jaeger', 'jaeger.log') });
 const processes: ManagedProcess[] = [];
 let prometheusStarting: Promise<RunningPrometheus> | undefined;
 let stopping = false;
@@ -114,6 +120,10 @@ async function stopAll(exitCode: number): Promise<void> {
     (services) => services.stop(),
     () => undefined,
   );
+  await jaegerStarting.then(
+    (jaeger) => jaeger.stop(),
+    () => undefined,
+  );
   say('stopped');
   process.exit(exitCode);
 }
@@ -125,9 +135,11 @@ process.on('SIGTERM', () => void stopAll(0));
 
 try {
   const services = await servicesStarting;
+  const jaeger = await jaegerStarting;
+  say(`jaeger ready: query API ${jaeger.uiUrl}/api, OTLP/HTTP ${jaeger.otlpEndpoint}`);
   const keys = await ensureDevKeys(keyDir);
   await prepareDatabase(services.endpoints);
-  const scrapeTargets = await startProcesses(services.endpoints, keys, await ensureDevInternalKeys(keyDir));
+  const scrapeTargets = await startProcesses(services.endpoints, keys, await ensureDevInternalKeys(keyDir), jaeger);
   if (!stopping) await (prometheusStarting = startStackPrometheus(scrapeTargets));
   await loadDemoData(services.endpoints, keys);
   if (!stopping) {
@@ -166,6 +178,7 @@ async function startProcesses(
   endpoints: ServiceEndpoints,
   keys: DevKeyFiles,
   internalKeys: DevKeyFiles,
+  jaeger: RunningJaeger,
 ): Promise<{ job: string; address: string; labels: { service: string } }[]> {
   const { host, port } = endpoints.postgres;
   // The subgraphs answer calls signed with the gateway's internal key only.
@@ -267,7 +280,8 @@ async function startProcesses(
       command: process.execPath,
       args: ['--import', 'tsx', join(repoRoot, entry)],
       cwd: repoRoot,
-      env: { ...process.env, ...env },
+      // Every process exports its spans to Jaeger, at the default sampling (docs/adr/0020-traces.md).
+      env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, ...env },
       logFile,
     });
     processes.push(child);
@@ -415,6 +429,7 @@ Coherence is running.
             relay :4110, ingest-consumer :4111, comms-worker :4112
   prometheus http://127.0.0.1:${PROMETHEUS_PORT} (every process scraped, the rules of grafana/rules/; alerts at /alerts)
   unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill:killswitch -- --target stack\`)
+  jaeger    http://127.0.0.1:${jaegerPorts.query} (traces; OTLP/HTTP in on :${jaegerPorts.otlpHttp}). A trace by id: http://127.0.0.1:${jaegerPorts.query}/api/traces/<trace id>
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}
 
@@ -424,6 +439,12 @@ Read a tenant's coherence by persisted id, with a token minted by the dev key
   curl -s http://127.0.0.1:4000/graphql -H 'content-type: application/json' \\
     -H "authorization: Bearer $(npm run -s token -- --tenant acme --scope coherence:read:self --residency us)" \\
     -d '${requestBody('acme')}'
+
+Add -i to see its \`traceparent\` response header, 00-<trace id>-<span id>-<flags>. To trace
+this very request whatever the sampling, send a sampled one yourself:
+-H "traceparent: 00-$(openssl rand -hex 16)-$(openssl rand -hex 8)-01", then read the trace:
+
+  curl -s http://127.0.0.1:${jaegerPorts.query}/api/traces/<trace id>
 
 Press Ctrl-C to stop everything.`);
 }

@@ -1,6 +1,11 @@
-import { runService } from '@coherence/platform';
-import { readGatewayConfig } from './config';
-import { createGateway } from './createGateway';
+import { startTelemetry } from '@coherence/telemetry';
+
+// Tracing starts before anything it instruments is loaded, hence the dynamic
+// imports below (docs/adr/0020-traces.md).
+await startTelemetry({ serviceName: 'gateway', keepRefusedRequests: true });
+const { runService } = await import('@coherence/platform');
+const { readGatewayConfig } = await import('./config');
+const { createGateway } = await import('./createGateway');
 
 await runService({
   name: 'gateway',

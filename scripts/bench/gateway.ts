@@ -9,7 +9,11 @@
  *   (a) this gateway (`gateway/src/main.ts`) with everything on: JWT,
  *       persisted operations, OPA policy, the per-tenant limiter (its rate set
  *       far above the load, so it decides every request but never refuses),
- *       and the response cache — once with the cache on, once off;
+ *       and the response cache — once with the cache on, once off, both
+ *       with OpenTelemetry disabled (OTEL_SDK_DISABLED=true), and once more
+ *       with the cache on and tracing on at the default sampling, exporting
+ *       to a real Jaeger: tracing's cost is that pair's throughput ratio
+ *       (docs/adr/0020-traces.md; target ≤ 5 %);
  *   (b) a plain `@apollo/gateway` in `@apollo/server`, no plugins;
  *   (c) Hive Gateway's runtime, default settings (which include sharing one
  *       subgraph call among identical ones in flight — this load is one
@@ -31,6 +35,7 @@ import { costsPath, manifestPath, signManifest } from '@coherence/persisted-quer
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { freePort } from '@coherence/devservices';
 import { startApplication } from '../../e2e/support/startApplication';
+import { startJaeger } from '@coherence/devservices/jaeger';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -157,14 +162,22 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       env,
       logFile,
     });
-  const coherenceGateway = (cacheEnabled: boolean): Gateway => ({
-    key: cacheEnabled ? 'coherence-cache-on' : 'coherence-cache-off',
-    label: `this gateway, cache ${cacheEnabled ? 'on' : 'off'}`,
+  // Tracing on: spans of the default sampling (parent-based, 0.15) exported over OTLP to a real Jaeger.
+  const jaeger = await startJaeger({
+    ports: { otlpHttp: await freePort(), query: await freePort(), queryGrpc: await freePort() },
+    logFile: join(services.logDir, 'jaeger', 'jaeger.log'),
+  });
+  defer(() => jaeger.stop());
+  const tracingEnv = (traced: boolean) => (traced ? { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint } : { OTEL_SDK_DISABLED: 'true' });
+  const coherenceGateway = (cacheEnabled: boolean, traced = false): Gateway => ({
+    key: `coherence-cache-${cacheEnabled ? 'on' : 'off'}${traced ? '-traced' : ''}`,
+    label: `this gateway, cache ${cacheEnabled ? 'on' : 'off'}${traced ? ', traced' : ''}`,
     request: 'persisted id + JWT',
     hasCacheMetrics: true,
     start: (port, adminPort, logFile) =>
       spawnNode('gateway', 'gateway/src/main.ts', [], logFile, {
         ...childEnv,
+        ...tracingEnv(traced),
         LOG_LEVEL: 'warn',
         GATEWAY_PORT: `${port}`,
         GATEWAY_HOST: '127.0.0.1',
@@ -180,7 +193,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         GATEWAY_MANIFEST_PATH: benchManifest,
         GATEWAY_MANIFEST_PUBLIC_KEY: artifactPublicKey,
         GATEWAY_REDIS_URL: services.endpoints.redisUrl,
-        GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:${cacheEnabled ? 'cache-on' : 'cache-off'}:`,
+        GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:${cacheEnabled ? 'cache-on' : 'cache-off'}${traced ? '-traced' : ''}:`,
         GATEWAY_CACHE_ENABLED: `${cacheEnabled}`,
         // The limiter stays on (every request pays for its decision) but never refuses this load.
         GATEWAY_RATE_PER_SECOND: '1000000',
@@ -214,7 +227,8 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         logFile,
       ),
   });
-  const gateways = [baseline('apollo'), baseline('hive'), coherenceGateway(true), coherenceGateway(false)];
+  // Tracing's cost is read off the cache-on pair: the same gateway with the SDK disabled and with it exporting.
+  const gateways = [baseline('apollo'), baseline('hive'), coherenceGateway(true), coherenceGateway(false), coherenceGateway(true, true)];
 
   const bodyFor = (gateway: Gateway) =>
     JSON.stringify(
@@ -299,6 +313,16 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
     },
   }));
   const passed = rows.every((r) => r.failed === 0 && r.requests > 0);
+  const untraced = results.find((r) => r.key === 'coherence-cache-on')!;
+  const traced = results.find((r) => r.key === 'coherence-cache-on-traced')!;
+  const tracing = {
+    sampling: 'parentbased_traceidratio 0.15 (the default), exported over OTLP/HTTP to Jaeger',
+    off: { requestsPerSecond: untraced.requestsPerSecond, p95: untraced.latencyMs.p95 },
+    on: { requestsPerSecond: traced.requestsPerSecond, p95: traced.latencyMs.p95 },
+    throughputRatio: Number((traced.requestsPerSecond / Math.max(untraced.requestsPerSecond, 0.01)).toFixed(3)),
+    costPercent: Number((100 * (1 - traced.requestsPerSecond / Math.max(untraced.requestsPerSecond, 0.01))).toFixed(1)),
+    targetCostPercent: 5,
+  };
   const report = {
     when: new Date().toISOString(),
     machine: machine.report(),
@@ -314,6 +338,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       flags: 'bootstrap defaults (v24.coherence on, region-routing off), no Unleash server',
     },
     results: rows,
+    tracing,
     passed,
   };
   writeReport('bench-gateway.json', report);
@@ -331,6 +356,9 @@ ${rows
       `${pad(r.failed, 8)}${pad(r.vsPlainApollo.requestsPerSecond, 15)}${r.vsPlainApollo.p95}`,
   )
   .join('\n')}
+
+  tracing (cache on, same run): off ${tracing.off.requestsPerSecond} req/s (p95 ${tracing.off.p95} ms), on ${tracing.on.requestsPerSecond} req/s (p95 ${tracing.on.p95} ms)
+  → × ${tracing.throughputRatio} throughput, cost ${tracing.costPercent} % (target ≤ ${tracing.targetCostPercent} %)
   report: reports/bench-gateway.json`);
   if (!passed) console.error('FAIL: a gateway answered something other than the data (non-2xx, errors or a mismatched body)');
   return passed ? 0 : 1;

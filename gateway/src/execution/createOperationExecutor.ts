@@ -1,14 +1,10 @@
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { createInternalTokenSigner, type InternalCaller, type InternalTokenSigner } from '@coherence/auth';
-import {
-  childTraceparent,
-  injectTraceContext,
-  INTERNAL_TOKEN_HEADER,
-  TENANTS_TOUCHED_EXTENSION,
-  type TraceContext,
-} from '@coherence/contracts';
+import { INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, TENANTS_TOUCHED_EXTENSION, type RequestTrace } from '@coherence/contracts';
 import { maskUnexpectedErrors } from '@coherence/platform';
+import { withTenantBaggage } from '@coherence/telemetry';
+import { context as otelContext } from '@opentelemetry/api';
 import type { FastifyBaseLogger } from 'fastify';
 import { JSON_CONTENT_TYPE, type ExecutedOperation } from '../gatewayResponse';
 import type { AdmittedContext } from '../pipeline/GatewayStep';
@@ -16,7 +12,7 @@ import type { SubgraphName } from '../supergraph/subgraphs';
 
 export interface GatewayContext {
   log: FastifyBaseLogger;
-  trace: TraceContext;
+  trace: RequestTrace;
   operationId: string;
   /**
    * What every subgraph call's internal token vouches for: the verified
@@ -31,9 +27,11 @@ export interface GatewayContext {
 
 /**
  * Every header the gateway adds to a subgraph call, in one place: the
- * request's trace as a child span and the internal token, minted for this
- * call's subgraph (docs/adr/0011-signed-subgraph-calls.md). Subgraphs trust
- * nothing else a call says about who sent it.
+ * request id and the internal token, minted for this call's subgraph
+ * (docs/adr/0011-signed-subgraph-calls.md). Subgraphs trust nothing else a
+ * call says about who sent it. The trace (`traceparent`, and `baggage` with
+ * `tenant.id`) is added by the HTTP instrumentation, as a child of Apollo's
+ * `gateway.fetch` span (docs/adr/0020-traces.md).
  */
 async function subgraphHeaders(
   context: GatewayContext,
@@ -41,7 +39,7 @@ async function subgraphHeaders(
   signer: InternalTokenSigner,
 ): Promise<Record<string, string>> {
   return {
-    ...injectTraceContext({ ...context.trace, traceparent: childTraceparent(context.trace.traceparent) }),
+    [REQUEST_ID_HEADER]: context.trace.requestId,
     [INTERNAL_TOKEN_HEADER]: await signer.mint(subgraph, context.caller),
   };
 }
@@ -106,29 +104,32 @@ export async function createOperationExecutor(options: OperationExecutorOptions)
 
   return {
     /** Runs the operation; sets the request's `tenantsTouched` to what the subgraphs report, as they answer. */
-    async execute(context: AdmittedContext, trace: TraceContext): Promise<ExecutedOperation> {
+    async execute(context: AdmittedContext, trace: RequestTrace): Promise<ExecutedOperation> {
       const { operation, variables, principal, tenantIds, log } = context;
       const replicaRegion = options.regionHint();
       const tenantsTouched = (context.tenantsTouched = new Set<string>());
       // Apollo runs the manifest's text: for persisted ids, the only text it ever runs.
-      const response = await apollo.executeOperation(
-        { query: operation.body, operationName: operation.name, variables },
-        {
-          contextValue: {
-            log,
-            trace,
-            operationId: operation.id,
-            caller: {
-              subject: principal.subject,
-              scopes: principal.scopes,
-              tenantIds,
-              region: options.region,
-              ...(replicaRegion === undefined ? {} : { replicaRegion }),
-              requestId: context.correlationId,
+      // Its spans (plan, each subgraph fetch) and calls carry the request's tenant as baggage.
+      const response = await otelContext.with(withTenantBaggage(context.tenant.tenantId), () =>
+        apollo.executeOperation(
+          { query: operation.body, operationName: operation.name, variables },
+          {
+            contextValue: {
+              log,
+              trace,
+              operationId: operation.id,
+              caller: {
+                subject: principal.subject,
+                scopes: principal.scopes,
+                tenantIds,
+                region: options.region,
+                ...(replicaRegion === undefined ? {} : { replicaRegion }),
+                requestId: context.correlationId,
+              },
+              tenantsTouched,
             },
-            tenantsTouched,
           },
-        },
+        ),
       );
       // Incremental delivery needs a multipart `accept`, which this call never sends.
       if (response.body.kind !== 'single') throw new Error('an incremental result was not asked for');

@@ -1,4 +1,6 @@
 import type { Principal } from '@coherence/auth';
+import { inSpan, setSpanTenant } from '@coherence/telemetry';
+import { trace } from '@opentelemetry/api';
 import type { FastifyBaseLogger } from 'fastify';
 import type { GatewayErrorCode } from '../errors';
 import type { ExecutedOperation, GatewayResponse } from '../gatewayResponse';
@@ -99,11 +101,25 @@ export function assertReached<K extends keyof RequestContext>(
   if (missing.length > 0) throw new Error(`gateway step ${step} ran before ${missing.join(', ')} was known`);
 }
 
-/** Runs the steps' `onRequest` in order; the first refusal ends the request, and every step's `onRefused` hears it. */
+/**
+ * Runs the steps' `onRequest` in order, each in a span `gateway <step>`; the
+ * first refusal ends the request, and every step's `onRefused` hears it.
+ * Once the token is verified, its tenant is set on the request's span (and
+ * so on every span started under it: docs/adr/0020-traces.md).
+ */
 export async function runRequestSteps(steps: readonly GatewayStep[], context: RequestContext): Promise<Refusal | undefined> {
+  const requestSpan = trace.getActiveSpan();
   for (const step of steps) {
-    const refused = await step.onRequest?.(context);
+    const { onRequest } = step;
+    if (onRequest === undefined) continue;
+    const refused = await inSpan(`gateway ${step.name}`, {}, async (span) => {
+      const outcome = await onRequest.call(step, context);
+      if (outcome) span.setAttribute('coherence.refusal.code', outcome.code);
+      return outcome;
+    });
+    if (context.principal) setSpanTenant(context.principal.tenantId, requestSpan);
     if (refused) {
+      requestSpan?.setAttribute('coherence.refusal.code', refused.code);
       for (const listener of steps) listener.onRefused?.(context, refused);
       return refused;
     }

@@ -1,4 +1,4 @@
-import { formatTraceparent } from '@coherence/contracts';
+import { inSpan, traceHeadersOf } from '@coherence/telemetry';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import { gatewayErrorCodes, graphqlErrorBody } from '../errors';
@@ -37,7 +37,9 @@ export function createHttpHandler(options: HttpHandlerOptions) {
     if (refused) return { refused };
     assertReached(context, 'execution', 'principal', 'operation', 'variables', 'tenantIds', 'tenant');
     const execute = () => options.execute(context, request);
-    return { response: answer ? await answer(context, execute) : toGatewayResponse(await execute()) };
+    return {
+      response: answer ? await inSpan('gateway response-cache', {}, () => answer(context, execute)) : toGatewayResponse(await execute()),
+    };
   }
 
   return async function handleGraphQL(request: FastifyRequest, reply: FastifyReply) {
@@ -62,7 +64,9 @@ export function createHttpHandler(options: HttpHandlerOptions) {
     if ('refused' in outcome) return sendRefusal(reply, context, outcome.refused);
     const { response } = outcome;
     for (const [name, value] of response.headers) void reply.header(name, value);
-    void reply.header('traceparent', formatTraceparent(request.trace.traceparent));
+    // The caller can continue (or look up) the trace its request was part of.
+    const { traceparent } = traceHeadersOf();
+    if (traceparent !== undefined) void reply.header('traceparent', traceparent);
     reply.code(response.status);
     return reply.send(response.body);
   };

@@ -112,4 +112,30 @@ describe('createCoherenceChangedMessage', () => {
     expect(message).toMatchObject({ aggregateType: 'Tenant', aggregateId: 'acme', type: COHERENCE_CHANGED, causationId: null });
     expect(message).not.toHaveProperty('traceparent');
   });
+
+  it('carries the trace headers of the work that made the change', () => {
+    const at = '2026-11-24T12:00:00.000Z';
+    const trace = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', baggage: 'tenant.id=acme' };
+    const message = createCoherenceChangedMessage({
+      change: {
+        tenantId: 'acme',
+        previous: null,
+        current: {
+          tenantId: 'acme',
+          score: 0.6,
+          status: 'WARN',
+          agreement: 1,
+          window: 'PT24H',
+          updatedAt: at,
+          sources: [{ source: 'api', score: 0.6, count: 2 }],
+        },
+        changedAt: at,
+      },
+      timestamp: at,
+      correlationId: 'req-1',
+      trace,
+    });
+    expect(validate(coherenceChangedMessageSchema, message)).toEqual({ ok: true, value: message });
+    expect(message).toMatchObject(trace);
+  });
 });

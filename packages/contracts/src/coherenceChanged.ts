@@ -87,7 +87,8 @@ export interface CoherenceChangedInit {
   correlationId: string;
   /** The message that caused it (an outbox event), if any. */
   causationId?: string | null;
-  traceparent?: string;
+  /** The trace headers of the work that made the change, so subscribers continue its trace. */
+  trace?: { traceparent?: string; tracestate?: string; baggage?: string };
 }
 
 /** A CoherenceChanged message in its envelope, so producers fill only what is theirs. */
@@ -103,7 +104,7 @@ export function createCoherenceChangedMessage(init: CoherenceChangedInit): Coher
     correlationId: init.correlationId,
     causationId: init.causationId ?? null,
     schemaVersion: 1,
-    ...(init.traceparent ? { traceparent: init.traceparent } : {}),
+    ...init.trace,
     payload: init.change,
   };
 }

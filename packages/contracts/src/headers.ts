@@ -7,7 +7,10 @@ export const TRACEPARENT_HEADER = 'traceparent';
 /** W3C Trace Context: vendor-specific trace state that travels with `traceparent`. */
 export const TRACESTATE_HEADER = 'tracestate';
 
-/** Legacy request id, kept as an alias of the trace (see `extractTraceContext`). */
+/** W3C Baggage: `tenant.id` travels in it (docs/adr/0020-traces.md). */
+export const BAGGAGE_HEADER = 'baggage';
+
+/** Legacy request id, kept as an alias of the trace (see `requestTrace`). */
 export const REQUEST_ID_HEADER = 'x-request-id';
 
 /** Client-chosen key that makes a mutation safe to retry. */

@@ -28,14 +28,9 @@ describe('@coherence/contracts public surface', () => {
       'commsEnvelopeSchema',
       'dispatchCommandSchema',
       'evidenceRecordSchema',
-      'parseTraceparent',
-      'formatTraceparent',
-      'createTraceparent',
-      'childTraceparent',
-      'parseTracestate',
-      'formatTracestate',
-      'extractTraceContext',
-      'injectTraceContext',
+      'requestTrace',
+      'sentTraceId',
+      'isTraceparent',
     ] as const;
     for (const name of names) {
       const exported: unknown = contracts[name];
@@ -50,6 +45,7 @@ describe('@coherence/contracts public surface', () => {
     expect(contracts.COHERENCE_CHANGED).toBe('CoherenceChanged');
     expect(contracts.TRACEPARENT_HEADER).toBe('traceparent');
     expect(contracts.TRACESTATE_HEADER).toBe('tracestate');
+    expect(contracts.BAGGAGE_HEADER).toBe('baggage');
     expect(contracts.REQUEST_ID_HEADER).toBe('x-request-id');
     expect(contracts.SIGNALS_TOPIC).toBe('coherence.signals.v1');
     expect(contracts.SIGNALS_DLQ_TOPIC).toBe('coherence.signals.dlq');

@@ -86,27 +86,12 @@ export type { EvidenceActor, EvidenceRecord } from './evidenceRecord';
 export { errorResponseSchema, ingestAcceptedSchema } from './ingestResponse';
 export type { ErrorResponse, IngestAccepted } from './ingestResponse';
 
-export {
-  childTraceparent,
-  createTraceparent,
-  extractTraceContext,
-  formatTraceparent,
-  formatTracestate,
-  injectTraceContext,
-  isSampled,
-  isTracestateKey,
-  isTracestateValue,
-  parseTraceparent,
-  parseTracestate,
-  TRACE_FLAG_SAMPLED,
-  TRACEPARENT_VERSION,
-  TRACESTATE_DEFAULT_MAX_LENGTH,
-  TRACESTATE_MAX_MEMBERS,
-} from './traceContext';
-export type { CreateTraceparentOptions, IncomingHeaders, TraceContext, TraceParent, TraceStateMember } from './traceContext';
+export { isTraceparent, requestTrace, sentTraceId } from './requestTrace';
+export type { IncomingHeaders, RequestTrace, RequestTraceOptions } from './requestTrace';
 
 export {
   AUTHORIZATION_HEADER,
+  BAGGAGE_HEADER,
   IDEMPOTENCY_KEY_HEADER,
   INTERNAL_TOKEN_HEADER,
   REQUEST_ID_HEADER,

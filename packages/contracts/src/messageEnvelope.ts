@@ -1,9 +1,11 @@
 import { z } from 'zod';
-import { parseTraceparent } from './traceContext';
+import { isTraceparent } from './requestTrace';
 import { boundedString, correlationIdSchema, isoDateTimeSchema, storableStringSchema, tenantIdSchema, uuidSchema } from './scalars';
 
 /** W3C recommends propagating at least 512 characters of `tracestate`; longer is not carried. */
 const TRACESTATE_MAX_LENGTH = 512;
+/** W3C Baggage: at most 8,192 bytes; ours carries `tenant.id` only. */
+const BAGGAGE_MAX_LENGTH = 1_024;
 
 /**
  * The header every asynchronous message carries (outbox rows, pub/sub
@@ -20,7 +22,7 @@ export const envelopeHeaderSchema = z.strictObject({
   type: boundedString(128),
   /** When the message was created (producer clock). */
   timestamp: isoDateTimeSchema,
-  /** The request id of the request that started the chain (see `extractTraceContext`). */
+  /** The request id of the request that started the chain (see `requestTrace`). */
   correlationId: correlationIdSchema,
   /** `messageId` (or request id) of the message that caused this one; null at the start of a chain. */
   causationId: correlationIdSchema.nullable(),
@@ -28,13 +30,15 @@ export const envelopeHeaderSchema = z.strictObject({
   schemaVersion: z.int().positive(),
   /** W3C `traceparent` of the producing span, so consumers continue the trace. */
   traceparent: storableStringSchema
-    .refine((value) => parseTraceparent(value) !== null, {
+    .refine(isTraceparent, {
       error: 'Must be a W3C traceparent',
       params: { rule: 'format' },
     })
     .optional(),
   /** W3C `tracestate` that accompanied `traceparent`. */
   tracestate: storableStringSchema.max(TRACESTATE_MAX_LENGTH).optional(),
+  /** W3C `baggage` that accompanied `traceparent` (`tenant.id`, docs/adr/0020-traces.md). */
+  baggage: storableStringSchema.max(BAGGAGE_MAX_LENGTH).optional(),
 });
 
 /** See {@link envelopeHeaderSchema}. */

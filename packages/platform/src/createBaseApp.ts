@@ -1,4 +1,5 @@
-import { extractTraceContext, type TraceContext } from '@coherence/contracts';
+import { requestTrace, type RequestTrace } from '@coherence/contracts';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { isUtf8 } from 'node:buffer';
 import { maxHeaderSize, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -23,7 +24,7 @@ export interface BaseAppOptions {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    trace: TraceContext;
+    trace: RequestTrace;
   }
 }
 
@@ -86,17 +87,23 @@ const unloggedPaths = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * The Fastify app under every listener, service or admin: `/healthz` (the
- * process is alive; it touches no dependency), a W3C trace context on every
- * request whose ids are bound to the request logger as `request_id` and
+ * process is alive; it touches no dependency), the request's trace (the
+ * HTTP server span OpenTelemetry started for it, see
+ * docs/adr/0020-traces.md) bound to the request logger as `request_id` and
  * `trace_id`, one access-log line per request, JSON bodies that must be
  * UTF-8, and a JSON refusal in the service's error shape for what the HTTP
  * parser refuses.
  */
 export function createBaseApp(options: BaseAppOptions): FastifyInstance {
-  // Fastify asks for the request id before any hook runs; the trace context
-  // made then is kept for the request (making it twice would mint two spans).
-  const traces = new WeakMap<IncomingMessage, TraceContext>();
-  const traceOptions = { trustRequestId: options.trustRequestId ?? true };
+  // Fastify asks for the request id before any hook runs; the trace read
+  // then is kept for the request (without a server span, reading it twice
+  // would mint two trace ids).
+  const traces = new WeakMap<IncomingMessage, RequestTrace>();
+  const trustRequestId = options.trustRequestId ?? true;
+  const traceOf = (headers: IncomingMessage['headers']): RequestTrace => {
+    const active = trace.getActiveSpan()?.spanContext();
+    return requestTrace(headers, { trustRequestId, ...(active && isSpanContextValid(active) ? { activeTraceId: active.traceId } : {}) });
+  };
   const app = Fastify({
     // Typed as Fastify's logger interface so the app is a plain FastifyInstance.
     loggerInstance: options.logger as FastifyBaseLogger,
@@ -105,9 +112,9 @@ export function createBaseApp(options: BaseAppOptions): FastifyInstance {
     // writes one line per request, with the fields our logs always carry.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     genReqId: (req) => {
-      const trace = extractTraceContext(req.headers, traceOptions);
-      traces.set(req, trace);
-      return trace.requestId;
+      const requestTraced = traceOf(req.headers);
+      traces.set(req, requestTraced);
+      return requestTraced.requestId;
     },
     clientErrorHandler: createClientErrorHandler(options.logger, options.errorBody ?? httpErrorBody),
   });
@@ -126,10 +133,17 @@ export function createBaseApp(options: BaseAppOptions): FastifyInstance {
   });
   app.decorateRequest('trace');
   app.addHook('onRequest', async (request) => {
-    request.trace = traces.get(request.raw) ?? extractTraceContext(request.headers, traceOptions);
+    request.trace = traces.get(request.raw) ?? traceOf(request.headers);
     const { clientRequestId } = request.trace;
+    const span = trace.getActiveSpan();
+    if (span !== undefined) {
+      // The route, not the URL: a span name must not grow with ids in paths.
+      const route = request.routeOptions.url;
+      if (route !== undefined) span.updateName(`${request.method} ${route}`).setAttribute('http.route', route);
+      if (clientRequestId !== undefined) span.setAttribute('http.request.header.x-request-id', clientRequestId);
+    }
     request.log = request.log.child({
-      trace_id: request.trace.traceparent.traceId,
+      trace_id: request.trace.traceId,
       ...(clientRequestId === undefined || clientRequestId === request.id ? {} : { client_request_id: clientRequestId }),
     });
   });

@@ -1,3 +1,4 @@
+import { shutdownTelemetry } from '@coherence/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, type Logger } from './createLogger';
@@ -34,7 +35,7 @@ export interface RunServiceOptions<C> {
  * The whole of a process's `main`: read config (exit 2 listing every
  * problem), build the service, listen (the service listener first, so that
  * /readyz cannot answer before it takes traffic), and close gracefully on
- * SIGTERM.
+ * SIGTERM, exporting the spans still buffered last.
  */
 export async function runService<C>(options: RunServiceOptions<C>): Promise<void> {
   let config: C;
@@ -57,7 +58,10 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     const adminAddress = await service.admin.listen(options.listenAdmin(config));
     logger.info({ address: adminAddress }, `${options.name} admin listening`);
     options.afterListen?.();
-    onShutdown(logger, [{ name: options.name, run: () => service.close() }]);
+    onShutdown(logger, [
+      { name: options.name, run: () => service.close() },
+      { name: 'telemetry', run: shutdownTelemetry },
+    ]);
   } catch (error) {
     logger.fatal({ err: error }, 'start-up failed');
     process.exit(1);

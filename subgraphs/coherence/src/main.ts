@@ -1,6 +1,11 @@
-import { runService } from '@coherence/platform';
-import { readCoherenceConfig } from './config';
-import { createCoherenceService } from './createCoherenceService';
+import { startTelemetry } from '@coherence/telemetry';
+
+// Tracing starts before anything it instruments is loaded, hence the dynamic
+// imports below (docs/adr/0020-traces.md).
+await startTelemetry({ serviceName: 'coherence' });
+const { runService } = await import('@coherence/platform');
+const { readCoherenceConfig } = await import('./config');
+const { createCoherenceService } = await import('./createCoherenceService');
 
 await runService({
   name: 'coherence',

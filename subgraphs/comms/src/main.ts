@@ -1,6 +1,11 @@
-import { runService } from '@coherence/platform';
-import { readCommsConfig } from './config';
-import { createCommsService } from './createCommsService';
+import { startTelemetry } from '@coherence/telemetry';
+
+// Tracing starts before anything it instruments is loaded, hence the dynamic
+// imports below (docs/adr/0020-traces.md).
+await startTelemetry({ serviceName: 'comms' });
+const { runService } = await import('@coherence/platform');
+const { readCommsConfig } = await import('./config');
+const { createCommsService } = await import('./createCommsService');
 
 await runService({
   name: 'comms',

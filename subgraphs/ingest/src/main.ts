@@ -1,6 +1,11 @@
-import { runService } from '@coherence/platform';
-import { readIngestConfig } from './config';
-import { createIngestService } from './createIngestService';
+import { startTelemetry } from '@coherence/telemetry';
+
+// Tracing starts before anything it instruments is loaded, hence the dynamic
+// imports below (docs/adr/0020-traces.md).
+await startTelemetry({ serviceName: 'ingest' });
+const { runService } = await import('@coherence/platform');
+const { readIngestConfig } = await import('./config');
+const { createIngestService } = await import('./createIngestService');
 
 await runService({
   name: 'ingest',

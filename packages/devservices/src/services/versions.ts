@@ -19,6 +19,8 @@ export const versions = {
   helm: '3.22.0',
   /** Debian 12's `prometheus` (with `promtool`), unpacked into `.cache/debian/`; ensurePrometheus() refuses another series. */
   prometheus: '2.42',
+  /** Jaeger all-in-one (v2, on the OpenTelemetry collector), built from source into `.cache/go/bin` (see jaeger.ts); the trace backend of the stack and the trace test. */
+  jaeger: '1.76.0',
   /** npm `unleash-server`, a dependency of @coherence/devservices (exact, so npm ci provisions it); 7.5 is the last line that runs on Node 20. */
   unleash: '7.5.1',
 } as const;

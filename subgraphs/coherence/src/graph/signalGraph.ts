@@ -1,11 +1,14 @@
 import type { AcceptedSignal } from '@coherence/contracts';
 import neo4j, { Neo4jError, type Driver } from 'neo4j-driver';
 import type { SourceAggregate } from '../modules/coherence/computeCoherence';
+import { traceQueries } from './traceQueries';
 
+/** The driver every part of the coherence service uses; each query is a span (traceQueries). */
 export function createNeo4jDriver(url: string, auth?: { user: string; password: string }): Driver {
-  return neo4j.driver(url, auth ? neo4j.auth.basic(auth.user, auth.password) : undefined, {
+  const driver = neo4j.driver(url, auth ? neo4j.auth.basic(auth.user, auth.password) : undefined, {
     disableLosslessIntegers: true,
   });
+  return traceQueries(driver, url);
 }
 
 /**

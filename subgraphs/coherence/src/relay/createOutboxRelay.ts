@@ -7,6 +7,7 @@ import {
   type OutboxEvent,
 } from '@coherence/contracts';
 import { inTransaction, type Logger, type PgClient, type PgPool } from '@coherence/platform';
+import { contextOf, inSpan, SpanKind } from '@coherence/telemetry';
 import type { Driver } from 'neo4j-driver';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangePublisher } from '../events/createChangePublisher';
@@ -151,21 +152,37 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
       }
       eventAgesSeconds = projected.map((row) => row.age_seconds);
       for (const { tenantId } of signals) signalsByTenant.set(tenantId, (signalsByTenant.get(tenantId) ?? 0) + 1);
-      for (let i = 0; i < signals.length; i += graphChunkSize) {
-        await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
-      }
+      // One graph write serves the events of many traces: it is traced in the first one's.
+      const first = projected.length > 0 ? causeByTenant.values().next().value : undefined;
+      await inSpan(
+        'relay project signals',
+        {
+          kind: SpanKind.CONSUMER,
+          ...(first ? { parent: contextOf(first) } : {}),
+          attributes: { 'messaging.batch.message_count': projected.length },
+        },
+        async () => {
+          for (let i = 0; i < signals.length; i += graphChunkSize) {
+            await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
+          }
+        },
+      );
 
       const asOf = now();
       const tenants: BatchResult['tenants'] = [];
       for (const [tenantId, cause] of causeByTenant) {
-        const recomputed = await recomputeScore(client, options.driver, tenantId, {
-          asOf,
-          windowMs,
-          windowIso,
-          cause: { correlationId: cause.correlationId, causationId: cause.messageId, traceparent: cause.traceparent },
+        // Scoring a tenant continues the trace of the event that caused it (stored with the outbox row),
+        // and so does the CoherenceChanged message it may publish (docs/adr/0020-traces.md).
+        await inSpan('relay score tenant', { kind: SpanKind.CONSUMER, parent: contextOf(cause) }, async () => {
+          const recomputed = await recomputeScore(client, options.driver, tenantId, {
+            asOf,
+            windowMs,
+            windowIso,
+            cause: { correlationId: cause.correlationId, causationId: cause.messageId },
+          });
+          tenants.push({ tenantId, status: recomputed.status, changed: recomputed.changed });
+          if (recomputed.change) changes.push(recomputed.change);
         });
-        tenants.push({ tenantId, status: recomputed.status, changed: recomputed.changed });
-        if (recomputed.change) changes.push(recomputed.change);
       }
       await markProcessed(
         client,

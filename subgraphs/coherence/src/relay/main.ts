@@ -1,6 +1,11 @@
-import { runService } from '@coherence/platform';
-import { readRelayConfig } from '../config';
-import { createRelayService } from './createRelayService';
+import { startTelemetry } from '@coherence/telemetry';
+
+// Tracing starts before anything it instruments is loaded, hence the dynamic
+// imports below (docs/adr/0020-traces.md).
+await startTelemetry({ serviceName: 'relay' });
+const { runService } = await import('@coherence/platform');
+const { readRelayConfig } = await import('../config');
+const { createRelayService } = await import('./createRelayService');
 
 let startLoop: () => void = () => undefined;
 await runService({

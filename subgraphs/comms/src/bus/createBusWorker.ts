@@ -1,5 +1,6 @@
 import type { CommandPayload } from '@coherence/contracts';
 import { inTransaction, type Logger, type PgPool } from '@coherence/platform';
+import { contextOf, inSpan, SpanKind, type TraceHeaders } from '@coherence/telemetry';
 import pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CommandFailure, type CommandFailureCode } from '../errors';
@@ -20,6 +21,8 @@ export interface ClaimedCommand {
   maxAttempts: number;
   /** Fences every later write: a worker whose lease was taken over changes nothing. */
   leaseToken: string;
+  /** The trace the command was sent in, which running it continues. */
+  trace: TraceHeaders;
 }
 
 export interface HandlerContext {
@@ -75,6 +78,7 @@ interface ClaimedRow {
   attempts: number;
   max_attempts: number;
   lease_token: string;
+  trace_headers: TraceHeaders | null;
 }
 
 type Transition =
@@ -209,7 +213,7 @@ export function createBusWorker(options: BusWorkerOptions) {
                   correlation_id
              FROM claimed
          )
-         SELECT command_id, tenant_id, type, idempotency_key, correlation_id, payload, attempts, max_attempts, lease_token FROM claimed`,
+         SELECT command_id, tenant_id, type, idempotency_key, correlation_id, payload, attempts, max_attempts, lease_token, trace_headers FROM claimed`,
         [limit, options.leaseMs, actor],
       );
     });
@@ -223,6 +227,7 @@ export function createBusWorker(options: BusWorkerOptions) {
       attempts: r.attempts,
       maxAttempts: r.max_attempts,
       leaseToken: r.lease_token,
+      trace: r.trace_headers ?? {},
     }));
   }
 
@@ -281,7 +286,11 @@ export function createBusWorker(options: BusWorkerOptions) {
     }
     const stopTimer = duration?.startTimer({ type: command.type });
     try {
-      const outcome = await handler({ command, signal: abort.signal, logger: log });
+      const outcome = await inSpan(
+        `comms run ${command.type}`,
+        { kind: SpanKind.CONSUMER, parent: contextOf(command.trace), attributes: { 'messaging.message.id': command.commandId } },
+        () => handler({ command, signal: abort.signal, logger: log }),
+      );
       if (outcome.outcome === 'deferred') {
         count('deferred');
         await transition(command, { to: 'pending', action: 'defer', reason: outcome.reason, runAfter: outcome.until, attemptsDelta: -1 });

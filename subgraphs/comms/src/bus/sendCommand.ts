@@ -1,5 +1,6 @@
 import { dispatchCommandSchema, type DispatchCommand } from '@coherence/contracts';
 import { inTransaction, setTenant, type PgPool } from '@coherence/platform';
+import { traceHeadersOf, type TraceHeaders } from '@coherence/telemetry';
 
 /** Postgres NOTIFY channel that wakes workers when a command is sent (per database). */
 export const COMMS_DISPATCH_CHANNEL = 'comms_dispatch';
@@ -14,15 +15,16 @@ export interface SendResult {
  * Puts a command on the bus. Same tenant + idempotency key ⇒ the first
  * command's id comes back and nothing is created. The insert, its audit row
  * and the NOTIFY commit together, so a worker is woken only for a command it
- * can see.
+ * can see. The command keeps the trace it was sent in, which the worker
+ * running it continues.
  */
 export async function sendCommand(pool: PgPool, input: DispatchCommand, actor = 'system:comms'): Promise<SendResult> {
   const command = dispatchCommandSchema.parse(input);
   return inTransaction(pool, async (client) => {
     await setTenant(client, command.tenantId);
     const inserted = await client.query<{ command_id: string }>(
-      `INSERT INTO dispatch_commands (command_id, tenant_id, type, idempotency_key, correlation_id, state, payload, max_attempts, run_after)
-       VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, COALESCE($8::timestamptz, now()))
+      `INSERT INTO dispatch_commands (command_id, tenant_id, type, idempotency_key, correlation_id, state, payload, max_attempts, run_after, trace_headers)
+       VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, COALESCE($8::timestamptz, now()), $9)
        ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
        RETURNING command_id`,
       [
@@ -34,6 +36,7 @@ export async function sendCommand(pool: PgPool, input: DispatchCommand, actor = 
         JSON.stringify(command.payload),
         command.maxAttempts,
         command.notBefore ?? null,
+        traced(traceHeadersOf()),
       ],
     );
     if (inserted.rowCount === 0) {
@@ -52,3 +55,6 @@ export async function sendCommand(pool: PgPool, input: DispatchCommand, actor = 
     return { commandId: command.commandId, created: true };
   });
 }
+
+/** The trace headers as stored: NULL when the command was sent outside any trace. */
+const traced = (headers: TraceHeaders): string | null => (headers.traceparent === undefined ? null : JSON.stringify(headers));

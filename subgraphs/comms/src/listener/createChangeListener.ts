@@ -5,6 +5,7 @@ import {
   type CoherenceStatus,
 } from '@coherence/contracts';
 import { inTransaction, setTenant, type Logger, type PgPool } from '@coherence/platform';
+import { contextOf, inSpan, SpanKind } from '@coherence/telemetry';
 import { randomUUID } from 'node:crypto';
 import { sendCommand } from '../bus/sendCommand';
 import { NOTIFY_WEBHOOK, type WebhookPayload } from '../delivery/createWebhookHandler';
@@ -34,7 +35,16 @@ export interface ChangeListenerOptions {
  * Returns how many commands were created.
  */
 export function createChangeListener(options: ChangeListenerOptions) {
-  async function handleMessage(message: CoherenceChangedMessage): Promise<number> {
+  /** Handles one message in a span continuing the relay's trace, which the message carries (docs/adr/0020-traces.md). */
+  function handleMessage(message: CoherenceChangedMessage): Promise<number> {
+    return inSpan(
+      'comms handle CoherenceChanged',
+      { kind: SpanKind.CONSUMER, parent: contextOf(message), attributes: { 'messaging.message.id': message.messageId } },
+      () => notify(message),
+    );
+  }
+
+  async function notify(message: CoherenceChangedMessage): Promise<number> {
     if (!isNotifiable(message)) return 0;
     const { tenantId, previous, current, changedAt } = message.payload;
     const contacts = await inTransaction(options.pool, async (client) => {

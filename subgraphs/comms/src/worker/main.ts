@@ -1,6 +1,11 @@
-import { runService } from '@coherence/platform';
-import { readCommsWorkerConfig } from '../config';
-import { createWorkerService } from './createWorkerService';
+import { startTelemetry } from '@coherence/telemetry';
+
+// Tracing starts before anything it instruments is loaded, hence the dynamic
+// imports below (docs/adr/0020-traces.md).
+await startTelemetry({ serviceName: 'comms-worker' });
+const { runService } = await import('@coherence/platform');
+const { readCommsWorkerConfig } = await import('../config');
+const { createWorkerService } = await import('./createWorkerService');
 
 let startWork: () => Promise<void> = async () => undefined;
 await runService({

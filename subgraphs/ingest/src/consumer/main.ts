@@ -1,6 +1,11 @@
-import { runService } from '@coherence/platform';
-import { readIngestConsumerConfig } from '../config';
-import { createConsumerService } from './createConsumerService';
+import { startTelemetry } from '@coherence/telemetry';
+
+// Tracing starts before anything it instruments is loaded, hence the dynamic
+// imports below (docs/adr/0020-traces.md).
+await startTelemetry({ serviceName: 'ingest-consumer' });
+const { runService } = await import('@coherence/platform');
+const { readIngestConsumerConfig } = await import('../config');
+const { createConsumerService } = await import('./createConsumerService');
 
 await runService({
   name: 'ingest-consumer',

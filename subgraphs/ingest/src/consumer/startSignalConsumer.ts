@@ -1,14 +1,8 @@
 import { SCOPES } from '@coherence/auth';
-import {
-  createSignalSchema,
-  extractTraceContext,
-  formatTraceparent,
-  type Provenance,
-  type Signal,
-  type ValidationIssue,
-} from '@coherence/contracts';
+import { createSignalSchema, requestTrace, type Provenance, type Signal, type ValidationIssue } from '@coherence/contracts';
 import type { Logger, PgPool } from '@coherence/platform';
 import type { PolicyVerdict } from '@coherence/policy';
+import { contextOf, inSpan, SpanKind } from '@coherence/telemetry';
 import type { Kafka, KafkaMessage, Message } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KAFKA_CONSUMER_SUBJECT, type WritePolicy, type WriteRequest } from '../modules/policy/createWritePolicy';
@@ -159,15 +153,23 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
     for (const { code } of records) metrics.deadLettered.inc({ code });
     logger.warn({ count: records.length, partition }, 'records sent to the dead-letter topic');
   };
-  /** One transaction for `signals`, continuing the trace of `traced` (producers may set `traceparent`). */
+  /**
+   * One transaction for `signals`, in a span continuing the trace of
+   * `traced` (producers may set `traceparent` and `baggage`), whose outbox
+   * events carry it on.
+   */
   const store = async (signals: Signal[], traced: KafkaMessage) => {
     const endTimer = metrics.storeDuration.startTimer({ transport: 'kafka' });
-    const trace = extractTraceContext(stringHeaders(traced));
-    const stored = await storeSignals(options.pool, signals, {
-      defaultProvenance: options.defaultProvenance,
-      correlationId: trace.requestId,
-      traceparent: formatTraceparent(trace.traceparent),
-    });
+    const headers = stringHeaders(traced);
+    const stored = await inSpan(
+      'ingest store kafka slice',
+      { kind: SpanKind.CONSUMER, parent: contextOf(headers), attributes: { 'messaging.batch.message_count': signals.length } },
+      () =>
+        storeSignals(options.pool, signals, {
+          defaultProvenance: options.defaultProvenance,
+          correlationId: requestTrace(headers, { trustRequestId: true }).requestId,
+        }),
+    );
     endTimer();
     metrics.processed.inc({ transport: 'kafka' }, signals.length);
     for (const [tenant, count] of countByTenant(signals)) metrics.tenantSignals.inc({ tenant }, count);
@@ -235,7 +237,7 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
           clientId: null,
           tenantId,
           operationId: `kafka:${batch.topic}`,
-          correlationId: extractTraceContext(stringHeaders(message)).requestId,
+          correlationId: requestTrace(stringHeaders(message), { trustRequestId: true }).requestId,
         }));
         const decided = await retrying(() => options.writePolicy.decide(requests), records.length);
         if (decided.outcome === 'left') return undefined;

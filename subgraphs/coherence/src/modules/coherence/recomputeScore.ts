@@ -1,16 +1,16 @@
 import { createCoherenceChangedMessage, type CoherenceChangedMessage, type CoherenceStatus } from '@coherence/contracts';
 import type { PgClient } from '@coherence/platform';
+import { traceHeadersOf } from '@coherence/telemetry';
 import type { Driver } from 'neo4j-driver';
 import { aggregateWindow } from '../../graph/signalGraph';
 import { recordChange } from '../../relay/changeNotifications';
 import { computeCoherence } from './computeCoherence';
 import { upsertCoherenceScore } from './readModel';
 
-/** What a recorded change continues: the message that caused it, for correlation and the trace. */
+/** The message that caused a recorded change, for correlation; its trace is the active context's. */
 export interface ScoreChangeCause {
   correlationId: string;
   causationId: string | null;
-  traceparent?: string | undefined;
 }
 
 export interface RecomputeOptions {
@@ -52,7 +52,8 @@ export async function recomputeScore(
     timestamp: updatedAt,
     correlationId: cause.correlationId,
     causationId: cause.causationId,
-    ...(cause.traceparent ? { traceparent: cause.traceparent } : {}),
+    // The trace of the caller's active span (the relay's span per tenant), so subscribers continue it.
+    trace: traceHeadersOf(),
   });
   return { score: coherence.score, status: coherence.status, changed, change: { message, historyId: await recordChange(client, message) } };
 }

@@ -1,7 +1,6 @@
 import type { TokenVerifier } from '@coherence/auth';
 import {
   createSignalBatchSchema,
-  formatTraceparent,
   IDEMPOTENCY_KEY_HEADER,
   idempotencyKeySchema,
   POLICY_REASON_CODES,
@@ -11,6 +10,7 @@ import {
 } from '@coherence/contracts';
 import { httpErrorBody, inTransaction, setTenant, type PgPool, type SecurityEventWriter } from '@coherence/platform';
 import type { RefusalThrottle, TenantRateLimiter } from '@coherence/ratelimit';
+import { setSpanTenant } from '@coherence/telemetry';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestErrorCodes } from '../../errors';
 import { createAuthenticateHook, refuseForeignTenants } from '../auth/authenticateProducer';
@@ -82,6 +82,7 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
 
   app.post('/v1/signals', { onRequest: [throttleRefusedAddresses, authenticate], onResponse: chargeRefusals }, async (request, reply) => {
     const principal = request.principal!;
+    setSpanTenant(principal.tenantId);
     const idempotencyKey = readIdempotencyKey(request);
     if (idempotencyKey === null) {
       return reply
@@ -107,7 +108,6 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
     const context = {
       defaultProvenance: options.defaultProvenance,
       correlationId: request.trace.requestId,
-      traceparent: formatTraceparent(request.trace.traceparent),
     };
     const endTimer = options.metrics.storeDuration.startTimer({ transport: 'http' });
     const outcome: StoredResponse & { replay: boolean; deduped?: number } =

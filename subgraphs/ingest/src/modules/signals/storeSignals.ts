@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SIGNALS_ACCEPTED, TENANT_AGGREGATE, type OutboxEvent, type Provenance, type Signal } from '@coherence/contracts';
 import { inTransaction, type PgClient, type PgPool } from '@coherence/platform';
+import { traceHeadersOf, withTenantBaggage } from '@coherence/telemetry';
 
 export interface StoreResult {
   accepted: number;
@@ -11,7 +12,6 @@ export interface StoreContext {
   /** Provenance for signals that arrive without one. */
   defaultProvenance: Provenance;
   correlationId: string;
-  traceparent: string;
 }
 
 /**
@@ -43,7 +43,10 @@ const countStored = (signals: readonly Signal[], accepted: number): StoreResult 
 /**
  * One tenant's signals through `ingest_store_signals` (ingest migration 004):
  * row-level security's tenant, the ledger insert, the running counters and
- * the outbox event in one statement. Returns how many signals were new.
+ * the outbox event in one statement. The event carries the trace of the
+ * work that stores it (request or Kafka slice) with the tenant as baggage,
+ * so the relay continues it (docs/adr/0020-traces.md). Returns how many
+ * signals were new.
  */
 async function storeTenantSignals(
   db: PgPool | PgClient,
@@ -60,7 +63,7 @@ async function storeTenantSignals(
     correlationId: context.correlationId,
     causationId: null,
     schemaVersion: 1,
-    traceparent: context.traceparent,
+    ...traceHeadersOf(withTenantBaggage(tenantId)),
   };
   const { rows } = await db.query<{ accepted: number }>('SELECT ingest_store_signals($1, $2::jsonb, $3::jsonb) AS accepted', [
     tenantId,

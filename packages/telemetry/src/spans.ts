@@ -1,0 +1,75 @@
+import {
+  context as contextApi,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+
+/**
+ * The trace headers stored or sent with an asynchronous message (outbox
+ * rows, Kafka records, pub/sub messages, bus commands): W3C `traceparent`,
+ * `tracestate` and `baggage`, as the propagators write them.
+ */
+export interface TraceHeaders {
+  traceparent?: string;
+  tracestate?: string;
+  baggage?: string;
+}
+
+const tracer = () => trace.getTracer('coherence');
+
+/** The headers that continue `context` (default: the active one) elsewhere; none when nothing is traced. */
+export function traceHeadersOf(context: Context = contextApi.active()): TraceHeaders {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context, carrier);
+  return {
+    ...(carrier['traceparent'] === undefined ? {} : { traceparent: carrier['traceparent'] }),
+    ...(carrier['tracestate'] === undefined ? {} : { tracestate: carrier['tracestate'] }),
+    ...(carrier['baggage'] === undefined ? {} : { baggage: carrier['baggage'] }),
+  };
+}
+
+/** The context a message's stored trace headers continue (a new trace when they are absent or invalid). */
+export function contextOf(headers: TraceHeaders): Context {
+  return propagation.extract(ROOT_CONTEXT, headers);
+}
+
+export interface SpanOptions {
+  kind?: SpanKind;
+  /** The context to start in; default the active one. A consumer passes {@link contextOf} its message. */
+  parent?: Context;
+  attributes?: Attributes;
+}
+
+/**
+ * Runs `work` in a new span, active for everything it calls: an error it
+ * throws marks the span as failed (and is thrown on), and the span ends when
+ * `work` settles. For the steps no instrumentation sees: the gateway's own
+ * steps, Neo4j calls, message handling.
+ */
+export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
+  const parent = options.parent ?? contextApi.active();
+  const span = tracer().startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) },
+    parent,
+  );
+  return contextApi.with(trace.setSpan(parent, span), async () => {
+    try {
+      return await work(span);
+    } catch (error) {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+export { SpanKind };

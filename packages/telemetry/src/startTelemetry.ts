@@ -1,0 +1,87 @@
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { createAddHookMessageChannel } from 'import-in-the-middle';
+import { register } from 'node:module';
+import { headSampler } from './headSampler';
+import { KeepRefusedRequests, recordRequestSpans } from './keepRefusedRequests';
+import { TenantAttributeProcessor } from './tenantBaggage';
+
+/** The processes, by their `service.name`. */
+export type ServiceName = 'gateway' | 'ingest' | 'ingest-consumer' | 'relay' | 'coherence' | 'comms' | 'comms-worker';
+
+export interface TelemetryOptions {
+  serviceName: ServiceName;
+  /**
+   * Export the span of a refused or failed request even when the head
+   * sampler dropped its trace (the gateway's tail decision, see
+   * {@link recordRequestSpans} and {@link KeepRefusedRequests}).
+   */
+  keepRefusedRequests?: boolean;
+}
+
+/** Paths probes and scrapers call every few seconds: no span each. */
+const unTracedPaths = new Set(['/healthz', '/readyz', '/metrics']);
+
+let sdk: NodeSDK | undefined;
+
+/**
+ * Starts OpenTelemetry in this process: W3C `traceparent` + `baggage`
+ * propagation, the head sampler of {@link headSampler}, `tenant.id` on every
+ * span, and the HTTP (server, client and `fetch`), `pg`, `ioredis` and
+ * `kafkajs` instrumentations. It must run before those modules are imported:
+ * each `main.ts` awaits it first and imports the rest afterwards, and it
+ * registers the ESM loader hook that lets the instrumentations patch modules
+ * imported with `import` (docs/adr/0020-traces.md). Spans are exported over OTLP/HTTP only when an
+ * endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+ * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; the exporter reads the other
+ * `OTEL_EXPORTER_OTLP_*` variables itself); without one, trace context is
+ * still continued and propagated, and nothing is sent. `OTEL_SDK_DISABLED=true`
+ * turns all of it off.
+ */
+export async function startTelemetry(options: TelemetryOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (sdk !== undefined) throw new Error('telemetry is already started');
+  if (env['OTEL_SDK_DISABLED'] === 'true') return;
+  // Only the modules an instrumentation hooks are wrapped, not every import.
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  const exporter = exportsSpans(env) ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }) : undefined;
+  const exporting: SpanProcessor[] =
+    exporter === undefined ? [] : [options.keepRefusedRequests ? new KeepRefusedRequests(exporter) : exporter];
+  const sampler = headSampler(env);
+  sdk = new NodeSDK({
+    serviceName: options.serviceName,
+    resource: resourceFromAttributes({ 'deployment.environment.name': env['NODE_ENV'] ?? 'development' }),
+    sampler: options.keepRefusedRequests && exporter !== undefined ? recordRequestSpans(sampler) : sampler,
+    spanProcessors: [new TenantAttributeProcessor(), ...exporting],
+    textMapPropagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    instrumentations: [
+      new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => unTracedPaths.has((request.url ?? '').split('?')[0] ?? '') }),
+      new UndiciInstrumentation(),
+      // Only inside a traced unit of work: a pool's own chatter is no trace.
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+      new KafkaJsInstrumentation(),
+    ],
+  });
+  sdk.start();
+  await waitForAllMessagesAcknowledged();
+}
+
+/** Exports what is still buffered and stops; the last step of a graceful shutdown. */
+export async function shutdownTelemetry(): Promise<void> {
+  await sdk?.shutdown();
+  sdk = undefined;
+}
+
+function exportsSpans(env: NodeJS.ProcessEnv): boolean {
+  if (env['OTEL_TRACES_EXPORTER'] === 'none') return false;
+  return Boolean(env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_ENDPOINT']);
+}
