@@ -7,7 +7,7 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { register } from 'node:module';
 import { headSampler } from './headSampler';
@@ -42,8 +42,8 @@ let sdk: NodeSDK | undefined;
  * imported with `import` (docs/adr/0020-traces.md). Spans are exported over OTLP/HTTP only when an
  * endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; the exporter reads the other
- * `OTEL_EXPORTER_OTLP_*` variables itself); without one, trace context is
- * still continued and propagated, and nothing is sent. `OTEL_SDK_DISABLED=true`
+ * `OTEL_EXPORTER_OTLP_*` variables itself); without one, no span is
+ * recorded, while trace ids are still continued and propagated. `OTEL_SDK_DISABLED=true`
  * turns all of it off.
  */
 export async function startTelemetry(options: TelemetryOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -55,7 +55,9 @@ export async function startTelemetry(options: TelemetryOptions, env: NodeJS.Proc
   const exporter = exportsSpans(env) ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }) : undefined;
   const exporting: SpanProcessor[] =
     exporter === undefined ? [] : [options.keepRefusedRequests ? new KeepRefusedRequests(exporter) : exporter];
-  const sampler = headSampler(env);
+  // With nowhere to send spans, recording them would cost for nothing: no span records, while the
+  // trace id still goes on to every hop and log line (a sampled caller's flag does not, though).
+  const sampler = exporter === undefined ? new AlwaysOffSampler() : headSampler(env);
   sdk = new NodeSDK({
     serviceName: options.serviceName,
     resource: resourceFromAttributes({ 'deployment.environment.name': env['NODE_ENV'] ?? 'development' }),
