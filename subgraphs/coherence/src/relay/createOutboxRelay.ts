@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangePublisher } from '../events/createChangePublisher';
 import { aggregateWindow, projectSignals } from '../graph/signalGraph';
 import { computeCoherence } from '../modules/coherence/computeCoherence';
-import { upsertCoherenceScore } from '../modules/coherence/readModel';
+import { lockTenantScores, upsertCoherenceScore } from '../modules/coherence/readModel';
 import { markPublished, publishPendingChanges, recordChange } from './changeNotifications';
 import type { ProgressWatch } from './createProgressWatch';
 import type { RelayMetrics } from './createRelayMetrics';
@@ -155,6 +155,8 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
         await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
       }
 
+      // Other relays may be projecting the same tenants' other events: one score writer per tenant at a time, and asOf taken after the wait.
+      await lockTenantScores(client, [...causeByTenant.keys()]);
       const asOf = now();
       const tenants: BatchResult['tenants'] = [];
       for (const [tenantId, cause] of causeByTenant) {
