@@ -12,3 +12,4 @@ export { freePort } from './freePort';
 export { ServiceStartError } from './services/managedProcess';
 export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
 export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
+export { startRoundRobinProxy, type RoundRobinProxy, type RoundRobinProxyOptions } from './roundRobinProxy';
