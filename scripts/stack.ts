@@ -48,7 +48,7 @@ const MAX_INSTANCES = 4;
 /** The ports the Ingress exposes (docs/adr/0018-helm-chart.md): with several instances, a round-robin proxy takes each. */
 const PUBLIC_PORTS = { gateway: 4000, ingest: 4001, 'comms inbound': 4013 } as const;
 
-const help = `usage: npm run stack [-- --fresh] [-- --instances N]   (or: bash scripts/stack.sh [--fresh] [--instances N])
+const help = `usage: npm run stack [-- [--fresh] [--instances N]]   (or: bash scripts/stack.sh [--fresh] [--instances N])
 
 Starts the whole Coherence stack with demo data and keeps it running until Ctrl-C
 or SIGTERM, which stop everything it started.
@@ -282,7 +282,9 @@ function processDefinitions(
 }
 
 /** Instance k's ports are the defaults + INSTANCE_PORT_STEP × k when there are several; one instance keeps the defaults. */
-const portOffset = (instance: number) => (instanceCount === 1 ? 0 : INSTANCE_PORT_STEP * instance);
+function portOffset(instance: number): number {
+  return instanceCount === 1 ? 0 : INSTANCE_PORT_STEP * instance;
+}
 
 async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, internalKeys: DevKeyFiles): Promise<void> {
   for (let instance = 1; instance <= instanceCount; instance += 1) {
@@ -432,10 +434,27 @@ function requestBody(tenantId: string): string {
   return JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables: { tenantId } });
 }
 
+/** With several instances, where each one listens: the ports above + 1000 × k. */
+function instancesNote(): string {
+  if (instanceCount === 1) return '';
+  const lines = Array.from({ length: instanceCount }, (_, i) => {
+    const at = (port: number) => port + portOffset(i + 1);
+    return (
+      `  instance ${i + 1}: gateway :${at(4000)}, ingest :${at(4001)} (subgraph :${at(4021)}), coherence :${at(4002)}, ` +
+      `comms :${at(4003)} (inbound :${at(4013)}); admin :${at(4100)}…:${at(4112)}`
+    );
+  });
+  return `
+${instanceCount} instances of every process, behind round-robin proxies on 4000 (gateways), 4001 (ingests) and 4013
+(comms inbound); the addresses below reach them through the proxies, and the admin ports below are none of theirs:
+${lines.join('\n')}
+`;
+}
+
 function printHowTo(): void {
   console.log(`
 Coherence is running.
-
+${instancesNote()}
   gateway   http://127.0.0.1:4000/graphql   (persisted operations only, bearer token required, region ${REGION})
   ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self); subgraph http://127.0.0.1:4021 (gateway only)
   kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer)
