@@ -42,9 +42,12 @@ const rootDir = join(repoRoot, '.data', 'stack');
 const postgresParentDir = '/var/lib/coherence';
 const postgresDir = join(postgresParentDir, `${basename(repoRoot)}-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`);
 
-/** With --instances N > 1, instance k's listeners are the default ports + this × k (5000…, 6000…). */
-const INSTANCE_PORT_STEP = 1_000;
-const MAX_INSTANCES = 4;
+/**
+ * With --instances N > 1, instance k's listeners are the default ports + this × k (14000…, 24000…, 34000…). Not
+ * 1000: 6000 is one of the ports fetch refuses to call (X11), so a second gateway there could not be probed.
+ */
+const INSTANCE_PORT_STEP = 10_000;
+const MAX_INSTANCES = 3;
 /** The ports the Ingress exposes (docs/adr/0018-helm-chart.md): with several instances, a round-robin proxy takes each. */
 const PUBLIC_PORTS = { gateway: 4000, ingest: 4001, 'comms inbound': 4013 } as const;
 
@@ -434,7 +437,7 @@ function requestBody(tenantId: string): string {
   return JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables: { tenantId } });
 }
 
-/** With several instances, where each one listens: the ports above + 1000 × k. */
+/** With several instances, where each one listens: the ports above + INSTANCE_PORT_STEP × k. */
 function instancesNote(): string {
   if (instanceCount === 1) return '';
   const lines = Array.from({ length: instanceCount }, (_, i) => {
@@ -445,8 +448,8 @@ function instancesNote(): string {
     );
   });
   return `
-${instanceCount} instances of every process, behind round-robin proxies on 4000 (gateways), 4001 (ingests) and 4013
-(comms inbound); the addresses below reach them through the proxies, and the admin ports below are none of theirs:
+${instanceCount} instances of every process. Round-robin proxies serve 4000 (gateways), 4001 (ingests) and 4013 (comms
+inbound) below; the other ports below are those of a single instance, each instance's own are:
 ${lines.join('\n')}
 `;
 }
