@@ -319,9 +319,8 @@ describe('two instances of every process', () => {
     const tenant = tenantId(expected.tenants[0]!.tenantId);
     const headers = await app.readHeaders(tenant);
     const [first, second] = app.instances.map((instance) => instance.gatewayUrl) as [string, string];
-    expect(await readCoherence(first, tenant, headers)).toMatchObject({ status: 200 });
-    // One cache for both gateways: what the first stored, the second serves.
-    expect(await readCoherence(second, tenant, headers)).toMatchObject({ status: 200, cache: 'HIT' });
+    // Both gateways have answered (and may have cached) the score before it changes; a TTL of 600 s leaves only invalidation.
+    for (const gatewayUrl of [first, second]) expect(await readCoherence(gatewayUrl, tenant, headers)).toMatchObject({ status: 200 });
 
     // A subscriber on each gateway, and one through the proxy (a WebSocket upgrade it passes on).
     const token = headers['authorization']!.replace('Bearer ', '');
