@@ -20,10 +20,16 @@ export interface IngestProcessesOptions {
   services: ServiceEndpoints;
   database: TestDatabase;
   logDir: string;
+  /**
+   * For a second pair beside the first (docs/adr/0019-scale-out.md): appended to the log names. Every pair of one
+   * database shares the dev keys in `logDir`, the topic and the consumer group.
+   */
+  instance?: number;
 }
 
 export async function createIngestProcesses(options: IngestProcessesOptions) {
   const { services, database, logDir } = options;
+  const suffix = options.instance === undefined ? '' : `-${options.instance}`;
   const keys: DevKeyFiles = await ensureDevKeys(join(logDir, 'keys'));
   const internalKeys = await ensureDevInternalKeys(join(logDir, 'keys'));
   const [httpPort, httpAdminPort, consumerAdminPort] = [await freePort(), await freePort(), await freePort()];
@@ -39,7 +45,7 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
       args: ['--import', 'tsx', join(repoRoot, entry)],
       cwd: repoRoot,
       env: { ...process.env, LOG_LEVEL: 'info', INGEST_DATABASE_URL: database.urls.ingest, INGEST_REGION: 'us', ...env },
-      logFile: join(logDir, `${name}.log`),
+      logFile: join(logDir, `${name}${suffix}.log`),
     });
     running.push(child);
     await waitUntilHealthy(name, child.logFile, async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 60_000, child);
@@ -50,6 +56,8 @@ export async function createIngestProcesses(options: IngestProcessesOptions) {
     topic,
     groupId,
     httpUrl: `http://127.0.0.1:${httpPort}`,
+    /** The HTTP process's admin listener: /healthz, /readyz, /metrics. */
+    httpAdminUrl: `http://127.0.0.1:${httpAdminPort}`,
     /** The consumer's only listener, its admin one: /healthz, /readyz, /metrics. */
     consumerAdminUrl: `http://127.0.0.1:${consumerAdminPort}`,
     token: (tenantId: string) =>

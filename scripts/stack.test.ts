@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,4 +45,15 @@ describe('bash scripts/stack.sh', () => {
     }
     // Loading the stack's imports takes seconds, many more on a busy machine.
   }, 60_000);
+
+  it('refuses an instance count it cannot lay out on its ports, before starting anything', () => {
+    for (const count of ['0', '4', 'two']) {
+      const result = spawnSync('bash', ['scripts/stack.sh', '--instances', count], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+      expect({ count, status: result.status, stderr: result.stderr.trim() }).toEqual({
+        count,
+        status: 2,
+        stderr: `[stack] --instances must be a whole number from 1 to 3, not ${count}`,
+      });
+    }
+  }, 120_000);
 });

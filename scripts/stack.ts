@@ -19,7 +19,9 @@ import {
   adminUrl,
   devStackPorts,
   devStackUnleashTokenSecrets,
+  startRoundRobinProxy,
   startServices,
+  type RoundRobinProxy,
   type RunningServices,
   type ServiceEndpoints,
 } from '@coherence/devservices';
@@ -44,23 +46,42 @@ const rootDir = join(repoRoot, '.data', 'stack');
 const postgresParentDir = '/var/lib/coherence';
 const postgresDir = join(postgresParentDir, `${basename(repoRoot)}-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`);
 
-const help = `usage: npm run stack [-- --fresh]   (or: bash scripts/stack.sh [--fresh])
+/**
+ * With --instances N > 1, instance k's listeners are the default ports + this × k (14000…, 24000…, 34000…). Not
+ * 1000: 6000 is one of the ports fetch refuses to call (X11), so a second gateway there could not be probed.
+ */
+const INSTANCE_PORT_STEP = 10_000;
+const MAX_INSTANCES = 3;
+/** The ports the Ingress exposes (docs/adr/0018-helm-chart.md): with several instances, a round-robin proxy takes each. */
+const PUBLIC_PORTS = { gateway: 4000, ingest: 4001, 'comms inbound': 4013 } as const;
+
+const help = `usage: npm run stack [-- [--fresh] [--instances N]]   (or: bash scripts/stack.sh [--fresh] [--instances N])
 
 Starts the whole Coherence stack with demo data and keeps it running until Ctrl-C
 or SIGTERM, which stop everything it started.
-  --fresh   delete the stack's data first (all stored signals, graph and logs):
-            ${rootDir} and ${postgresDir}
-  -h        this help
+  --fresh         delete the stack's data first (all stored signals, graph and logs):
+                  ${rootDir} and ${postgresDir}
+  --instances N   run N (1 to ${MAX_INSTANCES}) of every process, default 1. With N > 1, instance k listens on
+                  each port below + ${INSTANCE_PORT_STEP} × k (admin ports too), and a round-robin proxy takes the public
+                  ports 4000 (gateways), 4001 (ingests) and 4013 (comms inbound); docs/adr/0019-scale-out.md
+  -h              this help
 
 Ports: gateway 4000, ingest 4001 (subgraph 4021), coherence 4002, comms 4003 (inbound webhooks 4013);
 admin listeners (/healthz, /readyz, /metrics): gateway 4100, ingest 4101, coherence 4102, comms 4103, relay 4110, ingest-consumer 4111, comms-worker 4112;
 postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242, prometheus 9090;
 jaeger: OTLP/HTTP 4318, query API 16686 (gRPC 16685).`;
 
-const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({
+  options: { fresh: { type: 'boolean' }, instances: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
+});
 if (values.help) {
   console.log(help);
   process.exit(0);
+}
+const instanceCount = Number(values.instances);
+if (!Number.isInteger(instanceCount) || instanceCount < 1 || instanceCount > MAX_INSTANCES) {
+  console.error(`[stack] --instances must be a whole number from 1 to ${MAX_INSTANCES}, not ${values.instances}`);
+  process.exit(2);
 }
 
 const logDir = join(rootDir, 'logs');
@@ -101,6 +122,7 @@ const servicesStarting: Promise<RunningServices> = startServices({
 const jaegerStarting: Promise<RunningJaeger> = startJaeger({ ports: jaegerPorts, logFile: join(logDir, 'jaeger', 'jaeger.log') });
 const processes: ManagedProcess[] = [];
 let prometheusStarting: Promise<RunningPrometheus> | undefined;
+const proxies: RoundRobinProxy[] = [];
 let stopping = false;
 async function stopAll(exitCode: number): Promise<void> {
   // A second Ctrl-C (or npm's forwarded copy of the first) must not cut the stop short.
@@ -112,6 +134,7 @@ async function stopAll(exitCode: number): Promise<void> {
     (prometheus) => prometheus.stop(),
     () => undefined,
   );
+  for (const proxy of proxies) await proxy.close();
   for (const child of processes.reverse()) await child.stop();
   // The servers run in their own process groups and outlive this process, so a
   // signal during their start waits for them to come up, then stops them.
@@ -173,26 +196,34 @@ async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
   await seed.end();
 }
 
-/** Starts every process; returns their admin listeners as Prometheus targets (those started before a stop, if one came). */
-async function startProcesses(
+/** A process of the stack: its service listeners (none for a worker) and its admin listener, each as variable → default port. */
+interface ProcessDefinition {
+  name: string;
+  entry: string;
+  listeners: Record<string, number>;
+  admin: [variable: string, port: number];
+  env: Record<string, string>;
+}
+
+function processDefinitions(
   endpoints: ServiceEndpoints,
   keys: DevKeyFiles,
   internalKeys: DevKeyFiles,
-  jaeger: RunningJaeger,
-): Promise<{ job: string; address: string; labels: { service: string } }[]> {
+  offset: number,
+): ProcessDefinition[] {
   const { host, port } = endpoints.postgres;
+  const at = (defaultPort: number) => defaultPort + offset;
   // The subgraphs answer calls signed with the gateway's internal key only.
   const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
   // Each process as its own role (docs/adr/0015-service-roles.md).
   const urlAs = (role: string, onPort = port) => `postgres://${role}@${host}:${onPort}/${DATABASE}`;
-  const definitions = [
+  return [
     // Two listeners: the producers' POST /v1/signals (internet-facing) and the subgraph (gateway only).
     {
       name: 'ingest',
       entry: 'subgraphs/ingest/src/main.ts',
-      port: 4001,
-      secondPort: 4021,
-      adminPort: 4101,
+      listeners: { INGEST_PORT: at(4001), INGEST_SUBGRAPH_PORT: at(4021) },
+      admin: ['INGEST_ADMIN_PORT', at(4101)],
       env: {
         INGEST_DATABASE_URL: urlAs('ingest_app'),
         INGEST_REGION: REGION,
@@ -203,16 +234,18 @@ async function startProcesses(
       },
     },
     {
+      // Every instance joins the one consumer group: the topic's partitions are shared among them.
       name: 'ingest-consumer',
       entry: 'subgraphs/ingest/src/consumer/main.ts',
-      adminPort: 4111,
+      listeners: {},
+      admin: ['INGEST_CONSUMER_ADMIN_PORT', at(4111)],
       env: { INGEST_DATABASE_URL: urlAs('ingest_app'), INGEST_REGION: REGION, KAFKA_BROKERS: endpoints.kafkaBrokers.join(',') },
     },
     {
       name: 'coherence',
       entry: 'subgraphs/coherence/src/main.ts',
-      port: 4002,
-      adminPort: 4102,
+      listeners: { COHERENCE_PORT: at(4002) },
+      admin: ['COHERENCE_ADMIN_PORT', at(4102)],
       env: {
         COHERENCE_DATABASE_URL: urlAs('coherence_app'),
         NEO4J_URL: endpoints.neo4jBoltUrl,
@@ -225,16 +258,16 @@ async function startProcesses(
     {
       name: 'comms',
       entry: 'subgraphs/comms/src/main.ts',
-      port: 4003,
-      secondPort: 4013,
-      adminPort: 4103,
+      listeners: { COMMS_PORT: at(4003), COMMS_INBOUND_PORT: at(4013) },
+      admin: ['COMMS_ADMIN_PORT', at(4103)],
       env: { COMMS_DATABASE_URL: urlAs('comms_app'), ...subgraphEnv },
     },
     {
       // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.
       name: 'comms-worker',
       entry: 'subgraphs/comms/src/worker/main.ts',
-      adminPort: 4112,
+      listeners: {},
+      admin: ['COMMS_WORKER_ADMIN_PORT', at(4112)],
       env: {
         COMMS_DATABASE_URL: urlAs('comms_app'),
         // It claims the commands of the tenants residing in its region only; the demo tenants reside in REGION.
@@ -248,15 +281,20 @@ async function startProcesses(
     {
       name: 'relay',
       entry: 'subgraphs/coherence/src/relay/main.ts',
-      adminPort: 4110,
+      listeners: {},
+      admin: ['RELAY_ADMIN_PORT', at(4110)],
       env: { RELAY_DATABASE_URL: urlAs('relay_app'), NEO4J_URL: endpoints.neo4jBoltUrl, REDIS_URL: endpoints.redisUrl },
     },
     {
+      // Over the subgraphs of its own instance.
       name: 'gateway',
       entry: 'gateway/src/main.ts',
-      port: 4000,
-      adminPort: 4100,
+      listeners: { GATEWAY_PORT: at(4000) },
+      admin: ['GATEWAY_ADMIN_PORT', at(4100)],
       env: {
+        SUBGRAPH_INGEST_URL: `http://127.0.0.1:${at(4021)}/graphql`,
+        SUBGRAPH_COHERENCE_URL: `http://127.0.0.1:${at(4002)}/graphql`,
+        SUBGRAPH_COMMS_URL: `http://127.0.0.1:${at(4003)}/graphql`,
         GATEWAY_DATABASE_URL: urlAs('gateway_app'),
         GATEWAY_REGION: REGION,
         GATEWAY_JWKS: keys.jwksPath,
@@ -268,43 +306,78 @@ async function startProcesses(
       },
     },
   ];
-  // port, secondPort: the process's service listeners (none for a worker), each answering /healthz before the next process starts;
-  // adminPort: its admin listener, whose /readyz says it is ready (the defaults of *_ADMIN_PORT, docs/adr/0016-admin-listeners.md).
-  const targets = definitions.map(({ name, adminPort }) => ({ job: name, address: `127.0.0.1:${adminPort}`, labels: { service: name } }));
-  for (const { name, entry, port, secondPort, adminPort, env } of definitions) {
-    // stopAll has already stopped the processes it saw; one started now would be orphaned.
+}
+
+/** Instance k's ports are the defaults + INSTANCE_PORT_STEP × k when there are several; one instance keeps the defaults. */
+function portOffset(instance: number): number {
+  return instanceCount === 1 ? 0 : INSTANCE_PORT_STEP * instance;
+}
+
+/** A Prometheus scrape target: a process's admin listener under its service's name. */
+type ScrapeTarget = { job: string; address: string; labels: { service: string } };
+
+/** Starts every process; returns their admin listeners as Prometheus targets (those started before a stop, if one came). */
+async function startProcesses(
+  endpoints: ServiceEndpoints,
+  keys: DevKeyFiles,
+  internalKeys: DevKeyFiles,
+  jaeger: RunningJaeger,
+): Promise<ScrapeTarget[]> {
+  const targets: ScrapeTarget[] = [];
+  for (let instance = 1; instance <= instanceCount; instance += 1) {
+    for (const definition of processDefinitions(endpoints, keys, internalKeys, portOffset(instance))) {
+      // stopAll has already stopped the processes it saw; one started now would be orphaned.
+      if (stopping) return targets;
+      await startProcess(definition, instanceCount === 1 ? definition.name : `${definition.name}-${instance}`, jaeger);
+      targets.push({ job: definition.name, address: `127.0.0.1:${definition.admin[1]}`, labels: { service: definition.name } });
+    }
+  }
+  if (instanceCount === 1) return targets;
+  // A dev stand-in for the load balancer (in production the Ingress): docs/adr/0019-scale-out.md.
+  for (const [name, port] of Object.entries(PUBLIC_PORTS)) {
     if (stopping) return targets;
-    const logFile = join(logDir, `${name}.log`);
-    const child = spawnManaged({
-      name,
-      command: process.execPath,
-      args: ['--import', 'tsx', join(repoRoot, entry)],
-      cwd: repoRoot,
-      // Every process exports its spans to Jaeger, at the default sampling (docs/adr/0020-traces.md).
-      env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, ...env },
-      logFile,
-    });
-    processes.push(child);
-    const servicePorts = [port, secondPort].filter((p) => p !== undefined);
-    const answers = async (listenerPort: number, path: string) => (await fetch(`http://127.0.0.1:${listenerPort}${path}`)).ok;
-    await waitUntilHealthy(
-      name,
-      logFile,
-      async () =>
-        (await answers(adminPort, '/readyz')) && (await Promise.all(servicePorts.map((p) => answers(p, '/healthz')))).every(Boolean),
-      60_000,
-      child,
-    );
-    const on = servicePorts.map((p) => `http://127.0.0.1:${p}`).join(' and ');
-    say(`${name} ready${on ? ` on ${on}` : ''}, admin (/readyz, /metrics) on http://127.0.0.1:${adminPort} (log: ${logFile})`);
+    const upstreams = Array.from({ length: instanceCount }, (_, i) => `http://127.0.0.1:${port + portOffset(i + 1)}`);
+    proxies.push(await startRoundRobinProxy({ port, targets: upstreams }));
+    say(`round-robin proxy for ${name} on http://127.0.0.1:${port} → ${upstreams.join(', ')}`);
   }
   return targets;
 }
 
+/**
+ * Starts one process and waits until each of its service listeners answers
+ * /healthz and its admin listener's /readyz says it is ready (the variables
+ * of *_ADMIN_PORT, docs/adr/0016-admin-listeners.md) before the next starts.
+ */
+async function startProcess({ entry, listeners, admin, env }: ProcessDefinition, name: string, jaeger: RunningJaeger): Promise<void> {
+  const [adminVariable, adminPort] = admin;
+  const logFile = join(logDir, `${name}.log`);
+  const ports = Object.fromEntries([...Object.entries(listeners), admin].map(([variable, port]) => [variable, `${port}`]));
+  const child = spawnManaged({
+    name,
+    command: process.execPath,
+    args: ['--import', 'tsx', join(repoRoot, entry)],
+    cwd: repoRoot,
+    // Every process exports its spans to Jaeger, at the default sampling (docs/adr/0020-traces.md).
+    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, ...env, ...ports, [adminVariable]: `${adminPort}` },
+    logFile,
+  });
+  processes.push(child);
+  const servicePorts = Object.values(listeners);
+  const answers = async (listenerPort: number, path: string) => (await fetch(`http://127.0.0.1:${listenerPort}${path}`)).ok;
+  await waitUntilHealthy(
+    name,
+    logFile,
+    async () =>
+      (await answers(adminPort, '/readyz')) && (await Promise.all(servicePorts.map((p) => answers(p, '/healthz')))).every(Boolean),
+    60_000,
+    child,
+  );
+  const on = servicePorts.map((p) => `http://127.0.0.1:${p}`).join(' and ');
+  say(`${name} ready${on ? ` on ${on}` : ''}, admin (/readyz, /metrics) on http://127.0.0.1:${adminPort} (log: ${logFile})`);
+}
+
 /** Prometheus with the rules of grafana/rules/, every process a target under its `service` label, `region` as an external label. */
-async function startStackPrometheus(
-  scrapeTargets: { job: string; address: string; labels: { service: string } }[],
-): Promise<RunningPrometheus> {
+async function startStackPrometheus(scrapeTargets: ScrapeTarget[]): Promise<RunningPrometheus> {
   const running = await startPrometheus({
     port: PROMETHEUS_PORT,
     dataDir: join(rootDir, 'prometheus'),
@@ -416,10 +489,27 @@ function requestBody(tenantId: string): string {
   return JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables: { tenantId } });
 }
 
+/** With several instances, where each one listens: the ports above + INSTANCE_PORT_STEP × k. */
+function instancesNote(): string {
+  if (instanceCount === 1) return '';
+  const lines = Array.from({ length: instanceCount }, (_, i) => {
+    const at = (port: number) => port + portOffset(i + 1);
+    return (
+      `  instance ${i + 1}: gateway :${at(4000)}, ingest :${at(4001)} (subgraph :${at(4021)}), coherence :${at(4002)}, ` +
+      `comms :${at(4003)} (inbound :${at(4013)}); admin :${at(4100)}…:${at(4112)}`
+    );
+  });
+  return `
+${instanceCount} instances of every process. Round-robin proxies serve 4000 (gateways), 4001 (ingests) and 4013 (comms
+inbound) below; the other ports below are those of a single instance, each instance's own are:
+${lines.join('\n')}
+`;
+}
+
 function printHowTo(): void {
   console.log(`
 Coherence is running.
-
+${instancesNote()}
   gateway   http://127.0.0.1:4000/graphql   (persisted operations only, bearer token required, region ${REGION})
   ingest    http://127.0.0.1:4001/v1/signals   (bearer token with coherence:write:self); subgraph http://127.0.0.1:4021 (gateway only)
   kafka     127.0.0.1:9092, topic coherence.signals.v1 (consumed by ingest-consumer)

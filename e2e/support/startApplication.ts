@@ -22,6 +22,11 @@ export interface ApplicationOptions {
   gatewayEnv?: Record<string, string>;
   /** Extra coherence subgraph environment, e.g. COHERENCE_READ_REPLICAS (or COHERENCE_DATABASE_URL through a latency proxy). */
   coherenceEnv?: Record<string, string>;
+  /**
+   * How many of each service (ingest, coherence, comms, gateway) to start, each gateway over its own subgraphs, all on
+   * one database, Redis and channel (docs/adr/0019-scale-out.md); default 1. The fields below are the first's; `instances` has them all.
+   */
+  instances?: number;
 }
 
 /** Claims of a test token; `sub` defaults to `test-user`, residency to `us`. */
@@ -42,61 +47,68 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
   const keys = await ensureDevKeys(keyDir);
   const internalKeys = await ensureDevInternalKeys(keyDir);
   const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
-  const ingest = await createIngestService(
-    readIngestConfig({
-      INGEST_DATABASE_URL: database.urls.ingest,
-      INGEST_REGION: 'us',
-      INGEST_DECISION_FLUSH_MS: '20',
-      INGEST_PORT: '0',
-      INGEST_SUBGRAPH_PORT: '0',
-      INGEST_JWKS: keys.jwksPath,
-      INGEST_TOKEN_ISSUERS: DEV_ISSUER,
-      INGEST_REDIS_URL: endpoints.redisUrl,
-      // Tests send many refused tokens from one address on purpose; ingest's refusal throttle is tested on its own.
-      INGEST_ADDRESS_REFUSAL_BURST: '100000',
-      ...subgraphEnv,
-    }),
-    logger,
-  );
-  const coherence = await createCoherenceService(
-    readCoherenceConfig({
-      COHERENCE_DATABASE_URL: database.urls.coherence,
-      NEO4J_URL: endpoints.neo4jBoltUrl,
-      ...subgraphEnv,
-      ...options.coherenceEnv,
-    }),
-    logger,
-  );
-  const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.urls.comms, ...subgraphEnv }), logger);
-  for (const app of [ingest.app, ingest.subgraph, ingest.admin, coherence.app, coherence.admin, comms.app, comms.inbound, comms.admin])
-    await app.listen({ port: 0, host: '127.0.0.1' });
+  /** One of each service; its gateway calls its own subgraphs. */
+  const startInstance = async () => {
+    const ingest = await createIngestService(
+      readIngestConfig({
+        INGEST_DATABASE_URL: database.urls.ingest,
+        INGEST_REGION: 'us',
+        INGEST_DECISION_FLUSH_MS: '20',
+        INGEST_PORT: '0',
+        INGEST_SUBGRAPH_PORT: '0',
+        INGEST_JWKS: keys.jwksPath,
+        INGEST_TOKEN_ISSUERS: DEV_ISSUER,
+        INGEST_REDIS_URL: endpoints.redisUrl,
+        // Tests send many refused tokens from one address on purpose; ingest's refusal throttle is tested on its own.
+        INGEST_ADDRESS_REFUSAL_BURST: '100000',
+        ...subgraphEnv,
+      }),
+      logger,
+    );
+    const coherence = await createCoherenceService(
+      readCoherenceConfig({
+        COHERENCE_DATABASE_URL: database.urls.coherence,
+        NEO4J_URL: endpoints.neo4jBoltUrl,
+        ...subgraphEnv,
+        ...options.coherenceEnv,
+      }),
+      logger,
+    );
+    const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.urls.comms, ...subgraphEnv }), logger);
+    for (const app of [ingest.app, ingest.subgraph, ingest.admin, coherence.app, coherence.admin, comms.app, comms.inbound, comms.admin])
+      await app.listen({ port: 0, host: '127.0.0.1' });
 
-  const gateway = await createGateway(
-    readGatewayConfig({
-      SUBGRAPH_INGEST_URL: urlOf(ingest.subgraph, '/graphql'),
-      SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
-      SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
-      GATEWAY_DATABASE_URL: database.urls.gateway,
-      GATEWAY_REGION: 'us',
-      GATEWAY_JWKS: keys.jwksPath,
-      GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
-      GATEWAY_INTERNAL_SIGNING_KEY: internalKeys.privateKeyPath,
-      // Tests read decision rows right after a request; a short interval keeps that wait small.
-      GATEWAY_DECISION_FLUSH_MS: '20',
-      GATEWAY_REDIS_URL: endpoints.redisUrl,
-      GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:gateway:`,
-      COHERENCE_CHANGED_CHANNEL: `${database.namespace}:coherence.changed`,
-      // Tests read right after writing and expect what they wrote; cache tests turn it on (gatewayEnv).
-      GATEWAY_CACHE_ENABLED: 'false',
-      // Every request still passes the limiter, but only limiter tests (gatewayEnv) set a rate a test can reach.
-      GATEWAY_RATE_PER_SECOND: '100000',
-      // Tests send refusals by the hundred from one address; the throttle's own test (gatewayEnv) sets a burst it reaches.
-      GATEWAY_ADDRESS_REFUSAL_BURST: '100000',
-      ...options.gatewayEnv,
-    }),
-    logger,
-  );
-  for (const app of [gateway.app, gateway.admin]) await app.listen({ port: 0, host: '127.0.0.1' });
+    const gateway = await createGateway(
+      readGatewayConfig({
+        SUBGRAPH_INGEST_URL: urlOf(ingest.subgraph, '/graphql'),
+        SUBGRAPH_COHERENCE_URL: urlOf(coherence.app, '/graphql'),
+        SUBGRAPH_COMMS_URL: urlOf(comms.app, '/graphql'),
+        GATEWAY_DATABASE_URL: database.urls.gateway,
+        GATEWAY_REGION: 'us',
+        GATEWAY_JWKS: keys.jwksPath,
+        GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
+        GATEWAY_INTERNAL_SIGNING_KEY: internalKeys.privateKeyPath,
+        // Tests read decision rows right after a request; a short interval keeps that wait small.
+        GATEWAY_DECISION_FLUSH_MS: '20',
+        GATEWAY_REDIS_URL: endpoints.redisUrl,
+        GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:gateway:`,
+        COHERENCE_CHANGED_CHANNEL: `${database.namespace}:coherence.changed`,
+        // Tests read right after writing and expect what they wrote; cache tests turn it on (gatewayEnv).
+        GATEWAY_CACHE_ENABLED: 'false',
+        // Every request still passes the limiter, but only limiter tests (gatewayEnv) set a rate a test can reach.
+        GATEWAY_RATE_PER_SECOND: '100000',
+        // Tests send refusals by the hundred from one address; the throttle's own test (gatewayEnv) sets a burst it reaches.
+        GATEWAY_ADDRESS_REFUSAL_BURST: '100000',
+        ...options.gatewayEnv,
+      }),
+      logger,
+    );
+    for (const app of [gateway.app, gateway.admin]) await app.listen({ port: 0, host: '127.0.0.1' });
+    return { ingest, coherence, comms, gateway };
+  };
+  const instances: Awaited<ReturnType<typeof startInstance>>[] = [];
+  for (let i = 0; i < (options.instances ?? 1); i += 1) instances.push(await startInstance());
+  const { ingest, coherence, comms, gateway } = instances[0]!;
 
   const driver = createNeo4jDriver(endpoints.neo4jBoltUrl);
   await ensureGraphSchema(driver);
@@ -139,6 +151,13 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     },
     gateway,
     ingest,
+    /** Every instance's gateway and ingest, the first's included. */
+    instances: instances.map((instance) => ({
+      gatewayUrl: urlOf(instance.gateway.app),
+      ingestUrl: urlOf(instance.ingest.app),
+      gateway: instance.gateway,
+      ingest: instance.ingest,
+    })),
     relay,
     driver,
     /** The key set ingest and the gateway verify tokens against (for endpoints a test starts itself). */
@@ -160,8 +179,10 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     },
     async stop() {
       await relay.stop();
-      await gateway.close();
-      await Promise.all([ingest.close(), coherence.close(), comms.close()]);
+      for (const instance of instances) {
+        await instance.gateway.close();
+        await Promise.all([instance.ingest.close(), instance.coherence.close(), instance.comms.close()]);
+      }
       await Promise.all([relayPool.end(), adminPool.end()]);
       await driver.close();
       rmSync(keyDir, { recursive: true, force: true });

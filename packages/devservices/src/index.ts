@@ -14,3 +14,4 @@ export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEn
 export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
 export { startPostgres, type RunningPostgres, type PostgresOptions } from './services/postgres';
 export { postgresBinDirPath } from './services/debianPackages';
+export { startRoundRobinProxy, type RoundRobinProxy, type RoundRobinProxyOptions } from './roundRobinProxy';

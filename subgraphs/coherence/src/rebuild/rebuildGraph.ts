@@ -3,6 +3,7 @@ import { inTransaction, type PgPool } from '@coherence/platform';
 import { Neo4jError, type Driver } from 'neo4j-driver';
 import { randomUUID } from 'node:crypto';
 import { countTenantSignals, projectSignals } from '../graph/signalGraph';
+import { lockTenantScores } from '../modules/coherence/readModel';
 import { recomputeScore } from '../modules/coherence/recomputeScore';
 
 export interface GraphRebuildOptions {
@@ -176,6 +177,8 @@ export function createGraphRebuild(options: GraphRebuildOptions) {
       options.onProgress?.({ tenantId, projected, total });
     }
     const recomputed = await inTransaction(pool, async (client) => {
+      // A relay may be scoring the same tenant: one score writer per tenant at a time (docs/adr/0019-scale-out.md).
+      await lockTenantScores(client, [tenantId]);
       const result = await recomputeScore(client, driver, tenantId, {
         asOf: now(),
         windowMs,

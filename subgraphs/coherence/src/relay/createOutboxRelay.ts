@@ -12,6 +12,7 @@ import type { Driver } from 'neo4j-driver';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangePublisher } from '../events/createChangePublisher';
 import { projectSignals } from '../graph/signalGraph';
+import { lockTenantScores } from '../modules/coherence/readModel';
 import { recomputeScore } from '../modules/coherence/recomputeScore';
 import { markPublished, publishPendingChanges } from './changeNotifications';
 import type { ProgressWatch } from './createProgressWatch';
@@ -168,6 +169,8 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
         },
       );
 
+      // Other relays may be projecting the same tenants' other events: one score writer per tenant at a time, and asOf taken after the wait.
+      await lockTenantScores(client, [...causeByTenant.keys()]);
       const asOf = now();
       const tenants: BatchResult['tenants'] = [];
       for (const [tenantId, cause] of causeByTenant) {

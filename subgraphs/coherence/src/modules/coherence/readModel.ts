@@ -50,6 +50,26 @@ export async function readCoherenceScore(pool: PgPool, tenantId: string, windowI
 }
 
 /**
+ * Takes the score lock of each tenant until the caller's transaction ends.
+ * Relays run side by side on different events of one tenant; each writes its
+ * signals to the graph, then reads the graph and writes the score. Without the
+ * lock, a relay that read the graph before another's signals landed could
+ * write its score after the other's and leave a score missing them, and both
+ * would record the same change from the same previous state. Under it, the
+ * last relay to write a tenant's score read the graph after every earlier one
+ * had written its own signals (docs/adr/0019-scale-out.md). Locks are taken in
+ * one order (by key, in the subquery), so two relays never wait for each other.
+ */
+export async function lockTenantScores(client: PgClient, tenantIds: readonly string[]): Promise<void> {
+  await client.query(
+    `SELECT pg_advisory_xact_lock(key)
+       FROM (SELECT DISTINCT hashtextextended('coherence.score:' || tenant_id, 0) AS key
+               FROM unnest($1::text[]) AS tenant_id ORDER BY key) AS keys`,
+    [tenantIds],
+  );
+}
+
+/**
  * Upserts a tenant's score inside the caller's transaction and returns the
  * previous score and status, so the caller can tell whether anything changed,
  * and the stored `updatedAt`.
