@@ -1,0 +1,1 @@
+export { buildDashboards, dashboardsDir, panelQueries, renderDashboardFiles, type PanelQueries } from './render';
