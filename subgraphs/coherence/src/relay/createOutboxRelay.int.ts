@@ -145,6 +145,7 @@ describe('relay failure isolation', () => {
     expect(metrics).toContain(`relay_outbox_quarantined ${quarantinedNow}`);
     expect(metrics).toMatch(/^relay_event_failures_total [3-9]$/m);
     expect(metrics).toContain('relay_stalled 0');
+    expect(metrics).toMatch(/^relay_graph_write_seconds_count [1-9]\d*$/m);
 
     // An unknown id changes nothing, the known one included.
     expect(await retryQuarantined(relayPool, [pillId!, '999999999'])).toEqual({ ok: false, missing: ['999999999'] });

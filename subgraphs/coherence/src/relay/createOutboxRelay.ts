@@ -152,7 +152,9 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
       }
       eventAgesSeconds = projected.map((row) => row.age_seconds);
       for (let i = 0; i < signals.length; i += graphChunkSize) {
+        const writeStartedAt = performance.now();
         await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
+        options.metrics?.recordGraphWrite((performance.now() - writeStartedAt) / 1_000);
       }
 
       const asOf = now();
