@@ -42,12 +42,13 @@ function fileNameOf(board: Dashboard): string {
   return `${board.uid}.json`;
 }
 
-function panelsOf(board: Dashboard): Panel[] {
+/** A dashboard's panels, its rows left out. */
+export function panelsOf(board: Dashboard): Panel[] {
   return (board.panels ?? []).filter((panel): panel is Panel => !isRow(panel));
 }
 
 /** Every panel's targets are the Prometheus queries src/panels.ts builds. */
-function queriesOf(panel: Panel): Dataquery[] {
+export function queriesOf(panel: Panel): Dataquery[] {
   return (panel.targets ?? []) as Dataquery[];
 }
 
