@@ -248,7 +248,7 @@ describe('coherenceEvents', () => {
 
   it('measures fan-out latency from commit to send', async () => {
     const text = await (await fetch(endpoint.metricsUrl)).text();
-    const count = Number(/^subscription_fanout_latency_ms_count (\d+)/m.exec(text)?.[1]);
+    const count = Number(/^subscription_fanout_latency_seconds_count (\d+)/m.exec(text)?.[1]);
     expect(count).toBeGreaterThanOrEqual(2);
   });
 });

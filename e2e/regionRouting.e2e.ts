@@ -78,6 +78,11 @@ async function until(probe: () => Promise<unknown>, expected: unknown, timeoutMs
   }
 }
 
+async function replicaLagSeconds(region: string): Promise<number> {
+  const text = await (await fetch(`${app.adminUrls.coherence}/metrics`)).text();
+  return Number(new RegExp(`^coherence_replica_lag_seconds\\{replica_region="${region}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+}
+
 async function readsByTarget(): Promise<Record<string, number>> {
   const text = await (await fetch(`${app.adminUrls.coherence}/metrics`)).text();
   return Object.fromEntries(
@@ -101,6 +106,8 @@ describe('region-routing on a real Unleash server and a real streaming replica',
     try {
       await setScore(0.3);
       expect(await readScore()).toBe(0.3);
+      // What the replica-lag alert watches: the paused replica has WAL it has not replayed.
+      expect(await until(async () => (await replicaLagSeconds(replicaRegion)) > 0, true)).toBe(true);
       const before = await readsByTarget();
 
       await createUnleashAdmin(inject('services').unleash).setFlag('region-routing', true);
@@ -114,5 +121,6 @@ describe('region-routing on a real Unleash server and a real streaming replica',
     } finally {
       await replicaSuperuser.query('SELECT pg_wal_replay_resume()');
     }
+    expect(await until(() => replicaLagSeconds(replicaRegion), 0)).toBe(0);
   });
 });

@@ -3,7 +3,8 @@
  *
  * Starts PostgreSQL (+ replica), Redis, Neo4j and Kafka on their documented
  * ports, migrates the database, starts the subgraphs, the relay and the
- * gateway as separate processes, loads demo signals through ingest, prints
+ * gateway as separate processes, Prometheus scraping each of them with the
+ * rules of grafana/rules/, loads demo signals through ingest, prints
  * how to query it, and stays in the foreground until Ctrl-C, when it stops
  * everything it started, as on SIGTERM. Data and logs live in .data/stack/,
  * PostgreSQL's data in /var/lib/coherence/ (see `postgresDir`).
@@ -23,12 +24,14 @@ import {
   type ServiceEndpoints,
 } from '@coherence/devservices';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
+import { startPrometheus, type RunningPrometheus } from '@coherence/devservices/prometheus';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { ruleFiles } from '../e2e/support/observability';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const rootDir = join(repoRoot, '.data', 'stack');
@@ -50,7 +53,7 @@ or SIGTERM, which stop everything it started.
 
 Ports: gateway 4000, ingest 4001 (subgraph 4021), coherence 4002, comms 4003 (inbound webhooks 4013);
 admin listeners (/healthz, /readyz, /metrics): gateway 4100, ingest 4101, coherence 4102, comms 4103, relay 4110, ingest-consumer 4111, comms-worker 4112;
-postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242.`;
+postgres 5432 (replica 5433), redis 6379, neo4j bolt 7687, kafka 9092, unleash 4242, prometheus 9090.`;
 
 const { values } = parseArgs({ options: { fresh: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -64,6 +67,8 @@ const DATABASE = 'coherence';
 const keyDir = join(rootDir, 'keys');
 /** The region the stack's gateway and ingest serve; the demo tenants reside in it. */
 const REGION = 'us';
+/** Prometheus' UI and API; it scrapes every process's admin listener (grafana/README.md). */
+const PROMETHEUS_PORT = 9090;
 /** How long the start waits for the relay to project the demo data; it goes through the outbox in order, after any backlog. */
 const PROJECTION_DEADLINE_MS = 60_000;
 const say = (message: string) => console.log(`[stack] ${message}`);
@@ -89,12 +94,18 @@ const servicesStarting: Promise<RunningServices> = startServices({
   unleashTokenSecrets: devStackUnleashTokenSecrets,
 });
 const processes: ManagedProcess[] = [];
+let prometheusStarting: Promise<RunningPrometheus> | undefined;
 let stopping = false;
 async function stopAll(exitCode: number): Promise<void> {
   // A second Ctrl-C (or npm's forwarded copy of the first) must not cut the stop short.
   if (stopping) return;
   stopping = true;
   say('stopping…');
+  // Like the servers: one still starting is waited for, then stopped.
+  await prometheusStarting?.then(
+    (prometheus) => prometheus.stop(),
+    () => undefined,
+  );
   for (const child of processes.reverse()) await child.stop();
   // The servers run in their own process groups and outlive this process, so a
   // signal during their start waits for them to come up, then stops them.
@@ -116,7 +127,8 @@ try {
   const services = await servicesStarting;
   const keys = await ensureDevKeys(keyDir);
   await prepareDatabase(services.endpoints);
-  await startProcesses(services.endpoints, keys, await ensureDevInternalKeys(keyDir));
+  const scrapeTargets = await startProcesses(services.endpoints, keys, await ensureDevInternalKeys(keyDir));
+  if (!stopping) await (prometheusStarting = startStackPrometheus(scrapeTargets));
   await loadDemoData(services.endpoints, keys);
   if (!stopping) {
     printHowTo();
@@ -149,7 +161,12 @@ async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
   await seed.end();
 }
 
-async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, internalKeys: DevKeyFiles): Promise<void> {
+/** Starts every process; returns their admin listeners as Prometheus targets (those started before a stop, if one came). */
+async function startProcesses(
+  endpoints: ServiceEndpoints,
+  keys: DevKeyFiles,
+  internalKeys: DevKeyFiles,
+): Promise<{ job: string; address: string; labels: { service: string } }[]> {
   const { host, port } = endpoints.postgres;
   // The subgraphs answer calls signed with the gateway's internal key only.
   const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
@@ -240,9 +257,10 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
   ];
   // port, secondPort: the process's service listeners (none for a worker), each answering /healthz before the next process starts;
   // adminPort: its admin listener, whose /readyz says it is ready (the defaults of *_ADMIN_PORT, docs/adr/0016-admin-listeners.md).
+  const targets = definitions.map(({ name, adminPort }) => ({ job: name, address: `127.0.0.1:${adminPort}`, labels: { service: name } }));
   for (const { name, entry, port, secondPort, adminPort, env } of definitions) {
     // stopAll has already stopped the processes it saw; one started now would be orphaned.
-    if (stopping) return;
+    if (stopping) return targets;
     const logFile = join(logDir, `${name}.log`);
     const child = spawnManaged({
       name,
@@ -266,6 +284,24 @@ async function startProcesses(endpoints: ServiceEndpoints, keys: DevKeyFiles, in
     const on = servicePorts.map((p) => `http://127.0.0.1:${p}`).join(' and ');
     say(`${name} ready${on ? ` on ${on}` : ''}, admin (/readyz, /metrics) on http://127.0.0.1:${adminPort} (log: ${logFile})`);
   }
+  return targets;
+}
+
+/** Prometheus with the rules of grafana/rules/, every process a target under its `service` label, `region` as an external label. */
+async function startStackPrometheus(
+  scrapeTargets: { job: string; address: string; labels: { service: string } }[],
+): Promise<RunningPrometheus> {
+  const running = await startPrometheus({
+    port: PROMETHEUS_PORT,
+    dataDir: join(rootDir, 'prometheus'),
+    logFile: join(logDir, 'prometheus.log'),
+    scrapeTargets,
+    ruleFiles: ruleFiles(),
+    externalLabels: { region: REGION },
+    scrapeIntervalSeconds: 5,
+  });
+  say(`prometheus ready on ${running.url} (rules: grafana/rules/, alerts: ${running.url}/alerts)`);
+  return running;
 }
 
 async function loadDemoData(endpoints: ServiceEndpoints, keys: DevKeyFiles): Promise<void> {
@@ -377,6 +413,7 @@ Coherence is running.
             comms-worker (command bus, CoherenceChanged listener)
   admin     /readyz and /metrics of each process, never exposed: gateway :4100, ingest :4101, coherence :4102, comms :4103,
             relay :4110, ingest-consumer :4111, comms-worker :4112
+  prometheus http://127.0.0.1:${PROMETHEUS_PORT} (every process scraped, the rules of grafana/rules/; alerts at /alerts)
   unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill:killswitch -- --target stack\`)
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}

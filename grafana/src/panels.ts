@@ -87,7 +87,7 @@ export interface Row {
 }
 
 /** The variables a dashboard may offer besides `datasource` and `region`, which every one has. */
-export type ExtraVariable = 'tenant' | 'slo';
+export type ExtraVariable = 'tenant';
 
 export interface DashboardSpec {
   /** Also the JSON file's name under grafana/dashboards/. */

@@ -9,6 +9,8 @@ export const dashboardsDir = fileURLToPath(new URL('../dashboards/', import.meta
 /** A panel as the README and the query tests see it. */
 export interface PanelQueries {
   dashboard: string;
+  /** The row the panel is in; titles repeat across rows (the SLO dashboard). */
+  row: string;
   panel: string;
   exprs: string[];
 }
@@ -20,13 +22,16 @@ export function buildDashboards(): Dashboard[] {
 
 /** Every panel's PromQL, for the tests that parse it and check the series it names. */
 export function panelQueries(built: readonly Dashboard[] = buildDashboards()): PanelQueries[] {
-  return built.flatMap((board) =>
-    panelsOf(board).map((panel) => ({
-      dashboard: board.title ?? '',
-      panel: panel.title ?? '',
-      exprs: queriesOf(panel).map((query) => query.expr),
-    })),
-  );
+  return built.flatMap((board) => {
+    let row = '';
+    return (board.panels ?? []).flatMap((panel) => {
+      if (isRow(panel)) {
+        row = panel.title ?? '';
+        return [];
+      }
+      return [{ dashboard: board.title ?? '', row, panel: panel.title ?? '', exprs: queriesOf(panel).map((query) => query.expr) }];
+    });
+  });
 }
 
 /** The files of grafana/dashboards/ by name: one `<uid>.json` per dashboard and README.md. */
@@ -68,8 +73,9 @@ function renderReadme(built: readonly Dashboard[]): string {
     '(Dashboards → New → Import) and pick the Prometheus data source that scrapes the',
     'processes. Every dashboard has the variables `datasource` and `region` (every query',
     'filters on `region=~"$region"`); `$__rate_interval` is the rate window Grafana picks.',
-    'Series with a colon in their name (`slo:…`, `tenant:…`) are recording rules of',
-    '`grafana/rules/`; the others are exported by the processes (`/metrics` on each admin port).',
+    'Series with a colon in their name (`gateway:…`, `tenant:…`) are recording rules of',
+    '`grafana/rules/`, which aggregate `region` away (those are not filtered by region); the',
+    'others are metrics of the vocabulary (`grafana/metrics.json`, `grafana/README.md`).',
     '',
   ];
   for (const board of built) {

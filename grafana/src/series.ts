@@ -1,10 +1,9 @@
 /**
- * Every series the dashboards read, named once. `exported` are what the
- * processes serve on their admin `/metrics` today (the dashboards' e2e test
- * scrapes them); `recorded` are series the recording rules in
- * `grafana/rules/` are to produce for the SLO and cost dashboards
- * (docs/adr/0022-dashboards-as-code.md). When a metric is renamed, this file
- * is the one to change.
+ * Every series the dashboards read, named once: `exported` are metrics of
+ * the vocabulary (grafana/metrics.json, what the processes serve on their
+ * admin `/metrics`), `recorded` are series of the recording rules in
+ * grafana/rules/ (docs/adr/0022-dashboards-as-code.md). When a metric is
+ * renamed, this file is the one to change.
  */
 export const exported = {
   /** Every service listener's requests (packages/platform createAdminApp), by method, route, status. */
@@ -39,7 +38,7 @@ export const exported = {
   relayChangedPublished: 'relay_coherence_changed_published_total',
   coherenceReadModelReads: 'coherence_read_model_reads_total',
   subscriptionActive: 'subscription_active',
-  subscriptionFanoutLatencyMs: 'subscription_fanout_latency_ms',
+  subscriptionFanoutLatencySeconds: 'subscription_fanout_latency_seconds',
   subscriptionLimitRefusals: 'subscription_limit_refusals_total',
   commsCommandsFinished: 'comms_commands_finished_total',
   commsCommandRunSeconds: 'comms_command_run_seconds',
@@ -48,37 +47,51 @@ export const exported = {
 } as const;
 
 /**
- * Recording-rule series the SLO and cost dashboards expect (names to
- * reconcile with `grafana/rules/`). SLO series carry an `slo` label
- * (e.g. `gateway-availability`, `gateway-latency`); cost series a `tenant`
- * label, and `component` where split (requests, signals, graph_writes,
- * notifications).
+ * Recording-rule series of `grafana/rules/` the SLO and cost dashboards read
+ * (docs/slo.md). The rules aggregate `region` away, so these are not
+ * filtered by region.
  */
 export const recorded = {
-  /** Share of the 30-day error budget not spent yet (1 = untouched, below 0 = overspent). */
-  sloBudgetRemaining: 'slo:error_budget_remaining:ratio',
-  /** The SLO's objective, e.g. 0.999. */
-  sloObjective: 'slo:objective:ratio',
-  /** Good events over all events in the last 30 days. */
-  sloSli30d: 'slo:sli:ratio_rate30d',
-  /** Error ratio over the window divided by the budget's ratio (1 - objective), per alerting window. */
-  sloBurnRate5m: 'slo:burn_rate:ratio_rate5m',
-  sloBurnRate1h: 'slo:burn_rate:ratio_rate1h',
-  sloBurnRate6h: 'slo:burn_rate:ratio_rate6h',
-  sloBurnRate3d: 'slo:burn_rate:ratio_rate3d',
-  /** Cost units per hour, by tenant and component. */
-  tenantCostRate1h: 'tenant:cost_units:rate1h',
-  /** This month's cost so far extrapolated to the whole month, by tenant. */
+  /** Share of the gateway's POST /graphql answered 5xx, per window. */
+  gatewayAvailabilityErrorRatio: {
+    '5m': 'gateway:availability_error_ratio:rate5m',
+    '30m': 'gateway:availability_error_ratio:rate30m',
+    '1h': 'gateway:availability_error_ratio:rate1h',
+    '2h': 'gateway:availability_error_ratio:rate2h',
+    '6h': 'gateway:availability_error_ratio:rate6h',
+    '1d': 'gateway:availability_error_ratio:rate1d',
+    '3d': 'gateway:availability_error_ratio:rate3d',
+  },
+  /** Share of the gateway's POST /graphql slower than 250 ms, per window. */
+  gatewayLatencySlowRatio: {
+    '5m': 'gateway:latency_slow_ratio:rate5m',
+    '30m': 'gateway:latency_slow_ratio:rate30m',
+    '1h': 'gateway:latency_slow_ratio:rate1h',
+    '2h': 'gateway:latency_slow_ratio:rate2h',
+    '6h': 'gateway:latency_slow_ratio:rate6h',
+    '1d': 'gateway:latency_slow_ratio:rate1d',
+    '3d': 'gateway:latency_slow_ratio:rate3d',
+  },
+  /** Share of ingest's POST /v1/signals answered 5xx over 30 minutes. */
+  ingestAcceptanceErrorRatio30m: 'ingest:acceptance_error_ratio:rate30m',
+  /** Share of outbox events projected more than 30 s after being written, over 30 minutes. */
+  freshnessSlowRatio30m: 'relay:freshness_slow_ratio:rate30m',
+  /** Cost units per second by tenant and component (requests, signals, graph_writes, notifications), over 6 hours. */
+  tenantComponentCostRate: 'tenant_component:cost_units:rate6h',
+  /** Cost units per second by tenant, over 6 hours. */
+  tenantCostRate: 'tenant:cost_units:rate6h',
+  /** A month (30 days) at the last 6 hours' pace, by tenant. */
   tenantCostProjectedMonth: 'tenant:cost_units:projected_month',
-  /** The tenant's monthly budget in cost units. */
-  tenantCostBudget: 'tenant:cost_budget_units:month',
+  /** Projected month over the tenant's monthly budget. */
+  tenantCostBudgetUsed: 'tenant:cost_budget_used:ratio',
 } as const;
 
-/**
- * The `service` label of each process's series: the Prometheus scrape
- * target's label (one job per process, docs/adr/0016-admin-listeners.md's
- * admin ports), not a label the processes set themselves.
- */
+/** Every recording-rule series name a dashboard may read. */
+export const recordedNames: readonly string[] = Object.values(recorded).flatMap((entry) =>
+  typeof entry === 'string' ? [entry] : Object.values(entry),
+);
+
+/** The `service` label of each process's series: a label of the scrape target, not one the processes set (grafana/README.md, "Labels"). */
 export const services = {
   gateway: 'gateway',
   ingest: 'ingest',

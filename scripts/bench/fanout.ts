@@ -7,7 +7,7 @@
  * CoherenceChanged per tenant per round, the way the relay does after a
  * commit. Reports the latency from `changedAt` (the relay's commit) to each
  * client receiving the event — which includes the 100 ms coalescing window —
- * and the server-side `subscription_fanout_latency_ms` histogram.
+ * and the server-side `subscription_fanout_latency_seconds` histogram.
  */
 import { ensureDevKeys, mintDevToken } from '@coherence/auth';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
@@ -156,7 +156,10 @@ try {
     delivered,
     clientLatencyMs: { p50: percentile(50), p95: percentile(95), p99: percentile(99), max: sorted.at(-1) },
     serverHistogram: Object.fromEntries(
-      [...metrics.matchAll(/^subscription_fanout_latency_ms_(bucket\{le="[^"]+"\}|count|sum) (\S+)$/gm)].map((m) => [m[1], Number(m[2])]),
+      [...metrics.matchAll(/^subscription_fanout_latency_seconds_(bucket\{le="[^"]+"\}|count|sum) (\S+)$/gm)].map((m) => [
+        m[1],
+        Number(m[2]),
+      ]),
     ),
   };
   console.log(JSON.stringify(summary, null, 2));

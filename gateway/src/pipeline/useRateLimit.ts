@@ -28,7 +28,7 @@ export function useRateLimit(options: { limiter: GatewayLimiter }): GatewayStep 
       assertReached(context, 'rate-limit', 'principal', 'operation', 'variables', 'tenant');
       const { principal, tenant } = context;
       const admission = await options.limiter.admit({
-        tenant: { id: tenant.tenantId, weight: tenant.record?.weight ?? UNREGISTERED_WEIGHT },
+        tenant: { id: tenant.tenantId, weight: tenant.record?.weight ?? UNREGISTERED_WEIGHT, registered: tenant.record !== undefined },
         caller: { id: callerId(principal), ownTenant: principal.tenantId === tenant.tenantId },
         cost: context.operation.cost(context.variables),
       });

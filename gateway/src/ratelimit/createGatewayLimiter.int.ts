@@ -47,8 +47,9 @@ async function limiterOn(redisUrl: string, options: { maxInFlight?: number; conn
   const tenants = createTenantDirectory({ pool: appPool, ttlMs: 60_000, negativeTtlMs: 60_000 });
   /** A request for `tenantId` at `cost`: by its own token, or by `operator`, a caller from elsewhere. */
   const admit = async (tenantId: string, { operator, cost = 1 }: { operator?: string; cost?: number } = {}) => {
+    const record = (await tenants.recordsOf([tenantId])).get(tenantId);
     const request: RateLimitRequest = {
-      tenant: { id: tenantId, weight: (await tenants.recordsOf([tenantId])).get(tenantId)?.weight ?? 1 },
+      tenant: { id: tenantId, weight: record?.weight ?? 1, registered: record !== undefined },
       caller: operator ? { id: operator, ownTenant: false } : { id: `${tenantId}-user`, ownTenant: true },
       cost,
     };
@@ -141,13 +142,16 @@ describe('createGatewayLimiter', () => {
   });
 
   it("spends a request's cost of both buckets, and a cost above a bucket's burst as the whole burst", async () => {
-    const { limiter } = await limiterOn(inject('services').redisUrl);
+    const { limiter, metrics } = await limiterOn(inject('services').redisUrl);
     const tenant = await registerTenant('costly', 1);
     // The tenant's bucket holds 10: a cost of 4 twice, then only 2 are left.
     expect((await limiter.admit(tenant, { cost: 4 })).allowed).toBe(true);
     expect((await limiter.admit(tenant, { cost: 4 })).allowed).toBe(true);
     expect(await limiter.admit(tenant, { cost: 4 })).toMatchObject({ allowed: false, retryAfterSeconds: 1 });
     expect((await limiter.admit(tenant, { cost: 2 })).allowed).toBe(true);
+    // The cost model counts what was admitted, not what was refused.
+    const units = (await metrics.getSingleMetric('gateway_tenant_request_units_total')!.get()).values;
+    expect(units.find((v) => v.labels['tenant'] === tenant)?.value).toBe(10);
     // 25 > the operator's burst of 5: it needs the bucket full and empties it, and is allowed once there is room in both.
     const roomy = await registerTenant('roomy', 3);
     const operator = operatorId();

@@ -29,8 +29,8 @@ export interface GatewayLimiterOptions {
 
 /** One request to admit: who asks, for which tenant, at what cost. */
 export interface RateLimitRequest {
-  /** The tenant the request acts for, and its weight. */
-  tenant: { id: string; weight: number };
+  /** The tenant the request acts for, its weight, and whether it has a `tenants` row (only those are counted by tenant). */
+  tenant: { id: string; weight: number; registered: boolean };
   /** Who asks (an opaque key), and whether the tenant is its own. */
   caller: { id: string; ownTenant: boolean };
   /** Tokens the request spends: its operation's declared cost. */
@@ -69,7 +69,6 @@ export function createGatewayLimiter(options: GatewayLimiterOptions) {
     ratePerSecond: () => options.ratePerSecond,
     burst: () => Math.max(1, options.ratePerSecond * options.burstSeconds),
     metrics: options.metrics,
-    service: 'gateway',
     // The connection shared with the cache logs one line per outage and keeps `gateway_redis_up`.
     onFallback: (error) => gatewayRedis.failed('limiter', error),
     onRecovered: () => gatewayRedis.succeeded(),
@@ -109,6 +108,13 @@ export function createGatewayLimiter(options: GatewayLimiterOptions) {
     labelNames: ['outcome'],
     registers: [options.metrics],
   });
+  // Per tenant for the cost model (docs/slo.md): registered tenants only, so the label is bounded by the tenants table.
+  const tenantUnits = new Counter({
+    name: 'gateway_tenant_request_units_total',
+    help: "Cost units (each operation's declared cost) of the requests the limiter admitted, by tenant.",
+    labelNames: ['tenant'],
+    registers: [options.metrics],
+  });
   const limited = new Counter({
     name: 'gateway_ratelimit_limited_total',
     help: "Requests the limiter refused, by the bucket without room: the caller's, the tenant's, or both.",
@@ -141,6 +147,7 @@ export function createGatewayLimiter(options: GatewayLimiterOptions) {
       const { allowed, retryAfterSeconds, limited: refusedBy } = await gcra.consumeAll(buckets);
       const limitedBy = refusedBy.map((i) => BUCKETS[i]!);
       decisions.inc({ outcome: allowed ? 'allowed' : 'limited' });
+      if (allowed && tenant.registered) tenantUnits.inc({ tenant: tenant.id }, cost);
       if (!allowed) limited.inc({ bucket: limitedBy.length === BUCKETS.length ? 'both' : limitedBy[0] });
       return { allowed, retryAfterSeconds, limitedBy };
     },

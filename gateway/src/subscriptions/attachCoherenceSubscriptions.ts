@@ -15,7 +15,7 @@ import { addressKey } from '@coherence/ratelimit';
 
 export interface CoherenceSubscriptionsOptions {
   logger: Logger;
-  /** The gateway's registry: `subscription_fanout_latency_ms` and the open-subscription gauge go there. */
+  /** The gateway's registry: `subscription_fanout_latency_seconds` and the open-subscription gauge go there. */
   metrics: Registry;
   /** The supergraph's API schema (it declares `Subscription.coherenceEvents`). */
   apiSchema: GraphQLSchema;
@@ -71,9 +71,9 @@ const refusalErrors = ({ code, message, extensions }: Refusal) => [new GraphQLEr
 export function attachCoherenceSubscriptions(app: FastifyInstance, options: CoherenceSubscriptionsOptions) {
   const { logger, config } = options;
   const fanoutLatency = new Histogram({
-    name: 'subscription_fanout_latency_ms',
-    help: 'From the relay committing a score change to the gateway handing it to a subscriber, in ms.',
-    buckets: [5, 10, 25, 50, 100, 150, 200, 300, 500, 1_000, 2_500, 5_000],
+    name: 'subscription_fanout_latency_seconds',
+    help: 'From the relay committing a score change to the gateway handing it to a subscriber.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.5, 1, 2.5, 5],
     registers: [options.metrics],
   });
   const hub = createCoherenceEventHub({
@@ -81,7 +81,7 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
     channel: config.COHERENCE_CHANGED_CHANNEL,
     coalesceMs: config.GATEWAY_SUBSCRIPTION_COALESCE_MS,
     logger,
-    onDelivered: (latencyMs) => fanoutLatency.observe(latencyMs),
+    onDelivered: (latencyMs) => fanoutLatency.observe(latencyMs / 1_000),
   });
   new Gauge({
     name: 'subscription_active',

@@ -32,15 +32,15 @@ export const subscriptions = () =>
             title: 'Fan-out latency p50 / p95 / p99',
             description:
               'From the relay committing a score change to the gateway handing it to a subscriber; the alert fires when p95 is over 250 ms.',
-            unit: 'ms',
-            queries: percentiles(m.subscriptionFanoutLatencyMs),
+            unit: 's',
+            queries: percentiles(m.subscriptionFanoutLatencySeconds),
           }),
           timeseriesPanel({
             title: 'Fan-out rate',
             description: 'Score changes handed to subscribers per second, over all gateway replicas.',
             unit: 'cps',
             width: 6,
-            queries: [{ expr: sumRate(`${m.subscriptionFanoutLatencyMs}_count`), legend: 'delivered' }],
+            queries: [{ expr: sumRate(`${m.subscriptionFanoutLatencySeconds}_count`), legend: 'delivered' }],
           }),
           timeseriesPanel({
             title: 'Refusals over a cap',

@@ -1,4 +1,4 @@
-import { ensurePromtool } from '@coherence/devservices/promtool';
+import { promtoolPath } from '@coherence/devservices/prometheus';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { panelQueries } from '../render';
 import { checkWithPromtool } from './checkWithPromtool';
@@ -6,11 +6,11 @@ import { checkWithPromtool } from './checkWithPromtool';
 describe("promtool parses the dashboards' PromQL", () => {
   let promtool: string;
   beforeAll(async () => {
-    promtool = await ensurePromtool();
+    promtool = await promtoolPath();
   });
 
   it("accepts every panel's queries", async () => {
-    const panels = panelQueries().map(({ dashboard, panel, exprs }) => ({ name: `${dashboard} / ${panel}`, exprs }));
+    const panels = panelQueries().map(({ dashboard, row, panel, exprs }) => ({ name: `${dashboard} / ${row} / ${panel}`, exprs }));
     const result = await checkWithPromtool(promtool, panels);
     expect(result.output).toMatch(/SUCCESS: \d+ rules found/);
     expect(result.ok, result.output).toBe(true);

@@ -116,6 +116,9 @@ describe('ingest_app', () => {
     expect(await asTenant('ingest', usTenant(), 'SELECT residency FROM tenants')).toEqual([{ residency: 'us' }]);
     expect(await asTenant('ingest', usTenant(), 'SELECT DISTINCT tenant_id FROM signal_ledger')).toEqual([{ tenant_id: usTenant() }]);
     expect((await as('ingest').query('SELECT ingest_outbox_backlog() AS n')).rows).toEqual([{ n: '0' }]);
+    // The event stored above waits for a relay that does not run here: it has an age.
+    const [{ lag }] = (await as('ingest').query<{ lag: number }>('SELECT ingest_outbox_lag_seconds() AS lag')).rows as [{ lag: number }];
+    expect(lag).toBeGreaterThan(0);
   });
 
   it('cannot read or write comms tables, write scores or read policy decisions back', async () => {

@@ -27,7 +27,6 @@ describe('createTenantRateLimiter against the real Redis', () => {
       ratePerSecond: () => rate,
       burst: () => burst,
       metrics: new Registry(),
-      service: 'test',
       onFallback: () => undefined,
       onRecovered: () => undefined,
     });
@@ -138,7 +137,6 @@ describe('createTenantRateLimiter against the real Redis', () => {
       ratePerSecond: () => 1,
       burst: () => 3,
       metrics,
-      service: 'test',
       onFallback: (error) => fallbacks.push(error),
       onRecovered: () => undefined,
     });
@@ -150,11 +148,11 @@ describe('createTenantRateLimiter against the real Redis', () => {
     expect(fallbacks).toHaveLength(1);
     const counted = (await metrics.getSingleMetric('ratelimit_fallback_decisions_total')!.get()).values;
     expect(counted.map((v) => [v.labels, v.value])).toEqual([
-      [{ service: 'test', outcome: 'allowed' }, 3],
-      [{ service: 'test', outcome: 'limited' }, 2],
+      [{ outcome: 'allowed' }, 3],
+      [{ outcome: 'limited' }, 2],
     ]);
     expect((await metrics.getSingleMetric('ratelimit_redis_available')!.get()).values[0]).toMatchObject({
-      labels: { service: 'test' },
+      labels: {},
       value: 0,
     });
   });
@@ -167,7 +165,6 @@ describe('createTenantRateLimiter against the real Redis', () => {
       ratePerSecond: () => 1,
       burst: () => 1,
       metrics: new Registry(),
-      service: 'test',
       onFallback: () => undefined,
       onRecovered: () => undefined,
     });

@@ -58,10 +58,11 @@ export interface TenantRateLimiterOptions {
   ratePerSecond: (tenantId: string) => number;
   /** How many units the tenant may spend at once after being idle, for `consume` without `limits`; a cost above it is never allowed. */
   burst: (tenantId: string) => number;
-  /** Registers `ratelimit_fallback_decisions_total` and `ratelimit_redis_available`, labelled with `service`. */
+  /**
+   * Registers `ratelimit_fallback_decisions_total` and `ratelimit_redis_available`; the scraper adds the
+   * `service` label that tells the gateway's from ingest's (grafana/README.md, "Labels").
+   */
   metrics: Registry;
-  /** The `service` label, e.g. `gateway` or `ingest`. */
-  service: string;
   /** Called once when a Redis call fails or times out and the in-process fallback takes over (to log it). */
   onFallback: (error: unknown) => void;
   /** Called once when Redis answers again after {@link onFallback}. */
@@ -121,20 +122,18 @@ export function createTenantRateLimiter(options: TenantRateLimiterOptions): Tena
   if (!(GCRA_COMMAND in options.redis)) options.redis.defineCommand(GCRA_COMMAND, { lua: gcraScript });
   const redis = options.redis as Redis & Record<typeof GCRA_COMMAND, (...args: (string | number)[]) => Promise<number[]>>;
   const local = createLocalGcra();
-  const labels = { service: options.service };
   const fallbackDecisions = new Counter({
     name: 'ratelimit_fallback_decisions_total',
     help: 'Limiter decisions taken in process because Redis failed or timed out, by outcome (allowed, limited).',
-    labelNames: ['service', 'outcome'],
+    labelNames: ['outcome'],
     registers: [options.metrics],
   });
   const redisAvailable = new Gauge({
     name: 'ratelimit_redis_available',
     help: "1 while the limiter's Redis answers, 0 while the in-process fallback decides.",
-    labelNames: ['service'],
     registers: [options.metrics],
   });
-  redisAvailable.set(labels, 1);
+  redisAvailable.set(1);
   let available = true;
 
   const decisionOf = (waitsMicros: readonly number[]): BucketsDecision => {
@@ -155,16 +154,16 @@ export function createTenantRateLimiter(options: TenantRateLimiterOptions): Tena
     } catch (error) {
       if (available) {
         available = false;
-        redisAvailable.set(labels, 0);
+        redisAvailable.set(0);
         options.onFallback(error);
       }
       const decision = decisionOf(local.consume(spends));
-      fallbackDecisions.inc({ ...labels, outcome: decision.allowed ? 'allowed' : 'limited' });
+      fallbackDecisions.inc({ outcome: decision.allowed ? 'allowed' : 'limited' });
       return decision;
     }
     if (!available) {
       available = true;
-      redisAvailable.set(labels, 1);
+      redisAvailable.set(1);
       options.onRecovered();
     }
     return decisionOf(waits);

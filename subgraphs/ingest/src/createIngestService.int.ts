@@ -657,11 +657,14 @@ describe('refusal throttle per address', () => {
 });
 
 describe('metrics', () => {
-  it('exposes processed and deduped counters by transport, the backlog, and request durations', async () => {
+  it('exposes processed and deduped counters by transport, the backlog and its age, and request durations', async () => {
     const text = await (await fetch(`${adminUrl}/metrics`)).text();
     expect(text).toMatch(/ingest_events_processed_total\{transport="http"\} [1-9]/);
     expect(text).toMatch(/ingest_signals_deduped_total\{transport="http"\} [1-9]/);
+    expect(text).toMatch(/^ingest_tenant_signals_total\{tenant="[^"]+"\} [1-9]/m);
     expect(text).toMatch(/ingest_backlog [1-9]/);
+    // No relay runs here: the oldest pending event was written by an earlier test, so it has an age.
+    expect(Number(/^ingest_outbox_lag_seconds (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
     expect(text).toContain('ingest_store_duration_seconds_bucket');
     expect(text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/v1\/signals",status="202"\}/);
   });

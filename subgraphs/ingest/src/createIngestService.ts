@@ -6,7 +6,7 @@ import type { IngestConfig } from './config';
 import { cacheVerifiedTokens } from './modules/auth/cacheVerifiedTokens';
 import { expireIdempotencyKeys } from './modules/idempotency/idempotencyStore';
 import { createWritePolicy } from './modules/policy/createWritePolicy';
-import { readOutboxBacklog } from './modules/signals/readOutboxBacklog';
+import { readOutboxBacklog, readOutboxLagSeconds } from './modules/signals/readOutboxBacklog';
 import { registerSignalsRoute } from './modules/signals/signalsRoute';
 import { statsResolvers, type IngestContext } from './modules/stats/resolvers';
 import { statsTypeDefs } from './modules/stats/schema.graphql';
@@ -64,7 +64,10 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
   });
   const { admin } = service;
   const producers = createServiceApp({ logger, admin, bodyLimitBytes: config.INGEST_BODY_LIMIT_BYTES });
-  const metrics = createIngestMetrics(admin.metrics, { readBacklog: () => readOutboxBacklog(service.pool) });
+  const metrics = createIngestMetrics(admin.metrics, {
+    readBacklog: () => readOutboxBacklog(service.pool),
+    readOutboxLag: () => readOutboxLagSeconds(service.pool),
+  });
   const writePolicy =
     config.INGEST_WRITE_POLICY === 'off'
       ? 'off'
@@ -93,7 +96,6 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
       ratePerSecond: () => config.INGEST_RATE_PER_SECOND,
       burst: () => config.INGEST_RATE_BURST,
       metrics: admin.metrics,
-      service: 'ingest',
       onFallback: (error) => logger.warn({ err: error }, 'ingest limiter: redis failed; enforcing the shares in process until it answers'),
       onRecovered: () => logger.info('ingest limiter: redis answers again; shares enforced in redis'),
     }),

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,6 +60,31 @@ export async function ensureDebianPackages(packages: readonly DebianPackage[]): 
     }
     process.stderr.write(`[devservices] installed ${names.join(' ')} in ${Date.now() - startedAt} ms\n`);
   });
+}
+
+/**
+ * Downloads Debian's `pkg` (the archive's candidate version) into `destDir`
+ * and returns the .deb's path, without installing it: for a server whose
+ * package would start a system service on install (prometheus does), the
+ * kit unpacks the .deb into `.cache` and runs the binary from there.
+ * `apt-get update` runs only if the package lists do not know `pkg` yet.
+ */
+export async function downloadDebianPackage(pkg: string, destDir: string): Promise<string> {
+  let debFile: string | undefined;
+  await withAptMutex(async () => {
+    const download = () => runApt(['-q', 'download', pkg], destDir);
+    try {
+      await download();
+    } catch (error) {
+      if (aptUpdated) throw error;
+      await runApt(['-q', '-o', `DPkg::Lock::Timeout=${aptTimeoutMs / 1000}`, 'update']);
+      aptUpdated = true;
+      await download();
+    }
+    debFile = readdirSync(destDir).find((name) => name.startsWith(`${pkg}_`) && name.endsWith('.deb'));
+  });
+  if (debFile === undefined) throw new Error(`apt-get download ${pkg} wrote no ${pkg}_*.deb into ${destDir}`);
+  return join(destDir, debFile);
 }
 
 /** `/usr/lib/postgresql/<major>/bin` of Debian's packages; throws if that major is not installed. */
@@ -123,10 +148,10 @@ async function withAptMutex(fn: () => Promise<void>): Promise<void> {
   }
 }
 
-async function runApt(args: readonly string[]): Promise<void> {
+async function runApt(args: readonly string[], cwd?: string): Promise<void> {
   const giveUpAt = Date.now() + aptTimeoutMs;
   for (;;) {
-    const { exitCode, output } = await runAptOnce(args);
+    const { exitCode, output } = await runAptOnce(args, cwd);
     if (exitCode === 0) return;
     // Lock contention with an apt run outside our mutex is worth waiting for; anything else is not.
     if (!/Could not get lock|Unable to lock|cannot access archive/.test(output) || Date.now() > giveUpAt) {
@@ -136,10 +161,10 @@ async function runApt(args: readonly string[]): Promise<void> {
   }
 }
 
-async function runAptOnce(args: readonly string[]): Promise<{ exitCode: number | null; output: string }> {
+async function runAptOnce(args: readonly string[], cwd?: string): Promise<{ exitCode: number | null; output: string }> {
   // Without this, debconf may prompt and the install would hang with no stdin.
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const child = spawn('apt-get', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('apt-get', args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

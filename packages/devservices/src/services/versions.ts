@@ -17,6 +17,8 @@ export const versions = {
   opa: '1.22.2',
   /** Helm 3, built with `go install` into `.cache/go/bin` like OPA; lints and renders helm/coherence in the chart tests. */
   helm: '3.22.0',
+  /** Debian 12's `prometheus` (with `promtool`), unpacked into `.cache/debian/`; ensurePrometheus() refuses another series. */
+  prometheus: '2.42',
   /** npm `unleash-server`, a dependency of @coherence/devservices (exact, so npm ci provisions it); 7.5 is the last line that runs on Node 20. */
   unleash: '7.5.1',
 } as const;

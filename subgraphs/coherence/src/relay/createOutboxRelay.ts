@@ -127,6 +127,7 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
   async function project(claim: (client: PgClient) => Promise<ClaimedRow[]>, claimed: ClaimedRow[] = []): Promise<BatchResult> {
     const changes: { message: CoherenceChangedMessage; historyId: string }[] = [];
     let eventAgesSeconds: number[] = [];
+    const signalsByTenant = new Map<string, number>();
     const invalid: { row: ClaimedRow; error: string; attempts: number }[] = [];
     const result = await inTransaction(options.pool, async (client): Promise<BatchResult> => {
       const rows = await claim(client);
@@ -151,6 +152,7 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
         }
       }
       eventAgesSeconds = projected.map((row) => row.age_seconds);
+      for (const { tenantId } of signals) signalsByTenant.set(tenantId, (signalsByTenant.get(tenantId) ?? 0) + 1);
       for (let i = 0; i < signals.length; i += graphChunkSize) {
         const writeStartedAt = performance.now();
         await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
@@ -199,7 +201,7 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
         log.error({ err: error, tenants: changes.map((c) => c.message.tenantId) }, 'publishing CoherenceChanged failed');
       }
     }
-    options.metrics?.recordBatch({ events: result.events, signals: result.signals, eventAgesSeconds, published });
+    options.metrics?.recordBatch({ events: result.events, signals: result.signals, signalsByTenant, eventAgesSeconds, published });
     if (result.events + result.quarantined > 0) options.progress?.noteProgress();
     return result;
   }

@@ -63,6 +63,13 @@ export function createRelayMetrics(registry: Registry, pool: PgPool, progress?: 
   });
   const events = new Counter({ name: 'relay_events_total', help: 'Outbox events projected.', registers: [registry] });
   const signals = new Counter({ name: 'relay_signals_total', help: 'Signals projected into the graph.', registers: [registry] });
+  // Per tenant for the cost model (docs/slo.md); outbox events exist only for registered tenants, so the label is bounded.
+  const graphWrites = new Counter({
+    name: 'relay_tenant_graph_writes_total',
+    help: 'Signals written to Neo4j, by tenant.',
+    labelNames: ['tenant'] as const,
+    registers: [registry],
+  });
   const published = new Counter({
     name: 'relay_coherence_changed_published_total',
     help: 'CoherenceChanged messages published.',
@@ -88,9 +95,16 @@ export function createRelayMetrics(registry: Registry, pool: PgPool, progress?: 
     recordGraphWrite(seconds: number): void {
       graphWrite.observe(seconds);
     },
-    recordBatch(batch: { events: number; signals: number; eventAgesSeconds: readonly number[]; published: number }): void {
+    recordBatch(batch: {
+      events: number;
+      signals: number;
+      signalsByTenant: ReadonlyMap<string, number>;
+      eventAgesSeconds: readonly number[];
+      published: number;
+    }): void {
       events.inc(batch.events);
       signals.inc(batch.signals);
+      for (const [tenant, count] of batch.signalsByTenant) graphWrites.inc({ tenant }, count);
       published.inc(batch.published);
       for (const age of batch.eventAgesSeconds) eventLag.observe(age);
     },

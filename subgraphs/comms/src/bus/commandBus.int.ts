@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { readCommsConfig } from '../config';
 import { createCommsService } from '../createCommsService';
@@ -30,6 +31,7 @@ let pool: PgPool;
 let admin: PgPool;
 let receiver: Receiver;
 let worker: BusWorker;
+const webhookMetrics = new Registry();
 let comms: Awaited<ReturnType<typeof createCommsService>>;
 let graphqlUrl: string;
 const keyDir = mkdtempSync(join(tmpdir(), 'comms-internal-keys-'));
@@ -58,6 +60,7 @@ beforeAll(async () => {
         timeoutMs: 2_000,
         leaseMs: 5_000,
         quietHours: createQuietHoursGate({ pool, policy, region: 'us', subject: 'system:test-worker' }),
+        metrics: webhookMetrics,
       }),
       'test.slow': async ({ signal }) => {
         await new Promise((resolve, reject) => {
@@ -158,10 +161,17 @@ async function callSubgraph<T>(query: string, variables: Record<string, unknown>
 const ACTION = (name: string) => `
   mutation($id: ID!, $reason: String!) { ${name}(id: $id, reason: $reason) { ok { id status attempts } error { code message } } }`;
 
+/** The value of one series of the webhook handler's counters (0 before its first increment). */
+async function counted(name: string, labels: Record<string, string>): Promise<number> {
+  const { values } = await webhookMetrics.getSingleMetric(name)!.get();
+  return values.find((v) => Object.entries(labels).every(([key, value]) => v.labels[key] === value))?.value ?? 0;
+}
+
 describe('delivery with retries', () => {
   it('delivers once in effect to a receiver that fails twice, with two retries in the audit', async () => {
     const { commandId } = await send(tenant('flaky'), '/flaky');
     await waitForState(commandId, 'succeeded');
+    expect(await counted('comms_notifications_delivered_total', { tenant: tenant('flaky') })).toBe(1);
     expect(receiver.to('/flaky')).toHaveLength(3);
     // Every attempt carries the same idempotency key, so the receiver can tell the retries apart from new notifications.
     expect(new Set(receiver.to('/flaky').map((r) => r.headers['idempotency-key'])).size).toBe(1);
@@ -611,8 +621,11 @@ describe('SSRF guard', () => {
       payload: { contactId: 'evil', url: 'http://169.254.169.254/latest/meta-data/', body: {} },
       maxAttempts: 5,
     });
+    const blockedBefore = await counted('comms_webhook_deliveries_total', { outcome: 'blocked' });
     await waitForState(commandId, 'troubleshooting');
     expect((await stateOf(commandId)).last_error?.code).toBe('URL_BLOCKED');
+    // What the SSRF-block alert counts.
+    expect(await counted('comms_webhook_deliveries_total', { outcome: 'blocked' })).toBe(blockedBefore + 1);
     const events = await admin.query('SELECT kind, service, correlation_id, details FROM security_events WHERE tenant_id = $1', [tenantId]);
     expect(events.rows).toEqual([
       {

@@ -1,5 +1,6 @@
 import { IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER } from '@coherence/contracts';
 import { inTransaction, recordSecurityEvent, setTenant, type PgPool } from '@coherence/platform';
+import { Counter, type Registry } from 'prom-client';
 import { z } from 'zod';
 import type { ClaimedCommand, CommandHandler } from '../bus/createBusWorker';
 import { CommandFailure, type CommandFailureCode } from '../errors';
@@ -27,6 +28,8 @@ export interface WebhookHandlerOptions {
   leaseMs: number;
   /** Absent: no quiet hours apply. */
   quietHours?: QuietHoursGate;
+  /** The worker's registry: `comms_webhook_deliveries_total` and `comms_notifications_delivered_total` go there. */
+  metrics: Registry;
 }
 
 type Outcome = 'delivered' | 'transient' | 'permanent' | 'blocked';
@@ -50,6 +53,19 @@ export function classifyStatus(status: number): { outcome: Outcome; code?: Comma
  * receiver can drop the duplicate a crash-and-retry may cause.
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): CommandHandler {
+  const deliveries = new Counter({
+    name: 'comms_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, transient, permanent, or blocked (the SSRF guard refused the address).',
+    labelNames: ['outcome'] as const,
+    registers: [options.metrics],
+  });
+  // Per tenant for the cost model (docs/slo.md); commands exist only for registered tenants, so the label is bounded.
+  const notifications = new Counter({
+    name: 'comms_notifications_delivered_total',
+    help: 'Notifications a receiver accepted (2xx), by tenant.',
+    labelNames: ['tenant'] as const,
+    registers: [options.metrics],
+  });
   /** Extends the lease if this worker still holds it (fenced by the lease token). */
   async function renewLease(command: ClaimedCommand): Promise<boolean> {
     const { rowCount } = await inTransaction(options.pool, async (client) => {
@@ -68,6 +84,8 @@ export function createWebhookHandler(options: WebhookHandlerOptions): CommandHan
     url: string,
     result: { outcome: Outcome; status?: number; latencyMs: number; response?: ResponseSnippet; error?: string },
   ) {
+    deliveries.inc({ outcome: result.outcome });
+    if (result.outcome === 'delivered') notifications.inc({ tenant: command.tenantId });
     await inTransaction(options.pool, async (client) => {
       await setTenant(client, command.tenantId);
       await client.query(

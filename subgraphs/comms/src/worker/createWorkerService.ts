@@ -52,6 +52,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
         timeoutMs: config.COMMS_WEBHOOK_TIMEOUT_MS,
         leaseMs: config.COMMS_LEASE_MS,
         quietHours: createQuietHoursGate({ pool, policy, region: config.COMMS_REGION, subject: `system:${workerId}` }),
+        metrics,
       }),
     },
     logger,

@@ -3,7 +3,7 @@ import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { IngestConsumerConfig } from '../config';
 import { defaultProvenanceOf } from '../defaultProvenance';
 import { createWritePolicy } from '../modules/policy/createWritePolicy';
-import { readOutboxBacklog } from '../modules/signals/readOutboxBacklog';
+import { readOutboxBacklog, readOutboxLagSeconds } from '../modules/signals/readOutboxBacklog';
 import { createIngestMetrics } from '../modules/telemetry/createIngestMetrics';
 import { writePolicyOptionsOf } from '../writePolicyOptions';
 import { startSignalConsumer } from './startSignalConsumer';
@@ -51,7 +51,10 @@ export async function createConsumerService(config: IngestConsumerConfig, logger
       },
     ],
   });
-  const ingestMetrics = createIngestMetrics(admin.metrics, { readBacklog: () => readOutboxBacklog(pool) });
+  const ingestMetrics = createIngestMetrics(admin.metrics, {
+    readBacklog: () => readOutboxBacklog(pool),
+    readOutboxLag: () => readOutboxLagSeconds(pool),
+  });
   const writePolicy = await createWritePolicy({ ...writePolicyOptionsOf(config), pool, logger, metrics: ingestMetrics });
   const consumer = await startSignalConsumer({
     kafka,

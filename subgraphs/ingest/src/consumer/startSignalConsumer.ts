@@ -170,6 +170,7 @@ export async function startSignalConsumer(options: SignalConsumerOptions): Promi
     });
     endTimer();
     metrics.processed.inc({ transport: 'kafka' }, signals.length);
+    for (const [tenant, count] of countByTenant(signals)) metrics.tenantSignals.inc({ tenant }, count);
     metrics.deduped.inc({ transport: 'kafka' }, stored.deduped);
   };
 
@@ -342,4 +343,10 @@ function stringHeaders(message: KafkaMessage): Record<string, string | undefined
       Array.isArray(value) ? value[0]?.toString() : value?.toString(),
     ]),
   );
+}
+
+function countByTenant(signals: readonly Signal[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { tenantId } of signals) counts.set(tenantId, (counts.get(tenantId) ?? 0) + 1);
+  return counts;
 }

@@ -1,5 +1,5 @@
 import { createPgPool, type Logger, type PgPool } from '@coherence/platform';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface ReadRoutingOptions {
   /** Region tag → connection string of that region's streaming replica (as coherence_app). */
@@ -34,6 +34,31 @@ export function createReadRouting(options: ReadRoutingOptions): ReadRouting {
     help: 'Read-model reads by where they went: `primary`, or the region of the replica.',
     labelNames: ['target'],
     registers: [options.metrics],
+  });
+  // Read at scrape time from each replica: 0 while it has replayed all the WAL it
+  // received, else the age of the last transaction it replayed (an idle primary
+  // sends nothing, so that age alone would read as lag). NaN: it does not answer.
+  new Gauge({
+    name: 'coherence_replica_lag_seconds',
+    help: 'How far each read replica is behind in replaying its primary, by the region it serves (NaN while it does not answer).',
+    labelNames: ['replica_region'],
+    registers: [options.metrics],
+    async collect() {
+      await Promise.all(
+        [...replicas].map(async ([region, pool]) => {
+          const lag = await pool
+            .query<{ lag: number }>(
+              `SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                      ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8 AS lag`,
+            )
+            .then(
+              ({ rows }) => rows[0]?.lag ?? Number.NaN,
+              () => Number.NaN,
+            );
+          this.set({ replica_region: region }, lag);
+        }),
+      );
+    },
   });
   return {
     replicaFor(regionHint) {

@@ -137,6 +137,7 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
     }
     // Counted only now that the transaction has committed.
     options.metrics.processed.inc({ transport: 'http' }, signals.length);
+    options.metrics.tenantSignals.inc({ tenant: principal.tenantId }, signals.length);
     options.metrics.deduped.inc({ transport: 'http' }, outcome.deduped ?? 0);
     request.log.info({ tenant_id: principal.tenantId, body: outcome.body }, 'batch stored');
     return reply.code(202).type('application/json').send(outcome.body);

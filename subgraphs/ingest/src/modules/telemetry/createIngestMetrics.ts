@@ -6,6 +6,8 @@ export type Transport = 'http' | 'kafka';
 export interface IngestMetricsOptions {
   /** Reads the outbox backlog (unprojected signals, all tenants) when /metrics is scraped. */
   readBacklog: () => Promise<number>;
+  /** Reads the age of the oldest unprojected outbox event when /metrics is scraped. */
+  readOutboxLag: () => Promise<number>;
 }
 
 /**
@@ -20,6 +22,14 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
       name: 'ingest_events_processed_total',
       help: 'Signals committed to the ledger or found already stored, by transport.',
       labelNames: ['transport'] as const,
+      registers: [registry],
+    }),
+    // Per tenant for the cost model (docs/slo.md): only signals of registered tenants get this far (the write
+    // policy refuses the others before anything is stored), so the label is bounded by the tenants table.
+    tenantSignals: new Counter({
+      name: 'ingest_tenant_signals_total',
+      help: 'Signals committed to the ledger or found already stored, by tenant.',
+      labelNames: ['tenant'] as const,
       registers: [registry],
     }),
     deduped: new Counter({
@@ -88,6 +98,14 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
         // An unreadable backlog must not take /metrics down with it: during a database outage the
         // consumer's stall gauge is what matters. NaN says "unknown" where a stale count would mislead.
         this.set(await options.readBacklog().catch(() => Number.NaN));
+      },
+    }),
+    outboxLag: new Gauge({
+      name: 'ingest_outbox_lag_seconds',
+      help: "Age of the oldest outbox event the relay has not projected (0 when none waits); the relay's own relay_outbox_lag_seconds vanishes while it is down, this one does not.",
+      registers: [registry],
+      async collect() {
+        this.set(await options.readOutboxLag().catch(() => Number.NaN));
       },
     }),
   };
