@@ -145,6 +145,7 @@ describe('relay failure isolation', () => {
     expect(metrics).toContain(`relay_outbox_quarantined ${quarantinedNow}`);
     expect(metrics).toMatch(/^relay_event_failures_total [3-9]$/m);
     expect(metrics).toContain('relay_stalled 0');
+    expect(metrics).toMatch(/^relay_graph_write_seconds_count [1-9]\d*$/m);
     // b's two signals went to the graph once each (the cost model's Neo4j writes).
     expect(metrics).toContain(`relay_tenant_graph_writes_total{tenant="${b}"} 2`);
 

@@ -164,7 +164,9 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
         },
         async () => {
           for (let i = 0; i < signals.length; i += graphChunkSize) {
+            const writeStartedAt = performance.now();
             await projectSignals(options.driver, signals.slice(i, i + graphChunkSize));
+            options.metrics?.recordGraphWrite((performance.now() - writeStartedAt) / 1_000);
           }
         },
       );

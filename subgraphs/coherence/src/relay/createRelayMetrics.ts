@@ -55,6 +55,12 @@ export function createRelayMetrics(registry: Registry, pool: PgPool, progress?: 
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
+  const graphWrite = new Histogram({
+    name: 'relay_graph_write_seconds',
+    help: 'Time of one Neo4j write of a chunk of signals (at most RELAY_GRAPH_CHUNK_SIZE).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
   const events = new Counter({ name: 'relay_events_total', help: 'Outbox events projected.', registers: [registry] });
   const signals = new Counter({ name: 'relay_signals_total', help: 'Signals projected into the graph.', registers: [registry] });
   // Per tenant for the cost model (docs/slo.md); outbox events exist only for registered tenants, so the label is bounded.
@@ -85,6 +91,9 @@ export function createRelayMetrics(registry: Registry, pool: PgPool, progress?: 
     },
     recordFailure(): void {
       failures.inc();
+    },
+    recordGraphWrite(seconds: number): void {
+      graphWrite.observe(seconds);
     },
     recordBatch(batch: {
       events: number;

@@ -3,6 +3,7 @@ import { createAdminApp, createPgPool, type Logger } from '@coherence/platform';
 import { Redis } from 'ioredis';
 import { hostname } from 'node:os';
 import { createBusWorker } from '../bus/createBusWorker';
+import { registerOpenCommandsGauge } from '../bus/registerOpenCommandsGauge';
 import type { CommsWorkerConfig } from '../config';
 import { createSsrfGuard } from '../delivery/createSsrfGuard';
 import { createWebhookHandler, NOTIFY_WEBHOOK } from '../delivery/createWebhookHandler';
@@ -34,6 +35,7 @@ export async function createWorkerService(config: CommsWorkerConfig, logger: Log
     ],
   });
   const { metrics } = admin;
+  registerOpenCommandsGauge(metrics, pool, config.COMMS_REGION);
   const flags = createFeatureFlags({ config, appName: 'comms-worker', logger, metrics });
   // As the gateway: a worker that can reach Unleash does not deliver on bootstrap states while a switch is off.
   if (!(await flags.waitUntilSynchronized(2_000))) logger.warn('unleash has not answered yet; starting on the bootstrap flag states');
