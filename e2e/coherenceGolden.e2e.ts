@@ -1,6 +1,7 @@
-import { aggregateBySource, aggregateWindow, computeCoherence, createNeo4jDriver } from '@coherence/coherence';
+import { aggregateBySource, aggregateWindow, computeCoherence } from '@coherence/coherence';
 import type { SignalInput } from '@coherence/contracts';
 import { buildExpectedScores, goldenSignals, loadSignals } from '@coherence/fixtures';
+import { deleteGraphOf } from '@coherence/testkit';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { startApplication } from './support/startApplication';
@@ -35,26 +36,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.stderr.write(`[coherenceGolden] ${JSON.stringify(timings)}\n`);
+  // The graph outlives the database: this file's nodes go while the application's driver is open.
+  if (app) await deleteGraphOf(app.driver, `${database.namespace}-`);
   await app?.stop();
-  // The graph outlives the database: delete this file's nodes in bounded transactions.
-  await deleteGraphOf(`${database.namespace}-`);
   await database?.drop();
 }, 300_000);
-
-async function deleteGraphOf(prefix: string): Promise<void> {
-  const driver = createNeo4jDriver(inject('services').neo4jBoltUrl);
-  try {
-    for (let deleted = 1; deleted > 0;) {
-      const { records } = await driver.executeQuery(
-        'MATCH (n) WHERE n.tenantId STARTS WITH $prefix OR n.id STARTS WITH $prefix WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n',
-        { prefix },
-      );
-      deleted = records[0]!.get('n') as number;
-    }
-  } finally {
-    await driver.close();
-  }
-}
 
 /** `coherence_scores.as_of` as stored, read as superuser (no tenant context needed). */
 async function storedAsOf(tenantId: string): Promise<Date> {
@@ -162,7 +148,7 @@ describe('golden fixtures end to end', () => {
 
   it('after Neo4j loses the graph, `npm run graph:rebuild` restores every signal from the ledger and every score is identical', async () => {
     const scoresBefore = await storedScores();
-    await deleteGraphOf(`${database.namespace}-`);
+    await deleteGraphOf(app.driver, `${database.namespace}-`);
     expect(await graphSignalCount()).toBe(0);
 
     const started = Date.now();
@@ -198,13 +184,8 @@ async function storedScores() {
 }
 
 async function graphSignalCount(): Promise<number> {
-  const driver = createNeo4jDriver(inject('services').neo4jBoltUrl);
-  try {
-    const { records } = await driver.executeQuery('MATCH (s:Signal) WHERE s.tenantId STARTS WITH $prefix RETURN count(s) AS n', {
-      prefix: `${database.namespace}-`,
-    });
-    return records[0]!.get('n') as number;
-  } finally {
-    await driver.close();
-  }
+  const { records } = await app.driver.executeQuery('MATCH (s:Signal) WHERE s.tenantId STARTS WITH $prefix RETURN count(s) AS n', {
+    prefix: `${database.namespace}-`,
+  });
+  return records[0]!.get('n') as number;
 }

@@ -1,9 +1,10 @@
-import { aggregateBySource, computeCoherence, createNeo4jDriver, createRelayService, readRelayConfig } from '@coherence/coherence';
+import { aggregateBySource, computeCoherence, createRelayService, readRelayConfig } from '@coherence/coherence';
 import { createWorkerService, isNotifiable, readCommsWorkerConfig } from '@coherence/comms';
 import { createReceiver, type Receiver } from '@coherence/comms/testing';
 import type { CoherenceChangedMessage, SignalInput } from '@coherence/contracts';
 import { createTestDatabase, startRoundRobinProxy, type RoundRobinProxy, type TestDatabase } from '@coherence/devservices';
 import { buildExpectedScores, goldenSignals, loadSignals, type LoadProgress } from '@coherence/fixtures';
+import { deleteGraphOf } from '@coherence/testkit';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createClient, type Client } from 'graphql-ws';
@@ -143,28 +144,13 @@ afterAll(async () => {
   await producer?.disconnect();
   await kafkaAdmin?.disconnect();
   await receiver?.close();
+  // The graph outlives the database: this file's nodes go while the application's driver is open.
+  if (app) await deleteGraphOf(app.driver, `${database.namespace}-`);
   await app?.stop();
-  await deleteGraphOf(`${database.namespace}-`);
   await admin?.end();
   await database?.drop();
   if (logDir) rmSync(logDir, { recursive: true, force: true });
 }, 300_000);
-
-/** The graph outlives the database: this file's nodes go in bounded transactions. */
-async function deleteGraphOf(prefix: string): Promise<void> {
-  const driver = createNeo4jDriver(inject('services').neo4jBoltUrl);
-  try {
-    for (let deleted = 1; deleted > 0;) {
-      const { records } = await driver.executeQuery(
-        'MATCH (n) WHERE n.tenantId STARTS WITH $prefix OR n.id STARTS WITH $prefix WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n',
-        { prefix },
-      );
-      deleted = records[0]!.get('n') as number;
-    }
-  } finally {
-    await driver.close();
-  }
-}
 
 /** A counter's value in a Prometheus text exposition (0 when absent). */
 function counter(metrics: string, name: string, labels = ''): number {

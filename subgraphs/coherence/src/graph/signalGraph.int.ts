@@ -1,5 +1,6 @@
 import { type AcceptedSignal, type SignalInput } from '@coherence/contracts';
 import { goldenTenants, goldenTenantSignals } from '@coherence/fixtures';
+import { deleteGraphOf } from '@coherence/testkit';
 import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import type { Driver } from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -39,14 +40,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  // In bounded transactions: one DETACH DELETE of 100k nodes exceeds Neo4j's transaction memory.
-  for (let deleted = 1; deleted > 0;) {
-    const { records } = await driver.executeQuery(
-      'MATCH (n) WHERE n.tenantId STARTS WITH $ns OR n.id STARTS WITH $ns WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n',
-      { ns: `${database.namespace}-` },
-    );
-    deleted = records[0]!.get('n') as number;
-  }
+  await deleteGraphOf(driver, `${database.namespace}-`);
   await driver?.close();
   await database?.drop();
 });

@@ -1,4 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { deleteGraphOf } from '@coherence/testkit';
 import { createPgPool, type PgPool } from '@coherence/platform';
 import neo4j, { type Driver } from 'neo4j-driver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -28,9 +29,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await driver?.executeQuery('MATCH (n) WHERE n.tenantId STARTS WITH $p OR n.id STARTS WITH $p DETACH DELETE n', {
-    p: `${database?.namespace}-`,
-  });
+  if (driver && database) await deleteGraphOf(driver, `${database.namespace}-`);
   await rebuildPool?.end();
   await admin?.end();
   await driver?.close();
@@ -67,7 +66,7 @@ async function insertLedger(tenantId: string, signals: readonly LedgerSignal[]):
   );
 }
 
-async function deleteGraphOf(tenantId: string, limit?: number): Promise<void> {
+async function deleteTenantGraph(tenantId: string, limit?: number): Promise<void> {
   await driver.executeQuery(
     limit === undefined
       ? 'MATCH (n) WHERE n.tenantId = $tenantId OR n.id = $tenantId DETACH DELETE n'
@@ -116,7 +115,7 @@ describe('graph rebuild from the ledger', () => {
   });
 
   it('adds only the missing signals to a partly lost graph', async () => {
-    await deleteGraphOf(tenant('wiped'), 1_700);
+    await deleteTenantGraph(tenant('wiped'), 1_700);
     expect(await countTenantSignals(driver, tenant('wiped'))).toBe(2_800);
     await rebuild().run([tenant('wiped')]);
     expect(await countTenantSignals(driver, tenant('wiped'))).toBe(4_500);
@@ -166,7 +165,7 @@ describe('graph rebuild from the ledger', () => {
   it('finds every tenant with ledger rows when none is named, and a dry run changes nothing', async () => {
     const tenants = await rebuild().tenants();
     expect(tenants).toEqual([tenant('precise'), tenant('resumed'), tenant('wiped')]);
-    await deleteGraphOf(tenant('precise'));
+    await deleteTenantGraph(tenant('precise'));
     const plans = await rebuild().plan(tenants);
     expect(plans.find((p) => p.tenantId === tenant('precise'))).toEqual({
       tenantId: tenant('precise'),
