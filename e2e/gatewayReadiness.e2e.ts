@@ -81,7 +81,10 @@ describe('gateway readiness', () => {
       }
     }
     expect(subgraphPaths).toEqual([]);
-    expect(bytesToPostgres - bytesBefore).toBe(0);
+    // A readiness check per request would send at least one query (over 14 bytes) for each of these 150
+    // requests; a few bytes of the pool's own housekeeping may pass while the loop runs on a loaded machine
+    // (seen once in CI: 12 bytes), which is not a check.
+    expect(bytesToPostgres - bytesBefore).toBeLessThan(100);
   });
 
   it('the admin /readyz asks each subgraph’s /healthz and queries Postgres', async () => {
