@@ -44,6 +44,10 @@ export interface ProcessControls {
   readonly names: readonly ApplicationProcess[];
   /** SIGKILL, then start it again with the same environment; resolves once its /readyz answers 200. */
   killAndRestart(name: ApplicationProcess): Promise<void>;
+  /** SIGTERM (graceful), for outages longer than a crash: the Kafka consumer group stopped for ten minutes. */
+  stop(name: ApplicationProcess): Promise<void>;
+  /** Starts a stopped process again; resolves once its /readyz answers 200. */
+  start(name: ApplicationProcess): Promise<void>;
 }
 
 export interface DrillContext {
