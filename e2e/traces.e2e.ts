@@ -10,6 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fetchJaegerTrace, type JaegerSpan, type JaegerTrace } from '../scripts/trace/jaegerQuery';
+import { renderWaterfall } from '../scripts/trace/waterfall';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 
 /**
@@ -31,18 +33,6 @@ let keys: DevKeyFiles;
 let receiver: Receiver;
 const running: ManagedProcess[] = [];
 const ports = { gateway: 0, ingest: 0 };
-
-interface JaegerSpan {
-  spanID: string;
-  operationName: string;
-  processID: string;
-  references: { refType: string; spanID: string }[];
-  tags: { key: string; value: unknown }[];
-}
-interface JaegerTrace {
-  spans: JaegerSpan[];
-  processes: Record<string, { serviceName: string }>;
-}
 
 async function startProcess(name: string, entry: string, env: Record<string, string>): Promise<void> {
   const adminPort = await freePort();
@@ -194,9 +184,7 @@ it('follows a signal from ingest through the relay and comms, and its read throu
 
   const wanted = ['gateway', 'ingest', 'relay', 'coherence', 'comms', 'comms-worker'];
   const trace = await poll('Jaeger to hold spans of every process', async () => {
-    const response = await fetch(`${jaeger.uiUrl}/api/traces/${traceId}`);
-    if (!response.ok) return undefined;
-    const found = ((await response.json()) as { data: JaegerTrace[] }).data[0];
+    const found = await fetchJaegerTrace(jaeger.uiUrl, traceId);
     if (found === undefined) return undefined;
     const services = new Set(Object.values(found.processes).map((p) => p.serviceName));
     return wanted.every((service) => services.has(service)) && hasSpan(found, 'comms run notify.webhook') ? found : undefined;
@@ -245,6 +233,15 @@ it('follows a signal from ingest through the relay and comms, and its read throu
   // tenant.id on every span of every process.
   const untagged = trace.spans.filter((span) => span.tags.find((tag) => tag.key === 'tenant.id')?.value !== tenantId);
   expect(untagged.map((span) => `${serviceOf(span)}: ${span.operationName}`)).toEqual([]);
+
+  // `npm run trace -- <id>` shows it: a line per span, the relay's under ingest's push, indented deeper.
+  const waterfall = renderWaterfall(trace).split('\n');
+  expect(waterfall).toHaveLength(trace.spans.length + 2);
+  const indent = (line: string) => line.slice(line.lastIndexOf('|') + 3).search(/\S/);
+  const push = waterfall.find((line) => / ingest .*POST \/v1\/signals/.test(line))!;
+  const scoring = waterfall.find((line) => / relay .*relay score tenant/.test(line))!;
+  expect(indent(scoring)).toBeGreaterThan(indent(push));
+  expect(waterfall.indexOf(scoring)).toBeGreaterThan(waterfall.indexOf(push));
 });
 
 function hasSpan(trace: JaegerTrace, name: string): boolean {

@@ -519,7 +519,7 @@ ${instancesNote()}
             relay :4110, ingest-consumer :4111, comms-worker :4112
   prometheus http://127.0.0.1:${PROMETHEUS_PORT} (every process scraped, the rules of grafana/rules/; alerts at /alerts)
   unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill:killswitch -- --target stack\`)
-  jaeger    http://127.0.0.1:${jaegerPorts.query} (traces; OTLP/HTTP in on :${jaegerPorts.otlpHttp}). A trace by id: http://127.0.0.1:${jaegerPorts.query}/api/traces/<trace id>
+  jaeger    http://127.0.0.1:${jaegerPorts.query} (traces; OTLP/HTTP in on :${jaegerPorts.otlpHttp}); \`npm run trace -- --recent\` lists the latest
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}
 
@@ -532,9 +532,9 @@ Read a tenant's coherence by persisted id, with a token minted by the dev key
 
 Add -i to see its \`traceparent\` response header, 00-<trace id>-<span id>-<flags>. To trace
 this very request whatever the sampling, send a sampled one yourself:
--H "traceparent: 00-$(openssl rand -hex 16)-$(openssl rand -hex 8)-01", then read the trace:
+-H "traceparent: 00-$(openssl rand -hex 16)-$(openssl rand -hex 8)-01", then open the trace:
 
-  curl -s http://127.0.0.1:${jaegerPorts.query}/api/traces/<trace id>
+  npm run trace -- <trace id>
 
 Press Ctrl-C to stop everything.`);
 }
