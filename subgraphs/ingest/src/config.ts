@@ -43,6 +43,13 @@ const schema = z.object({
   INGEST_ADMIN_HOST: configFields.host(),
   INGEST_BODY_LIMIT_BYTES: configFields.positiveInt(1_048_576),
   INGEST_MAX_SIGNALS_PER_BATCH: configFields.positiveInt(1_000),
+  /**
+   * Group commit (docs/adr/0029-ingest-group-commit.md): pushes without an Idempotency-Key that arrive within this
+   * many ms of each other share one transaction; each is answered when it has committed. 0 stores each alone. Default 2.
+   */
+  INGEST_GROUP_COMMIT_MS: z.coerce.number().int().min(0).max(1_000).default(2),
+  /** …and a group is written as soon as it holds this many pushes. Default 64. */
+  INGEST_GROUP_COMMIT_MAX_PUSHES: configFields.positiveInt(64),
   /** JWKS file path or https:// URL whose keys sign producers' tokens. */
   INGEST_JWKS: z.string().min(1),
   /** Comma-separated `iss` values accepted. */

@@ -7,6 +7,7 @@ import { cacheVerifiedTokens } from './modules/auth/cacheVerifiedTokens';
 import { expireIdempotencyKeys } from './modules/idempotency/idempotencyStore';
 import { createWritePolicy } from './modules/policy/createWritePolicy';
 import { readOutboxBacklog, readOutboxLagSeconds } from './modules/signals/readOutboxBacklog';
+import { createGroupCommit } from './modules/signals/groupCommit';
 import { registerSignalsRoute } from './modules/signals/signalsRoute';
 import { statsResolvers, type IngestContext } from './modules/stats/resolvers';
 import { statsTypeDefs } from './modules/stats/schema.graphql';
@@ -83,6 +84,12 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
   if (writePolicy === 'off') logger.warn('INGEST_WRITE_POLICY=off: writes are not checked against the policy (benchmarks only)');
   registerSignalsRoute(producers.app, {
     pool: service.pool,
+    storePush: createGroupCommit({
+      pool: service.pool,
+      windowMs: config.INGEST_GROUP_COMMIT_MS,
+      maxPushes: config.INGEST_GROUP_COMMIT_MAX_PUSHES,
+      metrics: { groupSize: metrics.groupCommitPushes, groupsSplit: metrics.groupCommitSplits },
+    }),
     securityEvents,
     maxSignalsPerBatch: config.INGEST_MAX_SIGNALS_PER_BATCH,
     defaultProvenance: defaultProvenanceOf(config),

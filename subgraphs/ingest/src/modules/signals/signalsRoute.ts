@@ -18,10 +18,13 @@ import { lockIdempotencyKey, saveIdempotentResponse, type StoredResponse } from 
 import { differingFields, requestSha256 } from '../idempotency/requestFingerprint';
 import type { WritePolicy } from '../policy/createWritePolicy';
 import type { IngestMetrics } from '../telemetry/createIngestMetrics';
-import { storeSignals, writeSignals, type StoreResult } from './storeSignals';
+import type { StorePush } from './groupCommit';
+import { writeSignals, type StoreResult } from './storeSignals';
 
 export interface SignalsRouteOptions {
   pool: PgPool;
+  /** Stores a push without an Idempotency-Key, possibly in one transaction with others (group commit). */
+  storePush: StorePush;
   /** Refusals (AUTH_DENY, TENANT_MISMATCH) are queued here. */
   securityEvents: SecurityEventWriter;
   maxSignalsPerBatch: number;
@@ -51,8 +54,9 @@ const SIGNALS_ROUTE = 'POST /v1/signals';
  * read), whole-batch validation (all-or-nothing), the token's tenant owns
  * every signal, the write policy (the tenant is registered and resides in
  * this region), the tenant's rate share, then one transaction holding the
- * ledger rows, the outbox event and the idempotency record. 202 is sent
- * only after that transaction committed.
+ * ledger rows, the outbox event and the idempotency record. A push without an
+ * Idempotency-Key may share its transaction with concurrent pushes (group
+ * commit). 202 is sent only after that transaction committed.
  */
 export function registerSignalsRoute(app: FastifyInstance, options: SignalsRouteOptions): void {
   const batchSchema = createSignalBatchSchema({ now: options.now ?? (() => new Date()), maxSignals: options.maxSignalsPerBatch });
@@ -112,8 +116,8 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
     const endTimer = options.metrics.storeDuration.startTimer({ transport: 'http' });
     const outcome: StoredResponse & { replay: boolean; deduped?: number } =
       idempotencyKey === undefined
-        ? // The hot path: nothing else to commit with the signals, so no explicit transaction (one round trip for one tenant).
-          storedResponse(request.body, '', await storeSignals(options.pool, signals, context))
+        ? // The hot path: nothing else to commit with the signals, so it may share a transaction with other pushes.
+          storedResponse(request.body, '', await options.storePush({ tenantId: principal.tenantId, signals, context }))
         : await inTransaction(options.pool, async (client) => {
             await setTenant(client, principal.tenantId);
             const previous = await lockIdempotencyKey(client, principal.tenantId, idempotencyKey, options.idempotencyTtlHours);

@@ -43,16 +43,55 @@ const countStored = (signals: readonly Signal[], accepted: number): StoreResult 
 /**
  * One tenant's signals through `ingest_store_signals` (ingest migration 004):
  * row-level security's tenant, the ledger insert, the running counters and
- * the outbox event in one statement. The event carries the trace of the
- * work that stores it (request or Kafka slice) with the tenant as baggage,
- * so the relay continues it (docs/adr/0020-traces.md). Returns how many
- * signals were new.
+ * the outbox event in one statement. Returns how many signals were new.
  */
 async function storeTenantSignals(
   db: PgPool | PgClient,
   [tenantId, tenantSignals]: [string, Signal[]],
   context: StoreContext,
 ): Promise<number> {
+  const write = tenantWrite(tenantId, tenantSignals, context);
+  const { rows } = await db.query<{ accepted: number }>('SELECT ingest_store_signals($1, $2::jsonb, $3::jsonb) AS accepted', [
+    write.tenant,
+    JSON.stringify(write.signals),
+    JSON.stringify(write.header),
+  ]);
+  return rows[0]!.accepted;
+}
+
+/** A push of one tenant's signals, as the group commit holds it until its group is written. */
+export interface TenantPush {
+  tenantId: string;
+  /** All of `tenantId` (the HTTP route has checked that the token's tenant owns every signal). */
+  signals: readonly Signal[];
+  context: StoreContext;
+}
+
+/**
+ * Several pushes in one transaction and round trip (`ingest_store_signal_groups`, ingest migration 007), each
+ * stored as {@link storeSignals} would store it alone. They are written in tenant order, so that concurrent groups
+ * lock the tenants' counter rows in one order. Throws when Postgres refuses any of them: then none is stored.
+ */
+export async function storeSignalGroup(pool: PgPool, pushes: readonly TenantPush[]): Promise<StoreResult[]> {
+  const order = pushes.map((_, index) => index).sort((a, b) => compareText(pushes[a]!.tenantId, pushes[b]!.tenantId));
+  const writes = order.map((index) => {
+    const push = pushes[index]!;
+    return tenantWrite(push.tenantId, groupByTenant(push.signals)[0]![1], push.context);
+  });
+  const { rows } = await pool.query<{ accepted: number[] }>('SELECT ingest_store_signal_groups($1::jsonb) AS accepted', [
+    JSON.stringify(writes),
+  ]);
+  const results: StoreResult[] = [];
+  order.forEach((index, position) => (results[index] = countStored(pushes[index]!.signals, rows[0]!.accepted[position]!)));
+  return results;
+}
+
+/**
+ * The arguments of `ingest_store_signals` for one tenant's signals, each with its provenance. The event carries the
+ * trace of the work that stores it (request or Kafka slice) with the tenant as baggage, so the relay continues it
+ * (docs/adr/0020-traces.md).
+ */
+function tenantWrite(tenantId: string, signals: readonly Signal[], context: StoreContext) {
   const header: Omit<OutboxEvent, 'payload'> = {
     messageId: randomUUID(),
     tenantId,
@@ -65,13 +104,10 @@ async function storeTenantSignals(
     schemaVersion: 1,
     ...traceHeadersOf(withTenantBaggage(tenantId)),
   };
-  const { rows } = await db.query<{ accepted: number }>('SELECT ingest_store_signals($1, $2::jsonb, $3::jsonb) AS accepted', [
-    tenantId,
-    JSON.stringify(tenantSignals.map((s) => ({ ...s, provenance: s.provenance ?? context.defaultProvenance }))),
-    JSON.stringify(header),
-  ]);
-  return rows[0]!.accepted;
+  return { tenant: tenantId, signals: signals.map((s) => ({ ...s, provenance: s.provenance ?? context.defaultProvenance })), header };
 }
+
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Tenants, and each tenant's signals, in key order: concurrent transactions
@@ -85,11 +121,10 @@ function groupByTenant(signals: readonly Signal[]): [string, Signal[]][] {
     if (group) group.push(signal);
     else byTenant.set(signal.tenantId, [signal]);
   }
-  const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   return [...byTenant]
-    .sort(([a], [b]) => compare(a, b))
+    .sort(([a], [b]) => compareText(a, b))
     .map(([tenantId, group]) => [
       tenantId,
-      group.sort((a, b) => compare(a.source, b.source) || compare(a.signalId, b.signalId) || Date.parse(a.ts) - Date.parse(b.ts)),
+      group.sort((a, b) => compareText(a.source, b.source) || compareText(a.signalId, b.signalId) || Date.parse(a.ts) - Date.parse(b.ts)),
     ]);
 }

@@ -74,6 +74,17 @@ export function createIngestMetrics(registry: Registry, options: IngestMetricsOp
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    groupCommitPushes: new Histogram({
+      name: 'ingest_group_commit_pushes',
+      help: 'HTTP pushes written in one transaction by the group commit (INGEST_GROUP_COMMIT_MS).',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
+    groupCommitSplits: new Counter({
+      name: 'ingest_group_commit_splits_total',
+      help: 'Groups of HTTP pushes Postgres refused as a whole, whose pushes were then stored one by one.',
+      registers: [registry],
+    }),
     consumerLag: new Gauge({
       name: 'ingest_consumer_lag',
       help: 'Records between the last one the Kafka consumer stored and the end of the partition, as of its last fetch.',
