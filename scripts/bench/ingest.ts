@@ -5,21 +5,24 @@
  *
  * 1. baseline: GET /healthz at the same fixed rate (what the machine, the
  *    HTTP stack and the load generator cost on their own);
- * 2. single-signal pushes at a fixed 1,000 requests/s for 60 s, over 10
- *    tenants, each request a new signal: p95 time-to-202 ≤ 100 ms, 0 errors;
+ * 2. single-signal pushes at a fixed 3,000 requests/s for 60 s, over 10
+ *    tenants, each request a new signal: p95 time-to-202 ≤ 50 ms, 0 errors;
  * 3. batch throughput: batches of 100, 500 and 1,000 signals as fast as
  *    they are accepted; the best signals/s is reported;
  * 4. what the write policy costs, in the same run: single-signal pushes at
  *    the fixed rate, then as fast as accepted, against a second ingest
  *    process with INGEST_WRITE_POLICY=off and against the first (policy on),
  *    in alternating slices (off/on, then on/off, …) so that a machine whose
- *    load drifts weighs on both alike; --policy-duration seconds each.
+ *    load drifts weighs on both alike; --policy-duration seconds each;
+ * 5. what group commit gives (docs/adr/0029-ingest-group-commit.md), the
+ *    same way: a third process with INGEST_GROUP_COMMIT_MS=0 against the
+ *    first.
  *
  * Ingest runs as its own process (as in production) at LOG_LEVEL=warn, with
  * the write policy on and its tenants registered; the limiter is set out of
  * the way. Options: --duration <s> for the fixed-rate run (default 60),
- * --batch-duration <s> (default 15), --policy-duration <s> (default 15),
- * --rate <req/s> (default 1000).
+ * --batch-duration <s> (default 15), --policy-duration <s> (default 15, also
+ * each group commit on / off run), --rate <req/s> (default 3000).
  */
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
 import { freePort } from '@coherence/devservices';
@@ -33,18 +36,18 @@ import { describeMachine, repoRoot, watchMachine, writeReport } from './support/
 import { runLoad, sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
 
-const usage = `usage: npm run bench:ingest -- [--duration 60] [--batch-duration 15] [--policy-duration 15] [--rate 1000]
+const usage = `usage: npm run bench:ingest -- [--duration 60] [--batch-duration 15] [--policy-duration 15] [--rate 3000]
   --duration         seconds of single-signal pushes at the fixed rate (default 60)
   --batch-duration   seconds of load per batch size (default 15)
-  --policy-duration  seconds of each policy on / off run (default 15)
-  --rate             requests per second of the fixed-rate runs (default 1000)`;
+  --policy-duration  seconds of each policy on / off and group commit on / off run (default 15)
+  --rate             requests per second of the fixed-rate runs (default 3000)`;
 const {
   duration: durationSeconds,
   'batch-duration': batchDurationSeconds,
   'policy-duration': policyDurationSeconds,
   rate: ratePerSecond,
-} = parseNumberArgs(usage, { duration: 60, 'batch-duration': 15, 'policy-duration': 15, rate: 1000 });
-const TARGET_P95_MS = 100;
+} = parseNumberArgs(usage, { duration: 60, 'batch-duration': 15, 'policy-duration': 15, rate: 3000 });
+const TARGET_P95_MS = 50;
 const TENANTS = 10;
 /** The policy comparison's runs are cut into this many slices, alternating off and on. */
 const POLICY_SLICES = 4;
@@ -62,8 +65,8 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
   // The write policy stores signals of registered tenants residing in ingest's region only.
   await admin.query(`INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), 'us'`, [tenants]);
 
-  /** An ingest process on its own port; `writePolicy` off only for the policy comparison. */
-  const startIngest = async (name: string, writePolicy: 'enforce' | 'off') => {
+  /** An ingest process on its own port; `env` turns the write policy or group commit off for the comparisons. */
+  const startIngest = async (name: string, env: Record<string, string> = {}) => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const child = spawnManaged({
       name,
@@ -79,12 +82,12 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
         INGEST_DATABASE_URL: database.urls.ingest,
         SUBGRAPH_INTERNAL_JWKS: internalJwksPath,
         INGEST_REGION: 'us',
-        INGEST_WRITE_POLICY: writePolicy,
         INGEST_JWKS: keys.jwksPath,
         INGEST_TOKEN_ISSUERS: DEV_ISSUER,
         INGEST_REDIS_URL: services.endpoints.redisUrl,
         INGEST_RATE_PER_SECOND: '10000000',
         INGEST_RATE_BURST: '10000000',
+        ...env,
       },
       logFile: join(services.logDir, `${name}.log`),
     });
@@ -93,8 +96,9 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
     await waitUntilHealthy(name, child.logFile, async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 60_000, child);
     return url;
   };
-  const url = await startIngest('ingest', 'enforce');
-  const policyOffUrl = await startIngest('ingest-policy-off', 'off');
+  const url = await startIngest('ingest');
+  const policyOffUrl = await startIngest('ingest-policy-off', { INGEST_WRITE_POLICY: 'off' });
+  const groupCommitOffUrl = await startIngest('ingest-group-commit-off', { INGEST_GROUP_COMMIT_MS: '0' });
 
   const tokens = await Promise.all(
     tenants.map((tenant) => mintDevToken(keys.privateKeyPath, { sub: 'bench', tenant, scopes: [SCOPES.writeSelf], residency: ['us'] })),
@@ -144,20 +148,21 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
   }
   const best = batches.reduce((a, b) => (b.signalsPerSecond > a.signalsPerSecond ? b : a));
 
-  // Same run, same database, alternately: what the write policy adds to a single-signal push.
-  say(`warm-up of the policy-off process: 5 s`);
-  await runLoad({ url: policyOffUrl, connections: 10, duration: 5, requests: [pushRequest(1)] });
-  const compare = async (load: 'fixed' | 'max') => {
+  /**
+   * Same run, same database, alternately: single-signal pushes to the first process (`on`) and to one with a feature
+   * turned off, at the fixed rate or as fast as accepted.
+   */
+  const compare = async (feature: string, offUrl: string, load: 'fixed' | 'max') => {
     say(
-      `policy off vs on: single-signal pushes ${load === 'fixed' ? `at ${ratePerSecond} req/s` : 'as fast as accepted'}, ` +
+      `${feature} off vs on: single-signal pushes ${load === 'fixed' ? `at ${ratePerSecond} req/s` : 'as fast as accepted'}, ` +
         `${policyDurationSeconds} s each in ${POLICY_SLICES} alternating slices`,
     );
     const samples: Record<'on' | 'off', LoadSample[]> = { on: [], off: [] };
     for (let slice = 0; slice < POLICY_SLICES; slice += 1) {
-      for (const policy of slice % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
-        samples[policy].push(
+      for (const variant of slice % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+        samples[variant].push(
           await sampleLoad({
-            url: policy === 'on' ? url : policyOffUrl,
+            url: variant === 'on' ? url : offUrl,
             connections: load === 'fixed' ? 50 : 10,
             ...(load === 'fixed' ? { overallRate: ratePerSecond } : {}),
             duration: policyDurationSeconds / POLICY_SLICES,
@@ -168,8 +173,12 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
     }
     return { off: summarizeLoad(samples.off), on: summarizeLoad(samples.on) };
   };
-  const { off: offFixed, on: onFixed } = await compare('fixed');
-  const { off: offMax, on: onMax } = await compare('max');
+  for (const offUrl of [policyOffUrl, groupCommitOffUrl]) {
+    say(`warm-up of ${offUrl}: 5 s`);
+    await runLoad({ url: offUrl, connections: 10, duration: 5, requests: [pushRequest(1)] });
+  }
+  const { off: offFixed, on: onFixed } = await compare('write policy', policyOffUrl, 'fixed');
+  const { off: offMax, on: onMax } = await compare('write policy', policyOffUrl, 'max');
   const policyOff = { fixedRate: offFixed, maxRate: offMax };
   const policyOn = { fixedRate: onFixed, maxRate: onMax };
   const { rows: decided } = await admin.query<{ n: string }>(
@@ -183,6 +192,14 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
     maxRateThroughputRatio: Number((policyOn.maxRate.requestsPerSecond / Math.max(policyOff.maxRate.requestsPerSecond, 1)).toFixed(3)),
     allowedDecisionsRecorded: Number(decided[0]!.n),
   };
+  const groupCommitFixed = await compare('group commit', groupCommitOffUrl, 'fixed');
+  const groupCommitMax = await compare('group commit', groupCommitOffUrl, 'max');
+  const groupCommit = {
+    off: { fixedRate: groupCommitFixed.off, maxRate: groupCommitMax.off },
+    on: { fixedRate: groupCommitFixed.on, maxRate: groupCommitMax.on },
+    fixedRateP95RatioOnToOff: Number((groupCommitFixed.on.latencyMs.p95 / Math.max(groupCommitFixed.off.latencyMs.p95, 0.01)).toFixed(3)),
+    maxRateThroughputRatio: Number((groupCommitMax.on.requestsPerSecond / Math.max(groupCommitMax.off.requestsPerSecond, 1)).toFixed(3)),
+  };
 
   const stored = Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM signal_ledger')).rows[0]!.n);
   const deduped = Number((await admin.query<{ n: string | null }>('SELECT sum(deduped) AS n FROM ingest_counters')).rows[0]!.n ?? 0);
@@ -194,6 +211,9 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
     [`sustained ≥ 99% of ${ratePerSecond} req/s`]: single.requestsPerSecond >= ratePerSecond * 0.99,
     'nothing deduped (every request was a new signal)': deduped === 0,
     'zero errors with the write policy on or off': [offFixed, onFixed, offMax, onMax].every((r) => r.non2xx + r.errors + r.timeouts === 0),
+    'zero errors with group commit on or off': [groupCommitFixed, groupCommitMax].every(({ on, off }) =>
+      [on, off].every((r) => r.non2xx + r.errors + r.timeouts === 0),
+    ),
   };
   const report = {
     when: new Date().toISOString(),
@@ -215,6 +235,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
     batches,
     bestBatch: { batchSize: best.batchSize, signalsPerSecond: best.signalsPerSecond },
     policyCost,
+    groupCommit,
     ledger: { stored, deduped },
     checks,
     passed: allPassed(checks),
@@ -229,6 +250,8 @@ ${batches.map((b) => `  batch of ${String(b.batchSize).padEnd(5)}     ${b.signal
   write policy off   fixed rate ${policyOff.fixedRate.requestsPerSecond} req/s  p50 ${policyOff.fixedRate.latencyMs.p50} ms  p95 ${policyOff.fixedRate.latencyMs.p95} ms;  as fast as accepted ${policyOff.maxRate.requestsPerSecond} req/s  p95 ${policyOff.maxRate.latencyMs.p95} ms
   write policy on    fixed rate ${policyOn.fixedRate.requestsPerSecond} req/s  p50 ${policyOn.fixedRate.latencyMs.p50} ms  p95 ${policyOn.fixedRate.latencyMs.p95} ms;  as fast as accepted ${policyOn.maxRate.requestsPerSecond} req/s  p95 ${policyOn.maxRate.latencyMs.p95} ms
   policy cost        p50 ${policyCost.fixedRateP50DeltaMs} ms, p95 ${policyCost.fixedRateP95DeltaMs} ms at the fixed rate; throughput × ${policyCost.maxRateThroughputRatio}; ${policyCost.allowedDecisionsRecorded} ALLOWED decisions recorded
+  group commit off   fixed rate ${groupCommit.off.fixedRate.requestsPerSecond} req/s  p95 ${groupCommit.off.fixedRate.latencyMs.p95} ms;  as fast as accepted ${groupCommit.off.maxRate.requestsPerSecond} req/s  p95 ${groupCommit.off.maxRate.latencyMs.p95} ms
+  group commit on    fixed rate ${groupCommit.on.fixedRate.requestsPerSecond} req/s  p95 ${groupCommit.on.fixedRate.latencyMs.p95} ms;  as fast as accepted ${groupCommit.on.maxRate.requestsPerSecond} req/s  p95 ${groupCommit.on.maxRate.latencyMs.p95} ms  (throughput × ${groupCommit.maxRateThroughputRatio}, fixed-rate p95 × ${groupCommit.fixedRateP95RatioOnToOff})
   ledger             ${stored} stored, ${deduped} deduped
 ${checkLines(checks)}
   report: reports/bench-ingest.json`);
