@@ -20,3 +20,15 @@ export {
   type ShadowVerdict,
 } from './createDecisionRecorder';
 export { createTenantDirectory, type TenantDirectory, type TenantDirectoryOptions, type TenantRecord } from './createTenantDirectory';
+export { compilePolicyBundle, type PolicyBundleSource, type PolicyCompiler } from './compilePolicyBundle';
+export {
+  createSimulation,
+  formatSimulationReport,
+  type DecisionChange,
+  type DecisionChangeGroup,
+  type DecisionChangeKind,
+  type ReplayedDecision,
+  type SimulationReport,
+} from './simulateDecisions';
+export { goldenAsReplayed, goldenDecisionsSchema, unacknowledgedChanges, type GoldenDecisions } from './goldenDecisions';
+export { readRecordedDecisions, type RecordedDecisionQuery } from './readRecordedDecisions';
