@@ -27,9 +27,9 @@ import {
   SIGNATURES_FILE,
 } from '@coherence/auth';
 import { COMMS_POLICY_ENTRYPOINT, commsPolicyDir } from '@coherence/comms/quietHours';
-import { compilePolicyBundle, POLICY_ENTRYPOINT, signPolicyBundle, type PolicyBundleSource } from '@coherence/policy';
+import { compilePolicyBundle, POLICY_ENTRYPOINT, writeSignedPolicyBundle, type PolicyBundleSource } from '@coherence/policy';
 import { ensureOpa, pinnedOpaVersion } from '@coherence/devservices/opa';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkGoldenDecisions, simulate, simulateUsage, writeGoldenDecisions } from './policySimulation';
@@ -62,20 +62,19 @@ const { values } = parseArgs({
   options: { 'signing-key': { type: 'string' }, 'public-key': { type: 'string' } },
 });
 
-const compile = async (bundle: PolicyBundleSource) => compilePolicyBundle(bundle, { opa: await ensureOpa(), opaVersion: pinnedOpaVersion });
+const compiler = { opa: await ensureOpa(), opaVersion: pinnedOpaVersion };
 
 const drifted: string[] = [];
 const unverified: string[] = [];
 for (const bundle of bundles) {
-  const compiled = await compile(bundle);
   const bundleDir = join(bundle.dir, 'bundle');
   if (command === 'build') {
-    mkdirSync(bundleDir, { recursive: true });
-    for (const [name, content] of Object.entries(compiled)) writeFileSync(join(bundleDir, name), content);
-    await signPolicyBundle(bundleDir, readArtifactSigningKey(values['signing-key'] ?? devArtifactSigningKeyPath), bundle.entrypoint);
+    const signingKey = readArtifactSigningKey(values['signing-key'] ?? devArtifactSigningKeyPath);
+    await writeSignedPolicyBundle(bundle, compiler, bundleDir, signingKey);
     console.log(`policy bundle written and signed to ${relative(repoRoot, bundleDir)}`);
     continue;
   }
+  const compiled = await compilePolicyBundle(bundle, compiler);
   try {
     await verifyArtifactSignature({
       signatures: existsSync(join(bundleDir, SIGNATURES_FILE)) ? readFileSync(join(bundleDir, SIGNATURES_FILE), 'utf8') : undefined,

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { policyBundleFiles, policyBundleSha256, type PolicyBundleManifest } from './loadPolicyBundle';
+import { policyBundleFiles, policyBundleSha256, signPolicyBundle, type PolicyBundleManifest } from './loadPolicyBundle';
 
 const run = promisify(execFile);
 
@@ -55,4 +56,17 @@ export async function compilePolicyBundle(
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Compiles `source` into the bundle folder `into` and signs it there (`.signatures.json` last): `npm run policy:build`, and a test's candidate bundle. */
+export async function writeSignedPolicyBundle(
+  source: PolicyBundleSource,
+  compiler: PolicyCompiler,
+  into: string,
+  signingKey: KeyObject,
+): Promise<void> {
+  const files = await compilePolicyBundle(source, compiler);
+  mkdirSync(into, { recursive: true });
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(into, name), content);
+  await signPolicyBundle(into, signingKey, source.entrypoint);
 }

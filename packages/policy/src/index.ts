@@ -20,7 +20,7 @@ export {
   type ShadowVerdict,
 } from './createDecisionRecorder';
 export { createTenantDirectory, type TenantDirectory, type TenantDirectoryOptions, type TenantRecord } from './createTenantDirectory';
-export { compilePolicyBundle, type PolicyBundleSource, type PolicyCompiler } from './compilePolicyBundle';
+export { compilePolicyBundle, writeSignedPolicyBundle, type PolicyBundleSource, type PolicyCompiler } from './compilePolicyBundle';
 export {
   createSimulation,
   formatSimulationReport,
