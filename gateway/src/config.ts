@@ -49,6 +49,13 @@ const schema = z.object({
   NODE_ENV: z.string().optional(),
   /** The policy bundle folder (policy.wasm, data.json, manifest.json, .signatures.json); re-read on SIGHUP or when .signatures.json changes. */
   GATEWAY_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
+  /**
+   * Shadow mode: a candidate bundle folder evaluated after every live decision
+   * (signed with the same key); what it answers differently is counted and
+   * kept with the decision, never answered (docs/runbooks/policy-rollout.md).
+   * Re-read like the live bundle. Unset: no shadow.
+   */
+  GATEWAY_SHADOW_BUNDLE_DIR: z.string().min(1).optional(),
   /** The public key (PEM or JWK file) policy bundles must be signed with; read once at start. Default: the dev key, refused in production. */
   GATEWAY_POLICY_PUBLIC_KEY: artifactPublicKeyField(),
   /** The public key (PEM or JWK file) the persisted-operation manifest must be signed with (`pq publish`). Default: the dev key, refused in production. */

@@ -18,6 +18,7 @@ import { createOperationStore } from './persisted/createOperationStore';
 import { assemblePipelines } from './pipeline/assemblePipelines';
 import { createHttpHandler } from './pipeline/createHttpHandler';
 import { createAuthorizer } from './policy/createAuthorizer';
+import { createShadowPolicy } from './policy/createShadowPolicy';
 import { createGatewayLimiter } from './ratelimit/createGatewayLimiter';
 import { createArtifactActivationRecorder } from './reload/artifactActivation';
 import { watchReloads } from './reload/watchReloads';
@@ -106,8 +107,18 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS,
     negativeTtlMs: config.GATEWAY_TENANT_NEGATIVE_CACHE_TTL_MS,
   });
+  const shadow =
+    config.GATEWAY_SHADOW_BUNDLE_DIR === undefined
+      ? undefined
+      : await createShadowPolicy({
+          dir: config.GATEWAY_SHADOW_BUNDLE_DIR,
+          publicKey: config.GATEWAY_POLICY_PUBLIC_KEY.key,
+          logger,
+          metrics: securityMetrics,
+        });
   const authorize = createAuthorizer({
     policy,
+    shadow,
     audit: { decisions: audit.decisions, events: audit.securityEvents },
     metrics: securityMetrics,
     region: config.GATEWAY_REGION,
@@ -157,6 +168,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
         reload: async () =>
           recordActivation('policy', config.GATEWAY_POLICY_BUNDLE_DIR, await policy.activate(config.GATEWAY_POLICY_BUNDLE_DIR)),
       },
+      ...(shadow ? [{ name: 'shadow policy', files: [shadow.watchedFile], reload: shadow.reload }] : []),
     ],
     logger,
   );

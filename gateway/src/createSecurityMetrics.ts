@@ -27,6 +27,18 @@ export function createSecurityMetrics(registry: Registry) {
       buckets: [0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025],
       registers: [registry],
     }),
+    policyShadowDisagreements: new Counter({
+      name: 'gateway_policy_shadow_disagreements_total',
+      help: 'Decisions the shadow bundle (GATEWAY_SHADOW_BUNDLE_DIR) answered differently: change="allow_to_deny", "deny_to_allow" or "reason" (denied for another reason), by the shadow\'s reason code.',
+      labelNames: ['change', 'reason_code'] as const,
+      registers: [registry],
+    }),
+    policyShadowFailures: new Counter({
+      name: 'gateway_policy_shadow_failures_total',
+      help: 'Shadow bundle failures, never surfaced to a request: stage="activation" when the bundle was refused, "evaluation" when it failed on a request.',
+      labelNames: ['stage'] as const,
+      registers: [registry],
+    }),
     decisionsDropped: new Counter({
       name: 'gateway_policy_decisions_dropped_total',
       help: 'Policy decisions dropped unwritten: reason="overflow" when the database was unavailable for too long, "refused" when it refused the values.',

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { SecurityMetrics } from '../createSecurityMetrics';
 import type { GatewayOperation } from '../persisted/createPersistedOperations';
+import type { ShadowPolicy } from './createShadowPolicy';
 
 export interface AuthorizerOptions {
   policy: PolicyEngine;
@@ -14,6 +15,8 @@ export interface AuthorizerOptions {
   metrics: SecurityMetrics;
   region: string;
   pausedScopes: readonly string[];
+  /** GATEWAY_SHADOW_BUNDLE_DIR's bundle, asked after the live decision; absent, no shadow. */
+  shadow?: ShadowPolicy | undefined;
 }
 
 export interface AuthorizationRequest {
@@ -73,6 +76,8 @@ export function createAuthorizer(options: AuthorizerOptions) {
     const verdict = options.policy.decide(input);
     options.metrics.policyEvaluationSeconds.observe((performance.now() - startedAt) / 1_000);
     options.metrics.policyDecisions.inc({ allow: String(verdict.allow), reason_code: verdict.reasonCode });
+    // After the live decision, which it never changes (docs/adr/0027-policy-simulation.md).
+    const shadow = options.shadow?.compare(input, verdict);
 
     const decidedAt = new Date().toISOString();
     if (!options.audit) return { verdict, file: () => undefined };
@@ -92,6 +97,8 @@ export function createAuthorizer(options: AuthorizerOptions) {
           bundleSha256: verdict.bundleSha256,
           correlationId: request.correlationId,
           decidedAt,
+          input,
+          shadow,
         });
     };
 

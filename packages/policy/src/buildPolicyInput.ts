@@ -1,15 +1,21 @@
 import type { Principal } from '@coherence/auth';
-import type { PolicyOperationType } from '@coherence/contracts';
+import { policyOperationTypeSchema, type PolicyOperationType } from '@coherence/contracts';
+import { z } from 'zod';
 
-/** The input document of `data.coherence.authz.decision` (policy/src/authz.rego describes each part). */
-export interface PolicyInput {
-  principal: { subject: string; tenant: string; scopes: string[]; residency: string[] };
-  operation: { id: string; type: PolicyOperationType; rootFields: string[] };
-  tenantIds: string[];
-  tenantResidency: Record<string, string>;
-  region: string;
-  pausedScopes: string[];
-}
+/**
+ * The input document of `data.coherence.authz.decision` (policy/src/authz.rego
+ * describes each part). Strict: it is also what `policy_decisions.input`
+ * keeps, and a key nobody listed here (a token, a claim) must not reach it.
+ */
+export const policyInputSchema = z.strictObject({
+  principal: z.strictObject({ subject: z.string(), tenant: z.string(), scopes: z.array(z.string()), residency: z.array(z.string()) }),
+  operation: z.strictObject({ id: z.string(), type: policyOperationTypeSchema, rootFields: z.array(z.string()) }),
+  tenantIds: z.array(z.string()),
+  tenantResidency: z.record(z.string(), z.string()),
+  region: z.string(),
+  pausedScopes: z.array(z.string()),
+});
+export type PolicyInput = z.output<typeof policyInputSchema>;
 
 export interface PolicyInputParts {
   /** The verified token's, or the service's that acts for a tenant (the ingest consumer). */

@@ -33,6 +33,14 @@ const decision = (tenantId: string, allow: boolean): RecordedDecision => ({
   bundleSha256: 'b'.repeat(64),
   correlationId: randomUUID(),
   decidedAt: new Date().toISOString(),
+  input: {
+    principal: { subject: 'user-1', tenant: tenantId, scopes: ['coherence:read:self'], residency: ['us'] },
+    operation: { id: 'a'.repeat(64), type: 'query', rootFields: ['tenantCoherence'] },
+    tenantIds: [tenantId],
+    tenantResidency: { [tenantId]: 'us' },
+    region: 'us',
+    pausedScopes: [],
+  },
 });
 
 const stored = async (decisions: RecordedDecision[]) =>
@@ -137,6 +145,33 @@ describe('createDecisionRecorder', () => {
       await adminPool.query('ALTER TABLE policy_decisions DROP CONSTRAINT test_refuses_poison');
       await recorder.close();
     }
+  });
+
+  it('keeps the input the bundle decided, and what a shadow bundle answered when there is one', async () => {
+    const recorder = createDecisionRecorder({ pool: appPool, logger, region: 'us', flushMs: 60_000, batchSize: 1_000 });
+    const tenant = `${database.namespace}-f`;
+    const live = decision(tenant, true);
+    const shadowed = { ...decision(tenant, true), shadow: { allow: false, reasonCode: 'SCOPE_MISSING', bundleSha256: 'c'.repeat(64) } };
+    recorder.record(live);
+    recorder.record(shadowed);
+    await recorder.close();
+    const { rows } = await adminPool.query(
+      `SELECT input, shadow_allow, shadow_reason_code, shadow_bundle_sha256 FROM policy_decisions
+        WHERE decision_id = ANY($1) ORDER BY decision_id = $2 DESC`,
+      [[live.decisionId, shadowed.decisionId], live.decisionId],
+    );
+    expect(rows).toEqual([
+      { input: live.input, shadow_allow: null, shadow_reason_code: null, shadow_bundle_sha256: null },
+      { input: shadowed.input, shadow_allow: false, shadow_reason_code: 'SCOPE_MISSING', shadow_bundle_sha256: 'c'.repeat(64) },
+    ]);
+  });
+
+  it('refuses an input with anything beyond the policy input, so no token material reaches the table', () => {
+    const recorder = createDecisionRecorder({ pool: appPool, logger, region: 'us', flushMs: 60_000, batchSize: 1_000 });
+    const leaky = decision('t', true);
+    const principal = { ...leaky.input.principal, token: 'eyJhbGciOiJFUzI1NiJ9.e30.sig' };
+    expect(() => recorder.record({ ...leaky, input: { ...leaky.input, principal } })).toThrow(/token/);
+    void recorder.close();
   });
 
   it('refuses a decision that breaks the PolicyDecision contract', () => {

@@ -1,5 +1,6 @@
 import { policyDecisionSchema, type PolicyDecision } from '@coherence/contracts';
 import { createTenantBatchWriter, type Logger, type PgPool } from '@coherence/platform';
+import { policyInputSchema, type PolicyInput } from './buildPolicyInput';
 
 export interface DecisionRecorderOptions {
   pool: PgPool;
@@ -19,8 +20,19 @@ export interface DecisionRecorderOptions {
   onDropped?: (count: number, reason: 'overflow' | 'refused') => void;
 }
 
-/** A decision plus what the audit table keeps beyond the contract. */
-export type RecordedDecision = PolicyDecision & { clientId: string | null };
+/** What a shadow bundle answered for the same input (GATEWAY_SHADOW_BUNDLE_DIR, docs/adr/0027-policy-simulation.md). */
+export interface ShadowVerdict {
+  allow: boolean;
+  reasonCode: string;
+  bundleSha256: string;
+}
+
+/**
+ * A decision plus what the audit table keeps beyond the contract: the input
+ * the bundle decided (replayed by `npm run policy -- simulate`) and, in
+ * shadow mode, the shadow bundle's answer.
+ */
+export type RecordedDecision = PolicyDecision & { clientId: string | null; input: PolicyInput; shadow?: ShadowVerdict | undefined };
 
 /**
  * Writes policy decisions to `policy_decisions` off the request path,
@@ -42,9 +54,11 @@ export function createDecisionRecorder(options: DecisionRecorderOptions) {
       const column = <K extends keyof RecordedDecision>(key: K) => decisions.map((d) => d[key]);
       return client.query(
         `INSERT INTO policy_decisions (decision_id, tenant_id, subject, client_id, operation_id, operation_type, allow,
-           reason_code, explanation, bundle_sha256, correlation_id, decided_at, region)
-         SELECT *, $13::text FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-           $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[])`,
+           reason_code, explanation, bundle_sha256, correlation_id, decided_at, input, shadow_bundle_sha256, shadow_allow,
+           shadow_reason_code, region)
+         SELECT *, $17::text FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+           $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::jsonb[], $14::text[],
+           $15::boolean[], $16::text[])`,
         [
           column('decisionId'),
           column('tenantId'),
@@ -58,6 +72,10 @@ export function createDecisionRecorder(options: DecisionRecorderOptions) {
           column('bundleSha256'),
           column('correlationId'),
           column('decidedAt'),
+          decisions.map((d) => JSON.stringify(d.input)),
+          decisions.map((d) => d.shadow?.bundleSha256 ?? null),
+          decisions.map((d) => d.shadow?.allow ?? null),
+          decisions.map((d) => d.shadow?.reasonCode ?? null),
           options.region,
         ],
       );
@@ -65,10 +83,16 @@ export function createDecisionRecorder(options: DecisionRecorderOptions) {
   });
 
   return {
-    /** Queues one decision; throws if it breaks the PolicyDecision contract (a bug of the service deciding, never the caller's fault). */
+    /**
+     * Queues one decision; throws if it breaks the PolicyDecision contract or
+     * its input is not exactly a policy input (a bug of the service deciding,
+     * never the caller's fault): the strict input schema is what keeps token
+     * material, or anything else a caller adds, out of the table.
+     */
     record(decision: RecordedDecision): void {
-      const { clientId: _clientId, ...contract } = decision;
+      const { clientId: _clientId, input, shadow: _shadow, ...contract } = decision;
       policyDecisionSchema.parse(contract);
+      policyInputSchema.parse(input);
       writer.record(decision);
     },
     /** Writes everything queued now; false if the database was unavailable. For tests and benchmarks. */

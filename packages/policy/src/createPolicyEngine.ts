@@ -42,6 +42,11 @@ export function createPolicyEngine({ logger, publicKey, allowRollback }: PolicyE
     return result;
   };
 
+  const evaluate = (input: PolicyInput): PolicyVerdict | undefined => {
+    const bundle = active;
+    return bundle && { ...bundle.evaluate(input), bundleSha256: bundle.sha256 };
+  };
+
   return {
     async activate(dir: string): Promise<ActivationResult> {
       let bundle: PolicyBundle;
@@ -62,27 +67,32 @@ export function createPolicyEngine({ logger, publicKey, allowRollback }: PolicyE
     },
 
     decide(input: PolicyInput): PolicyVerdict {
-      const bundle = active;
-      if (!bundle) {
-        return {
-          allow: false,
-          reasonCode: POLICY_REASON_CODES.NO_ACTIVE_BUNDLE,
-          explanation: 'no policy bundle is active',
-          bundleSha256: null,
-        };
-      }
       try {
-        return { ...bundle.evaluate(input), bundleSha256: bundle.sha256 };
+        return (
+          evaluate(input) ?? {
+            allow: false,
+            reasonCode: POLICY_REASON_CODES.NO_ACTIVE_BUNDLE,
+            explanation: 'no policy bundle is active',
+            bundleSha256: null,
+          }
+        );
       } catch (error) {
         logger.error({ err: error }, 'policy evaluation failed');
         return {
           allow: false,
           reasonCode: POLICY_REASON_CODES.POLICY_ERROR,
           explanation: 'policy evaluation failed',
-          bundleSha256: bundle.sha256,
+          bundleSha256: active?.sha256 ?? null,
         };
       }
     },
+
+    /**
+     * The active bundle's answer, undefined when none is active; throws when
+     * the evaluation fails. For a shadow bundle, whose failure must be told
+     * apart from a denial (docs/adr/0027-policy-simulation.md).
+     */
+    evaluate,
 
     /** The active bundle's identity, for /readyz and logs. */
     activeBundle: (): { version: string; sha256: string } | undefined =>

@@ -11,11 +11,24 @@ export {
 } from './loadPolicyBundle';
 export { createPolicyEngine, type PolicyEngine, type PolicyEngineOptions, type PolicyVerdict } from './createPolicyEngine';
 export { isOlderVersion, refusal, type ActivationResult, type ArtifactRefusal } from './activationResult';
-export { buildPolicyInput, type PolicyInput, type PolicyInputParts } from './buildPolicyInput';
+export { buildPolicyInput, policyInputSchema, type PolicyInput, type PolicyInputParts } from './buildPolicyInput';
 export {
   createDecisionRecorder,
   type DecisionRecorder,
   type DecisionRecorderOptions,
   type RecordedDecision,
+  type ShadowVerdict,
 } from './createDecisionRecorder';
 export { createTenantDirectory, type TenantDirectory, type TenantDirectoryOptions, type TenantRecord } from './createTenantDirectory';
+export { compilePolicyBundle, writeSignedPolicyBundle, type PolicyBundleSource, type PolicyCompiler } from './compilePolicyBundle';
+export {
+  createSimulation,
+  formatSimulationReport,
+  type DecisionChange,
+  type DecisionChangeGroup,
+  type DecisionChangeKind,
+  type ReplayedDecision,
+  type SimulationReport,
+} from './simulateDecisions';
+export { goldenAsReplayed, goldenDecisionsSchema, unacknowledgedChanges, type GoldenDecisions } from './goldenDecisions';
+export { readRecordedDecisions, type RecordedDecisionQuery } from './readRecordedDecisions';

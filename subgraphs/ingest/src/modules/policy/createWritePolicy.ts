@@ -100,16 +100,15 @@ export async function createWritePolicy(options: WritePolicyOptions) {
   };
 
   function decideOne(request: WriteRequest, record: TenantRecord | undefined): PolicyVerdict {
-    const verdict = engine.decide(
-      buildPolicyInput({
-        principal: request.principal,
-        operation: { id: request.operationId, type: 'ingest', rootFields: [WRITE_FIELD] },
-        tenantIds: [request.tenantId],
-        tenantResidency: new Map(record ? [[request.tenantId, record.residency]] : []),
-        region: options.region,
-        pausedScopes: [],
-      }),
-    );
+    const input = buildPolicyInput({
+      principal: request.principal,
+      operation: { id: request.operationId, type: 'ingest', rootFields: [WRITE_FIELD] },
+      tenantIds: [request.tenantId],
+      tenantResidency: new Map(record ? [[request.tenantId, record.residency]] : []),
+      region: options.region,
+      pausedScopes: [],
+    });
+    const verdict = engine.decide(input);
     options.metrics.writeDecisions.inc({ transport: request.transport, reason_code: verdict.reasonCode });
     decisions.record({
       decisionId: randomUUID(),
@@ -124,6 +123,7 @@ export async function createWritePolicy(options: WritePolicyOptions) {
       bundleSha256: verdict.bundleSha256,
       correlationId: request.correlationId,
       decidedAt: new Date().toISOString(),
+      input,
     });
     return verdict;
   }
