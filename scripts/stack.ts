@@ -387,7 +387,7 @@ ${instancesNote()}
   admin     /readyz and /metrics of each process, never exposed: gateway :4100, ingest :4101, coherence :4102, comms :4103,
             relay :4110, ingest-consumer :4111, comms-worker :4112
   prometheus http://127.0.0.1:${PROMETHEUS_PORT} (every process scraped, the rules of grafana/rules/; alerts at /alerts)
-  unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill:killswitch -- --target stack\`)
+  unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill -- kill-switch --attach\`)
   jaeger    http://127.0.0.1:${jaegerPorts.query} (traces; OTLP/HTTP in on :${jaegerPorts.otlpHttp}). A trace by id: http://127.0.0.1:${jaegerPorts.query}/api/traces/<trace id>
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}
