@@ -59,24 +59,28 @@ if (durationMs === null || rates === null) usageError(usage, 'unreadable --durat
 
 // With --json, stdout is the report only; progress goes to stderr.
 const log = (line: string) => (values.json ? console.error : console.log)(`[drill] ${line}`);
-const app = values.attach ? attachToDevStack() : await startDrillApplication({ log, keep: values.keep === true });
+const appStarting = values.attach ? Promise.resolve(attachToDevStack()) : startDrillApplication({ log, keep: values.keep === true });
 let stopping = false;
 const stopAndExit = async (code: number) => {
   if (stopping) return;
   stopping = true;
-  await app.stop();
+  // One still starting is waited for, then stopped (startDrillApplication stops what it started itself when it fails).
+  await appStarting.then(
+    (app) => app.stop(),
+    () => undefined,
+  );
   process.exit(code);
 };
-// Whatever the drill started is stopped on Ctrl-C too (its servers run in process groups of their own).
+// Registered before anything starts: the servers run in process groups of their own and would outlive a Ctrl-C.
 process.on('SIGINT', () => void stopAndExit(130));
 process.on('SIGTERM', () => void stopAndExit(143));
 try {
-  const report = await runDrill(app, scenario, { durationMs, rates, log });
+  const report = await runDrill(await appStarting, scenario, { durationMs, rates, log });
   const path = writeReport(`drill-${scenario.name}.json`, report);
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   log(`report: ${path}`);
   await stopAndExit(report.pass ? 0 : 1);
 } catch (error) {
-  console.error(`[drill] failed: ${error instanceof Error ? error.message : String(error)}`);
+  if (!stopping) console.error(`[drill] failed: ${error instanceof Error ? error.message : String(error)}`);
   await stopAndExit(1);
 }
