@@ -9,8 +9,10 @@ import { SCOPES } from '@coherence/auth';
 import { createNeo4jDriver } from '@coherence/coherence';
 import { createPgPool } from '@coherence/platform';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { Driver } from 'neo4j-driver';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
 import { watchMachine, type MachineReport } from '../bench/support/report';
 import { watchAlerts, type AlertSeen } from './alerts';
 import type { DrillApplication } from './application';
@@ -75,6 +77,29 @@ const errorMessage = (error: unknown) => (error instanceof Error ? error.message
 export async function runDrill(app: DrillApplication, scenario: Scenario, options: DrillOptions): Promise<DrillReport> {
   if (app.attached && scenario.needsOwnApplication)
     throw new Error(`${scenario.name} needs the drill's own application (process control or fault proxies): run it without --attach`);
+  // What watches the drill, closed however it ends.
+  const admin = createPgPool(app.databaseUrl, { max: 3, onIdleError: () => undefined });
+  const driver = createNeo4jDriver(app.neo4jBoltUrl);
+  const kafkaAdmin = new Kafka({ clientId: 'drill-monitor', brokers: [...app.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
+  const alerts = watchAlerts(app.prometheusUrl);
+  try {
+    await kafkaAdmin.connect();
+    return await drill(app, scenario, options, { admin, driver, kafkaAdmin, alerts });
+  } finally {
+    await alerts.stop();
+    await Promise.allSettled([admin.end(), driver.close(), kafkaAdmin.disconnect()]);
+  }
+}
+
+interface Monitors {
+  admin: pg.Pool;
+  driver: Driver;
+  kafkaAdmin: Admin;
+  alerts: ReturnType<typeof watchAlerts>;
+}
+
+async function drill(app: DrillApplication, scenario: Scenario, options: DrillOptions, monitors: Monitors): Promise<DrillReport> {
+  const { admin, driver, kafkaAdmin, alerts } = monitors;
   const { log } = options;
   const machine = watchMachine();
   const heldMs = options.durationMs ?? scenario.defaults?.durationMs ?? DEFAULT_DURATION_MS;
@@ -83,11 +108,6 @@ export async function runDrill(app: DrillApplication, scenario: Scenario, option
     kafka: scenario.defaults?.kafkaRecordsPerSecond ?? DEFAULT_RATES.kafka,
     ...options.rates,
   };
-  const admin = createPgPool(app.databaseUrl, { max: 3, onIdleError: () => undefined });
-  const driver = createNeo4jDriver(app.neo4jBoltUrl);
-  const kafkaAdmin = new Kafka({ clientId: 'drill-monitor', brokers: [...app.kafkaBrokers], logLevel: logLevel.NOTHING }).admin();
-  await kafkaAdmin.connect();
-  const alerts = watchAlerts(app.prometheusUrl);
   const load = await startLoad(app, rates, log);
   const readToken = await app.mintToken(load.loadTenants[0]!, [SCOPES.readSelf]);
   const read = async () => {
@@ -202,7 +222,6 @@ export async function runDrill(app: DrillApplication, scenario: Scenario, option
     receiver: app.receiver,
   });
   const { alerts: alertsSeen, pollError } = await alerts.stop();
-  await Promise.all([admin.end(), driver.close(), kafkaAdmin.disconnect()]);
 
   const fiveHundreds = countFiveHundreds(results.byPhase, results.unavailableWithoutRetryAfter, scenario.promises.allow503 === true);
   const healToHealthyMs = healthyAt === null ? null : healthyAt - healedAt;
