@@ -9,13 +9,11 @@
  * everything it started, as on SIGTERM. Data and logs live in .data/stack/,
  * PostgreSQL's data in /var/lib/coherence/ (see `postgresDir`).
  */
-import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
+import { ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES, type DevKeyFiles } from '@coherence/auth';
 import { demoSignals, demoTenants } from '@coherence/fixtures';
 import { defaultFlagStates } from '@coherence/flags';
-import { migrateDatabase } from '@coherence/migrations';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import {
-  adminQuery,
   adminUrl,
   devStackPorts,
   devStackUnleashTokenSecrets,
@@ -26,17 +24,26 @@ import {
   type ServiceEndpoints,
 } from '@coherence/devservices';
 import { startJaeger, type RunningJaeger } from '@coherence/devservices/jaeger';
-import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
+import type { ManagedProcess } from '@coherence/devservices/managedProcess';
 import { startPrometheus, type RunningPrometheus } from '@coherence/devservices/prometheus';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ruleFiles } from '../e2e/support/observability';
+import {
+  APPLICATION_DATABASE,
+  devStackApplicationPorts,
+  prepareApplicationDatabase,
+  processDefinitions,
+  repoRoot,
+  spawnApplicationProcess,
+  waitUntilReady,
+  type ProcessDefinition,
+} from './stack/applicationProcesses';
 
-const repoRoot = resolve(import.meta.dirname, '..');
 const rootDir = join(repoRoot, '.data', 'stack');
 /**
  * PostgreSQL runs as the OS user `postgres`, which cannot enter a clone in a
@@ -85,7 +92,7 @@ if (!Number.isInteger(instanceCount) || instanceCount < 1 || instanceCount > MAX
 }
 
 const logDir = join(rootDir, 'logs');
-const DATABASE = 'coherence';
+const DATABASE = APPLICATION_DATABASE;
 /** The dev key pair: the gateway and ingest trust its public half; `npm run token` signs with the private half. */
 const keyDir = join(rootDir, 'keys');
 /** The region the stack's gateway and ingest serve; the demo tenants reside in it. */
@@ -179,133 +186,12 @@ try {
 }
 
 async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl(endpoints, 'postgres') });
-  await client.connect();
-  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
-  await client.end();
-  if (rowCount === 0) await adminQuery(endpoints, `CREATE DATABASE ${DATABASE}`);
-  const applied = await migrateDatabase(adminUrl(endpoints, DATABASE));
-  say(applied.length > 0 ? `migrations applied: ${applied.join(', ')}` : 'database is up to date');
-  // The gateway and ingest serve registered tenants only (fail closed on unknown residency).
-  const seed = new pg.Client({ connectionString: adminUrl(endpoints, DATABASE) });
-  await seed.connect();
-  await seed.query('INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), $2 ON CONFLICT (tenant_id) DO NOTHING', [
-    demoTenants.map((t) => t.tenantId),
+  const applied = await prepareApplicationDatabase(
+    endpoints,
     REGION,
-  ]);
-  await seed.end();
-}
-
-/** A process of the stack: its service listeners (none for a worker) and its admin listener, each as variable → default port. */
-interface ProcessDefinition {
-  name: string;
-  entry: string;
-  listeners: Record<string, number>;
-  admin: [variable: string, port: number];
-  env: Record<string, string>;
-}
-
-function processDefinitions(
-  endpoints: ServiceEndpoints,
-  keys: DevKeyFiles,
-  internalKeys: DevKeyFiles,
-  offset: number,
-): ProcessDefinition[] {
-  const { host, port } = endpoints.postgres;
-  const at = (defaultPort: number) => defaultPort + offset;
-  // The subgraphs answer calls signed with the gateway's internal key only.
-  const subgraphEnv = { SUBGRAPH_INTERNAL_JWKS: internalKeys.jwksPath };
-  // Each process as its own role (docs/adr/0015-service-roles.md).
-  const urlAs = (role: string, onPort = port) => `postgres://${role}@${host}:${onPort}/${DATABASE}`;
-  return [
-    // Two listeners: the producers' POST /v1/signals (internet-facing) and the subgraph (gateway only).
-    {
-      name: 'ingest',
-      entry: 'subgraphs/ingest/src/main.ts',
-      listeners: { INGEST_PORT: at(4001), INGEST_SUBGRAPH_PORT: at(4021) },
-      admin: ['INGEST_ADMIN_PORT', at(4101)],
-      env: {
-        INGEST_DATABASE_URL: urlAs('ingest_app'),
-        INGEST_REGION: REGION,
-        INGEST_JWKS: keys.jwksPath,
-        INGEST_TOKEN_ISSUERS: DEV_ISSUER,
-        INGEST_REDIS_URL: endpoints.redisUrl,
-        ...subgraphEnv,
-      },
-    },
-    {
-      // Every instance joins the one consumer group: the topic's partitions are shared among them.
-      name: 'ingest-consumer',
-      entry: 'subgraphs/ingest/src/consumer/main.ts',
-      listeners: {},
-      admin: ['INGEST_CONSUMER_ADMIN_PORT', at(4111)],
-      env: { INGEST_DATABASE_URL: urlAs('ingest_app'), INGEST_REGION: REGION, KAFKA_BROKERS: endpoints.kafkaBrokers.join(',') },
-    },
-    {
-      name: 'coherence',
-      entry: 'subgraphs/coherence/src/main.ts',
-      listeners: { COHERENCE_PORT: at(4002) },
-      admin: ['COHERENCE_ADMIN_PORT', at(4102)],
-      env: {
-        COHERENCE_DATABASE_URL: urlAs('coherence_app'),
-        NEO4J_URL: endpoints.neo4jBoltUrl,
-        // Read while the gateway's tokens name a replica region (region-routing on); the stack's gateway is in `us`, so only a gateway in the replica's region uses it.
-        COHERENCE_READ_REPLICAS: `${endpoints.postgres.replicaRegion}=${urlAs('coherence_app', endpoints.postgres.replicaPort)}`,
-        ...subgraphEnv,
-      },
-    },
-    // Two listeners: the subgraph (gateway only) and the inbound provider webhooks (internet-facing).
-    {
-      name: 'comms',
-      entry: 'subgraphs/comms/src/main.ts',
-      listeners: { COMMS_PORT: at(4003), COMMS_INBOUND_PORT: at(4013) },
-      admin: ['COMMS_ADMIN_PORT', at(4103)],
-      env: { COMMS_DATABASE_URL: urlAs('comms_app'), ...subgraphEnv },
-    },
-    {
-      // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.
-      name: 'comms-worker',
-      entry: 'subgraphs/comms/src/worker/main.ts',
-      listeners: {},
-      admin: ['COMMS_WORKER_ADMIN_PORT', at(4112)],
-      env: {
-        COMMS_DATABASE_URL: urlAs('comms_app'),
-        // It claims the commands of the tenants residing in its region only; the demo tenants reside in REGION.
-        COMMS_REGION: REGION,
-        REDIS_URL: endpoints.redisUrl,
-        // The comms.notifications kill switch.
-        UNLEASH_URL: endpoints.unleash.apiUrl,
-        UNLEASH_API_TOKEN: endpoints.unleash.clientToken,
-      },
-    },
-    {
-      name: 'relay',
-      entry: 'subgraphs/coherence/src/relay/main.ts',
-      listeners: {},
-      admin: ['RELAY_ADMIN_PORT', at(4110)],
-      env: { RELAY_DATABASE_URL: urlAs('relay_app'), NEO4J_URL: endpoints.neo4jBoltUrl, REDIS_URL: endpoints.redisUrl },
-    },
-    {
-      // Over the subgraphs of its own instance.
-      name: 'gateway',
-      entry: 'gateway/src/main.ts',
-      listeners: { GATEWAY_PORT: at(4000) },
-      admin: ['GATEWAY_ADMIN_PORT', at(4100)],
-      env: {
-        SUBGRAPH_INGEST_URL: `http://127.0.0.1:${at(4021)}/graphql`,
-        SUBGRAPH_COHERENCE_URL: `http://127.0.0.1:${at(4002)}/graphql`,
-        SUBGRAPH_COMMS_URL: `http://127.0.0.1:${at(4003)}/graphql`,
-        GATEWAY_DATABASE_URL: urlAs('gateway_app'),
-        GATEWAY_REGION: REGION,
-        GATEWAY_JWKS: keys.jwksPath,
-        GATEWAY_TOKEN_ISSUERS: DEV_ISSUER,
-        GATEWAY_INTERNAL_SIGNING_KEY: internalKeys.privateKeyPath,
-        GATEWAY_REDIS_URL: endpoints.redisUrl,
-        UNLEASH_URL: endpoints.unleash.apiUrl,
-        UNLEASH_API_TOKEN: endpoints.unleash.clientToken,
-      },
-    },
-  ];
+    demoTenants.map((t) => t.tenantId),
+  );
+  say(applied.length > 0 ? `migrations applied: ${applied.join(', ')}` : 'database is up to date');
 }
 
 /** Instance k's ports are the defaults + INSTANCE_PORT_STEP × k when there are several; one instance keeps the defaults. */
@@ -325,7 +211,8 @@ async function startProcesses(
 ): Promise<ScrapeTarget[]> {
   const targets: ScrapeTarget[] = [];
   for (let instance = 1; instance <= instanceCount; instance += 1) {
-    for (const definition of processDefinitions(endpoints, keys, internalKeys, portOffset(instance))) {
+    const ports = devStackApplicationPorts(portOffset(instance));
+    for (const definition of processDefinitions({ endpoints, keys, internalKeys, ports, region: REGION })) {
       // stopAll has already stopped the processes it saw; one started now would be orphaned.
       if (stopping) return targets;
       await startProcess(definition, instanceCount === 1 ? definition.name : `${definition.name}-${instance}`, jaeger);
@@ -343,37 +230,19 @@ async function startProcesses(
   return targets;
 }
 
-/**
- * Starts one process and waits until each of its service listeners answers
- * /healthz and its admin listener's /readyz says it is ready (the variables
- * of *_ADMIN_PORT, docs/adr/0016-admin-listeners.md) before the next starts.
- */
-async function startProcess({ entry, listeners, admin, env }: ProcessDefinition, name: string, jaeger: RunningJaeger): Promise<void> {
-  const [adminVariable, adminPort] = admin;
-  const logFile = join(logDir, `${name}.log`);
-  const ports = Object.fromEntries([...Object.entries(listeners), admin].map(([variable, port]) => [variable, `${port}`]));
-  const child = spawnManaged({
-    name,
-    command: process.execPath,
-    args: ['--import', 'tsx', join(repoRoot, entry)],
-    cwd: repoRoot,
-    // Every process exports its spans to Jaeger, at the default sampling (docs/adr/0020-traces.md).
-    env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, ...env, ...ports, [adminVariable]: `${adminPort}` },
-    logFile,
-  });
+/** Starts one process and waits until it is ready before the next starts. */
+async function startProcess(definition: ProcessDefinition, name: string, jaeger: RunningJaeger): Promise<void> {
+  // Every process exports its spans to Jaeger, at the default sampling (docs/adr/0020-traces.md).
+  const child = spawnApplicationProcess(definition, { name, logDir, env: { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint } });
+  // Known to stopAll before it is waited for: a Ctrl-C during the wait stops it too.
   processes.push(child);
-  const servicePorts = Object.values(listeners);
-  const answers = async (listenerPort: number, path: string) => (await fetch(`http://127.0.0.1:${listenerPort}${path}`)).ok;
-  await waitUntilHealthy(
-    name,
-    logFile,
-    async () =>
-      (await answers(adminPort, '/readyz')) && (await Promise.all(servicePorts.map((p) => answers(p, '/healthz')))).every(Boolean),
-    60_000,
-    child,
+  await waitUntilReady(definition, child);
+  const on = Object.values(definition.listeners)
+    .map((p) => `http://127.0.0.1:${p}`)
+    .join(' and ');
+  say(
+    `${name} ready${on ? ` on ${on}` : ''}, admin (/readyz, /metrics) on http://127.0.0.1:${definition.admin[1]} (log: ${child.logFile})`,
   );
-  const on = servicePorts.map((p) => `http://127.0.0.1:${p}`).join(' and ');
-  say(`${name} ready${on ? ` on ${on}` : ''}, admin (/readyz, /metrics) on http://127.0.0.1:${adminPort} (log: ${logFile})`);
 }
 
 /** Prometheus with the rules of grafana/rules/, every process a target under its `service` label, `region` as an external label. */
@@ -518,7 +387,7 @@ ${instancesNote()}
   admin     /readyz and /metrics of each process, never exposed: gateway :4100, ingest :4101, coherence :4102, comms :4103,
             relay :4110, ingest-consumer :4111, comms-worker :4112
   prometheus http://127.0.0.1:${PROMETHEUS_PORT} (every process scraped, the rules of grafana/rules/; alerts at /alerts)
-  unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill:killswitch -- --target stack\`)
+  unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill -- kill-switch --attach\`)
   jaeger    http://127.0.0.1:${jaegerPorts.query} (traces; OTLP/HTTP in on :${jaegerPorts.otlpHttp}); \`npm run trace -- --recent\` lists the latest
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}

@@ -6,6 +6,8 @@
  * acknowledged was lost or duplicated (docs/runbooks/drills.md).
  */
 
+import type { UnleashEndpoint } from '@coherence/devservices';
+
 /** A dependency the drill can take away and give back. */
 export interface Stoppable {
   /** Stops it (for a server: the process is gone, its port refuses connections). */
@@ -57,6 +59,10 @@ export interface DrillContext {
   gatewayUrl: string;
   /** Prometheus's URL, scraping the application with grafana/rules/ loaded. */
   prometheusUrl: string;
+  /** The Unleash server the application's flags come from, with an admin token (the kill switch). */
+  unleash?: UnleashEndpoint;
+  /** One persisted TenantCoherence read of a drill tenant through the gateway, as a client sees it (status, first error code). */
+  read?(): Promise<{ status: number; code: string | undefined; data: unknown }>;
   /** Progress for the operator, one line each. */
   log(line: string): void;
 }
@@ -71,6 +77,8 @@ export interface ScenarioPromises {
   httpIngestUnaffected?: boolean;
   /** Catch-up (every backlog back to zero) within this many ms after heal. */
   maxCatchUpMs?: number;
+  /** Healthy again (every /readyz 200, reads 200) within this many ms after heal (the kill switch's time to recover). */
+  maxTimeToHealthyMs?: number;
 }
 
 export interface Scenario {
