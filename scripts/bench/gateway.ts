@@ -13,7 +13,9 @@
  *       with OpenTelemetry disabled (OTEL_SDK_DISABLED=true), and once more
  *       with the cache on and tracing on at the default sampling, exporting
  *       to a real Jaeger: tracing's cost is that pair's throughput ratio
- *       (docs/adr/0020-traces.md; target ≤ 5 %);
+ *       (docs/adr/0020-traces.md; target ≤ 5 %), and, Jaeger's share of the
+ *       cores left out, the ratio of the gateway process's own CPU time per
+ *       request;
  *   (b) a plain `@apollo/gateway` in `@apollo/server`, no plugins;
  *   (c) Hive Gateway's runtime, default settings (which include sharing one
  *       subgraph call among identical ones in flight — this load is one
@@ -42,6 +44,7 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { usageError, parseNumberArgs } from '../commandLine';
 import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
+import { processCpuSeconds } from './support/processCpu';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
 
@@ -81,8 +84,11 @@ interface RunningGateway {
   baseUrl: string;
   adminUrl: string;
   samples: LoadSample[];
+  /** CPU seconds the gateway process used while it was loaded (all rounds). */
+  cpuSeconds: number;
 }
-type Measured = LoadResult & Pick<Gateway, 'key' | 'label' | 'request'> & { cacheOutcomes?: Record<string, number> };
+type Measured = LoadResult &
+  Pick<Gateway, 'key' | 'label' | 'request'> & { cpuMsPerRequest: number; cacheOutcomes?: Record<string, number> };
 
 /** `gateway_cache_requests_total` by outcome (hit, miss, bypass), summed over operations, from the Prometheus text format. */
 async function cacheOutcomes(metricsUrl: string): Promise<Record<string, number>> {
@@ -249,7 +255,14 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
     for (const gateway of gateways) {
       const [port, adminPort] = [await freePort(), await freePort()];
       const child = gateway.start(port, adminPort, join(services.logDir, `${gateway.key}.log`));
-      running.push({ gateway, child, baseUrl: `http://127.0.0.1:${port}`, adminUrl: `http://127.0.0.1:${adminPort}`, samples: [] });
+      running.push({
+        gateway,
+        child,
+        baseUrl: `http://127.0.0.1:${port}`,
+        adminUrl: `http://127.0.0.1:${adminPort}`,
+        samples: [],
+        cpuSeconds: 0,
+      });
     }
     for (const { gateway, child, baseUrl } of running) {
       say(`${gateway.label}: starting; it must answer the operation with data`);
@@ -286,15 +299,19 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       say(`round ${round + 1} of ${rounds}: ${sliceSeconds} s per gateway at ${connections} connections`);
       for (let i = 0; i < running.length; i += 1) {
         const target = running[(round + i) % running.length]!;
+        const cpuBefore = processCpuSeconds(target.child.pid);
         target.samples.push(await loadOn(target, sliceSeconds));
+        target.cpuSeconds += processCpuSeconds(target.child.pid) - cpuBefore;
       }
     }
-    for (const { gateway, adminUrl, samples } of running) {
+    for (const { gateway, adminUrl, samples, cpuSeconds } of running) {
+      const load = summarizeLoad(samples);
       results.push({
         key: gateway.key,
         label: gateway.label,
         request: gateway.request,
-        ...summarizeLoad(samples),
+        ...load,
+        cpuMsPerRequest: Number(((1000 * cpuSeconds) / Math.max(load.requests, 1)).toFixed(3)),
         ...(gateway.hasCacheMetrics ? { cacheOutcomes: await cacheOutcomes(`${adminUrl}/metrics`) } : {}),
       });
     }
@@ -321,6 +338,10 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
     on: { requestsPerSecond: traced.requestsPerSecond, p95: traced.latencyMs.p95 },
     throughputRatio: Number((traced.requestsPerSecond / Math.max(untraced.requestsPerSecond, 0.01)).toFixed(3)),
     costPercent: Number((100 * (1 - traced.requestsPerSecond / Math.max(untraced.requestsPerSecond, 0.01))).toFixed(1)),
+    // Jaeger runs on the same cores and takes CPU from the traced gateway, which a deployment's collector would not:
+    // the gateway process's own CPU time per request, off against on, is tracing's cost without Jaeger's share.
+    cpuMsPerRequest: { off: untraced.cpuMsPerRequest, on: traced.cpuMsPerRequest },
+    cpuCostPercent: Number((100 * (1 - untraced.cpuMsPerRequest / Math.max(traced.cpuMsPerRequest, 0.001))).toFixed(1)),
     targetCostPercent: 5,
   };
   const report = {
@@ -348,17 +369,18 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
 gateway benchmark: ${operation.name}, ${connections} connections, ${durationSeconds} s each in ${rounds} rounds after ${warmupSeconds} s warm-up
 (${describeMachine(report.machine)})
 
-  ${pad('gateway', 34)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('failed', 8)}req/s ÷ Apollo  p95 ÷ Apollo
+  ${pad('gateway', 34)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('failed', 8)}${pad('CPU ms/req', 12)}req/s ÷ Apollo  p95 ÷ Apollo
 ${rows
   .map(
     (r) =>
       `  ${pad(r.label, 34)}${pad(r.requestsPerSecond, 8)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p95, 9)}${pad(r.latencyMs.p99, 9)}` +
-      `${pad(r.failed, 8)}${pad(r.vsPlainApollo.requestsPerSecond, 15)}${r.vsPlainApollo.p95}`,
+      `${pad(r.failed, 8)}${pad(r.cpuMsPerRequest, 12)}${pad(r.vsPlainApollo.requestsPerSecond, 15)}${r.vsPlainApollo.p95}`,
   )
   .join('\n')}
 
   tracing (cache on, same run): off ${tracing.off.requestsPerSecond} req/s (p95 ${tracing.off.p95} ms), on ${tracing.on.requestsPerSecond} req/s (p95 ${tracing.on.p95} ms)
   → × ${tracing.throughputRatio} throughput, cost ${tracing.costPercent} % (target ≤ ${tracing.targetCostPercent} %)
+  gateway CPU per request (Jaeger's CPU left out): off ${tracing.cpuMsPerRequest.off} ms, on ${tracing.cpuMsPerRequest.on} ms → cost ${tracing.cpuCostPercent} %
   report: reports/bench-gateway.json`);
   if (!passed) console.error('FAIL: a gateway answered something other than the data (non-2xx, errors or a mismatched body)');
   return passed ? 0 : 1;

@@ -1,10 +1,12 @@
 import {
   context as contextApi,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Attributes,
   type Context,
   type Span,
@@ -54,6 +56,14 @@ export interface SpanOptions {
  */
 export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
   const parent = options.parent ?? contextApi.active();
+  // Under a parent whose trace the head sampler dropped, the default parent-based sampler (and the
+  // trace-id ratio) would record nothing: the work runs in the parent's context without starting a
+  // span or switching context for one, a cost every unsampled request paid (docs/adr/0020-traces.md).
+  const parentSpan = trace.getSpanContext(parent);
+  if (parentSpan !== undefined && isSpanContextValid(parentSpan) && (parentSpan.traceFlags & TraceFlags.SAMPLED) === 0) {
+    const dropped = trace.wrapSpanContext(parentSpan);
+    return options.parent === undefined ? work(dropped) : contextApi.with(parent, () => work(dropped));
+  }
   const span = tracer().startSpan(
     name,
     { kind: options.kind ?? SpanKind.INTERNAL, ...(options.attributes ? { attributes: options.attributes } : {}) },

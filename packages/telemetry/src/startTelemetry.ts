@@ -1,5 +1,6 @@
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPProtobufTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
@@ -7,7 +8,7 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { AlwaysOffSampler, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { register } from 'node:module';
 import { headSampler } from './headSampler';
@@ -39,7 +40,8 @@ let sdk: NodeSDK | undefined;
  * `kafkajs` instrumentations. It must run before those modules are imported:
  * each `main.ts` awaits it first and imports the rest afterwards, and it
  * registers the ESM loader hook that lets the instrumentations patch modules
- * imported with `import` (docs/adr/0020-traces.md). Spans are exported over OTLP/HTTP only when an
+ * imported with `import` (docs/adr/0020-traces.md). Spans are exported over OTLP/HTTP (protobuf unless
+ * `OTEL_EXPORTER_OTLP_PROTOCOL` says `http/json`) only when an
  * endpoint is set (`OTEL_EXPORTER_OTLP_ENDPOINT` or
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; the exporter reads the other
  * `OTEL_EXPORTER_OTLP_*` variables itself); without one, no span is
@@ -52,7 +54,7 @@ export async function startTelemetry(options: TelemetryOptions, env: NodeJS.Proc
   // Only the modules an instrumentation hooks are wrapped, not every import.
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-  const exporter = exportsSpans(env) ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }) : undefined;
+  const exporter = exportsSpans(env) ? new BatchSpanProcessor({ exporter: otlpExporter(env) }) : undefined;
   const exporting: SpanProcessor[] =
     exporter === undefined ? [] : [options.keepRefusedRequests ? new KeepRefusedRequests(exporter) : exporter];
   // With nowhere to send spans, recording them would cost for nothing: no span records, while the
@@ -81,6 +83,19 @@ export async function startTelemetry(options: TelemetryOptions, env: NodeJS.Proc
 export async function shutdownTelemetry(): Promise<void> {
   await sdk?.shutdown();
   sdk = undefined;
+}
+
+/**
+ * The OTLP/HTTP exporter `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` (or
+ * `OTEL_EXPORTER_OTLP_PROTOCOL`) asks for: `http/protobuf` by default, as the
+ * specification says, a fraction of JSON's encoding cost per span
+ * (docs/adr/0020-traces.md); `http/json` on request.
+ */
+function otlpExporter(env: NodeJS.ProcessEnv): SpanExporter {
+  const protocol = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] || env['OTEL_EXPORTER_OTLP_PROTOCOL'] || 'http/protobuf';
+  if (protocol === 'http/protobuf') return new OTLPProtobufTraceExporter();
+  if (protocol === 'http/json') return new OTLPJsonTraceExporter();
+  throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: use http/protobuf or http/json`);
 }
 
 function exportsSpans(env: NodeJS.ProcessEnv): boolean {

@@ -1,0 +1,19 @@
+import { readFileSync } from 'node:fs';
+
+/** Linux's clock tick (`getconf CLK_TCK`), the unit of /proc/<pid>/stat's CPU times; 100 on every Linux this runs on. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds process `pid` has used so far, all its threads, user and
+ * system (/proc/<pid>/stat fields 14 and 15). Read around a load to get the
+ * CPU a process spent on it whatever else competes for the cores: a
+ * process's throughput on a shared machine says how much CPU it got, its CPU
+ * time per request what its work costs.
+ */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces: state is field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+  return (utime + stime) / TICKS_PER_SECOND;
+}
