@@ -5,7 +5,7 @@ import { afterAll, expect, inject, it } from 'vitest';
 import { runBackupRestoreDrill } from '../scripts/drills/backupRestore';
 
 /**
- * The backup-restore drill's short version (`npm run drill:backup-restore -- --duration 20s`): its own
+ * The backup-restore drill's short version (`npm run drill -- backup-restore --duration 20s`): its own
  * durable Postgres primary behind the real HTTP ingest (the shared servers give only Redis, for the
  * limiter, and Neo4j, for the rebuild, under a tenant prefix of this file), a base backup and WAL
  * archiving under load, a restore to an instant T in the middle of the load, the graph rebuilt from

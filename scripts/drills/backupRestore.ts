@@ -7,7 +7,7 @@
  * signal acknowledged (202) before T is in the restored ledger and none sent after T is, that the rebuilt
  * graph and scores are what the restored ledger implies, and reports RPO and RTO as measured.
  *
- *   npm run drill:backup-restore -- [--duration 60s] [--rate 50] [--json]
+ *   npm run drill -- backup-restore [--duration 60s] [--rate 50] [--json]
  */
 import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
 import { prepareRestore, startWalArchiver, takeBaseBackup, waitUntilPromoted } from '@coherence/backup';
@@ -31,8 +31,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pathToFileURL } from 'node:url';
 import { parseCommandLine } from '../commandLine';
+import { parseDuration } from './commandLineValues';
 import { checkLines, verdict } from '../bench/support/checks';
 import { describeMachine, watchMachine, writeReport, type MachineReport } from '../bench/support/report';
 import { checkRebuiltGraph } from './backupRestore/checkRebuiltGraph';
@@ -352,7 +352,7 @@ export function formatBackupRestoreReport(report: BackupRestoreReport, reportPat
 
 const mib = (bytes: number) => `${(bytes / 1_048_576).toFixed(1)} MiB`;
 
-const usage = `usage: npm run drill:backup-restore -- [--duration 60s] [--rate 50] [--json]
+const usage = `usage: npm run drill -- backup-restore [--duration 60s] [--rate 50] [--json]
 
 Starts a Postgres primary of its own behind the HTTP ingest (and a Redis and a Neo4j), pushes signals
 steadily, archives WAL and takes a base backup under that load, picks an instant T after it while the
@@ -366,13 +366,6 @@ when a check failed.
   --json         print the report as JSON instead of the summary
   -h, --help     this help`;
 
-/** `20s`, `2m`, `1500ms` → milliseconds; NaN for anything else. */
-export function parseDurationMs(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text);
-  if (!match) return Number.NaN;
-  return Number(match[1]) * { ms: 1, s: 1_000, m: 60_000 }[match[2] as 'ms' | 's' | 'm'];
-}
-
 /**
  * The command line (`argv` without node and the script): starts a Redis and a Neo4j of its own beside the
  * drill's Postgres, runs the drill, prints and writes the report. Resolves to the exit status.
@@ -382,9 +375,9 @@ export async function backupRestoreMain(argv: readonly string[]): Promise<number
     args: [...argv],
     options: { duration: { type: 'string', default: '60s' }, rate: { type: 'string', default: '50' }, json: { type: 'boolean' } },
   });
-  const durationMs = parseDurationMs(values.duration);
+  const durationMs = parseDuration(values.duration);
   const ratePerSecond = Number(values.rate);
-  if (!(durationMs >= 1_000) || !(ratePerSecond > 0)) {
+  if (durationMs === null || durationMs < 1_000 || !(ratePerSecond > 0)) {
     console.error(`--duration must be at least 1s and --rate a positive number\n\n${usage}`);
     return 2;
   }
@@ -412,5 +405,3 @@ export async function backupRestoreMain(argv: readonly string[]): Promise<number
     rmSync(serversDir, { recursive: true, force: true });
   }
 }
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.exitCode = await backupRestoreMain(process.argv.slice(2));

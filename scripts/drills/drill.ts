@@ -7,13 +7,14 @@
 import { writeReport } from '../bench/support/report';
 import { parseCommandLine, usageError } from '../commandLine';
 import { attachToDevStack, startDrillApplication } from './application';
+import { backupRestoreMain } from './backupRestore';
 import { parseDuration, parseRates } from './commandLineValues';
 import { DEFAULT_RATES } from './load';
 import { formatReport } from './report';
 import { DEFAULT_DURATION_MS, runDrill } from './runDrill';
 import { scenarios } from './scenarios';
 
-const width = Math.max(...scenarios.map((scenario) => scenario.name.length));
+const width = Math.max('backup-restore'.length, ...scenarios.map((scenario) => scenario.name.length));
 const usage = `usage: npm run drill -- <scenario> [--duration 20s] [--load http=N,kafka=N,reads=N,notifications=N] [--json] [--attach]
 
 Starts its own servers and application (every process its own OS process), drives a steady mixed load
@@ -23,6 +24,8 @@ stored once in the ledger, in Neo4j and in the read model, every notification de
 Prints a report, writes reports/drill-<scenario>.json, exits 1 when a promise is broken.
 
 Scenarios:
+  ${'backup-restore'.padEnd(width)}  backup and WAL archiving under load, restore to a time T, nothing acknowledged before T lost and
+  ${''.padEnd(width)}  nothing after T restored, RPO and RTO (its own Postgres; options: npm run drill -- backup-restore --help)
 ${scenarios.map((scenario) => `  ${scenario.name.padEnd(width)}  ${scenario.summary}${scenario.needsOwnApplication ? ' [not with --attach]' : ''}`).join('\n')}
 
   --duration D   how long the fault is held: 500ms, 20s, 10m (default the scenario's, else ${DEFAULT_DURATION_MS / 1_000}s)
@@ -37,6 +40,9 @@ ${scenarios.map((scenario) => `  ${scenario.name.padEnd(width)}  ${scenario.summ
                  servers are its own: scenarios that kill processes or fault servers are refused. Its comms
                  worker may not deliver to loopback, so no notifications are sent.
   -h, --help     this help`;
+
+// The backup-restore drill runs its own cluster and application rather than a fault under the common load.
+if (process.argv[2] === 'backup-restore') process.exit(await backupRestoreMain(process.argv.slice(3)));
 
 const { values, positionals } = parseCommandLine(usage, {
   allowPositionals: true,
