@@ -1,4 +1,13 @@
-export { startServices, devStackPorts, type ServiceEndpoints, type ServicePorts, type RunningServices } from './startServices';
+export {
+  startServices,
+  devStackPorts,
+  type ServiceEndpoints,
+  type ServicePorts,
+  type RunningServices,
+  type RestartableServices,
+  type StartServicesOptions,
+} from './startServices';
+export { startRestartable, type Restartable } from './restartable';
 export {
   createTestDatabase,
   adminUrl,
@@ -15,3 +24,4 @@ export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type Un
 export { startPostgres, type RunningPostgres, type PostgresOptions } from './services/postgres';
 export { postgresBinDirPath } from './services/debianPackages';
 export { startRoundRobinProxy, type RoundRobinProxy, type RoundRobinProxyOptions } from './roundRobinProxy';
+export { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './faultProxy';
