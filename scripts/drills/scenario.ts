@@ -57,6 +57,11 @@ export interface DrillContext {
   gatewayUrl: string;
   /** Prometheus's URL, scraping the application with grafana/rules/ loaded. */
   prometheusUrl: string;
+  /**
+   * Each running process's admin listener (`http://host:port`, serving /metrics), where the runner knows it:
+   * a scenario's observe() reads the metrics there at once instead of waiting for Prometheus's next scrape.
+   */
+  adminUrls?: Partial<Record<ApplicationProcess, string>>;
   /** Progress for the operator, one line each. */
   log(line: string): void;
 }
