@@ -205,13 +205,14 @@ const scenario = (name: string): Scenario => {
 };
 
 /** Injects the scenario's fault, runs the load through it, observes, heals; then the shared promises. */
-async function drill(name: string, holdMs = 4_000) {
+async function drill(name: string, holdMs = 4_000, whileFaulted?: () => Promise<void>) {
   const chosen = scenario(name);
   let observed: Record<string, string | number | boolean> = {};
   const load = await runLoad(holdMs, async () => {
     await chosen.inject(context);
     await sleep(holdMs / 2);
     observed = (await chosen.observe?.(context)) ?? {};
+    await whileFaulted?.();
   });
   await chosen.heal(context);
   const catchUpMs = await caughtUp();
@@ -266,10 +267,28 @@ describe('dependency faults under load keep their promises', () => {
     expect(load.acknowledged.length).toBeGreaterThan(0);
   });
 
-  it('unleash-down: last-known flags held', async () => {
-    const { load, observed } = await drill('unleash-down');
+  it('unleash-down: last-known flags held; a gateway started meanwhile runs on the bootstrap, kill switch included', async () => {
+    let bootstrapped: { status: number; code: unknown } | undefined;
+    const { load, observed } = await drill('unleash-down', 4_000, async () => {
+      const started = await startApplication(services.endpoints, database, {
+        gatewayEnv: { ...unleashClientEnv(services.endpoints.unleash, 200), GATEWAY_REGION: REGION, FLAGS_BOOTSTRAP: 'v24.coherence=off' },
+      });
+      try {
+        const response = await fetch(`${started.gatewayUrl}/graphql`, {
+          method: 'POST',
+          // That application's gateway trusts its own key pair only.
+          headers: { 'content-type': 'application/json', ...(await started.readHeaders(tenantId)) },
+          body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } }, variables: { tenantId } }),
+        });
+        const body = (await response.json()) as { errors?: { extensions: { code: string } }[] };
+        bootstrapped = { status: response.status, code: body.errors?.[0]?.extensions.code };
+      } finally {
+        await started.stop();
+      }
+    });
     expect(observed[`kill switch ${flagNames.coherence} held`]).toBe(1);
     expect(load.statuses[200]).toBeGreaterThan(0);
+    expect(bootstrapped).toEqual({ status: 503, code: 'FEATURE_DISABLED' });
   });
 
   it('kafka-down: HTTP ingest unaffected', async () => {
