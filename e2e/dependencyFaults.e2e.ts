@@ -226,7 +226,8 @@ async function drill(name: string, holdMs = 4_000, whileFaulted?: () => Promise<
   return { load, observed, catchUpMs };
 }
 
-describe('dependency faults under load keep their promises', () => {
+// A JVM (Neo4j, Kafka) starting again on a loaded machine takes tens of seconds of a scenario's heal.
+describe('dependency faults under load keep their promises', { timeout: 240_000 }, () => {
   it('redis-down: reads served uncached, the limiter on its fallback, no 5xx', async () => {
     const { load, observed } = await drill('redis-down');
     expect(observed['gateway sees Redis up']).toBe(0);
