@@ -248,6 +248,8 @@ describe('dependency faults under load keep their promises', { timeout: 240_000 
     expect(load.scores.every((score) => score !== null)).toBe(true);
     expect(load.asOfs.every((asOf) => asOf !== null)).toBe(true);
     expect(observed['outbox backlog (waiting for the graph)']).toBeGreaterThan(0);
+    // Its readiness must not take the score reads out of service with it.
+    expect(observed['coherence ready (score reads need Postgres only)']).toBe(true);
     expect(catchUpMs).toBeLessThan(120_000);
   });
 

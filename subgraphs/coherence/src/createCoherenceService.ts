@@ -28,7 +28,9 @@ export async function createCoherenceService(config: CoherenceConfig, logger: Lo
       const readModel = <T>(read: (pool: PgPool) => Promise<T>) => readRouting.read(base.caller.replicaRegion, base.pool, read);
       return { ...base, readModel, windowIso, driver, maxPageSize: config.SIGNALS_MAX_PAGE_SIZE };
     },
-    readinessChecks: [{ name: 'neo4j', check: async () => void (await driver.verifyConnectivity()) }],
+    // No Neo4j check: `tenantCoherence` reads Postgres only, and every instance shares the one graph, so while Neo4j is
+    // down a readiness that named it would take every instance out of service and fail the score reads too
+    // (docs/runbooks/drills/neo4j-down.md); `signals` answers its error meanwhile.
   });
   const readRouting = createReadRouting({
     replicaUrls: config.COHERENCE_READ_REPLICAS,
