@@ -11,11 +11,15 @@ import { defaultFlagStates, flagNames } from '@coherence/flags';
 import { migrateDatabase } from '@coherence/migrations';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { createPgPool, type PgPool } from '@coherence/platform';
+import { coherenceChangedFor } from '@coherence/testkit';
+import { createClient } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startFaultableServices, type FaultableServices } from '../scripts/drills/dependencies';
 import type { DrillContext, Scenario } from '../scripts/drills/scenario';
 import { scenarios } from '../scripts/drills/scenarios';
@@ -31,6 +35,7 @@ import { startApplication } from './support/startApplication';
  * allowed), every acknowledged signal stored once and projected after heal.
  */
 const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
+const coherenceEventsId = manifest.operations.findLast((op) => op.name === 'CoherenceEvents')!.id;
 const REGION = 'us';
 
 let rootDir: string;
@@ -228,12 +233,47 @@ async function drill(name: string, holdMs = 4_000, whileFaulted?: () => Promise<
 
 // A JVM (Neo4j, Kafka) starting again on a loaded machine takes tens of seconds of a scenario's heal.
 describe('dependency faults under load keep their promises', { timeout: 240_000 }, () => {
-  it('redis-down: reads served uncached, the limiter on its fallback, no 5xx', async () => {
-    const { load, observed } = await drill('redis-down');
-    expect(observed['gateway sees Redis up']).toBe(0);
-    expect(observed['limiter fallback decisions']).toBeGreaterThan(0);
-    expect(load.statuses[200]).toBeGreaterThan(0);
-    expect(load.acknowledged.length).toBeGreaterThan(0);
+  it('redis-down: reads served uncached, the limiter on its fallback, no 5xx; a subscription gets changes again after', async () => {
+    const client = createClient({
+      url: `${app.gatewayUrl.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: readHeaders['authorization'] },
+      retryAttempts: 0,
+    });
+    const publisher = new Redis(services.endpoints.redisUrl, { maxRetriesPerRequest: 1 });
+    publisher.on('error', () => undefined);
+    const events = client.iterate<{ coherenceEvents: { score: number | null } }>({
+      query: '',
+      extensions: { persistedQuery: { version: 1, sha256Hash: coherenceEventsId } },
+      variables: { tenantId },
+    });
+    /** Publishes a change of the tenant until the subscription delivers it (when the gateway has subscribed is not observable). */
+    const delivered = async (score: number) => {
+      const next = events.next();
+      let received: Awaited<typeof next> | undefined;
+      void next.then((result) => (received = result));
+      const deadline = Date.now() + 60_000;
+      while (received === undefined && Date.now() < deadline) {
+        const message = JSON.stringify(coherenceChangedFor({ tenantId, score }));
+        await publisher.publish(`${database.namespace}:coherence.changed`, message).catch(() => 0);
+        await sleep(300);
+      }
+      return received?.value;
+    };
+    try {
+      expect(await delivered(0.41)).toEqual({ data: { coherenceEvents: expect.objectContaining({ score: 0.41 }) } });
+      const { load, observed } = await drill('redis-down');
+      expect(observed['gateway sees Redis up']).toBe(0);
+      expect(observed['limiter fallback decisions']).toBeGreaterThan(0);
+      expect(load.statuses[200]).toBeGreaterThan(0);
+      expect(load.acknowledged.length).toBeGreaterThan(0);
+      // The subscription opened before the outage is served again once Redis is back.
+      expect(await delivered(0.42)).toEqual({ data: { coherenceEvents: expect.objectContaining({ score: 0.42 }) } });
+      await events.return?.();
+    } finally {
+      publisher.disconnect();
+      await client.dispose();
+    }
   });
 
   it('redis-slow: 300 ms on every Redis exchange, no 5xx', async () => {

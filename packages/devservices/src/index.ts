@@ -22,6 +22,7 @@ export { ServiceStartError } from './services/managedProcess';
 export { createUnleashAdmin, unleashClientEnv, type UnleashAdmin, type UnleashEndpoint } from './services/unleashAdmin';
 export { startUnleash, devStackUnleashTokenSecrets, type RunningUnleash, type UnleashOptions } from './services/unleash';
 export { startPostgres, type RunningPostgres, type PostgresOptions } from './services/postgres';
+export { startRedis, type RunningRedis } from './services/redis';
 export { postgresBinDirPath } from './services/debianPackages';
 export { startRoundRobinProxy, type RoundRobinProxy, type RoundRobinProxyOptions } from './roundRobinProxy';
 export { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './faultProxy';
