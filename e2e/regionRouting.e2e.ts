@@ -28,7 +28,12 @@ beforeAll(async () => {
   await createUnleashAdmin(services.unleash).setFlag('region-routing', false);
   app = await startApplication(services, database, {
     gatewayEnv: { ...unleashClientEnv(services.unleash, 200), GATEWAY_REGION: replicaRegion },
-    coherenceEnv: { COHERENCE_READ_REPLICAS: `${replicaRegion}=postgres://coherence_app@${host}:${replicaPort}/${database.name}` },
+    coherenceEnv: {
+      COHERENCE_READ_REPLICAS: `${replicaRegion}=postgres://coherence_app@${host}:${replicaPort}/${database.name}`,
+      // The proof reads the paused replica's old score, however long the machine takes: no fallback to the primary for lag here
+      // (e2e/dependencyFaults.e2e.ts tests the fallback).
+      COHERENCE_REPLICA_MAX_LAG_MS: '3600000',
+    },
   });
   primary = createPgPool(database.adminUrl, { max: 2 });
   replicaSuperuser = createPgPool(`postgres://postgres@${host}:${replicaPort}/${database.name}`, { max: 1 });

@@ -18,9 +18,8 @@
  */
 import { createPgPool } from '@coherence/platform';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
-import { createUnleashAdmin, unleashClientEnv } from '@coherence/devservices';
+import { createUnleashAdmin, startFaultProxy, unleashClientEnv } from '@coherence/devservices';
 import { startApplication } from '../../e2e/support/startApplication';
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,39 +39,6 @@ const TARGET_REDUCTION = 0.25;
 const TENANTS = 5;
 const REGION = 'eu';
 
-/**
- * A loopback TCP proxy that forwards every chunk `delayMs` after it arrived,
- * in each direction, in order: a WAN link's latency without its loss.
- */
-async function startWanProxy(target: { host: string; port: number }, delayMs: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const delayed = (from: Socket, to: Socket) => {
-    from.on('data', (chunk) => {
-      // Same delay for every chunk, so timers fire in arrival order.
-      setTimeout(() => to.writable && to.write(chunk), delayMs);
-    });
-    from.on('end', () => setTimeout(() => to.end(), delayMs));
-    from.on('error', () => to.destroy());
-  };
-  const server: Server = createServer((client) => {
-    const upstream = createConnection(target);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    delayed(client, upstream);
-    delayed(upstream, client);
-  });
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
-    },
-  };
-}
-
 const quantile = (sorted: readonly number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const summarize = (samples: number[]) => {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -91,7 +57,7 @@ const exitCode = await withServers(
   async ({ services, database, defer }) => {
     const { endpoints } = services;
     const { host, port, replicaPort } = endpoints.postgres;
-    const farPrimary = await startWanProxy({ host, port }, wanMs);
+    const farPrimary = await startFaultProxy({ target: { host, port }, latencyMs: wanMs });
     defer(() => farPrimary.close());
     const unleash = createUnleashAdmin(endpoints.unleash);
     await unleash.setFlag('region-routing', false);

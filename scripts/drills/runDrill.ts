@@ -129,6 +129,7 @@ async function drill(app: DrillApplication, scenario: Scenario, options: DrillOp
     gatewayUrl: app.gatewayUrl,
     prometheusUrl: app.prometheusUrl,
     unleash: app.unleash,
+    adminUrls: app.adminUrls,
     read,
     log,
   };

@@ -63,6 +63,11 @@ export interface DrillContext {
   unleash?: UnleashEndpoint;
   /** One persisted TenantCoherence read of a drill tenant through the gateway, as a client sees it (status, first error code). */
   read?(): Promise<{ status: number; code: string | undefined; data: unknown }>;
+  /**
+   * Each running process's admin listener (`http://host:port`, serving /metrics), where the runner knows it:
+   * a scenario's observe() reads the metrics there at once instead of waiting for Prometheus's next scrape.
+   */
+  adminUrls?: Partial<Record<ApplicationProcess, string>>;
   /** Progress for the operator, one line each. */
   log(line: string): void;
 }

@@ -1,4 +1,4 @@
-import type { Logger } from '@coherence/platform';
+import { UNAVAILABLE_RETRY_AFTER_SECONDS, type Logger } from '@coherence/platform';
 import type { FastifyInstance } from 'fastify';
 import { GraphQLError, parse, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -217,7 +217,17 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
           const [tenantId] = context.tenantIds;
           if (tenantId === undefined) throw new Error('the persisted-operation step lets a subscription through only with one tenant');
 
-          await hub.ensureSubscribed();
+          try {
+            await hub.ensureSubscribed();
+          } catch (error) {
+            // Redis is away: a refusal the client can retry on, not an internal error that closes its socket.
+            context.log.warn({ err: error }, 'subscription refused: the CoherenceChanged stream is unavailable');
+            return refusalErrors(
+              refusal('SERVICE_UNAVAILABLE', 'live events are unavailable; retry shortly', {
+                retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+              }),
+            );
+          }
           const changes = hub.subscribe(tenantId);
           const args: ExecutionArgs = {
             schema: options.apiSchema,

@@ -46,14 +46,32 @@ export function createCoherenceEventHub(options: CoherenceEventHubOptions) {
     if (!timers.has(change.tenantId)) timers.set(change.tenantId, setTimeout(flush, options.coalesceMs, change.tenantId));
   }
 
-  /** Lazily, so a gateway nobody subscribes to never needs Redis. */
-  async function ensureSubscribed(): Promise<void> {
-    if (redis) return;
-    redis = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
-    redis.on('error', (err) => options.logger.warn({ err }, 'redis subscriber connection error'));
-    redis.on('message', onMessage);
-    await redis.connect();
-    await redis.subscribe(options.channel);
+  let subscribing: Promise<void> | undefined;
+
+  /**
+   * Lazily, so a gateway nobody subscribes to never needs Redis. Once
+   * subscribed, ioredis reconnects and subscribes again by itself after Redis
+   * comes back; a first subscribe that fails (Redis down at that moment) is
+   * forgotten, so the next subscriber tries again rather than finding a hub
+   * that never subscribed (docs/runbooks/drills/redis-down.md).
+   */
+  function ensureSubscribed(): Promise<void> {
+    subscribing ??= (async () => {
+      const client = new Redis(options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+      redis = client;
+      client.on('error', (err) => options.logger.warn({ err }, 'redis subscriber connection error'));
+      client.on('message', onMessage);
+      try {
+        await client.connect();
+        await client.subscribe(options.channel);
+      } catch (error) {
+        client.disconnect();
+        if (redis === client) redis = undefined;
+        subscribing = undefined;
+        throw error;
+      }
+    })();
+    return subscribing;
   }
 
   return {
@@ -101,6 +119,7 @@ export function createCoherenceEventHub(options: CoherenceEventHubOptions) {
       timers.clear();
       redis?.disconnect();
       redis = undefined;
+      subscribing = undefined;
     },
   };
 }

@@ -1,4 +1,13 @@
-export { startServices, devStackPorts, type ServiceEndpoints, type ServicePorts, type RunningServices } from './startServices';
+export {
+  startServices,
+  devStackPorts,
+  type ServiceEndpoints,
+  type ServicePorts,
+  type RunningServices,
+  type RestartableServices,
+  type StartServicesOptions,
+} from './startServices';
+export { startRestartable, type Restartable } from './restartable';
 export {
   createTestDatabase,
   adminUrl,
@@ -17,3 +26,4 @@ export { startRedis, type RunningRedis } from './services/redis';
 export { startNeo4j, type RunningNeo4j } from './services/neo4j';
 export { postgresBinDirPath } from './services/debianPackages';
 export { startRoundRobinProxy, type RoundRobinProxy, type RoundRobinProxyOptions } from './roundRobinProxy';
+export { startFaultProxy, type FaultProxy, type FaultProxyOptions } from './faultProxy';

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './freePort';
+import { startRestartable, type Restartable } from './restartable';
 import { startKafka, type RunningKafka } from './services/kafka';
 import { startNeo4j, type RunningNeo4j } from './services/neo4j';
 import { startPostgres, startPostgresReplica, type RunningPostgres } from './services/postgres';
@@ -64,9 +66,23 @@ export interface StartServicesOptions {
   unleashTokenSecrets?: { admin: string; client: string };
 }
 
+/** Each server, to stop and start again on its port and data (the dependency drills, docs/adr/0024-dependency-fault-drills.md). */
+export interface RestartableServices {
+  postgres: Restartable<RunningPostgres>;
+  /** Follows the primary's current start (its walreceiver reconnects after a primary restart by itself). */
+  postgresReplica: Restartable<RunningPostgres>;
+  /** Holds no data: a started-again Redis is empty, as a cache may be. */
+  redis: Restartable<RunningRedis>;
+  neo4j: Restartable<RunningNeo4j>;
+  kafka: Restartable<RunningKafka>;
+  /** Keeps its API tokens across starts (they are fixed for the run), so clients started against it go on working. */
+  unleash: Restartable<RunningUnleash>;
+}
+
 export interface RunningServices {
   endpoints: ServiceEndpoints;
   logDir: string;
+  services: RestartableServices;
   /** Stops everything that was started, in reverse order; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -114,59 +130,71 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   try {
     const postgresChain = (async () => {
       const primary = track(
-        await startPostgres({
-          port: ports.postgres,
-          dataDir: join(postgresDir, 'postgres'),
-          logFile: join(logDir, 'postgres.log'),
-          fast,
-        }),
+        await startRestartable(() =>
+          startPostgres({ port: ports.postgres, dataDir: join(postgresDir, 'postgres'), logFile: join(logDir, 'postgres.log'), fast }),
+        ),
       );
       const replica = track(
-        await startPostgresReplica(primary, {
-          port: ports.postgresReplica,
-          dataDir: join(postgresDir, 'postgres-replica'),
-          logFile: join(logDir, 'postgres-replica.log'),
-          fast,
+        await startRestartable(() => {
+          if (!primary.current) throw new Error('the Postgres replica cannot start while its primary is stopped');
+          return startPostgresReplica(primary.current, {
+            port: ports.postgresReplica,
+            dataDir: join(postgresDir, 'postgres-replica'),
+            logFile: join(logDir, 'postgres-replica.log'),
+            fast,
+          });
         }),
       );
       return { primary, replica };
     })();
     // Unleash needs only the primary; its migrations run while the JVMs start.
+    // Fixed for the run, so an Unleash started again accepts the tokens its clients already hold.
+    const tokenSecrets = options.unleashTokenSecrets ?? { admin: randomBytes(16).toString('hex'), client: randomBytes(16).toString('hex') };
     const unleashChain = postgresChain.then(({ primary }) =>
-      startUnleash({
-        port: ports.unleash,
-        postgres: primary,
-        logFile: join(logDir, 'unleash.log'),
-        flags: options.unleashFlags,
-        ...(options.unleashTokenSecrets ? { tokenSecrets: options.unleashTokenSecrets } : {}),
-      }).then(track<RunningUnleash>),
+      startRestartable(() =>
+        startUnleash({
+          port: ports.unleash,
+          postgres: primary.current!,
+          logFile: join(logDir, 'unleash.log'),
+          flags: options.unleashFlags,
+          tokenSecrets,
+        }),
+      ).then(track),
     );
     // allSettled, not all: a failure must not leave a slower server to finish
     // starting after we have already stopped the others.
     const results = await Promise.allSettled([
       postgresChain,
-      startRedis({ port: ports.redis, logFile: join(logDir, 'redis.log') }).then(track<RunningRedis>),
-      startNeo4j({ boltPort: ports.neo4jBolt, dataDir: join(options.rootDir, 'neo4j'), logFile: join(logDir, 'neo4j.log') }).then(
-        track<RunningNeo4j>,
-      ),
-      startKafka({
-        port: ports.kafka,
-        controllerPort: ports.kafkaController,
-        dataDir: join(options.rootDir, 'kafka'),
-        logFile: join(logDir, 'kafka.log'),
-      }).then(track<RunningKafka>),
+      startRestartable(() => startRedis({ port: ports.redis, logFile: join(logDir, 'redis.log') })).then(track),
+      startRestartable(() =>
+        startNeo4j({ boltPort: ports.neo4jBolt, dataDir: join(options.rootDir, 'neo4j'), logFile: join(logDir, 'neo4j.log') }),
+      ).then(track),
+      startRestartable(() =>
+        startKafka({
+          port: ports.kafka,
+          controllerPort: ports.kafkaController,
+          dataDir: join(options.rootDir, 'kafka'),
+          logFile: join(logDir, 'kafka.log'),
+        }),
+      ).then(track),
       unleashChain,
     ] as const);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const [postgres, redis, neo4j, kafka, unleash] = results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
-      { primary: RunningPostgres },
-      RunningRedis,
-      RunningNeo4j,
-      RunningKafka,
-      RunningUnleash,
+    const [postgres, redisService, neo4jService, kafkaService, unleashService] = results.map(
+      (r) => (r as PromiseFulfilledResult<unknown>).value,
+    ) as [
+      { primary: Restartable<RunningPostgres>; replica: Restartable<RunningPostgres> },
+      Restartable<RunningRedis>,
+      Restartable<RunningNeo4j>,
+      Restartable<RunningKafka>,
+      Restartable<RunningUnleash>,
     ];
-    const { primary } = postgres;
+    const primary = postgres.primary.current!;
+    const redis = redisService.current!;
+    const neo4j = neo4jService.current!;
+    const kafka = kafkaService.current!;
+    const unleash = unleashService.current!;
     return {
       endpoints: {
         postgres: {
@@ -188,6 +216,14 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
         },
       },
       logDir,
+      services: {
+        postgres: postgres.primary,
+        postgresReplica: postgres.replica,
+        redis: redisService,
+        neo4j: neo4jService,
+        kafka: kafkaService,
+        unleash: unleashService,
+      },
       stop,
     };
   } catch (error) {

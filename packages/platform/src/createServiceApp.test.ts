@@ -200,3 +200,40 @@ describe('the admin listener', () => {
     expect((await processAdmin.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 });
+
+// A Postgres restart under load (docs/runbooks/drills/postgres-primary-restart.md): the client may retry, nothing broke.
+describe('errors of a route', () => {
+  let service: ServiceApp;
+  beforeAll(async () => {
+    service = createServiceApp({ logger, admin });
+    service.app.get('/unreachable', async () => {
+      throw new Error('query failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }) });
+    });
+    service.app.get('/shutting-down', async () => {
+      throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    });
+    service.app.get('/bug', async () => {
+      throw new TypeError('undefined is not a function');
+    });
+    await service.app.ready();
+  });
+  afterAll(async () => {
+    await service?.app.close();
+  });
+
+  it('a dependency that cannot be reached is 503 SERVICE_UNAVAILABLE with Retry-After, not 500', async () => {
+    for (const url of ['/unreachable', '/shutting-down']) {
+      const response = await service.app.inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('2');
+      expect(response.json()).toEqual({ error: { code: 'SERVICE_UNAVAILABLE', message: 'a dependency is unavailable; retry shortly' } });
+    }
+  });
+
+  it('anything else is still a masked 500 INTERNAL, without Retry-After', async () => {
+    const response = await service.app.inject({ method: 'GET', url: '/bug' });
+    expect(response.statusCode).toBe(500);
+    expect(response.headers['retry-after']).toBeUndefined();
+    expect(response.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
+  });
+});

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { isUnreachableError } from './errorCauses';
 
 /**
  * Error codes every HTTP service answers with, in the body
@@ -11,8 +12,13 @@ export const httpErrorCodes = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   PAYLOAD_TOO_LARGE: 413,
   NOT_FOUND: 404,
+  /** A dependency (Postgres) could not be reached, e.g. during its restart: nothing was stored; retry after `Retry-After` seconds. */
+  SERVICE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
+
+/** What a SERVICE_UNAVAILABLE answer's `Retry-After` says: a fast Postgres restart takes a second or two. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
 export type HttpErrorCode = keyof typeof httpErrorCodes;
 
 export interface HttpErrorBody {
@@ -45,6 +51,9 @@ function classify(error: FastifyError): { code: HttpErrorCode; message: string }
   }
   if (error instanceof BodyNotUtf8Error) return { code: 'MALFORMED_JSON', message: error.message };
   if (error instanceof SyntaxError && error.statusCode === 400) return { code: 'MALFORMED_JSON', message: 'the body is not valid JSON' };
+  // Not a bug of ours or the caller's: the request can succeed as it is once the dependency is back
+  // (docs/runbooks/drills/postgres-primary-restart.md).
+  if (isUnreachableError(error)) return { code: 'SERVICE_UNAVAILABLE', message: 'a dependency is unavailable; retry shortly' };
   return { code: 'INTERNAL', message: 'internal error' };
 }
 
@@ -55,7 +64,10 @@ export function useHttpErrors(app: FastifyInstance, format: ErrorBodyFormat = ht
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { code, message } = classify(error);
     const status = httpErrorCodes[code];
-    if (status >= 500) request.log.error({ err: error }, 'unhandled error');
+    if (code === 'SERVICE_UNAVAILABLE') {
+      request.log.warn({ err: error }, 'dependency unavailable');
+      void reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+    } else if (status >= 500) request.log.error({ err: error }, 'unhandled error');
     else request.log.info({ code }, 'request refused');
     return reply.code(status).send(format(code, message));
   });

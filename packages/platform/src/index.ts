@@ -11,7 +11,14 @@ export { subgraphCallRefusals } from './guardSubgraphCall';
 export { subgraphConfigFields, subgraphConfigCheck, type SubgraphConfig } from './subgraphConfig';
 export { tenantIdsInArguments } from './tenantIdsInArguments';
 export { createPgPool, inTransaction, setTenant, type PgPool, type PgClient } from './postgres';
-export { httpErrorCodes, httpErrorBody, type HttpErrorBody, type HttpErrorCode, type ErrorBodyFormat } from './httpErrors';
+export {
+  httpErrorCodes,
+  httpErrorBody,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+  type HttpErrorBody,
+  type HttpErrorCode,
+  type ErrorBodyFormat,
+} from './httpErrors';
 export {
   recordSecurityEvent,
   createSecurityEventWriter,

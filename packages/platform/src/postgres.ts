@@ -3,10 +3,17 @@ import pg from 'pg';
 export type PgPool = pg.Pool;
 export type PgClient = pg.PoolClient;
 
-/** A pool whose errors on idle clients are logged instead of crashing the process. */
+/**
+ * A pool whose errors on idle clients are logged instead of crashing the process, and on checked-out ones too:
+ * the pool listens to a client only while it is idle, so a server that goes away (a restart, a failover) while a
+ * client sits in a transaction between two queries (the relay writing to Neo4j) would otherwise raise an uncaught
+ * 'error' (docs/runbooks/drills/postgres-primary-restart.md). That client's next query fails with a connection error,
+ * which its caller handles, and the pool discards it on release.
+ */
 export function createPgPool(connectionString: string, options: { max?: number; onIdleError?: (error: Error) => void } = {}): pg.Pool {
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
   pool.on('error', (error) => options.onIdleError?.(error));
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

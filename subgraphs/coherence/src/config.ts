@@ -54,6 +54,12 @@ const subgraphSchema = z.object({
    * for a region not listed, to COHERENCE_DATABASE_URL (the primary).
    */
   COHERENCE_READ_REPLICAS: regionUrls,
+  /**
+   * A replica further behind its primary than this (in replaying WAL) is
+   * passed over: its reads go to the primary, counted in
+   * coherence_replica_fallbacks_total, as are reads while it does not answer.
+   */
+  COHERENCE_REPLICA_MAX_LAG_MS: configFields.positiveInt(5_000),
   /** `signals` reads the graph. */
   ...neo4jFields,
   /** Largest `first` a `signals` page may ask for. */

@@ -1,4 +1,4 @@
-import { createSubgraphService, type Logger } from '@coherence/platform';
+import { createSubgraphService, type Logger, type PgPool } from '@coherence/platform';
 import type { CoherenceConfig } from './config';
 import { coherenceTypeDefs } from './coherenceTypeDefs';
 import { createNeo4jDriver } from './graph/signalGraph';
@@ -25,12 +25,19 @@ export async function createCoherenceService(config: CoherenceConfig, logger: Lo
     resolvers: coherenceResolvers,
     context: (base) => {
       // readRouting is made below, once the service's registry exists; requests come only after that.
-      const readPool = readRouting.replicaFor(base.caller.replicaRegion) ?? base.pool;
-      return { ...base, readPool, windowIso, driver, maxPageSize: config.SIGNALS_MAX_PAGE_SIZE };
+      const readModel = <T>(read: (pool: PgPool) => Promise<T>) => readRouting.read(base.caller.replicaRegion, base.pool, read);
+      return { ...base, readModel, windowIso, driver, maxPageSize: config.SIGNALS_MAX_PAGE_SIZE };
     },
-    readinessChecks: [{ name: 'neo4j', check: async () => void (await driver.verifyConnectivity()) }],
+    // No Neo4j check: `tenantCoherence` reads Postgres only, and every instance shares the one graph, so while Neo4j is
+    // down a readiness that named it would take every instance out of service and fail the score reads too
+    // (docs/runbooks/drills/neo4j-down.md); `signals` answers its error meanwhile.
   });
-  const readRouting = createReadRouting({ replicaUrls: config.COHERENCE_READ_REPLICAS, logger, metrics: service.admin.metrics });
+  const readRouting = createReadRouting({
+    replicaUrls: config.COHERENCE_READ_REPLICAS,
+    maxLagMs: config.COHERENCE_REPLICA_MAX_LAG_MS,
+    logger,
+    metrics: service.admin.metrics,
+  });
   return {
     ...service,
     /** `/healthz`, `/readyz`, `/metrics` (COHERENCE_ADMIN_PORT). */

@@ -47,7 +47,11 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
     commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
   });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection problem'));
-  await redis.connect();
+  // A Redis that is down must not keep ingest from starting (a restart during the outage would crash-loop): ioredis
+  // goes on reconnecting, and the limiter falls back until it is back (docs/runbooks/drills/redis-down.md).
+  await redis
+    .connect()
+    .catch((error: unknown) => logger.warn({ err: error }, 'redis unavailable at start; the limiter falls back until it is back'));
 
   const service = await createSubgraphService<IngestContext>({
     name: 'ingest',

@@ -12,7 +12,7 @@ describe('ingest error codes', () => {
   );
 
   it('are all in the README table with their HTTP status, and the table has no others', () => {
-    const { MALFORMED_JSON, EMPTY_BODY, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, INTERNAL } = httpErrorCodes;
+    const { MALFORMED_JSON, EMPTY_BODY, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, SERVICE_UNAVAILABLE, INTERNAL } = httpErrorCodes;
     expect(documented).toEqual({
       ...ingestErrorCodes,
       ...clientErrorCodes,
@@ -20,6 +20,7 @@ describe('ingest error codes', () => {
       EMPTY_BODY,
       PAYLOAD_TOO_LARGE,
       UNSUPPORTED_MEDIA_TYPE,
+      SERVICE_UNAVAILABLE,
       INTERNAL,
     });
   });

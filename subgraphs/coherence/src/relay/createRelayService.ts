@@ -18,7 +18,9 @@ export async function createRelayService(config: RelayConfig, logger: Logger) {
   // Fail fast on a wrong URL rather than queueing publishes forever.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, lazyConnect: true });
   redis.on('error', (err) => logger.warn({ err }, 'redis connection error'));
-  await redis.connect();
+  // A Redis that is down must not keep the relay from projecting (a restart during the outage would crash-loop):
+  // ioredis goes on reconnecting, and changes it could not publish are published by the sweep once Redis is back.
+  await redis.connect().catch((err: unknown) => logger.warn({ err }, 'redis unavailable at start; CoherenceChanged waits for it'));
   const progress = createProgressWatch({ pool, stallSeconds: config.RELAY_STALL_SECONDS });
   const admin = createAdminApp({
     logger,

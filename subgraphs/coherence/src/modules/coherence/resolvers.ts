@@ -5,19 +5,19 @@ import { readCoherenceScore } from './readModel';
 export type CoherenceContext = SubgraphContext &
   SignalsContext & {
     pool: PgPool;
-    /** Where this request's read-model reads go: the hinted region's replica, or the primary (`pool`). */
-    readPool: PgPool;
+    /** Runs a read-model read where this request's reads go: the hinted region's replica, or the primary (`pool`). */
+    readModel: <T>(read: (pool: PgPool) => Promise<T>) => Promise<T>;
     windowIso: string;
   };
 
 export const coherenceResolvers = {
   Query: {
     tenantCoherence: (_root: unknown, args: { tenantId: string }, context: CoherenceContext) =>
-      readCoherenceScore(context.readPool, args.tenantId, context.windowIso),
+      context.readModel((pool) => readCoherenceScore(pool, args.tenantId, context.windowIso)),
     signals: (_root: unknown, args: Parameters<typeof resolveSignals>[0], context: CoherenceContext) => resolveSignals(args, context),
   },
   CoherenceScore: {
     __resolveReference: (reference: { tenantId: string }, context: CoherenceContext) =>
-      readCoherenceScore(context.readPool, reference.tenantId, context.windowIso),
+      context.readModel((pool) => readCoherenceScore(pool, reference.tenantId, context.windowIso)),
   },
 };
