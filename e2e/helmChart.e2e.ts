@@ -315,7 +315,12 @@ describe.each(regions)('with values-%s.yaml', (region) => {
 
 /** Where each process's variables are declared (its config schema and the shared fields it spreads in). */
 const configSources: Record<string, string[]> = {
-  gateway: ['gateway/src/config.ts', 'gateway/src/subscriptions/config.ts', 'packages/flags/src/config.ts'],
+  gateway: [
+    'gateway/src/config.ts',
+    'gateway/src/subscriptions/config.ts',
+    'gateway/src/browser/config.ts',
+    'packages/flags/src/config.ts',
+  ],
   ingest: ['subgraphs/ingest/src/config.ts', 'packages/platform/src/subgraphConfig.ts'],
   'ingest-consumer': ['subgraphs/ingest/src/config.ts'],
   coherence: ['subgraphs/coherence/src/config.ts', 'packages/platform/src/subgraphConfig.ts'],

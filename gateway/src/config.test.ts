@@ -105,3 +105,27 @@ describe('readGatewayConfig: the keys policy bundles and manifests are signed wi
     expect(read).toThrow(/GATEWAY_ALLOW_ROLLBACK:/);
   });
 });
+
+describe('readGatewayConfig: which browser origins may call', () => {
+  it('allows no browser origin by default', () => {
+    expect(readGatewayConfig({ ...required, ...devTrust })).toMatchObject({ GATEWAY_CORS_ORIGINS: [], GATEWAY_CORS_MAX_AGE_SECONDS: 600 });
+  });
+
+  it('reads exact origins', () => {
+    const config = readGatewayConfig({
+      ...required,
+      ...devTrust,
+      GATEWAY_CORS_ORIGINS: 'http://127.0.0.1:4200, https://workbench.example.com',
+    });
+    expect(config.GATEWAY_CORS_ORIGINS).toEqual(['http://127.0.0.1:4200', 'https://workbench.example.com']);
+  });
+
+  it.each(['*', 'null', 'https://workbench.example.com/', 'https://*.example.com', 'workbench.example.com', 'ftp://files.example.com'])(
+    'refuses %s, which is not one exact origin',
+    (origin) => {
+      expect(() => readGatewayConfig({ ...required, ...devTrust, GATEWAY_CORS_ORIGINS: origin })).toThrow(
+        /GATEWAY_CORS_ORIGINS: each value must be an exact origin/,
+      );
+    },
+  );
+});

@@ -11,6 +11,7 @@ import { configFields, loadConfig } from '@coherence/platform';
 import { manifestPath } from '@coherence/persisted-queries';
 import { z } from 'zod';
 import { policyBundleDir } from '@coherence/policy';
+import { browserConfigFields } from './browser/config';
 import { subscriptionConfigFields } from './subscriptions/config';
 import { supergraphPath } from './supergraph/subgraphs';
 
@@ -96,6 +97,8 @@ const schema = z.object({
   GATEWAY_DECISION_FLUSH_MS: configFields.positiveInt(200),
   /** …or as soon as this many are waiting. */
   GATEWAY_DECISION_BATCH_SIZE: configFields.positiveInt(200),
+  /** GATEWAY_CORS_ORIGINS, GATEWAY_CORS_MAX_AGE_SECONDS: which browser pages may call the gateway. */
+  ...browserConfigFields,
   /** GATEWAY_REDIS_URL, COHERENCE_CHANGED_CHANNEL and the subscription endpoint's settings. */
   ...subscriptionConfigFields,
   /** Prepended to every cache and limiter key, so deployments (or tests) can share one Redis. */

@@ -17,6 +17,8 @@ import { createBreakGlass } from './persisted/createBreakGlass';
 import { createOperationStore } from './persisted/createOperationStore';
 import { assemblePipelines } from './pipeline/assemblePipelines';
 import { createHttpHandler } from './pipeline/createHttpHandler';
+import { createOriginAllowList } from './browser/originAllowList';
+import { registerBrowserSafety } from './browser/registerBrowserSafety';
 import { createAuthorizer } from './policy/createAuthorizer';
 import { createShadowPolicy } from './policy/createShadowPolicy';
 import { createGatewayLimiter } from './ratelimit/createGatewayLimiter';
@@ -194,6 +196,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     steps: pipelines.http,
     execute: (context, request) => executor.execute(context, request.trace),
   });
+  // One allow-list for CORS and the WebSocket upgrade: a page that may not read answers may not open a socket either.
+  const origins = createOriginAllowList(config.GATEWAY_CORS_ORIGINS);
+  await registerBrowserSafety(app, { origins, maxAgeSeconds: config.GATEWAY_CORS_MAX_AGE_SECONDS });
   app.route({ method: ['GET', 'POST'], url: '/graphql', handler: (request, reply) => limiter.track(() => handleGraphQL(request, reply)) });
   // coherenceEvents over graphql-ws on the same server and path (upgrade requests); see docs/adr/0004.
   attachCoherenceSubscriptions(app, {
@@ -202,6 +207,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     apiSchema,
     connectSteps: pipelines.connect,
     subscribeSteps: pipelines.subscribe,
+    origins,
     config,
   });
 

@@ -4,6 +4,7 @@ import { supergraphPath } from '@coherence/gateway';
 import {
   attachCoherenceSubscriptions,
   createAuthorizer,
+  createOriginAllowList,
   createPersistedOperations,
   createSecurityMetrics,
   readSubscriptionConfig,
@@ -70,6 +71,8 @@ export async function startFanoutEndpoint(options: FanoutEndpointOptions) {
       useTenant({ tenants: everyTenantLocal }),
       usePolicy({ authorize, metrics: securityMetrics }),
     ],
+    // Node subscribers send no Origin: no browser origin is needed.
+    origins: createOriginAllowList([]),
     config: readSubscriptionConfig({
       GATEWAY_REDIS_URL: options.redisUrl,
       COHERENCE_CHANGED_CHANNEL: options.channel,

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { assertReached, refusal, runRequestSteps, type GatewayStep, type Refusal, type RequestContext } from '../pipeline/GatewayStep';
+import type { OriginAllowList } from '../browser/originAllowList';
 import type { SubscriptionConfig } from './config';
 import { createCoherenceEventHub } from './createCoherenceEventHub';
 import { createCountLimit } from './createCountLimit';
@@ -23,6 +24,8 @@ export interface CoherenceSubscriptionsOptions {
   connectSteps: readonly GatewayStep[];
   /** Run per subscribe, after `connectSteps`: the persisted operation (subscriptions only), tenant, policy, kill switch, limiter. */
   subscribeSteps: readonly GatewayStep[];
+  /** A browser's upgrade from an origin not on the list is refused (403) before anything else: no cross-site WebSocket hijacking. */
+  origins: OriginAllowList;
   config: SubscriptionConfig;
 }
 
@@ -262,6 +265,14 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
   app.server.on('upgrade', (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://gateway').pathname !== WEBSOCKET_PATH) {
       socket.destroy();
+      return;
+    }
+    // Browsers do not apply CORS to WebSockets: the Origin they always send is the only sign of whose page opened the socket.
+    if (!options.origins.admits(request.headers.origin)) {
+      const reason = 'origin not allowed (GATEWAY_CORS_ORIGINS)';
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${reason.length}\r\n\r\n${reason}`,
+      );
       return;
     }
     // Counted on the TCP socket, before the handshake: a refused client gets a plain 429 and the gateway allocates nothing for it.

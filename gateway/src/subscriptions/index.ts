@@ -10,3 +10,4 @@ export { usePolicy } from '../pipeline/usePolicy';
 export { useTenant, type TenantSource } from '../pipeline/useTenant';
 export { createAuthorizer } from '../policy/createAuthorizer';
 export { createSecurityMetrics } from '../createSecurityMetrics';
+export { createOriginAllowList } from '../browser/originAllowList';
