@@ -7,7 +7,7 @@ import { useRefusalThrottle } from './useRefusalThrottle';
 /** The throttle (2 refusals/s, burst 3) in front of a step that refuses or admits as told, on a clock the test moves. */
 function pipeline() {
   let nowMs = 1_000;
-  let refuseWith: 'UNAUTHENTICATED' | 'RATE_LIMITED' | undefined = 'UNAUTHENTICATED';
+  let refuseWith: 'UNAUTHENTICATED' | 'RATE_LIMITED' | 'FEATURE_DISABLED' | 'SERVICE_UNAVAILABLE' | undefined = 'UNAUTHENTICATED';
   let reachedBehind = 0;
   const behind: GatewayStep = {
     name: 'behind',
@@ -63,5 +63,18 @@ describe('useRefusalThrottle', () => {
     p.refuseWith('UNAUTHENTICATED');
     expect(await p.send()).toMatchObject({ code: 'UNAUTHENTICATED' });
     expect(await p.throttled()).toBe(0);
+  });
+
+  it('never charges the kill switch or an unreachable dependency: a client polling through them gets their 503, not a 429', async () => {
+    const p = pipeline();
+    for (const code of ['FEATURE_DISABLED', 'SERVICE_UNAVAILABLE'] as const) {
+      p.refuseWith(code);
+      for (let i = 0; i < 50; i += 1) expect(await p.send()).toMatchObject({ code });
+    }
+    expect(await p.throttled()).toBe(0);
+    // Once the switch is back on, the address has its whole burst.
+    p.refuseWith('UNAUTHENTICATED');
+    for (let i = 0; i < 3; i += 1) expect(await p.send()).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(await p.send()).toMatchObject({ code: 'RATE_LIMITED' });
   });
 });
