@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFilesFirst } from './e2e/support/longestFilesFirst';
 
 const exclude = ['**/node_modules/**', '**/.cache/**', '**/.data/**'];
 
@@ -17,6 +18,7 @@ export default defineConfig({
   test: {
     // Two cores also run the JVMs; more workers would only add contention.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    sequence: { sequencer: LongestFilesFirst },
     projects: [
       { extends: true, test: { name: 'unit', include: ['**/src/**/*.test.ts', 'scripts/**/*.test.ts'], exclude } },
       {

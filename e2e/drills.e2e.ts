@@ -27,7 +27,7 @@ it.each(scenarios.map((scenario) => [scenario.name, scenario] as const))(
   async (_name, scenario) => {
     const report = await runDrill(app, scenario, { durationMs: HELD_MS, warmUpMs: 3_000, log });
     log(
-      `${scenario.name}: heal → healthy ${report.timings.healToHealthyMs} ms, → caught up ${report.timings.healToCaughtUpMs} ms; ` +
+      `${scenario.name}: heal → healthy ${report.timings.healToHealthyMs} ms, → Kafka lag 0 ${report.timings.healToKafkaLagZeroMs} ms, → caught up ${report.timings.healToCaughtUpMs} ms; ` +
         `${JSON.stringify(report.degraded)}; gateway during the fault ${JSON.stringify(report.duringFault.gateway)}`,
     );
     const { reconciliation } = report;

@@ -37,6 +37,7 @@ export function formatReport(report: DrillReport): string {
     ],
     ['inject took', ms(report.timings.injectMs)],
     ['heal → healthy', ms(report.timings.healToHealthyMs)],
+    ['heal → Kafka lag 0', ms(report.timings.healToKafkaLagZeroMs)],
     ['heal → caught up', ms(report.timings.healToCaughtUpMs)],
     [
       'backlog at heal',

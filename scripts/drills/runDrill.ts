@@ -61,7 +61,13 @@ export interface DrillReport {
   /** What the scenario saw degrade, midway through the fault. */
   degraded: Record<string, string | number | boolean>;
   subscriptions: { tenants: number; connections: number; events: number; errors: number };
-  timings: { injectMs: number; healToHealthyMs: number | null; healToCaughtUpMs: number | null; drainMs: number | null };
+  timings: {
+    injectMs: number;
+    healToHealthyMs: number | null;
+    healToKafkaLagZeroMs: number | null;
+    healToCaughtUpMs: number | null;
+    drainMs: number | null;
+  };
   backlogAtHeal: Backlogs | null;
   reconciliation: Reconciliation;
   alerts: AlertSeen[];
@@ -140,6 +146,8 @@ async function drill(app: DrillApplication, scenario: Scenario, options: DrillOp
   let healedAt = 0;
   let healthyAt: number | null = null;
   let caughtUpAt: number | null = null;
+  /** When each backlog the fault left first reached zero: the seed's bar is the Kafka consumer lag's alone. */
+  const backlogZeroAt: Partial<Record<keyof Backlogs, number>> = {};
   let backlogAtHeal: Backlogs | null = null;
   let results;
   try {
@@ -183,6 +191,7 @@ async function drill(app: DrillApplication, scenario: Scenario, options: DrillOp
     caughtUpAt = await waitUntil(
       async () => {
         const left = await backlogs(app, admin, kafkaAdmin, mark);
+        for (const backlog of ['outbox', 'kafka', 'comms'] as const) if (left[backlog] === 0) backlogZeroAt[backlog] ??= Date.now();
         return left.outbox === 0 && left.kafka === 0 && left.comms === 0;
       },
       CATCH_UP_DEADLINE_MS,
@@ -227,6 +236,7 @@ async function drill(app: DrillApplication, scenario: Scenario, options: DrillOp
   const fiveHundreds = countFiveHundreds(results.byPhase, results.unavailableWithoutRetryAfter, scenario.promises.allow503 === true);
   const healToHealthyMs = healthyAt === null ? null : healthyAt - healedAt;
   const healToCaughtUpMs = caughtUpAt === null ? null : caughtUpAt - healedAt;
+  const healToKafkaLagZeroMs = backlogZeroAt.kafka === undefined ? null : backlogZeroAt.kafka - healedAt;
   const promises: Record<string, PromiseResult> = {
     'fault injected, held and healed': {
       pass: Object.keys(faults).length === 0,
@@ -262,6 +272,11 @@ async function drill(app: DrillApplication, scenario: Scenario, options: DrillOp
       pass: healToCaughtUpMs !== null && healToCaughtUpMs <= scenario.promises.maxCatchUpMs,
       detail: `${healToCaughtUpMs ?? 'never'}`,
     };
+  if (scenario.promises.maxKafkaLagZeroMs !== undefined)
+    promises[`Kafka consumer lag 0 within ${scenario.promises.maxKafkaLagZeroMs} ms`] = {
+      pass: healToKafkaLagZeroMs !== null && healToKafkaLagZeroMs <= scenario.promises.maxKafkaLagZeroMs,
+      detail: `${healToKafkaLagZeroMs ?? 'never'}`,
+    };
   if (scenario.promises.maxTimeToHealthyMs !== undefined)
     promises[`healthy within ${scenario.promises.maxTimeToHealthyMs} ms`] = {
       pass: healToHealthyMs !== null && healToHealthyMs <= scenario.promises.maxTimeToHealthyMs,
@@ -281,7 +296,13 @@ async function drill(app: DrillApplication, scenario: Scenario, options: DrillOp
     fiveHundreds,
     degraded,
     subscriptions: results.subscriptions,
-    timings: { injectMs, healToHealthyMs, healToCaughtUpMs, drainMs: drainedAt === null ? null : drainedAt - drainStartedAt },
+    timings: {
+      injectMs,
+      healToHealthyMs,
+      healToKafkaLagZeroMs,
+      healToCaughtUpMs,
+      drainMs: drainedAt === null ? null : drainedAt - drainStartedAt,
+    },
     backlogAtHeal,
     reconciliation,
     alerts: alertsSeen,

@@ -80,8 +80,10 @@ export interface ScenarioPromises {
   allow503?: boolean;
   /** HTTP ingest keeps answering 202 through the fault (Kafka faults). */
   httpIngestUnaffected?: boolean;
-  /** Catch-up (every backlog back to zero) within this many ms after heal. */
+  /** Catch-up (every backlog back to zero: Kafka lag, the outbox into the graph, the comms queue) within this many ms after heal. */
   maxCatchUpMs?: number;
+  /** The Kafka consumer group's lag (records the fault left) back to zero within this many ms after heal. */
+  maxKafkaLagZeroMs?: number;
   /** Healthy again (every /readyz 200, reads 200) within this many ms after heal (the kill switch's time to recover). */
   maxTimeToHealthyMs?: number;
 }

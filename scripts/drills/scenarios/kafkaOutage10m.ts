@@ -3,13 +3,14 @@ import { isReady, readMetric, seen } from './support/metrics';
 
 /**
  * The Kafka consumer group stopped for ten minutes while producers go on at
- * 500 records/s: 300,000 records to catch up, within 60 s of its start (the
- * seed's bar is 5 minutes; docs/runbooks/drills/kafka-outage-10m.md).
+ * 500 records/s: 300,000 records to catch up (the goal is 60 s, the seed's bar
+ * 5 minutes; docs/runbooks/drills/kafka-outage-10m.md).
  */
 export const kafkaOutage10m: Scenario = {
   name: 'kafka-outage-10m',
   summary: 'the Kafka consumer group stopped 10 minutes at 500 records/s: HTTP ingest unaffected, lag back to zero within 60 s',
-  promises: { no5xx: true, httpIngestUnaffected: true, maxCatchUpMs: 60_000 },
+  // The goal is the Kafka lag back to zero within 60 s; everything (the graph included) within the seed's 5 minutes.
+  promises: { no5xx: true, httpIngestUnaffected: true, maxKafkaLagZeroMs: 60_000, maxCatchUpMs: 300_000 },
   defaults: { durationMs: 10 * 60_000, kafkaRecordsPerSecond: 500 },
   needsOwnApplication: true,
   inject: (context) => context.processes.stop('ingest-consumer'),

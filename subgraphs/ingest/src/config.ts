@@ -108,10 +108,14 @@ const consumerSchema = z.object({
   INGEST_CONSUMER_SESSION_TIMEOUT_MS: configFields.positiveInt(30_000),
   /** Partitions of the topics when the consumer has to create them (an existing topic is left as it is). Default 3. */
   INGEST_TOPIC_PARTITIONS: configFields.positiveInt(3),
-  /** Stop fetching when the outbox holds more unprojected signals than this. Default 50_000. */
-  INGEST_BACKLOG_PAUSE_ABOVE: configFields.positiveInt(50_000),
-  /** Fetch again once the backlog is below this. Default 25_000. */
-  INGEST_BACKLOG_RESUME_BELOW: configFields.positiveInt(25_000),
+  /**
+   * Stop fetching when the outbox holds more unprojected signals than this. Default 500_000: after a consumer outage
+   * Kafka drains into the ledger first and the relay catches up from there; the bound only keeps a long graph outage
+   * in Kafka rather than in Postgres (docs/adr/0003-ingest-delivery-guarantees.md).
+   */
+  INGEST_BACKLOG_PAUSE_ABOVE: configFields.positiveInt(500_000),
+  /** Fetch again once the backlog is below this. Default 250_000. */
+  INGEST_BACKLOG_RESUME_BELOW: configFields.positiveInt(250_000),
   /** How often the backlog is sampled. Default 500. */
   INGEST_BACKLOG_POLL_MS: configFields.positiveInt(500),
   /**

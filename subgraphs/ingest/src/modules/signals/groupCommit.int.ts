@@ -67,7 +67,6 @@ describe('group commit', () => {
     const tenants = [newTenant(), newTenant(), newTenant()];
     // Three pushes of each tenant, given in an order that is not the tenants' order.
     const pushes = [2, 0, 1, 0, 2, 1, 1, 2, 0].map((t, i) => ({
-      tenantId: tenants[t]!,
       signals: [signal(tenants[t]!, `s${i}`), signal(tenants[t]!, `t${i}`)],
       context,
     }));
@@ -87,8 +86,8 @@ describe('group commit', () => {
     const { store, groups } = groupCommit(50);
     const tenantId = newTenant();
     const results = await Promise.all([
-      store({ tenantId, signals: [signal(tenantId, 'same'), signal(tenantId, 'a')], context }),
-      store({ tenantId, signals: [signal(tenantId, 'same')], context }),
+      store({ signals: [signal(tenantId, 'same'), signal(tenantId, 'a')], context }),
+      store({ signals: [signal(tenantId, 'same')], context }),
     ]);
     expect(await groups()).toEqual({ count: 1, sum: 2 });
     expect(results).toEqual([
@@ -105,9 +104,9 @@ describe('group commit', () => {
     const other = newTenant();
     // value 2 passes no HTTP validation, but here it reaches the ledger's CHECK (0 ≤ value ≤ 1): a poisoned push.
     const outcomes = await Promise.allSettled([
-      store({ tenantId, signals: [signal(tenantId, 'good-1')], context }),
-      store({ tenantId, signals: [signal(tenantId, 'poison', 2)], context }),
-      store({ tenantId: other, signals: [signal(other, 'good-2')], context }),
+      store({ signals: [signal(tenantId, 'good-1')], context }),
+      store({ signals: [signal(tenantId, 'poison', 2)], context }),
+      store({ signals: [signal(other, 'good-2')], context }),
     ]);
     expect(await groups()).toEqual({ count: 1, sum: 3 });
     expect(await splits()).toBe(1);
@@ -118,12 +117,28 @@ describe('group commit', () => {
     expect(await ledgerCount(other)).toBe(1);
   });
 
+  it('stores every tenant of a push that carries several (the route refuses those today; the store does not rely on it)', async () => {
+    const { store, groups } = groupCommit(50);
+    const [first, second] = [newTenant(), newTenant()];
+    const results = await Promise.all([
+      store({ signals: [signal(second, 'm1'), signal(first, 'm2'), signal(second, 'm3')], context }),
+      store({ signals: [signal(first, 'm4')], context }),
+    ]);
+    expect(await groups()).toEqual({ count: 1, sum: 2 });
+    expect(results).toEqual([
+      { accepted: 3, deduped: 0 },
+      { accepted: 1, deduped: 0 },
+    ]);
+    expect(await ledgerCount(first)).toBe(2);
+    expect(await ledgerCount(second)).toBe(2);
+    expect(await outboxEvents(first)).toHaveLength(2);
+    expect(await outboxEvents(second)).toHaveLength(1);
+  });
+
   it('writes a full group at once and starts the next', async () => {
     const { store, groups } = groupCommit(50, 4);
     const tenantId = newTenant();
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => store({ tenantId, signals: [signal(tenantId, `n${i}`)], context })),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store({ signals: [signal(tenantId, `n${i}`)], context })));
     expect(results.every((r) => r.accepted === 1)).toBe(true);
     expect(await groups()).toEqual({ count: 3, sum: 10 });
     expect(await ledgerCount(tenantId)).toBe(10);
@@ -132,7 +147,7 @@ describe('group commit', () => {
   it('with a window of 0 stores each push alone', async () => {
     const { store, groups } = groupCommit(0);
     const tenantId = newTenant();
-    const results = await Promise.all([1, 2, 3].map((i) => store({ tenantId, signals: [signal(tenantId, `z${i}`)], context })));
+    const results = await Promise.all([1, 2, 3].map((i) => store({ signals: [signal(tenantId, `z${i}`)], context })));
     expect(results).toEqual([1, 2, 3].map(() => ({ accepted: 1, deduped: 0 })));
     expect(await groups()).toEqual({ count: 0, sum: 0 });
     expect(await outboxEvents(tenantId)).toHaveLength(3);

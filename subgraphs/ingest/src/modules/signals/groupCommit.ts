@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { PgPool } from '@coherence/platform';
 import type { Histogram, Counter } from 'prom-client';
-import { storeSignalGroup, storeSignals, type StoreResult, type TenantPush } from './storeSignals';
+import { storeSignalGroup, storeSignals, type StoreResult, type SignalPush } from './storeSignals';
 
 export interface GroupCommitOptions {
   pool: PgPool;
@@ -18,7 +18,7 @@ export interface GroupCommitOptions {
 }
 
 /** Stores one push, possibly in one transaction with other pushes; resolves only once its transaction has committed. */
-export type StorePush = (push: TenantPush) => Promise<StoreResult>;
+export type StorePush = (push: SignalPush) => Promise<StoreResult>;
 
 /**
  * Group commit for the HTTP hot path (docs/adr/0029-ingest-group-commit.md):
@@ -31,9 +31,9 @@ export type StorePush = (push: TenantPush) => Promise<StoreResult>;
  * cached, since every push is a new write.
  */
 export function createGroupCommit(options: GroupCommitOptions): StorePush {
-  const storeAlone = (push: TenantPush) => storeSignals(options.pool, push.signals, push.context);
+  const storeAlone = (push: SignalPush) => storeSignals(options.pool, push.signals, push.context);
   if (options.windowMs === 0) return storeAlone;
-  const loader = new DataLoader<TenantPush, StoreResult>(
+  const loader = new DataLoader<SignalPush, StoreResult>(
     async (pushes) => {
       options.metrics.groupSize.observe(pushes.length);
       if (pushes.length === 1) return [await storeAlone(pushes[0]!)];

@@ -117,7 +117,7 @@ export function registerSignalsRoute(app: FastifyInstance, options: SignalsRoute
     const outcome: StoredResponse & { replay: boolean; deduped?: number } =
       idempotencyKey === undefined
         ? // The hot path: nothing else to commit with the signals, so it may share a transaction with other pushes.
-          storedResponse(request.body, '', await options.storePush({ tenantId: principal.tenantId, signals, context }))
+          storedResponse(request.body, '', await options.storePush({ signals, context }))
         : await inTransaction(options.pool, async (client) => {
             await setTenant(client, principal.tenantId);
             const previous = await lockIdempotencyKey(client, principal.tenantId, idempotencyKey, options.idempotencyTtlHours);

@@ -59,31 +59,30 @@ async function storeTenantSignals(
   return rows[0]!.accepted;
 }
 
-/** A push of one tenant's signals, as the group commit holds it until its group is written. */
-export interface TenantPush {
-  tenantId: string;
-  /** All of `tenantId` (the HTTP route has checked that the token's tenant owns every signal). */
+/** One push's validated signals, as the group commit holds them until its group is written. */
+export interface SignalPush {
   signals: readonly Signal[];
   context: StoreContext;
 }
 
 /**
  * Several pushes in one transaction and round trip (`ingest_store_signal_groups`, ingest migration 007), each
- * stored as {@link storeSignals} would store it alone. They are written in tenant order, so that concurrent groups
- * lock the tenants' counter rows in one order. Throws when Postgres refuses any of them: then none is stored.
+ * stored as {@link storeSignals} would store it alone: one write per tenant of each push. The writes go in tenant
+ * order, so that concurrent groups lock the tenants' counter rows in one order. Throws when Postgres refuses any
+ * of them: then none is stored.
  */
-export async function storeSignalGroup(pool: PgPool, pushes: readonly TenantPush[]): Promise<StoreResult[]> {
-  const order = pushes.map((_, index) => index).sort((a, b) => compareText(pushes[a]!.tenantId, pushes[b]!.tenantId));
-  const writes = order.map((index) => {
-    const push = pushes[index]!;
-    return tenantWrite(push.tenantId, groupByTenant(push.signals)[0]![1], push.context);
-  });
+export async function storeSignalGroup(pool: PgPool, pushes: readonly SignalPush[]): Promise<StoreResult[]> {
+  const writes = pushes
+    .flatMap((push, index) =>
+      groupByTenant(push.signals).map(([tenantId, signals]) => ({ index, write: tenantWrite(tenantId, signals, push.context) })),
+    )
+    .sort((a, b) => compareText(a.write.tenant, b.write.tenant));
   const { rows } = await pool.query<{ accepted: number[] }>('SELECT ingest_store_signal_groups($1::jsonb) AS accepted', [
-    JSON.stringify(writes),
+    JSON.stringify(writes.map(({ write }) => write)),
   ]);
-  const results: StoreResult[] = [];
-  order.forEach((index, position) => (results[index] = countStored(pushes[index]!.signals, rows[0]!.accepted[position]!)));
-  return results;
+  const accepted = pushes.map(() => 0);
+  writes.forEach(({ index }, position) => (accepted[index]! += rows[0]!.accepted[position]!));
+  return pushes.map((push, index) => countStored(push.signals, accepted[index]!));
 }
 
 /**
