@@ -29,7 +29,7 @@ export const gatewayErrorCodes = {
   BAD_USER_INPUT: 400,
   /** The `v24.coherence` kill switch is off: coherence reads and subscriptions are refused until it is on again. */
   FEATURE_DISABLED: 503,
-  /** The gateway's own database could not be reached (a Postgres restart); `Retry-After` says when to retry. */
+  /** The gateway's database, a subgraph or a subgraph's database could not be reached (a restart); `Retry-After` says when to retry. */
   SERVICE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;

@@ -2,10 +2,16 @@ import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOp
 import { ApolloServer } from '@apollo/server';
 import { createInternalTokenSigner, type InternalCaller, type InternalTokenSigner } from '@coherence/auth';
 import { INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, TENANTS_TOUCHED_EXTENSION, type RequestTrace } from '@coherence/contracts';
-import { maskUnexpectedErrors } from '@coherence/platform';
+import {
+  isUnreachableError,
+  maskUnexpectedErrors,
+  SERVICE_UNAVAILABLE_MESSAGE,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+} from '@coherence/platform';
 import { withTenantBaggage } from '@coherence/telemetry';
 import { context as otelContext } from '@opentelemetry/api';
 import type { FastifyBaseLogger } from 'fastify';
+import { GraphQLError, type FormattedExecutionResult } from 'graphql';
 import { JSON_CONTENT_TYPE, type ExecutedOperation } from '../gatewayResponse';
 import type { AdmittedContext } from '../pipeline/GatewayStep';
 import type { SubgraphName } from '../supergraph/subgraphs';
@@ -45,6 +51,10 @@ async function subgraphHeaders(
 }
 
 type SubgraphAnswer = Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['didReceiveResponse']>>[0];
+type SubgraphFetchResponse = Parameters<RemoteGraphQLDataSource<GatewayContext>['didEncounterError']>[2];
+
+/** What a subgraph answers while it, or what it depends on, is starting or going away. */
+const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
 
 /** False for Apollo's own calls (e.g. its health checks): they carry no request context. */
 const forRequest = (context: object): context is GatewayContext => 'trace' in context;
@@ -62,6 +72,21 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (!forRequest(context) || !request.http) return;
     for (const [name, value] of Object.entries(await subgraphHeaders(context, this.subgraph, this.signer)))
       request.http.headers.set(name, value);
+  }
+  /**
+   * A subgraph that cannot be reached (killed, restarting) or answers 502–504
+   * is SERVICE_UNAVAILABLE: the same request succeeds once it is back. Any
+   * other failure of the call is the gateway's own (INTERNAL once masked), and
+   * never carries Apollo's `extensions.response` (the subgraph's URL and body)
+   * out to the client.
+   */
+  override didEncounterError(error: Error, _request: unknown, response?: SubgraphFetchResponse): never {
+    if (isUnreachableError(error) || (response !== undefined && UNAVAILABLE_STATUSES.has(response.status)))
+      throw new GraphQLError(SERVICE_UNAVAILABLE_MESSAGE, {
+        extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS },
+        originalError: error,
+      });
+    throw new Error(`the ${this.subgraph} subgraph call failed: ${error.message}`, { cause: error });
   }
   override didReceiveResponse({ response, context }: SubgraphAnswer) {
     const touched: unknown = response.extensions?.[TENANTS_TOUCHED_EXTENSION];
@@ -135,8 +160,25 @@ export async function createOperationExecutor(options: OperationExecutorOptions)
       if (response.body.kind !== 'single') throw new Error('an incremental result was not asked for');
       const headers: [string, string][] = [...response.http.headers];
       if (!response.http.headers.has('content-type')) headers.push(['content-type', JSON_CONTENT_TYPE]);
-      return { status: response.http.status ?? 200, headers, result: response.body.singleResult };
+      const result = response.body.singleResult;
+      if (!isUnavailableOnly(result)) return { status: response.http.status ?? 200, headers, result };
+      log.warn({ errors: result.errors?.length }, 'a subgraph is unavailable: answered 503');
+      headers.push(['retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS)]);
+      return { status: 503, headers, result };
     },
     stop: () => apollo.stop(),
   };
+}
+
+/**
+ * True when nothing was answered because a subgraph (or its database) could
+ * not be reached: every error is SERVICE_UNAVAILABLE and no root field has a
+ * value. The client then gets a 503 with `Retry-After`, as for the gateway's
+ * own database, rather than a 200 it would take for an answer. Partial data
+ * stays a 200 with its errors, as GraphQL has it.
+ */
+function isUnavailableOnly(result: FormattedExecutionResult): boolean {
+  const errors = result.errors ?? [];
+  if (errors.length === 0 || !errors.every((error) => error.extensions?.['code'] === 'SERVICE_UNAVAILABLE')) return false;
+  return result.data == null || Object.values(result.data).every((value) => value === null);
 }

@@ -19,6 +19,8 @@ export const httpErrorCodes = {
 
 /** What a SERVICE_UNAVAILABLE answer's `Retry-After` says: a fast Postgres restart takes a second or two. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+/** What a SERVICE_UNAVAILABLE answer says, over HTTP and in a GraphQL error alike. */
+export const SERVICE_UNAVAILABLE_MESSAGE = 'a dependency is unavailable; retry shortly';
 export type HttpErrorCode = keyof typeof httpErrorCodes;
 
 export interface HttpErrorBody {
@@ -53,7 +55,7 @@ function classify(error: FastifyError): { code: HttpErrorCode; message: string }
   if (error instanceof SyntaxError && error.statusCode === 400) return { code: 'MALFORMED_JSON', message: 'the body is not valid JSON' };
   // Not a bug of ours or the caller's: the request can succeed as it is once the dependency is back
   // (docs/runbooks/drills/postgres-primary-restart.md).
-  if (isUnreachableError(error)) return { code: 'SERVICE_UNAVAILABLE', message: 'a dependency is unavailable; retry shortly' };
+  if (isUnreachableError(error)) return { code: 'SERVICE_UNAVAILABLE', message: SERVICE_UNAVAILABLE_MESSAGE };
   return { code: 'INTERNAL', message: 'internal error' };
 }
 

@@ -15,6 +15,7 @@ export {
   httpErrorCodes,
   httpErrorBody,
   UNAVAILABLE_RETRY_AFTER_SECONDS,
+  SERVICE_UNAVAILABLE_MESSAGE,
   type HttpErrorBody,
   type HttpErrorCode,
   type ErrorBodyFormat,

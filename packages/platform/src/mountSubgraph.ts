@@ -1,4 +1,5 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
@@ -7,7 +8,8 @@ import type { InternalCaller, InternalVerifyResult } from '@coherence/auth';
 import { INTERNAL_TOKEN_HEADER } from '@coherence/contracts';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
-import { httpErrorBody } from './httpErrors';
+import { isUnreachableError } from './errorCauses';
+import { httpErrorBody, SERVICE_UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from './httpErrors';
 import { guardSubgraphCall } from './guardSubgraphCall';
 
 export interface SubgraphContext {
@@ -30,15 +32,22 @@ export interface MountSubgraphOptions<TContext extends SubgraphContext> {
 
 /**
  * Errors that carry a code of ours go out as they are; anything else is an
- * unexpected failure whose message may hold internals, so it is masked.
+ * unexpected failure whose message may hold internals, so it is masked:
+ * SERVICE_UNAVAILABLE when a dependency could not be reached (the same
+ * request succeeds once it is back, e.g. after a Postgres restart:
+ * docs/runbooks/drills/postgres-primary-restart.md), else INTERNAL.
  */
 export function maskUnexpectedErrors(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const code = formatted.extensions?.['code'];
-  if (code === undefined || code === 'INTERNAL_SERVER_ERROR') {
-    void error;
-    return { message: 'internal error', extensions: { code: 'INTERNAL' }, ...(formatted.path ? { path: formatted.path } : {}) };
-  }
-  return formatted;
+  if (code !== undefined && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  const path = formatted.path ? { path: formatted.path } : {};
+  if (isUnreachableError(unwrapResolverError(error)))
+    return {
+      message: SERVICE_UNAVAILABLE_MESSAGE,
+      extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS },
+      ...path,
+    };
+  return { message: 'internal error', extensions: { code: 'INTERNAL' }, ...path };
 }
 
 /**
