@@ -18,7 +18,10 @@ export default defineConfig({
     // Two cores also run the JVMs; more workers would only add contention.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     projects: [
-      { extends: true, test: { name: 'unit', include: ['**/src/**/*.test.ts', 'scripts/**/*.test.ts'], exclude } },
+      {
+        extends: true,
+        test: { name: 'unit', include: ['**/src/**/*.test.ts', 'scripts/**/*.test.ts', 'apps/*/server/**/*.test.ts'], exclude },
+      },
       {
         extends: true,
         test: {

@@ -41,7 +41,8 @@ function persistedIds(): Plugin {
 
 /** Every input of the bundle: the app's sources, the operations and the manifest, the build's own code and the lock. */
 async function buildInputs(): Promise<string[]> {
-  const inFolder = async (dir: string) => (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  const inFolder = async (dir: string) =>
+    (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
   const files = [
     ...(await inFolder(join(workbenchDir, 'src'))),
     ...(await inFolder(operationsDir)),
@@ -56,7 +57,12 @@ async function buildInputs(): Promise<string[]> {
 
 async function stampOf(files: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
-  for (const file of files) hash.update(relative(repoRoot, file)).update('\0').update(await readFile(file)).update('\0');
+  for (const file of files)
+    hash
+      .update(relative(repoRoot, file))
+      .update('\0')
+      .update(await readFile(file))
+      .update('\0');
   return hash.digest('hex');
 }
 
@@ -86,7 +92,14 @@ export async function buildWorkbench(options: { outDir?: string; force?: boolean
     esbuild: { jsx: 'automatic' },
     plugins: [graphqlDocuments(), persistedIds()],
     // One chunk of about 600 kB (React, Apollo, graphql-js): served once, cached immutable by its hashed name.
-    build: { outDir: distDir, emptyOutDir: true, target: 'es2022', sourcemap: false, reportCompressedSize: false, chunkSizeWarningLimit: 1_000 },
+    build: {
+      outDir: distDir,
+      emptyOutDir: true,
+      target: 'es2022',
+      sourcemap: false,
+      reportCompressedSize: false,
+      chunkSizeWarningLimit: 1_000,
+    },
   });
   await writeFile(join(distDir, STAMP_FILE), stamp);
   return { distDir, built: true, durationMs: performance.now() - started };

@@ -19,7 +19,10 @@ const grantableScopes = Object.values(SCOPES).filter((scope) => scope !== SCOPES
 const requestSchema = z.strictObject({
   tenant: tenantIdSchema.min(1),
   scopes: z.array(z.enum(grantableScopes)).min(1).max(grantableScopes.length),
-  residency: z.array(z.string().regex(/^[a-z0-9-]{1,32}$/)).min(1).max(8),
+  residency: z
+    .array(z.string().regex(/^[a-z0-9-]{1,32}$/))
+    .min(1)
+    .max(8),
 });
 
 /**

@@ -42,7 +42,8 @@ const isAppRoute = (path: string) => !/\.[a-z0-9]+$/i.test(path) && !path.starts
 export async function startWorkbench(options: StartWorkbenchOptions): Promise<RunningWorkbench> {
   const host = options.host ?? '127.0.0.1';
   if (options.devTokens !== undefined && isProduction()) throw new Error('dev tokens are refused when NODE_ENV=production');
-  if (options.devTokens !== undefined && !isLoopback(host)) throw new Error(`dev tokens are served on a loopback address only, not ${host}`);
+  if (options.devTokens !== undefined && !isLoopback(host))
+    throw new Error(`dev tokens are served on a loopback address only, not ${host}`);
   const gateway = gatewayOrigins(options.gatewayUrl);
   const csp = contentSecurityPolicy(options.gatewayUrl);
 

@@ -8,7 +8,10 @@ import { useRetryAfter } from './retryAfter';
 const PAGE_SIZE = 20;
 
 interface QueueData {
-  troubleshootingQueue: { edges: { cursor: string; node: OperatorCommand }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+  troubleshootingQueue: {
+    edges: { cursor: string; node: OperatorCommand }[];
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  };
 }
 type ActionData = Record<string, { ok: OperatorCommand | null; error: OperatorError | null }>;
 
@@ -118,7 +121,12 @@ export function OperatorView() {
                     Audit
                   </button>
                   {(['Retry', 'Cancel', 'Complete'] as const).map((name) => (
-                    <button key={name} type="button" aria-label={`${name} ${node.id}`} onClick={() => setPending({ action: name, id: node.id })}>
+                    <button
+                      key={name}
+                      type="button"
+                      aria-label={`${name} ${node.id}`}
+                      onClick={() => setPending({ action: name, id: node.id })}
+                    >
                       {name}
                     </button>
                   ))}

@@ -22,7 +22,8 @@ export function DevSignIn({ tenants }: { tenants: string[] }) {
     }).catch((failure: unknown) => failure);
     if (!(response instanceof Response)) return setError(messageOf(response));
     const body = (await response.json().catch(() => ({}))) as { token?: string; error?: string; code?: string };
-    if (!response.ok || body.token === undefined) return setError(`${body.error ?? 'no token'} (${body.code ?? `HTTP_${response.status}`})`);
+    if (!response.ok || body.token === undefined)
+      return setError(`${body.error ?? 'no token'} (${body.code ?? `HTTP_${response.status}`})`);
     signIn(body.token);
   };
 

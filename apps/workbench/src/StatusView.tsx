@@ -45,8 +45,12 @@ export function StatusView({ config }: { config: WorkbenchConfig }) {
     // Its own fetch, not Apollo's: a refusal's headers say how the gateway sees the flags too.
     const response = await fetch(`${config.gatewayUrl}/graphql`, { method: 'POST', headers, body }).catch((failure: unknown) => failure);
     if (!(response instanceof Response)) return setError(response);
-    setStatus({ region: response.headers.get('x-coherence-region') ?? undefined, flags: parseFlagsHeader(response.headers.get('x-coherence-flags')) });
-    if (!response.ok) setError(new RefusalError(refusalOf(response.status, response.headers, await response.json().catch(() => null), Date.now())));
+    setStatus({
+      region: response.headers.get('x-coherence-region') ?? undefined,
+      flags: parseFlagsHeader(response.headers.get('x-coherence-flags')),
+    });
+    if (!response.ok)
+      setError(new RefusalError(refusalOf(response.status, response.headers, await response.json().catch(() => null), Date.now())));
   }, [config.gatewayUrl, session]);
 
   useEffect(() => void load(), [load]);

@@ -1,11 +1,11 @@
 // The app sends the repository's persisted operations (persisted-queries/operations,
 // gated by `pq check`), imported as parsed documents: the bundle holds no operation text.
-import CancelCommand from '../../../persisted-queries/operations/CancelCommand.graphql';
-import CommandAudit from '../../../persisted-queries/operations/CommandAudit.graphql';
-import CompleteCommand from '../../../persisted-queries/operations/CompleteCommand.graphql';
-import RetryCommand from '../../../persisted-queries/operations/RetryCommand.graphql';
-import TenantCoherence from '../../../persisted-queries/operations/TenantCoherence.graphql';
-import TroubleshootingQueue from '../../../persisted-queries/operations/TroubleshootingQueue.graphql';
+import CancelCommand from '@coherence/persisted-queries/operations/CancelCommand.graphql';
+import CommandAudit from '@coherence/persisted-queries/operations/CommandAudit.graphql';
+import CompleteCommand from '@coherence/persisted-queries/operations/CompleteCommand.graphql';
+import RetryCommand from '@coherence/persisted-queries/operations/RetryCommand.graphql';
+import TenantCoherence from '@coherence/persisted-queries/operations/TenantCoherence.graphql';
+import TroubleshootingQueue from '@coherence/persisted-queries/operations/TroubleshootingQueue.graphql';
 import persistedIds from 'virtual:persisted-ids';
 
 export const documents = { TenantCoherence, TroubleshootingQueue, CommandAudit, RetryCommand, CancelCommand, CompleteCommand };

@@ -24,7 +24,8 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   if (header === null || header.trim() === '') return undefined;
   const trimmed = header.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const at = Date.parse(trimmed);
+  // An HTTP date ends in GMT (RFC 9110 IMF-fixdate); Date.parse alone would read "-3" as a year.
+  const at = trimmed.endsWith('GMT') ? Date.parse(trimmed) : Number.NaN;
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, Math.ceil((at - nowMs) / 1_000));
 }

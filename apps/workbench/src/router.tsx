@@ -30,7 +30,8 @@ export function Link({ to, children }: { to: string; children: ReactNode }) {
   );
 }
 
-export type Route = { view: 'home' } | { view: 'tenant'; tenantId: string } | { view: 'operator' } | { view: 'status' } | { view: 'notFound' };
+export type Route =
+  { view: 'home' } | { view: 'tenant'; tenantId: string } | { view: 'operator' } | { view: 'status' } | { view: 'notFound' };
 
 export function routeOf(pathname: string): Route {
   if (pathname === '/') return { view: 'home' };
