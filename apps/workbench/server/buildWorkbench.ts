@@ -4,6 +4,7 @@ import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parse } from 'graphql';
 import { build, type Plugin } from 'vite';
+import { keepingNodeEnv } from './config';
 
 export const workbenchDir = resolve(import.meta.dirname, '..');
 export const defaultDistDir = join(workbenchDir, 'dist');
@@ -84,23 +85,25 @@ export async function buildWorkbench(options: { outDir?: string; force?: boolean
   const stamp = await stampOf(await buildInputs());
   const existing = await readFile(join(distDir, STAMP_FILE), 'utf8').catch(() => undefined);
   if (options.force !== true && existing === stamp) return { distDir, built: false, durationMs: performance.now() - started };
-  await build({
-    root: workbenchDir,
-    configFile: false,
-    logLevel: 'warn',
-    mode: 'production',
-    esbuild: { jsx: 'automatic' },
-    plugins: [graphqlDocuments(), persistedIds()],
-    // One chunk of about 600 kB (React, Apollo, graphql-js): served once, cached immutable by its hashed name.
-    build: {
-      outDir: distDir,
-      emptyOutDir: true,
-      target: 'es2022',
-      sourcemap: false,
-      reportCompressedSize: false,
-      chunkSizeWarningLimit: 1_000,
-    },
-  });
+  await keepingNodeEnv(() =>
+    build({
+      root: workbenchDir,
+      configFile: false,
+      logLevel: 'warn',
+      mode: 'production',
+      esbuild: { jsx: 'automatic' },
+      plugins: [graphqlDocuments(), persistedIds()],
+      // One chunk of about 600 kB (React, Apollo, graphql-js): served once, cached immutable by its hashed name.
+      build: {
+        outDir: distDir,
+        emptyOutDir: true,
+        target: 'es2022',
+        sourcemap: false,
+        reportCompressedSize: false,
+        chunkSizeWarningLimit: 1_000,
+      },
+    }),
+  );
   await writeFile(join(distDir, STAMP_FILE), stamp);
   return { distDir, built: true, durationMs: performance.now() - started };
 }
