@@ -24,7 +24,7 @@ const testAndToolFiles = [
 const belowTheApplication = ['@coherence/contracts', '@coherence/auth'];
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.cache/**', '.data/**', 'coverage/**', 'reports/**'] },
+  { ignores: ['**/node_modules/**', '.cache/**', '.data/**', 'coverage/**', 'reports/**', 'apps/workbench/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

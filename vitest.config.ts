@@ -20,7 +20,10 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     sequence: { sequencer: LongestFilesFirst },
     projects: [
-      { extends: true, test: { name: 'unit', include: ['**/src/**/*.test.ts', 'scripts/**/*.test.ts'], exclude } },
+      {
+        extends: true,
+        test: { name: 'unit', include: ['**/src/**/*.test.ts', 'scripts/**/*.test.ts', 'apps/*/server/**/*.test.ts'], exclude },
+      },
       {
         extends: true,
         test: {

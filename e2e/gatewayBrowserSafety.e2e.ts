@@ -76,7 +76,14 @@ describe('CORS', () => {
     const response = await post(WORKBENCH);
     expect(response.status).toBe(401);
     expect(response.headers.get('access-control-allow-origin')).toBe(WORKBENCH);
-    expect(response.headers.get('access-control-expose-headers')).toBe('retry-after');
+    expect(response.headers.get('access-control-expose-headers')).toBe('retry-after, x-coherence-region, x-coherence-flags');
+  });
+
+  it('says on every answer which region answered and how the gateway sees its flags (the Workbench status view)', async () => {
+    const response = await post(WORKBENCH);
+    expect(response.headers.get('x-coherence-region')).toBe('us');
+    // Other files may flip the shared Unleash flags meanwhile: the shape is what this file owns.
+    expect(response.headers.get('x-coherence-flags')).toMatch(/^v24\.coherence=(on|off), region-routing=(on|off)$/);
   });
 
   it.each([

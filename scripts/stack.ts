@@ -26,6 +26,7 @@ import {
 import { startJaeger, type RunningJaeger } from '@coherence/devservices/jaeger';
 import type { ManagedProcess } from '@coherence/devservices/managedProcess';
 import { startPrometheus, type RunningPrometheus } from '@coherence/devservices/prometheus';
+import { buildWorkbench, startWorkbench, type RunningWorkbench } from '@coherence/workbench/server';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -103,6 +104,9 @@ const PROMETHEUS_PORT = 9090;
 const jaegerPorts = { otlpHttp: 4318, query: 16686, queryGrpc: 16685 };
 /** How long the start waits for the relay to project the demo data; it goes through the outbox in order, after any backlog. */
 const PROJECTION_DEADLINE_MS = 60_000;
+/** The Workbench (docs/adr/0030-workbench-app.md); 4100 is the gateway's admin listener. Its origin is the one the gateway's CORS lists. */
+const WORKBENCH_PORT = 4200;
+const WORKBENCH_ORIGIN = `http://127.0.0.1:${WORKBENCH_PORT}`;
 const say = (message: string) => console.log(`[stack] ${message}`);
 
 for (const dir of values.fresh ? [rootDir, postgresDir] : []) {
@@ -127,6 +131,10 @@ const servicesStarting: Promise<RunningServices> = startServices({
 });
 // The trace backend; the first run builds it from source (a few minutes), alongside the servers' start.
 const jaegerStarting: Promise<RunningJaeger> = startJaeger({ ports: jaegerPorts, logFile: join(logDir, 'jaeger', 'jaeger.log') });
+// Built alongside the servers' start (cached: only the first run after a change pays, about 20 s).
+const workbenchBuilding = buildWorkbench();
+workbenchBuilding.catch(() => undefined); // awaited (and reported) below
+let workbench: RunningWorkbench | undefined;
 const processes: ManagedProcess[] = [];
 let prometheusStarting: Promise<RunningPrometheus> | undefined;
 const proxies: RoundRobinProxy[] = [];
@@ -141,6 +149,7 @@ async function stopAll(exitCode: number): Promise<void> {
     (prometheus) => prometheus.stop(),
     () => undefined,
   );
+  await workbench?.close();
   for (const proxy of proxies) await proxy.close();
   for (const child of processes.reverse()) await child.stop();
   // The servers run in their own process groups and outlive this process, so a
@@ -171,6 +180,7 @@ try {
   await prepareDatabase(services.endpoints);
   const scrapeTargets = await startProcesses(services.endpoints, keys, await ensureDevInternalKeys(keyDir), jaeger);
   if (!stopping) await (prometheusStarting = startStackPrometheus(scrapeTargets));
+  if (!stopping) await startStackWorkbench();
   await loadDemoData(services.endpoints, keys);
   if (!stopping) {
     printHowTo();
@@ -212,7 +222,9 @@ async function startProcesses(
   const targets: ScrapeTarget[] = [];
   for (let instance = 1; instance <= instanceCount; instance += 1) {
     const ports = devStackApplicationPorts(portOffset(instance));
-    for (const definition of processDefinitions({ endpoints, keys, internalKeys, ports, region: REGION })) {
+    // The Workbench's pages call the gateway from the browser: its origin is the one the gateway lets in (docs/adr/0028-workbench.md).
+    const extraEnv = { gateway: { GATEWAY_CORS_ORIGINS: WORKBENCH_ORIGIN } };
+    for (const definition of processDefinitions({ endpoints, keys, internalKeys, ports, region: REGION, extraEnv })) {
       // stopAll has already stopped the processes it saw; one started now would be orphaned.
       if (stopping) return targets;
       await startProcess(definition, instanceCount === 1 ? definition.name : `${definition.name}-${instance}`, jaeger);
@@ -243,6 +255,18 @@ async function startProcess(definition: ProcessDefinition, name: string, jaeger:
   say(
     `${name} ready${on ? ` on ${on}` : ''}, admin (/readyz, /metrics) on http://127.0.0.1:${definition.admin[1]} (log: ${child.logFile})`,
   );
+}
+
+/** The Workbench on 4200 against the gateway (the proxy when there are several), with dev sign-in for the demo tenants. */
+async function startStackWorkbench(): Promise<void> {
+  const { distDir, built, durationMs } = await workbenchBuilding;
+  workbench = await startWorkbench({
+    gatewayUrl: 'http://127.0.0.1:4000',
+    port: WORKBENCH_PORT,
+    distDir,
+    devTokens: { keysDir: keyDir, tenants: demoTenants.map((t) => t.tenantId) },
+  });
+  say(`workbench ready on ${workbench.url} (${built ? `built in ${Math.round(durationMs / 1_000)} s` : 'build up to date'})`);
 }
 
 /** Prometheus with the rules of grafana/rules/, every process a target under its `service` label, `region` as an external label. */
@@ -389,6 +413,7 @@ ${instancesNote()}
   prometheus http://127.0.0.1:${PROMETHEUS_PORT} (every process scraped, the rules of grafana/rules/; alerts at /alerts)
   unleash   http://127.0.0.1:4242 (flags v24.coherence, region-routing, comms.notifications; \`npm run drill -- kill-switch --attach\`)
   jaeger    http://127.0.0.1:${jaegerPorts.query} (traces; OTLP/HTTP in on :${jaegerPorts.otlpHttp}); \`npm run trace -- --recent\` lists the latest
+  workbench ${WORKBENCH_ORIGIN}   (the browser app: dev sign-in as any demo tenant; apps/workbench/README.md)
   tenants   ${demoTenants.map((t) => t.tenantId).join(', ')}
   logs      ${logDir}
 

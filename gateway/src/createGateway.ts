@@ -199,7 +199,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   // One allow-list for CORS and the WebSocket upgrade: a page that may not read answers may not open a socket either.
   const origins = createOriginAllowList(config.GATEWAY_CORS_ORIGINS);
   await registerBrowserSafety(app, { origins, maxAgeSeconds: config.GATEWAY_CORS_MAX_AGE_SECONDS });
-  app.route({ method: ['GET', 'POST'], url: '/graphql', handler: (request, reply) => limiter.track(() => handleGraphQL(request, reply)) });
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/graphql',
+    handler: (request, reply) => {
+      void reply.headers(gatewayFlags.statusHeaders());
+      return limiter.track(() => handleGraphQL(request, reply));
+    },
+  });
   // coherenceEvents over graphql-ws on the same server and path (upgrade requests); see docs/adr/0004.
   attachCoherenceSubscriptions(app, {
     logger,

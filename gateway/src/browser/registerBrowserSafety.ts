@@ -1,5 +1,6 @@
 import cors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
+import { GATEWAY_FLAGS_HEADER, GATEWAY_REGION_HEADER } from '../flags/createGatewayFlags';
 import type { OriginAllowList } from './originAllowList';
 
 export interface BrowserSafetyOptions {
@@ -22,7 +23,8 @@ export async function registerBrowserSafety(app: FastifyInstance, { origins, max
     credentials: false,
     methods: ['GET', 'POST'],
     allowedHeaders: ['authorization', 'content-type', 'apollographql-client-name', 'apollographql-client-version'],
-    exposedHeaders: ['retry-after'],
+    // Retry-After to back off a 429; the status headers for the Workbench's status view.
+    exposedHeaders: ['retry-after', GATEWAY_REGION_HEADER, GATEWAY_FLAGS_HEADER],
     maxAge: maxAgeSeconds,
   });
   app.addHook('onSend', async (_request, reply) => {

@@ -12,6 +12,10 @@ export interface GatewayFlagsOptions {
   metrics: Registry;
 }
 
+/** Response headers that say which region answered and how the gateway sees its flags. */
+export const GATEWAY_REGION_HEADER = 'x-coherence-region';
+export const GATEWAY_FLAGS_HEADER = 'x-coherence-flags';
+
 export type GatewayFlags = Awaited<ReturnType<typeof createGatewayFlags>>;
 
 /**
@@ -44,6 +48,16 @@ export async function createGatewayFlags(options: GatewayFlagsOptions) {
     },
     /** The region hint for the coherence subgraph, while region routing is on. */
     regionHint: (): string | undefined => (flags.isEnabled(flagNames.regionRouting) ? config.GATEWAY_REGION : undefined),
+    /**
+     * The flag states this gateway acts on and its region, for the Workbench's
+     * status view (docs/adr/0030-workbench-app.md): on every `/graphql` answer.
+     */
+    statusHeaders: (): Record<string, string> => ({
+      [GATEWAY_REGION_HEADER]: config.GATEWAY_REGION,
+      [GATEWAY_FLAGS_HEADER]: [flagNames.coherence, flagNames.regionRouting]
+        .map((name) => `${name}=${flags.isEnabled(name) ? 'on' : 'off'}`)
+        .join(', '),
+    }),
     close: () => flags.close(),
   };
 }

@@ -1,0 +1,3 @@
+export { buildWorkbench, type WorkbenchBuild } from './buildWorkbench';
+export { startWorkbench, type RunningWorkbench, type StartWorkbenchOptions } from './startWorkbench';
+export type { DevTokens } from './devTokenEndpoint';
