@@ -162,6 +162,8 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
     driver,
     /** The key set ingest and the gateway verify tokens against (for endpoints a test starts itself). */
     jwksPath: keys.jwksPath,
+    /** The folder of the dev key pair the gateway trusts, for a minter of its own (the Workbench's dev sign-in). */
+    keysDir: keyDir,
     /** The gateway's internal key pair: the private JWK it signs subgraph calls with, the JWKS the subgraphs trust. */
     internalKeys,
     /** A token the gateway trusts. */
