@@ -1,7 +1,7 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier } from '@coherence/auth';
 import { createAdminApp, createPgPool, createServiceApp, type Logger } from '@coherence/platform';
-import { createPolicyEngine, createTenantDirectory, policyBundleFiles } from '@coherence/policy';
+import { createPolicyEngine, createTenantDirectory, listenForTenantChanges, policyBundleFiles } from '@coherence/policy';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGatewayAudit } from './audit/createGatewayAudit';
@@ -109,6 +109,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS,
     negativeTtlMs: config.GATEWAY_TENANT_NEGATIVE_CACHE_TTL_MS,
   });
+  // TenantChanged from the tenant-admin API: a changed tenant is read again at once, not after the TTL.
+  const tenantChanges = listenForTenantChanges({ pool, logger, onChange: tenants.forget, onResync: tenants.forgetAll });
   const shadow =
     config.GATEWAY_SHADOW_BUNDLE_DIR === undefined
       ? undefined
@@ -240,6 +242,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       await gatewayRedis.close();
       // After the server has drained: no request can add a decision or an event any more.
       await audit.close();
+      await tenantChanges.close();
       await pool.end();
       await admin.app.close();
     },

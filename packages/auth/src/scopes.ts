@@ -8,6 +8,8 @@ export const SCOPES = {
   writeSelf: 'coherence:write:self',
   /** Operators of the comms troubleshooting queue. */
   commsOperate: 'comms:operate',
+  /** Platform admins: create, change, suspend tenants and their API clients (docs/adr/0031-tenant-administration.md). */
+  tenantsAdmin: 'tenants:admin',
   /**
    * Break glass: may send query text while GATEWAY_BREAK_GLASS_UNTIL lasts.
    * Grants no data (the policy still decides each field with the other

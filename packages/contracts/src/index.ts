@@ -104,3 +104,6 @@ export {
 export { COHERENCE_CHANGED_CHANNEL, SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from './topics';
 
 export { jsonSchemasDir, renderJsonSchemas } from './jsonSchemas';
+
+export { TENANT_CHANGED_CHANNEL, tenantChangeKinds, tenantChangedSchema } from './tenantChanged';
+export type { TenantChanged } from './tenantChanged';

@@ -1,8 +1,10 @@
-import { createPgPool, type PgPool } from '@coherence/platform';
+import { createPgPool, inTransaction, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TENANT_CHANGED_CHANNEL } from '@coherence/contracts';
 import { createTenantDirectory } from './createTenantDirectory';
+import { listenForTenantChanges } from './listenForTenantChanges';
 
 /** The tenant directory (the gateway's and ingest's) against the real `tenants` table (row-level security on). */
 let database: TestDatabase;
@@ -59,5 +61,35 @@ describe('createTenantDirectory', () => {
     expect(reads).toBe(0);
     await directory.recordsOf(made.slice(0, 1));
     expect(reads).toBe(1);
+  });
+
+  it('reads a tenant again as soon as TenantChanged says it changed, long before its TTL', async () => {
+    const tenantId = `${database.namespace}-changed`;
+    await register(tenantId);
+    const directory = createTenantDirectory({ pool: appPool, ttlMs: 600_000, negativeTtlMs: 600_000 });
+    const listener = listenForTenantChanges({
+      pool: appPool,
+      logger: { warn: () => undefined },
+      onChange: directory.forget,
+      onResync: directory.forgetAll,
+    });
+    try {
+      await listener.started;
+      expect((await directory.recordsOf([tenantId])).get(tenantId)?.weight).toBe(3);
+      // What the tenant-admin store does in the transaction of a change.
+      await inTransaction(adminPool, async (client) => {
+        await client.query(`UPDATE tenants SET weight = 5 WHERE tenant_id = $1`, [tenantId]);
+        await client.query('SELECT pg_notify($1, $2)', [TENANT_CHANGED_CHANNEL, JSON.stringify({ tenantId, kind: 'tenant' })]);
+      });
+      const changedAt = Date.now();
+      let weight: number | undefined;
+      while (weight !== 5 && Date.now() - changedAt < 5_000) {
+        weight = (await directory.recordsOf([tenantId])).get(tenantId)?.weight;
+        if (weight !== 5) await sleep(10);
+      }
+      expect(weight).toBe(5);
+    } finally {
+      await listener.close();
+    }
   });
 });

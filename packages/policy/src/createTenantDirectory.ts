@@ -23,7 +23,8 @@ export interface TenantDirectoryOptions {
 
 /**
  * Tenants' rows from the `tenants` table (one RLS-scoped read per tenant),
- * cached for `ttlMs` so neither the read path nor ingest queries Postgres per
+ * cached for `ttlMs` (or until `forget`: TenantChanged, see
+ * listenForTenantChanges) so neither the read path nor ingest queries Postgres per
  * request; the gateway's tenant step asks once per request, ingest's write
  * policy once per batch (HTTP) or per tenant and slice (Kafka). Concurrent reads of one
  * tenant share one query. A tenant that is not registered is remembered as
@@ -70,6 +71,14 @@ export function createTenantDirectory(options: TenantDirectoryOptions) {
         if (record) found.set(tenantId, record);
       });
       return found;
+    },
+    /** Drops what is cached of `tenantId` (it changed: TenantChanged), so the next request reads its row again. */
+    forget(tenantId: string): void {
+      cache.delete(tenantId);
+    },
+    /** Drops every cached tenant (TenantChanged notices may have been missed). */
+    forgetAll(): void {
+      cache.clear();
     },
   };
 }

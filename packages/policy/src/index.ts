@@ -20,6 +20,7 @@ export {
   type ShadowVerdict,
 } from './createDecisionRecorder';
 export { createTenantDirectory, type TenantDirectory, type TenantDirectoryOptions, type TenantRecord } from './createTenantDirectory';
+export { listenForTenantChanges, type TenantChangeListenerOptions } from './listenForTenantChanges';
 export { compilePolicyBundle, writeSignedPolicyBundle, type PolicyBundleSource, type PolicyCompiler } from './compilePolicyBundle';
 export {
   createSimulation,

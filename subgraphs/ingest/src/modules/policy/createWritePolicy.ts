@@ -5,6 +5,7 @@ import {
   createDecisionRecorder,
   createPolicyEngine,
   createTenantDirectory,
+  listenForTenantChanges,
   type PolicyVerdict,
   type TenantRecord,
 } from '@coherence/policy';
@@ -75,6 +76,13 @@ export async function createWritePolicy(options: WritePolicyOptions) {
     ttlMs: options.tenantCacheTtlMs,
     negativeTtlMs: options.tenantNegativeCacheTtlMs,
   });
+  // A suspended or changed tenant is refused or served as changed at once, not after the TTL.
+  const tenantChanges = listenForTenantChanges({
+    pool: options.pool,
+    logger: options.logger,
+    onChange: tenants.forget,
+    onResync: tenants.forgetAll,
+  });
   const decisions = createDecisionRecorder({
     pool: options.pool,
     logger: options.logger,
@@ -96,7 +104,10 @@ export async function createWritePolicy(options: WritePolicyOptions) {
       return requests.map((request) => decideOne(request, records.get(request.tenantId)));
     },
     /** Writes what is still queued; call after the last write was decided. */
-    close: () => decisions.close(),
+    async close(): Promise<void> {
+      await tenantChanges.close();
+      await decisions.close();
+    },
   };
 
   function decideOne(request: WriteRequest, record: TenantRecord | undefined): PolicyVerdict {
