@@ -15,6 +15,28 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
+    // Whole-repo coverage, on only when asked (`--coverage`, as scripts/test.sh does); a floor, not a goal
+    // (docs/adr/0032-release-evidence.md). Only code that runs in a test's own process is seen: what the tests start
+    // as child processes (drills, crash tests, benches' servers) is counted as not run.
+    coverage: {
+      provider: 'v8',
+      include: ['**/src/**/*.ts', 'scripts/**/*.ts'],
+      exclude: [
+        ...exclude,
+        // The tests themselves.
+        '**/*.test.ts',
+        '**/*.int.ts',
+        '**/*.e2e.ts',
+        // Test support: helpers of the tests, not product code (docs/adr/0017-devservices-apart-from-testkit.md).
+        'packages/testkit/**',
+        '**/__fixtures__/**',
+        // Declarations only: nothing to run.
+        '**/*.d.ts',
+      ],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'reports/coverage/whole-repo',
+      thresholds: { lines: 80, branches: 80 },
+    },
     // Two cores also run the JVMs; more workers would only add contention.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     projects: [
