@@ -90,7 +90,7 @@ describe('npm run evidence', { timeout: 300_000 }, () => {
     expect(notes).toMatch(/^# Coherence 9\.9\.9-test\n/);
     expect(notes).toContain(`Bundle version ${readFileSync(join(repoRoot, 'policy/VERSION'), 'utf8').trim()}`);
     expect(notes).toContain('Tests (`junit.xml`): 3 run, 1 failed, 0 errors.');
-    expect(notes).toContain('lines 83.5 %, branches 81.25 % (floor 80 %)');
+    expect(notes).toContain('lines 83.5 %, branches 81.25 % (floor 80 %).');
     expect(notes).toContain('1 figures pass, 0 fail, 1 not measured');
     expect(notes).toContain('kafka-outage FAILED, redis-down passed');
   });
