@@ -16,6 +16,37 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
+    // Whole-repo coverage, on only when asked (`--coverage`, as scripts/test.sh does); a floor, not a goal
+    // (docs/adr/0032-release-evidence.md). Only code that runs in a test's own process is seen: what the tests start
+    // as child processes (drills, crash tests, benches' servers) is counted as not run.
+    coverage: {
+      provider: 'v8',
+      include: ['**/src/**/*.ts', 'scripts/**/*.ts'],
+      exclude: [
+        ...exclude,
+        // The tests themselves.
+        '**/*.test.ts',
+        '**/*.int.ts',
+        '**/*.e2e.ts',
+        // Test support: helpers of the tests, not product code (docs/adr/0017-devservices-apart-from-testkit.md).
+        'packages/testkit/**',
+        '**/__fixtures__/**',
+        // Declarations only: nothing to run.
+        '**/*.d.ts',
+        // Command-line entry points the test command runs only as child processes, which v8 does not follow: the
+        // operator commands (scripts/commandLine.test.ts, scripts/dev-token.test.ts, e2e/migrate.e2e.ts,
+        // e2e/boundary.e2e.ts), the drill and stack commands (scripts/drills/drill.test.ts, scripts/stack.test.ts),
+        // the checks of `npm run check` and the evidence step (scripts/test.sh, scripts/evidence.test.ts). The
+        // modules they import are counted.
+        'scripts/{backup,graph,outbox,dev-token,migrate,retention,stack,artifacts,policy,evidence}.ts',
+        'scripts/drills/drill.ts',
+      ],
+      reporter: ['text-summary', 'json-summary'],
+      reportsDirectory: 'reports/coverage/whole-repo',
+      // A failing run still gets its coverage: the evidence bundle of that run needs it (scripts/evidence.ts).
+      reportOnFailure: true,
+      thresholds: { lines: 80, branches: 80 },
+    },
     // Two cores also run the JVMs; more workers would only add contention.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     sequence: { sequencer: LongestFilesFirst },

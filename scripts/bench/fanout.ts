@@ -7,7 +7,8 @@
  * CoherenceChanged per tenant per round, the way the relay does after a
  * commit. Reports the latency from `changedAt` (the relay's commit) to each
  * client receiving the event — which includes the 100 ms coalescing window —
- * and the server-side `subscription_fanout_latency_seconds` histogram.
+ * and the server-side `subscription_fanout_latency_seconds` histogram; writes
+ * reports/bench-fanout.json.
  */
 import { ensureDevKeys, mintDevToken } from '@coherence/auth';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
@@ -23,6 +24,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { parseNumberArgs } from '../commandLine';
+import { watchMachine, writeReport } from './support/report';
 
 const {
   subscribers,
@@ -33,6 +35,7 @@ const {
   tenants: 10,
   rounds: 20,
 });
+const machine = watchMachine();
 const channel = 'bench:coherence.changed.v1';
 const workDir = mkdtempSync(join(tmpdir(), 'bench-fanout-'));
 const say = (message: string) => process.stderr.write(`[bench:fanout] ${message}\n`);
@@ -163,6 +166,8 @@ try {
     ),
   };
   console.log(JSON.stringify(summary, null, 2));
+  writeReport('bench-fanout.json', { when: new Date().toISOString(), machine: machine.report(), ...summary });
+  say('report: reports/bench-fanout.json');
   if (delivered < subscribers * rounds) process.exitCode = 1;
 } finally {
   await Promise.all(clients.map((client) => client.dispose()));
