@@ -1,8 +1,9 @@
 /**
  * What "recovered" means for a drill (docs/runbooks/drills.md): healthy (every
  * process's /readyz 200 and a read through the gateway 200), then caught up
- * (every backlog the fault left behind worked off: the outbox, the ingest
- * consumer group's lag on the signals topic, the comms command queue).
+ * (every backlog the fault left behind worked off: the ingest consumer
+ * group's lag on the signals topic, the outbox, including the events the
+ * consumer writes as it drains that lag, and the comms command queue).
  */
 import type { Admin } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
