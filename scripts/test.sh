@@ -2,7 +2,7 @@
 # The full test suite (see README, "The two commands"): static checks, generated-file
 # drift, unit, integration and end-to-end tests against real servers, which
 # are provisioned from the package registries on first use. Writes JUnit XML and
-# whole-repo coverage (with a floor of lines and branches, vitest.config.ts) under
+# whole-repo coverage (floor: 80 % lines and branches, vitest.config.ts) under
 # reports/, then the release evidence bundle from them (npm run evidence,
 # docs/adr/0032-release-evidence.md), also when a test failed. Ends with one
 # plain "N passed, N failed" line read from Vitest's JSON report.
