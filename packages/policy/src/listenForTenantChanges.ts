@@ -29,8 +29,9 @@ export function listenForTenantChanges(options: TenantChangeListenerOptions) {
 
   function onNotification(message: { channel: string; payload?: string }): void {
     if (message.channel !== TENANT_CHANGED_CHANNEL) return;
-    const parsed = tenantChangedSchema.safeParse(JSON.parse(message.payload ?? 'null'));
-    // A notice we cannot read names no tenant we could forget alone: forget them all.
+    // Any role may NOTIFY on any channel: a payload that is not JSON must not throw in this event handler (it would
+    // end the process, for every tenant). A notice we cannot read names no tenant we could forget alone: forget them all.
+    const parsed = tenantChangedSchema.safeParse(parseJson(message.payload));
     if (parsed.success) options.onChange(parsed.data.tenantId);
     else options.onResync();
   }
@@ -77,4 +78,12 @@ export function listenForTenantChanges(options: TenantChangeListenerOptions) {
       connection?.release(true);
     },
   };
+}
+
+function parseJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? 'null');
+  } catch {
+    return undefined;
+  }
 }
