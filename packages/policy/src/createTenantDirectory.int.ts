@@ -88,6 +88,15 @@ describe('createTenantDirectory', () => {
         if (weight !== 5) await sleep(10);
       }
       expect(weight).toBe(5);
+      // A notice that is not JSON (any role may NOTIFY) forgets everything instead of ending the process.
+      await adminPool.query(`UPDATE tenants SET weight = 7 WHERE tenant_id = $1`, [tenantId]);
+      await adminPool.query('SELECT pg_notify($1, $2)', [TENANT_CHANGED_CHANNEL, '{not json']);
+      const garbledAt = Date.now();
+      while (weight !== 7 && Date.now() - garbledAt < 5_000) {
+        weight = (await directory.recordsOf([tenantId])).get(tenantId)?.weight;
+        if (weight !== 7) await sleep(10);
+      }
+      expect(weight).toBe(7);
     } finally {
       await listener.close();
     }
