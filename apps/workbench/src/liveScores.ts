@@ -19,9 +19,20 @@ export interface LiveScoresOptions {
  * WebSocket link would print the document). The token goes in
  * `connectionParams`, never in the URL. Reconnects for ever, with graphql-ws's
  * randomised exponential backoff; returns the function that stops it.
+ *
+ * Once stopped, the client's late events are dropped: disposing it still emits
+ * `closed`, which would otherwise mark the view "reconnecting" after the
+ * subscription that replaced it (same view, new token or a re-run effect) went live.
  */
 export function subscribeToScores(options: LiveScoresOptions): () => void {
   let connectedOnce = false;
+  let stopped = false;
+  const onState = (state: LiveState) => {
+    if (!stopped) options.onState(state);
+  };
+  const onRefused = (message: string) => {
+    if (!stopped) options.onRefused(message);
+  };
   const client = createClient({
     url: options.wsUrl,
     connectionParams: { authorization: `Bearer ${options.token}` },
@@ -30,9 +41,9 @@ export function subscribeToScores(options: LiveScoresOptions): () => void {
     on: {
       connected: () => {
         connectedOnce = true;
-        options.onState('live');
+        onState('live');
       },
-      closed: () => options.onState(connectedOnce ? 'reconnecting' : 'connecting'),
+      closed: () => onState(connectedOnce ? 'reconnecting' : 'connecting'),
     },
   });
   options.onState('connecting');
@@ -44,15 +55,17 @@ export function subscribeToScores(options: LiveScoresOptions): () => void {
     },
     {
       next: (result) => {
+        if (stopped) return;
         if (result.data) options.onScore(result.data.coherenceEvents);
         const error = result.errors?.[0];
-        if (error) options.onRefused(`${error.message} (${String(error.extensions?.['code'] ?? 'ERROR')})`);
+        if (error) onRefused(`${error.message} (${String(error.extensions?.['code'] ?? 'ERROR')})`);
       },
-      error: (error) => options.onRefused(refusalText(error)),
+      error: (error) => onRefused(refusalText(error)),
       complete: () => undefined,
     },
   );
   return () => {
+    stopped = true;
     unsubscribe();
     void client.dispose();
   };
