@@ -110,6 +110,14 @@ const schema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((value) => value === 'true'),
+  /**
+   * Identical subgraph calls of queries in flight at once (same operation, variables and caller identity) share
+   * one call (docs/adr/0033-subgraph-fetch.md). Default on.
+   */
+  GATEWAY_SHARE_SUBGRAPH_CALLS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((value) => value === 'true'),
   /** How long a cached read lives, unless the tenant's row sets `cache_ttl_seconds`. */
   GATEWAY_CACHE_TTL_SECONDS: configFields.positiveInt(30),
   /** Each entry's TTL moves by up to ± this fraction, so entries written together do not expire together. */

@@ -90,6 +90,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     signingKeyPath: config.GATEWAY_INTERNAL_SIGNING_KEY,
     region: config.GATEWAY_REGION,
     regionHint: () => gatewayFlags.regionHint(),
+    shareCalls: config.GATEWAY_SHARE_SUBGRAPH_CALLS,
   });
   const audit = createGatewayAudit({
     pool,

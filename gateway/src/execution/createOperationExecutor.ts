@@ -15,6 +15,7 @@ import { GraphQLError, type FormattedExecutionResult } from 'graphql';
 import { JSON_CONTENT_TYPE, type ExecutedOperation } from '../gatewayResponse';
 import type { AdmittedContext } from '../pipeline/GatewayStep';
 import type { SubgraphName } from '../supergraph/subgraphs';
+import { createInFlightFetches, sharedFetchKey, type InFlightFetches } from './shareInFlightFetches';
 
 export interface GatewayContext {
   log: FastifyBaseLogger;
@@ -51,6 +52,7 @@ async function subgraphHeaders(
 }
 
 type SubgraphAnswer = Parameters<NonNullable<RemoteGraphQLDataSource<GatewayContext>['didReceiveResponse']>>[0];
+type SubgraphResponse = Awaited<ReturnType<RemoteGraphQLDataSource<GatewayContext>['process']>>;
 type SubgraphFetchResponse = Parameters<RemoteGraphQLDataSource<GatewayContext>['didEncounterError']>[2];
 
 /** What a subgraph answers while it, or what it depends on, is starting or going away. */
@@ -59,14 +61,42 @@ const UNAVAILABLE_STATUSES = new Set([502, 503, 504]);
 /** False for Apollo's own calls (e.g. its health checks): they carry no request context. */
 const forRequest = (context: object): context is GatewayContext => 'trace' in context;
 
-/** Sends the gateway's headers with every subgraph call and collects the tenants each answer reports touching. */
+/** A call made for a client's query (not a mutation's, whose reads must follow its own write): one that may be shared. */
+const isQueryCall = (options: GraphQLDataSourceProcessOptions<GatewayContext>): boolean =>
+  'incomingRequestContext' in options && options.incomingRequestContext.operation?.operation === 'query';
+
+/** The tenants a subgraph's answer reports touching, added to the request's. */
+function recordTenantsTouched(response: SubgraphResponse, context: GatewayContext): void {
+  const touched: unknown = response.extensions?.[TENANTS_TOUCHED_EXTENSION];
+  if (Array.isArray(touched)) for (const tenantId of touched) if (typeof tenantId === 'string') context.tenantsTouched.add(tenantId);
+}
+
+/**
+ * Sends the gateway's headers with every subgraph call, collects the tenants
+ * each answer reports touching, and lets identical query calls in flight at
+ * once share one call (docs/adr/0033-subgraph-fetch.md).
+ */
 class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   readonly subgraph: SubgraphName;
   readonly signer: InternalTokenSigner;
-  constructor(url: string, subgraph: SubgraphName, signer: InternalTokenSigner) {
-    super({ url });
+  readonly inFlight: InFlightFetches<SubgraphResponse> | undefined;
+  constructor(url: string, subgraph: SubgraphName, signer: InternalTokenSigner, shareCalls: boolean) {
+    // Node's fetch (undici: keep-alive connections, traced by the undici instrumentation) rather than Apollo's default
+    // make-fetch-happen, whose agent takes a stack trace on every request to guess the protocol: a quarter of the
+    // gateway's CPU on a read that misses the cache (docs/adr/0033-subgraph-fetch.md).
+    super({ url, fetcher: fetch });
     this.subgraph = subgraph;
     this.signer = signer;
+    this.inFlight = shareCalls ? createInFlightFetches<SubgraphResponse>() : undefined;
+  }
+  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<SubgraphResponse> {
+    const { context } = options;
+    if (!this.inFlight || !forRequest(context) || !isQueryCall(options)) return super.process(options);
+    const key = sharedFetchKey(this.subgraph, options.request, context.caller);
+    const { answer, joined } = await this.inFlight.share(key, () => super.process(options));
+    // The call that ran recorded its tenants through didReceiveResponse; a joined one records them here.
+    if (joined) recordTenantsTouched(answer, context);
+    return answer;
   }
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     if (!forRequest(context) || !request.http) return;
@@ -89,9 +119,7 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     throw new Error(`the ${this.subgraph} subgraph call failed: ${error.message}`, { cause: error });
   }
   override didReceiveResponse({ response, context }: SubgraphAnswer) {
-    const touched: unknown = response.extensions?.[TENANTS_TOUCHED_EXTENSION];
-    if (forRequest(context) && Array.isArray(touched))
-      for (const tenantId of touched) if (typeof tenantId === 'string') context.tenantsTouched.add(tenantId);
+    if (forRequest(context)) recordTenantsTouched(response, context);
     return response;
   }
 }
@@ -105,6 +133,8 @@ export interface OperationExecutorOptions {
   region: string;
   /** The replica region for the coherence subgraph now (region routing may be switched at any time). */
   regionHint: () => string | undefined;
+  /** Whether identical query calls in flight at once share one (GATEWAY_SHARE_SUBGRAPH_CALLS). */
+  shareCalls: boolean;
 }
 
 /**
@@ -116,7 +146,8 @@ export async function createOperationExecutor(options: OperationExecutorOptions)
   const signer = await createInternalTokenSigner(options.signingKeyPath);
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
-    buildService: ({ name }) => new GatewayDataSource(options.subgraphUrls[name as SubgraphName], name as SubgraphName, signer),
+    buildService: ({ name }) =>
+      new GatewayDataSource(options.subgraphUrls[name as SubgraphName], name as SubgraphName, signer, options.shareCalls),
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,

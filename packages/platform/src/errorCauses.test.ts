@@ -21,6 +21,10 @@ describe('isUnreachableError', () => {
     ['too many connections (53300)', coded('53300')],
     ['a server shutting down (57P01)', coded('57P01')],
     ['a dead connection without a code', new Error('Connection terminated unexpectedly')],
+    [
+      "Node's fetch, when the peer closed the connection",
+      new TypeError('fetch failed', { cause: coded('UND_ERR_SOCKET', 'other side closed') }),
+    ],
   ])('is true for %s', (_, error) => expect(isUnreachableError(error)).toBe(true));
 
   it.each([

@@ -16,8 +16,23 @@ export function someCause(error: unknown, predicate: (error: CodedError) => bool
 /** The SQLSTATE (or Node error code) of `error` itself, if it has one. */
 export const errorCode = (error: CodedError): string | undefined => (typeof error.code === 'string' ? error.code : undefined);
 
-/** Node's socket and DNS errors: the peer could not be reached or went away. */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * Node's socket and DNS errors, and undici's (Node's fetch) for a peer that
+ * closed the connection or never accepted it: the peer could not be reached or went away.
+ */
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_CLOSED',
+]);
 
 /**
  * SQLSTATEs that say the Postgres server, not the statement, is the problem:

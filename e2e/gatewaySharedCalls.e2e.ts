@@ -1,0 +1,99 @@
+import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
+import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { startApplication } from './support/startApplication';
+
+/**
+ * Identical query calls in flight at once share one subgraph call
+ * (docs/adr/0033-subgraph-fetch.md), and calls for different tenants or
+ * callers never do. The gateway reaches the real coherence subgraph through
+ * a proxy that counts the calls and holds each for a while, so that reads
+ * sent together are surely in flight together. The cache is off (the test
+ * application's default): every read goes to the subgraphs.
+ */
+const HOLD_MS = 1_000;
+let database: TestDatabase;
+let app: Awaited<ReturnType<typeof startApplication>>;
+let proxy: Server;
+let target: string | undefined;
+let calls = 0;
+const tenantA = () => `${database.namespace}-a`;
+const tenantB = () => `${database.namespace}-b`;
+const operationId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
+
+beforeAll(async () => {
+  const services = inject('services');
+  database = await createTestDatabase(services);
+  proxy = createServer((request, response) => {
+    calls += 1;
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      setTimeout(() => {
+        void fetch(target!, { method: 'POST', headers: request.headers as Record<string, string>, body: Buffer.concat(chunks) })
+          .then(async (answer) => response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text()))
+          .catch(() => response.writeHead(502).end());
+      }, HOLD_MS);
+    });
+  });
+  await new Promise<void>((listening) => proxy.listen(0, '127.0.0.1', listening));
+  app = await startApplication(services, database, {
+    gatewayEnv: { SUBGRAPH_COHERENCE_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql` },
+  });
+  target = app.subgraphUrls.SUBGRAPH_COHERENCE_URL;
+  for (const tenant of [tenantA(), tenantB()]) await app.registerTenant(tenant);
+});
+
+afterAll(async () => {
+  await app?.stop();
+  await new Promise((done) => proxy?.close(done));
+  await database?.drop();
+});
+
+beforeEach(() => {
+  calls = 0;
+});
+
+async function readScore(tenantId: string, token: string) {
+  const response = await fetch(`${app.gatewayUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: operationId } }, variables: { tenantId } }),
+  });
+  const body = (await response.json()) as { data?: { tenantCoherence: { tenantId: string } }; errors?: unknown };
+  return { status: response.status, tenantId: body.data?.tenantCoherence.tenantId, errors: body.errors };
+}
+
+describe('subgraph calls shared while in flight', () => {
+  it('answers ten identical reads sent together with one call to the subgraph', async () => {
+    const token = await app.mintToken({ tenant: tenantA(), scopes: ['coherence:read:self'] });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => readScore(tenantA(), token)));
+    expect(answers).toEqual(Array.from({ length: 10 }, () => ({ status: 200, tenantId: tenantA(), errors: undefined })));
+    // One call, unless the machine is so slow that a read entered after the first call's hold ended.
+    expect(calls).toBeGreaterThanOrEqual(1);
+    expect(calls).toBeLessThanOrEqual(2);
+  });
+
+  it('never shares between tenants: each read gets its own tenant, with a call of its own', async () => {
+    const tokenA = await app.mintToken({ tenant: tenantA(), scopes: ['coherence:read:self'] });
+    const tokenB = await app.mintToken({ tenant: tenantB(), scopes: ['coherence:read:self'] });
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? readScore(tenantA(), tokenA) : readScore(tenantB(), tokenB))),
+    );
+    expect(answers.map((a) => a.tenantId)).toEqual([tenantA(), tenantB(), tenantA(), tenantB(), tenantA(), tenantB()]);
+    expect(calls).toBeGreaterThanOrEqual(2);
+  });
+
+  it('never shares between callers who differ in what their tokens allow, even for the same tenant', async () => {
+    const own = await app.mintToken({ tenant: tenantA(), scopes: ['coherence:read:self'] });
+    const operator = await app.mintToken({ tenant: tenantB(), scopes: ['coherence:read'], sub: 'operator' });
+    const answers = await Promise.all([readScore(tenantA(), own), readScore(tenantA(), operator)]);
+    expect(answers.map((a) => [a.status, a.tenantId])).toEqual([
+      [200, tenantA()],
+      [200, tenantA()],
+    ]);
+    expect(calls).toBe(2);
+  });
+});

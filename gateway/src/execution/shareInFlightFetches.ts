@@ -1,0 +1,45 @@
+import type { InternalCaller } from '@coherence/auth';
+import { canonicalJson } from '@coherence/platform';
+import type { SubgraphName } from '../supergraph/subgraphs';
+
+/** What a subgraph call asks, as Apollo hands it to a data source. */
+export interface SubgraphQuery {
+  query?: string;
+  operationName?: string;
+  variables?: Record<string, unknown>;
+}
+
+/**
+ * The identity of a subgraph call for sharing: the subgraph, the operation and
+ * its variables, and everything the call's internal token vouches for except
+ * the request id (docs/adr/0011-signed-subgraph-calls.md). Two calls with the
+ * same key get the same answer from the subgraph, so one may stand for both;
+ * calls that differ in subject, scopes, admitted tenants or regions never
+ * share (docs/adr/0033-subgraph-fetch.md).
+ */
+export function sharedFetchKey(subgraph: SubgraphName, request: SubgraphQuery, caller: InternalCaller): string {
+  const { requestId: _perRequest, ...identity } = caller;
+  return canonicalJson([subgraph, request.operationName ?? null, request.query ?? null, request.variables ?? null, identity]);
+}
+
+/**
+ * Identical calls in flight at once share one: the first starts it, the
+ * others join it until it settles. Each caller gets its own copy of the answer,
+ * since Apollo merges a subgraph's answer into the response in place.
+ */
+export function createInFlightFetches<T>() {
+  const inFlight = new Map<string, Promise<T>>();
+  return {
+    async share(key: string, start: () => Promise<T>): Promise<{ answer: T; joined: boolean }> {
+      const running = inFlight.get(key);
+      if (running !== undefined) return { answer: structuredClone(await running), joined: true };
+      const started = start().finally(() => inFlight.delete(key));
+      inFlight.set(key, started);
+      return { answer: structuredClone(await started), joined: false };
+    },
+    /** Calls in flight now (none is left behind once every call settled). */
+    size: () => inFlight.size,
+  };
+}
+
+export type InFlightFetches<T> = ReturnType<typeof createInFlightFetches<T>>;
