@@ -30,6 +30,13 @@
  * so that other work on a shared machine falls on all of them alike. Every
  * response of the measured runs is checked to carry the tenant's data.
  * Ratios are against (b).
+ *
+ * A second load, where sharing identical calls cannot help: the same read
+ * spread over `--tenants` registered tenants (1,000 by default), each with a
+ * score and a token of its own, taken in turn so that no two reads in flight
+ * are alike; this gateway runs it with the cache off (every read a miss), and
+ * (b) and (c) are told each read's tenant in a header, to send the subgraphs
+ * a token for it.
  */
 import { supergraphPath } from '@coherence/gateway';
 import { policyBundleDir, signPolicyBundle } from '@coherence/policy';
@@ -48,20 +55,22 @@ import { processCpuSeconds } from './support/processCpu';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
 
-const usage = `usage: npm run bench:gateway -- [--duration 30] [--rounds 5] [--connections 10] [--warmup 5]
+const usage = `usage: npm run bench:gateway -- [--duration 30] [--rounds 5] [--connections 10] [--warmup 5] [--tenants 1000]
 
   --duration <s>     measured load per gateway, seconds, in total (default 30)
   --rounds <n>       the measured time is cut into this many rounds; each round loads
                      every gateway in turn for duration/rounds seconds (default 5)
   --connections <n>  concurrent connections, the same for every gateway (default 10)
-  --warmup <s>       unmeasured load on each gateway before the rounds, seconds (default 5)`;
+  --warmup <s>       unmeasured load on each gateway before the rounds, seconds (default 5)
+  --tenants <n>      tenants the second load spreads its reads over (default 1000)`;
 const {
   duration: durationSeconds,
   rounds,
   connections,
   warmup: warmupSeconds,
-} = parseNumberArgs(usage, { duration: 30, rounds: 5, connections: 10, warmup: 5 });
-if (![durationSeconds, rounds, connections, warmupSeconds].every((n) => Number.isInteger(n) && n > 0)) usageError(usage);
+  tenants: spreadTenantCount,
+} = parseNumberArgs(usage, { duration: 30, rounds: 5, connections: 10, warmup: 5, tenants: 1000 });
+if (![durationSeconds, rounds, connections, warmupSeconds, spreadTenantCount].every((n) => Number.isInteger(n) && n > 0)) usageError(usage);
 
 const say = (message: string) => console.log(`[bench:gateway] ${message}`);
 const operation = manifest.operations.find((op) => op.name === 'TenantCoherence')!;
@@ -108,6 +117,9 @@ function supergraphWithUrls(subgraphUrls: Record<string, string>): string {
   );
 }
 
+/** The gateways the spread load runs on: the two baselines and this gateway with every read a miss. */
+const SPREAD_KEYS = ['apollo', 'hive', 'coherence-cache-off'];
+
 /** The issuer the bench's gateways trust (the dev issuer is refused under NODE_ENV=production). */
 const BENCH_ISSUER = 'coherence-bench';
 
@@ -137,23 +149,38 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   copyFileSync(costsPath, join(rootDir, 'manifest', 'costs.json'));
   await signManifest(benchManifest, artifactKey.privateKey);
   await app.registerTenant(tenantId);
-  const readToken = await app.mintToken({ tenant: tenantId, scopes: ['coherence:read:self'], issuer: BENCH_ISSUER });
-  const readHeaders = { authorization: `Bearer ${readToken}` };
+  const readTokenOf = (tenant: string) => app.mintToken({ tenant, scopes: ['coherence:read:self'], issuer: BENCH_ISSUER });
+  const readHeaders = { authorization: `Bearer ${await readTokenOf(tenantId)}` };
   const ts = new Date(Date.now() - 10 * 60_000).toISOString();
-  const signals = ['checkout', 'search', 'billing'].map((source, i) => ({
-    tenantId,
-    source,
-    signalId: `bench-${i}`,
-    ts,
-    type: 'latency',
-    value: 0.6 + i / 10,
-  }));
-  const pushed = await fetch(`${app.ingestUrl}/v1/signals`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(await app.writeHeaders(tenantId)) },
-    body: JSON.stringify({ signals }),
-  });
-  if (pushed.status !== 202) throw new Error(`ingest answered ${pushed.status}: ${await pushed.text()}`);
+  /** A few signals for the tenant (from `sources`), so that its read has a score. */
+  const scoreTenant = async (tenant: string, sources: string[]) => {
+    const signals = sources.map((source, i) => ({
+      tenantId: tenant,
+      source,
+      signalId: `bench-${i}`,
+      ts,
+      type: 'latency',
+      value: 0.6 + i / 10,
+    }));
+    const pushed = await fetch(`${app.ingestUrl}/v1/signals`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(await app.writeHeaders(tenant)) },
+      body: JSON.stringify({ signals }),
+    });
+    if (pushed.status !== 202) throw new Error(`ingest answered ${pushed.status}: ${await pushed.text()}`);
+  };
+  await scoreTenant(tenantId, ['checkout', 'search', 'billing']);
+  // The spread load's tenants, each registered (writeHeaders does) with a score and a token of its own.
+  say(`registering ${spreadTenantCount} tenants for the spread load, each with a score`);
+  const spreadTenants = Array.from({ length: spreadTenantCount }, (_, i) => `${database.namespace}-spread-${i}`);
+  const spreadTokens = new Map<string, string>();
+  for (let start = 0; start < spreadTenants.length; start += 25)
+    await Promise.all(
+      spreadTenants.slice(start, start + 25).map(async (tenant) => {
+        await scoreTenant(tenant, ['checkout']);
+        spreadTokens.set(tenant, await readTokenOf(tenant));
+      }),
+    );
   await app.relay.drainAll();
 
   const supergraphFile = join(rootDir, 'supergraph.graphql');
@@ -236,16 +263,18 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   // Tracing's cost is read off the cache-on pair: the same gateway with the SDK disabled and with it exporting.
   const gateways = [baseline('apollo'), baseline('hive'), coherenceGateway(true), coherenceGateway(false), coherenceGateway(true, true)];
 
-  const bodyFor = (gateway: Gateway) =>
+  const bodyFor = (gateway: Gateway, tenant = tenantId) =>
     JSON.stringify(
       gateway.request === 'query text'
-        ? { query: operation.body, operationName: operation.name, variables: { tenantId } }
-        : { extensions: { persistedQuery: { version: 1, sha256Hash: operation.id } }, variables: { tenantId } },
+        ? { query: operation.body, operationName: operation.name, variables: { tenantId: tenant } }
+        : { extensions: { persistedQuery: { version: 1, sha256Hash: operation.id } }, variables: { tenantId: tenant } },
     );
   // Every gateway gets the same headers; the baselines ignore the token.
   const headers = { 'content-type': 'application/json', ...readHeaders };
   const dataPrefix = `{"data":{"tenantCoherence":{"tenantId":"${tenantId}"`;
   const carriesData = (body: string) => body.startsWith(dataPrefix) && !body.includes('"errors":');
+  const spreadPrefix = `{"data":{"tenantCoherence":{"tenantId":"${database.namespace}-spread-`;
+  const carriesSpreadData = (body: string) => body.startsWith(spreadPrefix) && !body.includes('"errors":');
 
   const results: Measured[] = [];
   // All gateways run side by side but only one is loaded at a time; the measured time is cut into rounds, each
@@ -280,6 +309,32 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         child,
       );
     }
+    // The spread load takes the tenants in turn across all connections: no two reads in flight are for the same tenant.
+    let spreadNext = 0;
+    const loadSpread = ({ gateway, baseUrl }: RunningGateway, seconds: number) =>
+      sampleLoad({
+        url: `${baseUrl}/graphql`,
+        method: 'POST',
+        connections,
+        duration: seconds,
+        requests: [
+          {
+            setupRequest: (request) => {
+              const tenant = spreadTenants[spreadNext++ % spreadTenants.length]!;
+              return {
+                ...request,
+                headers: {
+                  'content-type': 'application/json',
+                  authorization: `Bearer ${spreadTokens.get(tenant)}`,
+                  'x-bench-tenant': tenant,
+                },
+                body: bodyFor(gateway, tenant),
+              };
+            },
+          },
+        ],
+        verifyBody: (received: unknown) => carriesSpreadData(String(received)),
+      });
     const loadOn = ({ gateway, baseUrl }: RunningGateway, seconds: number) =>
       sampleLoad({
         url: `${baseUrl}/graphql`,
@@ -290,20 +345,25 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         duration: seconds,
         verifyBody: (received: unknown) => carriesData(String(received)),
       });
-    for (const target of running) {
-      say(`${target.gateway.label}: warm-up ${warmupSeconds} s`);
-      await loadOn(target, warmupSeconds);
-    }
-    const sliceSeconds = durationSeconds / rounds;
-    for (let round = 0; round < rounds; round += 1) {
-      say(`round ${round + 1} of ${rounds}: ${sliceSeconds} s per gateway at ${connections} connections`);
-      for (let i = 0; i < running.length; i += 1) {
-        const target = running[(round + i) % running.length]!;
-        const cpuBefore = processCpuSeconds(target.child.pid);
-        target.samples.push(await loadOn(target, sliceSeconds));
-        target.cpuSeconds += processCpuSeconds(target.child.pid) - cpuBefore;
+    type Load = (target: RunningGateway, seconds: number) => Promise<LoadSample>;
+    /** Warm-up, then the measured rounds, each loading every target in turn (in a rotating order). */
+    const measure = async (what: string, targets: RunningGateway[], load: Load) => {
+      for (const target of targets) {
+        say(`${what}, ${target.gateway.label}: warm-up ${warmupSeconds} s`);
+        await load(target, warmupSeconds);
       }
-    }
+      const sliceSeconds = durationSeconds / rounds;
+      for (let round = 0; round < rounds; round += 1) {
+        say(`${what}: round ${round + 1} of ${rounds}: ${sliceSeconds} s per gateway at ${connections} connections`);
+        for (let i = 0; i < targets.length; i += 1) {
+          const target = targets[(round + i) % targets.length]!;
+          const cpuBefore = processCpuSeconds(target.child.pid);
+          target.samples.push(await load(target, sliceSeconds));
+          target.cpuSeconds += processCpuSeconds(target.child.pid) - cpuBefore;
+        }
+      }
+    };
+    await measure('one tenant', running, loadOn);
     for (const { gateway, adminUrl, samples, cpuSeconds } of running) {
       const load = summarizeLoad(samples);
       results.push({
@@ -313,6 +373,21 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         ...load,
         cpuMsPerRequest: Number(((1000 * cpuSeconds) / Math.max(load.requests, 1)).toFixed(3)),
         ...(gateway.hasCacheMetrics ? { cacheOutcomes: await cacheOutcomes(`${adminUrl}/metrics`) } : {}),
+      });
+    }
+    // The spread load: the baselines and this gateway with the cache off (with it on, reads after the first round would hit).
+    const spread = running
+      .filter(({ gateway }) => SPREAD_KEYS.includes(gateway.key))
+      .map((target) => ({ ...target, samples: [], cpuSeconds: 0 }));
+    await measure(`${spreadTenantCount} tenants`, spread, loadSpread);
+    for (const { gateway, samples, cpuSeconds } of spread) {
+      const load = summarizeLoad(samples);
+      results.push({
+        key: `spread-${gateway.key}`,
+        label: `${gateway.label}, ${spreadTenantCount} tenants`,
+        request: gateway.request,
+        ...load,
+        cpuMsPerRequest: Number(((1000 * cpuSeconds) / Math.max(load.requests, 1)).toFixed(3)),
       });
     }
   } finally {
@@ -357,6 +432,8 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       subgraphs: 'ingest, coherence and comms in the bench process (e2e/support startApplication), shared by every gateway',
       limiter: 'on, GATEWAY_RATE_PER_SECOND=1000000 so it never refuses',
       flags: 'bootstrap defaults (v24.coherence on, region-routing off), no Unleash server',
+      spreadTenants: spreadTenantCount,
+      spread: `spread-* results: the read spread over ${spreadTenantCount} tenants in turn, no two in flight alike; this gateway with the cache off`,
     },
     results: rows,
     tracing,
@@ -369,11 +446,11 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
 gateway benchmark: ${operation.name}, ${connections} connections, ${durationSeconds} s each in ${rounds} rounds after ${warmupSeconds} s warm-up
 (${describeMachine(report.machine)})
 
-  ${pad('gateway', 34)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('failed', 8)}${pad('CPU ms/req', 12)}req/s ÷ Apollo  p95 ÷ Apollo
+  ${pad('gateway', 46)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('failed', 8)}${pad('CPU ms/req', 12)}req/s ÷ Apollo  p95 ÷ Apollo
 ${rows
   .map(
     (r) =>
-      `  ${pad(r.label, 34)}${pad(r.requestsPerSecond, 8)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p95, 9)}${pad(r.latencyMs.p99, 9)}` +
+      `  ${pad(r.label, 46)}${pad(r.requestsPerSecond, 8)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p95, 9)}${pad(r.latencyMs.p99, 9)}` +
       `${pad(r.failed, 8)}${pad(r.cpuMsPerRequest, 12)}${pad(r.vsPlainApollo.requestsPerSecond, 15)}${r.vsPlainApollo.p95}`,
   )
   .join('\n')}

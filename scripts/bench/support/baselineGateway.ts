@@ -2,10 +2,12 @@
  * A baseline gateway as a process of its own, for `bench:gateway`: the
  * supergraph as given, default settings, no plugins, no auth, query text.
  * The one thing it adds is what any gateway in front of these subgraphs
- * must: an internal token per subgraph (ADR 0011), for the one tenant the
- * bench reads. Unlike this project's gateway it does not mint one per call:
- * a token per subgraph is reused and renewed every 10 s, which spares the
- * baselines a signature per call (the comparison leans their way).
+ * must: an internal token per subgraph (ADR 0011), for the tenant read: the
+ * one of `--tenant`, or the one a request names in `x-bench-tenant` (the
+ * bench's load spread over many tenants). Unlike this project's gateway it
+ * does not mint one per call: a token per subgraph and tenant is reused and
+ * renewed after 10 s, which spares the baselines most signatures (the
+ * comparison leans their way).
  *
  *   tsx scripts/bench/support/baselineGateway.ts --kind apollo|hive --supergraph PATH --port N --internal-key PATH --tenant ID
  *
@@ -50,24 +52,25 @@ const benchTenant: string = tenant;
 
 /** Renewed well inside the 30 s a minted token lives. */
 const TOKEN_RENEW_MS = 10_000;
+/** The header by which the bench's spread load names the tenant a request reads (the baselines know no tokens). */
+const TENANT_HEADER = 'x-bench-tenant';
 const signer = await createInternalTokenSigner(internalKey);
-const tokens = new Map<string, string>();
-async function renewTokens(): Promise<void> {
-  for (const subgraph of ['coherence', 'ingest', 'comms'])
-    tokens.set(
-      subgraph,
-      await signer.mint(subgraph, {
-        subject: 'bench',
-        scopes: ['coherence:read:self'],
-        tenantIds: [benchTenant],
-        region: 'us',
-        requestId: randomUUID(),
-      }),
-    );
+const tokens = new Map<string, { token: Promise<string>; mintedAt: number }>();
+function internalTokenOf(subgraph: string, tenant: string | null | undefined): Promise<string> {
+  const tenantId = tenant ?? benchTenant;
+  const key = `${subgraph} ${tenantId}`;
+  const held = tokens.get(key);
+  if (held !== undefined && Date.now() - held.mintedAt < TOKEN_RENEW_MS) return held.token;
+  const token = signer.mint(subgraph, {
+    subject: 'bench',
+    scopes: ['coherence:read:self'],
+    tenantIds: [tenantId],
+    region: 'us',
+    requestId: randomUUID(),
+  });
+  tokens.set(key, { token, mintedAt: Date.now() });
+  return token;
 }
-await renewTokens();
-setInterval(() => void renewTokens(), TOKEN_RENEW_MS).unref();
-const internalTokenOf = (subgraph: string): string => tokens.get(subgraph) ?? '';
 
 async function startApollo(): Promise<() => Promise<void>> {
   const gateway = new ApolloGateway({
@@ -75,7 +78,11 @@ async function startApollo(): Promise<() => Promise<void>> {
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource({
         ...(url === undefined ? {} : { url }),
-        willSendRequest: ({ request }) => void request.http?.headers.set(INTERNAL_TOKEN_HEADER, internalTokenOf(name)),
+        willSendRequest: async (options) => {
+          const tenant =
+            'incomingRequestContext' in options ? options.incomingRequestContext.request.http?.headers.get(TENANT_HEADER) : undefined;
+          options.request.http?.headers.set(INTERNAL_TOKEN_HEADER, await internalTokenOf(name, tenant));
+        },
       }),
   });
   const server = new ApolloServer({ gateway });
@@ -87,7 +94,11 @@ async function startHive(): Promise<() => Promise<void>> {
   const runtime = createGatewayRuntime({
     supergraph: supergraphSdl,
     logging: false,
-    propagateHeaders: { fromClientToSubgraphs: ({ subgraphName }) => ({ [INTERNAL_TOKEN_HEADER]: internalTokenOf(subgraphName) }) },
+    propagateHeaders: {
+      fromClientToSubgraphs: async ({ request, subgraphName }) => ({
+        [INTERNAL_TOKEN_HEADER]: await internalTokenOf(subgraphName, request.headers.get(TENANT_HEADER)),
+      }),
+    },
   });
   const server = createServer(runtime);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
