@@ -71,6 +71,11 @@ function recordTenantsTouched(response: SubgraphResponse, context: GatewayContex
   if (Array.isArray(touched)) for (const tenantId of touched) if (typeof tenantId === 'string') context.tenantsTouched.add(tenantId);
 }
 
+type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
+
+/** Node's fetch where Apollo wants its fetcher (whose request body may be a Buffer, which the DOM's `RequestInit` types leave out). */
+const nodeFetch: Fetcher = (url, init) => fetch(url, init as RequestInit);
+
 /**
  * Sends the gateway's headers with every subgraph call, collects the tenants
  * each answer reports touching, and lets identical query calls in flight at
@@ -84,7 +89,7 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     // Node's fetch (undici: keep-alive connections, traced by the undici instrumentation) rather than Apollo's default
     // make-fetch-happen, whose agent takes a stack trace on every request to guess the protocol: a quarter of the
     // gateway's CPU on a read that misses the cache (docs/adr/0033-subgraph-fetch.md).
-    super({ url, fetcher: fetch });
+    super({ url, fetcher: nodeFetch });
     this.subgraph = subgraph;
     this.signer = signer;
     this.inFlight = shareCalls ? createInFlightFetches<SubgraphResponse>() : undefined;
