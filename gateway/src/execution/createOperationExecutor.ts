@@ -16,6 +16,7 @@ import { JSON_CONTENT_TYPE, type ExecutedOperation } from '../gatewayResponse';
 import type { AdmittedContext } from '../pipeline/GatewayStep';
 import type { SubgraphName } from '../supergraph/subgraphs';
 import { createInFlightFetches, sharedFetchKey, type InFlightFetches } from './shareInFlightFetches';
+import { createSubgraphFetcher, type Fetcher } from './subgraphFetcher';
 
 export interface GatewayContext {
   log: FastifyBaseLogger;
@@ -71,11 +72,6 @@ function recordTenantsTouched(response: SubgraphResponse, context: GatewayContex
   if (Array.isArray(touched)) for (const tenantId of touched) if (typeof tenantId === 'string') context.tenantsTouched.add(tenantId);
 }
 
-type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
-
-/** Node's fetch where Apollo wants its fetcher (whose request body may be a Buffer, which the DOM's `RequestInit` types leave out). */
-const nodeFetch: Fetcher = (url, init) => fetch(url, init as RequestInit);
-
 /**
  * Sends the gateway's headers with every subgraph call, collects the tenants
  * each answer reports touching, and lets identical query calls in flight at
@@ -85,11 +81,8 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   readonly subgraph: SubgraphName;
   readonly signer: InternalTokenSigner;
   readonly inFlight: InFlightFetches<SubgraphResponse> | undefined;
-  constructor(url: string, subgraph: SubgraphName, signer: InternalTokenSigner, shareCalls: boolean) {
-    // Node's fetch (undici: keep-alive connections, traced by the undici instrumentation) rather than Apollo's default
-    // make-fetch-happen, whose agent takes a stack trace on every request to guess the protocol: a quarter of the
-    // gateway's CPU on a read that misses the cache (docs/adr/0033-subgraph-fetch.md).
-    super({ url, fetcher: nodeFetch });
+  constructor(url: string, subgraph: SubgraphName, signer: InternalTokenSigner, fetcher: Fetcher, shareCalls: boolean) {
+    super({ url, fetcher });
     this.subgraph = subgraph;
     this.signer = signer;
     this.inFlight = shareCalls ? createInFlightFetches<SubgraphResponse>() : undefined;
@@ -98,7 +91,11 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const { context } = options;
     if (!this.inFlight || !forRequest(context) || !isQueryCall(options)) return super.process(options);
     const key = sharedFetchKey(this.subgraph, options.request, context.caller);
-    const { answer, joined } = await this.inFlight.share(key, () => super.process(options));
+    // Without `http` (Apollo's fetch response, which nothing after this reads): the rest is plain data each caller gets a copy of.
+    const { answer, joined } = await this.inFlight.share(key, async () => {
+      const { http: _response, ...answer } = await super.process(options);
+      return answer;
+    });
     // The call that ran recorded its tenants through didReceiveResponse; a joined one records them here.
     if (joined) recordTenantsTouched(answer, context);
     return answer;
@@ -149,10 +146,17 @@ export interface OperationExecutorOptions {
  */
 export async function createOperationExecutor(options: OperationExecutorOptions) {
   const signer = await createInternalTokenSigner(options.signingKeyPath);
+  const subgraphFetcher = createSubgraphFetcher();
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     buildService: ({ name }) =>
-      new GatewayDataSource(options.subgraphUrls[name as SubgraphName], name as SubgraphName, signer, options.shareCalls),
+      new GatewayDataSource(
+        options.subgraphUrls[name as SubgraphName],
+        name as SubgraphName,
+        signer,
+        subgraphFetcher.fetcher,
+        options.shareCalls,
+      ),
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -202,7 +206,10 @@ export async function createOperationExecutor(options: OperationExecutorOptions)
       headers.push(['retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS)]);
       return { status: 503, headers, result };
     },
-    stop: () => apollo.stop(),
+    stop: async () => {
+      await apollo.stop();
+      await subgraphFetcher.close();
+    },
   };
 }
 
