@@ -12,7 +12,8 @@ export const documents = { TenantCoherence, TroubleshootingQueue, CommandAudit, 
 
 /** The persisted id of an operation by name (the subscription goes over graphql-ws without Apollo's link). */
 export function persistedIdOf(name: string): string {
-  const found = persistedIds.operations.find((operation) => operation.name === name);
+  // The last entry of a name is its current version (a changed operation keeps its old id until `pq prune`).
+  const found = persistedIds.operations.findLast((operation) => operation.name === name);
   if (found === undefined) throw new Error(`operation ${name} is not in the persisted-operations manifest`);
   return found.id;
 }
