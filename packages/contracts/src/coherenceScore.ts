@@ -49,6 +49,11 @@ export const coherenceScoreSchema = z
     /** ISO-8601 duration, e.g. `PT24H`. */
     window: isoDurationSchema,
     updatedAt: isoDateTimeSchema,
+    /**
+     * The instant the score was computed as of (its window ends there).
+     * Optional: CoherenceChanged messages written before it was carried stay valid.
+     */
+    asOf: isoDateTimeSchema.optional(),
     sources: z.array(sourceScoreSchema),
   })
   .superRefine((value, ctx) => {

@@ -25,8 +25,8 @@ export const scoreTypeDefs = gql(/* GraphQL */ `
     window: String!
     """
     The instant the score was computed as of: it covers the signals with ts in (asOf − window, asOf]
-    stored by then. Null when the tenant has never been scored, and in coherenceEvents, whose
-    change messages do not carry it.
+    stored by then. Null when the tenant has never been scored, and in coherenceEvents for a change
+    recorded before change messages carried it.
     """
     asOf: DateTime
     "When the score was last written (a recompute that changes nothing also writes it)."
