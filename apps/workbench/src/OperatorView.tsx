@@ -93,29 +93,22 @@ export function OperatorView() {
       )}
       {actionDone === undefined ? null : <p role="status">{actionDone}</p>}
       <div className="scroll">
-        <table aria-label="Troubleshooting queue">
+        <table aria-label="Troubleshooting queue" className="queue">
           <thead>
             <tr>
               <th scope="col">Command</th>
+              <th scope="col">Actions</th>
               <th scope="col">Tenant</th>
               <th scope="col">Type</th>
               <th scope="col">Status</th>
               <th scope="col">Attempts</th>
               <th scope="col">Last error</th>
-              <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
             {(page?.edges ?? []).map(({ node }) => (
               <tr key={node.id}>
                 <th scope="row">{node.id}</th>
-                <td>{node.tenantId}</td>
-                <td>{node.type}</td>
-                <td>{node.status}</td>
-                <td>
-                  {node.attempts}/{node.maxAttempts}
-                </td>
-                <td>{node.lastError ? `${node.lastError.code}: ${node.lastError.message}` : ''}</td>
                 <td className="actions">
                   <button type="button" aria-label={`Audit ${node.id}`} onClick={() => setSelected(node.id)}>
                     Audit
@@ -131,6 +124,13 @@ export function OperatorView() {
                     </button>
                   ))}
                 </td>
+                <td data-label="Tenant">{node.tenantId}</td>
+                <td data-label="Type">{node.type}</td>
+                <td data-label="Status">{node.status}</td>
+                <td data-label="Attempts">
+                  {node.attempts}/{node.maxAttempts}
+                </td>
+                <td data-label="Last error">{node.lastError ? `${node.lastError.code}: ${node.lastError.message}` : ''}</td>
               </tr>
             ))}
           </tbody>
