@@ -248,12 +248,13 @@ describe('the Workbench in Chromium', () => {
     await page.reload();
     await signIn(tenants.acme, ['coherence:read:self']);
     await expect.poll(() => page.getByRole('img', { name: 'Score history' }).isVisible(), { timeout: 30_000 }).toBe(true);
+    // The text alternative is folded away under its summary; roles inside a closed <details> are hidden.
+    await page.getByText('Score history as a table').click();
     const rows = page.getByRole('table', { name: 'Score history table' }).locator('tbody tr');
     await expect.poll(async () => (await rows.count()) === (await apiHistoryLength(token, tenants.acme)), { timeout: 30_000 }).toBe(true);
     expect(await page.locator('#history-caption').textContent()).toMatch(
       /^Score history: \d+ change\(s\) from .+ UTC to .+ UTC, latest \d\.\d{4}$/,
     );
-    await page.getByText('Score history as a table').click();
     await checkView('tenant-history');
   });
 
