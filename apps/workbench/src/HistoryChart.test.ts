@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chartPoints, formatInstant } from './HistoryChart';
+import { chartPoints, formatInstant, timeAxis } from './HistoryChart';
 
 const at = (minute: number) => Date.parse(`2026-11-27T05:${String(minute).padStart(2, '0')}:00Z`);
 
@@ -26,5 +26,12 @@ describe('chartPoints', () => {
 describe('formatInstant', () => {
   it('writes UTC to the second', () => {
     expect(formatInstant(at(7) + 999)).toBe('2026-11-27 05:07:00 UTC');
+  });
+});
+
+describe('timeAxis', () => {
+  it('puts the date in the title when both ends fall on one UTC day, else on each end', () => {
+    expect(timeAxis(at(1), at(9))).toEqual({ from: '05:01:00', to: '05:09:00', title: 'Time (UTC, 2026-11-27)' });
+    expect(timeAxis(at(1) - 86_400_000, at(9))).toEqual({ from: '2026-11-26 05:01:00', to: '2026-11-27 05:09:00', title: 'Time (UTC)' });
   });
 });

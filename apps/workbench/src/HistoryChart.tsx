@@ -9,8 +9,8 @@ export interface HistoryPoint {
 
 const WIDTH = 300;
 const HEIGHT = 100;
-/** The score axis's ticks; 0.75 and 0.5 are the status thresholds (docs/architecture.md, "The score"). */
-const SCORE_TICKS = ['1', '0.75', '0.5', '0'];
+/** The score axis's ticks, evenly spaced so each sits at its height; 0.75 and 0.5 are the status thresholds (docs/architecture.md, "The score"). */
+const SCORE_TICKS = ['1', '0.75', '0.5', '0.25', '0'];
 
 /** SVG points for the scores over time: x spans the first to the last point, y is the score on [0, 1] (1 at the top). */
 export function chartPoints(points: readonly HistoryPoint[]): string {
@@ -24,8 +24,20 @@ export function chartPoints(points: readonly HistoryPoint[]): string {
   return scored.map((point) => `${(((point.at - first) / span) * WIDTH).toFixed(1)},${y(point.score)}`).join(' ');
 }
 
-/** An instant as the axis and the table show it: UTC to the second. */
+/** An instant as the table shows it: UTC to the second. */
 export const formatInstant = (at: number) => `${new Date(at).toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+
+/**
+ * The time axis's two ends and its title: times only, with the date in the
+ * title, when both ends fall on one UTC day (two full instants do not fit
+ * side by side at 375 px).
+ */
+export function timeAxis(first: number, last: number): { from: string; to: string; title: string } {
+  const [fromDate, fromTime] = formatInstant(first).split(' ');
+  const [toDate, toTime] = formatInstant(last).split(' ');
+  if (fromDate === toDate) return { from: fromTime!, to: toTime!, title: `Time (UTC, ${fromDate})` };
+  return { from: `${fromDate} ${fromTime}`, to: `${toDate} ${toTime}`, title: 'Time (UTC)' };
+}
 
 /**
  * The tenant's score over time, oldest left: the stored history
@@ -37,6 +49,7 @@ export const formatInstant = (at: number) => `${new Date(at).toISOString().slice
  */
 export function HistoryChart({ points }: { points: readonly HistoryPoint[] }) {
   const last = points[points.length - 1];
+  const axis = last === undefined ? undefined : timeAxis(points[0]!.at, last.at);
   const summary =
     last === undefined
       ? 'Score history: no changes recorded yet'
@@ -58,10 +71,10 @@ export function HistoryChart({ points }: { points: readonly HistoryPoint[] }) {
           <polyline className="history-line" points={chartPoints(points)} />
         </svg>
         <div className="history-x" aria-hidden="true">
-          <span>{points[0] === undefined ? '' : formatInstant(points[0].at)}</span>
-          <span>Time (UTC)</span>
-          <span>{last === undefined ? '' : formatInstant(last.at)}</span>
+          <span>{axis?.from}</span>
+          <span>{axis?.to}</span>
         </div>
+        <p className="history-x-title">{axis?.title ?? 'Time (UTC)'}</p>
       </div>
       <details>
         <summary>Score history as a table</summary>
