@@ -41,10 +41,12 @@ beforeAll(async () => {
     ['acme', 0.6, 3],
     ['acme', null, 4],
   ] as const) {
-    await admin.query(
-      `INSERT INTO coherence_score_history (tenant_id, score, status, changed_at, message) VALUES ($1, $2, $3, $4, '{}')`,
-      [tenant(name), score, score === null ? 'UNKNOWN' : score >= 0.75 ? 'HEALTHY' : 'WARN', `2026-11-27T05:0${minute}:00Z`],
-    );
+    await admin.query(`INSERT INTO coherence_score_history (tenant_id, score, status, changed_at, message) VALUES ($1, $2, $3, $4, '{}')`, [
+      tenant(name),
+      score,
+      score === null ? 'UNKNOWN' : score >= 0.75 ? 'HEALTHY' : 'WARN',
+      `2026-11-27T05:0${minute}:00Z`,
+    ]);
   }
 });
 

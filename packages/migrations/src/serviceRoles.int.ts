@@ -169,10 +169,10 @@ describe('coherence_app', () => {
   it("reads its tenant's score changes, not the messages recorded with them", async () => {
     const marker = 0.1234;
     for (const tenant of [usTenant(), otherUsTenant()])
-      await admin.query(
-        `INSERT INTO coherence_score_history (tenant_id, score, status, message) VALUES ($1, $2, 'CRITICAL', '{}')`,
-        [tenant, marker],
-      );
+      await admin.query(`INSERT INTO coherence_score_history (tenant_id, score, status, message) VALUES ($1, $2, 'CRITICAL', '{}')`, [
+        tenant,
+        marker,
+      ]);
     try {
       expect(await asTenant('coherence', usTenant(), 'SELECT tenant_id FROM coherence_score_history WHERE score = $1', [marker])).toEqual([
         { tenant_id: usTenant() },
