@@ -157,6 +157,15 @@ async function viaApi<T>(token: string, operation: string, variables: Record<str
 const apiScore = async (token: string, tenantId: string) =>
   (await viaApi<{ tenantCoherence: { score: number | null } }>(token, 'TenantCoherence', { tenantId })).tenantCoherence.score;
 
+const apiSourceWeight = async (token: string, tenantId: string, source: string) =>
+  (
+    await viaApi<{ tenantCoherence: { sources: { source: string; weight: number | null }[] } }>(token, 'TenantCoherence', { tenantId })
+  ).tenantCoherence.sources.find((entry) => entry.source === source)?.weight;
+
+const apiHistoryLength = async (token: string, tenantId: string) =>
+  (await viaApi<{ tenantCoherenceHistory: { points: unknown[] } }>(token, 'TenantCoherenceHistory', { tenantId, limit: 100 }))
+    .tenantCoherenceHistory.points.length;
+
 const apiAuditLength = async (token: string, id: string) =>
   (await viaApi<{ commandAudit: { entries: unknown[] } }>(token, 'CommandAudit', { id })).commandAudit.entries.length;
 
@@ -188,7 +197,15 @@ describe('the Workbench in Chromium', () => {
     // The view may have loaded before the relay projected; the live subscription then brings the score.
     const expected = await apiScore(token, tenants.acme);
     await expect.poll(gaugeValue, { timeout: 30_000 }).toBe(expected);
-    expect(await page.getByRole('table', { name: 'Sources' }).getByRole('rowheader', { name: 'api' }).isVisible()).toBe(true);
+    // The weight column: the source's Σw as the API answers it (each pushed signal weighs 1 by default).
+    const apiRow = page
+      .getByRole('table', { name: 'Sources' })
+      .getByRole('row')
+      .filter({ has: page.getByRole('rowheader', { name: 'api' }) });
+    expect(await page.getByRole('table', { name: 'Sources' }).getByRole('columnheader', { name: 'Weight' }).isVisible()).toBe(true);
+    const weight = await apiSourceWeight(token, tenants.acme, 'api');
+    expect(weight).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => apiRow.getByRole('cell').nth(1).textContent(), { timeout: 30_000 }).toBe(String(weight));
   });
 
   it(`moves the gauge within ${GAUGE_BOUND_MS} ms of a push's 202, without a reload`, async () => {
@@ -222,6 +239,25 @@ describe('the Workbench in Chromium', () => {
     expect(elapsedMs).toBeLessThanOrEqual(GAUGE_BOUND_MS);
   });
 
+  it('draws the stored score history after a reload, with its text alternative', async () => {
+    await openWorkbench(`/tenants/${tenants.acme}`);
+    const token = await signIn(tenants.acme, ['coherence:read:self']);
+    // The tests above changed acme's score at least twice (the first score, then the push of low values).
+    await expect.poll(() => apiHistoryLength(token, tenants.acme), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    // A reload signs out (the token lives in memory only): what the chart shows now comes from the API, not from this page.
+    await page.reload();
+    await signIn(tenants.acme, ['coherence:read:self']);
+    await expect.poll(() => page.getByRole('img', { name: 'Score history' }).isVisible(), { timeout: 30_000 }).toBe(true);
+    // The text alternative is folded away under its summary; roles inside a closed <details> are hidden.
+    await page.getByText('Score history as a table').click();
+    const rows = page.getByRole('table', { name: 'Score history table' }).locator('tbody tr');
+    await expect.poll(async () => (await rows.count()) === (await apiHistoryLength(token, tenants.acme)), { timeout: 30_000 }).toBe(true);
+    expect(await page.locator('#history-caption').textContent()).toMatch(
+      /^Score history: \d+ change\(s\) from .+ UTC to .+ UTC, latest \d\.\d{4}$/,
+    );
+    await checkView('tenant-history');
+  });
+
   it('gets no answer from the gateway when served from an origin its allow-list does not name', async () => {
     const stranger = await startWorkbench({
       gatewayUrl: app.gatewayUrl,
@@ -245,10 +281,24 @@ describe('the Workbench in Chromium', () => {
     }
   });
 
-  it("shows the 403 message, not data, for another tenant's id in the URL", async () => {
+  it("shows the 403 message once, not data, for another tenant's id in the URL, and the live status refused", async () => {
     await openWorkbench(`/tenants/${tenants.globex}`);
+    let sockets = 0;
+    page.on('websocket', () => (sockets += 1));
     await signIn(tenants.acme, ['coherence:read:self']);
     await expect.poll(() => page.getByRole('alert').first().textContent(), { timeout: 30_000 }).toContain('TENANT_MISMATCH');
+    const liveStatus = page.getByRole('status', { name: 'Live updates' });
+    await expect.poll(() => liveStatus.textContent(), { timeout: 30_000 }).toBe('refused (FORBIDDEN TENANT_MISMATCH)');
+    // The score read, the history read and the subscription were all refused for the one reason: one alert says it.
+    expect(await page.getByRole('alert').allTextContents()).toEqual([
+      'Your token may not do this. Your token is for another tenant. (FORBIDDEN TENANT_MISMATCH)',
+    ]);
+    // A refused subscription is not retried: no socket opens after the refusal, and the status stays refused.
+    const socketsAtRefusal = sockets;
+    await page.waitForTimeout(3_000);
+    process.stderr.write(`[workbench] ${socketsAtRefusal} socket(s) opened up to the refusal, ${sockets} three seconds later\n`);
+    expect(sockets).toBe(socketsAtRefusal);
+    expect(await liveStatus.textContent()).toBe('refused (FORBIDDEN TENANT_MISMATCH)');
     expect(await page.getByRole('heading', { name: `Tenant ${tenants.globex}` }).isVisible()).toBe(true);
     expect(await gauge().count()).toBe(0);
     expect(await page.getByRole('table', { name: 'Sources' }).count()).toBe(0);
@@ -310,6 +360,9 @@ describe('the Workbench in Chromium', () => {
         )
         .toContain('FEATURE_DISABLED');
       expect(await gauge().count()).toBe(0);
+      await expect
+        .poll(() => page.getByRole('status', { name: 'Live updates' }).textContent(), { timeout: 30_000 })
+        .toBe('refused (FEATURE_DISABLED)');
       await checkView('tenant-disabled');
       await nav.getByRole('link', { name: 'Status' }).click();
       await expect.poll(() => killSwitchState.textContent(), { timeout: 30_000 }).toBe('off');

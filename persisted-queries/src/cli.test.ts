@@ -116,8 +116,8 @@ describe('pq as the CI gate', () => {
   it('fails when a schema change would break a persisted operation', async () => {
     expect(await pq('update')).toBe(0);
     const supergraph = join(project, 'supergraph.graphql');
-    // The field the fixture's fragment selects disappears from the schema.
-    writeFileSync(supergraph, readFileSync(supergraph, 'utf8').replace(/^\s*status: CoherenceStatus!.*$/m, ''));
+    // The field the fixture's fragment selects disappears from CoherenceScore (the only status owned by a join__field).
+    writeFileSync(supergraph, readFileSync(supergraph, 'utf8').replace(/^\s*status: CoherenceStatus! @join__field.*$/m, ''));
     expect(await pq('check')).toBe(1);
     expect(stderr.join('')).toMatch(/Dashboard [0-9a-f]{12} would break against the supergraph: Cannot query field "status"/);
   });

@@ -21,6 +21,7 @@ package coherence.authz
 # Which kind of access each root field needs. A field missing here is denied.
 field_access := {
 	"tenantCoherence": "read",
+	"tenantCoherenceHistory": "read",
 	"signals": "read",
 	"coherenceEvents": "read",
 	"publishSignals": "write",

@@ -93,29 +93,22 @@ export function OperatorView() {
       )}
       {actionDone === undefined ? null : <p role="status">{actionDone}</p>}
       <div className="scroll">
-        <table aria-label="Troubleshooting queue">
+        <table aria-label="Troubleshooting queue" className="cards">
           <thead>
             <tr>
               <th scope="col">Command</th>
+              <th scope="col">Actions</th>
               <th scope="col">Tenant</th>
               <th scope="col">Type</th>
               <th scope="col">Status</th>
               <th scope="col">Attempts</th>
               <th scope="col">Last error</th>
-              <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
             {(page?.edges ?? []).map(({ node }) => (
               <tr key={node.id}>
                 <th scope="row">{node.id}</th>
-                <td>{node.tenantId}</td>
-                <td>{node.type}</td>
-                <td>{node.status}</td>
-                <td>
-                  {node.attempts}/{node.maxAttempts}
-                </td>
-                <td>{node.lastError ? `${node.lastError.code}: ${node.lastError.message}` : ''}</td>
                 <td className="actions">
                   <button type="button" aria-label={`Audit ${node.id}`} onClick={() => setSelected(node.id)}>
                     Audit
@@ -131,6 +124,13 @@ export function OperatorView() {
                     </button>
                   ))}
                 </td>
+                <td data-label="Tenant">{node.tenantId}</td>
+                <td data-label="Type">{node.type}</td>
+                <td data-label="Status">{node.status}</td>
+                <td data-label="Attempts">
+                  {node.attempts}/{node.maxAttempts}
+                </td>
+                <td data-label="Last error">{node.lastError ? `${node.lastError.code}: ${node.lastError.message}` : 'none'}</td>
               </tr>
             ))}
           </tbody>
@@ -159,7 +159,7 @@ export function OperatorView() {
             </p>
           ) : null}
           <div className="scroll">
-            <table aria-label="Audit trail">
+            <table aria-label="Audit trail" className="cards">
               <thead>
                 <tr>
                   <th scope="col">At</th>
@@ -173,12 +173,12 @@ export function OperatorView() {
               <tbody>
                 {(audit.data?.commandAudit.entries ?? []).map((entry) => (
                   <tr key={entry.id}>
-                    <td>{entry.at}</td>
-                    <td>{entry.actor}</td>
-                    <td>{entry.action}</td>
-                    <td>{entry.from ?? ''}</td>
-                    <td>{entry.to}</td>
-                    <td>{entry.reason}</td>
+                    <td data-label="At">{entry.at}</td>
+                    <td data-label="Actor">{entry.actor}</td>
+                    <td data-label="Action">{entry.action}</td>
+                    <td data-label="From">{entry.from ?? ''}</td>
+                    <td data-label="To">{entry.to}</td>
+                    <td data-label="Reason">{entry.reason}</td>
                   </tr>
                 ))}
               </tbody>

@@ -1,8 +1,9 @@
 import { createClient } from 'graphql-ws';
 import type { CoherenceScore } from './operations';
 import { persistedIdOf } from './operations';
+import { FINAL_CLOSE_CODES, refusalOfLiveError, type Refusal } from './refusals';
 
-export type LiveState = 'connecting' | 'live' | 'reconnecting';
+export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'refused';
 
 export interface LiveScoresOptions {
   wsUrl: string;
@@ -10,34 +11,40 @@ export interface LiveScoresOptions {
   tenantId: string;
   onScore: (score: CoherenceScore) => void;
   onState: (state: LiveState) => void;
-  /** A refusal on the socket (e.g. FEATURE_DISABLED, FORBIDDEN): the message with its code. */
-  onRefused: (message: string) => void;
+  /** Why the gateway refused the subscription or the connection; the state is `refused` from then on. */
+  onRefused: (refusal: Refusal) => void;
 }
 
 /**
  * `coherenceEvents` over graphql-ws with the persisted id and no text (Apollo's
  * WebSocket link would print the document). The token goes in
- * `connectionParams`, never in the URL. Reconnects for ever, with graphql-ws's
- * randomised exponential backoff; returns the function that stops it.
+ * `connectionParams`, never in the URL. Returns the function that stops it.
  *
- * Once stopped, the client's late events are dropped: disposing it still emits
- * `closed`, which would otherwise mark the view "reconnecting" after the
- * subscription that replaced it (same view, new token or a re-run effect) went live.
+ * A lost connection is retried for ever with graphql-ws's randomised
+ * exponential backoff ("reconnecting"). A refusal is not: a subscribe the
+ * gateway refuses (policy, kill switch, a cap) or a connection it closes for
+ * good (4401, 4403) would be refused again, so the view shows `refused` and
+ * nothing more is sent, except after a refusal that names a delay
+ * (`retryAfterSeconds`), when it subscribes once more after that delay.
+ *
+ * Once stopped or refused, the client's late events are dropped: closing or
+ * disposing it still emits `closed`, which would otherwise mark the view
+ * "reconnecting" (docs/adr/0030-workbench-app.md).
  */
 export function subscribeToScores(options: LiveScoresOptions): () => void {
   let connectedOnce = false;
   let stopped = false;
+  let refused = false;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let unsubscribe = () => {};
   const onState = (state: LiveState) => {
-    if (!stopped) options.onState(state);
-  };
-  const onRefused = (message: string) => {
-    if (!stopped) options.onRefused(message);
+    if (!stopped && !refused) options.onState(state);
   };
   const client = createClient({
     url: options.wsUrl,
     connectionParams: { authorization: `Bearer ${options.token}` },
     retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: () => true,
+    shouldRetry: (closeOrError) => !FINAL_CLOSE_CODES.has((closeOrError as { code?: number } | null)?.code ?? 0),
     on: {
       connected: () => {
         connectedOnce = true;
@@ -46,36 +53,39 @@ export function subscribeToScores(options: LiveScoresOptions): () => void {
       closed: () => onState(connectedOnce ? 'reconnecting' : 'connecting'),
     },
   });
-  options.onState('connecting');
-  const unsubscribe = client.subscribe<{ coherenceEvents: CoherenceScore }>(
-    {
-      query: '',
-      variables: { tenantId: options.tenantId },
-      extensions: { persistedQuery: { version: 1, sha256Hash: persistedIdOf('CoherenceEvents') } },
-    },
-    {
-      next: (result) => {
-        if (stopped) return;
-        if (result.data) options.onScore(result.data.coherenceEvents);
-        const error = result.errors?.[0];
-        if (error) onRefused(`${error.message} (${String(error.extensions?.['code'] ?? 'ERROR')})`);
+  const refuse = (refusal: Refusal) => {
+    if (stopped) return;
+    refused = true;
+    options.onState('refused');
+    options.onRefused(refusal);
+    if (refusal.retryAfterSeconds !== undefined) retryTimer = setTimeout(subscribe, Math.max(1, refusal.retryAfterSeconds) * 1_000);
+  };
+  function subscribe() {
+    refused = false;
+    onState('connecting');
+    unsubscribe = client.subscribe<{ coherenceEvents: CoherenceScore }>(
+      {
+        query: '',
+        variables: { tenantId: options.tenantId },
+        extensions: { persistedQuery: { version: 1, sha256Hash: persistedIdOf('CoherenceEvents') } },
       },
-      error: (error) => onRefused(refusalText(error)),
-      complete: () => undefined,
-    },
-  );
+      {
+        next: (result) => {
+          if (stopped) return;
+          if (result.data) options.onScore(result.data.coherenceEvents);
+          if (result.errors) refuse(refusalOfLiveError(result.errors) ?? { code: 'ERROR', message: 'the live update failed' });
+        },
+        // Only a refusal or a final close ends a subscription this client retries for ever.
+        error: (error) => refuse(refusalOfLiveError(error) ?? { code: 'NETWORK_ERROR', message: 'the live connection failed' }),
+        complete: () => undefined,
+      },
+    );
+  }
+  subscribe();
   return () => {
     stopped = true;
+    clearTimeout(retryTimer);
     unsubscribe();
     void client.dispose();
   };
-}
-
-function refusalText(error: unknown): string {
-  if (Array.isArray(error)) {
-    const first = error[0] as { message?: string; extensions?: { code?: string } } | undefined;
-    return `${first?.message ?? 'the subscription was refused'} (${first?.extensions?.code ?? 'ERROR'})`;
-  }
-  if (error instanceof Error) return error.message;
-  return 'the live connection failed';
 }

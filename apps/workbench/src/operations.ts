@@ -5,14 +5,24 @@ import CommandAudit from '@coherence/persisted-queries/operations/CommandAudit.g
 import CompleteCommand from '@coherence/persisted-queries/operations/CompleteCommand.graphql';
 import RetryCommand from '@coherence/persisted-queries/operations/RetryCommand.graphql';
 import TenantCoherence from '@coherence/persisted-queries/operations/TenantCoherence.graphql';
+import TenantCoherenceHistory from '@coherence/persisted-queries/operations/TenantCoherenceHistory.graphql';
 import TroubleshootingQueue from '@coherence/persisted-queries/operations/TroubleshootingQueue.graphql';
 import persistedIds from 'virtual:persisted-ids';
 
-export const documents = { TenantCoherence, TroubleshootingQueue, CommandAudit, RetryCommand, CancelCommand, CompleteCommand };
+export const documents = {
+  TenantCoherence,
+  TenantCoherenceHistory,
+  TroubleshootingQueue,
+  CommandAudit,
+  RetryCommand,
+  CancelCommand,
+  CompleteCommand,
+};
 
 /** The persisted id of an operation by name (the subscription goes over graphql-ws without Apollo's link). */
 export function persistedIdOf(name: string): string {
-  const found = persistedIds.operations.find((operation) => operation.name === name);
+  // The last entry of a name is its current version (a changed operation keeps its old id until `pq prune`).
+  const found = persistedIds.operations.findLast((operation) => operation.name === name);
   if (found === undefined) throw new Error(`operation ${name} is not in the persisted-operations manifest`);
   return found.id;
 }
@@ -25,6 +35,8 @@ export interface SourceScore {
   source: string;
   score: number;
   count: number;
+  /** Σ of the source's signal weights in the window; null for a score stored before weights were recorded. */
+  weight: number | null;
 }
 
 export interface CoherenceScore {
@@ -36,6 +48,12 @@ export interface CoherenceScore {
   asOf?: string | null;
   updatedAt: string | null;
   sources: SourceScore[];
+}
+
+export interface CoherenceHistoryPage {
+  /** Newest first. */
+  points: { score: number | null; status: CoherenceStatus; changedAt: string }[];
+  nextBefore: string | null;
 }
 
 export interface OperatorCommand {

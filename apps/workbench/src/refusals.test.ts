@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeRefusal, parseRetryAfter, refusalOf } from './refusals';
+import { describeRefusal, parseRetryAfter, refusalOf, refusalOfLiveError } from './refusals';
 
 const NOW = Date.parse('2026-11-27T01:00:00Z');
 const body = (code: string, extensions: Record<string, unknown> = {}) => ({
@@ -51,5 +51,21 @@ describe('a refusal as the reader sees it', () => {
   it('keeps the gateway message for a code it has no words for, and names a bare status', () => {
     expect(describeRefusal(refusalOf(400, new Headers(), body('BAD_USER_INPUT'), NOW))).toBe('refused: BAD_USER_INPUT (BAD_USER_INPUT)');
     expect(describeRefusal(refusalOf(502, new Headers(), '<html>bad gateway</html>', NOW))).toBe('the gateway answered 502 (HTTP_502)');
+  });
+});
+
+describe('a refusal on the live socket', () => {
+  it('reads a refused subscribe from its GraphQL errors, reason code and delay included', () => {
+    const refused = refusalOfLiveError(body('FORBIDDEN', { reasonCode: 'TENANT_MISMATCH' }).errors);
+    expect(refused).toEqual({ code: 'FORBIDDEN', reasonCode: 'TENANT_MISMATCH', message: 'refused: FORBIDDEN' });
+    expect(refusalOfLiveError(body('SERVICE_UNAVAILABLE', { retryAfterSeconds: 5 }).errors)?.retryAfterSeconds).toBe(5);
+  });
+
+  it('reads a connection refused for good from its close code and reason, and nothing from a lost network', () => {
+    expect(refusalOfLiveError({ code: 4403, reason: 'TENANT_SUSPENDED' })).toMatchObject({ code: 'TENANT_SUSPENDED' });
+    expect(refusalOfLiveError({ code: 4401, reason: '' })).toMatchObject({ code: 'CLOSE_4401' });
+    expect(refusalOfLiveError({ code: 1006, reason: '' })).toBeUndefined();
+    expect(refusalOfLiveError({ code: 4429, reason: 'RATE_LIMITED' })).toBeUndefined();
+    expect(refusalOfLiveError(new Error('socket hang up'))).toBeUndefined();
   });
 });

@@ -1,10 +1,10 @@
 /**
- * A refusal the gateway answered with (README, "Errors"): its HTTP status,
- * `extensions.code`, the reason code a 401/403 carries, and for a 429 or a
- * 503 how long to wait.
+ * A refusal the gateway answered with (README, "Errors"): its HTTP status
+ * (none for a refusal on the live socket), `extensions.code`, the reason code
+ * a 401/403 carries, and for a 429 or a 503 how long to wait.
  */
 export interface Refusal {
-  status: number;
+  status?: number;
   code: string;
   reasonCode?: string;
   message: string;
@@ -30,24 +30,53 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   return Math.max(0, Math.ceil((at - nowMs) / 1_000));
 }
 
-interface GraphQLErrorBody {
-  errors?: { message?: unknown; extensions?: { code?: unknown; reasonCode?: unknown; retryAfterSeconds?: unknown } }[];
+interface GraphQLErrorShape {
+  message?: unknown;
+  extensions?: { code?: unknown; reasonCode?: unknown; retryAfterSeconds?: unknown };
+}
+
+/** The first of the gateway's errors as a refusal; `fallback` names it when the error lacks the gateway's shape. */
+function refusalOfError(first: GraphQLErrorShape | undefined, fallback: { code: string; message: string }, retryAfterHeader?: number) {
+  const code = typeof first?.extensions?.code === 'string' ? first.extensions.code : fallback.code;
+  const reasonCode = typeof first?.extensions?.reasonCode === 'string' ? first.extensions.reasonCode : undefined;
+  const fromBody = first?.extensions?.retryAfterSeconds;
+  const retryAfterSeconds = retryAfterHeader ?? (typeof fromBody === 'number' ? fromBody : undefined);
+  return {
+    code,
+    message: typeof first?.message === 'string' ? first.message : fallback.message,
+    ...(reasonCode === undefined ? {} : { reasonCode }),
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  };
 }
 
 /** Reads a non-2xx gateway answer; a body that is not the gateway's error shape still gives a refusal named by its status. */
 export function refusalOf(status: number, headers: Headers, body: unknown, nowMs: number): Refusal {
-  const first = (body as GraphQLErrorBody | null)?.errors?.[0];
-  const code = typeof first?.extensions?.code === 'string' ? first.extensions.code : `HTTP_${status}`;
-  const reasonCode = typeof first?.extensions?.reasonCode === 'string' ? first.extensions.reasonCode : undefined;
-  const fromBody = first?.extensions?.retryAfterSeconds;
-  const retryAfterSeconds = parseRetryAfter(headers.get('retry-after'), nowMs) ?? (typeof fromBody === 'number' ? fromBody : undefined);
-  return {
-    status,
-    code,
-    message: typeof first?.message === 'string' ? first.message : `the gateway answered ${status}`,
-    ...(reasonCode === undefined ? {} : { reasonCode }),
-    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-  };
+  const first = (body as { errors?: GraphQLErrorShape[] } | null)?.errors?.[0];
+  const fallback = { code: `HTTP_${status}`, message: `the gateway answered ${status}` };
+  return { status, ...refusalOfError(first, fallback, parseRetryAfter(headers.get('retry-after'), nowMs)) };
+}
+
+/**
+ * Close codes with which the gateway refuses a live connection for good
+ * (4000 + the HTTP status; gateway/src/subscriptions/attachCoherenceSubscriptions.ts):
+ * the token is not accepted, so connecting again would be refused again. The
+ * refusal's code is the close reason.
+ */
+export const FINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403]);
+
+/**
+ * What the live socket's error sink got, as a refusal: the GraphQL errors of a
+ * refused subscribe (their code, reason code and delay), or the close of a
+ * connection refused for good. Undefined for anything else, such as a lost
+ * network, after which the client reconnects.
+ */
+export function refusalOfLiveError(error: unknown): Refusal | undefined {
+  if (Array.isArray(error))
+    return refusalOfError(error[0] as GraphQLErrorShape | undefined, { code: 'ERROR', message: 'the subscription was refused' });
+  const close = error as { code?: unknown; reason?: unknown } | null;
+  if (typeof close?.code !== 'number' || !FINAL_CLOSE_CODES.has(close.code)) return undefined;
+  const reason = typeof close.reason === 'string' && close.reason !== '' ? close.reason : `CLOSE_${close.code}`;
+  return { code: reason, message: `the gateway closed the live connection (${close.code})` };
 }
 
 /** What the reader should know and do, per code; the machine code is always shown next to it. */

@@ -19,7 +19,8 @@ const changed: CoherenceChanged = {
     agreement: 1,
     window: 'PT24H',
     updatedAt: '2024-05-01T12:00:00Z',
-    sources: [{ source: 'billing-api', score: 0.6, count: 4 }],
+    asOf: '2024-05-01T11:59:59.5Z',
+    sources: [{ source: 'billing-api', score: 0.6, count: 4, weight: 4 }],
   },
   changedAt: '2024-05-01T12:00:01Z',
 };
@@ -75,6 +76,13 @@ describe('coherenceChangedMessageSchema', () => {
     expect(decodeCoherenceChangedMessage(JSON.stringify(message))).toEqual(message);
     expect(decodeCoherenceChangedMessage('{not json')).toBeUndefined();
     expect(decodeCoherenceChangedMessage(JSON.stringify({ ...message, tenantId: 'other' }))).toBeUndefined();
+  });
+
+  it('decodes a message written before sources carried their weight and the score its asOf', () => {
+    const { asOf: _notYetCarried, ...withoutAsOf } = changed.current;
+    const current = { ...withoutAsOf, sources: [{ source: 'billing-api', score: 0.6, count: 4 }] };
+    const older = { ...message, payload: { ...changed, current } };
+    expect(decodeCoherenceChangedMessage(JSON.stringify(older))).toEqual(older);
   });
 
   it('pins the type and the tenant', () => {

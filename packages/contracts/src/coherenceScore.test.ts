@@ -10,8 +10,8 @@ const scored: CoherenceScore = {
   window: 'PT24H',
   updatedAt: '2024-05-01T12:00:00Z',
   sources: [
-    { source: 'billing-api', score: 0.85, count: 10 },
-    { source: 'search', score: 0.76, count: 3 },
+    { source: 'billing-api', score: 0.85, count: 10, weight: 12.5 },
+    { source: 'search', score: 0.76, count: 3, weight: 3 },
   ],
 };
 
@@ -52,6 +52,7 @@ describe('coherenceScoreSchema', () => {
       sources: [
         { source: 'a', score: 0.5, count: 0 },
         { source: 'b', score: 0.5, count: 1.5 },
+        { source: 'c', score: 0.5, count: 1, weight: -1 },
       ],
       cached: true,
     };
@@ -61,8 +62,14 @@ describe('coherenceScoreSchema', () => {
       'window:format',
       'sources[0].count:min',
       'sources[1].count:integer',
+      'sources[2].weight:min',
       'cached:unknown_field',
     ]);
+  });
+
+  it('accepts sources without a weight, as scores written before it was recorded have them', () => {
+    const before = { ...scored, sources: [{ source: 'billing-api', score: 0.85, count: 10 }] };
+    expect(validate(coherenceScoreSchema, before)).toEqual({ ok: true, value: before });
   });
 
   it('rejects a null score with a non-UNKNOWN status and the rest', () => {

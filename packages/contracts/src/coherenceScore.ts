@@ -13,12 +13,18 @@ export type CoherenceStatus = z.output<typeof coherenceStatusSchema>;
 /** The default scoring window (24 hours). */
 export const DEFAULT_COHERENCE_WINDOW = 'PT24H';
 
-/** One source's share of a score: its own weighted mean and how many signals it had in the window. */
+/** One source's share of a score: its own weighted mean, how many signals it had in the window and their weight. */
 export const sourceScoreSchema = z.strictObject({
   source: boundedString(128),
   score: unitIntervalSchema,
   /** A source only appears when it has at least one signal in the window. */
   count: z.int().min(1),
+  /**
+   * Σ of the source's signal weights in the window, 4 decimals: its share of the
+   * score is this over the sum of all sources' weights. Optional: scores and
+   * CoherenceChanged messages written before it was recorded stay valid.
+   */
+  weight: z.number().min(0).optional(),
 });
 
 /** See {@link sourceScoreSchema}. */
@@ -43,6 +49,11 @@ export const coherenceScoreSchema = z
     /** ISO-8601 duration, e.g. `PT24H`. */
     window: isoDurationSchema,
     updatedAt: isoDateTimeSchema,
+    /**
+     * The instant the score was computed as of (its window ends there).
+     * Optional: CoherenceChanged messages written before it was carried stay valid.
+     */
+    asOf: isoDateTimeSchema.optional(),
     sources: z.array(sourceScoreSchema),
   })
   .superRefine((value, ctx) => {

@@ -166,7 +166,24 @@ describe('coherence_app', () => {
     expect(await asTenant('coherence', usTenant(), 'SELECT tenant_id FROM coherence_scores')).toEqual([{ tenant_id: usTenant() }]);
   });
 
-  it('cannot write scores or read the ledger, the outbox or the score history', async () => {
+  it("reads its tenant's score changes, not the messages recorded with them", async () => {
+    const marker = 0.1234;
+    for (const tenant of [usTenant(), otherUsTenant()])
+      await admin.query(`INSERT INTO coherence_score_history (tenant_id, score, status, message) VALUES ($1, $2, 'CRITICAL', '{}')`, [
+        tenant,
+        marker,
+      ]);
+    try {
+      expect(await asTenant('coherence', usTenant(), 'SELECT tenant_id FROM coherence_score_history WHERE score = $1', [marker])).toEqual([
+        { tenant_id: usTenant() },
+      ]);
+      await refused(asTenant('coherence', usTenant(), 'SELECT message FROM coherence_score_history'));
+    } finally {
+      await admin.query('DELETE FROM coherence_score_history WHERE score = $1', [marker]);
+    }
+  });
+
+  it('cannot write scores or read the ledger, the outbox or the whole score history', async () => {
     await refused(asTenant('coherence', usTenant(), 'UPDATE coherence_scores SET score = 1'));
     await refused(
       asTenant(

@@ -31,7 +31,7 @@ describe('computeCoherence', () => {
         { source: 'api', value: 0.3, weight: 1 },
       ]),
     );
-    expect(result).toEqual({ score: 0.7, status: 'WARN', agreement: 1, sources: [{ source: 'api', score: 0.7, count: 2 }] });
+    expect(result).toEqual({ score: 0.7, status: 'WARN', agreement: 1, sources: [{ source: 'api', score: 0.7, count: 2, weight: 3 }] });
   });
 
   it('computes agreement from the spread of per-source means and sorts sources by name', () => {
@@ -48,7 +48,7 @@ describe('computeCoherence', () => {
     expect(result.status).toBe('CRITICAL');
     expect(result.agreement).toBe(0.4);
     expect(result.sources.map((s) => s.source)).toEqual(['alpha', 'mid', 'zeta']);
-    expect(result.sources[1]).toEqual({ source: 'mid', score: 0.3333, count: 1 });
+    expect(result.sources[1]).toEqual({ source: 'mid', score: 0.3333, count: 1, weight: 3 });
   });
 
   it('reads the status off the rounded score', () => {
@@ -73,7 +73,7 @@ describe('computeCoherence', () => {
       { source: 'weightless', weightedSum: 0, weightSum: 0, count: 2 },
       { source: 'real', weightedSum: 0.6, weightSum: 1, count: 1 },
     ]);
-    expect(result).toEqual({ score: 0.6, status: 'WARN', agreement: 1, sources: [{ source: 'real', score: 0.6, count: 1 }] });
+    expect(result).toEqual({ score: 0.6, status: 'WARN', agreement: 1, sources: [{ source: 'real', score: 0.6, count: 1, weight: 1 }] });
   });
 
   it('sums aggregates that name the same source before scoring it', () => {
@@ -84,8 +84,8 @@ describe('computeCoherence', () => {
     ]);
     // api: (0.9 + 0.5) / 2 = 0.7; db 0.2; all: 1.6 / 3
     expect(result.sources).toEqual([
-      { source: 'api', score: 0.7, count: 2 },
-      { source: 'db', score: 0.2, count: 1 },
+      { source: 'api', score: 0.7, count: 2, weight: 2 },
+      { source: 'db', score: 0.2, count: 1, weight: 1 },
     ]);
     expect(result.score).toBe(0.5333);
     expect(result.agreement).toBe(0.5);
@@ -100,7 +100,7 @@ describe('computeCoherence is total', () => {
       score: 0.5,
       status: 'WARN',
       agreement: 1,
-      sources: [{ source: 'api', score: 0.5, count: 2 }],
+      sources: [{ source: 'api', score: 0.5, count: 2, weight: Number.MAX_VALUE }],
     });
   });
 
@@ -115,9 +115,9 @@ describe('computeCoherence is total', () => {
       status: 'HEALTHY',
       agreement: 0.4,
       sources: [
-        { source: 'heavy-a', score: 0.9, count: 3 },
-        { source: 'heavy-b', score: 0.7, count: 1 },
-        { source: 'light', score: 0.3, count: 1 },
+        { source: 'heavy-a', score: 0.9, count: 3, weight: Number.MAX_VALUE },
+        { source: 'heavy-b', score: 0.7, count: 1, weight: Number.MAX_VALUE },
+        { source: 'light', score: 0.3, count: 1, weight: 0 },
       ],
     });
   });
@@ -131,7 +131,7 @@ describe('computeCoherence is total', () => {
     ];
     expect(computeCoherence(broken)).toEqual({ score: null, status: 'UNKNOWN', agreement: null, sources: [] });
     const withReal = computeCoherence([...broken, { source: 'real', weightedSum: 1.2, weightSum: 2, count: 2 }]);
-    expect(withReal).toEqual({ score: 0.6, status: 'WARN', agreement: 1, sources: [{ source: 'real', score: 0.6, count: 2 }] });
+    expect(withReal).toEqual({ score: 0.6, status: 'WARN', agreement: 1, sources: [{ source: 'real', score: 0.6, count: 2, weight: 2 }] });
   });
 
   it('keeps a corrupt weighted sum (negative, or above the weight) inside [0, 1]', () => {
@@ -141,15 +141,24 @@ describe('computeCoherence is total', () => {
       { source: 'noise', weightedSum: 1 + Number.EPSILON, weightSum: 1, count: 1 },
     ]);
     expect(result.sources).toEqual([
-      { source: 'above', score: 1, count: 1 },
-      { source: 'below', score: 0, count: 1 },
-      { source: 'noise', score: 1, count: 1 },
+      { source: 'above', score: 1, count: 1, weight: 0 },
+      { source: 'below', score: 0, count: 1, weight: 1 },
+      { source: 'noise', score: 1, count: 1, weight: 1 },
     ]);
     expect(result.agreement).toBe(0);
     expect(result.score).toBe(0.5);
   });
 
   // 150,000 sources take well under a second alone, but more than vitest's 5 s default on a machine busy with the whole suite.
+  it("reports a source's weight as its Σw, the largest double when that overflows", () => {
+    const result = computeCoherence([
+      { source: 'huge', weightedSum: 1e305, weightSum: 1e305, count: 1 },
+      { source: 'small', weightedSum: 0.123_456, weightSum: 0.246_912, count: 2 },
+    ]);
+    // 1e305 cannot be rounded to 4 decimals in a double (×10⁴ overflows): it is reported as it is.
+    expect(result.sources.map((s) => s.weight)).toEqual([1e305, 0.2469]);
+  });
+
   it('handles more sources than a spread argument list can hold', () => {
     const many = Array.from({ length: 150_000 }, (_, i) => ({ source: `s${i}`, weightedSum: i % 2, weightSum: 1, count: 1 }));
     expect(computeCoherence(many)).toMatchObject({ score: 0.5, agreement: 0 });
@@ -237,6 +246,7 @@ describe('computeCoherence over arbitrary accepted batches (fast-check)', () => 
         const result = computeCoherence(aggregates);
         const inUnit = (x: number | null) => x === null || (Number.isFinite(x) && x >= 0 && x <= 1);
         expect(inUnit(result.score) && inUnit(result.agreement) && result.sources.every((s) => inUnit(s.score))).toBe(true);
+        expect(result.sources.every((s) => Number.isFinite(s.weight) && s.weight >= 0)).toBe(true);
         expect(result.status).toBe(statusOf(result.score));
       }),
       { numRuns: 1_000 },
@@ -256,7 +266,7 @@ function plainSumCoherence(aggregates: readonly SourceAggregate[]): Coherence {
     status: statusOf(score),
     agreement: round4(1 - (Math.max(...means) - Math.min(...means))),
     sources: aggregates
-      .map((a) => ({ source: a.source, score: round4(a.weightedSum / a.weightSum), count: a.count }))
+      .map((a) => ({ source: a.source, score: round4(a.weightedSum / a.weightSum), count: a.count, weight: round4(a.weightSum) }))
       .sort((x, y) => (x.source < y.source ? -1 : 1)),
   };
 }

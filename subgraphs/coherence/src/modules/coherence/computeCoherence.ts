@@ -20,7 +20,8 @@ export interface Coherence {
   score: number | null;
   status: CoherenceStatus;
   agreement: number | null;
-  sources: { source: string; score: number; count: number }[];
+  /** `weight` is the source's Σw in the window: its share of the score is weight / Σ of all weights. */
+  sources: { source: string; score: number; count: number; weight: number }[];
 }
 
 /** Status thresholds on the (rounded) score, from docs/architecture.md ("The score"). */
@@ -36,6 +37,16 @@ const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;
  * constraints, not a correction that ever changes a result.
  */
 const toUnit = (x: number): number => Math.min(1, Math.max(0, round4(x)));
+
+/**
+ * A source's Σw as clients see it: rounded to 4 decimals while that is finite,
+ * else the largest finite number (a Σw too large for a float, which only a
+ * corrupt store can give, is still reported as a number).
+ */
+function toWeight(x: number): number {
+  const rounded = round4(x);
+  return Number.isFinite(rounded) ? rounded : Math.min(x, Number.MAX_VALUE);
+}
 
 /**
  * A power of two that brings `x` (> 0) down to about 1 (within a factor of
@@ -86,7 +97,7 @@ export function aggregateBySource(signals: readonly WeightedValue[]): SourceAggr
 
 /**
  * The coherence score (docs/architecture.md, "The score"): the weighted mean of
- * all signals in the window, the per-source weighted means, and agreement =
+ * all signals in the window, the per-source weighted means and weights, and agreement =
  * 1 − (max − min) of those means. Agreement is taken from the unrounded
  * means; every reported number is then rounded to 4 decimals, and the status
  * is read off the rounded score so it always matches what clients see.
@@ -140,7 +151,7 @@ export function computeCoherence(aggregates: readonly SourceAggregate[]): Cohere
     agreement: toUnit(1 - spread),
     // Names are unique after the grouping above, so the order is total.
     sources: present
-      .map((a) => ({ source: a.source, score: toUnit(a.mean), count: a.count }))
+      .map((a) => ({ source: a.source, score: toUnit(a.mean), count: a.count, weight: toWeight(a.weightSum / a.scale) }))
       .sort((x, y) => (x.source < y.source ? -1 : 1)),
   };
 }

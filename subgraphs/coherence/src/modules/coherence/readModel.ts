@@ -18,7 +18,7 @@ interface ScoreRow {
  * as of (its window ends there), so a client can reproduce it; `updatedAt` is
  * only when the row was written. A tenant never computed is UNKNOWN, as of no instant.
  */
-export type CoherenceScoreRead = CoherenceScore & { asOf: string | null };
+export type CoherenceScoreRead = Omit<CoherenceScore, 'asOf'> & { asOf: string | null };
 
 /** See {@link CoherenceScoreRead}. */
 export async function readCoherenceScore(pool: PgPool, tenantId: string, windowIso: string): Promise<CoherenceScoreRead> {

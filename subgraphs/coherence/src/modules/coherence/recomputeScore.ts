@@ -48,7 +48,12 @@ export async function recomputeScore(
   if (!changed) return { score: coherence.score, status: coherence.status, changed };
   const message = createCoherenceChangedMessage({
     // changedAt is replaced by the commit time when published: subscribers measure fan-out latency from it.
-    change: { tenantId, previous, current: { tenantId, ...coherence, window: windowIso, updatedAt }, changedAt: updatedAt },
+    change: {
+      tenantId,
+      previous,
+      current: { tenantId, ...coherence, window: windowIso, updatedAt, asOf: asOf.toISOString() },
+      changedAt: updatedAt,
+    },
     timestamp: updatedAt,
     correlationId: cause.correlationId,
     causationId: cause.causationId,

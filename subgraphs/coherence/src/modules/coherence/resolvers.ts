@@ -1,6 +1,7 @@
 import type { PgPool, SubgraphContext } from '@coherence/platform';
 import { resolveSignals, type SignalsContext } from '../signals/resolvers';
 import { readCoherenceScore } from './readModel';
+import { readScoreHistory } from './scoreHistory';
 
 export type CoherenceContext = SubgraphContext &
   SignalsContext & {
@@ -14,6 +15,11 @@ export const coherenceResolvers = {
   Query: {
     tenantCoherence: (_root: unknown, args: { tenantId: string }, context: CoherenceContext) =>
       context.readModel((pool) => readCoherenceScore(pool, args.tenantId, context.windowIso)),
+    tenantCoherenceHistory: (
+      _root: unknown,
+      args: { tenantId: string; limit?: number | null; before?: string | null },
+      context: CoherenceContext,
+    ) => context.readModel((pool) => readScoreHistory(pool, args)),
     signals: (_root: unknown, args: Parameters<typeof resolveSignals>[0], context: CoherenceContext) => resolveSignals(args, context),
   },
   CoherenceScore: {

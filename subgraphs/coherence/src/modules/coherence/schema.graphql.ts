@@ -25,8 +25,8 @@ export const scoreTypeDefs = gql(/* GraphQL */ `
     window: String!
     """
     The instant the score was computed as of: it covers the signals with ts in (asOf − window, asOf]
-    stored by then. Null when the tenant has never been scored, and in coherenceEvents, whose
-    change messages do not carry it.
+    stored by then. Null when the tenant has never been scored, and in coherenceEvents for a change
+    recorded before change messages carried it.
     """
     asOf: DateTime
     "When the score was last written (a recompute that changes nothing also writes it)."
@@ -36,12 +36,39 @@ export const scoreTypeDefs = gql(/* GraphQL */ `
 
   type SourceScore {
     source: String!
+    "The source's weighted mean in the window, 4 decimals."
     score: Float!
     count: Int!
+    """
+    The source's weight in the score: the sum of its signals' weights in the window (the score is the mean of
+    every signal weighted by its own weight, so a source counts in proportion to this), 4 decimals. Null for a
+    score written before weights were recorded.
+    """
+    weight: Float
+  }
+
+  "A tenant's score right after one of its changes."
+  type CoherenceHistoryPoint {
+    "Null when the window emptied."
+    score: Float
+    status: CoherenceStatus!
+    changedAt: DateTime!
+  }
+
+  type CoherenceHistoryPage {
+    "Newest first."
+    points: [CoherenceHistoryPoint!]!
+    "Pass as before for the next older page; null when this page reaches the tenant's first recorded change."
+    nextBefore: String
   }
 
   type Query {
     tenantCoherence(tenantId: ID!): CoherenceScore!
+    """
+    Every change of the tenant's score or status, newest first (what the relay records with each
+    CoherenceChanged; retention deletes old ones). limit is 1 to 500; before is a nextBefore this API gave out.
+    """
+    tenantCoherenceHistory(tenantId: ID!, limit: Int = 100, before: String): CoherenceHistoryPage!
   }
 
   """
