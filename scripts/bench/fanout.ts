@@ -91,7 +91,7 @@ try {
   );
   const { wsUrl, metricsUrl } = endpoint!;
   const activeSubscriptions = async () => Number(/^subscription_active (\S+)$/m.exec(await (await fetch(metricsUrl)).text())?.[1] ?? 0);
-  const subscriptionId = manifest.operations.find((op) => op.name === 'CoherenceEvents')!.id;
+  const subscriptionId = manifest.operations.findLast((op) => op.name === 'CoherenceEvents')!.id;
   const tenants = Array.from({ length: tenantCount }, (_, i) => `bench-${i}`);
   const tokens = await Promise.all(
     tenants.map((tenant) =>

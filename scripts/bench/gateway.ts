@@ -73,7 +73,7 @@ const {
 if (![durationSeconds, rounds, connections, warmupSeconds, spreadTenantCount].every((n) => Number.isInteger(n) && n > 0)) usageError(usage);
 
 const say = (message: string) => console.log(`[bench:gateway] ${message}`);
-const operation = manifest.operations.find((op) => op.name === 'TenantCoherence')!;
+const operation = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!;
 const installedVersion = (name: string) =>
   (JSON.parse(readFileSync(join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 

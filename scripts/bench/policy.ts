@@ -87,7 +87,7 @@ async function benchGateway(requests: number): Promise<void> {
     defer(() => app.stop());
     const tenantId = `${database.namespace}-bench`;
     const headers = { 'content-type': 'application/json', ...(await app.readHeaders(tenantId)) };
-    const id = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
+    const id = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
     const body = JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables: { tenantId } });
     const read = async () => {
       const response = await fetch(`${app.gatewayUrl}/graphql`, { method: 'POST', headers, body });
