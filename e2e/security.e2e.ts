@@ -625,13 +625,14 @@ describe('kill switch, break glass and bundle activation', () => {
       GATEWAY_BREAK_GLASS_UNTIL: '2026-01-01T00:00:00Z',
     });
     try {
-      // Today's gateway would start and keep running: give it long enough to have exited if it refuses.
-      expect(await Promise.race([child.exited, sleep(20_000, 'still running')])).toBe(2);
+      // A gateway that took the setting would keep running: give it long enough to have exited if it refuses. Loading its
+      // modules through tsx takes about 9 s on a quiet machine before the config is read, and three times that under load.
+      expect(await Promise.race([child.exited, sleep(60_000, 'still running')])).toBe(2);
       expect(readFileSync(logFile, 'utf8')).toContain('GATEWAY_BREAK_GLASS_UNTIL: is in the past');
     } finally {
       await child.stop();
     }
-  });
+  }, 90_000);
 
   it('refuses a tampered bundle on reload and keeps deciding with the active one', async () => {
     const token = await paused.mintToken({ tenant: tenant('ops'), scopes: ['coherence:read'] });
