@@ -90,7 +90,10 @@ describe('a platform admin', () => {
     const contact = { contactId: 'ops', url: 'https://93.184.215.14/hook' };
     expect(await allowed('PutContact', 'putContact', { tenantId: id, contact }, token)).toMatchObject({ contact, error: null });
     const client = { clientId: 'acme-producer', scopes: ['coherence:write:self'], enabled: true };
-    expect(await allowed('PutApiClient', 'putApiClient', { tenantId: id, client }, token)).toMatchObject({ apiClient: client, error: null });
+    expect(await allowed('PutApiClient', 'putApiClient', { tenantId: id, client }, token)).toMatchObject({
+      apiClient: client,
+      error: null,
+    });
 
     expect(await allowed('Tenant', 'tenant', { tenantId: id }, token)).toMatchObject({
       tenant: {
@@ -231,5 +234,84 @@ describe('who may administer', () => {
       entries: Record<string, unknown>[];
     };
     expect(audit.entries.filter((entry) => entry['actor'] !== 'admin:olga').map((entry) => entry['action'])).toEqual(['create']);
+  });
+});
+
+describe('suspension (the acceptance of issue 20, item 1)', () => {
+  it('an admin creates a tenant, a producer pushes for it, a reader reads it; suspended, both are refused within 1 s; the audit shows each change', async () => {
+    const id = tenant('suspended');
+    const admin = await platformAdmin();
+    await allowed(
+      'CreateTenant',
+      'createTenant',
+      { input: { tenantId: id, settings: { residency: 'us', name: 'Soon suspended' } } },
+      admin,
+    );
+    const producer = await app.mintToken({ sub: 'producer', tenant: id, scopes: ['coherence:write:self'] });
+    const reader = await app.mintToken({ sub: 'reader', tenant: id, scopes: ['coherence:read:self'] });
+    let signalId = 0;
+    const push = async () => {
+      signalId += 1;
+      const signal = {
+        tenantId: id,
+        source: 'checkout',
+        signalId: `s${signalId}`,
+        ts: new Date().toISOString(),
+        type: 'latency',
+        value: 0.9,
+      };
+      const response = await fetch(`${app.ingestUrl}/v1/signals`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${producer}` },
+        body: JSON.stringify({ signals: [signal] }),
+      });
+      return { status: response.status, body: (await response.json()) as { error?: { code?: string } } };
+    };
+    const read = () => call('TenantCoherence', { tenantId: id }, reader);
+
+    expect(await push()).toMatchObject({ status: 202 });
+    await app.relay.drainAll();
+    const served = await read();
+    expect(served.status).toBe(200);
+    expect(served.body.data?.['tenantCoherence']).toMatchObject({ tenantId: id, score: 0.9 });
+
+    const suspended = await allowed('SuspendTenant', 'suspendTenant', { tenantId: id }, admin);
+    const suspendedAt = Date.now();
+    expect(suspended).toMatchObject({ tenant: { tenantId: id, suspendedAt: expect.any(String) }, error: null });
+    // Both refusals within 1 s of the change (TenantChanged → each process's tenant directory), polled, not slept.
+    const refusedWithin = async (attempt: () => Promise<{ status: number; code: unknown }>) => {
+      for (;;) {
+        const { status, code } = await attempt();
+        if (status === 403 && code === 'TENANT_SUSPENDED') return Date.now() - suspendedAt;
+        if (Date.now() - suspendedAt > 5_000) throw new Error(`still ${status} ${String(code)} 5 s after the suspension`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    const [writeRefusedMs, readRefusedMs] = await Promise.all([
+      refusedWithin(async () => {
+        const { status, body } = await push();
+        return { status, code: body.error?.code };
+      }),
+      refusedWithin(async () => {
+        const { status, body } = await read();
+        return { status, code: refusalOf(body)?.['code'] };
+      }),
+    ]);
+    expect(writeRefusedMs).toBeLessThan(1_000);
+    expect(readRefusedMs).toBeLessThan(1_000);
+    expect(refusalOf((await read()).body)).toMatchObject({ code: 'TENANT_SUSPENDED', reasonCode: 'TENANT_SUSPENDED' });
+
+    // Its administration goes on: the audit is readable and the tenant can be resumed, after which both are served again.
+    await allowed('ResumeTenant', 'resumeTenant', { tenantId: id }, admin);
+    await expect.poll(async () => (await read()).status, { timeout: 1_000, interval: 20 }).toBe(200);
+    await expect.poll(async () => (await push()).status, { timeout: 1_000, interval: 20 }).toBe(202);
+    const audit = (await allowed('TenantAudit', 'tenantAudit', { tenantId: id }, admin)) as { entries: Record<string, unknown>[] };
+    expect(audit.entries.map((entry) => [entry['action'], entry['actor']])).toEqual([
+      ['resume', 'admin:alice'],
+      ['suspend', 'admin:alice'],
+      ['create', 'admin:alice'],
+    ]);
+    expect(JSON.parse(audit.entries[1]!['beforeJson'] as string)).toMatchObject({ suspendedAt: null });
+    expect(JSON.parse(audit.entries[1]!['afterJson'] as string)).toMatchObject({ suspendedAt: expect.any(String) });
   });
 });

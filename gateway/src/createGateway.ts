@@ -109,8 +109,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS,
     negativeTtlMs: config.GATEWAY_TENANT_NEGATIVE_CACHE_TTL_MS,
   });
-  // TenantChanged from the tenant-admin API: a changed tenant is read again at once, not after the TTL.
-  const tenantChanges = listenForTenantChanges({ pool, logger, onChange: tenants.forget, onResync: tenants.forgetAll });
   const shadow =
     config.GATEWAY_SHADOW_BUNDLE_DIR === undefined
       ? undefined
@@ -157,6 +155,17 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     lockWaitMs: config.GATEWAY_CACHE_LOCK_WAIT_MS,
     logger,
     metrics,
+  });
+  // TenantChanged from the tenant-admin API: a changed tenant is read again at once, not after the TTL, and its cached
+  // answers are dropped.
+  const tenantChanges = listenForTenantChanges({
+    pool,
+    logger,
+    onChange: (tenantId) => {
+      tenants.forget(tenantId);
+      void readCache.forgetTenant(tenantId);
+    },
+    onResync: tenants.forgetAll,
   });
   const reloads = watchReloads(
     [

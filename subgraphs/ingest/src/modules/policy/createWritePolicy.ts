@@ -76,7 +76,8 @@ export async function createWritePolicy(options: WritePolicyOptions) {
     ttlMs: options.tenantCacheTtlMs,
     negativeTtlMs: options.tenantNegativeCacheTtlMs,
   });
-  // A suspended or changed tenant is refused or served as changed at once, not after the TTL.
+  // A suspended or changed tenant is refused or served as changed at once, not after the TTL (a Kafka
+  // record of a suspended tenant is dead-lettered with reason TENANT_SUSPENDED: startSignalConsumer).
   const tenantChanges = listenForTenantChanges({
     pool: options.pool,
     logger: options.logger,
@@ -118,6 +119,7 @@ export async function createWritePolicy(options: WritePolicyOptions) {
       tenantResidency: new Map(record ? [[request.tenantId, record.residency]] : []),
       region: options.region,
       pausedScopes: [],
+      suspendedTenants: record?.suspended ? [request.tenantId] : [],
     });
     const verdict = engine.decide(input);
     options.metrics.writeDecisions.inc({ transport: request.transport, reason_code: verdict.reasonCode });

@@ -188,6 +188,10 @@ async function refuseByWritePolicy(request: FastifyRequest, reply: FastifyReply,
     await reply
       .code(ingestErrorCodes.TENANT_UNKNOWN)
       .send(httpErrorBody('TENANT_UNKNOWN', "the token's tenant is not registered; nothing was stored"));
+  } else if (verdict.reasonCode === POLICY_REASON_CODES.TENANT_SUSPENDED) {
+    await reply
+      .code(ingestErrorCodes.TENANT_SUSPENDED)
+      .send(httpErrorBody('TENANT_SUSPENDED', "the token's tenant is suspended; nothing was stored"));
   } else {
     await reply
       .code(ingestErrorCodes.FORBIDDEN)
