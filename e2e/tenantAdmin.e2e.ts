@@ -4,7 +4,9 @@ import manifest from '@coherence/persisted-queries/manifest.json' with { type: '
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
 import { startApplication } from './support/startApplication';
 
 /**
@@ -313,5 +315,45 @@ describe('suspension (the acceptance of issue 20, item 1)', () => {
     ]);
     expect(JSON.parse(audit.entries[1]!['beforeJson'] as string)).toMatchObject({ suspendedAt: null });
     expect(JSON.parse(audit.entries[1]!['afterJson'] as string)).toMatchObject({ suspendedAt: expect.any(String) });
+  });
+});
+
+describe('a live subscription of a tenant that is suspended', () => {
+  it('is ended with TENANT_SUSPENDED within 1 s, and a new one is refused', async () => {
+    const id = tenant('live');
+    const admin = await platformAdmin();
+    await allowed('CreateTenant', 'createTenant', { input: { tenantId: id, settings: { residency: 'us' } } }, admin);
+    const reader = await app.mintToken({ sub: 'reader', tenant: id, scopes: ['coherence:read:self'] });
+    const client = createClient({
+      url: `${app.gatewayUrl.replace('http', 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${reader}` },
+      retryAttempts: 0,
+      lazy: true,
+    });
+    const subscribe = () =>
+      client.iterate({
+        query: '',
+        extensions: { persistedQuery: { version: 1, sha256Hash: opId('CoherenceEvents') } },
+        variables: { tenantId: id },
+      });
+    try {
+      const events = subscribe();
+      const first = events.next();
+      // The subscription is live once the gateway counts it; until then a suspension would refuse the subscribe instead.
+      const active = async () => /^subscription_active (\d+)$/m.exec(await (await fetch(`${app.adminUrls.gateway}/metrics`)).text())?.[1];
+      await expect.poll(active).toBe('1');
+      await allowed('SuspendTenant', 'suspendTenant', { tenantId: id }, admin);
+      const suspendedAt = Date.now();
+      const ended = await first;
+      expect(Date.now() - suspendedAt).toBeLessThan(1_000);
+      expect(ended.value).toMatchObject({ errors: [{ extensions: { code: 'TENANT_SUSPENDED' } }] });
+      expect((await events.next()).done).toBe(true);
+      await expect(subscribe().next()).rejects.toEqual([
+        expect.objectContaining({ extensions: expect.objectContaining({ code: 'TENANT_SUSPENDED' }) }),
+      ]);
+    } finally {
+      await client.dispose();
+    }
   });
 });

@@ -156,17 +156,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     metrics,
   });
-  // TenantChanged from the tenant-admin API: a changed tenant is read again at once, not after the TTL, and its cached
-  // answers are dropped.
-  const tenantChanges = listenForTenantChanges({
-    pool,
-    logger,
-    onChange: (tenantId) => {
-      tenants.forget(tenantId);
-      void readCache.forgetTenant(tenantId);
-    },
-    onResync: tenants.forgetAll,
-  });
   const reloads = watchReloads(
     [
       {
@@ -219,7 +208,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     },
   });
   // coherenceEvents over graphql-ws on the same server and path (upgrade requests); see docs/adr/0004.
-  attachCoherenceSubscriptions(app, {
+  const subscriptions = attachCoherenceSubscriptions(app, {
     logger,
     metrics,
     apiSchema,
@@ -227,6 +216,24 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     subscribeSteps: pipelines.subscribe,
     origins,
     config,
+  });
+  // TenantChanged from the tenant-admin API: a changed tenant is read again at once, not after the TTL, and its cached
+  // answers are dropped.
+  const tenantChanges = listenForTenantChanges({
+    pool,
+    logger,
+    onChange: (tenantId) => {
+      tenants.forget(tenantId);
+      void readCache.forgetTenant(tenantId);
+      // Its live subscriptions were admitted before: a suspension ends them (new ones are refused by the policy).
+      tenants.recordsOf([tenantId]).then(
+        (records) => {
+          if (records.get(tenantId)?.suspended) subscriptions.endSubscriptionsOf(tenantId);
+        },
+        (error: unknown) => logger.warn({ err: error, tenantId }, 'could not read a changed tenant; its live subscriptions go on'),
+      );
+    },
+    onResync: tenants.forgetAll,
   });
 
   return {
