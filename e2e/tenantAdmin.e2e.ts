@@ -357,3 +357,59 @@ describe('a live subscription of a tenant that is suspended', () => {
     }
   });
 });
+
+describe("a token's client_id", () => {
+  const id = () => tenant('clients');
+  beforeAll(async () => {
+    const admin = await platformAdmin();
+    await allowed('CreateTenant', 'createTenant', { input: { tenantId: id(), settings: { residency: 'us' } } }, admin);
+    for (const [clientId, scopes] of [
+      ['producer', ['coherence:write:self']],
+      ['reader', ['coherence:read:self']],
+    ] as const)
+      await allowed('PutApiClient', 'putApiClient', { tenantId: id(), client: { clientId, scopes, enabled: true } }, admin);
+  });
+  const tokenOf = (clientId: string, scopes: string[]) => app.mintToken({ tenant: id(), clientId, scopes });
+  const push = async (token: string) => {
+    const signal = { tenantId: id(), source: 'api', signalId: `c${Date.now()}`, ts: new Date().toISOString(), type: 'health', value: 0.5 };
+    const response = await fetch(`${app.ingestUrl}/v1/signals`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ signals: [signal] }),
+    });
+    const body = (await response.json()) as { error?: { code?: string; reason?: string } };
+    return { status: response.status, reason: body.error?.reason };
+  };
+  const read = async (token: string) => {
+    const { status, body } = await call('TenantCoherence', { tenantId: id() }, token);
+    return { status, reason: refusalOf(body)?.['reasonCode'] };
+  };
+
+  it('is accepted when it names an enabled client of its tenant that may have every scope it carries', async () => {
+    expect(await push(await tokenOf('producer', ['coherence:write:self']))).toEqual({ status: 202, reason: undefined });
+    expect((await read(await tokenOf('reader', ['coherence:read:self']))).status).toBe(200);
+  });
+
+  it('is refused when the token asks for a scope its client may not have', async () => {
+    expect(await push(await tokenOf('reader', ['coherence:write:self']))).toEqual({ status: 403, reason: 'CLIENT_SCOPE_NOT_ALLOWED' });
+    expect(await read(await tokenOf('producer', ['coherence:read:self']))).toEqual({ status: 403, reason: 'CLIENT_SCOPE_NOT_ALLOWED' });
+  });
+
+  it('names a client the tenant does not have: accepted outside production (GATEWAY/INGEST_ACCEPT_UNKNOWN_CLIENTS unset)', async () => {
+    expect((await push(await tokenOf('nobody', ['coherence:write:self']))).status).toBe(202);
+    expect((await read(await tokenOf('nobody', ['coherence:read:self']))).status).toBe(200);
+  });
+
+  it('is refused within 1 s of its client being disabled, at ingest and at the gateway', async () => {
+    const admin = await platformAdmin();
+    const producer = await tokenOf('producer', ['coherence:write:self']);
+    const reader = await tokenOf('reader', ['coherence:read:self']);
+    for (const [clientId, scopes] of [
+      ['producer', ['coherence:write:self']],
+      ['reader', ['coherence:read:self']],
+    ] as const)
+      await allowed('PutApiClient', 'putApiClient', { tenantId: id(), client: { clientId, scopes, enabled: false } }, admin);
+    await expect.poll(() => push(producer), { timeout: 1_000, interval: 20 }).toEqual({ status: 403, reason: 'CLIENT_DISABLED' });
+    await expect.poll(() => read(reader), { timeout: 1_000, interval: 20 }).toEqual({ status: 403, reason: 'CLIENT_DISABLED' });
+  });
+});

@@ -1,7 +1,14 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier } from '@coherence/auth';
 import { createAdminApp, createPgPool, createServiceApp, type Logger } from '@coherence/platform';
-import { createPolicyEngine, createTenantDirectory, listenForTenantChanges, policyBundleFiles } from '@coherence/policy';
+import {
+  acceptsUnknownClients,
+  createClientDirectory,
+  createPolicyEngine,
+  createTenantDirectory,
+  listenForTenantChanges,
+  policyBundleFiles,
+} from '@coherence/policy';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGatewayAudit } from './audit/createGatewayAudit';
@@ -109,6 +116,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS,
     negativeTtlMs: config.GATEWAY_TENANT_NEGATIVE_CACHE_TTL_MS,
   });
+  // The token's client_id: an enabled client of its tenant, with every scope the token carries (docs/adr/0031).
+  const clients = createClientDirectory({
+    pool,
+    ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS,
+    acceptUnknown: acceptsUnknownClients(config.GATEWAY_ACCEPT_UNKNOWN_CLIENTS, config.NODE_ENV),
+  });
   const shadow =
     config.GATEWAY_SHADOW_BUNDLE_DIR === undefined
       ? undefined
@@ -180,6 +193,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     refusalThrottle: { refusalsPerSecond: config.GATEWAY_ADDRESS_REFUSALS_PER_SECOND, burst: config.GATEWAY_ADDRESS_REFUSAL_BURST },
     verifyToken,
     recordAuthDenial: audit.recordAuthDenial,
+    clients,
     securityEvents: audit.securityEvents,
     operations: operations.current,
     breakGlass,
@@ -224,6 +238,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     logger,
     onChange: (tenantId) => {
       tenants.forget(tenantId);
+      clients.forgetTenant(tenantId);
       void readCache.forgetTenant(tenantId);
       // Its live subscriptions were admitted before: a suspension ends them (new ones are refused by the policy).
       tenants.recordsOf([tenantId]).then(
@@ -233,7 +248,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
         (error: unknown) => logger.warn({ err: error, tenantId }, 'could not read a changed tenant; its live subscriptions go on'),
       );
     },
-    onResync: tenants.forgetAll,
+    onResync: () => {
+      tenants.forgetAll();
+      clients.forgetAll();
+    },
   });
 
   return {
