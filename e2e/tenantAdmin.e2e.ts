@@ -413,3 +413,33 @@ describe("a token's client_id", () => {
     await expect.poll(() => read(reader), { timeout: 1_000, interval: 20 }).toEqual({ status: 403, reason: 'CLIENT_DISABLED' });
   });
 });
+
+describe('the response cache', () => {
+  let cached: Awaited<ReturnType<typeof startApplication>>;
+  beforeAll(async () => {
+    cached = await startApplication(inject('services'), database, { gatewayEnv: { GATEWAY_CACHE_ENABLED: 'true' } });
+  });
+  afterAll(async () => {
+    await cached?.stop();
+  });
+
+  it("drops a tenant's cached answers when the tenant changes, not after their TTL", async () => {
+    const id = tenant('cached');
+    const admin = await cached.mintToken({ sub: 'alice', tenant: tenant('platform'), scopes: ['tenants:admin'] });
+    const reader = await cached.mintToken({ tenant: id, scopes: ['coherence:read:self'] });
+    const send = (operation: string, variables: Record<string, unknown>, token: string) =>
+      fetch(`${cached.gatewayUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: opId(operation) } }, variables }),
+      });
+    expect(
+      (await send('CreateTenant', { input: { tenantId: id, settings: { residency: 'us', cacheTtlSeconds: 3_600 } } }, admin)).status,
+    ).toBe(200);
+    const readCache = async () => (await send('TenantCoherence', { tenantId: id }, reader)).headers.get('x-cache');
+    expect(await readCache()).toBe('MISS');
+    expect(await readCache()).toBe('HIT');
+    expect((await send('UpdateTenant', { tenantId: id, settings: { weight: 2 } }, admin)).status).toBe(200);
+    await expect.poll(readCache, { timeout: 1_000, interval: 20 }).toBe('MISS');
+  });
+});
