@@ -249,22 +249,25 @@ describe.each(regions)('with values-%s.yaml', (region) => {
   });
 
   it('gives each process its own database URL from its own key of the existing Secret', () => {
-    const databaseKeys = new Map<string, string>();
+    const databaseKeys = new Map<string, string[]>();
     for (const deployment of ofKind(manifests, 'Deployment')) {
       const urls = containerEnvSources(deployment).filter((entry) => entry.name.endsWith('_DATABASE_URL'));
-      expect(urls, component(deployment)).toHaveLength(1);
-      expect(urls[0]!.valueFrom?.secretKeyRef?.name).toBe(`coherence-${region}`);
-      databaseKeys.set(component(deployment)!, urls[0]!.valueFrom!.secretKeyRef!.key);
+      for (const url of urls) expect(url.valueFrom?.secretKeyRef?.name).toBe(`coherence-${region}`);
+      databaseKeys.set(
+        component(deployment)!,
+        urls.map((url) => url.valueFrom!.secretKeyRef!.key),
+      );
     }
-    // One role per process (ADR 0015); ingest's consumer and comms' worker are the same service's roles.
+    // One role per process (ADR 0015); ingest's consumer and comms' worker are the same service's roles. Comms also
+    // writes as comms_admin for the tenant-admin API (ADR 0031), with a pool of its own.
     expect(Object.fromEntries(databaseKeys)).toEqual({
-      gateway: 'gateway-database-url',
-      ingest: 'ingest-database-url',
-      'ingest-consumer': 'ingest-database-url',
-      coherence: 'coherence-database-url',
-      relay: 'relay-database-url',
-      comms: 'comms-database-url',
-      'comms-worker': 'comms-database-url',
+      gateway: ['gateway-database-url'],
+      ingest: ['ingest-database-url'],
+      'ingest-consumer': ['ingest-database-url'],
+      coherence: ['coherence-database-url'],
+      relay: ['relay-database-url'],
+      comms: ['comms-database-url', 'comms-admin-database-url'],
+      'comms-worker': ['comms-database-url'],
     });
     expect(ofKind(manifests, 'Secret')).toEqual([]);
   });

@@ -118,6 +118,7 @@ describe('the gateway in shadow mode', () => {
       tenantResidency: { [tenantId]: row?.region },
       region: row?.region,
       pausedScopes: [],
+      suspendedTenants: [],
     });
     for (const part of token.split('.')) expect(row?.input_text).not.toContain(part);
     expect(await metrics()).toMatch(

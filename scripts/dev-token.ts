@@ -20,7 +20,8 @@ Prints a JWT signed with the dev key (${stackKeysDir}).
                         each one of: ${Object.values(SCOPES).join(', ')}
   --residency <region>  regions the subject may read from, repeatable; default us
   --sub <subject>       default dev-user
-  --client <id>         client_id; default dev-cli
+  --client <id>         client_id; default dev-cli. Must be an enabled API client of the tenant holding every
+                        scope asked for, unless unknown clients are accepted (outside production; docs/runbooks/tenant-admin.md)
   --ttl <seconds>       default 3600; at most ${DEFAULT_MAX_TOKEN_LIFETIME_SECONDS}, the longest lifetime the services accept by default
   --keys <dir>          the key pair to sign with, made there on first use; default the stack's
   -h, --help            this help

@@ -74,7 +74,10 @@ export async function startApplication(endpoints: ServiceEndpoints, database: Te
       }),
       logger,
     );
-    const comms = await createCommsService(readCommsConfig({ COMMS_DATABASE_URL: database.urls.comms, ...subgraphEnv }), logger);
+    const comms = await createCommsService(
+      readCommsConfig({ COMMS_DATABASE_URL: database.urls.comms, COMMS_ADMIN_DATABASE_URL: database.urls.commsAdmin, ...subgraphEnv }),
+      logger,
+    );
     for (const app of [ingest.app, ingest.subgraph, ingest.admin, coherence.app, coherence.admin, comms.app, comms.inbound, comms.admin])
       await app.listen({ port: 0, host: '127.0.0.1' });
 

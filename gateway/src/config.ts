@@ -1,3 +1,4 @@
+import { acceptUnknownClientsCheck, acceptUnknownClientsField } from '@coherence/policy';
 import {
   allowRollbackField,
   artifactPublicKeyField,
@@ -87,6 +88,8 @@ const schema = z.object({
     .optional(),
   /** How long a tenant's residency is cached. */
   GATEWAY_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
+  /** A token naming a client its tenant does not have: accepted? Unset: outside production only (docs/runbooks/tenant-admin.md). */
+  GATEWAY_ACCEPT_UNKNOWN_CLIENTS: acceptUnknownClientsField(),
   /** How long "this tenant is not registered" is believed: a tenant registered since is served after at most this. */
   GATEWAY_TENANT_NEGATIVE_CACHE_TTL_MS: configFields.positiveInt(2_000),
   /** Refusals (401, 403, 400…) one client address may earn per second before it is throttled… */
@@ -151,7 +154,8 @@ export function readGatewayConfig(env?: Record<string, string | undefined>) {
     schema
       .superRefine(tokenTrustCheck({ jwks: 'GATEWAY_JWKS', issuers: 'GATEWAY_TOKEN_ISSUERS' }))
       .superRefine(internalKeyTrustCheck('GATEWAY_INTERNAL_SIGNING_KEY', 'signingKey'))
-      .superRefine(artifactTrustCheck(['GATEWAY_POLICY_PUBLIC_KEY', 'GATEWAY_MANIFEST_PUBLIC_KEY'])),
+      .superRefine(artifactTrustCheck(['GATEWAY_POLICY_PUBLIC_KEY', 'GATEWAY_MANIFEST_PUBLIC_KEY']))
+      .superRefine(acceptUnknownClientsCheck('GATEWAY_ACCEPT_UNKNOWN_CLIENTS')),
     env,
   );
 }

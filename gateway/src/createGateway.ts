@@ -1,7 +1,14 @@
 import { apiSchemaFromSupergraph } from '@coherence/persisted-queries';
 import { createTokenVerifier } from '@coherence/auth';
 import { createAdminApp, createPgPool, createServiceApp, type Logger } from '@coherence/platform';
-import { createPolicyEngine, createTenantDirectory, listenForTenantChanges, policyBundleFiles } from '@coherence/policy';
+import {
+  acceptsUnknownClients,
+  createClientDirectory,
+  createPolicyEngine,
+  createTenantDirectory,
+  listenForTenantChanges,
+  policyBundleFiles,
+} from '@coherence/policy';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGatewayAudit } from './audit/createGatewayAudit';
@@ -110,8 +117,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS,
     negativeTtlMs: config.GATEWAY_TENANT_NEGATIVE_CACHE_TTL_MS,
   });
-  // TenantChanged from the tenant-admin API: a changed tenant is read again at once, not after the TTL.
-  const tenantChanges = listenForTenantChanges({ pool, logger, onChange: tenants.forget, onResync: tenants.forgetAll });
+  // The token's client_id: an enabled client of its tenant, with every scope the token carries (docs/adr/0031).
+  const clients = createClientDirectory({
+    pool,
+    ttlMs: config.GATEWAY_TENANT_CACHE_TTL_MS,
+    acceptUnknown: acceptsUnknownClients(config.GATEWAY_ACCEPT_UNKNOWN_CLIENTS, config.NODE_ENV),
+  });
   const shadow =
     config.GATEWAY_SHADOW_BUNDLE_DIR === undefined
       ? undefined
@@ -183,6 +194,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     refusalThrottle: { refusalsPerSecond: config.GATEWAY_ADDRESS_REFUSALS_PER_SECOND, burst: config.GATEWAY_ADDRESS_REFUSAL_BURST },
     verifyToken,
     recordAuthDenial: audit.recordAuthDenial,
+    clients,
     securityEvents: audit.securityEvents,
     operations: operations.current,
     breakGlass,
@@ -211,7 +223,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     },
   });
   // coherenceEvents over graphql-ws on the same server and path (upgrade requests); see docs/adr/0004.
-  attachCoherenceSubscriptions(app, {
+  const subscriptions = attachCoherenceSubscriptions(app, {
     logger,
     metrics,
     apiSchema,
@@ -219,6 +231,28 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     subscribeSteps: pipelines.subscribe,
     origins,
     config,
+  });
+  // TenantChanged from the tenant-admin API: a changed tenant is read again at once, not after the TTL, and its cached
+  // answers are dropped.
+  const tenantChanges = listenForTenantChanges({
+    pool,
+    logger,
+    onChange: (tenantId) => {
+      tenants.forget(tenantId);
+      clients.forgetTenant(tenantId);
+      void readCache.forgetTenant(tenantId);
+      // Its live subscriptions were admitted before: a suspension ends them (new ones are refused by the policy).
+      tenants.recordsOf([tenantId]).then(
+        (records) => {
+          if (records.get(tenantId)?.suspended) subscriptions.endSubscriptionsOf(tenantId);
+        },
+        (error: unknown) => logger.warn({ err: error, tenantId }, 'could not read a changed tenant; its live subscriptions go on'),
+      );
+    },
+    onResync: () => {
+      tenants.forgetAll();
+      clients.forgetAll();
+    },
   });
 
   return {

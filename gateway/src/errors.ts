@@ -16,6 +16,8 @@ export const gatewayErrorCodes = {
   UNAUTHENTICATED: 401,
   /** The policy denied; `extensions.reasonCode` is the decision's reason (SCOPE_MISSING, TENANT_MISMATCH, …). */
   FORBIDDEN: 403,
+  /** The tenant the request touches is suspended (docs/adr/0031-tenant-administration.md); `extensions.reasonCode` is TENANT_SUSPENDED too. */
+  TENANT_SUSPENDED: 403,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   UNSUPPORTED_MEDIA_TYPE: 415,

@@ -12,6 +12,7 @@
 #   tenantResidency  tenant id -> its residency region, for the tenants that are registered
 #   region           the region of the gateway (or ingest) deciding
 #   pausedScopes     scopes a kill switch has paused
+#   suspendedTenants the registered tenants among tenantIds that an admin suspended (absent = none)
 #
 # The one entrypoint is `decision`: {allow, reasonCode, explanation}. Anything
 # this policy does not positively allow is denied, including input it does
@@ -32,6 +33,20 @@ field_access := {
 	"retryCommand": "operate",
 	"cancelCommand": "operate",
 	"completeCommand": "operate",
+	# Tenant administration (docs/adr/0031-tenant-administration.md): what
+	# decides a tenant's share, suspension and API clients (and so the scopes
+	# its tokens may carry) is the platform's; its contacts and quiet hours,
+	# and a view of its settings and audit, are also its own admins'.
+	"createTenant": "administer",
+	"updateTenant": "administer",
+	"suspendTenant": "administer",
+	"resumeTenant": "administer",
+	"putApiClient": "administer",
+	"tenant": "configure",
+	"tenantAudit": "configure",
+	"setQuietHours": "configure",
+	"putContact": "configure",
+	"removeContact": "configure",
 }
 
 # Scopes that grant an access kind for any tenant, and for the token's own tenant only.
@@ -39,12 +54,16 @@ any_tenant_scopes := {
 	"read": {"coherence:read"},
 	"write": set(),
 	"operate": {"comms:operate"},
+	"administer": {"tenants:admin"},
+	"configure": {"tenants:admin"},
 }
 
 own_tenant_scopes := {
 	"read": {"coherence:read:self"},
 	"write": {"coherence:write:self"},
 	"operate": set(),
+	"administer": set(),
+	"configure": {"tenants:admin:self"},
 }
 
 # Lower rank wins when a request is denied for several reasons at once.
@@ -55,6 +74,7 @@ rank := {
 	"FEATURE_PAUSED": 3,
 	"TENANT_UNKNOWN": 4,
 	"RESIDENCY_VIOLATION": 5,
+	"TENANT_SUSPENDED": 6,
 }
 
 default decision := {
@@ -142,6 +162,7 @@ denials contains {"code": "FEATURE_PAUSED", "explanation": concat("", ["every sc
 # no data of it here, and a reader learns no more than that.
 denials contains {"code": "RESIDENCY_VIOLATION", "explanation": concat("", ["tenant ", t, " is not registered, so its residency is unknown"])} if {
 	not writes
+	not creates_tenant
 	some t in input.tenantIds
 	not input.tenantResidency[t]
 }
@@ -180,6 +201,20 @@ writes if {
 	some field in input.operation.rootFields
 	field_access[field] == "write"
 }
+
+# Creating a tenant names one that is not registered yet; the comms subgraph
+# refuses one that is (TENANT_EXISTS) and creates it in this region only.
+creates_tenant if input.operation.rootFields == ["createTenant"]
+
+# A suspended tenant is neither read nor written (nor its subscriptions kept);
+# only its administration goes on, so that it can be resumed.
+denials contains {"code": "TENANT_SUSPENDED", "explanation": concat("", ["tenant ", t, " is suspended"])} if {
+	some field in input.operation.rootFields
+	not administration[field_access[field]]
+	some t in object.get(input, "suspendedTenants", [])
+}
+
+administration := {"administer", "configure"}
 
 region_allowed_for_token if {
 	some r in input.principal.residency

@@ -37,7 +37,8 @@ const BENCH_CAP = 1_000_000;
 
 /** No `tenants` table here: every tenant counts as registered in the endpoint's region, so only scopes and tenant matter. */
 const everyTenantLocal: TenantSource = {
-  recordsOf: async (tenantIds) => new Map(tenantIds.map((tenantId) => [tenantId, { residency: REGION, weight: 1, cacheTtlSeconds: null }])),
+  recordsOf: async (tenantIds) =>
+    new Map(tenantIds.map((tenantId) => [tenantId, { residency: REGION, weight: 1, cacheTtlSeconds: null, suspended: false }])),
 };
 
 /**

@@ -149,7 +149,7 @@ export function processDefinitions(options: ProcessDefinitionsOptions): ProcessD
       entry: 'subgraphs/comms/src/main.ts',
       listeners: { COMMS_PORT: ports.comms, COMMS_INBOUND_PORT: ports.commsInbound },
       admin: ['COMMS_ADMIN_PORT', ports.admin.comms],
-      env: { COMMS_DATABASE_URL: urlAs('comms_app'), ...subgraphEnv },
+      env: { COMMS_DATABASE_URL: urlAs('comms_app'), COMMS_ADMIN_DATABASE_URL: urlAs('comms_admin'), ...subgraphEnv },
     },
     {
       // Runs notification commands and turns CoherenceChanged into them; no contacts exist until one is added.

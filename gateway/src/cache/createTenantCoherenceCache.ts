@@ -112,6 +112,8 @@ export function createTenantCoherenceCache(options: TenantCoherenceCacheOptions)
         : { status: 200, headers: [['content-type', JSON_CONTENT_TYPE]] satisfies [string, string][], body: result.body };
       return withCacheHeader(response, result.outcome);
     },
+    /** Drops the tenant's entries (TenantChanged: its cache TTL, or its suspension, changed); false when Redis could not be told. */
+    forgetTenant: async (tenantId: string): Promise<boolean> => !options.enabled || cache.invalidate(tenantId),
     close: async () => invalidation?.close(),
   };
 }

@@ -19,6 +19,8 @@ export interface RequestTenant {
   record: TenantRecord | undefined;
   /** Residency of each registered tenant among `tenantIds` (the policy's input); unregistered ones are absent. */
   residency: ReadonlyMap<string, string>;
+  /** The suspended tenants among `tenantIds` (the policy's input: TENANT_SUSPENDED). */
+  suspended: readonly string[];
 }
 
 /**

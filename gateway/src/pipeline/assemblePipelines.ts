@@ -1,4 +1,5 @@
 import type { TokenVerifier } from '@coherence/auth';
+import type { ClientDirectory } from '@coherence/policy';
 import type { PgPool, SecurityEventWriter } from '@coherence/platform';
 import type { Registry } from 'prom-client';
 import type { AuthDenialRecorder } from '../auth/createAuthDenialRecorder';
@@ -9,6 +10,7 @@ import type { GatewayOperation, PersistedOperations } from '../persisted/createP
 import type { Authorizer } from '../policy/createAuthorizer';
 import type { GatewayLimiter } from '../ratelimit/createGatewayLimiter';
 import { auditRefusals } from './auditRefusals';
+import { useApiClient } from './useApiClient';
 import type { GatewayStep } from './GatewayStep';
 import { useAuthentication } from './useAuthentication';
 import { useBreakGlassAudit } from './useBreakGlassAudit';
@@ -25,6 +27,7 @@ export interface PipelineParts {
   refusalThrottle: { refusalsPerSecond: number; burst: number };
   verifyToken: TokenVerifier;
   recordAuthDenial: AuthDenialRecorder;
+  clients: Pick<ClientDirectory, 'refusalOf'>;
   securityEvents: SecurityEventWriter;
   operations: () => PersistedOperations;
   breakGlass: BreakGlass | undefined;
@@ -43,7 +46,8 @@ export interface PipelineParts {
  * The gateway's steps in their one order (docs/adr/0009), for both
  * transports. HTTP runs them all; graphql-ws runs `connect` on
  * `connection_init` and again before every subscribe, then `subscribe`.
- * Order matters: the refusal throttle before any work, authentication before
+ * Order matters: the refusal throttle before any work, authentication (and
+ * the token's API client) before
  * the operation is looked up (an anonymous caller cannot probe ids), the
  * policy before the kill switch, the limiter and the cache (a refused request
  * spends no share and is never answered from the cache).
@@ -51,6 +55,7 @@ export interface PipelineParts {
 export function assemblePipelines(parts: PipelineParts) {
   const refusalThrottle = useRefusalThrottle({ ...parts.refusalThrottle, metrics: parts.metrics });
   const authentication = useAuthentication({ verifyToken: parts.verifyToken, recordAuthDenial: parts.recordAuthDenial });
+  const apiClient = useApiClient({ clients: parts.clients });
   const persistedOperation = (transport: 'http' | 'graphql-ws') =>
     auditRefusals(
       usePersistedOperation({
@@ -69,6 +74,7 @@ export function assemblePipelines(parts: PipelineParts) {
     http: [
       refusalThrottle,
       authentication,
+      apiClient,
       persistedOperation('http'),
       tenant,
       useBreakGlassAudit({ pool: parts.pool, metrics: parts.securityMetrics }),
@@ -77,7 +83,7 @@ export function assemblePipelines(parts: PipelineParts) {
       rateLimit,
       useResponseCache({ cache: parts.readCache }),
     ],
-    connect: [refusalThrottle, authentication],
+    connect: [refusalThrottle, authentication, apiClient],
     // The throttle again: it hears (and charges) the refusals of this list too.
     subscribe: [refusalThrottle, persistedOperation('graphql-ws'), tenant, policy, killSwitch, rateLimit],
   } satisfies Record<string, GatewayStep[]>;

@@ -42,7 +42,7 @@ function requestOf(query: string, breakGlass: boolean) {
     principal: { ...testPrincipal(tenantId), issuedAt: new Date('2026-11-26T10:00:00Z') },
     operation,
     breakGlass,
-    tenant: { tenantId, record: undefined, residency: new Map() },
+    tenant: { tenantId, record: undefined, residency: new Map(), suspended: [] },
   });
 }
 

@@ -43,8 +43,9 @@ beforeAll(async () => {
 function readOf(tenantId: string, residency: string) {
   const tenant: RequestTenant = {
     tenantId,
-    record: { residency, weight: 1, cacheTtlSeconds: null },
+    record: { residency, weight: 1, cacheTtlSeconds: null, suspended: false },
     residency: new Map([[tenantId, residency]]),
+    suspended: [],
   };
   return testContext({
     principal: testPrincipal('acme'),
@@ -75,7 +76,7 @@ describe('usePolicy (the committed bundle)', () => {
   it("files the decision and security event of a target nobody registered under '-', not under the id the caller sent", async () => {
     const madeUp = 'made-up-tenant';
     const context = readOf(madeUp, 'us');
-    context.tenant = { tenantId: madeUp, record: undefined, residency: new Map() };
+    context.tenant = { tenantId: madeUp, record: undefined, residency: new Map(), suspended: [] };
     expect(await auditedStep.onRequest!(context)).toMatchObject({ extensions: { reasonCode: 'TENANT_MISMATCH' } });
     expect(decisions.at(-1)).toMatchObject({ tenantId: '-', allow: false, reasonCode: 'TENANT_MISMATCH' });
     expect(events.at(-1)).toMatchObject({
@@ -112,8 +113,9 @@ describe('usePolicy filing the decision', () => {
       tenantIds,
       tenant: {
         tenantId: tenantIds[0] ?? 'ops',
-        record: tenantIds.length > 0 ? { residency: 'us', weight: 1, cacheTtlSeconds: null } : undefined,
+        record: tenantIds.length > 0 ? { residency: 'us', weight: 1, cacheTtlSeconds: null, suspended: false } : undefined,
         residency: new Map(tenantIds.map((tenantId) => [tenantId, 'us'])),
+        suspended: [],
       },
     });
   }
@@ -162,7 +164,12 @@ describe('usePolicy filing the decision', () => {
       operation: operation('CoherenceEvents'),
       variables: { tenantId: 'acme' },
       tenantIds: ['acme'],
-      tenant: { tenantId: 'acme', record: { residency: 'us', weight: 1, cacheTtlSeconds: null }, residency: new Map([['acme', 'us']]) },
+      tenant: {
+        tenantId: 'acme',
+        record: { residency: 'us', weight: 1, cacheTtlSeconds: null, suspended: false },
+        residency: new Map([['acme', 'us']]),
+        suspended: [],
+      },
     });
     expect(await step.onRequest!(context)).toBeUndefined();
     expect(filed).toEqual([['acme']]);

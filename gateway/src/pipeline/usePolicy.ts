@@ -40,13 +40,22 @@ export function usePolicy(options: PolicyOptions): GatewayStep {
         operation: context.operation,
         tenantIds,
         tenantResidency: tenant.residency,
+        suspendedTenants: tenant.suspended,
         tenantId: actsFor,
         correlationId: context.correlationId,
         sourceIp: context.sourceIp,
       });
       if (!verdict.allow || context.operation.type === 'subscription') file([actsFor]);
       else unfiled.set(context, file);
-      if (!verdict.allow) return refusal('FORBIDDEN', `denied by policy: ${verdict.reasonCode}`, { reasonCode: verdict.reasonCode });
+      // A suspension is the tenant's state, not the caller's lack of a right: it has a code of its own.
+      if (!verdict.allow)
+        return refusal(
+          verdict.reasonCode === 'TENANT_SUSPENDED' ? 'TENANT_SUSPENDED' : 'FORBIDDEN',
+          `denied by policy: ${verdict.reasonCode}`,
+          {
+            reasonCode: verdict.reasonCode,
+          },
+        );
       options.metrics.requestSecuritySeconds.observe((performance.now() - context.receivedAtMs) / 1_000);
       return undefined;
     },

@@ -59,8 +59,9 @@ interface Request {
 const requestOf = (tenantId: string, weight: number | undefined, request: Request = {}) => {
   const tenant: RequestTenant = {
     tenantId,
-    record: weight === undefined ? undefined : { residency: 'us', weight, cacheTtlSeconds: null },
+    record: weight === undefined ? undefined : { residency: 'us', weight, cacheTtlSeconds: null, suspended: false },
     residency: new Map(),
+    suspended: [],
   };
   return testContext({
     principal: request.principal ?? testPrincipal(tenantId),

@@ -71,11 +71,11 @@ function admitted(name: string, tenantId: string, record: TenantRecord | undefin
     operation: operation(name),
     variables,
     tenantIds: [tenantId],
-    tenant: { tenantId, record, residency: new Map([[tenantId, 'us']]) },
+    tenant: { tenantId, record, residency: new Map([[tenantId, 'us']]), suspended: [] },
   }) as AdmittedContext;
 }
 
-const row = (cacheTtlSeconds: number | null): TenantRecord => ({ residency: 'us', weight: 1, cacheTtlSeconds });
+const row = (cacheTtlSeconds: number | null): TenantRecord => ({ residency: 'us', weight: 1, cacheTtlSeconds, suspended: false });
 
 /** Execution as Apollo would answer: a counter of the calls, and a new score each time so a stored answer is told from a fresh one. */
 function countingExecute(tenantId: string, answer?: (call: number) => ExecutedOperation['result']) {

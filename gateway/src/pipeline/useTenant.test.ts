@@ -4,8 +4,8 @@ import { testContext, testPrincipal } from './testContext';
 import { useTenant, type TenantSource } from './useTenant';
 
 const rows: Record<string, TenantRecord> = {
-  acme: { residency: 'us', weight: 3, cacheTtlSeconds: 60 },
-  ops: { residency: 'eu', weight: 2, cacheTtlSeconds: null },
+  acme: { residency: 'us', weight: 3, cacheTtlSeconds: 60, suspended: false },
+  ops: { residency: 'eu', weight: 2, cacheTtlSeconds: null, suspended: false },
 };
 
 /** The registered rows above, counting every read: the step must ask once per request. */
@@ -28,7 +28,7 @@ describe('useTenant', () => {
     const context = testContext({ principal, tenantIds: ['acme', 'unregistered'] });
     expect(await useTenant({ tenants: source }).onRequest!(context)).toBeUndefined();
     expect(asked).toEqual([['acme', 'unregistered']]);
-    expect(context.tenant).toEqual({ tenantId: 'acme', record: rows['acme'], residency: new Map([['acme', 'us']]) });
+    expect(context.tenant).toEqual({ tenantId: 'acme', record: rows['acme'], residency: new Map([['acme', 'us']]), suspended: [] });
   });
 
   it("acts for the token's own tenant when the operation touches none, with no residency for the policy", async () => {
@@ -36,7 +36,7 @@ describe('useTenant', () => {
     const context = testContext({ principal, tenantIds: [] });
     await useTenant({ tenants: source }).onRequest!(context);
     expect(asked).toEqual([['ops']]);
-    expect(context.tenant).toEqual({ tenantId: 'ops', record: rows['ops'], residency: new Map() });
+    expect(context.tenant).toEqual({ tenantId: 'ops', record: rows['ops'], residency: new Map(), suspended: [] });
   });
 
   it('fails loudly when wired before the persisted-operation step', async () => {

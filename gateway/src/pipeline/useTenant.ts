@@ -22,11 +22,13 @@ export function useTenant(options: { tenants: TenantSource }): GatewayStep {
       const tenantId = tenantIds[0] ?? context.principal.tenantId;
       const records = await options.tenants.recordsOf(tenantIds.length > 0 ? tenantIds : [tenantId]);
       const residency = new Map<string, string>();
+      const suspended: string[] = [];
       for (const id of tenantIds) {
         const record = records.get(id);
         if (record) residency.set(id, record.residency);
+        if (record?.suspended) suspended.push(id);
       }
-      context.tenant = { tenantId, record: records.get(tenantId), residency };
+      context.tenant = { tenantId, record: records.get(tenantId), residency, suspended };
       return undefined;
     },
   };

@@ -26,6 +26,8 @@ export interface AuthorizationRequest {
   tenantIds: string[];
   /** Residency of the registered tenants among `tenantIds`. */
   tenantResidency: ReadonlyMap<string, string>;
+  /** The suspended tenants among `tenantIds`. */
+  suspendedTenants: readonly string[];
   /**
    * The tenant the request acts for (the first one touched, or the token's
    * own): a security event is filed under it. '-' when the first one touched
@@ -63,12 +65,13 @@ export interface Authorization {
  */
 export function createAuthorizer(options: AuthorizerOptions) {
   return function authorize(request: AuthorizationRequest): Authorization {
-    const { principal, operation, tenantIds, tenantResidency, tenantId } = request;
+    const { principal, operation, tenantIds, tenantResidency, suspendedTenants, tenantId } = request;
     const input = buildPolicyInput({
       principal,
       operation: { id: operation.id, type: operation.type, rootFields: operation.shape.rootFields },
       tenantIds,
       tenantResidency,
+      suspendedTenants,
       region: options.region,
       pausedScopes: options.pausedScopes,
     });

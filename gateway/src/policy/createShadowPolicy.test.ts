@@ -26,6 +26,7 @@ const input: PolicyInput = buildPolicyInput({
   tenantResidency: new Map([['acme', 'us']]),
   region: 'us',
   pausedScopes: [],
+  suspendedTenants: [],
 });
 const verdict = (allow: boolean, reasonCode: string): PolicyVerdict => ({
   allow,

@@ -51,6 +51,13 @@ interface Connection {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * The last event of a subscription the gateway ends (its tenant was suspended):
+ * graphql-js turns a root value that is an error into the field's error, so the
+ * client gets `next` with this error, then `complete`.
+ */
+const endedBy = (code: string, message: string) => ({ coherenceEvents: new GraphQLError(message, { extensions: { code } }) });
+
 /** A refused subscribe as graphql-ws sends it: one error carrying the registry code. */
 const refusalErrors = ({ code, message, extensions }: Refusal) => [new GraphQLError(message, { extensions: { ...extensions, code } })];
 
@@ -117,6 +124,8 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
     if (connection.tenantId === undefined) throw new Error('a subscribe on a socket that was not authenticated');
     return connection.tenantId;
   };
+  /** Per tenant subscribed to, a way to end each of its live subscriptions. */
+  const liveByTenant = new Map<string, Set<() => void>>();
   const releaseSubscription = (connection: Connection, id: string) => {
     if (connection.subscriptions.delete(id)) subscriptionsPerTenant.release(tenantOf(connection));
   };
@@ -232,6 +241,17 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
             );
           }
           const changes = hub.subscribe(tenantId);
+          let end!: () => void;
+          const ended = new Promise<'ended'>((resolve) => (end = () => resolve('ended')));
+          const live = liveByTenant.get(tenantId) ?? new Set();
+          liveByTenant.set(tenantId, live.add(end));
+          let finished = false;
+          const finish = () => {
+            finished = true;
+            live.delete(end);
+            if (live.size === 0 && liveByTenant.get(tenantId) === live) liveByTenant.delete(tenantId);
+            return changes.return!();
+          };
           const args: ExecutionArgs = {
             schema: options.apiSchema,
             document: parse(operation.body),
@@ -242,10 +262,13 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
               coherenceEvents: () => ({
                 [Symbol.asyncIterator]: () => ({
                   next: async () => {
-                    const next = await changes.next();
-                    return next.done ? next : { done: false, value: { coherenceEvents: next.value.current } };
+                    if (finished) return { done: true, value: undefined };
+                    const next = await Promise.race([changes.next(), ended]);
+                    if (next !== 'ended') return next.done ? next : { done: false, value: { coherenceEvents: next.value.current } };
+                    await finish();
+                    return { done: false, value: endedBy('TENANT_SUSPENDED', `tenant ${tenantId} is suspended`) };
                   },
-                  return: () => changes.return!(),
+                  return: finish,
                 }),
               }),
             },
@@ -309,4 +332,10 @@ export function attachCoherenceSubscriptions(app: FastifyInstance, options: Cohe
     await new Promise<void>((resolve) => wss.close(() => resolve()));
     await hub.close();
   });
+  return {
+    /** Ends every live subscription to `tenantId` with TENANT_SUSPENDED (it was suspended: new subscribes are refused by the policy). */
+    endSubscriptionsOf(tenantId: string): void {
+      for (const end of liveByTenant.get(tenantId) ?? []) end();
+    },
+  };
 }

@@ -96,6 +96,7 @@ Call with (dict "root" $ "name" "gateway" "component" <its entry of coherence.co
 {{ include "coherence.secretEnv" (dict "root" $root "name" "COMMS_DATABASE_URL" "key" "commsDatabaseUrl") }}
 {{- end }}
 {{- if eq .name "comms" }}
+{{ include "coherence.secretEnv" (dict "root" $root "name" "COMMS_ADMIN_DATABASE_URL" "key" "commsAdminDatabaseUrl" "optional" true) }}
 {{ include "coherence.secretEnv" (dict "root" $root "name" "COMMS_TWILIO_AUTH_TOKEN" "key" "twilioAuthToken" "optional" true) }}
 - name: COMMS_PUBLIC_URL
   value: {{ $v.comms.publicUrl | quote }}

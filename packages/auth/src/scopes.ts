@@ -10,6 +10,8 @@ export const SCOPES = {
   commsOperate: 'comms:operate',
   /** Platform admins: create, change, suspend tenants and their API clients (docs/adr/0031-tenant-administration.md). */
   tenantsAdmin: 'tenants:admin',
+  /** A tenant's own admins: its contacts and quiet hours, and a view of its settings and audit (policy/src/authz.rego). */
+  tenantsAdminSelf: 'tenants:admin:self',
   /**
    * Break glass: may send query text while GATEWAY_BREAK_GLASS_UNTIL lasts.
    * Grants no data (the policy still decides each field with the other

@@ -25,6 +25,8 @@ export const POLICY_REASON_CODES = {
   RESIDENCY_VIOLATION: 'RESIDENCY_VIOLATION',
   /** A write for a tenant that is not registered (reads of one are RESIDENCY_VIOLATION). */
   TENANT_UNKNOWN: 'TENANT_UNKNOWN',
+  /** The tenant is suspended (docs/adr/0031-tenant-administration.md): only its administration is served. */
+  TENANT_SUSPENDED: 'TENANT_SUSPENDED',
   /** A kill switch has paused the feature. */
   FEATURE_PAUSED: 'FEATURE_PAUSED',
   /** No valid bundle is active: fail closed. */

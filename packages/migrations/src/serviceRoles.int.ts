@@ -121,6 +121,21 @@ describe('ingest_app', () => {
     expect(lag).toBeGreaterThan(0);
   });
 
+  it("reads its tenant's API clients only, and writes none (the client_id check; docs/adr/0031)", async () => {
+    await admin.query(`INSERT INTO api_clients (tenant_id, client_id, scopes) VALUES ($1, 'producer', $2), ($3, 'producer', $2)`, [
+      usTenant(),
+      ['coherence:write:self'],
+      otherUsTenant(),
+    ]);
+    expect(await asTenant('ingest', usTenant(), 'SELECT tenant_id, client_id FROM api_clients')).toEqual([
+      { tenant_id: usTenant(), client_id: 'producer' },
+    ]);
+    await refused(asTenant('ingest', usTenant(), `UPDATE api_clients SET scopes = '{tenants:admin}'`));
+    await refused(
+      asTenant('ingest', usTenant(), `INSERT INTO api_clients (tenant_id, client_id, scopes) VALUES ($1, 'mine', '{}')`, [usTenant()]),
+    );
+  });
+
   it('cannot read or write comms tables, write scores or read policy decisions back', async () => {
     await refused(asTenant('ingest', usTenant(), 'UPDATE comms_contacts SET url = $1', ['https://evil.example']));
     await refused(asTenant('ingest', usTenant(), 'SELECT * FROM comms_contacts'));

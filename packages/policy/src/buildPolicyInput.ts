@@ -14,6 +14,8 @@ export const policyInputSchema = z.strictObject({
   tenantResidency: z.record(z.string(), z.string()),
   region: z.string(),
   pausedScopes: z.array(z.string()),
+  /** Optional: decisions recorded before policy 1.4.0 have none. */
+  suspendedTenants: z.array(z.string()).optional(),
 });
 export type PolicyInput = z.output<typeof policyInputSchema>;
 
@@ -26,6 +28,8 @@ export interface PolicyInputParts {
   tenantResidency: ReadonlyMap<string, string>;
   region: string;
   pausedScopes: readonly string[];
+  /** The suspended tenants among `tenantIds`. */
+  suspendedTenants: readonly string[];
 }
 
 /** Built only from the verified principal, the persisted operation (or the ingest write), the variables and server-side data: never from query text. */
@@ -42,5 +46,6 @@ export function buildPolicyInput(parts: PolicyInputParts): PolicyInput {
     tenantResidency: Object.fromEntries(parts.tenantResidency),
     region: parts.region,
     pausedScopes: [...parts.pausedScopes],
+    suspendedTenants: [...parts.suspendedTenants],
   };
 }

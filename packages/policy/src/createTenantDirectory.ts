@@ -9,6 +9,8 @@ export interface TenantRecord {
   weight: number;
   /** Its cache TTL override; null uses the gateway's default. */
   cacheTtlSeconds: number | null;
+  /** An admin suspended it: the policy refuses all but its administration (TENANT_SUSPENDED). */
+  suspended: boolean;
 }
 
 export interface TenantDirectoryOptions {
@@ -38,12 +40,14 @@ export function createTenantDirectory(options: TenantDirectoryOptions) {
   async function read(tenantId: string): Promise<TenantRecord | undefined> {
     return inTransaction(options.pool, async (client) => {
       await setTenant(client, tenantId);
-      const { rows } = await client.query<{ residency: string; weight: string; cache_ttl_seconds: number | null }>(
-        'SELECT residency, weight, cache_ttl_seconds FROM tenants WHERE tenant_id = $1',
+      const { rows } = await client.query<{ residency: string; weight: string; cache_ttl_seconds: number | null; suspended: boolean }>(
+        'SELECT residency, weight, cache_ttl_seconds, suspended_at IS NOT NULL AS suspended FROM tenants WHERE tenant_id = $1',
         [tenantId],
       );
       const row = rows[0];
-      return row && { residency: row.residency, weight: Number(row.weight), cacheTtlSeconds: row.cache_ttl_seconds };
+      return (
+        row && { residency: row.residency, weight: Number(row.weight), cacheTtlSeconds: row.cache_ttl_seconds, suspended: row.suspended }
+      );
     });
   }
 

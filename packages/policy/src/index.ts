@@ -33,3 +33,13 @@ export {
 } from './simulateDecisions';
 export { goldenAsReplayed, goldenDecisionsSchema, unacknowledgedChanges, type GoldenDecisions } from './goldenDecisions';
 export { readRecordedDecisions, type RecordedDecisionQuery } from './readRecordedDecisions';
+export {
+  acceptsUnknownClients,
+  acceptUnknownClientsCheck,
+  acceptUnknownClientsField,
+  clientRefusal,
+  createClientDirectory,
+  type ApiClientRecord,
+  type ClientDirectory,
+  type ClientRefusal,
+} from './createClientDirectory';

@@ -16,6 +16,10 @@ const schema = z
     COMMS_ADMIN_HOST: configFields.host(),
     /** Connects as comms_app: row-level security applies (docs/adr/0015). */
     COMMS_DATABASE_URL: configFields.url(),
+    /** Connects as comms_admin, the tenant-admin API's writer (docs/adr/0031); unset ⇒ its fields answer TENANT_ADMIN_DISABLED. */
+    COMMS_ADMIN_DATABASE_URL: configFields.url().optional(),
+    /** CIDRs webhook contacts may point at although not public (e.g. 127.0.0.1/32 in tests), as the worker's. Explicit; empty by default. */
+    COMMS_SSRF_ALLOW: configFields.commaList(),
     /** Twilio auth token that signs inbound webhooks; unset ⇒ every inbound request is refused. */
     COMMS_TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
     /** Scheme + host Twilio calls (signatures cover that URL); required with COMMS_TWILIO_AUTH_TOKEN, never taken from the request. */

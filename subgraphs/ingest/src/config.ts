@@ -1,3 +1,4 @@
+import { acceptUnknownClientsCheck, acceptUnknownClientsField } from '@coherence/policy';
 import { artifactPublicKeyField, artifactTrustCheck, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, tokenTrustCheck } from '@coherence/auth';
 import { SIGNALS_DLQ_TOPIC, SIGNALS_TOPIC } from '@coherence/contracts';
 import { configFields, loadConfig, subgraphConfigCheck, subgraphConfigFields } from '@coherence/platform';
@@ -31,6 +32,8 @@ const storageFields = {
 };
 
 const schema = z.object({
+  /** A producer token naming a client its tenant does not have: accepted? Unset: outside production only (docs/runbooks/tenant-admin.md). */
+  INGEST_ACCEPT_UNKNOWN_CLIENTS: acceptUnknownClientsField(),
   ...storageFields,
   /** `POST /v1/signals`: the only ingest port to expose to producers. */
   INGEST_PORT: configFields.port(4001),
@@ -86,6 +89,7 @@ export function readIngestConfig(env?: Record<string, string | undefined>) {
       .superRefine(tokenTrustCheck({ jwks: 'INGEST_JWKS', issuers: 'INGEST_TOKEN_ISSUERS' }))
       .superRefine(subgraphConfigCheck)
       .superRefine(artifactTrustCheck(['INGEST_POLICY_PUBLIC_KEY']))
+      .superRefine(acceptUnknownClientsCheck('INGEST_ACCEPT_UNKNOWN_CLIENTS'))
       .superRefine((config, ctx) => {
         if (config.NODE_ENV === 'production' && config.INGEST_WRITE_POLICY === 'off')
           ctx.addIssue({ code: 'custom', path: ['INGEST_WRITE_POLICY'], message: 'off is refused when NODE_ENV=production' });

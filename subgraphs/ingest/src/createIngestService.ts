@@ -1,3 +1,4 @@
+import { acceptsUnknownClients } from '@coherence/policy';
 import { createTokenVerifier, SCOPES } from '@coherence/auth';
 import { createSecurityEventWriter, createServiceApp, createSubgraphService, type Logger } from '@coherence/platform';
 import { createRefusalThrottle, createTenantRateLimiter } from '@coherence/ratelimit';
@@ -76,7 +77,13 @@ export async function createIngestService(config: IngestConfig, logger: Logger) 
   const writePolicy =
     config.INGEST_WRITE_POLICY === 'off'
       ? 'off'
-      : await createWritePolicy({ ...writePolicyOptionsOf(config), pool: service.pool, logger, metrics });
+      : await createWritePolicy({
+          ...writePolicyOptionsOf(config),
+          pool: service.pool,
+          logger,
+          metrics,
+          clients: { acceptUnknown: acceptsUnknownClients(config.INGEST_ACCEPT_UNKNOWN_CLIENTS, config.NODE_ENV) },
+        });
   const securityEvents = createSecurityEventWriter({
     pool: service.pool,
     logger,

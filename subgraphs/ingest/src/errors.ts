@@ -15,6 +15,8 @@ export const ingestErrorCodes = {
   FORBIDDEN: 403,
   /** The token's tenant has no row in `tenants`: nothing may be written for it until it is registered. */
   TENANT_UNKNOWN: 403,
+  /** The token's tenant is suspended (docs/adr/0031-tenant-administration.md). */
+  TENANT_SUSPENDED: 403,
   /** The `Idempotency-Key` was used with another body; `fields` lists the paths that differ. */
   IDEMPOTENCY_MISMATCH: 409,
   /** Over the tenant's share; `Retry-After` says when to come back. */

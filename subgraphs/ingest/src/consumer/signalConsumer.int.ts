@@ -275,19 +275,19 @@ describe('Kafka consumer', () => {
 });
 
 describe('Kafka consumer write policy', () => {
-  it('dead-letters the records of an unregistered tenant (TENANT_UNKNOWN) and of a tenant of another region (RESIDENCY_VIOLATION), with decisions, and the partition flows on', async () => {
+  it('dead-letters the records of an unregistered tenant (TENANT_UNKNOWN), of a tenant of another region (RESIDENCY_VIOLATION) and of a suspended one (TENANT_SUSPENDED), with decisions, and the partition flows on', async () => {
     const { topic, dlqTopic, groupId, start } = setup('policy', { INGEST_TOPIC_PARTITIONS: '1' });
-    await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us'), ($2, 'eu')`, [
-      tenant('policy-us'),
-      tenant('policy-eu'),
-    ]);
+    await admin.query(
+      `INSERT INTO tenants (tenant_id, residency, suspended_at) VALUES ($1, 'us', NULL), ($2, 'eu', NULL), ($3, 'us', now())`,
+      [tenant('policy-us'), tenant('policy-eu'), tenant('policy-paused')],
+    );
     const service = await start();
     const record = (tenantName: string, id: string, requestId: string) => ({
       key: tenant(tenantName),
       value: JSON.stringify(signal(tenantName, id)),
       headers: { 'x-request-id': requestId },
     });
-    const [unknownId, euId, usId] = [randomUUID(), randomUUID(), randomUUID()];
+    const [unknownId, euId, usId, pausedId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     await producer.send({
       topic,
       acks: -1,
@@ -297,6 +297,7 @@ describe('Kafka consumer write policy', () => {
         record('policy-eu', 'e1', euId),
         record('policy-unknown', 'u2', unknownId),
         record('policy-us', 'g2', usId),
+        record('policy-paused', 'p1', pausedId),
       ],
     });
     await waitFor('the partition to be consumed', async () => (await lag(groupId, topic)) === 0);
@@ -309,17 +310,19 @@ describe('Kafka consumer write policy', () => {
       { tenant_id: tenant('policy-us'), signal_id: 'g1' },
       { tenant_id: tenant('policy-us'), signal_id: 'g2' },
     ]);
-    const dead = await readDeadLetters(dlqTopic, 3);
+    const dead = await readDeadLetters(dlqTopic, 4);
     expect(dead.map((d) => ({ key: d.key, code: d.reason.code, source: d.source }))).toEqual([
       { key: tenant('policy-unknown'), code: 'TENANT_UNKNOWN', source: `${topic}/0/0` },
       { key: tenant('policy-eu'), code: 'RESIDENCY_VIOLATION', source: `${topic}/0/2` },
       { key: tenant('policy-unknown'), code: 'TENANT_UNKNOWN', source: `${topic}/0/3` },
+      { key: tenant('policy-paused'), code: 'TENANT_SUSPENDED', source: `${topic}/0/5` },
     ]);
     expect(dead[1]!.reason.issues).toEqual([
       { path: 'tenantId', rule: 'residency_violation', message: `tenant ${tenant('policy-eu')} resides in eu, not in us` },
     ]);
     expect(await metric(service, 'ingest_dlq_records_total{code="TENANT_UNKNOWN"}')).toBe(2);
     expect(await metric(service, 'ingest_dlq_records_total{code="RESIDENCY_VIOLATION"}')).toBe(1);
+    expect(await metric(service, 'ingest_dlq_records_total{code="TENANT_SUSPENDED"}')).toBe(1);
 
     // One decision per tenant and slice, as the consumer acting for the record's tenant; an unregistered one filed under '-'.
     const decisions = async () =>
@@ -327,10 +330,10 @@ describe('Kafka consumer write policy', () => {
         await admin.query<Record<string, unknown>>(
           `SELECT tenant_id, subject, client_id, operation_id, operation_type, allow, reason_code, correlation_id, region
              FROM policy_decisions WHERE correlation_id = ANY($1) ORDER BY reason_code`,
-          [[unknownId, euId, usId]],
+          [[unknownId, euId, usId, pausedId]],
         )
       ).rows;
-    await waitFor('the decisions to be written', async () => (await decisions()).length >= 3, 5_000);
+    await waitFor('the decisions to be written', async () => (await decisions()).length >= 4, 5_000);
     const common = {
       subject: 'service:ingest-consumer',
       client_id: null,
@@ -341,6 +344,7 @@ describe('Kafka consumer write policy', () => {
     expect(await decisions()).toEqual([
       { ...common, tenant_id: tenant('policy-us'), allow: true, reason_code: 'ALLOWED', correlation_id: usId },
       { ...common, tenant_id: tenant('policy-eu'), allow: false, reason_code: 'RESIDENCY_VIOLATION', correlation_id: euId },
+      { ...common, tenant_id: tenant('policy-paused'), allow: false, reason_code: 'TENANT_SUSPENDED', correlation_id: pausedId },
       { ...common, tenant_id: '-', allow: false, reason_code: 'TENANT_UNKNOWN', correlation_id: unknownId },
     ]);
   });

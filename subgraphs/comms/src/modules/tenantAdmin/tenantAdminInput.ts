@@ -7,6 +7,7 @@ export const tenantAdminErrorCodes = {
   INVALID_INPUT: 'a field is malformed or out of bounds',
   TENANT_EXISTS: 'a tenant with this id exists',
   TENANT_NOT_FOUND: 'no tenant has this id',
+  TENANT_ADMIN_DISABLED: 'this comms instance has no tenant-admin database (COMMS_ADMIN_DATABASE_URL)',
 } as const;
 export type TenantAdminErrorCode = keyof typeof tenantAdminErrorCodes;
 

@@ -2,10 +2,12 @@ import type { Principal } from '@coherence/auth';
 import type { Logger, PgPool } from '@coherence/platform';
 import {
   buildPolicyInput,
+  createClientDirectory,
   createDecisionRecorder,
   createPolicyEngine,
   createTenantDirectory,
   listenForTenantChanges,
+  type ClientRefusal,
   type PolicyVerdict,
   type TenantRecord,
 } from '@coherence/policy';
@@ -42,6 +44,8 @@ export interface WritePolicyOptions {
   tenantNegativeCacheTtlMs: number;
   decisionFlushMs: number;
   decisionBatchSize: number;
+  /** The producers' `client_id` check (HTTP only: Kafka records carry no token); absent on the consumer. */
+  clients?: { acceptUnknown: boolean };
 }
 
 /** One write to decide: a principal writing signals of one tenant. */
@@ -76,12 +80,22 @@ export async function createWritePolicy(options: WritePolicyOptions) {
     ttlMs: options.tenantCacheTtlMs,
     negativeTtlMs: options.tenantNegativeCacheTtlMs,
   });
-  // A suspended or changed tenant is refused or served as changed at once, not after the TTL.
+  const clients =
+    options.clients &&
+    createClientDirectory({ pool: options.pool, ttlMs: options.tenantCacheTtlMs, acceptUnknown: options.clients.acceptUnknown });
+  // A suspended or changed tenant (or API client) is refused or served as changed at once, not after the TTL (a
+  // Kafka record of a suspended tenant is dead-lettered with reason TENANT_SUSPENDED: startSignalConsumer).
   const tenantChanges = listenForTenantChanges({
     pool: options.pool,
     logger: options.logger,
-    onChange: tenants.forget,
-    onResync: tenants.forgetAll,
+    onChange: (tenantId) => {
+      tenants.forget(tenantId);
+      clients?.forgetTenant(tenantId);
+    },
+    onResync: () => {
+      tenants.forgetAll();
+      clients?.forgetAll();
+    },
   });
   const decisions = createDecisionRecorder({
     pool: options.pool,
@@ -103,6 +117,9 @@ export async function createWritePolicy(options: WritePolicyOptions) {
       const records = await tenants.recordsOf(requests.map((request) => request.tenantId));
       return requests.map((request) => decideOne(request, records.get(request.tenantId)));
     },
+    /** Why the producer's token may not be used as the client it names (docs/adr/0031); undefined when it may, or without `clients`. */
+    clientRefusalOf: async (principal: Pick<Principal, 'tenantId' | 'clientId' | 'scopes'>): Promise<ClientRefusal | undefined> =>
+      clients?.refusalOf(principal),
     /** Writes what is still queued; call after the last write was decided. */
     async close(): Promise<void> {
       await tenantChanges.close();
@@ -118,6 +135,7 @@ export async function createWritePolicy(options: WritePolicyOptions) {
       tenantResidency: new Map(record ? [[request.tenantId, record.residency]] : []),
       region: options.region,
       pausedScopes: [],
+      suspendedTenants: record?.suspended ? [request.tenantId] : [],
     });
     const verdict = engine.decide(input);
     options.metrics.writeDecisions.inc({ transport: request.transport, reason_code: verdict.reasonCode });

@@ -162,8 +162,11 @@ function readIdempotencyKey(request: FastifyRequest): string | undefined | null 
 }
 
 /**
+ * 403 FORBIDDEN with reason CLIENT_UNKNOWN, CLIENT_DISABLED or
+ * CLIENT_SCOPE_NOT_ALLOWED when the token may not act as the client it names
+ * (docs/adr/0031-tenant-administration.md); then
  * 403 when the write policy denies the token's tenant (every signal is of it
- * by now): TENANT_UNKNOWN when it is not registered, otherwise FORBIDDEN with
+ * by now): TENANT_UNKNOWN when it is not registered, TENANT_SUSPENDED when it is suspended, otherwise FORBIDDEN with
  * the policy's reason (RESIDENCY_VIOLATION: the tenant resides in another
  * region, or the token may not act in this one). The decision is queued for
  * `policy_decisions` either way; the explanation stays there.
@@ -171,6 +174,16 @@ function readIdempotencyKey(request: FastifyRequest): string | undefined | null 
 async function refuseByWritePolicy(request: FastifyRequest, reply: FastifyReply, writePolicy: WritePolicy | 'off'): Promise<boolean> {
   if (writePolicy === 'off') return false;
   const principal = request.principal!;
+  const clientRefusal = await writePolicy.clientRefusalOf(principal);
+  if (clientRefusal) {
+    request.log.info({ tenant_id: principal.tenantId, client_id: principal.clientId, reason: clientRefusal }, 'batch denied: client');
+    await reply
+      .code(ingestErrorCodes.FORBIDDEN)
+      .send(
+        httpErrorBody('FORBIDDEN', `the token's client_id may not write: ${clientRefusal}; nothing was stored`, { reason: clientRefusal }),
+      );
+    return true;
+  }
   const decided = await writePolicy.decide([
     {
       transport: 'http',
@@ -188,6 +201,10 @@ async function refuseByWritePolicy(request: FastifyRequest, reply: FastifyReply,
     await reply
       .code(ingestErrorCodes.TENANT_UNKNOWN)
       .send(httpErrorBody('TENANT_UNKNOWN', "the token's tenant is not registered; nothing was stored"));
+  } else if (verdict.reasonCode === POLICY_REASON_CODES.TENANT_SUSPENDED) {
+    await reply
+      .code(ingestErrorCodes.TENANT_SUSPENDED)
+      .send(httpErrorBody('TENANT_SUSPENDED', "the token's tenant is suspended; nothing was stored"));
   } else {
     await reply
       .code(ingestErrorCodes.FORBIDDEN)
