@@ -181,6 +181,7 @@ try {
   const scrapeTargets = await startProcesses(services.endpoints, keys, await ensureDevInternalKeys(keyDir), jaeger);
   if (!stopping) await (prometheusStarting = startStackPrometheus(scrapeTargets));
   if (!stopping) await startStackWorkbench();
+  await createDemoTenants(keys);
   await loadDemoData(services.endpoints, keys);
   if (!stopping) {
     printHowTo();
@@ -196,11 +197,8 @@ try {
 }
 
 async function prepareDatabase(endpoints: ServiceEndpoints): Promise<void> {
-  const applied = await prepareApplicationDatabase(
-    endpoints,
-    REGION,
-    demoTenants.map((t) => t.tenantId),
-  );
+  // No tenants here: the demo tenants are created through the admin API once the gateway runs (createDemoTenants).
+  const applied = await prepareApplicationDatabase(endpoints);
   say(applied.length > 0 ? `migrations applied: ${applied.join(', ')}` : 'database is up to date');
 }
 
@@ -282,6 +280,39 @@ async function startStackPrometheus(scrapeTargets: ScrapeTarget[]): Promise<Runn
   });
   say(`prometheus ready on ${running.url} (rules: grafana/rules/, alerts: ${running.url}/alerts)`);
   return running;
+}
+
+/**
+ * The demo tenants, created as a platform admin would: `CreateTenant` through
+ * the gateway with a `tenants:admin` token, audited and announced like any
+ * tenant (docs/runbooks/tenant-admin.md). A restart finds them there
+ * (TENANT_EXISTS) and goes on.
+ */
+async function createDemoTenants(keys: DevKeyFiles): Promise<void> {
+  if (stopping) return;
+  const token = await mintDevToken(keys.privateKeyPath, {
+    sub: 'stack-admin',
+    tenant: 'platform',
+    scopes: [SCOPES.tenantsAdmin],
+    residency: [REGION],
+  });
+  const created: string[] = [];
+  for (const { tenantId } of demoTenants) {
+    const response = await fetch('http://127.0.0.1:4000/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: persistedBody('CreateTenant', { input: { tenantId, settings: { residency: REGION } } }),
+    });
+    const text = await response.text();
+    const answer = JSON.parse(text) as { data?: { createTenant: { error: { code: string } | null } }; errors?: unknown };
+    const refused = answer.data?.createTenant.error?.code;
+    if (response.status !== 200 || answer.errors !== undefined || (refused !== undefined && refused !== 'TENANT_EXISTS'))
+      throw new Error(`creating demo tenant ${tenantId}: the gateway answered ${response.status} ${text}`);
+    if (refused === undefined) created.push(tenantId);
+  }
+  say(
+    created.length > 0 ? `created demo tenants ${created.join(', ')} through the admin API (CreateTenant)` : 'demo tenants already there',
+  );
 }
 
 async function loadDemoData(endpoints: ServiceEndpoints, keys: DevKeyFiles): Promise<void> {
@@ -377,9 +408,10 @@ function watchProcesses(): void {
   }, 1_000);
 }
 
-function requestBody(tenantId: string): string {
-  const id = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
-  return JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables: { tenantId } });
+/** A persisted operation's request body: the newest id of `name` in the manifest and its variables. */
+function persistedBody(name: string, variables: Record<string, unknown>): string {
+  const id = manifest.operations.findLast((op) => op.name === name)!.id;
+  return JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: id } }, variables });
 }
 
 /** With several instances, where each one listens: the ports above + INSTANCE_PORT_STEP × k. */
@@ -422,7 +454,7 @@ Read a tenant's coherence by persisted id, with a token minted by the dev key
 
   curl -s http://127.0.0.1:4000/graphql -H 'content-type: application/json' \\
     -H "authorization: Bearer $(npm run -s token -- --tenant acme --scope coherence:read:self --residency us)" \\
-    -d '${requestBody('acme')}'
+    -d '${persistedBody('TenantCoherence', { tenantId: 'acme' })}'
 
 Add -i to see its \`traceparent\` response header, 00-<trace id>-<span id>-<flags>. To trace
 this very request whatever the sampling, send a sampled one yourself:

@@ -99,7 +99,7 @@ export async function startDrillApplication(options: StartDrillApplicationOption
     const { endpoints } = services;
     const keys = await ensureDevKeys(join(rootDir, 'keys'));
     const internalKeys = await ensureDevInternalKeys(join(rootDir, 'keys'));
-    await prepareApplicationDatabase(endpoints, DRILL_REGION, []);
+    await prepareApplicationDatabase(endpoints);
     const receiver = await createReceiver(() => ({ status: 200 }));
     cleanups.push(() => receiver.close());
 

@@ -253,30 +253,15 @@ export async function startApplicationProcess(definition: ProcessDefinition, opt
 }
 
 /**
- * Creates the application's database when missing, migrates it and registers
- * `tenantIds` in `region` (the gateway and ingest serve registered tenants
- * only: fail closed on unknown residency). Returns the migrations applied.
+ * Creates the application's database when missing and migrates it. Returns
+ * the migrations applied. Tenants are not made here: the stack creates its
+ * demo tenants through the admin API, and a drill registers its own.
  */
-export async function prepareApplicationDatabase(
-  endpoints: ServiceEndpoints,
-  region: string,
-  tenantIds: readonly string[],
-): Promise<string[]> {
+export async function prepareApplicationDatabase(endpoints: ServiceEndpoints): Promise<string[]> {
   const client = new pg.Client({ connectionString: adminUrl(endpoints, 'postgres') });
   await client.connect();
   const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [APPLICATION_DATABASE]);
   await client.end();
   if (rowCount === 0) await adminQuery(endpoints, `CREATE DATABASE ${APPLICATION_DATABASE}`);
-  const applied = await migrateDatabase(adminUrl(endpoints, APPLICATION_DATABASE));
-  const seed = new pg.Client({ connectionString: adminUrl(endpoints, APPLICATION_DATABASE) });
-  await seed.connect();
-  try {
-    await seed.query('INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), $2 ON CONFLICT (tenant_id) DO NOTHING', [
-      tenantIds,
-      region,
-    ]);
-  } finally {
-    await seed.end();
-  }
-  return applied;
+  return migrateDatabase(adminUrl(endpoints, APPLICATION_DATABASE));
 }
