@@ -43,6 +43,7 @@ import { policyBundleDir, signPolicyBundle } from '@coherence/policy';
 import { costsPath, manifestPath, signManifest } from '@coherence/persisted-queries';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { freePort } from '@coherence/devservices';
+import { createPgPool } from '@coherence/platform';
 import { startApplication } from '../../e2e/support/startApplication';
 import { startJaeger } from '@coherence/devservices/jaeger';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
@@ -120,6 +121,9 @@ function supergraphWithUrls(subgraphUrls: Record<string, string>): string {
 /** The gateways the spread load runs on: the two baselines and this gateway with every read a miss. */
 const SPREAD_KEYS = ['apollo', 'hive', 'coherence-cache-off'];
 
+/** The API client the bench's read tokens name, registered for every tenant it reads. */
+const BENCH_CLIENT = 'bench-reader';
+
 /** The issuer the bench's gateways trust (the dev issuer is refused under NODE_ENV=production). */
 const BENCH_ISSUER = 'coherence-bench';
 
@@ -149,7 +153,9 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   copyFileSync(costsPath, join(rootDir, 'manifest', 'costs.json'));
   await signManifest(benchManifest, artifactKey.privateKey);
   await app.registerTenant(tenantId);
-  const readTokenOf = (tenant: string) => app.mintToken({ tenant, scopes: ['coherence:read:self'], issuer: BENCH_ISSUER });
+  // Under NODE_ENV=production a token's client_id must name an enabled API client of its tenant (ADR 0031).
+  const readTokenOf = (tenant: string) =>
+    app.mintToken({ tenant, scopes: ['coherence:read:self'], issuer: BENCH_ISSUER, clientId: BENCH_CLIENT });
   const readHeaders = { authorization: `Bearer ${await readTokenOf(tenantId)}` };
   const ts = new Date(Date.now() - 10 * 60_000).toISOString();
   /** A few signals for the tenant (from `sources`), so that its read has a score. */
@@ -182,6 +188,15 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       }),
     );
   await app.relay.drainAll();
+  const admin = createPgPool(database.adminUrl, { max: 1 });
+  try {
+    await admin.query(`INSERT INTO api_clients (tenant_id, client_id, scopes) SELECT unnest($1::text[]), $2, '{coherence:read:self}'`, [
+      [tenantId, ...spreadTenants],
+      BENCH_CLIENT,
+    ]);
+  } finally {
+    await admin.end();
+  }
 
   const supergraphFile = join(rootDir, 'supergraph.graphql');
   writeFileSync(supergraphFile, supergraphWithUrls(app.subgraphUrls));
