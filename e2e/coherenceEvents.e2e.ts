@@ -18,7 +18,7 @@ import { startFanoutEndpoint } from '../scripts/bench/fanoutEndpoint';
  * by the gateway's subscription endpoint — only on a change, coalesced per
  * tenant, persisted operations only, tenant-checked.
  */
-const subscriptionId = manifest.operations.find((op) => op.name === 'CoherenceEvents')!.id;
+const subscriptionId = manifest.operations.findLast((op) => op.name === 'CoherenceEvents')!.id;
 
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
@@ -164,7 +164,7 @@ describe('coherenceEvents', () => {
   it.each([
     ['query text', { query: 'subscription { coherenceEvents(tenantId: "x") { score } }' }, 'PERSISTED_QUERY_REQUIRED'],
     ['an unknown id', { id: 'f'.repeat(64) }, 'PERSISTED_QUERY_NOT_FOUND'],
-    ['a query sent as a subscription', { id: manifest.operations.find((op) => op.name === 'TenantCoherence')!.id }, 'BAD_USER_INPUT'],
+    ['a query sent as a subscription', { id: manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id }, 'BAD_USER_INPUT'],
   ])('refuses %s with %s', async (_name, payload, code) => {
     const events = subscribe(await connect(await readToken(tenant())), tenant(), payload);
     await expect(events.next()).rejects.toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code }) })]);

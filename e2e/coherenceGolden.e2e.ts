@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
  * tenant's score must equal the checked-in expected file, which is computed
  * independently of the product's code.
  */
-const operationId = (name: string) => manifest.operations.find((op) => op.name === name)!.id;
+const operationId = (name: string) => manifest.operations.findLast((op) => op.name === name)!.id;
 const expected = buildExpectedScores();
 const execFileAsync = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));

@@ -19,7 +19,7 @@ import { waitFor } from './ingestProcesses';
  * under scope comms:operate, every action audited and tied to the gateway's
  * policy decision (which holds the verified operator).
  */
-const opId = (name: string) => manifest.operations.find((op) => op.name === name)!.id;
+const opId = (name: string) => manifest.operations.findLast((op) => op.name === name)!.id;
 
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;

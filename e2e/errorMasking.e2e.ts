@@ -25,7 +25,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-const opId = (name: string) => manifest.operations.find((op) => op.name === name)!.id;
+const opId = (name: string) => manifest.operations.findLast((op) => op.name === name)!.id;
 
 async function post(operation: string, variables: Record<string, unknown>, scopes: string[], tenantId: string) {
   await app.registerTenant(tenantId);

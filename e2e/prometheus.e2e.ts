@@ -163,7 +163,7 @@ describe('Prometheus scraping the running application', () => {
     // Some traffic first, so that labelled series exist to show their labels.
     const tenantId = `${database.namespace}-drift`;
     await pushSignal(tenantId, 'drift-1');
-    const tenantCoherence = manifest.operations.find((operation) => operation.name === 'TenantCoherence')!;
+    const tenantCoherence = manifest.operations.findLast((operation) => operation.name === 'TenantCoherence')!;
     const read = await fetch(`${app.gatewayUrl}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(await app.readHeaders(tenantId)) },

@@ -35,7 +35,7 @@ const PARTITIONS = 4;
 /** The share of the limiter's tenant: the gateways' rate (20/s) × weight 0.25, burst 2 s of it. */
 const LIMITED_RATE = 5;
 const LIMITED_BURST = 2 * LIMITED_RATE;
-const operationId = (name: string) => manifest.operations.find((op) => op.name === name)!.id;
+const operationId = (name: string) => manifest.operations.findLast((op) => op.name === name)!.id;
 /** Six golden tenants (60,000 signals): two through one ingest, two through both, two over Kafka. */
 const expected = { tenants: buildExpectedScores().tenants.slice(0, 6) };
 const SIGNALS = expected.tenants.length * 10_000;

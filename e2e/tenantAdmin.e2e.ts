@@ -20,7 +20,7 @@ let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
 let forgerDir: string;
 
-const opId = (name: string) => manifest.operations.find((op) => op.name === name)!.id;
+const opId = (name: string) => manifest.operations.findLast((op) => op.name === name)!.id;
 const tenant = (name: string) => `${database.namespace}-${name}`;
 
 beforeAll(async () => {

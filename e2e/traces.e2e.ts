@@ -26,7 +26,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
  */
 const repoRoot = resolve(import.meta.dirname, '..');
 const logDir = mkdtempSync(join(tmpdir(), 'coherence-traces-'));
-const tenantCoherenceId = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
+const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
 let database: TestDatabase;
 let jaeger: RunningJaeger;
 let keys: DevKeyFiles;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
  * the gateway by persisted id, with an operator token (gateway security has
  * its own table-driven test: e2e/security.e2e.ts).
  */
-const tenantCoherenceId = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
+const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
 
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;

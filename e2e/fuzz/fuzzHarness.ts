@@ -18,7 +18,7 @@ import { expect, inject, it } from 'vitest';
  * share live here too: what "stored nothing" means, the projection keeping
  * up, and the canary read through the gateway after a run.
  */
-export const tenantCoherenceId = manifest.operations.find((op) => op.name === 'TenantCoherence')!.id;
+export const tenantCoherenceId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
 
 /** How long the canary may take from being pushed to being read through the gateway (issue 12). */
 export const PROJECTION_DEADLINE_MS = 5_000;
