@@ -244,6 +244,49 @@ it('follows a signal from ingest through the relay and comms, and its read throu
   expect(waterfall.indexOf(scoring)).toBeGreaterThan(waterfall.indexOf(push));
 });
 
+it("keeps a refused request's span although its trace was not sampled, under the traceparent it was answered with; an answered one leaves nothing", async () => {
+  const tenantId = `${database.namespace}-untraced`;
+  const admin = createPgPool(database.adminUrl);
+  await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us')`, [tenantId]);
+  await admin.end();
+  const readToken = await mintDevToken(keys.privateKeyPath, {
+    sub: 'reader',
+    tenant: tenantId,
+    scopes: [SCOPES.readSelf],
+    residency: ['us'],
+  });
+  const read = (traceId: string, authorization: Record<string, string>) =>
+    fetch(`http://127.0.0.1:${ports.gateway}/graphql`, {
+      method: 'POST',
+      // The caller's trace is not sampled (flags 00): the head sampler follows it.
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${spanId()}-00`, ...authorization },
+      body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: tenantCoherenceId } }, variables: { tenantId } }),
+    });
+  const answeredTrace = randomBytes(16).toString('hex');
+  const answered = await read(answeredTrace, { authorization: `Bearer ${readToken}` });
+  expect(answered.status).toBe(200);
+  const refusedTrace = randomBytes(16).toString('hex');
+  const refused = await read(refusedTrace, {});
+  expect(refused.status).toBe(401);
+  const answeredWith = refused.headers.get('traceparent');
+  expect(answeredWith).toMatch(new RegExp(`^00-${refusedTrace}-[0-9a-f]{16}-00$`));
+
+  const kept = await poll('Jaeger to hold the refused request', () => fetchJaegerTrace(jaeger.uiUrl, refusedTrace));
+  expect(kept.spans).toHaveLength(1);
+  const [span] = kept.spans;
+  const tag = (key: string) => span!.tags.find((t) => t.key === key)?.value;
+  expect(kept.processes[span!.processID]!.serviceName).toBe('gateway');
+  expect(span!.operationName).toBe('POST /graphql');
+  expect(span!.spanID).toBe(answeredWith!.split('-')[2]);
+  expect([tag('coherence.tail_kept'), tag('http.response.status_code'), tag('coherence.refusal.code')]).toEqual([
+    'refused',
+    401,
+    'UNAUTHENTICATED',
+  ]);
+  // The answered request was exported (or not) before the refused one: its dropped trace left nothing.
+  expect(await fetchJaegerTrace(jaeger.uiUrl, answeredTrace)).toBeUndefined();
+});
+
 function hasSpan(trace: JaegerTrace, name: string): boolean {
   return trace.spans.some((span) => span.operationName === name);
 }

@@ -61,12 +61,13 @@ export function createHttpHandler(options: HttpHandlerOptions) {
     } finally {
       for (const step of options.steps) step.onEnd?.(context);
     }
+    // The caller can continue (or look up) the trace its request was part of; a refused one's is kept
+    // even when its trace was not sampled (docs/adr/0020-traces.md).
+    const { traceparent } = traceHeadersOf();
+    if (traceparent !== undefined) void reply.header('traceparent', traceparent);
     if ('refused' in outcome) return sendRefusal(reply, context, outcome.refused);
     const { response } = outcome;
     for (const [name, value] of response.headers) void reply.header(name, value);
-    // The caller can continue (or look up) the trace its request was part of.
-    const { traceparent } = traceHeadersOf();
-    if (traceparent !== undefined) void reply.header('traceparent', traceparent);
     reply.code(response.status);
     return reply.send(response.body);
   };

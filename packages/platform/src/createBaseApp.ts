@@ -1,5 +1,6 @@
 import { requestTrace, type RequestTrace } from '@coherence/contracts';
-import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { startServerSpan, type ServerSpan } from '@coherence/telemetry';
+import { context, isSpanContextValid, SpanStatusCode } from '@opentelemetry/api';
 import { isUtf8 } from 'node:buffer';
 import { maxHeaderSize, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -82,27 +83,36 @@ function pathOf(url: string): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-/** Paths that probes and scrapers call every few seconds: not worth an access-log line each. */
-const unloggedPaths = new Set(['/healthz', '/readyz', '/metrics']);
+/** Paths that probes and scrapers call every few seconds: not worth a span or an access-log line each. */
+const probePaths = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
  * The Fastify app under every listener, service or admin: `/healthz` (the
- * process is alive; it touches no dependency), the request's trace (the
- * HTTP server span OpenTelemetry started for it, see
- * docs/adr/0020-traces.md) bound to the request logger as `request_id` and
- * `trace_id`, one access-log line per request, JSON bodies that must be
- * UTF-8, and a JSON refusal in the service's error shape for what the HTTP
- * parser refuses.
+ * process is alive; it touches no dependency), the request's server span
+ * (startServerSpan; every route's handler runs in its context, see
+ * docs/adr/0020-traces.md) and trace bound to the request logger as
+ * `request_id` and `trace_id`, one access-log line per request, JSON bodies
+ * that must be UTF-8, and a JSON refusal in the service's error shape for
+ * what the HTTP parser refuses.
  */
 export function createBaseApp(options: BaseAppOptions): FastifyInstance {
-  // Fastify asks for the request id before any hook runs; the trace read
-  // then is kept for the request (without a server span, reading it twice
-  // would mint two trace ids).
+  // Fastify asks for the request id before any hook runs: the request's span
+  // starts then, and its trace is kept for the request.
+  const spans = new WeakMap<IncomingMessage, ServerSpan>();
   const traces = new WeakMap<IncomingMessage, RequestTrace>();
   const trustRequestId = options.trustRequestId ?? true;
-  const traceOf = (headers: IncomingMessage['headers']): RequestTrace => {
-    const active = trace.getActiveSpan()?.spanContext();
-    return requestTrace(headers, { trustRequestId, ...(active && isSpanContextValid(active) ? { activeTraceId: active.traceId } : {}) });
+  const traceOf = (req: IncomingMessage): RequestTrace => {
+    const serverSpan = probePaths.has(pathOf(req.url ?? ''))
+      ? undefined
+      : startServerSpan({ method: req.method ?? 'GET', headers: req.headers });
+    if (serverSpan !== undefined) spans.set(req, serverSpan);
+    const active = serverSpan?.span.spanContext();
+    const requestTraced = requestTrace(req.headers, {
+      trustRequestId,
+      ...(active && isSpanContextValid(active) ? { activeTraceId: active.traceId } : {}),
+    });
+    traces.set(req, requestTraced);
+    return requestTraced;
   };
   const app = Fastify({
     // Typed as Fastify's logger interface so the app is a plain FastifyInstance.
@@ -111,11 +121,7 @@ export function createBaseApp(options: BaseAppOptions): FastifyInstance {
     // Fastify's own per-request lines are off: the onResponse hook below
     // writes one line per request, with the fields our logs always carry.
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
-    genReqId: (req) => {
-      const requestTraced = traceOf(req.headers);
-      traces.set(req, requestTraced);
-      return requestTraced.requestId;
-    },
+    genReqId: (req) => traceOf(req).requestId,
     clientErrorHandler: createClientErrorHandler(options.logger, options.errorBody ?? httpErrorBody),
   });
   useHttpErrors(app, options.errorBody);
@@ -132,13 +138,25 @@ export function createBaseApp(options: BaseAppOptions): FastifyInstance {
     parseJson(request, (body as Buffer).toString('utf8'), done);
   });
   app.decorateRequest('trace');
+  // Every route's handler runs in its request's span: what it calls is part of the request's trace.
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    route.handler = function (this: FastifyInstance, request, reply) {
+      const serverSpan = spans.get(request.raw);
+      return serverSpan === undefined
+        ? handler.call(this, request, reply)
+        : context.with(serverSpan.context, handler, this, request, reply);
+    };
+  });
   app.addHook('onRequest', async (request) => {
-    request.trace = traces.get(request.raw) ?? traceOf(request.headers);
+    request.trace = traces.get(request.raw) ?? traceOf(request.raw);
     const { clientRequestId } = request.trace;
-    const span = trace.getActiveSpan();
+    const span = spans.get(request.raw)?.span;
     if (span !== undefined) {
-      // The route, not the URL: a span name must not grow with ids in paths.
+      // The route, not the URL: a span name must not grow with ids in paths. The path alone, never the
+      // query string (see pathOf).
       const route = request.routeOptions.url;
+      span.setAttributes({ 'http.request.method': request.method, 'url.path': pathOf(request.url) });
       if (route !== undefined) span.updateName(`${request.method} ${route}`).setAttribute('http.route', route);
       if (clientRequestId !== undefined) span.setAttribute('http.request.header.x-request-id', clientRequestId);
     }
@@ -147,9 +165,15 @@ export function createBaseApp(options: BaseAppOptions): FastifyInstance {
       ...(clientRequestId === undefined || clientRequestId === request.id ? {} : { client_request_id: clientRequestId }),
     });
   });
+  app.addHook('onRequestAbort', async (request) => {
+    const serverSpan = spans.get(request.raw);
+    serverSpan?.span.setStatus({ code: SpanStatusCode.ERROR, message: 'the client closed the connection before the answer' });
+    serverSpan?.end();
+  });
   app.addHook('onResponse', async (request, reply) => {
+    spans.get(request.raw)?.end(reply.statusCode);
     const path = pathOf(request.url);
-    if (unloggedPaths.has(path)) return;
+    if (probePaths.has(path)) return;
     request.log.info(
       { method: request.method, path, status: reply.statusCode, duration_ms: Math.round(reply.elapsedTime) },
       'request done',

@@ -23,7 +23,8 @@ export interface TraceHeaders {
   baggage?: string;
 }
 
-const tracer = () => trace.getTracer('coherence');
+/** The tracer of this codebase's own spans. */
+export const tracer = () => trace.getTracer('coherence');
 
 /** The headers that continue `context` (default: the active one) elsewhere; none when nothing is traced. */
 export function traceHeadersOf(context: Context = contextApi.active()): TraceHeaders {

@@ -8,11 +8,11 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { AlwaysOffSampler, BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { register } from 'node:module';
 import { headSampler } from './headSampler';
-import { KeepRefusedRequests, recordRequestSpans } from './keepRefusedRequests';
+import { keepRefusedRequestSpans, keepTailKeptSpans, ReplayableIdGenerator } from './serverSpans';
 import { TenantAttributeProcessor } from './tenantBaggage';
 
 /** The processes, by their `service.name`. */
@@ -23,13 +23,10 @@ export interface TelemetryOptions {
   /**
    * Export the span of a refused or failed request even when the head
    * sampler dropped its trace (the gateway's tail decision, see
-   * {@link recordRequestSpans} and {@link KeepRefusedRequests}).
+   * startServerSpan).
    */
   keepRefusedRequests?: boolean;
 }
-
-/** Paths probes and scrapers call every few seconds: no span each. */
-const unTracedPaths = new Set(['/healthz', '/readyz', '/metrics']);
 
 let sdk: NodeSDK | undefined;
 
@@ -55,19 +52,25 @@ export async function startTelemetry(options: TelemetryOptions, env: NodeJS.Proc
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   const exporter = exportsSpans(env) ? new BatchSpanProcessor({ exporter: otlpExporter(env) }) : undefined;
-  const exporting: SpanProcessor[] =
-    exporter === undefined ? [] : [options.keepRefusedRequests ? new KeepRefusedRequests(exporter) : exporter];
-  // With nowhere to send spans, recording them would cost for nothing: no span records, while the
-  // trace id still goes on to every hop and log line (a sampled caller's flag does not, though).
-  const sampler = exporter === undefined ? new AlwaysOffSampler() : headSampler(env);
+  keepRefusedRequestSpans(options.keepRefusedRequests === true && exporter !== undefined);
   sdk = new NodeSDK({
     serviceName: options.serviceName,
     resource: resourceFromAttributes({ 'deployment.environment.name': env['NODE_ENV'] ?? 'development' }),
-    sampler: options.keepRefusedRequests && exporter !== undefined ? recordRequestSpans(sampler) : sampler,
-    spanProcessors: [new TenantAttributeProcessor(), ...exporting],
+    // With nowhere to send spans, recording them would cost for nothing: no span records, while the
+    // trace id still goes on to every hop and log line (a sampled caller's flag does not, though).
+    sampler: exporter === undefined ? new AlwaysOffSampler() : keepTailKeptSpans(headSampler(env)),
+    // A refused request's span is exported after the fact with the ids it was answered with.
+    idGenerator: new ReplayableIdGenerator(),
+    spanProcessors: exporter === undefined ? [new TenantAttributeProcessor()] : [new TenantAttributeProcessor(), exporter],
+    // Traces only: metrics are Prometheus's (prom-client) and logs are pino's. Left unset, the SDK would
+    // start an OTLP metrics and logs exporter of its own, and the HTTP instrumentation would record a
+    // histogram per request, for nothing.
+    metricReaders: [],
+    logRecordProcessors: [],
     textMapPropagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
     instrumentations: [
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (request) => unTracedPaths.has((request.url ?? '').split('?')[0] ?? '') }),
+      // Outgoing calls only: a request's server span is our own (startServerSpan, in createBaseApp).
+      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
       new UndiciInstrumentation(),
       // Only inside a traced unit of work: a pool's own chatter is no trace.
       new PgInstrumentation({ requireParentSpan: true }),
