@@ -75,6 +75,23 @@ describe('a JWKS file', () => {
   });
 });
 
+describe('a verified token', () => {
+  // A verification is reused for a minute (cacheVerifiedTokens): a key rotated out must stop verifying at once all the same.
+  it('stops verifying once its key is rotated out of the file, although it verified a moment before', async () => {
+    const files = await ensureDevKeys(join(dir, 'rotated-out'));
+    const verify = await createTokenVerifier({ jwks: files.jwksPath, issuers: [DEV_ISSUER] });
+    const oldToken = await mintDevToken(files.privateKeyPath, claims);
+    expect(await verify(oldToken)).toMatchObject({ ok: true });
+    expect(await verify(oldToken)).toMatchObject({ ok: true });
+
+    const rotated = await untrustedKey();
+    writeFileSync(files.jwksPath, JSON.stringify({ keys: [await rotated.publicJwk('key-2')] }));
+    // A token of the new key names a kid the verifier does not know: the file is read again.
+    expect(await verify(await rotated.sign('key-2'))).toMatchObject({ ok: true });
+    expect(await verify(oldToken)).toMatchObject({ ok: false, code: 'TOKEN_SIGNATURE_INVALID' });
+  });
+});
+
 describe('a JWKS URL', () => {
   // Issue 13: http:// was accepted, so whoever sits on the path could serve their own keys.
   it('is refused unless https, before anything is fetched', async () => {

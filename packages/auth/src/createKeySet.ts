@@ -26,20 +26,29 @@ export function jwksSourceProblem(jwks: string): string | undefined {
  * reload waits out a cooldown: the `kid` is whatever the sender writes, and
  * without one a flood of made-up kids is a flood of fetches or file reads.
  */
-export async function createKeySet(options: KeySetOptions): Promise<JWTVerifyGetKey> {
+export async function createKeySet(options: KeySetOptions): Promise<KeySet> {
   const problem = jwksSourceProblem(options.jwks);
   if (problem !== undefined) throw new Error(problem);
   const cooldownMs = options.refreshCooldownMs ?? 30_000;
-  if (/^https:\/\//i.test(options.jwks)) return createRemoteJWKSet(new URL(options.jwks), { cooldownDuration: cooldownMs });
+  if (/^https:\/\//i.test(options.jwks)) return createUrlKeySet(new URL(options.jwks), cooldownMs);
   return createFileKeySet(options.jwks, cooldownMs);
 }
 
-async function createFileKeySet(path: string, cooldownMs: number): Promise<JWTVerifyGetKey> {
+/** The keys, and which reading of them is current: a cached verification is good only under the reading it was made with. */
+export type KeySet = JWTVerifyGetKey & { generation(): unknown };
+
+function createUrlKeySet(url: URL, cooldownMs: number): KeySet {
+  const remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs });
+  // jose replaces the set it holds when it fetches the URL again.
+  return Object.assign((...args: Parameters<JWTVerifyGetKey>) => remote(...args), { generation: () => remote.jwks() });
+}
+
+async function createFileKeySet(path: string, cooldownMs: number): Promise<KeySet> {
   const load = async () => createLocalJWKSet(JSON.parse(await readFile(path, 'utf8')) as JSONWebKeySet);
   let current = await load();
   // The reading at start starts no cooldown: the first unknown kid after it is looked up at once.
   let reloadedAtMs = -Infinity;
-  return async (header, token) => {
+  const getKey: JWTVerifyGetKey = async (header, token) => {
     try {
       return await current(header, token);
     } catch (error) {
@@ -49,4 +58,5 @@ async function createFileKeySet(path: string, cooldownMs: number): Promise<JWTVe
       return current(header, token);
     }
   };
+  return Object.assign(getKey, { generation: () => current });
 }

@@ -1,4 +1,5 @@
 import { errors, jwtVerify } from 'jose';
+import { cacheVerifiedTokens } from './cacheVerifiedTokens';
 import { createKeySet } from './createKeySet';
 import { TOKEN_AUDIENCE, tokenClaimsSchema, toPrincipal, type Principal } from './tokenClaims';
 
@@ -31,6 +32,8 @@ export interface TokenVerifierOptions {
   clockToleranceSeconds?: number;
   /** Longest accepted lifetime, `exp` − `iat` (or − now when `iat` is absent or later), in seconds. Default 86_400. */
   maxLifetimeSeconds?: number;
+  /** How long a token's successful verification is reused (see cacheVerifiedTokens), in milliseconds; 0 verifies every time. Default 60_000. */
+  cacheMaxAgeMs?: number;
 }
 
 /**
@@ -42,13 +45,16 @@ const ALGORITHMS = ['ES256', 'RS256'];
 
 /**
  * Verifies bearer tokens: algorithm and signature against the JWKS, audience,
- * issuer, expiry, lifetime, and the claims we need.
+ * issuer, expiry, lifetime, and the claims we need. A token that verified is
+ * not checked again for a minute, under the same keys and never past its
+ * `exp` (cacheVerifiedTokens).
  */
-export async function createTokenVerifier(options: TokenVerifierOptions) {
+export async function createTokenVerifier(options: TokenVerifierOptions): Promise<TokenVerifier> {
   const keySet = await createKeySet({ jwks: options.jwks, refreshCooldownMs: options.jwksRefreshCooldownMs });
   const audience = options.audience ?? TOKEN_AUDIENCE;
   const maxLifetimeSeconds = options.maxLifetimeSeconds ?? DEFAULT_MAX_TOKEN_LIFETIME_SECONDS;
-  return async function verify(token: string | undefined): Promise<VerifyResult> {
+  const cacheMaxAgeMs = options.cacheMaxAgeMs ?? 60_000;
+  const verify = async (token: string | undefined): Promise<VerifyResult> => {
     if (!token) return { ok: false, code: 'TOKEN_MISSING', reason: 'no bearer token' };
     try {
       const { payload } = await jwtVerify(token, keySet, {
@@ -77,9 +83,10 @@ export async function createTokenVerifier(options: TokenVerifierOptions) {
       return { ok: false, ...classify(error) };
     }
   };
+  return cacheMaxAgeMs > 0 ? cacheVerifiedTokens(verify, { maxAgeMs: cacheMaxAgeMs, generation: keySet.generation }) : verify;
 }
 
-export type TokenVerifier = Awaited<ReturnType<typeof createTokenVerifier>>;
+export type TokenVerifier = (token: string | undefined) => Promise<VerifyResult>;
 
 function classify(error: unknown): { code: TokenErrorCode; reason: string } {
   if (error instanceof errors.JWTExpired) return { code: 'TOKEN_EXPIRED', reason: 'the token has expired' };

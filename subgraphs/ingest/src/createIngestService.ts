@@ -4,7 +4,6 @@ import { createSecurityEventWriter, createServiceApp, createSubgraphService, typ
 import { createRefusalThrottle, createTenantRateLimiter } from '@coherence/ratelimit';
 import { Redis } from 'ioredis';
 import type { IngestConfig } from './config';
-import { cacheVerifiedTokens } from './modules/auth/cacheVerifiedTokens';
 import { expireIdempotencyKeys } from './modules/idempotency/idempotencyStore';
 import { createWritePolicy } from './modules/policy/createWritePolicy';
 import { readOutboxBacklog, readOutboxLagSeconds } from './modules/signals/readOutboxBacklog';
@@ -31,13 +30,11 @@ const SECURITY_EVENT_QUEUE_MAX = 10_000;
  * listener, serves `/readyz` and `/metrics` for both.
  */
 export async function createIngestService(config: IngestConfig, logger: Logger) {
-  const verify = cacheVerifiedTokens(
-    await createTokenVerifier({
-      jwks: config.INGEST_JWKS,
-      issuers: config.INGEST_TOKEN_ISSUERS,
-      maxLifetimeSeconds: config.INGEST_TOKEN_MAX_LIFETIME_SECONDS,
-    }),
-  );
+  const verify = await createTokenVerifier({
+    jwks: config.INGEST_JWKS,
+    issuers: config.INGEST_TOKEN_ISSUERS,
+    maxLifetimeSeconds: config.INGEST_TOKEN_MAX_LIFETIME_SECONDS,
+  });
   // No offline queue, one retry and a short timeout: while Redis is away or
   // paused a limiter call fails fast (and the in-process fallback decides)
   // instead of hanging the request.

@@ -25,7 +25,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createAuthenticateHook } from './authenticateProducer';
-import { cacheVerifiedTokens } from './cacheVerifiedTokens';
 
 /**
  * The producer authentication hook with tokens signed by the trusted key
@@ -50,7 +49,7 @@ beforeAll(async () => {
   pool = createPgPool(database.urls.ingest);
   admin = createPgPool(database.adminUrl);
   keys = await ensureDevKeys(keyDir);
-  const verify = cacheVerifiedTokens(await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER] }));
+  const verify = await createTokenVerifier({ jwks: keys.jwksPath, issuers: [DEV_ISSUER] });
   const logger = createLogger('ingest', 'silent');
   securityEvents = createSecurityEventWriter({ pool, logger, flushMs: 20, batchSize: 200, maxPending: 1_000 });
   service = createServiceApp({ logger, admin: createAdminApp({ logger, readinessChecks: [] }) });

@@ -1,4 +1,5 @@
-import type { Principal, VerifyResult } from '@coherence/auth';
+import type { Principal } from './tokenClaims';
+import type { VerifyResult } from './createTokenVerifier';
 import { describe, expect, it } from 'vitest';
 import { cacheVerifiedTokens } from './cacheVerifiedTokens';
 
@@ -49,5 +50,17 @@ describe('cacheVerifiedTokens', () => {
     const verify = cacheVerifiedTokens(inner.verify, { maxEntries: 2 });
     for (const token of ['a', 'b', 'c', 'a', 'c']) await verify(token);
     expect(inner.calls).toEqual(['a', 'b', 'c', 'a']);
+  });
+
+  it('verifies again once the keys were read again, although the verification is young', async () => {
+    let keys = 'first reading';
+    const inner = counting(() => ({ ok: true, principal: principal(Date.now() + 60_000) }));
+    const verify = cacheVerifiedTokens(inner.verify, { generation: () => keys });
+    await verify('a');
+    await verify('a');
+    keys = 'second reading';
+    await verify('a');
+    await verify('a');
+    expect(inner.calls).toEqual(['a', 'a']);
   });
 });
