@@ -86,8 +86,8 @@ const schema = z.object({
       error: `is more than ${BREAK_GLASS_MAX_HOURS} hours ahead: break glass is for one incident`,
     })
     .optional(),
-  /** How long a tenant's residency is cached. */
-  GATEWAY_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
+  /** How long a tenant's row (and an API client's) is reused; TenantChanged drops it at once, so this bounds only a missed notice. */
+  GATEWAY_TENANT_CACHE_TTL_MS: configFields.positiveInt(60_000),
   /** A token naming a client its tenant does not have: accepted? Unset: outside production only (docs/runbooks/tenant-admin.md). */
   GATEWAY_ACCEPT_UNKNOWN_CLIENTS: acceptUnknownClientsField(),
   /** How long "this tenant is not registered" is believed: a tenant registered since is served after at most this. */

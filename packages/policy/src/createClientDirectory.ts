@@ -1,5 +1,5 @@
 import type { Principal } from '@coherence/auth';
-import { inTransaction, setTenant, type PgPool } from '@coherence/platform';
+import type { PgPool } from '@coherence/platform';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 
@@ -48,15 +48,10 @@ export function createClientDirectory(options: ClientDirectoryOptions) {
   const cache = new LRUCache<string, Promise<ApiClientRecord | null>>({ max: options.maxEntries ?? 10_000, ttl: options.ttlMs });
   const keyOf = (tenantId: string, clientId: string) => JSON.stringify([tenantId, clientId]);
 
-  function read(tenantId: string, clientId: string): Promise<ApiClientRecord | null> {
-    return inTransaction(options.pool, async (client) => {
-      await setTenant(client, tenantId);
-      const { rows } = await client.query<ApiClientRecord>(
-        'SELECT scopes, enabled FROM api_clients WHERE tenant_id = $1 AND client_id = $2',
-        [tenantId, clientId],
-      );
-      return rows[0] ?? null;
-    });
+  // One round trip: the function sets the tenant for row-level security and reads (gateway migration 007).
+  async function read(tenantId: string, clientId: string): Promise<ApiClientRecord | null> {
+    const { rows } = await options.pool.query<ApiClientRecord>('SELECT * FROM gateway_read_api_client($1, $2)', [tenantId, clientId]);
+    return rows[0] ?? null;
   }
 
   function recordOf(tenantId: string, clientId: string): Promise<ApiClientRecord | null> {

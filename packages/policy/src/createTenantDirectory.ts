@@ -1,4 +1,4 @@
-import { inTransaction, setTenant, type PgPool } from '@coherence/platform';
+import type { PgPool } from '@coherence/platform';
 import { LRUCache } from 'lru-cache';
 
 /** A registered tenant's row in `tenants`, as the gateway and ingest read it. */
@@ -24,7 +24,7 @@ export interface TenantDirectoryOptions {
 }
 
 /**
- * Tenants' rows from the `tenants` table (one RLS-scoped read per tenant),
+ * Tenants' rows from the `tenants` table (one RLS-scoped read per tenant, in one round trip),
  * cached for `ttlMs` (or until `forget`: TenantChanged, see
  * listenForTenantChanges) so neither the read path nor ingest queries Postgres per
  * request; the gateway's tenant step asks once per request, ingest's write
@@ -37,18 +37,16 @@ export interface TenantDirectoryOptions {
 export function createTenantDirectory(options: TenantDirectoryOptions) {
   const cache = new LRUCache<string, Promise<TenantRecord | undefined>>({ max: options.maxEntries ?? 10_000 });
 
+  // One round trip: the function sets the tenant for row-level security and reads (gateway migration 007).
   async function read(tenantId: string): Promise<TenantRecord | undefined> {
-    return inTransaction(options.pool, async (client) => {
-      await setTenant(client, tenantId);
-      const { rows } = await client.query<{ residency: string; weight: string; cache_ttl_seconds: number | null; suspended: boolean }>(
-        'SELECT residency, weight, cache_ttl_seconds, suspended_at IS NOT NULL AS suspended FROM tenants WHERE tenant_id = $1',
-        [tenantId],
-      );
-      const row = rows[0];
-      return (
-        row && { residency: row.residency, weight: Number(row.weight), cacheTtlSeconds: row.cache_ttl_seconds, suspended: row.suspended }
-      );
-    });
+    const { rows } = await options.pool.query<{ residency: string; weight: string; cache_ttl_seconds: number | null; suspended: boolean }>(
+      'SELECT * FROM gateway_read_tenant($1)',
+      [tenantId],
+    );
+    const row = rows[0];
+    return (
+      row && { residency: row.residency, weight: Number(row.weight), cacheTtlSeconds: row.cache_ttl_seconds, suspended: row.suspended }
+    );
   }
 
   function recordOf(tenantId: string): Promise<TenantRecord | undefined> {

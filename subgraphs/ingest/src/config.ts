@@ -15,8 +15,8 @@ const storageFields = {
   INGEST_POLICY_BUNDLE_DIR: z.string().min(1).default(policyBundleDir),
   /** The public key (PEM or JWK file) the bundle must be signed with. Default: the dev key, refused in production. */
   INGEST_POLICY_PUBLIC_KEY: artifactPublicKeyField(),
-  /** How long a registered tenant's residency is reused before it is read again. Default 10_000. */
-  INGEST_TENANT_CACHE_TTL_MS: configFields.positiveInt(10_000),
+  /** How long a registered tenant's residency is reused before it is read again; TenantChanged drops it at once, so this bounds only a missed notice. Default 60_000. */
+  INGEST_TENANT_CACHE_TTL_MS: configFields.positiveInt(60_000),
   /** How long "this tenant is not registered" is believed: a tenant registered since is written after at most this. Default 2_000. */
   INGEST_TENANT_NEGATIVE_CACHE_TTL_MS: configFields.positiveInt(2_000),
   /** Policy decisions and security events are written at least this often while some wait… Default 200. */
