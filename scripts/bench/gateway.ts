@@ -46,7 +46,9 @@ import { freePort } from '@coherence/devservices';
 import { createPgPool } from '@coherence/platform';
 import { startApplication } from '../../e2e/support/startApplication';
 import { startJaeger } from '@coherence/devservices/jaeger';
+import { ensureProductionNode } from '@coherence/devservices/nodeRuntime';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -201,10 +203,14 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   const supergraphFile = join(rootDir, 'supergraph.graphql');
   writeFileSync(supergraphFile, supergraphWithUrls(app.subgraphUrls));
   const childEnv = { ...process.env, NODE_ENV: 'production' };
+  // Every gateway runs on the Node.js the production image runs (docs/adr/0034-node-24.md), whatever runs the bench.
+  const nodeBinary = await ensureProductionNode();
+  const nodeVersion = execFileSync(nodeBinary, ['--version'], { encoding: 'utf8' }).trim();
+  say(`gateways run on Node ${nodeVersion}`);
   const spawnNode = (name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = childEnv) =>
     spawnManaged({
       name,
-      command: process.execPath,
+      command: nodeBinary,
       args: ['--import', 'tsx', join(repoRoot, script), ...args],
       cwd: repoRoot,
       env,
@@ -443,7 +449,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       durationSeconds,
       rounds,
       warmupSeconds,
-      gateways: 'each its own child process (node --import tsx, NODE_ENV=production), all running, loaded one at a time',
+      gateways: `each its own child process (node --import tsx, NODE_ENV=production) on Node ${nodeVersion}, all running, loaded one at a time`,
       subgraphs: 'ingest, coherence and comms in the bench process (e2e/support startApplication), shared by every gateway',
       limiter: 'on, GATEWAY_RATE_PER_SECOND=1000000 so it never refuses',
       flags: 'bootstrap defaults (v24.coherence on, region-routing off), no Unleash server',
@@ -459,7 +465,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   const pad = (text: string | number, width: number) => String(text).padEnd(width);
   console.log(`
 gateway benchmark: ${operation.name}, ${connections} connections, ${durationSeconds} s each in ${rounds} rounds after ${warmupSeconds} s warm-up
-(${describeMachine(report.machine)})
+(${describeMachine(report.machine)}; the gateways on Node ${nodeVersion})
 
   ${pad('gateway', 46)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('failed', 8)}${pad('CPU ms/req', 12)}req/s ÷ Apollo  p95 ÷ Apollo
 ${rows

@@ -26,6 +26,14 @@ export interface TelemetryOptions {
    * startServerSpan).
    */
   keepRefusedRequests?: boolean;
+  /**
+   * Spans of Redis commands (default true). The gateway turns them off: each
+   * of its Redis calls is the whole of a step that has its own span (`gateway
+   * rate-limit`, `gateway response-cache`), and the instrumentation's cost on
+   * every command of every request, sampled or not, was a third of
+   * tracing's remaining cost there (docs/adr/0020-traces.md).
+   */
+  redisSpans?: boolean;
 }
 
 let sdk: NodeSDK | undefined;
@@ -74,7 +82,7 @@ export async function startTelemetry(options: TelemetryOptions, env: NodeJS.Proc
       new UndiciInstrumentation(),
       // Only inside a traced unit of work: a pool's own chatter is no trace.
       new PgInstrumentation({ requireParentSpan: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
+      ...(options.redisSpans === false ? [] : [new IORedisInstrumentation({ requireParentSpan: true })]),
       new KafkaJsInstrumentation(),
     ],
   });

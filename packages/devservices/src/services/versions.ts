@@ -21,6 +21,8 @@ export const versions = {
   prometheus: '2.42',
   /** Jaeger all-in-one (v2, on the OpenTelemetry collector), built from source into `.cache/go/bin` (see jaeger.ts); the trace backend of the stack and the trace test. */
   jaeger: '1.76.0',
+  /** The Node.js of the production image (Containerfile); benches run the application's processes on it (nodeRuntime.ts, docs/adr/0034-node-24.md). */
+  node: '24.21.0',
   /** npm `unleash-server`, a dependency of @coherence/devservices (exact, so npm ci provisions it); 7.5 is the last line that runs on Node 20. */
   unleash: '7.5.1',
 } as const;
