@@ -83,6 +83,17 @@ describe('auditRefusals', () => {
     expect(await eventsOf(context.correlationId)).toEqual([]);
   });
 
+  it('writes events of several tenants in one batch, each under its own tenant (row-level security)', async () => {
+    const events = queueFlushedOnClose();
+    const correlationId = randomUUID();
+    const tenants = ['-', `${database.namespace}-a`, `${database.namespace}-b`];
+    for (const tenantId of tenants)
+      events.record({ kind: 'AUTH_DENY', tenantId, service: 'gateway', reason: 'TOKEN_EXPIRED', correlationId });
+    // Row-level security refuses a row whose tenant is not the one set (WITH CHECK): all three stored means each was set.
+    await events.close();
+    expect((await eventsOf(correlationId)).map((event) => event.tenant_id).sort()).toEqual([...tenants].sort());
+  });
+
   it('is bounded: beyond maxPending events are dropped and counted, and the rest written in one batch', async () => {
     const dropped: [number, string][] = [];
     const events = createSecurityEventWriter({

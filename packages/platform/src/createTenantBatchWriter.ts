@@ -1,16 +1,21 @@
 import type { Logger } from './createLogger';
 import { isRefusedDataError } from './errorCauses';
-import { inTransaction, setTenant, type PgClient, type PgPool } from './postgres';
+import type { PgPool } from './postgres';
 
 export interface TenantBatchWriterOptions<Row> {
   pool: PgPool;
   logger: Logger;
   /** What the rows are, for log lines: "policy decisions". */
   what: string;
-  /** The tenant a row is filed under (row-level security is set to it for its insert). */
+  /** The tenant a row is filed under (for the log line of a row the database refused). */
   tenantOf: (row: Row) => string;
-  /** Inserts rows of one tenant (already set on `client`), in one statement. */
-  insert: (client: PgClient, rows: readonly Row[]) => Promise<unknown>;
+  /**
+   * Inserts rows of any tenants in one statement, which sets each row's
+   * tenant for row-level security itself: a SQL function such as
+   * `policy_decisions_insert` (gateway migration 008). One round trip per
+   * batch, however many tenants it holds.
+   */
+  insert: (pool: PgPool, rows: readonly Row[]) => Promise<unknown>;
   /** Write at least this often while rows are waiting. */
   flushMs: number;
   /** Write at once when this many rows are waiting. */
@@ -35,8 +40,7 @@ export interface TenantBatchWriterOptions<Row> {
 /**
  * Writes audit rows (policy decisions, security events) off the request
  * path: `record` only appends to a bounded queue; a timer (or a full batch)
- * writes the queue in one transaction, one multi-row insert per tenant
- * (row-level security needs the tenant set per insert). A request is
+ * writes the queue in one statement, whatever tenants it holds (`insert`). A request is
  * answered without waiting for its row, and a flood of refusals costs one
  * write per batch, not one per request.
  *
@@ -55,19 +59,7 @@ export function createTenantBatchWriter<Row>(options: TenantBatchWriterOptions<R
   timer.unref();
 
   async function write(batch: readonly Row[]): Promise<void> {
-    const byTenant = new Map<string, Row[]>();
-    for (const row of batch) {
-      const tenantId = options.tenantOf(row);
-      const rows = byTenant.get(tenantId);
-      if (rows) rows.push(row);
-      else byTenant.set(tenantId, [row]);
-    }
-    await inTransaction(options.pool, async (client) => {
-      for (const [tenantId, rows] of byTenant) {
-        await setTenant(client, tenantId);
-        await options.insert(client, rows);
-      }
-    });
+    await options.insert(options.pool, batch);
   }
 
   /** Writes a batch; returns the rows still to write when the database is unavailable. */

@@ -98,10 +98,11 @@ export function createSecurityEventWriter(options: SecurityEventWriterOptions) {
     ...options,
     what: 'security events',
     tenantOf: (event) => event.tenantId,
-    insert: (client, events) =>
-      client.query(
-        `INSERT INTO security_events (tenant_id, kind, service, subject, client_id, reason, source_ip, correlation_id, details)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])`,
+    // One round trip for the whole batch: the function sets each event's tenant (platform migration 003).
+    insert: (pool, events) =>
+      pool.query(
+        `SELECT security_events_insert($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+           $8::text[], $9::jsonb[])`,
         [
           events.map((e) => e.tenantId),
           events.map((e) => e.kind),

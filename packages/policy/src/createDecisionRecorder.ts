@@ -50,15 +50,13 @@ export function createDecisionRecorder(options: DecisionRecorderOptions) {
     batchSize: options.batchSize,
     maxPending: options.maxPending ?? 100_000,
     ...(options.onDropped ? { onDropped: options.onDropped } : {}),
-    insert(client, decisions) {
+    // One round trip for the whole batch: the function sets each decision's tenant (gateway migration 008).
+    insert(pool, decisions) {
       const column = <K extends keyof RecordedDecision>(key: K) => decisions.map((d) => d[key]);
-      return client.query(
-        `INSERT INTO policy_decisions (decision_id, tenant_id, subject, client_id, operation_id, operation_type, allow,
-           reason_code, explanation, bundle_sha256, correlation_id, decided_at, input, shadow_bundle_sha256, shadow_allow,
-           shadow_reason_code, region)
-         SELECT *, $17::text FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+      return pool.query(
+        `SELECT policy_decisions_insert($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
            $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::jsonb[], $14::text[],
-           $15::boolean[], $16::text[])`,
+           $15::boolean[], $16::text[], $17::text)`,
         [
           column('decisionId'),
           column('tenantId'),
