@@ -1,9 +1,7 @@
 import type { Logger } from './createLogger';
 import { isRefusedDataError } from './errorCauses';
-import type { PgPool } from './postgres';
 
 export interface TenantBatchWriterOptions<Row> {
-  pool: PgPool;
   logger: Logger;
   /** What the rows are, for log lines: "policy decisions". */
   what: string;
@@ -15,7 +13,7 @@ export interface TenantBatchWriterOptions<Row> {
    * `policy_decisions_insert` (gateway migration 008). One round trip per
    * batch, however many tenants it holds.
    */
-  insert: (pool: PgPool, rows: readonly Row[]) => Promise<unknown>;
+  insert: (rows: readonly Row[]) => Promise<unknown>;
   /** Write at least this often while rows are waiting. */
   flushMs: number;
   /** Write at once when this many rows are waiting. */
@@ -58,21 +56,17 @@ export function createTenantBatchWriter<Row>(options: TenantBatchWriterOptions<R
   const timer = setInterval(() => void flushOnce(), options.flushMs);
   timer.unref();
 
-  async function write(batch: readonly Row[]): Promise<void> {
-    await options.insert(options.pool, batch);
-  }
-
   /** Writes a batch; returns the rows still to write when the database is unavailable. */
   async function writeIsolating(batch: Row[]): Promise<Row[]> {
     try {
-      await write(batch);
+      await options.insert(batch);
       return [];
     } catch (error) {
       if (!isRefusedDataError(error)) return keepFor(error, batch);
     }
     for (const [index, row] of batch.entries()) {
       try {
-        await write([row]);
+        await options.insert([row]);
       } catch (error) {
         if (!isRefusedDataError(error)) return keepFor(error, batch.slice(index));
         options.logger.error(

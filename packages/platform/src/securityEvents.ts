@@ -52,8 +52,9 @@ export async function recordSecurityEvent(pool: PgPool, event: SecurityEvent): P
 
 export interface SecurityEventWriterOptions extends Pick<
   TenantBatchWriterOptions<SecurityEvent>,
-  'pool' | 'logger' | 'flushMs' | 'batchSize' | 'maxPending' | 'onDropped'
+  'logger' | 'flushMs' | 'batchSize' | 'maxPending' | 'onDropped'
 > {
+  pool: PgPool;
   /** Events alike (below) written as their own rows each minute before the rest are aggregated. Default 20. */
   individualPerMinute?: number;
   /** For the aggregation's minute; `Date.now` but in tests. */
@@ -99,8 +100,8 @@ export function createSecurityEventWriter(options: SecurityEventWriterOptions) {
     what: 'security events',
     tenantOf: (event) => event.tenantId,
     // One round trip for the whole batch: the function sets each event's tenant (platform migration 003).
-    insert: (pool, events) =>
-      pool.query(
+    insert: (events) =>
+      options.pool.query(
         `SELECT security_events_insert($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
            $8::text[], $9::jsonb[])`,
         [

@@ -42,7 +42,6 @@ export type RecordedDecision = PolicyDecision & { clientId: string | null; input
  */
 export function createDecisionRecorder(options: DecisionRecorderOptions) {
   const writer = createTenantBatchWriter<RecordedDecision>({
-    pool: options.pool,
     logger: options.logger,
     what: 'policy decisions',
     tenantOf: (decision) => decision.tenantId,
@@ -51,9 +50,9 @@ export function createDecisionRecorder(options: DecisionRecorderOptions) {
     maxPending: options.maxPending ?? 100_000,
     ...(options.onDropped ? { onDropped: options.onDropped } : {}),
     // One round trip for the whole batch: the function sets each decision's tenant (gateway migration 008).
-    insert(pool, decisions) {
+    insert(decisions) {
       const column = <K extends keyof RecordedDecision>(key: K) => decisions.map((d) => d[key]);
-      return pool.query(
+      return options.pool.query(
         `SELECT policy_decisions_insert($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
            $7::boolean[], $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::jsonb[], $14::text[],
            $15::boolean[], $16::text[], $17::text)`,

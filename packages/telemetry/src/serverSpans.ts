@@ -42,7 +42,6 @@ export interface ServerSpanOptions {
   method: string;
   /** The request's headers: `traceparent`, `tracestate` and `baggage` are continued from them. */
   headers: Record<string, string | string[] | undefined>;
-  attributes?: Attributes;
 }
 
 /**
@@ -72,13 +71,9 @@ export function startServerSpan(options: ServerSpanOptions): ServerSpan {
   const parent = propagation.extract(ROOT_CONTEXT, options.headers);
   const name = options.method;
   const startTime = now();
-  const started = tracer().startSpan(
-    name,
-    { kind: SpanKind.SERVER, startTime, ...(options.attributes ? { attributes: options.attributes } : {}) },
-    parent,
-  );
+  const started = tracer().startSpan(name, { kind: SpanKind.SERVER, startTime }, parent);
   const dropped = keepRefused && !started.isRecording() && isSpanContextValid(started.spanContext());
-  const span = dropped ? new PendingSpan(started.spanContext(), name, options.attributes) : started;
+  const span = dropped ? new PendingSpan(started.spanContext(), name) : started;
   let ended = false;
   return {
     span,
@@ -132,16 +127,13 @@ export function keepTailKeptSpans(headSampler: Sampler): Sampler {
  * It is not recording, so instrumentations record nothing under it.
  */
 class PendingSpan implements Span {
-  private readonly attributes: Attributes;
+  private readonly attributes: Attributes = {};
   private status: SpanStatus = { code: SpanStatusCode.UNSET };
 
   constructor(
     private readonly context: SpanContext,
     private name: string,
-    attributes: Attributes | undefined,
-  ) {
-    this.attributes = { ...attributes };
-  }
+  ) {}
 
   spanContext(): SpanContext {
     return this.context;
