@@ -7,7 +7,7 @@
  * its figures "not measured" and the next bench still runs.
  *
  * The default settings measure what the targets name (60 s of ingest at
- * 3,000/s, 1,000 subscribers); --short cuts every bench down to prove the
+ * 3,000/s, 1,000 subscribers, three golden runs); --short cuts every bench down to prove the
  * command and the benches work, not to judge a target. Figures depend on
  * what else the machine runs: compare runs only on a quiet machine.
  */
@@ -20,7 +20,7 @@ import { figureTable, issue18Figures, type BenchReports } from './support/summar
 
 const usage = `usage: npm run bench [-- --short]
 
-Runs every benchmark in turn (ingest, gateway, cache, fanout, policy, regions, bus), then writes
+Runs every benchmark in turn (ingest, gateway, cache, fanout, policy, regions, bus, golden), then writes
 reports/bench-summary.json and prints issue 18's figures against their targets.
   --short  a few seconds of load per bench: proves the command works, judges nothing`;
 const { short = false } = parseScriptArgs(usage, { short: { type: 'boolean' } });
@@ -47,6 +47,7 @@ const benches: Bench[] = [
   { name: 'policy', args: { full: [], short: [] } },
   { name: 'regions', args: { full: ['--requests', '100', '--rounds', '2'], short: ['--requests', '30', '--rounds', '1'] } },
   { name: 'bus', args: { full: ['--commands', '1000', '--samples', '100'], short: ['--commands', '300', '--samples', '30'] } },
+  { name: 'golden', args: { full: [], short: ['--runs', '1', '--warmup', '0'] } },
 ];
 
 const reportPath = (name: string) => join(repoRoot, 'reports', `bench-${name}.json`);
@@ -83,6 +84,7 @@ const reports: BenchReports = {
   ingest: read<BenchReports['ingest']>('ingest'),
   gateway: read<BenchReports['gateway']>('gateway'),
   fanout: read<BenchReports['fanout']>('fanout'),
+  golden: read<BenchReports['golden']>('golden'),
 };
 const figures = issue18Figures(reports);
 const summary = {

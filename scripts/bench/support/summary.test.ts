@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { figureTable, issue18Figures, type FanoutReport, type GatewayReport, type IngestReport } from './summary';
+import { figureTable, issue18Figures, type FanoutReport, type GatewayReport, type GoldenReport, type IngestReport } from './summary';
 
 const load = (requestsPerSecond: number, p95: number, failed = 0) => ({
   requestsPerSecond,
@@ -23,11 +23,12 @@ const gateway: GatewayReport = {
   ],
 };
 const fanout: FanoutReport = { subscribers: 1_000, expectedDeliveries: 20_000, delivered: 20_000, clientLatencyMs: { p95: 180 } };
+const golden: GoldenReport = { judged: { seconds: [30, 31, 32], meanSeconds: 31, spreadPercent: 3.23 } };
 const byName = (figures: ReturnType<typeof issue18Figures>) => new Map(figures.map((f) => [f.figure, f]));
 
 describe('issue18Figures', () => {
   it('judges each figure against its target with the same-run baseline', () => {
-    const figures = byName(issue18Figures({ ingest, gateway, fanout }));
+    const figures = byName(issue18Figures({ ingest, gateway, fanout, golden }));
     expect(figures.get('ingest single-signal pushes')).toMatchObject({ verdict: 'pass', ratio: 1 });
     expect(figures.get('ingest p95 time-to-202 at 3,000/s')).toMatchObject({ verdict: 'pass', ratio: 4.2, baseline: '/healthz p95 10 ms' });
     expect(figures.get('gateway miss (cache off) vs Hive Gateway')).toMatchObject({ verdict: 'fail', ratio: 0.5 });
@@ -39,6 +40,16 @@ describe('issue18Figures', () => {
       baseline: 'plain Apollo, 1000 tenants 180/s; Hive Gateway, 1000 tenants 300/s',
     });
     expect(figures.get('fan-out p95 at 1,000 subscribers')).toMatchObject({ verdict: 'pass', value: '180 ms (20000 of 20000 delivered)' });
+    expect(figures.get('golden run wall time, 3 runs in a row')).toMatchObject({ verdict: 'pass', value: '30 s, 31 s, 32 s' });
+    expect(figures.get("golden runs' spread, 3 in a row")).toMatchObject({ verdict: 'pass', baseline: 'mean 31 s' });
+  });
+
+  it('fails golden runs over 40 s or spread beyond ±5 %, and does not judge fewer than three', () => {
+    const slow = byName(issue18Figures({ golden: { judged: { seconds: [30, 41, 31], meanSeconds: 34, spreadPercent: 20.59 } } }));
+    expect(slow.get('golden run wall time, 3 runs in a row')?.verdict).toBe('fail');
+    expect(slow.get("golden runs' spread, 3 in a row")).toMatchObject({ verdict: 'fail', value: 'furthest 20.59 % from the mean' });
+    const short = byName(issue18Figures({ golden: { judged: { seconds: [30], meanSeconds: 30, spreadPercent: 0 } } }));
+    expect(short.get("golden runs' spread, 3 in a row")).toMatchObject({ verdict: 'not measured', value: '1 runs, not 3' });
   });
 
   it('fails a figure whose load had errors or lost events, whatever its rate', () => {

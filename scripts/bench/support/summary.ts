@@ -42,11 +42,16 @@ export interface FanoutReport {
   delivered: number;
   clientLatencyMs: { p95: number };
 }
+export interface GoldenReport {
+  /** The judged runs' wall times, in order, and how far the furthest is from their mean. */
+  judged: { seconds: number[]; meanSeconds: number; spreadPercent: number };
+}
 /** The reports of one run by bench name; absent when that bench wrote none. */
 export interface BenchReports {
   ingest?: IngestReport;
   gateway?: GatewayReport;
   fanout?: FanoutReport;
+  golden?: GoldenReport;
 }
 
 const INGEST_RATE = 3_000;
@@ -59,6 +64,9 @@ const SPREAD_MISS_VS_APOLLO = 1.2;
 const CACHED_VS_HIVE = 3;
 const FANOUT_SUBSCRIBERS = 1_000;
 const FANOUT_P95_MS = 200;
+const GOLDEN_RUNS = 3;
+const GOLDEN_SECONDS = 40;
+const GOLDEN_SPREAD_PERCENT = 5;
 
 const round2 = (n: number) => Number(n.toFixed(2));
 const perSecond = (n: number) => `${Math.round(n)}/s`;
@@ -178,17 +186,45 @@ function fanoutFigure(report: FanoutReport | undefined): Figure {
   };
 }
 
+function goldenFigures(report: GoldenReport | undefined): Figure[] {
+  const source = 'reports/bench-golden.json';
+  const [wallTime, spread] = [
+    { figure: `golden run wall time, ${GOLDEN_RUNS} runs in a row`, target: `≤ ${GOLDEN_SECONDS} s each` },
+    { figure: `golden runs' spread, ${GOLDEN_RUNS} in a row`, target: `within ±${GOLDEN_SPREAD_PERCENT} % of their mean` },
+  ] as const;
+  if (report === undefined)
+    return [wallTime, spread].map(({ figure, target }) => notMeasured(figure, target, 'bench:golden wrote no report', source));
+  const { seconds, meanSeconds, spreadPercent } = report.judged;
+  if (seconds.length < GOLDEN_RUNS)
+    return [wallTime, spread].map(({ figure, target }) =>
+      notMeasured(figure, target, `${seconds.length} runs, not ${GOLDEN_RUNS}`, source),
+    );
+  return [
+    {
+      ...wallTime,
+      value: `${seconds.map((s) => `${s} s`).join(', ')}`,
+      baseline: '—',
+      ratio: null,
+      verdict: verdictOf(seconds.every((s) => s <= GOLDEN_SECONDS)),
+      source: `${source} judged.seconds`,
+    },
+    {
+      ...spread,
+      value: `furthest ${spreadPercent} % from the mean`,
+      baseline: `mean ${meanSeconds} s`,
+      ratio: null,
+      verdict: verdictOf(spreadPercent <= GOLDEN_SPREAD_PERCENT),
+      source: `${source} judged.spreadPercent`,
+    },
+  ];
+}
+
 export function issue18Figures(reports: BenchReports): Figure[] {
   return [
     ...ingestFigures(reports.ingest),
     ...gatewayFigures(reports.gateway),
     fanoutFigure(reports.fanout),
-    notMeasured(
-      'golden run wall time, 3 runs in a row',
-      '≤ 40 s each, within ±5 %',
-      'no bench times the golden load yet',
-      'scripts/bench (none)',
-    ),
+    ...goldenFigures(reports.golden),
   ];
 }
 
