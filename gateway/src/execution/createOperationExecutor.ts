@@ -41,14 +41,10 @@ export interface GatewayContext {
  * `tenant.id`) is added by the HTTP instrumentation, as a child of Apollo's
  * `gateway.fetch` span (docs/adr/0020-traces.md).
  */
-async function subgraphHeaders(
-  context: GatewayContext,
-  subgraph: SubgraphName,
-  signer: InternalTokenSigner,
-): Promise<Record<string, string>> {
+function subgraphHeaders(context: GatewayContext, subgraph: SubgraphName, signer: InternalTokenSigner): Record<string, string> {
   return {
     [REQUEST_ID_HEADER]: context.trace.requestId,
-    [INTERNAL_TOKEN_HEADER]: await signer.mint(subgraph, context.caller),
+    [INTERNAL_TOKEN_HEADER]: signer.mint(subgraph, context.caller),
   };
 }
 
@@ -102,8 +98,7 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     if (!forRequest(context) || !request.http) return;
-    for (const [name, value] of Object.entries(await subgraphHeaders(context, this.subgraph, this.signer)))
-      request.http.headers.set(name, value);
+    for (const [name, value] of Object.entries(subgraphHeaders(context, this.subgraph, this.signer))) request.http.headers.set(name, value);
   }
   /**
    * A subgraph that cannot be reached (killed, restarting) or answers 502–504

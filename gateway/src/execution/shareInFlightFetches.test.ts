@@ -50,13 +50,21 @@ describe('createInFlightFetches', () => {
     const call = controlledCall<{ data: { score: number } }>();
     const first = fetches.share('k', call.start);
     const second = fetches.share('k', call.start);
+    const third = fetches.share('k', call.start);
     call.resolve({ data: { score: 0.5 } });
-    const [a, b] = await Promise.all([first, second]);
+    const [a, b, c] = await Promise.all([first, second, third]);
     expect(call.starts()).toBe(1);
-    expect([a.joined, b.joined]).toEqual([false, true]);
+    expect([a.joined, b.joined, c.joined]).toEqual([false, true, true]);
     a.answer.data.score = 0;
-    expect(b.answer.data.score).toBe(0.5);
+    b.answer.data.score = 0.1;
+    expect([a.answer.data.score, b.answer.data.score, c.answer.data.score]).toEqual([0, 0.1, 0.5]);
     expect(fetches.size()).toBe(0);
+  });
+
+  it('hands a call nobody joined its own answer, uncopied', async () => {
+    const fetches = createInFlightFetches<{ data: { score: number } }>();
+    const answer = { data: { score: 0.5 } };
+    expect((await fetches.share('k', async () => answer)).answer).toBe(answer);
   });
 
   it('shares nothing once a call settled: the next identical one runs again', async () => {

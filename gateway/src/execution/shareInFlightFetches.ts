@@ -24,18 +24,25 @@ export function sharedFetchKey(subgraph: SubgraphName, request: SubgraphQuery, c
 
 /**
  * Identical calls in flight at once share one: the first starts it, the
- * others join it until it settles. Each caller gets its own copy of the answer,
- * since Apollo merges a subgraph's answer into the response in place.
+ * others join it until it settles. Apollo merges a subgraph's answer into the
+ * response in place, so when anyone joined, each caller gets its own copy;
+ * a call nobody joined (every call of a load spread over tenants) keeps its
+ * answer uncopied.
  */
 export function createInFlightFetches<T>() {
-  const inFlight = new Map<string, Promise<T>>();
+  const inFlight = new Map<string, { answer: Promise<T>; joiners: number }>();
   return {
     async share(key: string, start: () => Promise<T>): Promise<{ answer: T; joined: boolean }> {
       const running = inFlight.get(key);
-      if (running !== undefined) return { answer: structuredClone(await running), joined: true };
-      const started = start().finally(() => inFlight.delete(key));
+      if (running !== undefined) {
+        running.joiners += 1;
+        return { answer: structuredClone(await running.answer), joined: true };
+      }
+      // Gone from the map before `answer` settles for anyone, so `joiners` is final when the starter reads it.
+      const started = { answer: start().finally(() => inFlight.delete(key)), joiners: 0 };
       inFlight.set(key, started);
-      return { answer: structuredClone(await started), joined: false };
+      const answer = await started.answer;
+      return { answer: started.joiners === 0 ? answer : structuredClone(answer), joined: false };
     },
     /** Calls in flight now (none is left behind once every call settled). */
     size: () => inFlight.size,

@@ -1,4 +1,5 @@
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import { createHmac, createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +97,34 @@ describe('internal tokens', () => {
     expect(await verify('not.a.jwt')).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_INVALID' });
     // The control: the same construction with valid times passes.
     expect((await verify(await signed((jwt) => jwt.setIssuedAt().setExpirationTime('30s')))).ok).toBe(true);
+  });
+
+  it('are refused unsigned, or signed with the public key as an HMAC secret', async () => {
+    const verify = await verifierFor('comms');
+    const claims = {
+      iss: INTERNAL_TOKEN_ISSUER,
+      aud: 'comms',
+      sub: 'ops-dana',
+      scope: 'comms:operate',
+      tenants: ['acme'],
+      region: 'us',
+      request_id: 'r',
+    };
+    const now = nowSeconds();
+    const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+    const body = encode({ ...claims, iat: now, exp: now + 30 });
+    const unsigned = `${encode({ alg: 'none', kid: 'current', typ: INTERNAL_TOKEN_TYPE })}.${body}.`;
+    expect(await verify(unsigned)).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_INVALID' });
+    const publicPem = createPublicKey({ key: current.publicJwk as JsonWebKey, format: 'jwk' }).export({ format: 'pem', type: 'spki' });
+    const header = encode({ alg: 'HS256', kid: 'current', typ: INTERNAL_TOKEN_TYPE });
+    const mac = createHmac('sha256', publicPem).update(`${header}.${body}`).digest('base64url');
+    expect(await verify(`${header}.${body}.${mac}`)).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_INVALID' });
+  });
+
+  it('name their key, type and issuer in what they carry', async () => {
+    const token = await mint(current.privateKeyPath);
+    const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as Record<string, string>;
+    expect(header).toEqual({ alg: 'ES256', kid: 'current', typ: INTERNAL_TOKEN_TYPE });
   });
 
   it('live at most 60 seconds as minted', async () => {

@@ -14,8 +14,8 @@ export async function createGatewayCalls(dir: string) {
   return {
     jwksPath: keys.jwksPath,
     signingKeyPath: keys.privateKeyPath,
-    async headers(subgraph: string, caller: Partial<InternalCaller> = {}): Promise<Record<string, string>> {
-      const token = await signer.mint(subgraph, {
+    headers(subgraph: string, caller: Partial<InternalCaller> = {}): Record<string, string> {
+      const token = signer.mint(subgraph, {
         subject: 'test-gateway-caller',
         scopes: [],
         tenantIds: [],

@@ -55,8 +55,8 @@ const TOKEN_RENEW_MS = 10_000;
 /** The header by which the bench's spread load names the tenant a request reads (the baselines know no tokens). */
 const TENANT_HEADER = 'x-bench-tenant';
 const signer = await createInternalTokenSigner(internalKey);
-const tokens = new Map<string, { token: Promise<string>; mintedAt: number }>();
-function internalTokenOf(subgraph: string, tenant: string | null | undefined): Promise<string> {
+const tokens = new Map<string, { token: string; mintedAt: number }>();
+function internalTokenOf(subgraph: string, tenant: string | null | undefined): string {
   const tenantId = tenant ?? benchTenant;
   const key = `${subgraph} ${tenantId}`;
   const held = tokens.get(key);
@@ -78,10 +78,10 @@ async function startApollo(): Promise<() => Promise<void>> {
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource({
         ...(url === undefined ? {} : { url }),
-        willSendRequest: async (options) => {
+        willSendRequest: (options) => {
           const tenant =
             'incomingRequestContext' in options ? options.incomingRequestContext.request.http?.headers.get(TENANT_HEADER) : undefined;
-          options.request.http?.headers.set(INTERNAL_TOKEN_HEADER, await internalTokenOf(name, tenant));
+          options.request.http?.headers.set(INTERNAL_TOKEN_HEADER, internalTokenOf(name, tenant));
         },
       }),
   });
@@ -95,8 +95,8 @@ async function startHive(): Promise<() => Promise<void>> {
     supergraph: supergraphSdl,
     logging: false,
     propagateHeaders: {
-      fromClientToSubgraphs: async ({ request, subgraphName }) => ({
-        [INTERNAL_TOKEN_HEADER]: await internalTokenOf(subgraphName, request.headers.get(TENANT_HEADER)),
+      fromClientToSubgraphs: ({ request, subgraphName }) => ({
+        [INTERNAL_TOKEN_HEADER]: internalTokenOf(subgraphName, request.headers.get(TENANT_HEADER)),
       }),
     },
   });

@@ -79,7 +79,7 @@ async function call<T>(region: string, query: string, variables: Record<string, 
   const tenantIds = typeof variables['tenantId'] === 'string' ? [variables['tenantId']] : [];
   const response = await fetch(graphqlUrl, {
     method: 'POST',
-    headers: await gatewayCalls.headers('comms', { subject: 'ops-alice', scopes: ['comms:operate'], tenantIds, region }),
+    headers: gatewayCalls.headers('comms', { subject: 'ops-alice', scopes: ['comms:operate'], tenantIds, region }),
     body: JSON.stringify({ query, variables }),
   });
   return (await response.json()) as Answer<T>;

@@ -123,7 +123,7 @@ it('stores a validly signed SMS once, raw, with the correlation id, on the tenan
   await admin.query(`INSERT INTO tenants (tenant_id, residency) VALUES ($1, 'us')`, [tenantId]);
   const timeline = await fetch(`${subgraphUrl}/graphql`, {
     method: 'POST',
-    headers: await gatewayCalls.headers('comms', { scopes: ['comms:operate'], tenantIds: [tenantId] }),
+    headers: gatewayCalls.headers('comms', { scopes: ['comms:operate'], tenantIds: [tenantId] }),
     body: JSON.stringify({
       query: 'query Timeline($tenantId: ID!) { messages(tenantId: $tenantId) { provider providerMessageId correlationId payloadJson } }',
       variables: { tenantId },
