@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { parseNumberArgs } from '../commandLine';
-import { watchMachine, writeReport } from './support/report';
+import { productionNode, watchMachine, writeReport } from './support/report';
 
 const {
   subscribers,
@@ -59,9 +59,11 @@ try {
   await publisher.connect();
   const keys = await ensureDevKeys(join(workDir, 'keys'));
   const serverLog = join(workDir, 'server.log');
+  const node = await productionNode();
+  say(`the subscription endpoint runs on Node ${node.version}`);
   server = spawnManaged({
     name: 'fanout-server',
-    command: process.execPath,
+    command: node.binary,
     args: [
       '--import',
       'tsx',
@@ -166,7 +168,7 @@ try {
     ),
   };
   console.log(JSON.stringify(summary, null, 2));
-  writeReport('bench-fanout.json', { when: new Date().toISOString(), machine: machine.report(), ...summary });
+  writeReport('bench-fanout.json', { when: new Date().toISOString(), machine: machine.report(), endpointNode: node.version, ...summary });
   say('report: reports/bench-fanout.json');
   if (delivered < subscribers * rounds) process.exitCode = 1;
 } finally {

@@ -46,14 +46,12 @@ import { freePort } from '@coherence/devservices';
 import { createPgPool } from '@coherence/platform';
 import { startApplication } from '../../e2e/support/startApplication';
 import { startJaeger } from '@coherence/devservices/jaeger';
-import { ensureProductionNode } from '@coherence/devservices/nodeRuntime';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { usageError, parseNumberArgs } from '../commandLine';
-import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
+import { describeMachine, productionNode, repoRoot, watchMachine, writeReport } from './support/report';
 import { processCpuSeconds } from './support/processCpu';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
@@ -204,8 +202,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   writeFileSync(supergraphFile, supergraphWithUrls(app.subgraphUrls));
   const childEnv = { ...process.env, NODE_ENV: 'production' };
   // Every gateway runs on the Node.js the production image runs (docs/adr/0034-node-24.md), whatever runs the bench.
-  const nodeBinary = await ensureProductionNode();
-  const nodeVersion = execFileSync(nodeBinary, ['--version'], { encoding: 'utf8' }).trim();
+  const { binary: nodeBinary, version: nodeVersion } = await productionNode();
   say(`gateways run on Node ${nodeVersion}`);
   const spawnNode = (name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = childEnv) =>
     spawnManaged({

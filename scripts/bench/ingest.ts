@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { allPassed, checkLines } from './support/checks';
 import { parseNumberArgs } from '../commandLine';
-import { describeMachine, repoRoot, watchMachine, writeReport } from './support/report';
+import { describeMachine, productionNode, repoRoot, watchMachine, writeReport } from './support/report';
 import { runLoad, sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
 
@@ -65,12 +65,14 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
   // The write policy stores signals of registered tenants residing in ingest's region only.
   await admin.query(`INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), 'us'`, [tenants]);
 
+  const { binary: nodeBinary, version: nodeVersion } = await productionNode();
+  say(`ingest runs on Node ${nodeVersion}`);
   /** An ingest process on its own port; `env` turns the write policy or group commit off for the comparisons. */
   const startIngest = async (name: string, env: Record<string, string> = {}) => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const child = spawnManaged({
       name,
-      command: process.execPath,
+      command: nodeBinary,
       args: ['--import', 'tsx', join(repoRoot, 'subgraphs/ingest/src/main.ts')],
       cwd: repoRoot,
       env: {
@@ -218,6 +220,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
   const report = {
     when: new Date().toISOString(),
     machine: machine.report(),
+    ingestNode: nodeVersion,
     setup: {
       ingestLogLevel: 'warn',
       tenants: TENANTS,
@@ -243,7 +246,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, asyn
   writeReport('bench-ingest.json', report);
 
   console.log(`
-ingest benchmark (${describeMachine(report.machine)})
+ingest benchmark (${describeMachine(report.machine)}; ingest on Node ${nodeVersion})
   /healthz baseline  ${baseline.requestsPerSecond} req/s  p50 ${baseline.latencyMs.p50} ms  p95 ${baseline.latencyMs.p95} ms
   single signal      ${single.requestsPerSecond} req/s  p50 ${single.latencyMs.p50} ms  p95 ${single.latencyMs.p95} ms  p99 ${single.latencyMs.p99} ms  errors ${singleErrors}  (p95 = ${report.singleSignal.p95VsHealthz}× /healthz)
 ${batches.map((b) => `  batch of ${String(b.batchSize).padEnd(5)}     ${b.signalsPerSecond} signals/s  (${b.requestsPerSecond} req/s, p95 ${b.latencyMs.p95} ms, errors ${b.non2xx + b.errors + b.timeouts})`).join('\n')}

@@ -1,6 +1,6 @@
 import { createSigner, createVerifier, TokenError, type Algorithm } from 'fast-jwt';
-import type { JWK, JWSHeaderParameters } from 'jose';
-import { createPrivateKey, KeyObject, randomUUID } from 'node:crypto';
+import type { CompactJWSHeaderParameters, JWK } from 'jose';
+import { createPrivateKey, KeyObject, randomUUID, type JsonWebKey, type webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { createKeySet } from './createKeySet';
@@ -121,13 +121,12 @@ export async function createInternalTokenVerifier(options: InternalTokenVerifier
   // The key set hands out WebCrypto keys; fast-jwt takes PEM. One conversion per key, not per token.
   const pemOf = new WeakMap<object, string>();
   const verifyJwt = createVerifier({
-    key: async ({ header }: { header: JWSHeaderParameters }) => {
-      const key = await keySet(header, { payload: '', signature: '' });
+    key: async ({ header }: { header: Record<string, unknown> }) => {
+      const key: object = await keySet(header as CompactJWSHeaderParameters, { payload: '', signature: '' });
       let pem = pemOf.get(key);
       if (pem === undefined) {
-        pem = KeyObject.from(key as CryptoKey)
-          .export({ format: 'pem', type: 'spki' })
-          .toString();
+        const keyObject = key instanceof KeyObject ? key : KeyObject.from(key as webcrypto.CryptoKey);
+        pem = keyObject.export({ format: 'pem', type: 'spki' }).toString();
         pemOf.set(key, pem);
       }
       return pem;

@@ -3,6 +3,8 @@
  * how busy it was (other work on a shared machine skews every number), and
  * the file under `reports/` it is written to.
  */
+import { ensureProductionNode } from '@coherence/devservices/nodeRuntime';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -42,4 +44,13 @@ export function writeReport(fileName: string, report: unknown): string {
   mkdirSync(join(repoRoot, 'reports'), { recursive: true });
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
   return path;
+}
+
+/**
+ * The Node.js the production image runs (docs/adr/0034-node-24.md) and its version: the processes a bench measures
+ * (gateways, ingest, the subscription endpoint) run on it, whatever runs the bench.
+ */
+export async function productionNode(): Promise<{ binary: string; version: string }> {
+  const binary = await ensureProductionNode();
+  return { binary, version: execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim() };
 }
