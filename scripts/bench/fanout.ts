@@ -7,8 +7,9 @@
  * CoherenceChanged per tenant per round, the way the relay does after a
  * commit. Reports the latency from `changedAt` (the relay's commit) to each
  * client receiving the event — which includes the 100 ms coalescing window —
- * and the server-side `subscription_fanout_latency_seconds` histogram; writes
- * reports/bench-fanout.json.
+ * and the server-side `subscription_fanout_latency_seconds` histogram, and the
+ * endpoint's resident memory per connection (before the clients against after
+ * all subscribed); writes reports/bench-fanout.json.
  */
 import { ensureDevKeys, mintDevToken } from '@coherence/auth';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
@@ -24,6 +25,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { parseNumberArgs } from '../commandLine';
+import { processRssBytes } from './support/processUsage';
 import { productionNode, watchMachine, writeReport } from './support/report';
 
 const {
@@ -103,6 +105,8 @@ try {
 
   const latenciesMs: number[] = [];
   const receivedByRound = new Map<number, number>();
+  // The endpoint's memory before any client, against after all subscribed: what a connection with its subscription holds.
+  const rssBeforeBytes = processRssBytes(server.pid);
   const connectStartedAt = Date.now();
   for (let i = 0; i < subscribers; i += 1) {
     const t = i % tenantCount;
@@ -132,7 +136,9 @@ try {
     if (Date.now() - connectStartedAt > 60_000) throw new Error(`only ${active} of ${subscribers} subscribed`);
     await sleep(100);
   }
-  say(`${subscribers} subscribers over ${tenantCount} tenants connected in ${Date.now() - connectStartedAt} ms`);
+  const connectedMs = Date.now() - connectStartedAt;
+  const rssConnectedBytes = processRssBytes(server.pid);
+  say(`${subscribers} subscribers over ${tenantCount} tenants connected in ${connectedMs} ms`);
 
   for (let round = 1; round <= rounds; round += 1) {
     const now = new Date().toISOString();
@@ -158,6 +164,12 @@ try {
     tenants: tenantCount,
     rounds,
     expectedDeliveries: subscribers * rounds,
+    connectedMs,
+    endpointMemory: {
+      rssBeforeMiB: Number((rssBeforeBytes / 2 ** 20).toFixed(1)),
+      rssConnectedMiB: Number((rssConnectedBytes / 2 ** 20).toFixed(1)),
+      perConnectionKiB: Number(((rssConnectedBytes - rssBeforeBytes) / 1024 / subscribers).toFixed(1)),
+    },
     delivered,
     clientLatencyMs: { p50: percentile(50), p95: percentile(95), p99: percentile(99), max: sorted.at(-1) },
     serverHistogram: Object.fromEntries(

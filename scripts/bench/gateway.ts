@@ -52,7 +52,7 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { usageError, parseNumberArgs } from '../commandLine';
 import { describeMachine, productionNode, repoRoot, watchMachine, writeReport } from './support/report';
-import { processCpuSeconds } from './support/processCpu';
+import { processCpuSeconds } from './support/processUsage';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
 

@@ -13,13 +13,12 @@
  * cannot pass).
  *
  * Every run starts from the same state: a fresh database and a Neo4j of its
- * own on a fresh store (started like the dev services' one). Reusing one
- * Neo4j did not repeat: after a run's graph was deleted the next run was
- * slower each time (26, 27, 29 s with the relay beside the load; 32, 72, 63 s
- * after it), and keeping the graphs instead spread the runs by 8 %. The relay
+ * own on a fresh store (started like the dev services' one), and the relay
  * drains after the load, not beside it, so its batches are the same from run
  * to run. Warm-up runs (this process's JIT) are timed and reported but not
- * judged.
+ * judged. This bench found the projection's replan stall (signalGraph.ts,
+ * `projectSignals`): before the index hints most runs took about 51 s
+ * instead of 25 s, one graph write of the run taking 24 s.
  */
 import { buildExpectedScores, goldenSignals, loadSignals } from '@coherence/fixtures';
 import { createTestDatabase, freePort, startNeo4j, type ServiceEndpoints } from '@coherence/devservices';

@@ -18,6 +18,10 @@
  *    same way: a third process with INGEST_GROUP_COMMIT_MS=0 against the
  *    first.
  *
+ * Postgres runs with fsync and synchronous_commit on, as in production (the
+ * test servers turn both off): a 202 waits for a durable commit, and that wait
+ * is part of what is measured. Before 2026-11-27 this bench ran them off.
+ *
  * Ingest runs as its own process (as in production) at LOG_LEVEL=warn, with
  * the write policy on and its tenants registered; the limiter is set out of
  * the way. Options: --duration <s> for the fixed-rate run (default 60),
@@ -55,7 +59,9 @@ const POLICY_SLICES = 4;
 const say = (message: string) => console.log(`[bench] ${message}`);
 
 const machine = watchMachine();
-const exitCode = await withServers({ tempPrefix: 'coherence-bench-', say }, async ({ rootDir, services, database, defer }) => {
+// Durable Postgres: a 202 includes waiting for a durable commit (see above).
+const serverOptions = { tempPrefix: 'coherence-bench-', say, durable: true };
+const exitCode = await withServers(serverOptions, async ({ rootDir, services, database, defer }) => {
   const keys = await ensureDevKeys(join(rootDir, 'keys'));
   const internalJwksPath = (await ensureDevInternalKeys(join(rootDir, 'keys'))).jwksPath;
   const admin = new pg.Client({ connectionString: database.adminUrl });

@@ -38,12 +38,22 @@ export interface ServersOptions {
   replicaRegion?: string;
   /** Told "servers up; migrating" once the servers answer. */
   say?: (message: string) => void;
+  /**
+   * Postgres with `fsync` and `synchronous_commit` on, as in production, instead of the test servers' throw-away
+   * settings: for a bench whose figure includes waiting for durable writes (bench:ingest). Default false.
+   */
+  durable?: boolean;
 }
 
 export async function withServers<T>(options: ServersOptions, body: (servers: BenchServers) => Promise<T>): Promise<T> {
   const rootDir = mkdtempSync(join(tmpdir(), options.tempPrefix));
   try {
-    const services = await startServices({ rootDir, replicaRegion: options.replicaRegion, unleashFlags: defaultFlagStates });
+    const services = await startServices({
+      rootDir,
+      replicaRegion: options.replicaRegion,
+      unleashFlags: defaultFlagStates,
+      fast: !(options.durable ?? false),
+    });
     const closers: (() => Promise<unknown>)[] = [];
     try {
       options.say?.('servers up; migrating');

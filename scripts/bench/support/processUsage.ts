@@ -17,3 +17,10 @@ export function processCpuSeconds(pid: number): number {
   const [utime, stime] = [Number(fields[11]), Number(fields[12])];
   return (utime + stime) / TICKS_PER_SECOND;
 }
+
+/** Resident memory of process `pid` now, in bytes (/proc/<pid>/status VmRSS): read around connecting clients, it gives their memory each. */
+export function processRssBytes(pid: number): number {
+  const kibibytes = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (kibibytes === undefined) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kibibytes) * 1024;
+}
