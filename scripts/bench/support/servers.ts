@@ -5,7 +5,8 @@
  * run. Whatever the body starts on top (the application, pools, processes)
  * it hands to `defer`; when the body settles, however it did, those are
  * closed newest first, then the database is dropped, the servers stopped and
- * the temp dir removed, so no run leaves anything behind.
+ * the temp dir removed, so no run leaves anything behind; the same happens
+ * when the bench gets SIGINT or SIGTERM (it then exits 130 or 143).
  */
 import { defaultFlagStates } from '@coherence/flags';
 import { migrateDatabase } from '@coherence/migrations';
@@ -47,27 +48,39 @@ export interface ServersOptions {
 
 export async function withServers<T>(options: ServersOptions, body: (servers: BenchServers) => Promise<T>): Promise<T> {
   const rootDir = mkdtempSync(join(tmpdir(), options.tempPrefix));
+  const closers: (() => Promise<unknown>)[] = [];
+  let services: RunningServices | undefined;
+  let tornDown: Promise<void> | undefined;
+  /** Once, whichever comes first: the body settling or a signal. */
+  const teardown = () =>
+    (tornDown ??= (async () => {
+      // One failed close must not keep the rest (and the servers) running.
+      for (const close of closers.reverse()) await close().catch((error: unknown) => console.error('teardown:', error));
+      await services?.stop();
+      rmSync(rootDir, { recursive: true, force: true });
+    })());
+  // The servers run in process groups of their own: without this, a Ctrl-C or a SIGTERM of the bench leaves them running.
+  // `on`, not `once`: a signal often comes twice (`npx tsx` passes its own on), and a second one with no listener left
+  // would kill the process in the middle of the teardown.
+  const onSignal = (signal: NodeJS.Signals) => void teardown().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    const services = await startServices({
+    services = await startServices({
       rootDir,
       replicaRegion: options.replicaRegion,
       unleashFlags: defaultFlagStates,
       fast: !(options.durable ?? false),
     });
-    const closers: (() => Promise<unknown>)[] = [];
-    try {
-      options.say?.('servers up; migrating');
-      await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
-      await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
-      const database = await createTestDatabase(services.endpoints);
-      closers.push(() => database.drop());
-      return await body({ rootDir, services, database, defer: (close) => closers.push(close) });
-    } finally {
-      // One failed close must not keep the rest (and the servers) running.
-      for (const close of closers.reverse()) await close().catch((error: unknown) => console.error('teardown:', error));
-      await services.stop();
-    }
+    options.say?.('servers up; migrating');
+    await adminQuery(services.endpoints, `CREATE DATABASE ${TEMPLATE_DATABASE}`);
+    await migrateDatabase(adminUrl(services.endpoints, TEMPLATE_DATABASE));
+    const database = await createTestDatabase(services.endpoints);
+    closers.push(() => database.drop());
+    return await body({ rootDir, services, database, defer: (close) => closers.push(close) });
   } finally {
-    rmSync(rootDir, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await teardown();
   }
 }
