@@ -50,7 +50,8 @@ const EQUIVALENT_RULE_EXISTS = 'Neo.ClientError.Schema.EquivalentSchemaRuleAlrea
  * young graph it replanned this write after a few batches into a plan that
  * took 24 s for one batch of 2,000 signals instead of 0.4 s (`bench:golden`
  * on a fresh store stalled so in most runs). With the hints the plan is the
- * same at any size: one unique-index seek per signal, tenant and source.
+ * same at any size: one unique-index seek per signal, tenant and source
+ * (docs/adr/0035-cypher-index-hints.md).
  */
 export async function projectSignals(driver: Driver, signals: readonly AcceptedSignal[]): Promise<void> {
   if (signals.length === 0) return;
