@@ -80,7 +80,7 @@ describe('internal tokens', () => {
     expect(await verify(await mint(current.privateKeyPath, 'comms'))).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_AUDIENCE_INVALID' });
   });
 
-  it('are refused when missing, expired, too long-lived, of another type or issuer, or not JWTs', async () => {
+  it('are refused when missing, expired, too long-lived, issued in the future, of another type or issuer, or not JWTs', async () => {
     const verify = await verifierFor('comms');
     expect(await verify(undefined)).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_MISSING' });
     expect(await verify('')).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_MISSING' });
@@ -88,6 +88,8 @@ describe('internal tokens', () => {
     expect(await verify(expired)).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_EXPIRED' });
     const longLived = await signed((jwt) => jwt.setIssuedAt(nowSeconds()).setExpirationTime(nowSeconds() + 3_600));
     expect(await verify(longLived)).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_INVALID' });
+    const issuedLater = await signed((jwt) => jwt.setIssuedAt(nowSeconds() + 3_600).setExpirationTime(nowSeconds() + 3_630));
+    expect(await verify(issuedLater)).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_INVALID', reason: expect.stringMatching(/future/) });
     const noIat = await signed((jwt) => jwt.setExpirationTime(nowSeconds() + 30));
     expect(await verify(noIat)).toMatchObject({ ok: false, code: 'INTERNAL_TOKEN_INVALID' });
     const userTyped = await signed((jwt) => jwt.setIssuedAt().setExpirationTime('30s'), { typ: 'JWT' });

@@ -156,7 +156,10 @@ export async function createInternalTokenVerifier(options: InternalTokenVerifier
     const { aud, sub, scope, tenants, region, replica_region, request_id, iat, exp } = claims.data;
     if (aud !== options.audience)
       return { ok: false, code: 'INTERNAL_TOKEN_AUDIENCE_INVALID', reason: 'the internal token was minted for another subgraph' };
-    // A stolen token is good until it expires: bound that, whatever the signer wrote.
+    // A stolen token is good until it expires: bound that, whatever the signer wrote. An `iat` in the future would
+    // stretch it past the bound (fast-jwt's maxAge only looks back; jose refused it, and so do we).
+    if (iat > Date.now() / 1_000 + CLOCK_TOLERANCE_SECONDS)
+      return { ok: false, code: 'INTERNAL_TOKEN_INVALID', reason: 'the internal token was issued in the future' };
     if (exp - iat > INTERNAL_TOKEN_MAX_LIFETIME_SECONDS)
       return {
         ok: false,
