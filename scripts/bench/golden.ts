@@ -97,15 +97,15 @@ process.exit(exitCode);
 
 /** One golden run on a fresh database and a fresh Neo4j under `runDir`, both gone when it returns. */
 async function goldenRun(endpoints: ServiceEndpoints, runDir: string): Promise<Omit<GoldenRun, 'warmup'>> {
-  const neo4j = await startNeo4j({
-    boltPort: await freePort(),
-    dataDir: join(runDir, 'neo4j'),
-    logFile: join(runDir, 'neo4j.log'),
-  });
-  const database = await createTestDatabase(endpoints);
-  const prefix = `${database.namespace}-`;
-  const app = await startApplication({ ...endpoints, neo4jBoltUrl: neo4j.boltUrl }, database);
+  const closers: (() => Promise<unknown>)[] = [async () => rmSync(runDir, { recursive: true, force: true })];
   try {
+    const neo4j = await startNeo4j({ boltPort: await freePort(), dataDir: join(runDir, 'neo4j'), logFile: join(runDir, 'neo4j.log') });
+    closers.push(() => neo4j.stop());
+    const database = await createTestDatabase(endpoints);
+    closers.push(() => database.drop());
+    const prefix = `${database.namespace}-`;
+    const app = await startApplication({ ...endpoints, neo4jBoltUrl: neo4j.boltUrl }, database);
+    closers.push(() => app.stop());
     const signals = goldenSignals(new Date(), { tenantPrefix: prefix });
     const startedAt = Date.now();
     const loaded = await loadSignals({ ingestUrl: app.ingestUrl, signals, headersFor: (tenant) => app.writeHeaders(tenant) });
@@ -121,10 +121,8 @@ async function goldenRun(endpoints: ServiceEndpoints, runDir: string): Promise<O
       signalsPerSecond: signals.length / (elapsedMs / 1_000),
     };
   } finally {
-    await app.stop();
-    await database.drop();
-    await neo4j.stop();
-    rmSync(runDir, { recursive: true, force: true });
+    // Whatever started is stopped, newest first, also when a later step failed.
+    for (const close of closers.reverse()) await close();
   }
 }
 

@@ -202,7 +202,7 @@ function goldenFigures(report: GoldenReport | undefined): Figure[] {
   return [
     {
       ...wallTime,
-      value: `${seconds.map((s) => `${s} s`).join(', ')}`,
+      value: seconds.map((s) => `${s} s`).join(', '),
       baseline: '—',
       ratio: null,
       verdict: verdictOf(seconds.every((s) => s <= GOLDEN_SECONDS)),
