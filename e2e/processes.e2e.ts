@@ -170,6 +170,7 @@ describe.each(definitions().map((d) => [d.name, d] as const))('%s process', (_na
     expect(traced).toMatchObject({ request_id: expect.any(String) });
     const messages = lines.map((line) => line['msg']);
     expect(messages.indexOf('stopped')).toBeGreaterThan(messages.indexOf('shutting down'));
+    expect(messages.at(-1)).toBe('stopped');
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import { closeLogger, type Logger } from './createLogger';
 
 /** A step of graceful shutdown, run in the order given. */
 export interface ShutdownStep {
@@ -9,7 +9,8 @@ export interface ShutdownStep {
 /**
  * On SIGTERM or SIGINT, runs each step in order (stop accepting work first,
  * then drain, then close connections) and exits 0; exits 1 if a step throws
- * or the whole sequence outlives `timeoutMs` (default 20_000).
+ * or the whole sequence outlives `timeoutMs` (default 20_000). The log is
+ * drained before the exit, so its last lines are never lost.
  */
 export function onShutdown(logger: Logger, steps: readonly ShutdownStep[], timeoutMs = 20_000): void {
   let shuttingDown = false;
@@ -19,7 +20,7 @@ export function onShutdown(logger: Logger, steps: readonly ShutdownStep[], timeo
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs }, 'shutdown timed out');
-      process.exit(1);
+      void closeLogger(logger).then(() => process.exit(1));
     }, timeoutMs);
     timer.unref();
     let exitCode = 0;
@@ -33,6 +34,7 @@ export function onShutdown(logger: Logger, steps: readonly ShutdownStep[], timeo
       }
     }
     logger.info('stopped');
+    await closeLogger(logger);
     process.exit(exitCode);
   };
   process.once('SIGTERM', (signal) => void shutdown(signal));

@@ -1,7 +1,7 @@
 import { shutdownTelemetry } from '@coherence/telemetry';
 import type { FastifyInstance } from 'fastify';
 import type { LevelWithSilent } from 'pino';
-import { createLogger, type Logger } from './createLogger';
+import { closeLogger, createLogger, type Logger } from './createLogger';
 import { ConfigError } from './loadConfig';
 import { onShutdown } from './onShutdown';
 
@@ -64,6 +64,7 @@ export async function runService<C>(options: RunServiceOptions<C>): Promise<void
     ]);
   } catch (error) {
     logger.fatal({ err: error }, 'start-up failed');
+    await closeLogger(logger);
     process.exit(1);
   }
 }
