@@ -342,19 +342,26 @@ const valuesKeys: Record<string, string> = {
   'comms-worker': 'commsWorker',
 };
 
+/** OpenTelemetry's standard variables, which every process's telemetry (and the SDK under it) reads: those it names. */
+const telemetryVariables = ['startTelemetry.ts', 'headSampler.ts'].flatMap((file) =>
+  [...readFileSync(join(repoRoot, 'packages', 'telemetry', 'src', file), 'utf8').matchAll(/\bOTEL_[A-Z_]+\b/g)].map((match) => match[0]),
+);
+const COLLECTOR = 'http://otel-collector.observability.svc:4318';
+
 describe('variables', () => {
   const declared = (name: string): Set<string> =>
-    new Set(
-      configSources[name]!.flatMap((file) =>
+    new Set([
+      ...telemetryVariables,
+      ...configSources[name]!.flatMap((file) =>
         [...readFileSync(join(repoRoot, file), 'utf8').matchAll(/^\s*([A-Z][A-Z0-9_]+): /gm)].map((match) => match[1]!),
       ),
-    );
+    ]);
 
   it('are only those each process reads: what the chart sets and what values.schema.json lets an operator tune', async () => {
     const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')) as {
       properties: Record<string, { properties: { env: { propertyNames: { enum: string[] } } } }>;
     };
-    const manifests = await render([overlay('eu')]);
+    const manifests = await render([overlay('eu')], ['--set', `tracing.otlpEndpoint=${COLLECTOR}`]);
     for (const deployment of ofKind(manifests, 'Deployment')) {
       const name = component(deployment)!;
       const known = declared(name);
@@ -376,6 +383,40 @@ describe('variables', () => {
         `${name} both sets and tunes`,
       ).toEqual([]);
     }
+  });
+});
+
+describe('tracing', () => {
+  const otelVariables = (deployment: Manifest) => [...containerEnv(deployment)].filter(([name]) => name.startsWith('OTEL_'));
+  const collectorEgress = (policy: Manifest) =>
+    (policy.spec.egress ?? []).filter((rule: { ports: { port: number }[] }) => rule.ports.some((entry) => entry.port === 4318));
+
+  it('is off by default: no process is told where to export spans, and no pod may reach a collector', async () => {
+    const manifests = await render([overlay('us')]);
+    for (const deployment of ofKind(manifests, 'Deployment')) expect(otelVariables(deployment), component(deployment)).toEqual([]);
+    for (const policy of ofKind(manifests, 'NetworkPolicy')) expect(collectorEgress(policy), policy.metadata.name).toEqual([]);
+  });
+
+  it("exports every process's spans to the collector given, at the ratio given, naming the region, and admits that egress", async () => {
+    const manifests = await render(
+      [overlay('eu')],
+      ['--set', `tracing.otlpEndpoint=${COLLECTOR}`, '--set-json', 'tracing.samplingRatio=0.05'],
+    );
+    expect(manifests.flatMap((manifest) => apiProblems(manifest))).toEqual([]);
+    const deployments = ofKind(manifests, 'Deployment');
+    expect(deployments).toHaveLength(components.length);
+    for (const deployment of deployments) {
+      expect(Object.fromEntries(otelVariables(deployment)), component(deployment)).toEqual({
+        OTEL_EXPORTER_OTLP_ENDPOINT: COLLECTOR,
+        OTEL_TRACES_SAMPLER_ARG: '0.05',
+        OTEL_RESOURCE_ATTRIBUTES: 'cloud.region=eu',
+      });
+    }
+    const egressOf = new Map(ofKind(manifests, 'NetworkPolicy').map((policy) => [component(policy), collectorEgress(policy)]));
+    for (const name of components)
+      expect(egressOf.get(name), name).toEqual([{ ports: [{ port: 4318, protocol: 'TCP' }], to: [{ ipBlock: { cidr: '10.0.0.0/8' } }] }]);
+    // The migration job traces nothing.
+    expect(egressOf.get('migrate')).toEqual([]);
   });
 });
 
@@ -433,6 +474,9 @@ networkPolicy:
     postgres: { ports: [5432], cidrs: [postgres.internal] }
 auth:
   jwksUrl: http://idp.example.com/jwks.json
+tracing:
+  otlpEndpoint: otel-collector:4318
+  samplingRatio: 1.5
 `;
   let valuesFile: string;
   beforeAll(() => {
@@ -449,7 +493,14 @@ auth:
       (error: { stdout?: string; stderr?: string }) => `${error.stdout ?? ''}${error.stderr ?? ''}`,
     );
     expect(failure).toBeDefined();
-    for (const path of ['/gateway/replicas', 'GATEWAY_RATE_PER_SECONDS', '/networkPolicy/egress/postgres/cidrs/0', '/auth/jwksUrl']) {
+    for (const path of [
+      '/gateway/replicas',
+      'GATEWAY_RATE_PER_SECONDS',
+      '/networkPolicy/egress/postgres/cidrs/0',
+      '/auth/jwksUrl',
+      '/tracing/otlpEndpoint',
+      '/tracing/samplingRatio',
+    ]) {
       expect(failure).toContain(path);
     }
   });

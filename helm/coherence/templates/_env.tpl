@@ -12,6 +12,14 @@ Call with (dict "root" $ "name" "gateway" "component" <its entry of coherence.co
   value: production
 - name: LOG_LEVEL
   value: {{ $v.logLevel | quote }}
+{{- if $v.tracing.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $v.tracing.otlpEndpoint | quote }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $v.tracing.samplingRatio | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: cloud.region={{ $v.region }}
+{{- end }}
 {{- range .component.listeners }}
 - name: {{ .prefix }}_PORT
   value: {{ .port | quote }}

@@ -51,7 +51,8 @@ let sdk: NodeSDK | undefined;
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; the exporter reads the other
  * `OTEL_EXPORTER_OTLP_*` variables itself); without one, no span is
  * recorded, while trace ids are still continued and propagated. `OTEL_SDK_DISABLED=true`
- * turns all of it off.
+ * turns all of it off. The SDK reads `OTEL_RESOURCE_ATTRIBUTES` itself (the
+ * Helm chart names the region there).
  */
 export async function startTelemetry(options: TelemetryOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (sdk !== undefined) throw new Error('telemetry is already started');
