@@ -209,7 +209,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
   });
   const handleGraphQL = createHttpHandler({
     steps: pipelines.http,
-    execute: (context, request) => executor.execute(context, request.trace),
+    execute: async (context, request) => {
+      const executed = await executor.execute(context, request.trace);
+      // Read your writes: TenantChanged reaches this gateway asynchronously, and the caller's next request can come
+      // first (a tenant just created was still "not registered" here). The gateway that ran a mutation forgets the
+      // tenants it named or touched at once; the others still learn of it from TenantChanged.
+      if (context.operation.type === 'mutation') new Set([...context.tenantIds, ...(context.tenantsTouched ?? [])]).forEach(forgetTenant);
+      return executed;
+    },
   });
   // One allow-list for CORS and the WebSocket upgrade: a page that may not read answers may not open a socket either.
   const origins = createOriginAllowList(config.GATEWAY_CORS_ORIGINS);
@@ -232,23 +239,24 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     origins,
     config,
   });
-  // TenantChanged from the tenant-admin API: a changed tenant is read again at once, not after the TTL, and its cached
-  // answers are dropped.
+  /** A tenant changed: it is read again at once, not after the TTL, and its cached answers are dropped. */
+  function forgetTenant(tenantId: string): void {
+    tenants.forget(tenantId);
+    clients.forgetTenant(tenantId);
+    void readCache.forgetTenant(tenantId);
+    // Its live subscriptions were admitted before: a suspension ends them (new ones are refused by the policy).
+    tenants.recordsOf([tenantId]).then(
+      (records) => {
+        if (records.get(tenantId)?.suspended) subscriptions.endSubscriptionsOf(tenantId);
+      },
+      (error: unknown) => logger.warn({ err: error, tenantId }, 'could not read a changed tenant; its live subscriptions go on'),
+    );
+  }
+  // TenantChanged from the tenant-admin API, whichever gateway ran the change.
   const tenantChanges = listenForTenantChanges({
     pool,
     logger,
-    onChange: (tenantId) => {
-      tenants.forget(tenantId);
-      clients.forgetTenant(tenantId);
-      void readCache.forgetTenant(tenantId);
-      // Its live subscriptions were admitted before: a suspension ends them (new ones are refused by the policy).
-      tenants.recordsOf([tenantId]).then(
-        (records) => {
-          if (records.get(tenantId)?.suspended) subscriptions.endSubscriptionsOf(tenantId);
-        },
-        (error: unknown) => logger.warn({ err: error, tenantId }, 'could not read a changed tenant; its live subscriptions go on'),
-      );
-    },
+    onChange: forgetTenant,
     onResync: () => {
       tenants.forgetAll();
       clients.forgetAll();
