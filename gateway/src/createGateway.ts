@@ -106,6 +106,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     flushMs: config.GATEWAY_DECISION_FLUSH_MS,
     batchSize: config.GATEWAY_DECISION_BATCH_SIZE,
     metrics: securityMetrics,
+    checkContracts: config.NODE_ENV !== 'production',
   });
   const recordActivation = createArtifactActivationRecorder({ events: audit.securityEvents, metrics: securityMetrics });
   recordActivation('manifest', config.GATEWAY_MANIFEST_PATH, operations.started);

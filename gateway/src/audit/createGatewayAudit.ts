@@ -13,6 +13,8 @@ export interface GatewayAuditOptions {
   /** …or as soon as this many rows are waiting. */
   batchSize: number;
   metrics: SecurityMetrics;
+  /** Check each decision against its contracts before queueing it (outside production; see createDecisionRecorder). */
+  checkContracts: boolean;
 }
 
 /** Unwritten security events kept at most (about 1 KB each): beyond it a flood is counted, not stored. */
@@ -32,6 +34,7 @@ export function createGatewayAudit(options: GatewayAuditOptions) {
     region: options.region,
     flushMs,
     batchSize,
+    checkContracts: options.checkContracts,
     onDropped: (count, reason) => metrics.decisionsDropped.inc({ reason }, count),
   });
   const securityEvents = createSecurityEventWriter({

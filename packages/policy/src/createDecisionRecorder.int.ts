@@ -179,4 +179,17 @@ describe('createDecisionRecorder', () => {
     expect(() => recorder.record({ ...decision('t', true), reasonCode: 'TENANT_MISMATCH' })).toThrow(/ALLOWED/);
     void recorder.close();
   });
+
+  it('queues decisions unchecked when told to (production: the services built them from typed, verified parts)', () => {
+    const recorder = createDecisionRecorder({
+      pool: appPool,
+      logger,
+      region: 'us',
+      flushMs: 60_000,
+      batchSize: 1_000,
+      checkContracts: false,
+    });
+    expect(() => recorder.record({ ...decision('t', true), reasonCode: 'TENANT_MISMATCH' })).not.toThrow();
+    void recorder.close();
+  });
 });
