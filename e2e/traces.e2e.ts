@@ -224,6 +224,15 @@ it('follows a signal from ingest through the relay and comms, and its read throu
   expect(trace.spans.some((span) => serviceOf(span) === 'relay' && span.operationName.startsWith('neo4j '))).toBe(true);
   for (const step of ['gateway authentication', 'gateway persisted-operation', 'gateway policy', 'gateway rate-limit'])
     expect(named(step).length).toBeGreaterThan(0);
+  // The checks in memory or in a cache run in the request's span (docs/adr/0020-traces.md).
+  for (const step of [
+    'gateway refusal-throttle',
+    'gateway api-client',
+    'gateway tenant',
+    'gateway break-glass-audit',
+    'gateway kill-switch',
+  ])
+    expect(named(step)).toEqual([]);
   // Every subgraph request span is a child of a gateway span (its HTTP call).
   const subgraphRequests = trace.spans.filter(
     (span) => ['coherence', 'comms'].includes(serviceOf(span)) && parentService(span) !== serviceOf(span),
@@ -278,11 +287,12 @@ it("keeps a refused request's span although its trace was not sampled, under the
   expect(kept.processes[span!.processID]!.serviceName).toBe('gateway');
   expect(span!.operationName).toBe('POST /graphql');
   expect(span!.spanID).toBe(answeredWith!.split('-')[2]);
-  expect([tag('coherence.tail_kept'), tag('http.response.status_code'), tag('coherence.refusal.code')]).toEqual([
-    'refused',
-    401,
-    'UNAUTHENTICATED',
-  ]);
+  expect([
+    tag('coherence.tail_kept'),
+    tag('http.response.status_code'),
+    tag('coherence.refusal.code'),
+    tag('coherence.refusal.step'),
+  ]).toEqual(['refused', 401, 'UNAUTHENTICATED', 'authentication']);
   // The answered request was exported (or not) before the refused one: its dropped trace left nothing.
   expect(await fetchJaegerTrace(jaeger.uiUrl, answeredTrace)).toBeUndefined();
 });

@@ -87,6 +87,14 @@ export type ExecuteOperation = () => Promise<ExecutedOperation>;
  */
 export interface GatewayStep {
   readonly name: string;
+  /**
+   * `false`: the step runs in the request's span instead of a span of its
+   * own. For a check in memory (or in a cache, whose misses show as the
+   * `pg` spans of their reads): a sampled read started eleven spans, and
+   * their cost was most of tracing's (docs/adr/0020-traces.md). A refusal is
+   * on the request's span either way.
+   */
+  readonly span?: false;
   onRequest?(context: RequestContext): Promise<Refusal | undefined> | Refusal | undefined;
   onRefused?(context: RequestContext, refused: Refusal): void;
   onExecute?(context: AdmittedContext, execute: ExecuteOperation): Promise<GatewayResponse>;
@@ -104,8 +112,10 @@ export function assertReached<K extends keyof RequestContext>(
 }
 
 /**
- * Runs the steps' `onRequest` in order, each in a span `gateway <step>`; the
- * first refusal ends the request, and every step's `onRefused` hears it.
+ * Runs the steps' `onRequest` in order, each in a span `gateway <step>`
+ * unless it has none (`span: false`); the first refusal ends the request,
+ * named with its step on the request's span, and every step's `onRefused`
+ * hears it.
  * Once the token is verified, its tenant is set on the request's span (and
  * so on every span started under it: docs/adr/0020-traces.md).
  */
@@ -114,14 +124,17 @@ export async function runRequestSteps(steps: readonly GatewayStep[], context: Re
   for (const step of steps) {
     const { onRequest } = step;
     if (onRequest === undefined) continue;
-    const refused = await inSpan(`gateway ${step.name}`, {}, async (span) => {
-      const outcome = await onRequest.call(step, context);
-      if (outcome) span.setAttribute('coherence.refusal.code', outcome.code);
-      return outcome;
-    });
+    const refused =
+      step.span === false
+        ? await onRequest.call(step, context)
+        : await inSpan(`gateway ${step.name}`, {}, async (span) => {
+            const outcome = await onRequest.call(step, context);
+            if (outcome) span.setAttribute('coherence.refusal.code', outcome.code);
+            return outcome;
+          });
     if (context.principal) setSpanTenant(context.principal.tenantId, requestSpan);
     if (refused) {
-      requestSpan?.setAttribute('coherence.refusal.code', refused.code);
+      requestSpan?.setAttributes({ 'coherence.refusal.code': refused.code, 'coherence.refusal.step': step.name });
       for (const listener of steps) listener.onRefused?.(context, refused);
       return refused;
     }

@@ -12,6 +12,7 @@ import { assertReached, refusal, type GatewayStep } from './GatewayStep';
 export function useApiClient(options: { clients: Pick<ClientDirectory, 'refusalOf'> }): GatewayStep {
   return {
     name: 'api-client',
+    span: false,
     async onRequest(context) {
       assertReached(context, 'api-client', 'principal');
       const refused = await options.clients.refusalOf(context.principal);

@@ -13,6 +13,7 @@ const FEATURE_DISABLED_MESSAGE = 'coherence is switched off for now (kill switch
 export function useKillSwitch(options: { isSwitchedOff: (operation: GatewayOperation) => boolean }): GatewayStep {
   return {
     name: 'kill-switch',
+    span: false,
     onRequest(context) {
       assertReached(context, 'kill-switch', 'operation');
       return options.isSwitchedOff(context.operation) ? refusal('FEATURE_DISABLED', FEATURE_DISABLED_MESSAGE) : undefined;

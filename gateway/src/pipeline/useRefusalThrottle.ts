@@ -28,6 +28,7 @@ export function useRefusalThrottle(options: RefusalThrottleOptions & { metrics: 
 
   return {
     name: 'refusal-throttle',
+    span: false,
     onRequest(context) {
       const retryAfterSeconds = throttle.retryAfterSeconds(context.sourceIp);
       if (retryAfterSeconds === 0) return undefined;

@@ -16,6 +16,7 @@ export interface TenantSource {
 export function useTenant(options: { tenants: TenantSource }): GatewayStep {
   return {
     name: 'tenant',
+    span: false,
     async onRequest(context) {
       assertReached(context, 'tenant', 'principal', 'tenantIds');
       const { tenantIds } = context;
