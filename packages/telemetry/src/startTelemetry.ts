@@ -60,7 +60,7 @@ export async function startTelemetry(options: TelemetryOptions, env: NodeJS.Proc
   // Only the modules an instrumentation hooks are wrapped, not every import.
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-  const exporter = exportsSpans(env) ? new BatchSpanProcessor({ exporter: otlpExporter(env) }) : undefined;
+  const exporter = exportsSpans(env) ? new BatchSpanProcessor({ exporter: otlpExporter(env), ...batchConfig(env) }) : undefined;
   keepRefusedRequestSpans(options.keepRefusedRequests === true && exporter !== undefined);
   sdk = new NodeSDK({
     serviceName: options.serviceName,
@@ -109,6 +109,30 @@ function otlpExporter(env: NodeJS.ProcessEnv): SpanExporter {
   if (protocol === 'http/json') return new OTLPJsonTraceExporter();
   throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: use http/protobuf or http/json`);
 }
+
+/**
+ * The batch processor's settings from the standard `OTEL_BSP_*` variables
+ * (sdk-trace 2 no longer reads them itself); each unset one keeps the
+ * SDK's default. A value that is not a positive integer stops the start.
+ */
+export function batchConfig(env: NodeJS.ProcessEnv) {
+  const setting = (name: string): number | undefined => {
+    const text = env[name];
+    if (text === undefined || text === '') return undefined;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}=${text} is not a positive integer`);
+    return value;
+  };
+  return {
+    ...optional('maxExportBatchSize', setting('OTEL_BSP_MAX_EXPORT_BATCH_SIZE')),
+    ...optional('scheduledDelayMillis', setting('OTEL_BSP_SCHEDULE_DELAY')),
+    ...optional('maxQueueSize', setting('OTEL_BSP_MAX_QUEUE_SIZE')),
+    ...optional('exportTimeoutMillis', setting('OTEL_BSP_EXPORT_TIMEOUT')),
+  };
+}
+
+const optional = <K extends string>(key: K, value: number | undefined) =>
+  value === undefined ? {} : ({ [key]: value } as Record<K, number>);
 
 function exportsSpans(env: NodeJS.ProcessEnv): boolean {
   if (env['OTEL_TRACES_EXPORTER'] === 'none') return false;
