@@ -2,7 +2,7 @@ import { createLogger, createPgPool, type PgPool } from '@coherence/platform';
 import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDecisionRecorder, type RecordedDecision } from './createDecisionRecorder';
+import { createDecisionRecorder, type DecisionRecorderOptions, type RecordedDecision } from './createDecisionRecorder';
 
 let database: TestDatabase;
 let appPool: PgPool;
@@ -53,23 +53,19 @@ const stored = async (decisions: RecordedDecision[]) =>
 describe('createDecisionRecorder', () => {
   const logger = createLogger('test', 'silent');
 
+  /** A recorder that only flushes when told (or closed). */
+  const manualRecorder = (options: Partial<DecisionRecorderOptions> = {}) =>
+    createDecisionRecorder({ pool: appPool, logger, region: 'us', flushMs: 60_000, batchSize: 1_000, ...options });
+
   /** A recorder that only flushes when told, noting each drop as `reason:count`. */
   const recorderCountingDrops = (options: { maxPending?: number } = {}) => {
     const dropped: string[] = [];
-    const recorder = createDecisionRecorder({
-      pool: appPool,
-      logger,
-      region: 'us',
-      flushMs: 60_000,
-      batchSize: 1_000,
-      ...options,
-      onDropped: (count, reason) => dropped.push(`${reason}:${count}`),
-    });
+    const recorder = manualRecorder({ ...options, onDropped: (count, reason) => dropped.push(`${reason}:${count}`) });
     return { recorder, dropped };
   };
 
   it('writes decisions of several tenants in one batch, each under its own tenant (row-level security)', async () => {
-    const recorder = createDecisionRecorder({ pool: appPool, logger, region: 'us', flushMs: 60_000, batchSize: 1_000 });
+    const recorder = manualRecorder();
     const decisions = [
       decision(`${database.namespace}-a`, true),
       decision(`${database.namespace}-b`, false),
@@ -148,7 +144,7 @@ describe('createDecisionRecorder', () => {
   });
 
   it('keeps the input the bundle decided, and what a shadow bundle answered when there is one', async () => {
-    const recorder = createDecisionRecorder({ pool: appPool, logger, region: 'us', flushMs: 60_000, batchSize: 1_000 });
+    const recorder = manualRecorder();
     const tenant = `${database.namespace}-f`;
     const live = decision(tenant, true);
     const shadowed = { ...decision(tenant, true), shadow: { allow: false, reasonCode: 'SCOPE_MISSING', bundleSha256: 'c'.repeat(64) } };
@@ -167,7 +163,7 @@ describe('createDecisionRecorder', () => {
   });
 
   it('refuses an input with anything beyond the policy input, so no token material reaches the table', () => {
-    const recorder = createDecisionRecorder({ pool: appPool, logger, region: 'us', flushMs: 60_000, batchSize: 1_000 });
+    const recorder = manualRecorder();
     const leaky = decision('t', true);
     const principal = { ...leaky.input.principal, token: 'eyJhbGciOiJFUzI1NiJ9.e30.sig' };
     expect(() => recorder.record({ ...leaky, input: { ...leaky.input, principal } })).toThrow(/token/);
@@ -175,20 +171,13 @@ describe('createDecisionRecorder', () => {
   });
 
   it('refuses a decision that breaks the PolicyDecision contract', () => {
-    const recorder = createDecisionRecorder({ pool: appPool, logger, region: 'us', flushMs: 60_000, batchSize: 1_000 });
+    const recorder = manualRecorder();
     expect(() => recorder.record({ ...decision('t', true), reasonCode: 'TENANT_MISMATCH' })).toThrow(/ALLOWED/);
     void recorder.close();
   });
 
   it('queues decisions unchecked when told to (production: the services built them from typed, verified parts)', () => {
-    const recorder = createDecisionRecorder({
-      pool: appPool,
-      logger,
-      region: 'us',
-      flushMs: 60_000,
-      batchSize: 1_000,
-      checkContracts: false,
-    });
+    const recorder = manualRecorder({ checkContracts: false });
     expect(() => recorder.record({ ...decision('t', true), reasonCode: 'TENANT_MISMATCH' })).not.toThrow();
     void recorder.close();
   });
