@@ -239,6 +239,8 @@ it('follows a signal from ingest through the relay and comms, and its read throu
   );
   expect(subgraphRequests.length).toBeGreaterThan(0);
   for (const span of subgraphRequests) expect(parentService(span)).toBe('gateway');
+  // That call's own client span (the gateway runs without library instrumentations; subgraphFetcher traces it).
+  for (const span of subgraphRequests) expect(byId.get(parentOf(span)!)?.operationName).toBe('POST');
   // tenant.id on every span of every process.
   const untagged = trace.spans.filter((span) => span.tags.find((tag) => tag.key === 'tenant.id')?.value !== tenantId);
   expect(untagged.map((span) => `${serviceOf(span)}: ${span.operationName}`)).toEqual([]);

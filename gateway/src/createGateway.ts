@@ -61,7 +61,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
       'BREAK GLASS is on: query text is accepted from platform:break-glass tokens issued in the last 15 minutes (policy-checked, audited)',
     );
 
-  const pool = createPgPool(config.GATEWAY_DATABASE_URL, { onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed') });
+  const pool = createPgPool(config.GATEWAY_DATABASE_URL, {
+    onIdleError: (err) => logger.warn({ err }, 'idle postgres client failed'),
+    // The gateway runs without the pg instrumentation (docs/adr/0020-traces.md).
+    traceQueries: true,
+  });
   const verifyToken = await createTokenVerifier({
     jwks: config.GATEWAY_JWKS,
     issuers: config.GATEWAY_TOKEN_ISSUERS,

@@ -2,7 +2,7 @@ import { startTelemetry } from '@coherence/telemetry';
 
 // Tracing starts before anything it instruments is loaded, hence the dynamic
 // imports below (docs/adr/0020-traces.md).
-await startTelemetry({ serviceName: 'gateway', keepRefusedRequests: true, redisSpans: false });
+await startTelemetry({ serviceName: 'gateway', keepRefusedRequests: true, libraryInstrumentations: false });
 const { runService } = await import('@coherence/platform');
 const { readGatewayConfig } = await import('./config');
 const { createGateway } = await import('./createGateway');

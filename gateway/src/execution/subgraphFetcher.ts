@@ -1,4 +1,5 @@
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
+import { inClientSpan, traceHeadersOf } from '@coherence/telemetry';
 import { Agent, request } from 'undici';
 
 export type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof RemoteGraphQLDataSource>[0]>['fetcher']>;
@@ -8,18 +9,28 @@ export type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof Remot
  * keep-alive agent: a call is one write of headers and body and no WHATWG
  * stream on either side, where Apollo's default (make-fetch-happen) takes a
  * stack trace per call and Node's `fetch` writes the body as a stream
- * (docs/adr/0033-subgraph-fetch.md). The undici instrumentation traces these
- * calls like any other (docs/adr/0020-traces.md).
+ * (docs/adr/0033-subgraph-fetch.md).
+ *
+ * The gateway runs without library instrumentations (docs/adr/0020-traces.md),
+ * so each call is traced here: a client span `POST` in a sampled request, and
+ * in every request the `traceparent` and `baggage` that continue its trace in
+ * the subgraph.
  */
 export function createSubgraphFetcher(): { fetcher: Fetcher; close: () => Promise<void> } {
   const agent = new Agent();
-  const fetcher: Fetcher = async (url, init) => {
-    const answer = await request(url, { method: 'POST', ...init, dispatcher: agent });
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(answer.headers))
-      for (const one of Array.isArray(value) ? value : [value]) if (one !== undefined) headers.append(name, one);
-    // Apollo reads the status, a header or two and the body as JSON or text: a Response over the bytes has them all.
-    return new Response(await answer.body.arrayBuffer(), { status: answer.statusCode, headers });
+  const fetcher: Fetcher = (url, init) => {
+    const { hostname, port } = new URL(url);
+    const attributes = { 'http.request.method': 'POST', 'url.full': url, 'server.address': hostname, 'server.port': Number(port || 80) };
+    return inClientSpan('POST', attributes, async (span) => {
+      const headers = { ...init?.headers, ...traceHeadersOf() };
+      const answer = await request(url, { method: 'POST', ...init, headers, dispatcher: agent });
+      span?.setAttribute('http.response.status_code', answer.statusCode);
+      const responseHeaders = new Headers();
+      for (const [name, value] of Object.entries(answer.headers))
+        for (const one of Array.isArray(value) ? value : [value]) if (one !== undefined) responseHeaders.append(name, one);
+      // Apollo reads the status, a header or two and the body as JSON or text: a Response over the bytes has them all.
+      return new Response(await answer.body.arrayBuffer(), { status: answer.statusCode, headers: responseHeaders });
+    });
   };
   return { fetcher, close: () => agent.close() };
 }

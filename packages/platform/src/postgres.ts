@@ -1,3 +1,4 @@
+import { inClientSpan } from '@coherence/telemetry';
 import pg from 'pg';
 
 export type PgPool = pg.Pool;
@@ -10,11 +11,66 @@ export type PgClient = pg.PoolClient;
  * 'error' (docs/runbooks/drills/postgres-primary-restart.md). That client's next query fails with a connection error,
  * which its caller handles, and the pool discards it on release.
  */
-export function createPgPool(connectionString: string, options: { max?: number; onIdleError?: (error: Error) => void } = {}): pg.Pool {
+export function createPgPool(
+  connectionString: string,
+  options: {
+    max?: number;
+    onIdleError?: (error: Error) => void;
+    /** Each query in a sampled trace is a client span: for a process without the `pg` instrumentation (the gateway). */
+    traceQueries?: boolean;
+  } = {},
+): pg.Pool {
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10 });
   pool.on('error', (error) => options.onIdleError?.(error));
   pool.on('connect', (client) => client.on('error', () => undefined));
+  if (options.traceQueries === true) pool.on('connect', (client) => traceClientQueries(client, connectionString));
   return pool;
+}
+
+type QueryCallback = (error: Error | undefined, result: unknown) => void;
+
+/**
+ * Runs each query of `client` in a client span (inClientSpan: only inside
+ * recorded work), named and described as the `pg` instrumentation would
+ * (`pg.query:SELECT db`), so the gateway's queries look like every other
+ * process's in a trace (docs/adr/0020-traces.md). Both of pg's call forms
+ * are kept: the promise our code uses and the callback the pool uses for
+ * `pool.query`.
+ */
+function traceClientQueries(client: pg.PoolClient, connectionString: string): void {
+  const { hostname, port, pathname } = new URL(connectionString);
+  const database = decodeURIComponent(pathname.slice(1));
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => {
+    const [first] = args;
+    // A submittable (a cursor, a stream) is returned as it is, untraced.
+    const config = first as { text?: unknown; submit?: unknown } | undefined;
+    const text = typeof first === 'string' ? first : typeof config?.submit === 'function' ? undefined : config?.text;
+    if (typeof text !== 'string') return query(...args);
+    const callback = typeof args.at(-1) === 'function' ? (args.pop() as QueryCallback) : undefined;
+    const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
+    const attributes = {
+      'db.system.name': 'postgresql',
+      'db.namespace': database,
+      'db.operation.name': operation,
+      'db.query.text': text,
+      'server.address': hostname,
+      'server.port': Number(port || 5432),
+    };
+    const result = inClientSpan(`pg.query:${operation} ${database}`, attributes, () =>
+      callback === undefined
+        ? (query(...args) as Promise<unknown>)
+        : new Promise((resolve, reject) =>
+            query(...args, (error: Error | undefined, rows: unknown) => (error ? reject(error) : resolve(rows))),
+          ),
+    );
+    if (callback === undefined) return result;
+    result.then(
+      (rows) => callback(undefined, rows),
+      (error: Error) => callback(error, undefined),
+    );
+    return undefined;
+  }) as typeof client.query;
 }
 
 /** Runs `work` in one transaction, committing on success and rolling back on any error. */

@@ -83,4 +83,17 @@ export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span)
   });
 }
 
+/**
+ * Runs `call`, an outgoing call, in a client span with `attributes`, but
+ * only inside recorded work, as the `pg` instrumentation's
+ * `requireParentSpan` does: with no span around it, or under one whose
+ * trace was dropped, it runs as it is (`span` undefined) and costs nothing.
+ * For the calls no library instrumentation traces here: Neo4j queries, and
+ * the gateway's subgraph fetches and Postgres queries.
+ */
+export function inClientSpan<T>(name: string, attributes: Attributes, call: (span: Span | undefined) => Promise<T>): Promise<T> {
+  if (trace.getActiveSpan()?.isRecording() !== true) return call(undefined);
+  return inSpan(name, { kind: SpanKind.CLIENT, attributes }, call);
+}
+
 export { SpanKind };

@@ -27,13 +27,15 @@ export interface TelemetryOptions {
    */
   keepRefusedRequests?: boolean;
   /**
-   * Spans of Redis commands (default true). The gateway turns them off: each
-   * of its Redis calls is the whole of a step that has its own span (`gateway
-   * rate-limit`, `gateway response-cache`), and the instrumentation's cost on
-   * every command of every request, sampled or not, was a third of
-   * tracing's remaining cost there (docs/adr/0020-traces.md).
+   * The library instrumentations (HTTP client, `fetch`, `pg`, `ioredis`,
+   * `kafkajs`; default true). The gateway turns them off and traces its
+   * calls itself (its steps, subgraph fetches and Postgres queries): loading
+   * any of them installs the module-loading hook they all patch through
+   * (`require-in-the-middle`), and with that hook alone the gateway's CPU
+   * per cached read rose by 10–16 % in `bench:gateway`, unsampled requests
+   * included (docs/adr/0020-traces.md).
    */
-  redisSpans?: boolean;
+  libraryInstrumentations?: boolean;
 }
 
 let sdk: NodeSDK | undefined;
@@ -41,8 +43,8 @@ let sdk: NodeSDK | undefined;
 /**
  * Starts OpenTelemetry in this process: W3C `traceparent` + `baggage`
  * propagation, the head sampler of {@link headSampler}, `tenant.id` on every
- * span, and the HTTP (server, client and `fetch`), `pg`, `ioredis` and
- * `kafkajs` instrumentations. It must run before those modules are imported:
+ * span, and (unless `libraryInstrumentations` is false) the HTTP client,
+ * `fetch`, `pg`, `ioredis` and `kafkajs` instrumentations. It must run before those modules are imported:
  * each `main.ts` awaits it first and imports the rest afterwards, and it
  * registers the ESM loader hook that lets the instrumentations patch modules
  * imported with `import` (docs/adr/0020-traces.md). Spans are exported over OTLP/HTTP (protobuf unless
@@ -57,9 +59,10 @@ let sdk: NodeSDK | undefined;
 export async function startTelemetry(options: TelemetryOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (sdk !== undefined) throw new Error('telemetry is already started');
   if (env['OTEL_SDK_DISABLED'] === 'true') return;
+  const instrumented = options.libraryInstrumentations !== false;
   // Only the modules an instrumentation hooks are wrapped, not every import.
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
-  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  if (instrumented) register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   const exporter = exportsSpans(env) ? new BatchSpanProcessor({ exporter: otlpExporter(env), ...batchConfig(env) }) : undefined;
   keepRefusedRequestSpans(options.keepRefusedRequests === true && exporter !== undefined);
   sdk = new NodeSDK({
@@ -77,15 +80,17 @@ export async function startTelemetry(options: TelemetryOptions, env: NodeJS.Proc
     metricReaders: [],
     logRecordProcessors: [],
     textMapPropagator: new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-    instrumentations: [
-      // Outgoing calls only: a request's server span is our own (startServerSpan, in createBaseApp).
-      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
-      new UndiciInstrumentation(),
-      // Only inside a traced unit of work: a pool's own chatter is no trace.
-      new PgInstrumentation({ requireParentSpan: true }),
-      ...(options.redisSpans === false ? [] : [new IORedisInstrumentation({ requireParentSpan: true })]),
-      new KafkaJsInstrumentation(),
-    ],
+    instrumentations: instrumented
+      ? [
+          // Outgoing calls only: a request's server span is our own (startServerSpan, in createBaseApp).
+          new HttpInstrumentation({ disableIncomingRequestInstrumentation: true }),
+          new UndiciInstrumentation(),
+          // Only inside a traced unit of work: a pool's own chatter is no trace.
+          new PgInstrumentation({ requireParentSpan: true }),
+          new IORedisInstrumentation({ requireParentSpan: true }),
+          new KafkaJsInstrumentation(),
+        ]
+      : [],
   });
   sdk.start();
   await waitForAllMessagesAcknowledged();

@@ -10,6 +10,8 @@ export interface LoadResult {
   durationSeconds: number;
   requestsPerSecond: number;
   latencyMs: { p50: number; p95: number; p99: number; max: number };
+  /** Each run's own throughput, in order: how much the rounds of one target differ (the noise a ratio carries). */
+  requestsPerSecondByRun: number[];
 }
 
 /** One autocannon run with every response's latency (autocannon's summary has no p95). */
@@ -43,6 +45,7 @@ export function summarizeLoad(samples: readonly LoadSample[]): LoadResult {
     durationSeconds: Number(seconds.toFixed(2)),
     requestsPerSecond: Math.round(requests / seconds),
     latencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
+    requestsPerSecondByRun: samples.map(({ result }) => Math.round(result.requests.total / Math.max(result.duration, 0.001))),
   };
 }
 

@@ -1,5 +1,4 @@
-import { inSpan, SpanKind } from '@coherence/telemetry';
-import { trace } from '@opentelemetry/api';
+import { inClientSpan } from '@coherence/telemetry';
 import type { Driver } from 'neo4j-driver';
 
 /**
@@ -15,19 +14,15 @@ export function traceQueries(driver: Driver, url: string): Driver {
   const { hostname, port } = new URL(url);
   driver.executeQuery = ((query: string, ...rest: unknown[]) => {
     const run = () => (executeQuery as (...args: unknown[]) => ReturnType<Driver['executeQuery']>)(query, ...rest);
-    if (trace.getActiveSpan() === undefined) return run();
     const operation = /^\s*(\w+)/.exec(query)?.[1]?.toUpperCase() ?? 'QUERY';
-    return inSpan(
+    return inClientSpan(
       `neo4j ${operation}`,
       {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'db.system.name': 'neo4j',
-          'db.operation.name': operation,
-          'db.query.text': query,
-          'server.address': hostname,
-          'server.port': Number(port || 7687),
-        },
+        'db.system.name': 'neo4j',
+        'db.operation.name': operation,
+        'db.query.text': query,
+        'server.address': hostname,
+        'server.port': Number(port || 7687),
       },
       run,
     );
