@@ -1,4 +1,4 @@
-import { inClientSpan } from '@coherence/telemetry';
+import { inClientSpan, inRecordedWork } from '@coherence/telemetry';
 import pg from 'pg';
 
 export type PgPool = pg.Pool;
@@ -42,6 +42,8 @@ function traceClientQueries(client: pg.PoolClient, connectionString: string): vo
   const database = decodeURIComponent(pathname.slice(1));
   const query = client.query.bind(client) as (...args: unknown[]) => unknown;
   client.query = ((...args: unknown[]) => {
+    // Most queries run in no sampled trace: they go straight through, with no promise or callback in between.
+    if (!inRecordedWork()) return query(...args);
     const [first] = args;
     // A submittable (a cursor, a stream) is returned as it is, untraced.
     const config = first as { text?: unknown; submit?: unknown } | undefined;

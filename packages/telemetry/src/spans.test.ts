@@ -1,8 +1,8 @@
-import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, ParentBasedSampler, AlwaysOnSampler, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inSpan } from './spans';
+import { inClientSpan, inSpan } from './spans';
 
 const exported = new InMemorySpanExporter();
 
@@ -51,5 +51,26 @@ describe('inSpan', () => {
     exported.reset();
     await expect(inSpan('step', { parent: callerContext(TraceFlags.SAMPLED) }, failing)).rejects.toThrow('boom');
     expect(exported.getFinishedSpans().map((span) => span.status.code)).toEqual([SpanStatusCode.ERROR]);
+  });
+});
+
+describe('inClientSpan', () => {
+  const call = (span: unknown) => Promise.resolve(span === undefined ? 'no span' : 'span');
+
+  it('records a client span inside recorded work, with its attributes', async () => {
+    exported.reset();
+    const seen = await inSpan('request', { parent: callerContext(TraceFlags.SAMPLED) }, () =>
+      inClientSpan('POST', { 'url.full': 'http://subgraph/graphql' }, call),
+    );
+    expect(seen).toBe('span');
+    const [client] = exported.getFinishedSpans().filter((span) => span.name === 'POST');
+    expect(client).toMatchObject({ kind: SpanKind.CLIENT, attributes: { 'url.full': 'http://subgraph/graphql' } });
+  });
+
+  it('runs the call without a span under a dropped trace and outside any span', async () => {
+    exported.reset();
+    expect(await inSpan('request', { parent: callerContext(TraceFlags.NONE) }, () => inClientSpan('POST', {}, call))).toBe('no span');
+    expect(await inClientSpan('POST', {}, call)).toBe('no span');
+    expect(exported.getFinishedSpans()).toEqual([]);
   });
 });

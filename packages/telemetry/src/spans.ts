@@ -92,8 +92,11 @@ export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span)
  * the gateway's subgraph fetches and Postgres queries.
  */
 export function inClientSpan<T>(name: string, attributes: Attributes, call: (span: Span | undefined) => Promise<T>): Promise<T> {
-  if (trace.getActiveSpan()?.isRecording() !== true) return call(undefined);
+  if (!inRecordedWork()) return call(undefined);
   return inSpan(name, { kind: SpanKind.CLIENT, attributes }, call);
 }
+
+/** Whether the active span records, i.e. the work is part of a sampled trace: what {@link inClientSpan} asks first. */
+export const inRecordedWork = (): boolean => trace.getActiveSpan()?.isRecording() === true;
 
 export { SpanKind };
