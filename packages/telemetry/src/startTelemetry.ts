@@ -32,8 +32,8 @@ export interface TelemetryOptions {
    * calls itself (its steps, subgraph fetches and Postgres queries): loading
    * any of them installs the module-loading hook they all patch through
    * (`require-in-the-middle`), and with that hook alone the gateway's CPU
-   * per cached read rose by 10–16 % in `bench:gateway`, unsampled requests
-   * included (docs/adr/0020-traces.md).
+   * per cached read rose by 13 % and 16 % in two `bench:gateway` runs,
+   * unsampled requests included (docs/adr/0020-traces.md).
    */
   libraryInstrumentations?: boolean;
 }
