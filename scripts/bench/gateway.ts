@@ -40,19 +40,18 @@
  * a token for it.
  */
 import { supergraphPath } from '@coherence/gateway';
-import { policyBundleDir, signPolicyBundle } from '@coherence/policy';
 import { costsPath, manifestPath, signManifest } from '@coherence/persisted-queries';
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
 import { freePort } from '@coherence/devservices';
 import { createPgPool } from '@coherence/platform';
 import { startApplication } from '../../e2e/support/startApplication';
 import { spawnManaged, waitUntilHealthy, type ManagedProcess } from '@coherence/devservices/managedProcess';
-import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { usageError, parseNumberArgs } from '../commandLine';
 import { describeMachine, productionNode, repoRoot, watchMachine, writeReport } from './support/report';
 import { processCpuSeconds } from './support/processUsage';
+import { BENCH_ISSUER, productionTrust } from './support/productionTrust';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
 
@@ -124,34 +123,22 @@ const SPREAD_KEYS = ['apollo', 'hive', 'coherence-cache-off'];
 /** The API client the bench's read tokens name, registered for every tenant it reads. */
 const BENCH_CLIENT = 'bench-reader';
 
-/** The issuer the bench's gateways trust (the dev issuer is refused under NODE_ENV=production). */
-const BENCH_ISSUER = 'coherence-bench';
-
 const machine = watchMachine();
 const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say }, async ({ rootDir, services, database, defer }) => {
   const app = await startApplication(services.endpoints, database);
   defer(() => app.stop());
   // The read model row the operation reads: a registered tenant with a few signals, projected by the relay.
   const tenantId = `${database.namespace}-bench`;
-  // The gateways run with NODE_ENV=production, which refuses the dev issuer and a file named dev-jwks.json
-  // (packages/auth tokenTrustCheck): the bench trusts the same key under a name and issuer of its own.
-  const benchJwks = join(rootDir, 'bench-jwks.json');
-  copyFileSync(app.jwksPath, benchJwks);
-  // Likewise the internal signing key (a file named like the dev one is refused): the same key under a name of its own.
-  const benchInternalKey = join(rootDir, 'bench-internal-signing-key.jwk.json');
-  copyFileSync(app.internalKeys.privateKeyPath, benchInternalKey);
-  // It refuses the committed dev artifact key too: the bench signs copies of the policy bundle and the manifest with a key of its own.
-  const artifactKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const artifactPublicKey = join(rootDir, 'bench-artifacts.pem');
-  writeFileSync(artifactPublicKey, artifactKey.publicKey.export({ type: 'spki', format: 'pem' }));
-  const benchBundle = join(rootDir, 'policy-bundle');
-  cpSync(policyBundleDir, benchBundle, { recursive: true });
-  await signPolicyBundle(benchBundle, artifactKey.privateKey);
+  // The gateways run with NODE_ENV=production: the bench trusts the dev keys under names and an issuer of its own, and
+  // signs copies of the policy bundle and the manifest with a key of its own.
+  const trust = await productionTrust(rootDir);
+  const benchJwks = trust.renamed(app.jwksPath, 'bench-jwks.json');
+  const benchInternalKey = trust.renamed(app.internalKeys.privateKeyPath, 'bench-internal-signing-key.jwk.json');
   const benchManifest = join(rootDir, 'manifest', 'manifest.json');
   mkdirSync(join(rootDir, 'manifest'));
   copyFileSync(manifestPath, benchManifest);
   copyFileSync(costsPath, join(rootDir, 'manifest', 'costs.json'));
-  await signManifest(benchManifest, artifactKey.privateKey);
+  await signManifest(benchManifest, trust.artifactPrivateKey);
   await app.registerTenant(tenantId);
   // Under NODE_ENV=production a token's client_id must name an enabled API client of its tenant (ADR 0031).
   const readTokenOf = (tenant: string) =>
@@ -246,10 +233,10 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         GATEWAY_JWKS: benchJwks,
         GATEWAY_TOKEN_ISSUERS: BENCH_ISSUER,
         GATEWAY_INTERNAL_SIGNING_KEY: benchInternalKey,
-        GATEWAY_POLICY_BUNDLE_DIR: benchBundle,
-        GATEWAY_POLICY_PUBLIC_KEY: artifactPublicKey,
+        GATEWAY_POLICY_BUNDLE_DIR: trust.bundleDir,
+        GATEWAY_POLICY_PUBLIC_KEY: trust.artifactPublicKey,
         GATEWAY_MANIFEST_PATH: benchManifest,
-        GATEWAY_MANIFEST_PUBLIC_KEY: artifactPublicKey,
+        GATEWAY_MANIFEST_PUBLIC_KEY: trust.artifactPublicKey,
         GATEWAY_REDIS_URL: services.endpoints.redisUrl,
         GATEWAY_REDIS_KEY_PREFIX: `${database.namespace}:${cacheEnabled ? 'cache-on' : 'cache-off'}${traced ? '-traced' : ''}:`,
         GATEWAY_CACHE_ENABLED: `${cacheEnabled}`,

@@ -22,13 +22,16 @@
  * test servers turn both off): a 202 waits for a durable commit, and that wait
  * is part of what is measured. Before 2026-11-27 this bench ran them off.
  *
- * Ingest runs as its own process (as in production) at LOG_LEVEL=warn, with
- * the write policy on and its tenants registered; the limiter is set out of
- * the way. Options: --duration <s> for the fixed-rate run (default 60),
+ * Ingest runs as its own process at LOG_LEVEL=warn, as it ships:
+ * NODE_ENV=production (no contract check of each decision; every token names
+ * a registered API client), the write policy on and its tenants registered;
+ * the limiter is set out of the way. The process with the write policy off
+ * cannot run under NODE_ENV=production (ingest refuses it there); without
+ * the policy the setting changes nothing else on a push's path. Options: --duration <s> for the fixed-rate run (default 60),
  * --batch-duration <s> (default 15), --policy-duration <s> (default 15, also
  * each group commit on / off run), --rate <req/s> (default 3000).
  */
-import { DEV_ISSUER, ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
+import { ensureDevInternalKeys, ensureDevKeys, mintDevToken, SCOPES } from '@coherence/auth';
 import { freePort } from '@coherence/devservices';
 import { spawnManaged, waitUntilHealthy } from '@coherence/devservices/managedProcess';
 import type autocannon from 'autocannon';
@@ -36,6 +39,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { allPassed, checkLines } from './support/checks';
 import { parseNumberArgs } from '../commandLine';
+import { BENCH_ISSUER, productionTrust } from './support/productionTrust';
 import { describeMachine, productionNode, repoRoot, watchMachine, writeReport } from './support/report';
 import { runLoad, sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
@@ -53,6 +57,8 @@ const {
 } = parseNumberArgs(usage, { duration: 60, 'batch-duration': 15, 'policy-duration': 15, rate: 3000 });
 const TARGET_P95_MS = 50;
 const TENANTS = 10;
+/** The API client the bench's tokens name, registered for each of its tenants. */
+const BENCH_CLIENT = 'bench-producer';
 /** The policy comparison's runs are cut into this many slices, alternating off and on. */
 const POLICY_SLICES = 4;
 
@@ -63,13 +69,21 @@ const machine = watchMachine();
 const serverOptions = { tempPrefix: 'coherence-bench-', say, durable: true };
 const exitCode = await withServers(serverOptions, async ({ rootDir, services, database, defer }) => {
   const keys = await ensureDevKeys(join(rootDir, 'keys'));
-  const internalJwksPath = (await ensureDevInternalKeys(join(rootDir, 'keys'))).jwksPath;
+  const trust = await productionTrust(rootDir);
+  const jwksPath = trust.renamed(keys.jwksPath, 'bench-jwks.json');
+  const internalJwksPath = trust.renamed((await ensureDevInternalKeys(join(rootDir, 'keys'))).jwksPath, 'bench-internal-jwks.json');
   const admin = new pg.Client({ connectionString: database.adminUrl });
   await admin.connect();
   defer(() => admin.end());
   const tenants = Array.from({ length: TENANTS }, (_, i) => `${database.namespace}-bench${i}`);
   // The write policy stores signals of registered tenants residing in ingest's region only.
   await admin.query(`INSERT INTO tenants (tenant_id, residency) SELECT unnest($1::text[]), 'us'`, [tenants]);
+  // Under NODE_ENV=production a token's client_id must name an enabled API client of its tenant (ADR 0031).
+  await admin.query(`INSERT INTO api_clients (tenant_id, client_id, scopes) SELECT unnest($1::text[]), $2, $3`, [
+    tenants,
+    BENCH_CLIENT,
+    [SCOPES.writeSelf],
+  ]);
 
   const { binary: nodeBinary, version: nodeVersion } = await productionNode();
   say(`ingest runs on Node ${nodeVersion}`);
@@ -83,6 +97,7 @@ const exitCode = await withServers(serverOptions, async ({ rootDir, services, da
       cwd: repoRoot,
       env: {
         ...process.env,
+        NODE_ENV: 'production',
         LOG_LEVEL: 'warn',
         INGEST_PORT: `${port}`,
         INGEST_SUBGRAPH_PORT: '0',
@@ -90,8 +105,10 @@ const exitCode = await withServers(serverOptions, async ({ rootDir, services, da
         INGEST_DATABASE_URL: database.urls.ingest,
         SUBGRAPH_INTERNAL_JWKS: internalJwksPath,
         INGEST_REGION: 'us',
-        INGEST_JWKS: keys.jwksPath,
-        INGEST_TOKEN_ISSUERS: DEV_ISSUER,
+        INGEST_JWKS: jwksPath,
+        INGEST_TOKEN_ISSUERS: BENCH_ISSUER,
+        INGEST_POLICY_BUNDLE_DIR: trust.bundleDir,
+        INGEST_POLICY_PUBLIC_KEY: trust.artifactPublicKey,
         INGEST_REDIS_URL: services.endpoints.redisUrl,
         INGEST_RATE_PER_SECOND: '10000000',
         INGEST_RATE_BURST: '10000000',
@@ -105,11 +122,20 @@ const exitCode = await withServers(serverOptions, async ({ rootDir, services, da
     return url;
   };
   const url = await startIngest('ingest');
-  const policyOffUrl = await startIngest('ingest-policy-off', { INGEST_WRITE_POLICY: 'off' });
+  const policyOffUrl = await startIngest('ingest-policy-off', { INGEST_WRITE_POLICY: 'off', NODE_ENV: 'development' });
   const groupCommitOffUrl = await startIngest('ingest-group-commit-off', { INGEST_GROUP_COMMIT_MS: '0' });
 
   const tokens = await Promise.all(
-    tenants.map((tenant) => mintDevToken(keys.privateKeyPath, { sub: 'bench', tenant, scopes: [SCOPES.writeSelf], residency: ['us'] })),
+    tenants.map((tenant) =>
+      mintDevToken(keys.privateKeyPath, {
+        sub: 'bench',
+        tenant,
+        scopes: [SCOPES.writeSelf],
+        residency: ['us'],
+        issuer: BENCH_ISSUER,
+        clientId: BENCH_CLIENT,
+      }),
+    ),
   );
   let sequence = 0;
   const ts = new Date(Date.now() - 60_000).toISOString();
@@ -227,6 +253,7 @@ const exitCode = await withServers(serverOptions, async ({ rootDir, services, da
     when: new Date().toISOString(),
     machine: machine.report(),
     ingestNode: nodeVersion,
+    ingestEnvironment: 'NODE_ENV=production (the policy-off process: development, which ingest requires for it)',
     setup: {
       ingestLogLevel: 'warn',
       tenants: TENANTS,
@@ -252,7 +279,7 @@ const exitCode = await withServers(serverOptions, async ({ rootDir, services, da
   writeReport('bench-ingest.json', report);
 
   console.log(`
-ingest benchmark (${describeMachine(report.machine)}; ingest on Node ${nodeVersion})
+ingest benchmark (${describeMachine(report.machine)}; ingest on Node ${nodeVersion}, NODE_ENV=production)
   /healthz baseline  ${baseline.requestsPerSecond} req/s  p50 ${baseline.latencyMs.p50} ms  p95 ${baseline.latencyMs.p95} ms
   single signal      ${single.requestsPerSecond} req/s  p50 ${single.latencyMs.p50} ms  p95 ${single.latencyMs.p95} ms  p99 ${single.latencyMs.p99} ms  errors ${singleErrors}  (p95 = ${report.singleSignal.p95VsHealthz}× /healthz)
 ${batches.map((b) => `  batch of ${String(b.batchSize).padEnd(5)}     ${b.signalsPerSecond} signals/s  (${b.requestsPerSecond} req/s, p95 ${b.latencyMs.p95} ms, errors ${b.non2xx + b.errors + b.timeouts})`).join('\n')}

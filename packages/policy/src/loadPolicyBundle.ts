@@ -5,6 +5,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 
 /** The committed bundle the gateway and ingest run by default; `npm run policy:check` keeps it in step with the Rego. */
@@ -20,6 +21,9 @@ export const policyBundleFiles = {
   manifest: 'manifest.json',
   signatures: SIGNATURES_FILE,
 } as const;
+
+/** Distinct inputs a bundle remembers its decision for: one per caller, operation and tenants in use (under 1 KB each). */
+const DECISION_MEMO_ENTRIES = 10_000;
 
 /** Dotted numbers (1.2.0): an activation compares them to refuse a rollback. */
 export const artifactVersionSchema = z.string().regex(/^\d+(\.\d+)*$/, { error: 'a version of dotted numbers, such as 1.2.0' });
@@ -102,9 +106,19 @@ export async function loadPolicyBundle(dir: string, publicKey: KeyObject): Promi
   const entrypoints = policy.entrypoints as Record<string, number>;
   if (!(POLICY_ENTRYPOINT in entrypoints)) throw new Error(`the Wasm module has no entrypoint ${POLICY_ENTRYPOINT}`);
 
+  // A decision is a function of the input alone: the module and its data are fixed for this bundle, and the Rego reads
+  // no clock, network or randomness. So one bundle answers the same input (as OPA receives it: its JSON text) the same,
+  // and a repeat is answered from memory instead of the Wasm (docs/adr/0036-remembered-decisions-and-batched-limiter.md).
+  const decisions = new LRUCache<string, RawDecision>({ max: DECISION_MEMO_ENTRIES });
   const evaluate = (input: unknown): RawDecision => {
+    // `undefined` (no input at all) has no JSON text; its key is one no JSON text can be.
+    const key = JSON.stringify(input) ?? 'undefined';
+    const known = decisions.get(key);
+    if (known) return known;
     const results = policy.evaluate(input, POLICY_ENTRYPOINT) as { result?: unknown }[];
-    return rawDecisionSchema.parse(results[0]?.result);
+    const decision = Object.freeze(rawDecisionSchema.parse(results[0]?.result));
+    decisions.set(key, decision);
+    return decision;
   };
   const probe = evaluate({});
   if (probe.allow) throw new Error('the bundle allows an empty input; refusing to activate it');

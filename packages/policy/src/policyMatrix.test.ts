@@ -26,3 +26,20 @@ describe('policy matrix through the committed Wasm bundle', async () => {
     expect(decision.explanation.length).toBeGreaterThan(0);
   });
 });
+
+describe('a bundle remembers its decisions', async () => {
+  const bundle = await loadPolicyBundle(policyBundleDir, readArtifactPublicKey(devArtifactPublicKeyPath));
+  const cases = matrix.authz_matrix.cases;
+
+  it('answers a repeated input from memory, and every input as the module does, whatever came before', () => {
+    const first = cases.map((c) => bundle.evaluate(c.input));
+    // Backwards, so that each input follows other inputs than the first time.
+    const again = cases.map((_, i) => bundle.evaluate(cases[cases.length - 1 - i]!.input)).reverse();
+    again.forEach((decision, i) => {
+      expect(decision).toBe(first[i]);
+      expect({ allow: decision.allow, reasonCode: decision.reasonCode }).toEqual(cases[i]!.expect);
+    });
+    // Callers share a remembered decision: none of them can change it for the next.
+    expect(Object.isFrozen(first[0])).toBe(true);
+  });
+});

@@ -85,6 +85,34 @@ describe('createTenantRateLimiter against the real Redis', () => {
     expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
   });
 
+  it('decides the spends asked for while a call is in flight together, each in its turn, in fewer script calls', async () => {
+    // A connection of its own, to count what this limiter sends (other tests share the server).
+    const own = new Redis(inject('services').redisUrl);
+    const sent: string[] = [];
+    const send = own.sendCommand.bind(own);
+    own.sendCommand = (command, stream) => {
+      sent.push(command.name);
+      return send(command, stream);
+    };
+    const limiter = createTenantRateLimiter({
+      redis: own,
+      keyPrefix: `${database.namespace}:batched:`,
+      ratePerSecond: () => 0.001,
+      burst: () => 3,
+      metrics: new Registry(),
+      onFallback: () => undefined,
+      onRecovered: () => undefined,
+    });
+    const tenants = Array.from({ length: 10 }, (_, i) => `t${i}`);
+    // Each tenant asked 5 times, interleaved: its first 3 spends fit its burst, the 4th and 5th do not.
+    const decisions = await Promise.all(Array.from({ length: 50 }, (_, i) => limiter.consume(tenants[i % 10]!)));
+    own.disconnect();
+    expect(decisions.map((d) => d.allowed)).toEqual(Array.from({ length: 50 }, (_, i) => i < 30));
+    const scriptCalls = sent.filter((name) => name === 'evalsha' || name === 'eval').length;
+    expect(scriptCalls).toBeGreaterThan(0);
+    expect(scriptCalls).toBeLessThan(10);
+  });
+
   it('spends on several buckets only when each has room: a refusal by one charges none, and waits for the longest', async () => {
     const limiter = limiterFor(1, 1);
     const [caller, tenant] = [`${database.namespace}-caller`, `${database.namespace}-tenant`];

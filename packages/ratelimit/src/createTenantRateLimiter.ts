@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { createLocalGcra } from './createLocalGcra';
+import { createLocalGcra, type GcraBucket } from './createLocalGcra';
 
 /**
  * GCRA (the generic cell rate algorithm) as one Lua script, so the
@@ -15,40 +15,57 @@ import { createLocalGcra } from './createLocalGcra';
  * refusal by one charges none. One script, so no other process sees one
  * spent and the other not.
  *
- * KEYS: the buckets; ARGV: per bucket, emission interval (µs per unit), burst
- * (units), cost (units). Returns per bucket the µs until it has room (0: it
- * has room now); all zeros means the cost was spent.
+ * One call decides several such spends, one after the other (each sees the
+ * ones before it): the spends a process asks for while its previous call is
+ * in flight go together in the next (see `createTenantRateLimiter`).
+ *
+ * KEYS: every spend's buckets, spend after spend; ARGV: the number of spends,
+ * then per spend its number of buckets followed, per bucket, by emission
+ * interval (µs per unit), burst (units) and cost (units). Returns per bucket,
+ * in the same order, the µs until it has room (0: it has room now); a spend
+ * whose buckets all answer 0 was made.
  */
 const gcraScript = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local newTats = {}
 local waits = {}
-local allowed = true
-for i, key in ipairs(KEYS) do
-  local emission = tonumber(ARGV[3 * i - 2])
-  local burst = tonumber(ARGV[3 * i - 1])
-  local cost = tonumber(ARGV[3 * i])
-  local tat = tonumber(redis.call('GET', key) or now)
-  if tat < now then tat = now end
-  newTats[i] = tat + emission * cost
-  local allowAt = newTats[i] - emission * burst
-  if allowAt > now then
-    waits[i] = math.ceil(allowAt - now)
-    allowed = false
-  else
-    waits[i] = 0
+local key = 1
+local arg = 2
+for _ = 1, tonumber(ARGV[1]) do
+  local buckets = tonumber(ARGV[arg])
+  arg = arg + 1
+  local newTats = {}
+  local allowed = true
+  for i = 0, buckets - 1 do
+    local emission = tonumber(ARGV[arg + 3 * i])
+    local burst = tonumber(ARGV[arg + 3 * i + 1])
+    local cost = tonumber(ARGV[arg + 3 * i + 2])
+    local tat = tonumber(redis.call('GET', KEYS[key + i]) or now)
+    if tat < now then tat = now end
+    newTats[i] = tat + emission * cost
+    local allowAt = newTats[i] - emission * burst
+    if allowAt > now then
+      waits[#waits + 1] = math.ceil(allowAt - now)
+      allowed = false
+    else
+      waits[#waits + 1] = 0
+    end
   end
-end
-if allowed then
-  for i, key in ipairs(KEYS) do
-    redis.call('SET', key, string.format('%.0f', newTats[i]), 'PX', math.ceil((newTats[i] - now) / 1000) + 1000)
+  if allowed then
+    for i = 0, buckets - 1 do
+      redis.call('SET', KEYS[key + i], string.format('%.0f', newTats[i]), 'PX', math.ceil((newTats[i] - now) / 1000) + 1000)
+    end
   end
+  key = key + buckets
+  arg = arg + 3 * buckets
 end
 return waits
 `;
 
-const GCRA_COMMAND = 'coherenceGcraBuckets';
+/** Spends decided by one script call at most: bounds how long one call holds Redis (which runs scripts one at a time). */
+const MAX_SPENDS_PER_CALL = 256;
+
+const GCRA_COMMAND = 'coherenceGcraSpends';
 
 export interface TenantRateLimiterOptions {
   redis: Redis;
@@ -107,6 +124,15 @@ export interface TenantRateLimiter {
   consumeAll(buckets: readonly BucketSpend[]): Promise<BucketsDecision>;
 }
 
+/** Redis's answer to one spend: its buckets' waits, or why there is none. */
+type RedisAnswer = { ok: true; waits: number[] } | { ok: false; error: unknown };
+
+/** A spend waiting for its script call. */
+interface QueuedSpend {
+  buckets: GcraBucket[];
+  settle: (answer: RedisAnswer) => void;
+}
+
 /**
  * A per-tenant GCRA limiter on Redis, shared by every process that uses the
  * same `keyPrefix`. When a Redis call fails or times out, the same GCRA runs
@@ -114,6 +140,11 @@ export interface TenantRateLimiter {
  * a slow Redis, which a saturated caller causes itself, the moment the limit
  * vanishes. Redis is asked again on every call, so the first answer ends the
  * fallback.
+ *
+ * One script call is in flight at a time: the spends asked for meanwhile go
+ * together in the next, one write and one script run for all of them. An idle
+ * limiter sends a spend at once, so batching adds no wait; a busy one saves a
+ * round trip per request (docs/adr/0036-remembered-decisions-and-batched-limiter.md).
  */
 export function createTenantRateLimiter(options: TenantRateLimiterOptions): TenantRateLimiter {
   // defineCommand sends the script by its sha1 (EVALSHA) and loads it on a
@@ -142,22 +173,55 @@ export function createTenantRateLimiter(options: TenantRateLimiterOptions): Tena
     return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(Math.max(...waitsMicros) / 1_000_000)), limited };
   };
 
-  async function consumeAll(buckets: readonly BucketSpend[]): Promise<BucketsDecision> {
-    const spends = buckets.map(({ key, ratePerSecond, burst, cost }) => ({ key, emissionMicros: 1_000_000 / ratePerSecond, burst, cost }));
-    let waits: number[];
-    try {
-      waits = await redis[GCRA_COMMAND](
-        spends.length,
-        ...spends.map(({ key }) => `${options.keyPrefix}${key}`),
-        ...spends.flatMap(({ emissionMicros, burst, cost }) => [emissionMicros, burst, cost]),
-      );
-    } catch (error) {
+  /** Spends asked for while a script call is in flight: they go together in the next one. */
+  let queued: QueuedSpend[] = [];
+  let inFlight = false;
+
+  /** Sends what is queued (up to MAX_SPENDS_PER_CALL spends) as one script call; sends the rest when it answers. */
+  function sendQueued(): void {
+    const spends = queued.slice(0, MAX_SPENDS_PER_CALL);
+    queued = queued.slice(MAX_SPENDS_PER_CALL);
+    inFlight = true;
+    const buckets = spends.flatMap(({ buckets }) => buckets);
+    redis[GCRA_COMMAND](
+      buckets.length,
+      ...buckets.map(({ key }) => `${options.keyPrefix}${key}`),
+      spends.length,
+      ...spends.flatMap(({ buckets }) => [
+        buckets.length,
+        ...buckets.flatMap(({ emissionMicros, burst, cost }) => [emissionMicros, burst, cost]),
+      ]),
+    )
+      .then((waits) => {
+        if (waits.length !== buckets.length)
+          throw new Error(`the limiter script answered ${waits.length} waits for ${buckets.length} buckets`);
+        let next = 0;
+        for (const spend of spends) spend.settle({ ok: true, waits: waits.slice(next, (next += spend.buckets.length)) });
+      })
+      .catch((error: unknown) => {
+        // Those queued meanwhile would wait for a Redis that just failed: they are decided in process too.
+        for (const spend of [...spends, ...queued]) spend.settle({ ok: false, error });
+        queued = [];
+      })
+      .finally(() => {
+        inFlight = false;
+        if (queued.length > 0) sendQueued();
+      });
+  }
+
+  async function consumeAll(spend: readonly BucketSpend[]): Promise<BucketsDecision> {
+    const buckets = spend.map(({ key, ratePerSecond, burst, cost }) => ({ key, emissionMicros: 1_000_000 / ratePerSecond, burst, cost }));
+    const answer = await new Promise<RedisAnswer>((settle) => {
+      queued.push({ buckets, settle });
+      if (!inFlight) sendQueued();
+    });
+    if (!answer.ok) {
       if (available) {
         available = false;
         redisAvailable.set(0);
-        options.onFallback(error);
+        options.onFallback(answer.error);
       }
-      const decision = decisionOf(local.consume(spends));
+      const decision = decisionOf(local.consume(buckets));
       fallbackDecisions.inc({ outcome: decision.allowed ? 'allowed' : 'limited' });
       return decision;
     }
@@ -166,7 +230,7 @@ export function createTenantRateLimiter(options: TenantRateLimiterOptions): Tena
       redisAvailable.set(1);
       options.onRecovered();
     }
-    return decisionOf(waits);
+    return decisionOf(answer.waits);
   }
 
   return {
