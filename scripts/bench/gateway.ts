@@ -30,7 +30,10 @@
  * is cut into rounds, each loading every gateway in turn for the same slice,
  * so that other work on a shared machine falls on all of them alike. Every
  * response of the measured runs is checked to carry the tenant's data.
- * Ratios are against (b).
+ * Ratios are against (b). Each gateway's CPU per request is its own process's;
+ * "machine" is every core's busy time over its requests (the subgraphs and
+ * autocannon in this process, Postgres and Redis included): what one read
+ * costs the whole machine, gateway and all it sets off.
  *
  * A second load, where sharing identical calls cannot help: the same read
  * spread over `--tenants` registered tenants (1,000 by default), each with a
@@ -50,7 +53,7 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { usageError, parseNumberArgs } from '../commandLine';
 import { describeMachine, productionNode, repoRoot, watchMachine, writeReport } from './support/report';
-import { processCpuSeconds } from './support/processUsage';
+import { machineBusySeconds, processCpuSeconds } from './support/processUsage';
 import { BENCH_ISSUER, productionTrust } from './support/productionTrust';
 import { sampleLoad, summarizeLoad, type LoadResult, type LoadSample } from './support/runLoad';
 import { withServers } from './support/servers';
@@ -95,9 +98,15 @@ interface RunningGateway {
   samples: LoadSample[];
   /** CPU seconds the gateway process used while it was loaded (all rounds). */
   cpuSeconds: number;
+  /** CPU seconds the whole machine used meanwhile: the gateway, the subgraphs and autocannon (this process), Postgres, Redis. */
+  machineCpuSeconds: number;
 }
 type Measured = LoadResult &
-  Pick<Gateway, 'key' | 'label' | 'request'> & { cpuMsPerRequest: number; cacheOutcomes?: Record<string, number> };
+  Pick<Gateway, 'key' | 'label' | 'request'> & {
+    cpuMsPerRequest: number;
+    machineCpuMsPerRequest: number;
+    cacheOutcomes?: Record<string, number>;
+  };
 
 /** `gateway_cache_requests_total` by outcome (hit, miss, bypass), summed over operations, from the Prometheus text format. */
 async function cacheOutcomes(metricsUrl: string): Promise<Record<string, number>> {
@@ -303,6 +312,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         adminUrl: `http://127.0.0.1:${adminPort}`,
         samples: [],
         cpuSeconds: 0,
+        machineCpuSeconds: 0,
       });
     }
     for (const { gateway, child, baseUrl } of running) {
@@ -369,37 +379,42 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         say(`${what}: round ${round + 1} of ${rounds}: ${sliceSeconds} s per gateway at ${connections} connections`);
         for (let i = 0; i < targets.length; i += 1) {
           const target = targets[(round + i) % targets.length]!;
-          const cpuBefore = processCpuSeconds(target.child.pid);
+          const [cpuBefore, machineBefore] = [processCpuSeconds(target.child.pid), machineBusySeconds()];
           target.samples.push(await load(target, sliceSeconds));
           target.cpuSeconds += processCpuSeconds(target.child.pid) - cpuBefore;
+          target.machineCpuSeconds += machineBusySeconds() - machineBefore;
         }
       }
     };
     await measure('one tenant', running, loadOn);
-    for (const { gateway, adminUrl, samples, cpuSeconds } of running) {
+    /** CPU milliseconds per request, from `seconds` over the requests of `load`. */
+    const perRequest = (seconds: number, load: LoadResult) => Number(((1000 * seconds) / Math.max(load.requests, 1)).toFixed(3));
+    for (const { gateway, adminUrl, samples, cpuSeconds, machineCpuSeconds } of running) {
       const load = summarizeLoad(samples);
       results.push({
         key: gateway.key,
         label: gateway.label,
         request: gateway.request,
         ...load,
-        cpuMsPerRequest: Number(((1000 * cpuSeconds) / Math.max(load.requests, 1)).toFixed(3)),
+        cpuMsPerRequest: perRequest(cpuSeconds, load),
+        machineCpuMsPerRequest: perRequest(machineCpuSeconds, load),
         ...(gateway.hasCacheMetrics ? { cacheOutcomes: await cacheOutcomes(`${adminUrl}/metrics`) } : {}),
       });
     }
     // The spread load: the baselines and this gateway with the cache off (with it on, reads after the first round would hit).
     const spread = running
       .filter(({ gateway }) => SPREAD_KEYS.includes(gateway.key))
-      .map((target) => ({ ...target, samples: [], cpuSeconds: 0 }));
+      .map((target) => ({ ...target, samples: [], cpuSeconds: 0, machineCpuSeconds: 0 }));
     await measure(`${spreadTenantCount} tenants`, spread, loadSpread);
-    for (const { gateway, samples, cpuSeconds } of spread) {
+    for (const { gateway, samples, cpuSeconds, machineCpuSeconds } of spread) {
       const load = summarizeLoad(samples);
       results.push({
         key: `spread-${gateway.key}`,
         label: `${gateway.label}, ${spreadTenantCount} tenants`,
         request: gateway.request,
         ...load,
-        cpuMsPerRequest: Number(((1000 * cpuSeconds) / Math.max(load.requests, 1)).toFixed(3)),
+        cpuMsPerRequest: perRequest(cpuSeconds, load),
+        machineCpuMsPerRequest: perRequest(machineCpuSeconds, load),
       });
     }
   } finally {
@@ -459,12 +474,12 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
 gateway benchmark: ${operation.name}, ${connections} connections, ${durationSeconds} s each in ${rounds} rounds after ${warmupSeconds} s warm-up
 (${describeMachine(report.machine)}; the gateways on Node ${nodeVersion})
 
-  ${pad('gateway', 46)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('failed', 8)}${pad('CPU ms/req', 12)}req/s ÷ Apollo  p95 ÷ Apollo
+  ${pad('gateway', 46)}${pad('req/s', 8)}${pad('p50 ms', 9)}${pad('p95 ms', 9)}${pad('p99 ms', 9)}${pad('failed', 8)}${pad('CPU ms/req', 12)}${pad('machine', 9)}req/s ÷ Apollo  p95 ÷ Apollo
 ${rows
   .map(
     (r) =>
       `  ${pad(r.label, 46)}${pad(r.requestsPerSecond, 8)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p95, 9)}${pad(r.latencyMs.p99, 9)}` +
-      `${pad(r.failed, 8)}${pad(r.cpuMsPerRequest, 12)}${pad(r.vsPlainApollo.requestsPerSecond, 15)}${r.vsPlainApollo.p95}`,
+      `${pad(r.failed, 8)}${pad(r.cpuMsPerRequest, 12)}${pad(r.machineCpuMsPerRequest, 9)}${pad(r.vsPlainApollo.requestsPerSecond, 15)}${r.vsPlainApollo.p95}`,
   )
   .join('\n')}
 

@@ -24,3 +24,19 @@ export function processRssBytes(pid: number): number {
   if (kibibytes === undefined) throw new Error(`no VmRSS for process ${pid}`);
   return Number(kibibytes) * 1024;
 }
+
+/**
+ * CPU seconds the whole machine has been busy so far, all cores (/proc/stat's
+ * first line: user, nice, system, irq and softirq; not idle, iowait or
+ * steal). Read around a load to get everything it cost: the load generator,
+ * the servers behind the process under load, the databases.
+ */
+export function machineBusySeconds(): number {
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8')
+    .split('\n', 1)[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) / TICKS_PER_SECOND;
+}
