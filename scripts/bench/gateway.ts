@@ -21,8 +21,9 @@
  *   (c) Hive Gateway's runtime, default settings (which include sharing one
  *       subgraph call among identical ones in flight — this load is one
  *       identical read, so that default matters; it is left on, as shipped);
- * over the same subgraph servers (in this process, from e2e/support's
- * `startApplication`) and the same supergraph. (a) gets the persisted id and a
+ * over the same subgraph servers (ingest, coherence and comms, each a process
+ * of its own under NODE_ENV=production, as deployed) and the same supergraph;
+ * e2e/support's `startApplication` in this process only sets the data up. (a) gets the persisted id and a
  * token; (b) and (c) know no manifest and get the manifest's text of the
  * operation (the same text (a) runs). Every gateway is its own child process;
  * all are started, checked to answer with data and warmed up, then loaded by
@@ -194,12 +195,10 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
     await admin.end();
   }
 
-  const supergraphFile = join(rootDir, 'supergraph.graphql');
-  writeFileSync(supergraphFile, supergraphWithUrls(app.subgraphUrls));
   const childEnv = { ...process.env, NODE_ENV: 'production' };
-  // Every gateway runs on the Node.js the production image runs (docs/adr/0034-node-24.md), whatever runs the bench.
+  // Every gateway and subgraph runs on the Node.js the production image runs (docs/adr/0034-node-24.md), whatever runs the bench.
   const { binary: nodeBinary, version: nodeVersion } = await productionNode();
-  say(`gateways run on Node ${nodeVersion}`);
+  say(`gateways and subgraphs run on Node ${nodeVersion}`);
   const spawnNode = (name: string, script: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = childEnv) =>
     spawnManaged({
       name,
@@ -209,6 +208,51 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       env,
       logFile,
     });
+  // The subgraphs the gateways call, each a process of its own as deployed. In this process they shared one thread
+  // with autocannon, and under the spread load (no call shared) that thread, at about 80 % busy whichever gateway was
+  // loaded, set every gateway's pace (docs/adr/0036-remembered-decisions-and-batched-limiter.md).
+  const benchInternalJwks = trust.renamed(app.internalKeys.jwksPath, 'bench-internal-jwks.json');
+  const startSubgraph = async (name: string, script: string, listener: string, env: Record<string, string>) => {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const adminVariable = `${name.toUpperCase()}_ADMIN_PORT`;
+    const child = spawnNode(`subgraph-${name}`, script, [], join(services.logDir, `subgraph-${name}.log`), {
+      ...childEnv,
+      OTEL_SDK_DISABLED: 'true',
+      LOG_LEVEL: 'warn',
+      SUBGRAPH_INTERNAL_JWKS: benchInternalJwks,
+      [listener]: `${port}`,
+      [adminVariable]: `${adminPort}`,
+      ...env,
+    });
+    defer(() => child.stop());
+    await waitUntilHealthy(name, child.logFile, async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 60_000, child);
+    return `http://127.0.0.1:${port}/graphql`;
+  };
+  say('starting the subgraphs (ingest, coherence, comms), each a process of its own');
+  const subgraphUrls = {
+    SUBGRAPH_INGEST_URL: await startSubgraph('ingest', 'subgraphs/ingest/src/main.ts', 'INGEST_SUBGRAPH_PORT', {
+      INGEST_PORT: `${await freePort()}`,
+      INGEST_DATABASE_URL: database.urls.ingest,
+      INGEST_REGION: 'us',
+      INGEST_JWKS: benchJwks,
+      INGEST_TOKEN_ISSUERS: BENCH_ISSUER,
+      INGEST_POLICY_BUNDLE_DIR: trust.bundleDir,
+      INGEST_POLICY_PUBLIC_KEY: trust.artifactPublicKey,
+      INGEST_REDIS_URL: services.endpoints.redisUrl,
+    }),
+    SUBGRAPH_COHERENCE_URL: await startSubgraph('coherence', 'subgraphs/coherence/src/main.ts', 'COHERENCE_PORT', {
+      COHERENCE_DATABASE_URL: database.urls.coherence,
+      NEO4J_URL: services.endpoints.neo4jBoltUrl,
+    }),
+    SUBGRAPH_COMMS_URL: await startSubgraph('comms', 'subgraphs/comms/src/main.ts', 'COMMS_PORT', {
+      COMMS_INBOUND_PORT: `${await freePort()}`,
+      COMMS_DATABASE_URL: database.urls.comms,
+      COMMS_ADMIN_DATABASE_URL: database.urls.commsAdmin,
+    }),
+  };
+  const supergraphFile = join(rootDir, 'supergraph.graphql');
+  writeFileSync(supergraphFile, supergraphWithUrls(subgraphUrls));
+
   // Tracing on: spans of the default sampling (parent-based, 0.15) exported over OTLP/HTTP to a receiver that keeps
   // nothing. A trace backend on these two cores (a Jaeger) took more CPU from the traced gateway than tracing itself
   // costs it; deployed, the collector runs elsewhere (helm: tracing.otlpEndpoint; docs/adr/0020-traces.md).
@@ -236,7 +280,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         GATEWAY_PORT: `${port}`,
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_ADMIN_PORT: `${adminPort}`,
-        ...app.subgraphUrls,
+        ...subgraphUrls,
         GATEWAY_DATABASE_URL: database.urls.gateway,
         GATEWAY_REGION: 'us',
         GATEWAY_JWKS: benchJwks,
