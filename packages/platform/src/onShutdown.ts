@@ -14,11 +14,14 @@ export interface ShutdownStep {
  */
 export function onShutdown(logger: Logger, steps: readonly ShutdownStep[], timeoutMs = 20_000): void {
   let shuttingDown = false;
+  /** Set once the log is being closed (by the timeout or at the end): nothing may be written to it after that. */
+  let closing = false;
   const shutdown = async (signal: NodeJS.Signals) => {
     if (shuttingDown) return;
     shuttingDown = true;
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
+      closing = true;
       logger.error({ timeoutMs }, 'shutdown timed out');
       void closeLogger(logger).then(() => process.exit(1));
     }, timeoutMs);
@@ -27,12 +30,18 @@ export function onShutdown(logger: Logger, steps: readonly ShutdownStep[], timeo
     for (const step of steps) {
       try {
         await step.run();
+        if (closing) return;
         logger.info({ step: step.name }, 'shutdown step done');
       } catch (error) {
+        if (closing) return;
         exitCode = 1;
         logger.error({ err: error, step: step.name }, 'shutdown step failed');
       }
     }
+    // A step may have ended in the same turn as the timeout: the timeout's exit stands.
+    if (closing) return;
+    closing = true;
+    clearTimeout(timer);
     logger.info('stopped');
     await closeLogger(logger);
     process.exit(exitCode);
