@@ -11,6 +11,6 @@ export function writePolicyOptionsOf(config: IngestConfig | IngestConsumerConfig
     tenantNegativeCacheTtlMs: config.INGEST_TENANT_NEGATIVE_CACHE_TTL_MS,
     decisionFlushMs: config.INGEST_DECISION_FLUSH_MS,
     decisionBatchSize: config.INGEST_DECISION_BATCH_SIZE,
-    checkDecisions: config.NODE_ENV !== 'production',
+    checkContracts: config.NODE_ENV !== 'production',
   };
 }

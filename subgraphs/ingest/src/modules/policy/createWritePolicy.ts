@@ -45,7 +45,7 @@ export interface WritePolicyOptions {
   decisionFlushMs: number;
   decisionBatchSize: number;
   /** Check each decision against its contracts before queueing it (outside production; see createDecisionRecorder). */
-  checkDecisions: boolean;
+  checkContracts: boolean;
   /** The producers' `client_id` check (HTTP only: Kafka records carry no token); absent on the consumer. */
   clients?: { acceptUnknown: boolean };
 }
@@ -105,7 +105,7 @@ export async function createWritePolicy(options: WritePolicyOptions) {
     region: options.region,
     flushMs: options.decisionFlushMs,
     batchSize: options.decisionBatchSize,
-    checkContracts: options.checkDecisions,
+    checkContracts: options.checkContracts,
   });
 
   return {
