@@ -110,6 +110,9 @@ function start(definition: ProcessDefinition, ports: Record<string, number>): Ma
     cwd: repoRoot,
     env: {
       ...process.env,
+      // Not vitest's `test`, which no deployed process runs with: under it Apollo Server leaves out the SIGTERM and
+      // SIGINT handlers it installs otherwise, and the shutdown tested here would not be the one that runs.
+      NODE_ENV: 'development',
       LOG_LEVEL: 'info',
       ...definition.env(),
       ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, `${port}`])),

@@ -805,6 +805,8 @@ describe('policy decisions survive shutdown', () => {
     const [port, adminPort] = [await freePort(), await freePort()];
     const logFile = join(workDir, 'gateway-process.log');
     const child = spawnGatewayProcess(logFile, {
+      // Not vitest's `test`: under it Apollo Server leaves out its own SIGTERM handler, which a deployed gateway had.
+      NODE_ENV: 'development',
       LOG_LEVEL: 'info',
       GATEWAY_PORT: String(port),
       GATEWAY_ADMIN_PORT: String(adminPort),

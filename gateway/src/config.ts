@@ -121,6 +121,11 @@ const schema = z.object({
     .enum(['true', 'false'])
     .default('true')
     .transform((value) => value === 'true'),
+  /**
+   * How long a subgraph may take to start answering a call, and then to send each next part of its answer: past it
+   * the call is dropped and the read answers SERVICE_UNAVAILABLE, as for a subgraph that cannot be reached. Default 10 s.
+   */
+  GATEWAY_SUBGRAPH_TIMEOUT_MS: configFields.positiveInt(10_000),
   /** How long a cached read lives, unless the tenant's row sets `cache_ttl_seconds`. */
   GATEWAY_CACHE_TTL_SECONDS: configFields.positiveInt(30),
   /** Each entry's TTL moves by up to ± this fraction, so entries written together do not expire together. */

@@ -132,6 +132,8 @@ export interface OperationExecutorOptions {
   regionHint: () => string | undefined;
   /** Whether identical query calls in flight at once share one (GATEWAY_SHARE_SUBGRAPH_CALLS). */
   shareCalls: boolean;
+  /** How long a subgraph may keep a call waiting (GATEWAY_SUBGRAPH_TIMEOUT_MS). */
+  subgraphTimeoutMs: number;
 }
 
 /**
@@ -141,7 +143,7 @@ export interface OperationExecutorOptions {
  */
 export async function createOperationExecutor(options: OperationExecutorOptions) {
   const signer = await createInternalTokenSigner(options.signingKeyPath);
-  const subgraphFetcher = createSubgraphFetcher();
+  const subgraphFetcher = createSubgraphFetcher({ timeoutMs: options.subgraphTimeoutMs });
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     buildService: ({ name }) =>
@@ -159,6 +161,8 @@ export async function createOperationExecutor(options: OperationExecutorOptions)
     introspection: false,
     // Apollo's default depends on NODE_ENV; internals never reach clients, whatever the environment.
     includeStacktraceInErrorResponses: false,
+    // The process's onShutdown owns SIGTERM and SIGINT (see mountSubgraph); `stop` below is called by the gateway's close.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
 

@@ -16,8 +16,10 @@ export type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof Remot
  * in every request the `traceparent` and `baggage` that continue its trace in
  * the subgraph.
  */
-export function createSubgraphFetcher(): { fetcher: Fetcher; close: () => Promise<void> } {
-  const agent = new Agent();
+export function createSubgraphFetcher(options: { timeoutMs: number }): { fetcher: Fetcher; close: () => Promise<void> } {
+  // A subgraph that accepts the call and never answers would otherwise hold the read for undici's default of 5 minutes.
+  // Its timeout errors (UND_ERR_HEADERS_TIMEOUT, UND_ERR_BODY_TIMEOUT) count as unreachable: SERVICE_UNAVAILABLE.
+  const agent = new Agent({ headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
   const fetcher: Fetcher = (url, init) => {
     const { hostname, port } = new URL(url);
     const attributes = { 'http.request.method': 'POST', 'url.full': url, 'server.address': hostname, 'server.port': Number(port || 80) };

@@ -25,6 +25,8 @@ describe('isUnreachableError', () => {
       "Node's fetch, when the peer closed the connection",
       new TypeError('fetch failed', { cause: coded('UND_ERR_SOCKET', 'other side closed') }),
     ],
+    ['undici, when the peer sent no headers in time', coded('UND_ERR_HEADERS_TIMEOUT', 'Headers Timeout Error')],
+    ['undici, when the peer stopped sending its body', coded('UND_ERR_BODY_TIMEOUT', 'Body Timeout Error')],
   ])('is true for %s', (_, error) => expect(isUnreachableError(error)).toBe(true));
 
   it.each([

@@ -18,7 +18,8 @@ export const errorCode = (error: CodedError): string | undefined => (typeof erro
 
 /**
  * Node's socket and DNS errors, and undici's (Node's fetch) for a peer that
- * closed the connection or never accepted it: the peer could not be reached or went away.
+ * closed the connection, never accepted it, or did not answer in time: the
+ * peer could not be reached, went away or hangs.
  */
 const SOCKET_CODES = new Set([
   'ECONNREFUSED',
@@ -32,6 +33,8 @@ const SOCKET_CODES = new Set([
   'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_CLOSED',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
 ]);
 
 /**

@@ -78,6 +78,10 @@ export async function mountSubgraph<TContext extends SubgraphContext>(
     includeStacktraceInErrorResponses: false,
     // The gateway composes from the committed SDL; nobody needs a subgraph's schema from the wire.
     introspection: false,
+    // The process's onShutdown owns SIGTERM and SIGINT. Apollo's own handler (installed unless NODE_ENV=test) stops
+    // the server, then sends the signal again, which ended the process mid-drain (exit by signal, queued audit rows
+    // unwritten). Closing the app, onShutdown's first step, drains the requests Apollo serves.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
   const callers = new WeakMap<FastifyRequest, InternalCaller>();
