@@ -21,9 +21,15 @@ export function createSubgraphFetcher(options: { timeoutMs: number }): { fetcher
   // Its timeout errors (UND_ERR_HEADERS_TIMEOUT, UND_ERR_BODY_TIMEOUT) count as unreachable: SERVICE_UNAVAILABLE.
   const agent = new Agent({ headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
   const fetcher: Fetcher = (url, init) => {
-    const { hostname, port } = new URL(url);
-    const attributes = { 'http.request.method': 'POST', 'url.full': url, 'server.address': hostname, 'server.port': Number(port || 80) };
-    return inClientSpan('POST', attributes, async (span) => {
+    // Parsed only for a call in a sampled trace: most calls are in none.
+    const describe = () => {
+      const { hostname, port } = new URL(url);
+      return {
+        name: 'POST',
+        attributes: { 'http.request.method': 'POST', 'url.full': url, 'server.address': hostname, 'server.port': Number(port || 80) },
+      };
+    };
+    return inClientSpan(describe, async (span) => {
       const headers = { ...init?.headers, ...traceHeadersOf() };
       const answer = await request(url, { method: 'POST', ...init, headers, dispatcher: agent });
       span?.setAttribute('http.response.status_code', answer.statusCode);

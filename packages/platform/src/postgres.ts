@@ -1,4 +1,4 @@
-import { inClientSpan, inRecordedWork } from '@coherence/telemetry';
+import { inClientSpan, inRecordedWork, statementKeyword } from '@coherence/telemetry';
 import pg from 'pg';
 
 export type PgPool = pg.Pool;
@@ -50,21 +50,26 @@ function traceClientQueries(client: pg.PoolClient, connectionString: string): vo
     const text = typeof first === 'string' ? first : typeof config?.submit === 'function' ? undefined : config?.text;
     if (typeof text !== 'string') return query(...args);
     const callback = typeof args.at(-1) === 'function' ? (args.pop() as QueryCallback) : undefined;
-    const operation = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'QUERY';
-    const attributes = {
-      'db.system.name': 'postgresql',
-      'db.namespace': database,
-      'db.operation.name': operation,
-      'db.query.text': text,
-      'server.address': hostname,
-      'server.port': Number(port || 5432),
+    const operation = statementKeyword(text);
+    const description = {
+      name: `pg.query:${operation} ${database}`,
+      attributes: {
+        'db.system.name': 'postgresql',
+        'db.namespace': database,
+        'db.operation.name': operation,
+        'db.query.text': text,
+        'server.address': hostname,
+        'server.port': Number(port || 5432),
+      },
     };
-    const result = inClientSpan(`pg.query:${operation} ${database}`, attributes, () =>
-      callback === undefined
-        ? (query(...args) as Promise<unknown>)
-        : new Promise((resolve, reject) =>
-            query(...args, (error: Error | undefined, rows: unknown) => (error ? reject(error) : resolve(rows))),
-          ),
+    const result = inClientSpan(
+      () => description,
+      () =>
+        callback === undefined
+          ? (query(...args) as Promise<unknown>)
+          : new Promise((resolve, reject) =>
+              query(...args, (error: Error | undefined, rows: unknown) => (error ? reject(error) : resolve(rows))),
+            ),
     );
     if (callback === undefined) return result;
     result.then(

@@ -22,8 +22,13 @@ export const policyBundleFiles = {
   signatures: SIGNATURES_FILE,
 } as const;
 
-/** Distinct inputs a bundle remembers its decision for: one per caller, operation and tenants in use (under 1 KB each). */
+/** Distinct inputs a bundle remembers its decision for: one per caller, operation and tenants in use (under 1 KB each)… */
 const DECISION_MEMO_ENTRIES = 10_000;
+/**
+ * …and at most this many characters of them in all: an input's size follows its request's variables (a list of
+ * tenant ids), so a caller sending large distinct inputs evicts older ones instead of growing the memory.
+ */
+const DECISION_MEMO_CHARACTERS = 4_000_000;
 
 /** Dotted numbers (1.2.0): an activation compares them to refuse a rollback. */
 export const artifactVersionSchema = z.string().regex(/^\d+(\.\d+)*$/, { error: 'a version of dotted numbers, such as 1.2.0' });
@@ -109,7 +114,11 @@ export async function loadPolicyBundle(dir: string, publicKey: KeyObject): Promi
   // A decision is a function of the input alone: the module and its data are fixed for this bundle, and the Rego reads
   // no clock, network or randomness. So one bundle answers the same input (as OPA receives it: its JSON text) the same,
   // and a repeat is answered from memory instead of the Wasm (docs/adr/0036-remembered-decisions-and-batched-limiter.md).
-  const decisions = new LRUCache<string, RawDecision>({ max: DECISION_MEMO_ENTRIES });
+  const decisions = new LRUCache<string, RawDecision>({
+    max: DECISION_MEMO_ENTRIES,
+    maxSize: DECISION_MEMO_CHARACTERS,
+    sizeCalculation: (_decision, key) => key.length,
+  });
   const evaluate = (input: unknown): RawDecision => {
     // `undefined` (no input at all) has no JSON text; its key is one no JSON text can be.
     const key = JSON.stringify(input) ?? 'undefined';

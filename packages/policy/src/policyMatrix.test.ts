@@ -42,4 +42,13 @@ describe('a bundle remembers its decisions', async () => {
     // Callers share a remembered decision: none of them can change it for the next.
     expect(Object.isFrozen(first[0])).toBe(true);
   });
+
+  it('does not remember an input larger than its whole memory, and still decides it', () => {
+    const allowed = cases.find((c) => c.expect.allow)!.input as { tenantIds: string[] };
+    // Over 4 million characters of JSON: a request naming 200,000 tenants.
+    const huge = { ...allowed, tenantIds: Array.from({ length: 200_000 }, (_, i) => `tenant-${i}-padding`) };
+    const first = bundle.evaluate(huge);
+    expect(first.allow).toBe(false);
+    expect(bundle.evaluate(huge)).not.toBe(first);
+  }, 60_000);
 });

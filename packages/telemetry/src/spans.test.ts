@@ -60,17 +60,20 @@ describe('inClientSpan', () => {
   it('records a client span inside recorded work, with its attributes', async () => {
     exported.reset();
     const seen = await inSpan('request', { parent: callerContext(TraceFlags.SAMPLED) }, () =>
-      inClientSpan('POST', { 'url.full': 'http://subgraph/graphql' }, call),
+      inClientSpan(() => ({ name: 'POST', attributes: { 'url.full': 'http://subgraph/graphql' } }), call),
     );
     expect(seen).toBe('span');
     const [client] = exported.getFinishedSpans().filter((span) => span.name === 'POST');
     expect(client).toMatchObject({ kind: SpanKind.CLIENT, attributes: { 'url.full': 'http://subgraph/graphql' } });
   });
 
-  it('runs the call without a span under a dropped trace and outside any span', async () => {
+  it('runs the call without a span, and without describing one, under a dropped trace and outside any span', async () => {
     exported.reset();
-    expect(await inSpan('request', { parent: callerContext(TraceFlags.NONE) }, () => inClientSpan('POST', {}, call))).toBe('no span');
-    expect(await inClientSpan('POST', {}, call)).toBe('no span');
+    let described = 0;
+    const describe = () => ((described += 1), { name: 'POST', attributes: {} });
+    expect(await inSpan('request', { parent: callerContext(TraceFlags.NONE) }, () => inClientSpan(describe, call))).toBe('no span');
+    expect(await inClientSpan(describe, call)).toBe('no span');
     expect(exported.getFinishedSpans()).toEqual([]);
+    expect(described).toBe(0);
   });
 });

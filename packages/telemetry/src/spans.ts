@@ -84,17 +84,24 @@ export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span)
 }
 
 /**
- * Runs `call`, an outgoing call, in a client span with `attributes`, but
- * only inside recorded work, as the `pg` instrumentation's
+ * Runs `call`, an outgoing call, in a client span named and described by
+ * `describe`, but only inside recorded work, as the `pg` instrumentation's
  * `requireParentSpan` does: with no span around it, or under one whose
- * trace was dropped, it runs as it is (`span` undefined) and costs nothing.
- * For the calls no library instrumentation traces here: Neo4j queries, and
- * the gateway's subgraph fetches and Postgres queries.
+ * trace was dropped, it runs as it is (`span` undefined), and `describe` is
+ * not even called. For the calls no library instrumentation traces here:
+ * Neo4j queries, and the gateway's subgraph fetches and Postgres queries.
  */
-export function inClientSpan<T>(name: string, attributes: Attributes, call: (span: Span | undefined) => Promise<T>): Promise<T> {
+export function inClientSpan<T>(
+  describe: () => { name: string; attributes: Attributes },
+  call: (span: Span | undefined) => Promise<T>,
+): Promise<T> {
   if (!inRecordedWork()) return call(undefined);
+  const { name, attributes } = describe();
   return inSpan(name, { kind: SpanKind.CLIENT, attributes }, call);
 }
+
+/** A statement's first keyword, upper-cased (`SELECT`, `MERGE`), as database spans name their operation; `QUERY` when none. */
+export const statementKeyword = (statement: string): string => /^\s*(\w+)/.exec(statement)?.[1]?.toUpperCase() ?? 'QUERY';
 
 /** Whether the active span records, i.e. the work is part of a sampled trace: what {@link inClientSpan} asks first. */
 export const inRecordedWork = (): boolean => trace.getActiveSpan()?.isRecording() === true;

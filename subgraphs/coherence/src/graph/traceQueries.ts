@@ -1,4 +1,4 @@
-import { inClientSpan } from '@coherence/telemetry';
+import { inClientSpan, statementKeyword } from '@coherence/telemetry';
 import type { Driver } from 'neo4j-driver';
 
 /**
@@ -14,18 +14,19 @@ export function traceQueries(driver: Driver, url: string): Driver {
   const { hostname, port } = new URL(url);
   driver.executeQuery = ((query: string, ...rest: unknown[]) => {
     const run = () => (executeQuery as (...args: unknown[]) => ReturnType<Driver['executeQuery']>)(query, ...rest);
-    const operation = /^\s*(\w+)/.exec(query)?.[1]?.toUpperCase() ?? 'QUERY';
-    return inClientSpan(
-      `neo4j ${operation}`,
-      {
-        'db.system.name': 'neo4j',
-        'db.operation.name': operation,
-        'db.query.text': query,
-        'server.address': hostname,
-        'server.port': Number(port || 7687),
-      },
-      run,
-    );
+    return inClientSpan(() => {
+      const operation = statementKeyword(query);
+      return {
+        name: `neo4j ${operation}`,
+        attributes: {
+          'db.system.name': 'neo4j',
+          'db.operation.name': operation,
+          'db.query.text': query,
+          'server.address': hostname,
+          'server.port': Number(port || 7687),
+        },
+      };
+    }, run);
   }) as Driver['executeQuery'];
   return driver;
 }
