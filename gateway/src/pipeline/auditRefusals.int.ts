@@ -86,12 +86,20 @@ describe('auditRefusals', () => {
   it('writes events of several tenants in one batch, each under its own tenant (row-level security)', async () => {
     const events = queueFlushedOnClose();
     const correlationId = randomUUID();
-    const tenants = ['-', `${database.namespace}-a`, `${database.namespace}-b`];
-    for (const tenantId of tenants)
-      events.record({ kind: 'AUTH_DENY', tenantId, service: 'gateway', reason: 'TOKEN_EXPIRED', correlationId });
-    // Row-level security refuses a row whose tenant is not the one set (WITH CHECK): all three stored means each was set.
+    const [a, b] = [`${database.namespace}-a`, `${database.namespace}-b`];
+    // Tenants interleaved, each event a reason of its own: every row's values must come from its own position.
+    const sent: [string, string][] = [
+      ['-', 'TOKEN_EXPIRED'],
+      [a, 'TOKEN_INVALID'],
+      [b, 'TOKEN_EXPIRED'],
+      [a, 'TOKEN_MISSING'],
+      ['-', 'TOKEN_INVALID'],
+    ];
+    for (const [tenantId, reason] of sent) events.record({ kind: 'AUTH_DENY', tenantId, service: 'gateway', reason, correlationId });
+    // Row-level security refuses a row whose tenant is not the one set (WITH CHECK): all stored means each was set.
     await events.close();
-    expect((await eventsOf(correlationId)).map((event) => event.tenant_id).sort()).toEqual([...tenants].sort());
+    const stored = (await eventsOf(correlationId)).map((event): [string, string] => [event.tenant_id, event.reason]);
+    expect(stored.sort()).toEqual([...sent].sort());
   });
 
   it('is bounded: beyond maxPending events are dropped and counted, and the rest written in one batch', async () => {

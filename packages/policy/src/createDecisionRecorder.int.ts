@@ -66,19 +66,35 @@ describe('createDecisionRecorder', () => {
 
   it('writes decisions of several tenants in one batch, each under its own tenant (row-level security)', async () => {
     const recorder = manualRecorder();
+    // Tenants interleaved, so that each row's values must be taken from its own position in the batch.
     const decisions = [
       decision(`${database.namespace}-a`, true),
       decision(`${database.namespace}-b`, false),
       decision(`${database.namespace}-a`, false),
+      decision(`${database.namespace}-c`, true),
+      decision(`${database.namespace}-b`, true),
     ];
     for (const d of decisions) recorder.record(d);
     expect(await stored(decisions)).toBe(0);
     expect(await recorder.flush()).toBe(true);
-    expect(await stored(decisions)).toBe(3);
-    const { rows } = await adminPool.query('SELECT tenant_id, client_id, region FROM policy_decisions WHERE decision_id = $1', [
-      decisions[1]!.decisionId,
-    ]);
-    expect(rows).toEqual([{ tenant_id: `${database.namespace}-b`, client_id: 'web', region: 'us' }]);
+    const { rows } = await adminPool.query(
+      `SELECT decision_id AS "decisionId", tenant_id AS "tenantId", allow, reason_code AS "reasonCode",
+              correlation_id AS "correlationId", input, client_id AS "clientId", region
+         FROM policy_decisions WHERE decision_id = ANY($1) ORDER BY array_position($1, decision_id)`,
+      [decisions.map((d) => d.decisionId)],
+    );
+    expect(rows).toEqual(
+      decisions.map(({ decisionId, tenantId, allow, reasonCode, correlationId, input }) => ({
+        decisionId,
+        tenantId,
+        allow,
+        reasonCode,
+        correlationId,
+        input,
+        clientId: 'web',
+        region: 'us',
+      })),
+    );
     await recorder.close();
   });
 
