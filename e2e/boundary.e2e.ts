@@ -1,6 +1,6 @@
 import { devArtifactSigningKeyPath, INTERNAL_TOKEN_ISSUER, INTERNAL_TOKEN_TYPE, readArtifactSigningKey } from '@coherence/auth';
 import { computeTwilioSignature, createCommsService, readCommsConfig } from '@coherence/comms';
-import { INTERNAL_TOKEN_HEADER } from '@coherence/contracts';
+import { INTERNAL_TOKEN_HEADER, SUBGRAPH_MAX_BATCH } from '@coherence/contracts';
 import { createGateway, readGatewayConfig } from '@coherence/gateway';
 import { createConsumerService, readIngestConsumerConfig } from '@coherence/ingest';
 import { costsPath, publishManifest, readCosts, readManifest, type Manifest } from '@coherence/persisted-queries';
@@ -348,6 +348,54 @@ describe('admin listeners: no readiness or metrics on a service port', () => {
   });
 });
 
+/** Anything but a valid token of the gateway for this subgraph, with the code of its 401. */
+const attacks: [string, string, (audience: SubgraphName) => Promise<Record<string, string>>][] = [
+  ['no token', 'INTERNAL_TOKEN_MISSING', async () => ({})],
+  [
+    'the plain headers subgraphs trusted before',
+    'INTERNAL_TOKEN_MISSING',
+    async () => ({ 'x-coherence-subject': 'mallory', 'x-coherence-gateway-region': 'us', 'x-coherence-region': 'us' }),
+  ],
+  [
+    'a token forged with another key under the gateway key’s id',
+    'INTERNAL_TOKEN_INVALID',
+    async (audience) => {
+      const { kid } = JSON.parse(readFileSync(app.internalKeys.privateKeyPath, 'utf8')) as JWK;
+      const forger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      return internalHeaders(await internalToken({ audience, tenants: [tenant('globex')] }, forger, kid!));
+    },
+  ],
+  [
+    'an unsigned token (alg none)',
+    'INTERNAL_TOKEN_INVALID',
+    async (audience) => {
+      const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
+      const [iat, tenants] = [nowSeconds(), [tenant('globex')]];
+      const claims = { iss: INTERNAL_TOKEN_ISSUER, aud: audience, sub: 'mallory', iat, exp: iat + 30, tenants, region: 'us' };
+      return internalHeaders(
+        `${encode({ alg: 'none', typ: INTERNAL_TOKEN_TYPE })}.${encode({ ...claims, scope: 'coherence:read', request_id: 'x' })}.`,
+      );
+    },
+  ],
+  [
+    'a token of the gateway minted for another subgraph',
+    'INTERNAL_TOKEN_AUDIENCE_INVALID',
+    async (audience) =>
+      internalHeaders(await gatewaySigned({ audience: audience === 'ingest' ? 'coherence' : 'ingest', tenants: [tenant('globex')] })),
+  ],
+  [
+    'an expired token of the gateway',
+    'INTERNAL_TOKEN_EXPIRED',
+    async (audience) =>
+      internalHeaders(await gatewaySigned({ audience, tenants: [tenant('globex')], iat: nowSeconds() - 70, exp: nowSeconds() - 10 })),
+  ],
+  [
+    'a token of the gateway that lives longer than 60 s',
+    'INTERNAL_TOKEN_INVALID',
+    async (audience) => internalHeaders(await gatewaySigned({ audience, tenants: [tenant('globex')], exp: nowSeconds() + 3_600 })),
+  ],
+];
+
 /**
  * Each subgraph answers the gateway's signed calls only (ADR 0011): any other
  * call is a 401 before its body is read, a token replayed with a call about
@@ -355,54 +403,6 @@ describe('admin listeners: no readiness or metrics on a service port', () => {
  * introspection and a bounded `_entities`.
  */
 describe('internal token: a subgraph answers the gateway’s signed calls only', () => {
-  /** Anything but a valid token of the gateway for this subgraph, with the code of its 401. */
-  const attacks: [string, string, (audience: SubgraphName) => Promise<Record<string, string>>][] = [
-    ['no token', 'INTERNAL_TOKEN_MISSING', async () => ({})],
-    [
-      'the plain headers subgraphs trusted before',
-      'INTERNAL_TOKEN_MISSING',
-      async () => ({ 'x-coherence-subject': 'mallory', 'x-coherence-gateway-region': 'us', 'x-coherence-region': 'us' }),
-    ],
-    [
-      'a token forged with another key under the gateway key’s id',
-      'INTERNAL_TOKEN_INVALID',
-      async (audience) => {
-        const { kid } = JSON.parse(readFileSync(app.internalKeys.privateKeyPath, 'utf8')) as JWK;
-        const forger = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-        return internalHeaders(await internalToken({ audience, tenants: [tenant('globex')] }, forger, kid!));
-      },
-    ],
-    [
-      'an unsigned token (alg none)',
-      'INTERNAL_TOKEN_INVALID',
-      async (audience) => {
-        const encode = (part: object) => Buffer.from(JSON.stringify(part)).toString('base64url');
-        const [iat, tenants] = [nowSeconds(), [tenant('globex')]];
-        const claims = { iss: INTERNAL_TOKEN_ISSUER, aud: audience, sub: 'mallory', iat, exp: iat + 30, tenants, region: 'us' };
-        return internalHeaders(
-          `${encode({ alg: 'none', typ: INTERNAL_TOKEN_TYPE })}.${encode({ ...claims, scope: 'coherence:read', request_id: 'x' })}.`,
-        );
-      },
-    ],
-    [
-      'a token of the gateway minted for another subgraph',
-      'INTERNAL_TOKEN_AUDIENCE_INVALID',
-      async (audience) =>
-        internalHeaders(await gatewaySigned({ audience: audience === 'ingest' ? 'coherence' : 'ingest', tenants: [tenant('globex')] })),
-    ],
-    [
-      'an expired token of the gateway',
-      'INTERNAL_TOKEN_EXPIRED',
-      async (audience) =>
-        internalHeaders(await gatewaySigned({ audience, tenants: [tenant('globex')], iat: nowSeconds() - 70, exp: nowSeconds() - 10 })),
-    ],
-    [
-      'a token of the gateway that lives longer than 60 s',
-      'INTERNAL_TOKEN_INVALID',
-      async (audience) => internalHeaders(await gatewaySigned({ audience, tenants: [tenant('globex')], exp: nowSeconds() + 3_600 })),
-    ],
-  ];
-
   describe.each(subgraphNames)('at %s', (name) => {
     it.each(attacks)('%s is a 401 %s before anything is read', async (_attack, code, headers) => {
       const answer = await postGraphql(subgraphUrl(name), await headers(name), ENTITIES, { representations: [scoreOf(tenant('globex'))] });
@@ -475,6 +475,79 @@ describe('internal token: a subgraph answers the gateway’s signed calls only',
 
     const own = await postGraphql(ingestSubgraph, headers, ingestEntities, { r: [scoreOf(acme)] });
     expect(own).toMatchObject({ status: 200, body: { data: { _entities: [{ tenantId: acme, ingest: { accepted24h: 0 } }] } } });
+  });
+});
+
+/**
+ * A batched call (docs/adr/0037-batched-subgraph-calls.md): one HTTP call, an
+ * array of operations, one token per operation in the header. Each operation
+ * must stand on its own token: none borrows another's tenants, one bad token
+ * refuses the call, and the counts must match.
+ */
+describe('batched subgraph calls: each operation answers to its own token', () => {
+  /** POSTs `operations` in one call with `tokens` as the gateway joins them. */
+  async function postBatch(url: string, tokens: string[], operations: unknown) {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [INTERNAL_TOKEN_HEADER]: tokens.join(',') },
+      body: JSON.stringify(operations),
+    });
+    return { status: response.status, body: (await response.json()) as unknown };
+  }
+  const entitiesOf = (tenantId: string) => ({ query: ENTITIES, variables: { representations: [scoreOf(tenantId)] } });
+  const answered = (tenantId: string) => ({ status: 200, body: { data: { _entities: [{ tenantId }] } } });
+
+  describe.each(subgraphNames)('at %s', (name) => {
+    it('runs each operation with its own token and answers each in its place', async () => {
+      const [acme, globex] = [tenant('acme'), tenant('globex')];
+      const tokens = [await gatewaySigned({ audience: name, tenants: [acme] }), await gatewaySigned({ audience: name, tenants: [globex] })];
+      expect(await postBatch(subgraphUrl(name), tokens, [entitiesOf(acme), entitiesOf(globex)])).toEqual({
+        status: 200,
+        body: [answered(acme), answered(globex)],
+      });
+    });
+
+    it("refuses an operation naming the tenant of another operation's token (403 INTERNAL_TOKEN_TENANT_MISMATCH), and answers the rest", async () => {
+      const [acme, globex] = [tenant('acme'), tenant('globex')];
+      const tokens = [await gatewaySigned({ audience: name, tenants: [acme] }), await gatewaySigned({ audience: name, tenants: [globex] })];
+      const { status, body } = await postBatch(subgraphUrl(name), tokens, [entitiesOf(globex), entitiesOf(globex)]);
+      expect(status).toBe(200);
+      const [borrowed, own] = body as { status: number; body: AnswerBody }[];
+      expect(borrowed!.status).toBe(403);
+      expect(borrowed!.body.errors?.map((e) => e.extensions?.code)).toEqual(['INTERNAL_TOKEN_TENANT_MISMATCH']);
+      expect(borrowed!.body.data ?? null).toBeNull();
+      expect(own).toEqual(answered(globex));
+    });
+
+    it.each(attacks)('one token that is %s among valid ones is a 401 %s for the whole call', async (_attack, code, headers) => {
+      const acme = tenant('acme');
+      const bad = (await headers(name))[INTERNAL_TOKEN_HEADER] ?? '';
+      const valid = await gatewaySigned({ audience: name, tenants: [acme] });
+      expect(await postBatch(subgraphUrl(name), [valid, bad], [entitiesOf(acme), entitiesOf(acme)])).toEqual({
+        status: 401,
+        body: { error: { code, message: expect.any(String) } },
+      });
+    });
+  });
+
+  it.each([
+    ['two tokens with one operation', 2, entitiesOf('-')],
+    ['two tokens with three operations', 2, [entitiesOf('-'), entitiesOf('-'), entitiesOf('-')]],
+    ['one token with two operations', 1, [entitiesOf('-'), entitiesOf('-')]],
+  ])('%s is a 400 INTERNAL_BATCH_INVALID, nothing run', async (_case, count, operations) => {
+    const tokens = await Promise.all(Array.from({ length: count }, () => gatewaySigned({ audience: 'ingest', tenants: ['-'] })));
+    expect(await postBatch(ingestSubgraph, tokens, operations)).toEqual({
+      status: 400,
+      body: { error: { code: 'INTERNAL_BATCH_INVALID', message: expect.any(String) } },
+    });
+  });
+
+  it(`more than SUBGRAPH_MAX_BATCH (${SUBGRAPH_MAX_BATCH}) tokens is a 400 INTERNAL_BATCH_INVALID before any is verified`, async () => {
+    const garbage = Array.from({ length: SUBGRAPH_MAX_BATCH + 1 }, () => 'not-a-token');
+    expect(await postBatch(ingestSubgraph, garbage, [])).toEqual({
+      status: 400,
+      body: { error: { code: 'INTERNAL_BATCH_INVALID', message: expect.stringContaining(`at most ${SUBGRAPH_MAX_BATCH}`) } },
+    });
   });
 });
 

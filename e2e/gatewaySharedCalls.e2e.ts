@@ -1,4 +1,5 @@
 import manifest from '@coherence/persisted-queries/manifest.json' with { type: 'json' };
+import { INTERNAL_TOKEN_HEADER } from '@coherence/contracts';
 import { createTestDatabase, type TestDatabase } from '@coherence/devservices';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,26 +9,35 @@ import { startApplication } from './support/startApplication';
 /**
  * Identical query calls in flight at once share one subgraph call
  * (docs/adr/0033-subgraph-fetch.md), and calls for different tenants or
- * callers never do. The gateway reaches the real coherence subgraph through
- * a proxy that counts the calls and holds each for a while, so that reads
- * sent together are surely in flight together. The cache is off (the test
- * application's default): every read goes to the subgraphs.
+ * callers never do; calls that wait for one in flight go together in one
+ * HTTP call, each with its own token (docs/adr/0037-batched-subgraph-calls.md).
+ * The gateway reaches the real coherence subgraph through a proxy that counts
+ * the HTTP calls and the operations they carry (one internal token each) and
+ * holds each call for a while, so that reads sent together are surely in
+ * flight together. The cache is off (the test application's default): every
+ * read goes to the subgraphs.
  */
 const HOLD_MS = 1_000;
 let database: TestDatabase;
 let app: Awaited<ReturnType<typeof startApplication>>;
 let proxy: Server;
 let target: string | undefined;
+/** Operations the coherence subgraph was asked to run: one per internal token. */
 let calls = 0;
+/** HTTP calls that carried them. */
+let httpCalls = 0;
 const tenantA = () => `${database.namespace}-a`;
 const tenantB = () => `${database.namespace}-b`;
+/** Tenants read all at once by the batching test. */
+const manyTenants = () => Array.from({ length: 8 }, (_, i) => `${database.namespace}-many-${i}`);
 const operationId = manifest.operations.findLast((op) => op.name === 'TenantCoherence')!.id;
 
 beforeAll(async () => {
   const services = inject('services');
   database = await createTestDatabase(services);
   proxy = createServer((request, response) => {
-    calls += 1;
+    httpCalls += 1;
+    calls += String(request.headers[INTERNAL_TOKEN_HEADER]).split(',').length;
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -43,7 +53,7 @@ beforeAll(async () => {
     gatewayEnv: { SUBGRAPH_COHERENCE_URL: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}/graphql` },
   });
   target = app.subgraphUrls.SUBGRAPH_COHERENCE_URL;
-  for (const tenant of [tenantA(), tenantB()]) await app.registerTenant(tenant);
+  for (const tenant of [tenantA(), tenantB(), ...manyTenants()]) await app.registerTenant(tenant);
 });
 
 afterAll(async () => {
@@ -54,6 +64,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   calls = 0;
+  httpCalls = 0;
 });
 
 async function readScore(tenantId: string, token: string) {
@@ -95,5 +106,19 @@ describe('subgraph calls shared while in flight', () => {
       [200, tenantA()],
     ]);
     expect(calls).toBe(2);
+  });
+});
+
+describe('subgraph calls batched under load', () => {
+  it('sends reads of eight tenants at once in fewer HTTP calls than reads, each answered with its own tenant', async () => {
+    const reads = await Promise.all(
+      manyTenants().map(async (tenant) => readScore(tenant, await app.mintToken({ tenant, scopes: ['coherence:read:self'] }))),
+    );
+    expect(reads).toEqual(manyTenants().map((tenantId) => ({ status: 200, tenantId, errors: undefined })));
+    // Each read's call is an operation of its own (no two alike to share), but at most two HTTP calls are under way
+    // at once (GATEWAY_SUBGRAPH_CALLS_IN_FLIGHT's default): the six reads behind the first two went together.
+    expect(calls).toBe(8);
+    expect(httpCalls).toBeGreaterThanOrEqual(3);
+    expect(httpCalls).toBeLessThanOrEqual(4);
   });
 });

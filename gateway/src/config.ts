@@ -122,6 +122,13 @@ const schema = z.object({
     .default('true')
     .transform((value) => value === 'true'),
   /**
+   * Query calls go to their subgraph in the batched protocol, at most this many HTTP calls under way at once per
+   * subgraph; the calls asked for meanwhile wait and go together, several in one HTTP call, when one returns
+   * (docs/adr/0037-batched-subgraph-calls.md). An idle gateway sends each call at once. 0 sends every call alone,
+   * as Apollo does. Default 2: one slow call never holds all the others back.
+   */
+  GATEWAY_SUBGRAPH_CALLS_IN_FLIGHT: z.coerce.number().int().min(0).default(2),
+  /**
    * How long a subgraph may take to start answering a call, and then to send each next part of its answer: past it
    * the call is dropped and the read answers SERVICE_UNAVAILABLE, as for a subgraph that cannot be reached. Default 10 s.
    */

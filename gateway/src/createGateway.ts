@@ -102,6 +102,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger) {
     region: config.GATEWAY_REGION,
     regionHint: () => gatewayFlags.regionHint(),
     shareCalls: config.GATEWAY_SHARE_SUBGRAPH_CALLS,
+    callsInFlight: config.GATEWAY_SUBGRAPH_CALLS_IN_FLIGHT,
     subgraphTimeoutMs: config.GATEWAY_SUBGRAPH_TIMEOUT_MS,
   });
   const audit = createGatewayAudit({

@@ -501,7 +501,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       rounds,
       warmupSeconds,
       gateways: `each its own child process (node --import tsx, NODE_ENV=production) on Node ${nodeVersion}, all running, loaded one at a time`,
-      subgraphs: 'ingest, coherence and comms in the bench process (e2e/support startApplication), shared by every gateway',
+      subgraphs: 'ingest, coherence and comms, each its own child process (NODE_ENV=production), shared by every gateway',
       limiter: 'on, GATEWAY_RATE_PER_SECOND=1000000 so it never refuses',
       flags: 'bootstrap defaults (v24.coherence on, region-routing off), no Unleash server',
       spreadTenants: spreadTenantCount,

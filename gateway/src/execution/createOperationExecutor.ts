@@ -1,7 +1,13 @@
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { createInternalTokenSigner, type InternalCaller, type InternalTokenSigner } from '@coherence/auth';
-import { INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, TENANTS_TOUCHED_EXTENSION, type RequestTrace } from '@coherence/contracts';
+import {
+  INTERNAL_TOKEN_HEADER,
+  REQUEST_ID_HEADER,
+  SUBGRAPH_MAX_BATCH,
+  TENANTS_TOUCHED_EXTENSION,
+  type RequestTrace,
+} from '@coherence/contracts';
 import {
   isUnreachableError,
   maskUnexpectedErrors,
@@ -16,7 +22,8 @@ import { JSON_CONTENT_TYPE, type ExecutedOperation } from '../gatewayResponse';
 import type { AdmittedContext } from '../pipeline/GatewayStep';
 import type { SubgraphName } from '../supergraph/subgraphs';
 import { createInFlightFetches, sharedFetchKey, type InFlightFetches } from './shareInFlightFetches';
-import { createSubgraphFetcher, type Fetcher } from './subgraphFetcher';
+import { createCallBatcher, type CallBatcher } from './batchSubgraphCalls';
+import { createSubgraphFetcher, type SubgraphFetcher } from './subgraphFetcher';
 
 export interface GatewayContext {
   log: FastifyBaseLogger;
@@ -68,37 +75,96 @@ function recordTenantsTouched(response: SubgraphResponse, context: GatewayContex
   if (Array.isArray(touched)) for (const tenantId of touched) if (typeof tenantId === 'string') context.tenantsTouched.add(tenantId);
 }
 
+type CallOptions = GraphQLDataSourceProcessOptions<GatewayContext>;
+
+/** The answer of one operation of a batched call (mountSubgraph in packages/platform). */
+interface BatchedAnswer {
+  status: number;
+  body: SubgraphResponse;
+}
+
 /**
  * Sends the gateway's headers with every subgraph call, collects the tenants
- * each answer reports touching, and lets identical query calls in flight at
- * once share one call (docs/adr/0033-subgraph-fetch.md).
+ * each answer reports touching, lets identical query calls in flight at once
+ * share one call (docs/adr/0033-subgraph-fetch.md), and under load sends
+ * query calls together, each with its own token
+ * (docs/adr/0037-batched-subgraph-calls.md).
  */
 class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   readonly subgraph: SubgraphName;
   readonly signer: InternalTokenSigner;
+  readonly subgraphFetcher: SubgraphFetcher;
   readonly inFlight: InFlightFetches<SubgraphResponse> | undefined;
-  constructor(url: string, subgraph: SubgraphName, signer: InternalTokenSigner, fetcher: Fetcher, shareCalls: boolean) {
-    super({ url, fetcher });
+  readonly batcher: CallBatcher<CallOptions, SubgraphResponse> | undefined;
+  constructor(url: string, subgraph: SubgraphName, signer: InternalTokenSigner, subgraphFetcher: SubgraphFetcher, calls: CallSettings) {
+    super({ url, fetcher: subgraphFetcher.fetcher });
     this.subgraph = subgraph;
     this.signer = signer;
-    this.inFlight = shareCalls ? createInFlightFetches<SubgraphResponse>() : undefined;
+    this.subgraphFetcher = subgraphFetcher;
+    this.inFlight = calls.shareCalls ? createInFlightFetches<SubgraphResponse>() : undefined;
+    this.batcher =
+      calls.callsInFlight > 0
+        ? createCallBatcher({
+            inFlight: calls.callsInFlight,
+            maxBatch: SUBGRAPH_MAX_BATCH,
+            send: (batch) => this.processBatch(batch),
+          })
+        : undefined;
   }
-  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<SubgraphResponse> {
+  override async process(options: CallOptions): Promise<SubgraphResponse> {
     const { context } = options;
-    if (!this.inFlight || !forRequest(context) || !isQueryCall(options)) return super.process(options);
+    if (!forRequest(context) || !isQueryCall(options)) return super.process(options);
+    const send = () => (this.batcher ? this.batcher.call(options) : super.process(options));
+    if (!this.inFlight) return send();
     const key = sharedFetchKey(this.subgraph, options.request, context.caller);
     // Without `http` (Apollo's fetch response, which nothing after this reads): the rest is plain data each caller gets a copy of.
     const { answer, joined } = await this.inFlight.share(key, async () => {
-      const { http: _response, ...answer } = await super.process(options);
+      const { http: _response, ...answer } = await send();
       return answer;
     });
-    // The call that ran recorded its tenants through didReceiveResponse; a joined one records them here.
+    // The call that ran recorded its tenants (didReceiveResponse, processBatch); a joined one records them here.
     if (joined) recordTenantsTouched(answer, context);
     return answer;
   }
-  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
+  /**
+   * Query calls of one or more requests in one HTTP call: the body the array
+   * of their operations, the internal-token header their tokens, each minted
+   * for its own call as if it went alone. Each call is answered, or fails,
+   * as it would have alone; a call that fails as a whole fails each of them.
+   */
+  async processBatch(batch: CallOptions[]): Promise<PromiseSettledResult<SubgraphResponse>[]> {
+    const tokens = batch.map(({ context }) => this.signer.mint(this.subgraph, (context as GatewayContext).caller));
+    const body = JSON.stringify(
+      batch.map(({ request: { query, operationName, variables, extensions } }) => ({ query, operationName, variables, extensions })),
+    );
+    const failAll = (error: Error, status?: number) => {
+      const reason = this.failure(error, status);
+      return batch.map((): PromiseSettledResult<SubgraphResponse> => ({ status: 'rejected', reason }));
+    };
+    let answers: unknown;
+    try {
+      const answer = await this.subgraphFetcher.postBatch(this.url!, { [INTERNAL_TOKEN_HEADER]: tokens.join(',') }, body);
+      if (answer.status !== 200) return failAll(new Error(`answered ${answer.status}: ${answer.body.slice(0, 200)}`), answer.status);
+      answers = JSON.parse(answer.body);
+    } catch (error) {
+      return failAll(error as Error);
+    }
+    if (!Array.isArray(answers) || answers.length !== batch.length)
+      return failAll(new Error(`answered other than ${batch.length} results`));
+    return batch.map((options, index): PromiseSettledResult<SubgraphResponse> => {
+      const answer = answers[index] as BatchedAnswer;
+      if (answer.status < 200 || answer.status > 299)
+        return { status: 'rejected', reason: this.failure(new Error(`answered ${answer.status}`), answer.status) };
+      recordTenantsTouched(answer.body, options.context as GatewayContext);
+      return { status: 'fulfilled', value: answer.body };
+    });
+  }
+  override async willSendRequest({ request, context }: CallOptions): Promise<void> {
     if (!forRequest(context) || !request.http) return;
     for (const [name, value] of Object.entries(subgraphHeaders(context, this.subgraph, this.signer))) request.http.headers.set(name, value);
+  }
+  override didEncounterError(error: Error, _request: unknown, response?: SubgraphFetchResponse): never {
+    throw this.failure(error, response?.status);
   }
   /**
    * A subgraph that cannot be reached (killed, restarting) or answers 502–504
@@ -107,13 +173,13 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
    * never carries Apollo's `extensions.response` (the subgraph's URL and body)
    * out to the client.
    */
-  override didEncounterError(error: Error, _request: unknown, response?: SubgraphFetchResponse): never {
-    if (isUnreachableError(error) || (response !== undefined && UNAVAILABLE_STATUSES.has(response.status)))
-      throw new GraphQLError(SERVICE_UNAVAILABLE_MESSAGE, {
+  failure(error: Error, status: number | undefined): Error {
+    if (isUnreachableError(error) || (status !== undefined && UNAVAILABLE_STATUSES.has(status)))
+      return new GraphQLError(SERVICE_UNAVAILABLE_MESSAGE, {
         extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS },
         originalError: error,
       });
-    throw new Error(`the ${this.subgraph} subgraph call failed: ${error.message}`, { cause: error });
+    return new Error(`the ${this.subgraph} subgraph call failed: ${error.message}`, { cause: error });
   }
   override didReceiveResponse({ response, context }: SubgraphAnswer) {
     if (forRequest(context)) recordTenantsTouched(response, context);
@@ -121,7 +187,15 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 }
 
-export interface OperationExecutorOptions {
+/** How the gateway sends query calls (GATEWAY_SHARE_SUBGRAPH_CALLS, GATEWAY_SUBGRAPH_CALLS_IN_FLIGHT). */
+interface CallSettings {
+  /** Whether identical query calls in flight at once share one. */
+  shareCalls: boolean;
+  /** Query calls to one subgraph under way at once before further ones wait to go together; 0 never batches. */
+  callsInFlight: number;
+}
+
+export interface OperationExecutorOptions extends CallSettings {
   supergraphSdl: string;
   subgraphUrls: Record<SubgraphName, string>;
   /** The gateway's private JWK (GATEWAY_INTERNAL_SIGNING_KEY) its internal tokens are signed with. */
@@ -130,8 +204,6 @@ export interface OperationExecutorOptions {
   region: string;
   /** The replica region for the coherence subgraph now (region routing may be switched at any time). */
   regionHint: () => string | undefined;
-  /** Whether identical query calls in flight at once share one (GATEWAY_SHARE_SUBGRAPH_CALLS). */
-  shareCalls: boolean;
   /** How long a subgraph may keep a call waiting (GATEWAY_SUBGRAPH_TIMEOUT_MS). */
   subgraphTimeoutMs: number;
 }
@@ -147,13 +219,7 @@ export async function createOperationExecutor(options: OperationExecutorOptions)
   const gateway = new ApolloGateway({
     supergraphSdl: options.supergraphSdl,
     buildService: ({ name }) =>
-      new GatewayDataSource(
-        options.subgraphUrls[name as SubgraphName],
-        name as SubgraphName,
-        signer,
-        subgraphFetcher.fetcher,
-        options.shareCalls,
-      ),
+      new GatewayDataSource(options.subgraphUrls[name as SubgraphName], name as SubgraphName, signer, subgraphFetcher, options),
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,

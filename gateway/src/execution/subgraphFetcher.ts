@@ -16,20 +16,29 @@ export type Fetcher = NonNullable<NonNullable<ConstructorParameters<typeof Remot
  * in every request the `traceparent` and `baggage` that continue its trace in
  * the subgraph.
  */
-export function createSubgraphFetcher(options: { timeoutMs: number }): { fetcher: Fetcher; close: () => Promise<void> } {
+export interface SubgraphFetcher {
+  /** Apollo's fetcher, for calls that go alone. */
+  fetcher: Fetcher;
+  /** Posts a batched call's JSON body (docs/adr/0037-batched-subgraph-calls.md); its status and body text. */
+  postBatch: (url: string, headers: Record<string, string>, body: string) => Promise<{ status: number; body: string }>;
+  close: () => Promise<void>;
+}
+
+/** A call's client span, described only for a call in a sampled trace: most calls are in none. */
+const describeCall = (url: string) => () => {
+  const { hostname, port } = new URL(url);
+  return {
+    name: 'POST',
+    attributes: { 'http.request.method': 'POST', 'url.full': url, 'server.address': hostname, 'server.port': Number(port || 80) },
+  };
+};
+
+export function createSubgraphFetcher(options: { timeoutMs: number }): SubgraphFetcher {
   // A subgraph that accepts the call and never answers would otherwise hold the read for undici's default of 5 minutes.
   // Its timeout errors (UND_ERR_HEADERS_TIMEOUT, UND_ERR_BODY_TIMEOUT) count as unreachable: SERVICE_UNAVAILABLE.
   const agent = new Agent({ headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs });
-  const fetcher: Fetcher = (url, init) => {
-    // Parsed only for a call in a sampled trace: most calls are in none.
-    const describe = () => {
-      const { hostname, port } = new URL(url);
-      return {
-        name: 'POST',
-        attributes: { 'http.request.method': 'POST', 'url.full': url, 'server.address': hostname, 'server.port': Number(port || 80) },
-      };
-    };
-    return inClientSpan(describe, async (span) => {
+  const fetcher: Fetcher = (url, init) =>
+    inClientSpan(describeCall(url), async (span) => {
       const headers = { ...init?.headers, ...traceHeadersOf() };
       const answer = await request(url, { method: 'POST', ...init, headers, dispatcher: agent });
       span?.setAttribute('http.response.status_code', answer.statusCode);
@@ -39,6 +48,16 @@ export function createSubgraphFetcher(options: { timeoutMs: number }): { fetcher
       // Apollo reads the status, a header or two and the body as JSON or text: a Response over the bytes has them all.
       return new Response(await answer.body.arrayBuffer(), { status: answer.statusCode, headers: responseHeaders });
     });
-  };
-  return { fetcher, close: () => agent.close() };
+  const postBatch: SubgraphFetcher['postBatch'] = (url, headers, body) =>
+    inClientSpan(describeCall(url), async (span) => {
+      const answer = await request(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers, ...traceHeadersOf() },
+        body,
+        dispatcher: agent,
+      });
+      span?.setAttribute('http.response.status_code', answer.statusCode);
+      return { status: answer.statusCode, body: await answer.body.text() };
+    });
+  return { fetcher, postBatch, close: () => agent.close() };
 }

@@ -29,6 +29,14 @@ export const AUTHORIZATION_HEADER = 'authorization';
 export const INTERNAL_TOKEN_HEADER = 'x-coherence-internal-token';
 
 /**
+ * Most operations one batched subgraph call carries (the gateway's batches
+ * are at most this; a subgraph refuses more). A batched call's body is a JSON
+ * array of operations and its INTERNAL_TOKEN_HEADER the comma-separated
+ * tokens of each, in order (docs/adr/0037-batched-subgraph-calls.md).
+ */
+export const SUBGRAPH_MAX_BATCH = 32;
+
+/**
  * Subgraph → gateway, a key of a response's `extensions`: the ids of the
  * tenants whose rows the call returned or changed (comms' operator fields,
  * whose variables need not name a tenant). The gateway files its policy

@@ -47,6 +47,7 @@ describe('@coherence/contracts public surface', () => {
     expect(contracts.TRACESTATE_HEADER).toBe('tracestate');
     expect(contracts.BAGGAGE_HEADER).toBe('baggage');
     expect(contracts.REQUEST_ID_HEADER).toBe('x-request-id');
+    expect(contracts.SUBGRAPH_MAX_BATCH).toBe(32);
     expect(contracts.SIGNALS_TOPIC).toBe('coherence.signals.v1');
     expect(contracts.SIGNALS_DLQ_TOPIC).toBe('coherence.signals.dlq');
     expect(contracts.DEFAULT_MAX_SIGNALS_PER_BATCH).toBe(1000);

@@ -56,7 +56,18 @@ export async function createSubgraphService<TContext extends SubgraphContext>(
     resolvers: options.resolvers,
     verifyCaller: await createInternalTokenVerifier({ jwks: options.config.SUBGRAPH_INTERNAL_JWKS, audience: options.name }),
     maxRepresentations: options.config.SUBGRAPH_MAX_REPRESENTATIONS,
-    context: async (request, caller) => options.context({ log: request.log, requestId: request.trace.requestId, caller, pool }, request),
+    // The request id the gateway signed for the call: a batched call's operations each have their own, other than the
+    // batch's (docs/adr/0037-batched-subgraph-calls.md), and their log lines carry it.
+    context: async (request, caller) =>
+      options.context(
+        {
+          log: caller.requestId === request.trace.requestId ? request.log : request.log.child({ call_request_id: caller.requestId }),
+          requestId: caller.requestId,
+          caller,
+          pool,
+        },
+        request,
+      ),
     plugins: options.plugins,
   });
   return {

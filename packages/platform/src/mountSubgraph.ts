@@ -1,12 +1,12 @@
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { InternalCaller, InternalVerifyResult } from '@coherence/auth';
-import { INTERNAL_TOKEN_HEADER } from '@coherence/contracts';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { INTERNAL_TOKEN_HEADER, SUBGRAPH_MAX_BATCH } from '@coherence/contracts';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
 import { isUnreachableError } from './errorCauses';
 import { httpErrorBody, SERVICE_UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS } from './httpErrors';
@@ -50,11 +50,22 @@ export function maskUnexpectedErrors(formatted: GraphQLFormattedError, error: un
   return { message: 'internal error', extensions: { code: 'INTERNAL' }, ...path };
 }
 
+/** Why a subgraph refuses a batched call's shape (docs/adr/0037-batched-subgraph-calls.md), before any operation runs. */
+const BATCH_INVALID = 'INTERNAL_BATCH_INVALID';
+
 /**
  * Serves a federated subgraph at `/graphql` on an existing Fastify app, to
  * the gateway only: a call without a valid internal token is a 401 before
  * its body is read, and one that names a tenant the token does not carry is
  * refused before any resolver runs (guardSubgraphCall).
+ *
+ * A batched call (docs/adr/0037-batched-subgraph-calls.md) is a JSON array of
+ * operations whose internal-token header holds one token per operation,
+ * comma-separated, in order: every token is verified before the body is
+ * read, and each operation runs as its own request with its own token's
+ * caller, exactly as if it had come alone. Its answer is a JSON array of
+ * `{"status":…,"body":…}`, each what that operation alone would have been
+ * answered.
  */
 export async function mountSubgraph<TContext extends SubgraphContext>(
   app: FastifyInstance,
@@ -84,25 +95,58 @@ export async function mountSubgraph<TContext extends SubgraphContext>(
     stopOnTerminationSignals: false,
   });
   await apollo.start();
-  const callers = new WeakMap<FastifyRequest, InternalCaller>();
-  // Apollo's handler replies with JSON text; so does the refusal below.
+  const callers = new WeakMap<FastifyRequest, InternalCaller[]>();
+  const refuse = (reply: FastifyReply, status: number, code: string, message: string) =>
+    reply
+      .code(status)
+      .type('application/json')
+      .send(JSON.stringify(httpErrorBody(code, message)));
+  const single = fastifyApolloHandler(apollo, { context: (request) => options.context(request, callers.get(request)![0]!) });
+  // Apollo's handler replies with JSON text; so do the refusals and the batch's answer below.
   app.route<{ Reply: string }>({
     url: '/graphql',
     method: ['GET', 'POST', 'OPTIONS'],
     onRequest: async (request, reply) => {
       const header = request.headers[INTERNAL_TOKEN_HEADER];
-      const verified = await options.verifyCaller(typeof header === 'string' ? header : undefined);
-      if (!verified.ok) {
-        request.log.warn({ code: verified.code, reason: verified.reason }, 'subgraph call refused');
-        return reply
-          .code(401)
-          .type('application/json')
-          .send(JSON.stringify(httpErrorBody(verified.code, verified.reason)));
+      const tokens = typeof header === 'string' ? header.split(',').map((token) => token.trim()) : [undefined];
+      if (tokens.length > SUBGRAPH_MAX_BATCH)
+        return refuse(reply, 400, BATCH_INVALID, `a batched call carries at most ${SUBGRAPH_MAX_BATCH} operations`);
+      const verified = await Promise.all(tokens.map((token) => options.verifyCaller(token)));
+      const failed = verified.find((result) => !result.ok);
+      if (failed && !failed.ok) {
+        request.log.warn({ code: failed.code, reason: failed.reason, tokens: tokens.length }, 'subgraph call refused');
+        return refuse(reply, 401, failed.code, failed.reason);
       }
-      callers.set(request, verified.caller);
+      callers.set(
+        request,
+        verified.flatMap((result) => (result.ok ? [result.caller] : [])),
+      );
     },
-    // onRequest has set the caller of every request that gets here.
-    handler: fastifyApolloHandler(apollo, { context: (request) => options.context(request, callers.get(request)!) }),
+    // onRequest has set the callers of every request that gets here: one per token.
+    handler: async (request, reply) => {
+      const operations: unknown = request.body;
+      const requestCallers = callers.get(request)!;
+      if (!Array.isArray(operations)) {
+        if (requestCallers.length === 1) return single.call(app, request, reply);
+        return refuse(reply, 400, BATCH_INVALID, `${requestCallers.length} tokens came with one operation`);
+      }
+      if (operations.length !== requestCallers.length)
+        return refuse(reply, 400, BATCH_INVALID, `${requestCallers.length} tokens came with ${operations.length} operations`);
+      const headers = new HeaderMap();
+      for (const [name, value] of Object.entries(request.headers)) if (typeof value === 'string') headers.set(name, value);
+      const answers = await Promise.all(
+        operations.map(async (operation: unknown, index) => {
+          const answer = await apollo.executeHTTPGraphQLRequest({
+            httpGraphQLRequest: { method: 'POST', headers, search: '', body: operation },
+            context: () => options.context(request, requestCallers[index]!),
+          });
+          // Incremental delivery needs a multipart `accept`, which the gateway never sends.
+          if (answer.body.kind !== 'complete') throw new Error('an incremental result was not asked for');
+          return `{"status":${answer.status ?? 200},"body":${answer.body.string}}`;
+        }),
+      );
+      return reply.type('application/json').send(`[${answers.join(',')}]`);
+    },
   });
   return apollo;
 }
