@@ -49,15 +49,24 @@ describe('createCallBatcher', () => {
   });
 
   it('sends at most maxBatch calls together; the rest go in the next', async () => {
-    const { batcher, sent, answer } = controlledBatcher(1, 2);
+    const { batcher, sent, answer } = controlledBatcher(1, 3);
     const results = ['a', 'b', 'c', 'd', 'e'].map((call) => batcher.call(call));
     answer(0);
     await tick();
-    expect(sent[1]!.calls).toEqual(['b', 'c']);
+    expect(sent[1]!.calls).toEqual(['b', 'c', 'd']);
     answer(1);
     await tick();
-    expect(sent[2]!.calls).toEqual(['d', 'e']);
+    expect(sent[2]!.calls).toEqual(['e']);
     answer(2);
+    expect(await Promise.all(results)).toEqual(['A', 'B', 'C', 'D', 'E']);
+  });
+
+  it('sends a full batch at once, even while every HTTP call it may have under way is', async () => {
+    const { batcher, sent, answer } = controlledBatcher(1, 2);
+    const results = ['a', 'b', 'c', 'd', 'e'].map((call) => batcher.call(call));
+    // 'a' holds the one lane; 'b' and 'c' fill a batch and go; so do 'd' and 'e', none waiting for 'a'.
+    expect(sent.map((call) => call.calls)).toEqual([['a'], ['b', 'c'], ['d', 'e']]);
+    for (const index of [2, 1, 0]) answer(index);
     expect(await Promise.all(results)).toEqual(['A', 'B', 'C', 'D', 'E']);
   });
 

@@ -18,7 +18,8 @@ interface Waiting<Call, Result> {
  * (docs/adr/0037-batched-subgraph-calls.md): while fewer than `inFlight`
  * HTTP calls are under way a call goes at once, alone, so an idle gateway
  * adds no wait; beyond that calls wait, and each time an HTTP call returns
- * those waiting go together in the next (at most `maxBatch`). Each call is
+ * those waiting go together in the next (at most `maxBatch`; a full batch
+ * goes at once, whatever is under way). Each call is
  * answered with its own result or its own error; an HTTP call that fails
  * fails each of its calls.
  */
@@ -50,7 +51,8 @@ export function createCallBatcher<Call, Result>(options: CallBatcherOptions<Call
     call(call: Call): Promise<Result> {
       return new Promise<Result>((resolve, reject) => {
         waiting.push({ call, resolve, reject });
-        if (underWay < options.inFlight) send(waiting.splice(0, options.maxBatch));
+        // A full batch goes at once even with every lane busy: a slow call holds back at most one batch's worth.
+        if (underWay < options.inFlight || waiting.length >= options.maxBatch) send(waiting.splice(0, options.maxBatch));
       });
     },
   };
