@@ -122,10 +122,10 @@ const schema = z.object({
     .default('true')
     .transform((value) => value === 'true'),
   /**
-   * Query calls go to their subgraph in the batched protocol, at most this many HTTP calls under way at once per
-   * subgraph; the calls asked for meanwhile wait and go together, several in one HTTP call, when one returns
-   * (docs/adr/0037-batched-subgraph-calls.md). An idle gateway sends each call at once. 0 sends every call alone,
-   * as Apollo does. Default 2: one slow call never holds all the others back.
+   * Query calls go to their subgraph in the batched protocol, this many HTTP calls under way at once per subgraph;
+   * the calls asked for meanwhile wait and go together, several in one HTTP call, when one returns (a full batch of
+   * 32, or calls that waited 50 ms, go at once; docs/adr/0037-batched-subgraph-calls.md). An idle gateway sends each
+   * call at once. 0 sends every call alone, as Apollo does. Default 2: one slow call never holds all the others back.
    */
   GATEWAY_SUBGRAPH_CALLS_IN_FLIGHT: z.coerce.number().int().min(0).default(2),
   /**

@@ -1,12 +1,15 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createCallBatcher } from './batchSubgraphCalls';
 
 /** A batcher over calls named by strings, whose HTTP calls settle when the test says so. */
-function controlledBatcher(inFlight: number, maxBatch = 32) {
+function controlledBatcher(inFlight: number, maxBatch = 32, maxWaitMs = 60_000) {
   const sent: { calls: string[]; settle: (results: PromiseSettledResult<string>[] | Error) => void }[] = [];
   const batcher = createCallBatcher<string, string>({
     inFlight,
     maxBatch,
+    maxWaitMs,
     send: (calls) =>
       new Promise((resolve, reject) =>
         sent.push({ calls, settle: (results) => (results instanceof Error ? reject(results) : resolve(results)) }),
@@ -99,5 +102,54 @@ describe('createCallBatcher', () => {
     await tick();
     sent[1]!.settle([{ status: 'fulfilled', value: 'B' }]);
     expect(await Promise.all(results)).toEqual([{ value: 'A' }, { value: 'B' }, { error: 'a batch of 2 calls was answered 1 times' }]);
+  });
+
+  it('sends calls that waited maxWaitMs at once, while slow calls hold every lane', async () => {
+    const { batcher, sent, answer } = controlledBatcher(1, 32, 20);
+    const results = ['a', 'b', 'c'].map((call) => batcher.call(call));
+    expect(sent.map((call) => call.calls)).toEqual([['a']]);
+    await sleep(60);
+    // 'a' has not returned; 'b' and 'c' went anyway.
+    expect(sent.map((call) => call.calls)).toEqual([['a'], ['b', 'c']]);
+    answer(1);
+    answer(0);
+    expect(await Promise.all(results)).toEqual(['A', 'B', 'C']);
+  });
+
+  it('sends each HTTP call in the async context of its first call, not of the call that returned before it', async () => {
+    const request = new AsyncLocalStorage<string>();
+    const sentIn: (string | undefined)[] = [];
+    const settles: ((results: PromiseSettledResult<string>[]) => void)[] = [];
+    const batcher = createCallBatcher<string, string>({
+      inFlight: 1,
+      maxBatch: 32,
+      maxWaitMs: 60_000,
+      send: (calls) => {
+        sentIn.push(request.getStore());
+        return new Promise((resolve) => settles.push(() => resolve(calls.map((call) => ({ status: 'fulfilled', value: call })))));
+      },
+    });
+    const results = ['a', 'b', 'c'].map((call) => request.run(`request-${call}`, () => batcher.call(call)));
+    settles[0]!([]);
+    await tick();
+    settles[1]!([]);
+    expect(await Promise.all(results)).toEqual(['a', 'b', 'c']);
+    expect(sentIn).toEqual(['request-a', 'request-b']);
+  });
+
+  it('fails the calls of a send that throws before its first await, and keeps the lane', async () => {
+    let throws = true;
+    const batcher = createCallBatcher<string, string>({
+      inFlight: 1,
+      maxBatch: 32,
+      maxWaitMs: 60_000,
+      send: (calls) => {
+        if (throws) throw new Error('cannot send');
+        return Promise.resolve(calls.map((call) => ({ status: 'fulfilled', value: call.toUpperCase() })));
+      },
+    });
+    await expect(batcher.call('a')).rejects.toThrow('cannot send');
+    throws = false;
+    expect(await batcher.call('b')).toBe('B');
   });
 });

@@ -15,7 +15,7 @@ import {
   UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from '@coherence/platform';
 import { withTenantBaggage } from '@coherence/telemetry';
-import { context as otelContext } from '@opentelemetry/api';
+import { context as otelContext, propagation } from '@opentelemetry/api';
 import type { FastifyBaseLogger } from 'fastify';
 import { GraphQLError, type FormattedExecutionResult } from 'graphql';
 import { JSON_CONTENT_TYPE, type ExecutedOperation } from '../gatewayResponse';
@@ -83,6 +83,22 @@ interface BatchedAnswer {
   body: SubgraphResponse;
 }
 
+const isBatchedAnswer = (value: unknown): value is BatchedAnswer =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as BatchedAnswer).status === 'number' &&
+  typeof (value as BatchedAnswer).body === 'object' &&
+  (value as BatchedAnswer).body !== null;
+
+/**
+ * Most characters of internal tokens one batched call's header carries: Node's servers refuse a request whose
+ * headers pass 16 KiB in all, and a token is about 640 characters (more with many tenants).
+ */
+const MAX_TOKEN_HEADER_CHARS = 12_000;
+
+/** Longest a query call waits for one of the calls under way to its subgraph to return, before it goes anyway. */
+const BATCH_MAX_WAIT_MS = 50;
+
 /**
  * Sends the gateway's headers with every subgraph call, collects the tenants
  * each answer reports touching, lets identical query calls in flight at once
@@ -107,6 +123,7 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
         ? createCallBatcher({
             inFlight: calls.callsInFlight,
             maxBatch: SUBGRAPH_MAX_BATCH,
+            maxWaitMs: BATCH_MAX_WAIT_MS,
             send: (batch) => this.processBatch(batch),
           })
         : undefined;
@@ -131,9 +148,20 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
    * of their operations, the internal-token header their tokens, each minted
    * for its own call as if it went alone. Each call is answered, or fails,
    * as it would have alone; a call that fails as a whole fails each of them.
+   * Tokens that would not fit one header go in more HTTP calls, at once.
    */
   async processBatch(batch: CallOptions[]): Promise<PromiseSettledResult<SubgraphResponse>[]> {
     const tokens = batch.map(({ context }) => this.signer.mint(this.subgraph, (context as GatewayContext).caller));
+    const parts: Promise<PromiseSettledResult<SubgraphResponse>[]>[] = [];
+    for (let start = 0, end = 0; start < batch.length; start = end) {
+      let chars = tokens[start]!.length;
+      for (end = start + 1; end < batch.length && chars + 1 + tokens[end]!.length <= MAX_TOKEN_HEADER_CHARS; end += 1)
+        chars += 1 + tokens[end]!.length;
+      parts.push(this.postBatch(batch.slice(start, end), tokens.slice(start, end)));
+    }
+    return (await Promise.all(parts)).flat();
+  }
+  async postBatch(batch: CallOptions[], tokens: string[]): Promise<PromiseSettledResult<SubgraphResponse>[]> {
     const body = JSON.stringify(
       batch.map(({ request: { query, operationName, variables, extensions } }) => ({ query, operationName, variables, extensions })),
     );
@@ -141,9 +169,15 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
       const reason = this.failure(error, status);
       return batch.map((): PromiseSettledResult<SubgraphResponse> => ({ status: 'rejected', reason }));
     };
+    // The call goes in its first request's trace; the tenant baggage only when every call is that tenant's.
+    const tenantsOf = ({ context }: CallOptions) => (context as GatewayContext).caller.tenantIds.join(',');
+    const oneTenant = batch.every((call) => tenantsOf(call) === tenantsOf(batch[0]!));
+    const callContext = oneTenant ? otelContext.active() : propagation.deleteBaggage(otelContext.active());
     let answers: unknown;
     try {
-      const answer = await this.subgraphFetcher.postBatch(this.url!, { [INTERNAL_TOKEN_HEADER]: tokens.join(',') }, body);
+      const answer = await otelContext.with(callContext, () =>
+        this.subgraphFetcher.postBatch(this.url!, { [INTERNAL_TOKEN_HEADER]: tokens.join(',') }, body),
+      );
       if (answer.status !== 200) return failAll(new Error(`answered ${answer.status}: ${answer.body.slice(0, 200)}`), answer.status);
       answers = JSON.parse(answer.body);
     } catch (error) {
@@ -152,7 +186,9 @@ class GatewayDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (!Array.isArray(answers) || answers.length !== batch.length)
       return failAll(new Error(`answered other than ${batch.length} results`));
     return batch.map((options, index): PromiseSettledResult<SubgraphResponse> => {
-      const answer = answers[index] as BatchedAnswer;
+      const answer: unknown = answers[index];
+      if (!isBatchedAnswer(answer))
+        return { status: 'rejected', reason: this.failure(new Error(`answered no result for call ${index}`), undefined) };
       if (answer.status < 200 || answer.status > 299)
         return { status: 'rejected', reason: this.failure(new Error(`answered ${answer.status}`), answer.status) };
       recordTenantsTouched(answer.body, options.context as GatewayContext);

@@ -126,10 +126,13 @@ export async function createInternalTokenVerifier(options: InternalTokenVerifier
     let verifier = verifierOf.get(key);
     if (verifier === undefined) {
       const keyObject = key instanceof KeyObject ? key : KeyObject.from(key as webcrypto.CryptoKey);
+      // Only the algorithm of the key's own type: an RSA key never checks an ES256 signature, nor the reverse.
+      const algorithm = ({ ec: 'ES256', rsa: 'RS256' } as const)[keyObject.asymmetricKeyType as string];
+      if (algorithm === undefined)
+        throw new TokenError(TokenError.codes.invalidKey, `a ${keyObject.asymmetricKeyType} key verifies no token`);
       verifier = createVerifier({
         key: keyObject.export({ format: 'pem', type: 'spki' }).toString(),
-        // Only the algorithm of the key's own type: an RSA key never checks an ES256 signature, nor the reverse.
-        algorithms: keyObject.asymmetricKeyType === 'ec' ? ['ES256'] : ['RS256'],
+        algorithms: [algorithm],
         checkTyp: INTERNAL_TOKEN_TYPE,
         allowedIss: INTERNAL_TOKEN_ISSUER,
         clockTolerance: CLOCK_TOLERANCE_SECONDS * 1_000,
