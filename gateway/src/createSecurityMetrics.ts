@@ -27,6 +27,13 @@ export function createSecurityMetrics(registry: Registry) {
       buckets: [0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025],
       registers: [registry],
     }),
+    stepSeconds: new Histogram({
+      name: 'gateway_step_seconds',
+      help: "Time each pipeline step's check of a request takes (authentication, API client, persisted operation, tenant, policy, kill switch, limiter, cache lookup…), refused or not, by step.",
+      labelNames: ['step'] as const,
+      buckets: [0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025],
+      registers: [registry],
+    }),
     policyShadowDisagreements: new Counter({
       name: 'gateway_policy_shadow_disagreements_total',
       help: 'Decisions the shadow bundle (GATEWAY_SHADOW_BUNDLE_DIR) answered differently: change="allow_to_deny", "deny_to_allow" or "reason" (denied for another reason), by the shadow\'s reason code.',

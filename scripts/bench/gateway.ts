@@ -42,6 +42,12 @@
  * are alike; this gateway runs it with the cache off (every read a miss), and
  * (b) and (c) are told each read's tenant in a header, to send the subgraphs
  * a token for it.
+ *
+ * What each security step costs: the cache-off gateway's
+ * `gateway_step_seconds{step}` after both loads, the mean time per request of
+ * each step's check (authentication, API client, persisted id, tenant,
+ * policy, kill switch, limiter…), measured in place since none may be
+ * switched off in production.
  */
 import { supergraphPath } from '@coherence/gateway';
 import { costsPath, manifestPath, signManifest } from '@coherence/persisted-queries';
@@ -117,6 +123,26 @@ async function cacheOutcomes(metricsUrl: string): Promise<Record<string, number>
     outcomes[outcome!] = (outcomes[outcome!] ?? 0) + Number(value);
   }
   return outcomes;
+}
+
+/**
+ * What each pipeline step took per request in a gateway, from its `gateway_step_seconds` (Prometheus text format):
+ * the security steps' cost measured in place, since none may be switched off in production.
+ */
+async function stepCosts(metricsUrl: string): Promise<{ step: string; calls: number; meanMs: number }[]> {
+  const text = await (await fetch(metricsUrl)).text();
+  const read = (suffix: string) =>
+    new Map(
+      [...text.matchAll(new RegExp(`^gateway_step_seconds_${suffix}\\{step="([^"]+)"\\} (\\S+)$`, 'gm'))].map(
+        ([, step, value]) => [step!, Number(value)] as const,
+      ),
+    );
+  const [sums, counts] = [read('sum'), read('count')];
+  return [...counts].map(([step, calls]) => ({
+    step,
+    calls,
+    meanMs: Number(((1_000 * (sums.get(step) ?? 0)) / Math.max(calls, 1)).toFixed(4)),
+  }));
 }
 
 /** The subgraphs' supergraph with their real URLs in place of the placeholders, for the gateways that route by it. */
@@ -342,6 +368,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
   const carriesSpreadData = (body: string) => body.startsWith(spreadPrefix) && !body.includes('"errors":');
 
   const results: Measured[] = [];
+  let securitySteps: Awaited<ReturnType<typeof stepCosts>> = [];
   // All gateways run side by side but only one is loaded at a time; the measured time is cut into rounds, each
   // loading every gateway in turn (in a rotating order), so that whatever else the machine does falls on all alike.
   const running: RunningGateway[] = [];
@@ -461,6 +488,9 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
         machineCpuMsPerRequest: perRequest(machineCpuSeconds, load),
       });
     }
+    // The cache-off gateway ran every step of every read of both loads (with the cache on, hits skip nothing before it).
+    const cacheOff = running.find(({ gateway }) => gateway.key === 'coherence-cache-off')!;
+    securitySteps = await stepCosts(`${cacheOff.adminUrl}/metrics`);
   } finally {
     await Promise.all(running.map(({ child }) => child.stop()));
   }
@@ -508,6 +538,7 @@ const exitCode = await withServers({ tempPrefix: 'coherence-bench-gateway-', say
       spread: `spread-* results: the read spread over ${spreadTenantCount} tenants in turn, no two in flight alike; this gateway with the cache off`,
     },
     results: rows,
+    securitySteps,
     tracing,
     passed,
   };
@@ -530,6 +561,9 @@ ${rows
   tracing (cache on, same run): off ${tracing.off.requestsPerSecond} req/s (p95 ${tracing.off.p95} ms), on ${tracing.on.requestsPerSecond} req/s (p95 ${tracing.on.p95} ms)
   → × ${tracing.throughputRatio} throughput, cost ${tracing.costPercent} % (target ≤ ${tracing.targetCostPercent} %); ${exported.exports} OTLP exports, ${(exported.bytes / 1024).toFixed(0)} KiB
   gateway CPU per request: off ${tracing.cpuMsPerRequest.off} ms, on ${tracing.cpuMsPerRequest.on} ms → cost ${tracing.cpuCostPercent} %
+
+  each step of this gateway, cache off, both loads (mean time in the step per request, refused or not; gateway_step_seconds):
+${securitySteps.map(({ step, calls, meanMs }) => `    ${pad(step, 22)}${pad(`${meanMs} ms`, 14)}${calls} requests`).join('\n')}
   report: reports/bench-gateway.json`);
   if (exported.exports === 0) console.error('FAIL: the traced gateway exported no span');
   if (!passed) console.error('FAIL: a gateway answered something other than the data (non-2xx, errors or a mismatched body)');

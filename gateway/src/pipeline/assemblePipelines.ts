@@ -12,6 +12,7 @@ import type { GatewayLimiter } from '../ratelimit/createGatewayLimiter';
 import { auditRefusals } from './auditRefusals';
 import { useApiClient } from './useApiClient';
 import type { GatewayStep } from './GatewayStep';
+import { timeSteps } from './timeSteps';
 import { useAuthentication } from './useAuthentication';
 import { useBreakGlassAudit } from './useBreakGlassAudit';
 import { useKillSwitch } from './useKillSwitch';
@@ -70,8 +71,9 @@ export function assemblePipelines(parts: PipelineParts) {
   const killSwitch = auditRefusals(useKillSwitch({ isSwitchedOff: parts.isSwitchedOff }), parts.securityEvents);
   // Every subscribe is charged like a request (the same share, spent once per subscribe).
   const rateLimit = useRateLimit({ limiter: parts.limiter });
+  const timed = (steps: GatewayStep[]) => timeSteps(steps, parts.securityMetrics.stepSeconds);
   return {
-    http: [
+    http: timed([
       refusalThrottle,
       authentication,
       apiClient,
@@ -82,9 +84,9 @@ export function assemblePipelines(parts: PipelineParts) {
       killSwitch,
       rateLimit,
       useResponseCache({ cache: parts.readCache }),
-    ],
-    connect: [refusalThrottle, authentication, apiClient],
+    ]),
+    connect: timed([refusalThrottle, authentication, apiClient]),
     // The throttle again: it hears (and charges) the refusals of this list too.
-    subscribe: [refusalThrottle, persistedOperation('graphql-ws'), tenant, policy, killSwitch, rateLimit],
+    subscribe: timed([refusalThrottle, persistedOperation('graphql-ws'), tenant, policy, killSwitch, rateLimit]),
   } satisfies Record<string, GatewayStep[]>;
 }
